@@ -1,0 +1,19 @@
+//! `DiskJournal`: the durable, segmented, single-writer engine.
+
+mod index;
+mod journal;
+mod lock;
+mod meta;
+mod mmap;
+mod recovery;
+mod segment;
+pub mod storage;
+mod writer;
+
+pub use index::{INDEX_INTERVAL_BYTES, IndexEntry, SealedIndex, SparseIndex, Summary};
+pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability};
+pub use lock::LOCK_FILE;
+pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
+pub use recovery::{RecoveryReport, TornTail};
+pub use segment::{RawRange, index_file_name, log_file_name};
+pub use storage::{OpenMode, OsStorage, Storage, StorageFile};

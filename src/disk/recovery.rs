@@ -1,0 +1,356 @@
+//! Opening a journal directory: reading the metadata, checking sealed
+//! segments through their indexes (never scanning them unless an index is
+//! missing or damaged), scanning the active segment's frames, and telling
+//! a torn tail from corruption.
+//!
+//! The rule (docs/FORMAT.md, "Recovery"): every record carries the segment
+//! offset that was durable when it was written (its commit hint), and the
+//! `head` file carries the synced end the writer last published. The synced
+//! end is the larger of the two. Damage that starts below it is
+//! corruption; damage at or after it is a torn tail.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::codec::{self, SEGMENT_HEADER_LEN, SegmentHeader};
+use crate::disk::index::SealedIndex;
+use crate::disk::meta::{Head, META_FILE, Meta};
+use crate::disk::mmap::MapCache;
+use crate::disk::segment::{
+    ScanStop, Scanner, Segment, SegmentState, check_footer, index_file_name, log_file_name,
+};
+use crate::error::{Error, Result};
+
+/// What opening a journal found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments found.
+    pub segments: usize,
+    /// A torn tail found in the active segment: damage after the last sync
+    /// point. A writer zeroes it in place; a read-only open leaves it.
+    pub torn_tail: Option<TornTail>,
+    /// Damage inside the region that had been synced. A writer refuses to
+    /// open; a read-only open serves the intact prefix and reports it here.
+    pub corruption: Option<String>,
+    /// Index files found missing, stale or damaged and rebuilt from logs.
+    pub rebuilt_indexes: Vec<PathBuf>,
+    /// Records scanned in the active segment.
+    pub active_records_scanned: u64,
+    /// True when the last segment had been sealed but its successor not
+    /// created (a crash during a roll); the writer completed the roll.
+    pub completed_roll: bool,
+    /// True when the last segment's header had not been written (a crash
+    /// while creating it); a writer rewrote it.
+    pub repaired_header: bool,
+}
+
+/// A torn tail: where it starts and how many bytes it spans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Offset of the first byte not part of a valid record.
+    pub offset: u64,
+    /// Bytes from there to the end of the file.
+    pub bytes: u64,
+    /// What was found there.
+    pub reason: String,
+    /// Whether the bytes were zeroed (writer) or left alone (read-only).
+    pub zeroed: bool,
+}
+
+/// The active segment as found on disk.
+pub(crate) struct ActiveFound {
+    pub base: u64,
+    pub path: PathBuf,
+    pub header: [u8; SEGMENT_HEADER_LEN],
+    pub header_missing: bool,
+    pub scanner: Scanner,
+    pub stop: ScanStop,
+    pub file_len: u64,
+}
+
+/// Everything `open` learned from the directory.
+pub(crate) struct Loaded {
+    pub meta: Meta,
+    pub sealed: Vec<Arc<Segment>>,
+    /// Digest of the last sealed segment (zeros when none).
+    pub previous_digest: [u8; 32],
+    /// Indexes rebuilt in memory that a writer should write out.
+    pub rebuilt: Vec<(PathBuf, SealedIndex)>,
+    pub active: Option<ActiveFound>,
+    pub report: RecoveryReport,
+}
+
+/// The base sequences of the segments in `dir`, ascending.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let item = item.map_err(|e| Error::io(dir, e))?;
+        let name = item.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".log")
+            && stem.len() == 20
+            && stem.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(base) = stem.parse::<u64>()
+        {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Reads the metadata, with clear errors for a directory that is not a
+/// journal.
+pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
+    let path = dir.join(META_FILE);
+    if !path.exists() {
+        let reason = if dir.exists() {
+            format!("no {META_FILE} in the directory")
+        } else {
+            "the directory does not exist".to_string()
+        };
+        return Err(Error::NotAJournal {
+            path: dir.into(),
+            reason,
+        });
+    }
+    Meta::read(&path)
+}
+
+/// The largest body this journal's segments can hold.
+pub(crate) fn body_len_max(segment_bytes: u64) -> usize {
+    let room = segment_bytes
+        .saturating_sub(SEGMENT_HEADER_LEN as u64)
+        .saturating_sub(codec::FOOTER_FRAME_LEN as u64)
+        .saturating_sub(codec::FRAME_HEADER_LEN as u64);
+    room.min(codec::BODY_LEN_MAX as u64) as usize
+}
+
+fn read_header(
+    bytes: &[u8],
+    path: &Path,
+    meta: &Meta,
+    base: u64,
+) -> Result<[u8; SEGMENT_HEADER_LEN]> {
+    let header = SegmentHeader::decode(bytes, path)?;
+    if header.journal_id != meta.journal_id {
+        return Err(Error::corruption(
+            path,
+            16,
+            "segment belongs to another journal (journal id differs)",
+        ));
+    }
+    if header.base_sequence != base {
+        return Err(Error::corruption(
+            path,
+            32,
+            format!(
+                "header says base sequence {}, file name says {base}",
+                header.base_sequence
+            ),
+        ));
+    }
+    let mut out = [0u8; SEGMENT_HEADER_LEN];
+    out.copy_from_slice(&bytes[..SEGMENT_HEADER_LEN]);
+    Ok(out)
+}
+
+/// Loads a sealed segment through its index, or by scanning its log when
+/// the index is missing, stale or damaged.
+fn load_sealed(
+    dir: &Path,
+    meta: &Meta,
+    base: u64,
+    previous_digest: &[u8; 32],
+    maps: &MapCache,
+    body_len_max: usize,
+) -> Result<(SealedIndex, bool)> {
+    let log_path = dir.join(log_file_name(base));
+    let idx_path = dir.join(index_file_name(base));
+    let from_index = std::fs::read(&idx_path)
+        .ok()
+        .and_then(|bytes| SealedIndex::decode(&bytes, &idx_path).ok())
+        .filter(|idx| idx.journal_id == meta.journal_id && idx.base_sequence == base);
+    if let Some(idx) = from_index {
+        // Cheap checks only: the footer in the log agrees with the index
+        // and chains to the previous segment. Records are checked on read.
+        let needed = idx.footer.data_end + codec::FOOTER_FRAME_LEN as u64;
+        let map = maps.get(base, &log_path, needed)?;
+        let at = idx.footer.data_end as usize;
+        let footer_ok = matches!(
+            codec::read_frame(&map.bytes()[at..at + codec::FOOTER_FRAME_LEN], body_len_max),
+            Ok((codec::Frame::Footer(f), _)) if f == idx.footer
+        );
+        if footer_ok && &idx.footer.previous_digest == previous_digest {
+            read_header(map.bytes(), &log_path, meta, base)?;
+            return Ok((idx, false));
+        }
+    }
+    let map = maps.get(base, &log_path, SEGMENT_HEADER_LEN as u64)?;
+    let bytes = map.bytes();
+    let header = read_header(bytes, &log_path, meta, base)?;
+    let mut scanner = Scanner::new(base, &header, previous_digest, body_len_max);
+    match scanner.scan(bytes, u64::MAX) {
+        ScanStop::Footer(footer) => {
+            check_footer(&scanner, &footer, previous_digest, &log_path)?;
+            let idx = SealedIndex {
+                journal_id: meta.journal_id,
+                base_sequence: base,
+                summary: scanner.summary,
+                index: scanner.index,
+                footer,
+            };
+            Ok((idx, true))
+        }
+        ScanStop::Damage(problem) => Err(problem.into_error(&log_path, scanner.position)),
+        ScanStop::CleanEnd | ScanStop::Limit => Err(Error::corruption(
+            &log_path,
+            scanner.position,
+            "a segment that is not the last has no sealing footer",
+        )),
+    }
+}
+
+/// Loads the directory. `limit` bounds the active segment's scan for a
+/// read-only open while a writer is live (the published end).
+pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<Loaded> {
+    let meta = read_meta(dir)?;
+    let body_len_max = body_len_max(meta.segment_bytes);
+    let bases = list_segments(dir)?;
+    let mut report = RecoveryReport {
+        segments: bases.len(),
+        ..RecoveryReport::default()
+    };
+    let mut sealed: Vec<Arc<Segment>> = Vec::new();
+    let mut rebuilt = Vec::new();
+    let mut previous_digest = [0u8; 32];
+    let mut previous_last = 0u64;
+    let Some((&last_base, sealed_bases)) = bases.split_last() else {
+        return Ok(Loaded {
+            meta,
+            sealed,
+            previous_digest,
+            rebuilt,
+            active: None,
+            report,
+        });
+    };
+    for &base in sealed_bases {
+        let (idx, was_rebuilt) =
+            load_sealed(dir, &meta, base, &previous_digest, maps, body_len_max)?;
+        let log_path = dir.join(log_file_name(base));
+        check_order(
+            &log_path,
+            base,
+            previous_last,
+            idx.summary.first_sequence,
+            idx.summary.record_count,
+        )?;
+        if idx.summary.record_count > 0 {
+            previous_last = idx.summary.last_sequence;
+        }
+        previous_digest = idx.footer.digest;
+        if was_rebuilt {
+            report.rebuilt_indexes.push(dir.join(index_file_name(base)));
+            rebuilt.push((dir.join(index_file_name(base)), idx.clone()));
+        }
+        sealed.push(Arc::new(Segment {
+            base,
+            log_path,
+            state: SegmentState::Sealed(idx),
+        }));
+    }
+    // The last segment: scanned frame by frame.
+    let path = dir.join(log_file_name(last_base));
+    let file_len = std::fs::metadata(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .len();
+    if previous_last >= last_base && previous_last > 0 {
+        return Err(Error::corruption(
+            &path,
+            32,
+            "base sequence does not exceed the previous segment's last",
+        ));
+    }
+    let header_bytes = if file_len >= SEGMENT_HEADER_LEN as u64 {
+        maps.get(last_base, &path, SEGMENT_HEADER_LEN as u64)?
+            .bytes()[..SEGMENT_HEADER_LEN]
+            .to_vec()
+    } else {
+        std::fs::read(&path).map_err(|e| Error::io(&path, e))?
+    };
+    let (header, header_missing) = match read_header(&header_bytes, &path, &meta, last_base) {
+        Ok(h) => (h, false),
+        Err(e) => {
+            // A crash while creating the segment leaves a short or zeroed
+            // header and nothing after it: an incomplete roll, not damage.
+            let fresh = codec::SegmentHeader {
+                format_version: codec::FORMAT_VERSION,
+                journal_id: meta.journal_id,
+                base_sequence: last_base,
+            }
+            .encode();
+            let rest_is_zero = file_len <= SEGMENT_HEADER_LEN as u64
+                && (header_bytes.iter().all(|&b| b == 0) || fresh.starts_with(&header_bytes));
+            if !rest_is_zero {
+                return Err(e);
+            }
+            (fresh, true)
+        }
+    };
+    let mut scanner = Scanner::new(last_base, &header, &previous_digest, body_len_max);
+    let stop = if header_missing {
+        ScanStop::CleanEnd
+    } else {
+        let scan_limit = match limit {
+            Some(head) if head.active_base == last_base => head.published_end,
+            _ => u64::MAX,
+        };
+        let map = maps.get(last_base, &path, file_len)?;
+        scanner.scan(map.bytes(), scan_limit)
+    };
+    report.active_records_scanned = scanner.summary.record_count;
+    if scanner.summary.record_count > 0 && scanner.summary.first_sequence <= previous_last {
+        return Err(Error::corruption(
+            &path,
+            SEGMENT_HEADER_LEN as u64,
+            "sequences do not increase across segments",
+        ));
+    }
+    Ok(Loaded {
+        meta,
+        sealed,
+        previous_digest,
+        rebuilt,
+        active: Some(ActiveFound {
+            base: last_base,
+            path,
+            header,
+            header_missing,
+            scanner,
+            stop,
+            file_len,
+        }),
+        report,
+    })
+}
+
+fn check_order(path: &Path, base: u64, previous_last: u64, first: u64, count: u64) -> Result<()> {
+    if previous_last > 0 && base <= previous_last {
+        return Err(Error::corruption(
+            path,
+            32,
+            "base sequence does not exceed the previous segment's last",
+        ));
+    }
+    if count > 0 && first < base {
+        return Err(Error::corruption(
+            path,
+            SEGMENT_HEADER_LEN as u64,
+            "first sequence is below the segment's base",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Segments as readers see them, the scanner that walks a segment's frames
+//! (recovery, index rebuild, tail following), and [`RawRange`], the
+//! borrowed, zero-copy range reader.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use crate::codec::{self, EntryRef, FRAME_HEADER_LEN, Footer, FrameError, SEGMENT_HEADER_LEN};
+use crate::disk::index::{SealedIndex, SparseIndex, Summary};
+use crate::disk::mmap::{MapCache, SegmentMap};
+use crate::error::{Error, Result};
+
+/// Segment file name for a base sequence: 20 zero-padded digits.
+pub fn log_file_name(base: u64) -> String {
+    format!("{base:020}.log")
+}
+
+/// Index file name for a base sequence.
+pub fn index_file_name(base: u64) -> String {
+    format!("{base:020}.idx")
+}
+
+/// A segment as readers see it.
+pub(crate) struct Segment {
+    pub base: u64,
+    pub log_path: PathBuf,
+    pub state: SegmentState,
+}
+
+pub(crate) enum SegmentState {
+    /// Immutable, with its index and summary.
+    Sealed(SealedIndex),
+    /// Still written; its sparse index grows under the lock.
+    Active(Arc<RwLock<SparseIndex>>),
+}
+
+impl Segment {
+    pub(crate) fn sealed(&self) -> Option<&SealedIndex> {
+        match &self.state {
+            SegmentState::Sealed(s) => Some(s),
+            SegmentState::Active(_) => None,
+        }
+    }
+
+    /// Where to start reading for the first record with sequence >= target.
+    fn seek(&self, target: u64) -> u64 {
+        let found = match &self.state {
+            SegmentState::Sealed(s) => s.index.seek(target),
+            SegmentState::Active(index) => {
+                index.read().unwrap_or_else(|e| e.into_inner()).seek(target)
+            }
+        };
+        found.unwrap_or(SEGMENT_HEADER_LEN as u64)
+    }
+}
+
+/// A consistent snapshot of the journal for readers: the segments, the
+/// readable end of the active one, and the latest readable sequence.
+pub(crate) struct View {
+    pub segments: Vec<Arc<Segment>>,
+    /// Readable end of the last segment when it is active.
+    pub active_end: u64,
+    pub latest: u64,
+}
+
+impl View {
+    /// The readable end of segment `i`.
+    pub(crate) fn readable_end(&self, i: usize) -> u64 {
+        match &self.segments[i].state {
+            SegmentState::Sealed(s) => s.footer.data_end,
+            SegmentState::Active(_) => self.active_end,
+        }
+    }
+
+    /// Index of the segment that would hold `sequence`.
+    pub(crate) fn segment_for(&self, sequence: u64) -> usize {
+        self.segments
+            .partition_point(|s| s.base <= sequence)
+            .saturating_sub(1)
+    }
+}
+
+/// Why a scan stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScanStop {
+    /// Zeros from the stop offset to the end of the bytes: a clean end.
+    CleanEnd,
+    /// The scan reached the limit it was given.
+    Limit,
+    /// A valid footer frame at the stop offset.
+    Footer(Footer),
+    /// Something unreadable at the stop offset.
+    Damage(FrameError),
+}
+
+/// Walks a segment's frames from the header on, building what recovery,
+/// index rebuilds and tail following need.
+#[derive(Clone)]
+pub(crate) struct Scanner {
+    pub base: u64,
+    pub position: u64,
+    pub index: SparseIndex,
+    pub summary: Summary,
+    pub max_commit_hint: u64,
+    pub hasher: Sha256,
+    body_len_max: usize,
+}
+
+impl Scanner {
+    /// A scanner at the first frame; the digest starts with the previous
+    /// segment's digest and this segment's header bytes.
+    pub(crate) fn new(
+        base: u64,
+        header: &[u8],
+        previous_digest: &[u8; 32],
+        body_len_max: usize,
+    ) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(previous_digest);
+        hasher.update(header);
+        Scanner {
+            base,
+            position: SEGMENT_HEADER_LEN as u64,
+            index: SparseIndex::default(),
+            summary: Summary::empty(),
+            max_commit_hint: 0,
+            hasher,
+            body_len_max,
+        }
+    }
+
+    /// Scans `bytes` (the segment from offset 0) up to `limit`, stopping at
+    /// the first frame that is not a valid record in sequence.
+    pub(crate) fn scan(&mut self, bytes: &[u8], limit: u64) -> ScanStop {
+        let limit = (limit as usize).min(bytes.len());
+        loop {
+            let at = self.position as usize;
+            if at >= limit {
+                return ScanStop::Limit;
+            }
+            match codec::read_frame(&bytes[at..limit], self.body_len_max) {
+                Ok((codec::Frame::Record(record), len)) => {
+                    let expected_min = if self.summary.record_count == 0 {
+                        self.base
+                    } else {
+                        self.summary.last_sequence.saturating_add(1)
+                    };
+                    if record.sequence < expected_min {
+                        return ScanStop::Damage(FrameError::BadBody("sequence does not increase"));
+                    }
+                    self.index.note(record.sequence, self.position);
+                    self.summary.add(&record);
+                    self.max_commit_hint = self.max_commit_hint.max(record.commit_hint);
+                    self.hasher.update(&bytes[at..at + len]);
+                    self.position += len as u64;
+                }
+                Ok((codec::Frame::Footer(footer), _)) => return ScanStop::Footer(footer),
+                Err(FrameError::End) => {
+                    if bytes[at..].iter().all(|&b| b == 0) {
+                        return ScanStop::CleanEnd;
+                    }
+                    return ScanStop::Damage(FrameError::End);
+                }
+                Err(FrameError::Truncated) if limit < bytes.len() => return ScanStop::Limit,
+                Err(e) => return ScanStop::Damage(e),
+            }
+        }
+    }
+
+    /// The digest of everything scanned so far.
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+}
+
+/// Checks that a footer found by a scan agrees with what was scanned.
+pub(crate) fn check_footer(
+    scanner: &Scanner,
+    footer: &Footer,
+    previous_digest: &[u8; 32],
+    path: &Path,
+) -> Result<()> {
+    let s = &scanner.summary;
+    let consistent = footer.record_count == s.record_count
+        && footer.first_sequence == s.first_sequence
+        && footer.last_sequence == s.last_sequence
+        && footer.data_end == scanner.position
+        && &footer.previous_digest == previous_digest;
+    if !consistent {
+        return Err(Error::corruption(
+            path,
+            scanner.position,
+            "footer disagrees with the segment's records or the previous segment's digest",
+        ));
+    }
+    if footer.digest != scanner.digest() {
+        return Err(Error::corruption(
+            path,
+            scanner.position,
+            "segment digest does not match its records",
+        ));
+    }
+    Ok(())
+}
+
+/// Decides, per sealed segment, whether a read may skip it.
+pub(crate) type SegmentSkip = Box<dyn Fn(&Summary) -> bool + Send>;
+
+/// A borrowed, zero-copy reader over `start <= sequence < end`. Every
+/// frame's length and CRC are checked before its bytes are used. Call
+/// [`RawRange::next_entry`] until it returns `None`.
+pub struct RawRange {
+    view: Arc<View>,
+    maps: Arc<MapCache>,
+    body_len_max: usize,
+    segment: usize,
+    last_segment: usize,
+    map: Option<Arc<SegmentMap>>,
+    position: u64,
+    segment_end: u64,
+    start: u64,
+    end: u64,
+    skip: Option<SegmentSkip>,
+}
+
+impl RawRange {
+    pub(crate) fn new(
+        view: Arc<View>,
+        maps: Arc<MapCache>,
+        body_len_max: usize,
+        start: u64,
+        end: u64,
+    ) -> Self {
+        let segment = view.segment_for(start);
+        let last_segment = if end <= start || view.segments.is_empty() {
+            0
+        } else {
+            view.segment_for(end - 1) + 1
+        };
+        RawRange {
+            segment,
+            last_segment: last_segment.max(segment),
+            view,
+            maps,
+            body_len_max,
+            map: None,
+            position: 0,
+            segment_end: 0,
+            start,
+            end,
+            skip: None,
+        }
+    }
+
+    /// Restricts the reader to segments `[first, last)`.
+    pub(crate) fn segments(mut self, first: usize, last: usize) -> Self {
+        self.segment = self.segment.max(first);
+        self.last_segment = self.last_segment.min(last);
+        self
+    }
+
+    /// Skips sealed segments whose summary the predicate rejects.
+    pub(crate) fn skip_sealed(mut self, skip: SegmentSkip) -> Self {
+        self.skip = Some(skip);
+        self
+    }
+
+    fn open_next_segment(&mut self) -> Result<bool> {
+        while self.segment < self.last_segment {
+            let i = self.segment;
+            self.segment += 1;
+            let seg = self.view.segments[i].clone();
+            if let (Some(skip), Some(sealed)) = (&self.skip, seg.sealed())
+                && skip(&sealed.summary)
+            {
+                continue;
+            }
+            let end = self.view.readable_end(i);
+            if end <= SEGMENT_HEADER_LEN as u64 {
+                continue;
+            }
+            let needed = match seg.sealed() {
+                Some(_) => end + codec::FOOTER_FRAME_LEN as u64,
+                None => end,
+            };
+            self.map = Some(self.maps.get(seg.base, &seg.log_path, needed)?);
+            self.position = seg.seek(self.start);
+            self.segment_end = end;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn current_path(&self) -> &Path {
+        &self.view.segments[self.segment - 1].log_path
+    }
+
+    /// The next record of the range, borrowing the mapped bytes.
+    pub fn next_entry(&mut self) -> Option<Result<EntryRef<'_>>> {
+        let (at, len) = loop {
+            if self.map.is_none() {
+                match self.open_next_segment() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.last_segment = 0;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            if self.position >= self.segment_end {
+                self.map = None;
+                continue;
+            }
+            let bytes = self.map.as_ref().expect("map is set").bytes();
+            let at = self.position as usize;
+            let window = &bytes[at..self.segment_end as usize];
+            match codec::check_frame(window, self.body_len_max) {
+                Ok(frame) if !frame.is_footer => {
+                    self.position += frame.total_len as u64;
+                    if frame.sequence >= self.end {
+                        self.map = None;
+                        self.last_segment = 0;
+                        return None;
+                    }
+                    if frame.sequence >= self.start {
+                        break (at, frame.total_len);
+                    }
+                }
+                Ok(_) => {
+                    let error = Error::corruption(
+                        self.current_path(),
+                        at as u64,
+                        "footer inside the record area",
+                    );
+                    self.map = None;
+                    self.last_segment = 0;
+                    return Some(Err(error));
+                }
+                Err(problem) => {
+                    let error = problem.into_error(self.current_path(), at as u64);
+                    self.map = None;
+                    self.last_segment = 0;
+                    return Some(Err(error));
+                }
+            }
+        };
+        let view = &self.view;
+        let segment = self.segment - 1;
+        let bytes = self.map.as_ref().expect("map is set").bytes();
+        Some(
+            codec::decode_body(&bytes[at + FRAME_HEADER_LEN..at + len])
+                .map_err(|problem| problem.into_error(&view.segments[segment].log_path, at as u64)),
+        )
+    }
+}
+
+/// The owned-entry iterator over a [`RawRange`].
+pub(crate) struct OwnedRange(pub RawRange);
+
+impl Iterator for OwnedRange {
+    type Item = Result<crate::entry::JournalEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_entry().map(|r| r.map(|e| e.to_entry()))
+    }
+}

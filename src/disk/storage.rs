@@ -1,0 +1,105 @@
+//! The file-operation seam. Every write, sync, create and rename of the
+//! engine goes through [`Storage`], so tests can count operations and
+//! inject faults (a full disk, EIO on write or fsync, short writes).
+//! Reads of segment data go through read-only maps of the real files
+//! (see `mmap.rs`).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A file opened through a [`Storage`].
+pub trait StorageFile: Send + Sync {
+    /// Writes all of `buf` at `offset` (positional; no shared cursor).
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Makes written data durable (fdatasync).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Makes written data and metadata durable (fsync).
+    fn sync_all(&self) -> io::Result<()>;
+    /// The file's current length.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+/// How to open a file through the seam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create a new file; fail if it exists (segments are never reused).
+    CreateNew,
+    /// Open an existing file for reading and writing.
+    ReadWrite,
+    /// Create or truncate (only for small derived files written whole).
+    Truncate,
+}
+
+/// File-system operations the engine performs.
+pub trait Storage: Send + Sync {
+    /// Opens a file for writing.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>>;
+    /// fsyncs a directory so entries created or renamed in it are durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsStorage;
+
+impl OsStorage {
+    /// The shared default storage.
+    pub fn shared() -> Arc<dyn Storage> {
+        Arc::new(OsStorage)
+    }
+}
+
+struct OsFile(File);
+
+impl StorageFile for OsFile {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(&self.0, buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        FileExt::read_at(&self.0, buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        self.0.sync_all()
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
+impl Storage for OsStorage {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        match mode {
+            OpenMode::CreateNew => options.create_new(true),
+            OpenMode::ReadWrite => &mut options,
+            OpenMode::Truncate => options.create(true).truncate(true),
+        };
+        Ok(Box::new(OsFile(options.open(path)?)))
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+}

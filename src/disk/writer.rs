@@ -1,0 +1,559 @@
+//! The single writer: one thread owns the active segment, assigns
+//! sequences, writes each batch with one positional write, syncs once per
+//! batch as the durability policy says (group commit), publishes the new
+//! end, then acknowledges every append of the batch in sequence order.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use sha2::{Digest, Sha256};
+
+use crate::codec::{
+    self, FOOTER_FRAME_LEN, FRAME_HEADER_LEN, Footer, SEGMENT_HEADER_LEN, SegmentHeader,
+};
+use crate::disk::Durability;
+use crate::disk::index::{SealedIndex, SparseIndex, Summary};
+use crate::disk::meta::Head;
+use crate::disk::segment::{Segment, SegmentState, View, index_file_name, log_file_name};
+use crate::disk::storage::{OpenMode, Storage, StorageFile};
+use crate::entry::Timestamp;
+use crate::error::{Error, Result};
+
+/// Requests drained into one batch at most.
+pub(crate) const BATCH_REQUESTS_MAX: usize = 4096;
+/// Encoded bytes drained into one batch at most (one request may exceed it).
+pub(crate) const BATCH_BYTES_MAX: usize = 8 << 20;
+
+/// A message to the writer thread.
+pub(crate) enum Request {
+    /// Append the encoded bodies (a run of `count` bodies); the reply is
+    /// the first assigned sequence.
+    Append {
+        bodies: Vec<u8>,
+        count: usize,
+        at: Option<u64>,
+        ack: Sender<Result<u64>>,
+    },
+    /// Reply once everything before this request is durable.
+    Sync { ack: Sender<Result<u64>> },
+}
+
+/// State shared by the writer, the journal handle and readers.
+pub(crate) struct Shared {
+    pub view: RwLock<Arc<View>>,
+    pub poisoned: Mutex<Option<String>>,
+    /// The latest sequence known durable.
+    pub durable_latest: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn view(&self) -> Arc<View> {
+        self.view.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn publish(&self, view: View) {
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);
+    }
+
+    pub(crate) fn poison_reason(&self) -> Option<String> {
+        self.poisoned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn poison(&self, reason: String) {
+        let mut slot = self.poisoned.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+    }
+}
+
+/// The segment being written.
+pub(crate) struct Active {
+    pub segment: Arc<Segment>,
+    pub file: Box<dyn StorageFile>,
+    pub index: Arc<RwLock<SparseIndex>>,
+    pub summary: Summary,
+    pub hasher: Sha256,
+    /// Bytes written.
+    pub end: u64,
+    /// Bytes known durable.
+    pub synced_end: u64,
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    pub storage: Arc<dyn Storage>,
+    pub dir: PathBuf,
+    pub journal_id: [u8; 16],
+    pub segment_bytes: u64,
+    pub durability: Durability,
+    pub shared: Arc<Shared>,
+    pub sealed: Vec<Arc<Segment>>,
+    pub active: Active,
+    pub previous_digest: [u8; 32],
+    pub latest: u64,
+    pub head_file: Box<dyn StorageFile>,
+    pub head: Head,
+    pub unsynced_records: u64,
+    pub last_sync: Instant,
+    pub buffer: Vec<u8>,
+}
+
+/// A reply owed to a caller once the batch is settled.
+struct Pending {
+    ack: Sender<Result<u64>>,
+    reply: Result<u64>,
+}
+
+impl Writer {
+    /// Runs until every sender is gone, then syncs and returns.
+    pub(crate) fn run(mut self, requests: Receiver<Request>) {
+        let mut batch: Vec<Request> = Vec::with_capacity(64);
+        loop {
+            let first = match self.wait_for_request(&requests) {
+                Some(request) => request,
+                None => break,
+            };
+            batch.push(first);
+            let mut bytes = 0;
+            while batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX {
+                match requests.try_recv() {
+                    Ok(request) => {
+                        if let Request::Append { bodies, .. } = &request {
+                            bytes += bodies.len();
+                        }
+                        batch.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut batch);
+        }
+        // IMPORTANT: closing syncs, so a clean close loses nothing under any policy.
+        if self.shared.poison_reason().is_none()
+            && let Err(e) = self.sync_and_publish()
+        {
+            self.shared.poison(e.to_string());
+        }
+    }
+
+    /// The next request; under an interval policy, syncs when the interval
+    /// elapses while waiting. `None` once every sender is gone.
+    fn wait_for_request(&mut self, requests: &Receiver<Request>) -> Option<Request> {
+        loop {
+            let due = match self.durability {
+                Durability::Interval(every) if self.unsynced_records > 0 => {
+                    Some(self.last_sync + every)
+                }
+                _ => None,
+            };
+            let Some(due) = due else {
+                return requests.recv().ok();
+            };
+            let wait = due.saturating_duration_since(Instant::now());
+            match requests.recv_timeout(wait) {
+                Ok(request) => return Some(request),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.shared.poison_reason().is_none()
+                        && let Err(e) = self.sync_and_publish()
+                    {
+                        self.shared.poison(e.to_string());
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    fn process(&mut self, batch: &mut Vec<Request>) {
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        if let Some(reason) = self.shared.poison_reason() {
+            for request in batch.drain(..) {
+                let ack = match request {
+                    Request::Append { ack, .. } | Request::Sync { ack } => ack,
+                };
+                let _ = ack.send(Err(Error::Poisoned(reason.clone())));
+            }
+            return;
+        }
+        let outcome = self.write_batch(batch, &mut pending);
+        let outcome = outcome.and_then(|sync_asked| {
+            if self.sync_due(sync_asked) {
+                self.sync_and_publish()
+            } else {
+                self.publish()
+            }
+        });
+        match outcome {
+            Ok(()) => {
+                for p in pending {
+                    let _ = p.ack.send(p.reply);
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.shared.poison(reason.clone());
+                let mut first = Some(e);
+                for p in pending {
+                    // The first caller gets the real error, the rest its text.
+                    let reply = match first.take() {
+                        Some(e) => Err(e),
+                        None => Err(Error::Poisoned(reason.clone())),
+                    };
+                    let _ = p.ack.send(reply);
+                }
+            }
+        }
+    }
+
+    /// Encodes and writes the batch. Returns whether a sync was asked for.
+    fn write_batch(
+        &mut self,
+        batch: &mut Vec<Request>,
+        pending: &mut Vec<Pending>,
+    ) -> Result<bool> {
+        let mut sync_asked = false;
+        let now = Timestamp::now();
+        self.buffer.clear();
+        let mut failure = None;
+        for request in batch.drain(..) {
+            if failure.is_some() {
+                // Keep collecting acks so every caller gets an answer.
+                let ack = match request {
+                    Request::Append { ack, .. } | Request::Sync { ack } => ack,
+                };
+                pending.push(Pending { ack, reply: Ok(0) });
+                continue;
+            }
+            match request {
+                Request::Sync { ack } => {
+                    sync_asked = true;
+                    pending.push(Pending { ack, reply: Ok(0) });
+                }
+                Request::Append {
+                    mut bodies,
+                    count,
+                    at,
+                    ack,
+                } => {
+                    if let Some(sequence) = at
+                        && sequence <= self.latest
+                    {
+                        let latest = self.latest;
+                        pending.push(Pending {
+                            ack,
+                            reply: Err(Error::NonMonotonic { sequence, latest }),
+                        });
+                        continue;
+                    }
+                    let first = at.unwrap_or(self.latest + 1);
+                    match self.append_bodies(&mut bodies, count, first, at.is_some(), now) {
+                        Ok(()) => pending.push(Pending {
+                            ack,
+                            reply: Ok(first),
+                        }),
+                        Err(e) => {
+                            pending.push(Pending { ack, reply: Ok(0) });
+                            failure = Some(e);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        self.flush_buffer()?;
+        Ok(sync_asked)
+    }
+
+    fn append_bodies(
+        &mut self,
+        bodies: &mut [u8],
+        count: usize,
+        first: u64,
+        keep_time: bool,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut at = 0;
+        for k in 0..count {
+            let len = codec::body_len(&bodies[at..]);
+            let body = &mut bodies[at..at + len];
+            at += len;
+            let sequence = first + k as u64;
+            let frame_len = (FRAME_HEADER_LEN + len) as u64;
+            let position = self.active.end + self.buffer.len() as u64;
+            let has_records = position > SEGMENT_HEADER_LEN as u64;
+            if has_records && position + frame_len + FOOTER_FRAME_LEN as u64 > self.segment_bytes {
+                self.flush_buffer()?;
+                self.roll(sequence)?;
+            }
+            let position = self.active.end + self.buffer.len() as u64;
+            let appended_at = if keep_time {
+                let stored = Timestamp::from_unix_nanos(i64::from_le_bytes(
+                    body[16..24].try_into().expect("8 bytes"),
+                ));
+                if stored.as_unix_nanos() == 0 {
+                    now
+                } else {
+                    stored
+                }
+            } else {
+                now
+            };
+            codec::patch_body(body, sequence, appended_at, self.active.synced_end);
+            let (ts, event_type) = codec::body_time_and_type(body);
+            self.active.summary.add_parts(sequence, ts, event_type);
+            self.active
+                .index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .note(sequence, position);
+            codec::push_frame(&mut self.buffer, body);
+            self.latest = sequence;
+            self.unsynced_records += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered frames at the end of the active segment.
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let path = &self.active.segment.log_path;
+        self.active
+            .file
+            .write_all_at(&self.buffer, self.active.end)
+            .map_err(|e| Error::io(path, e))?;
+        self.active.hasher.update(&self.buffer);
+        self.active.end += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn sync_due(&self, sync_asked: bool) -> bool {
+        if sync_asked {
+            return true;
+        }
+        match self.durability {
+            Durability::Always => self.unsynced_records > 0,
+            Durability::EveryRecords(n) => self.unsynced_records >= n,
+            Durability::Interval(every) => {
+                self.unsynced_records > 0 && self.last_sync.elapsed() >= every
+            }
+            Durability::Os => false,
+        }
+    }
+
+    pub(crate) fn sync_and_publish(&mut self) -> Result<()> {
+        if self.active.synced_end < self.active.end {
+            let path = &self.active.segment.log_path;
+            self.active
+                .file
+                .sync_data()
+                .map_err(|e| Error::io(path, e))?;
+            self.active.synced_end = self.active.end;
+        }
+        self.unsynced_records = 0;
+        self.last_sync = Instant::now();
+        self.shared
+            .durable_latest
+            .store(self.latest, Ordering::Release);
+        self.publish()
+    }
+
+    /// Makes the written (or, under `Always`, the synced) end visible to
+    /// readers in this process and, through `head`, in others.
+    pub(crate) fn publish(&mut self) -> Result<()> {
+        let readable_end = match self.durability {
+            Durability::Always => self.active.synced_end,
+            _ => self.active.end,
+        };
+        let head = Head {
+            generation: self.head.generation + 1,
+            active_base: self.active.segment.base,
+            published_end: readable_end,
+            synced_end: self.active.synced_end,
+            latest: self.latest,
+        };
+        if head.published_end != self.head.published_end
+            || head.active_base != self.head.active_base
+            || head.synced_end != self.head.synced_end
+        {
+            let mut segments = self.sealed.clone();
+            segments.push(self.active.segment.clone());
+            self.shared.publish(View {
+                segments,
+                active_end: readable_end,
+                latest: self.latest,
+            });
+            head.write(self.head_file.as_ref())
+                .map_err(|e| Error::io(self.dir.join("head"), e))?;
+            self.head = head;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at `next_sequence`.
+    /// Order (docs/FORMAT.md, "Sealing"): sync the records, write and sync
+    /// the footer, write the index, create the next segment with its
+    /// header, sync it, sync the directory.
+    fn roll(&mut self, next_sequence: u64) -> Result<()> {
+        let path = self.active.segment.log_path.clone();
+        let io = |e| Error::io(&path, e);
+        self.active.file.sync_data().map_err(io)?;
+        let summary = std::mem::replace(&mut self.active.summary, Summary::empty());
+        let footer = Footer {
+            record_count: summary.record_count,
+            first_sequence: summary.first_sequence,
+            last_sequence: summary.last_sequence,
+            data_end: self.active.end,
+            digest: self.active.hasher.clone().finalize().into(),
+            previous_digest: self.previous_digest,
+        };
+        self.active
+            .file
+            .write_all_at(&footer.encode_frame(), self.active.end)
+            .map_err(io)?;
+        self.active.file.sync_data().map_err(io)?;
+        let index = self
+            .active
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let sealed = SealedIndex {
+            journal_id: self.journal_id,
+            base_sequence: self.active.segment.base,
+            summary,
+            index,
+            footer,
+        };
+        write_index(
+            self.storage.as_ref(),
+            &self.dir.join(index_file_name(sealed.base_sequence)),
+            &sealed,
+        )?;
+        let base = self.active.segment.base;
+        self.sealed.push(Arc::new(Segment {
+            base,
+            log_path: path.clone(),
+            state: SegmentState::Sealed(sealed),
+        }));
+        self.previous_digest = footer.digest;
+        self.active = create_segment(
+            self.storage.as_ref(),
+            &self.dir,
+            self.journal_id,
+            next_sequence,
+            &self.previous_digest,
+        )?;
+        Ok(())
+    }
+}
+
+impl Summary {
+    /// Adds one record by its parts (the writer has no decoded record).
+    pub(crate) fn add_parts(&mut self, sequence: u64, timestamp: Timestamp, event_type: &str) {
+        let record = codec::EntryRef {
+            sequence,
+            timestamp,
+            appended_at: timestamp,
+            commit_hint: 0,
+            event_type,
+            source: "",
+            service_name: "",
+            region: "",
+            tier_id: "",
+            context: "",
+        };
+        self.add(&record);
+    }
+}
+
+/// Writes an index file whole: a temporary file renamed over the old one.
+/// No sync: an index is derived data, checked and rebuilt on open.
+pub(crate) fn write_index(
+    storage: &dyn Storage,
+    path: &std::path::Path,
+    index: &SealedIndex,
+) -> Result<()> {
+    let tmp = path.with_extension("idx.tmp");
+    let file = storage
+        .open(&tmp, OpenMode::Truncate)
+        .map_err(|e| Error::io(&tmp, e))?;
+    file.write_all_at(&index.encode(), 0)
+        .map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    storage.rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Creates a new segment file with its header, durably.
+pub(crate) fn create_segment(
+    storage: &dyn Storage,
+    dir: &std::path::Path,
+    journal_id: [u8; 16],
+    base: u64,
+    previous_digest: &[u8; 32],
+) -> Result<Active> {
+    let path = dir.join(log_file_name(base));
+    let io = |e| Error::io(&path, e);
+    let header = SegmentHeader {
+        format_version: codec::FORMAT_VERSION,
+        journal_id,
+        base_sequence: base,
+    }
+    .encode();
+    // IMPORTANT: create_new, never truncate: a segment id is never reused.
+    let file = storage.open(&path, OpenMode::CreateNew).map_err(io)?;
+    file.write_all_at(&header, 0).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    // IMPORTANT: fsync the directory so the new segment's name survives a power cut.
+    storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut hasher = Sha256::new();
+    hasher.update(previous_digest);
+    hasher.update(header);
+    Ok(active_from(
+        path,
+        file,
+        base,
+        hasher,
+        SparseIndex::default(),
+        Summary::empty(),
+        SEGMENT_HEADER_LEN as u64,
+    ))
+}
+
+/// Builds the writer's view of an active segment; `hasher` has taken in
+/// the previous digest, the header and every record so far.
+pub(crate) fn active_from(
+    path: PathBuf,
+    file: Box<dyn StorageFile>,
+    base: u64,
+    hasher: Sha256,
+    index: SparseIndex,
+    summary: Summary,
+    end: u64,
+) -> Active {
+    let index = Arc::new(RwLock::new(index));
+    Active {
+        segment: Arc::new(Segment {
+            base,
+            log_path: path,
+            state: SegmentState::Active(index.clone()),
+        }),
+        file,
+        index,
+        summary,
+        hasher,
+        end,
+        synced_end: end,
+    }
+}

@@ -1,0 +1,343 @@
+//! The data model: [`JournalEntry`], [`Timestamp`], [`Context`], and the
+//! query types [`JournalQueryFilter`] and [`JournalQueryResult`], with the
+//! seed's serde field names.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+
+/// A point in time: UTC nanoseconds since the Unix epoch.
+///
+/// The stored range is that of an `i64` of nanoseconds, 1677-09-21T00:12:43.145224192Z
+/// through 2262-04-11T23:47:16.854775807Z; anything outside is an
+/// [`Error::InvalidTimestamp`]. JSON spells it RFC 3339 in UTC with `Z`,
+/// with fractional seconds only when they are non-zero.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The earliest storable time.
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// The latest storable time.
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// A timestamp from UTC nanoseconds since the Unix epoch.
+    pub const fn from_unix_nanos(nanos: i64) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// UTC nanoseconds since the Unix epoch.
+    pub const fn as_unix_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// The current time of the system clock.
+    pub fn now() -> Self {
+        let nanos = jiff::Timestamp::now().as_nanosecond();
+        // The clock would have to be past 2262 for this to saturate.
+        Timestamp(i64::try_from(nanos).unwrap_or(i64::MAX))
+    }
+
+    /// Parses RFC 3339 text. Any UTC offset is accepted and converted to
+    /// UTC; a date-time without an offset is taken as UTC.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |reason: String| Error::InvalidTimestamp {
+            input: text.to_string(),
+            reason,
+        };
+        let instant = match jiff::Timestamp::from_str(text) {
+            Ok(ts) => ts,
+            Err(with_offset) => match jiff::civil::DateTime::from_str(text) {
+                Ok(civil) => jiff::tz::TimeZone::UTC
+                    .to_timestamp(civil)
+                    .map_err(|e| bad(e.to_string()))?,
+                Err(_) => return Err(bad(with_offset.to_string())),
+            },
+        };
+        let nanos = instant.as_nanosecond();
+        i64::try_from(nanos).map(Timestamp).map_err(|_| {
+            bad("outside the storable range 1677-09-21T00:12:43.145224192Z ..= 2262-04-11T23:47:16.854775807Z".into())
+        })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every i64 of nanoseconds lies inside jiff's range.
+        match jiff::Timestamp::from_nanosecond(i128::from(self.0)) {
+            Ok(ts) => write!(f, "{ts}"),
+            Err(_) => write!(f, "{}ns", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Timestamp::parse(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An entry's payload: a JSON object kept as the producer's text.
+///
+/// The text is validated once, on construction, and never re-serialized:
+/// key order, spacing and big integers survive a round trip. Nothing parses
+/// it on the append or replay path unless a filter or a caller asks.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Context(Box<str>);
+
+impl Context {
+    /// The empty object `{}`.
+    pub fn empty() -> Self {
+        Context("{}".into())
+    }
+
+    /// Validates `text` as one JSON object (surrounding whitespace is dropped).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let raw: &RawValue = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidEntry(format!("context is not valid JSON: {e}")))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: &RawValue) -> Result<Self> {
+        let text = raw.get();
+        if !text.starts_with('{') {
+            return Err(Error::InvalidEntry(format!(
+                "context must be a JSON object, got {}",
+                crate::pystr::json_kind(text)
+            )));
+        }
+        Ok(Context(text.into()))
+    }
+
+    /// Builds a context from a parsed JSON value, which must be an object.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self> {
+        if !value.is_object() {
+            return Err(Error::InvalidEntry("context must be a JSON object".into()));
+        }
+        Ok(Context(value.to_string().into()))
+    }
+
+    /// The JSON text, exactly as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the text into a JSON map (the caller asked, so we parse).
+    pub fn to_value(&self) -> serde_json::Map<String, serde_json::Value> {
+        // The text was validated as an object on construction.
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// Trusts `text` as an already validated object (from our own records,
+    /// whose CRC has been checked).
+    pub(crate) fn from_trusted(text: &str) -> Self {
+        Context(text.into())
+    }
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context::empty()
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Context {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Context::from_json(s)
+    }
+}
+
+impl Serialize for Context {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Output path only: re-checking the text costs what writing it costs.
+        match serde_json::from_str::<&RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => Err(serde::ser::Error::custom("stored context is not JSON")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Context {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Context::from_raw(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One event in the journal. Immutable once appended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Position in the journal, assigned on append (input values are
+    /// ignored except by `append_at`). Strictly increasing; gaps are legal.
+    #[serde(default)]
+    pub sequence: u64,
+    /// Opaque event name, for example `circuit_breaker_opened`.
+    pub event_type: String,
+    /// The component that emitted the event.
+    pub source: String,
+    /// When the event happened, as the producer says (UTC).
+    pub timestamp: Timestamp,
+    /// The service the event concerns; empty when none.
+    pub service_name: String,
+    /// The JSON object payload, kept as the producer's text.
+    #[serde(default)]
+    pub context: Context,
+    /// Region label.
+    #[serde(default)]
+    pub region: String,
+    /// Tier label: stored and returned, never filterable.
+    #[serde(default)]
+    pub tier_id: String,
+    /// When the journal appended the entry. Filled on read; on write only
+    /// `append_at` honours it (to carry an original append time over an
+    /// import). Never serialized with the entry: export adds it explicitly.
+    #[serde(default, skip_serializing)]
+    pub appended_at: Option<Timestamp>,
+}
+
+impl JournalEntry {
+    /// A new entry with empty context, region and tier; `sequence` is 0
+    /// until the journal assigns one.
+    pub fn new(
+        event_type: impl Into<String>,
+        source: impl Into<String>,
+        timestamp: Timestamp,
+        service_name: impl Into<String>,
+    ) -> Self {
+        JournalEntry {
+            sequence: 0,
+            event_type: event_type.into(),
+            source: source.into(),
+            timestamp,
+            service_name: service_name.into(),
+            context: Context::empty(),
+            region: String::new(),
+            tier_id: String::new(),
+            appended_at: None,
+        }
+    }
+
+    /// Replaces the context.
+    pub fn with_context(mut self, context: Context) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Replaces the region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// Replaces the tier id.
+    pub fn with_tier_id(mut self, tier_id: impl Into<String>) -> Self {
+        self.tier_id = tier_id.into();
+        self
+    }
+}
+
+/// The default `limit` of a query.
+pub const DEFAULT_QUERY_LIMIT: usize = 1000;
+
+fn default_limit() -> usize {
+    DEFAULT_QUERY_LIMIT
+}
+
+/// Query criteria. A field left `None` sets no condition; every condition
+/// that is set must hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalQueryFilter {
+    /// The entry's `event_type` must be one of these. An empty list matches
+    /// nothing.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// Exact match on `service_name` (`""` matches entries without one).
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// `timestamp >= start_time` (inclusive).
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    /// `timestamp < end_time` (exclusive). A window with `end <= start`
+    /// is legal and matches nothing.
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
+    /// Exact match on `region`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The most entries to return (default 1000), capped by the backend's
+    /// maximum query limit. `0` returns no entries but still counts.
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+    /// For each key, the reference's string form of `context[key]` must
+    /// equal the value (see [`crate::pystr`] and docs/DESIGN.md). `{}` sets
+    /// no condition.
+    #[serde(default)]
+    pub context_filters: Option<BTreeMap<String, String>>,
+}
+
+impl Default for JournalQueryFilter {
+    fn default() -> Self {
+        JournalQueryFilter {
+            event_types: None,
+            service_name: None,
+            start_time: None,
+            end_time: None,
+            region: None,
+            limit: DEFAULT_QUERY_LIMIT,
+            context_filters: None,
+        }
+    }
+}
+
+impl JournalQueryFilter {
+    /// Parses a filter from its JSON form (seed field names), type-checked:
+    /// unknown fields, non-string context values and negative limits are
+    /// errors.
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidFilter(e.to_string()))
+    }
+}
+
+/// The answer to a query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalQueryResult {
+    /// Matches in ascending sequence order, at most the effective limit.
+    pub entries: Vec<JournalEntry>,
+    /// More entries matched than were returned.
+    pub truncated: bool,
+    /// The number of all matches, exact.
+    pub total_count: u64,
+}

@@ -1,0 +1,149 @@
+//! The crate's one error type. Every variant carries the evidence a caller
+//! needs to act: the file, the byte offset, what was expected and found.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the journal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O error, with the file it happened on.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record, header or index whose checksum or structure does not hold.
+    #[error("corrupt data in {path} at byte offset {offset}: {reason}")]
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset in that file where the damage starts.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A stored checksum does not match the bytes it covers.
+    #[error(
+        "checksum mismatch in {path} at byte offset {offset}: stored {expected:#010x}, computed {actual:#010x}"
+    )]
+    ChecksumMismatch {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the record whose checksum failed.
+        offset: u64,
+        /// The checksum stored in the file.
+        expected: u32,
+        /// The checksum computed over the bytes.
+        actual: u32,
+    },
+    /// Another process holds the writer lock of this journal.
+    #[error(
+        "journal {path} is locked by another writer process (open it read-only, or stop the other writer)"
+    )]
+    Locked {
+        /// The journal directory.
+        path: PathBuf,
+    },
+    /// The directory is not a journal (and creation was not asked for).
+    #[error("{path} is not a baldur journal: {reason}")]
+    NotAJournal {
+        /// The directory.
+        path: PathBuf,
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// The files were written by a newer format version than this build reads.
+    #[error(
+        "{path} has format version {found}, newer than the {supported} this build reads; upgrade baldur-journal"
+    )]
+    UnsupportedVersion {
+        /// The file carrying the version.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// A record larger than the configured maximum.
+    #[error("record of {size} bytes exceeds the maximum record size of {max} bytes")]
+    RecordTooLarge {
+        /// Encoded size of the record.
+        size: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// An explicit sequence that does not exceed the latest one.
+    #[error("sequence {sequence} does not exceed the latest sequence {latest}")]
+    NonMonotonic {
+        /// The sequence asked for.
+        sequence: u64,
+        /// The journal's latest sequence.
+        latest: u64,
+    },
+    /// A timestamp the format cannot store or the input cannot be read as.
+    #[error("invalid timestamp {input:?}: {reason}")]
+    InvalidTimestamp {
+        /// The offending text or value.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An entry that cannot be stored (bad context JSON, for example).
+    #[error("invalid entry: {0}")]
+    InvalidEntry(String),
+    /// A query filter that is not well formed.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+    /// An option outside its allowed range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The write queue stayed full for the whole timeout.
+    #[error("the write queue stayed full for {0:?}")]
+    QueueTimeout(std::time::Duration),
+    /// The journal was opened read-only and a write was attempted.
+    #[error("the journal is open read-only")]
+    ReadOnly,
+    /// The journal is closed (or closing) and takes no more writes.
+    #[error("the journal is closed")]
+    Closed,
+    /// An earlier fsync or write failure, or a writer panic, poisoned the
+    /// journal: nothing more is acknowledged until it is reopened.
+    #[error("the journal refuses writes after an earlier failure ({0}); reopen it to recover")]
+    Poisoned(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corruption(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// True when the error reports damaged bytes on disk.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            Error::Corruption { .. } | Error::ChecksumMismatch { .. }
+        )
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,55 @@
+//! The [`EventJournal`] trait and the in-memory backend.
+
+mod memory;
+
+pub use memory::{MemoryJournal, MemoryJournalOptions};
+
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::error::Result;
+
+/// A streaming iterator of owned entries over a sequence range.
+pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<JournalEntry>> + Send + 'a>;
+
+/// An append-only journal of events with strictly increasing sequences.
+///
+/// Object safe, shareable between threads. Sequences start at 1, increase
+/// strictly, and may have gaps (from [`EventJournal::append_at`]); readers
+/// that have seen sequence N have seen every entry up to N.
+pub trait EventJournal: Send + Sync {
+    /// Appends one entry (its `sequence` is ignored) and returns the
+    /// assigned sequence once the entry is acknowledged under the
+    /// backend's durability policy.
+    fn append(&self, entry: &JournalEntry) -> Result<u64>;
+
+    /// Appends entries as one batch with consecutive sequences, returned
+    /// in order. Either every entry is acknowledged or the call fails.
+    fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>>;
+
+    /// Appends an entry at an explicit sequence, which must exceed the
+    /// latest one (gaps are legal). The entry's `appended_at`, when set, is
+    /// kept as its append time. For import and mirroring.
+    fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()>;
+
+    /// Entries matching the filter in ascending sequence order, at most the
+    /// effective limit, with exact `truncated` and `total_count`.
+    fn query(&self, filter: &JournalQueryFilter) -> Result<JournalQueryResult>;
+
+    /// Entries with `start <= sequence < end`, ascending.
+    fn get_sequence_range(&self, start: u64, end: u64) -> Result<Vec<JournalEntry>> {
+        self.range_iter(start, end)?.collect()
+    }
+
+    /// The latest sequence, 0 when the journal is empty.
+    fn get_latest_sequence(&self) -> Result<u64>;
+
+    /// The number of entries matching the filter (its limit is ignored).
+    fn count(&self, filter: &JournalQueryFilter) -> Result<u64>;
+
+    /// Streams `start <= sequence < end` without building the range in
+    /// memory.
+    fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>>;
+
+    /// Waits until everything acknowledged so far is durable (a no-op for
+    /// backends without durability).
+    fn sync(&self) -> Result<()>;
+}

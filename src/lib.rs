@@ -1,0 +1,46 @@
+//! # baldur-journal
+//!
+//! A durable, embeddable, append-only event journal.
+//!
+//! - [`DiskJournal`]: segmented files, one writer thread with group
+//!   commit, `fdatasync` before every acknowledgement by default, crash
+//!   recovery that tells a torn tail from corruption, zero-copy reads.
+//! - [`MemoryJournal`]: the same contract in memory, for tests.
+//! - [`EventJournal`]: the trait both implement (the seed's five methods,
+//!   plus batches, explicit sequences and streaming ranges).
+//!
+//! ```
+//! use baldur_journal::{DiskJournal, EventJournal, JournalEntry, JournalQueryFilter, Timestamp};
+//!
+//! # fn main() -> baldur_journal::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let journal = DiskJournal::open(dir.path())?;
+//! let entry = JournalEntry::new("circuit_breaker_opened", "breaker", Timestamp::now(), "payments");
+//! let sequence = journal.append(&entry)?; // durable when this returns
+//! assert_eq!(sequence, 1);
+//! let filter = JournalQueryFilter {
+//!     event_types: Some(vec!["circuit_breaker_opened".into()]),
+//!     ..Default::default()
+//! };
+//! assert_eq!(journal.query(&filter)?.total_count, 1);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod disk;
+pub mod entry;
+pub mod error;
+pub mod filter;
+pub mod journal;
+pub mod pystr;
+
+pub use codec::EntryRef;
+pub use disk::{
+    DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RawRange, RecoveryReport,
+    TornTail,
+};
+pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
+pub use error::{Error, Result};
+pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
