@@ -86,7 +86,7 @@ pub fn lookup<'a>(context: &'a str, key: &str) -> Option<&'a str> {
             return found;
         }
         let (key_end, escaped) = skip_string(b, i);
-        let raw_key = context.get(i + 1..key_end.saturating_sub(1))?;
+        let key_range = i + 1..key_end.saturating_sub(1).max(i + 1);
         i = skip_ws(b, key_end);
         if b.get(i) != Some(&b':') {
             return found;
@@ -94,9 +94,10 @@ pub fn lookup<'a>(context: &'a str, key: &str) -> Option<&'a str> {
         i = skip_ws(b, i + 1);
         let value_end = skip_value(b, i);
         let equal = if escaped {
+            let raw_key = context.get(key_range).unwrap_or("");
             Decoder::new(raw_key).eq(key.chars().map(u32::from))
         } else {
-            raw_key == key
+            b.get(key_range) == Some(key.as_bytes())
         };
         if equal {
             found = context.get(i..value_end);
