@@ -38,8 +38,8 @@ pub mod pystr;
 
 pub use codec::EntryRef;
 pub use disk::{
-    DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RawRange, RecoveryReport,
-    TornTail,
+    DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RawRange, RecoveryMode,
+    RecoveryReport, TornTail,
 };
 pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 pub use error::{Error, Result};

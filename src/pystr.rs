@@ -175,12 +175,37 @@ pub fn matches(context: &str, key: &str, wanted: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Scanning
 
+/// Byte classes for the scanners.
+const WS: u8 = 1;
+/// Ends a number or literal: whitespace, `,`, `}` or `]`.
+const END: u8 = 2;
+/// Interesting inside a container: `"`, `{`, `[`, `}` or `]`.
+const STRUCTURAL: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = WS | END;
+    t[b'\t' as usize] = WS | END;
+    t[b'\n' as usize] = WS | END;
+    t[b'\r' as usize] = WS | END;
+    t[b',' as usize] = END;
+    t[b'}' as usize] = END | STRUCTURAL;
+    t[b']' as usize] = END | STRUCTURAL;
+    t[b'{' as usize] = STRUCTURAL;
+    t[b'[' as usize] = STRUCTURAL;
+    t[b'"' as usize] = STRUCTURAL;
+    t
+};
+
 fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+    CLASS[usize::from(c)] & WS != 0
 }
 
+#[inline]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && is_ws(b[i]) {
+    while let Some(&c) = b.get(i)
+        && is_ws(c)
+    {
         i += 1;
     }
     i
@@ -192,6 +217,7 @@ fn trim_ws(s: &str) -> &str {
 
 /// `b[i]` is an opening quote: the index just past the closing quote, and whether the string
 /// has escapes. Unterminated strings end at `b.len()`.
+#[inline]
 fn skip_string(b: &[u8], i: usize) -> (usize, bool) {
     let mut j = i + 1;
     let mut escaped = false;
@@ -240,28 +266,34 @@ fn skip_value(b: &[u8], i: usize) -> usize {
         Some(b'{' | b'[') => {
             let mut depth = 0usize;
             let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
+            loop {
+                while let Some(&c) = b.get(j)
+                    && CLASS[usize::from(c)] & STRUCTURAL == 0
+                {
+                    j += 1;
+                }
+                match b.get(j) {
+                    Some(b'"') => {
                         j = skip_string(b, j).0;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    Some(b'{' | b'[') => depth += 1,
+                    Some(_) => {
                         depth -= 1;
                         if depth == 0 {
                             return j + 1;
                         }
                     }
-                    _ => {}
+                    None => return b.len(),
                 }
                 j += 1;
             }
-            b.len()
         }
         Some(_) => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !is_ws(b[j]) {
+            while let Some(&c) = b.get(j)
+                && CLASS[usize::from(c)] & END == 0
+            {
                 j += 1;
             }
             j
@@ -823,6 +855,17 @@ mod tests {
             "{\"a\":\"x",
             "{\"a\":[",
             "{\"a\\",
+            "{\"a\":}",
+            "[\u{e9}]",
+            "{\"a\":\u{e9}}",
+            "[1,]",
+            "]",
+            "[}",
+            "{]",
+            "\"\\u12",
+            "\"\\ud800\\u",
+            "[\"\\",
+            "[\"\u{e9}\\",
         ] {
             let _ = lookup(text, "a");
             let _ = python_str(text);

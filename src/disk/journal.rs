@@ -66,8 +66,26 @@ pub struct DiskJournalOptions {
     pub max_query_limit: usize,
     /// Segment maps kept at once. Default 64. Per open.
     pub map_cache_capacity: usize,
+    /// What a writer does with damage found at the end of the active
+    /// segment. Default [`RecoveryMode::TolerateTornTail`]. Per open.
+    pub recovery: RecoveryMode,
     /// The file-operation seam. Default: the real file system.
     pub storage: Arc<dyn Storage>,
+}
+
+/// What a writer's open does with damage at the end of the active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Zero a torn tail (damage after the last sync point) and report it;
+    /// refuse to open on damage inside the synced region. The default.
+    #[default]
+    TolerateTornTail,
+    /// Refuse to open on any damage, torn tail included.
+    Strict,
+    /// Zero from the first damaged byte even inside the synced region, and
+    /// report exactly what was dropped: for an operator who has kept a copy
+    /// and accepts the loss.
+    Salvage,
 }
 
 /// Default segment size.
@@ -92,6 +110,7 @@ impl Default for DiskJournalOptions {
             read_only: false,
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
             map_cache_capacity: MAP_CACHE_CAPACITY,
+            recovery: RecoveryMode::TolerateTornTail,
             storage: OsStorage::shared(),
         }
     }
@@ -122,6 +141,8 @@ impl std::fmt::Debug for DiskJournalOptions {
 /// | `create_if_missing` | true | no |
 /// | `read_only` | false | no |
 /// | `max_query_limit` | 10,000 | no |
+/// | `map_cache_capacity` | 64 | no |
+/// | `recovery` | `TolerateTornTail` | no |
 #[derive(Clone, Debug)]
 pub struct DiskJournalBuilder {
     dir: PathBuf,
@@ -169,6 +190,11 @@ impl DiskJournalBuilder {
         self.options.map_cache_capacity = capacity;
         self
     }
+    /// What a writer's open does with damage at the end of the active segment.
+    pub fn recovery(mut self, mode: RecoveryMode) -> Self {
+        self.options.recovery = mode;
+        self
+    }
     /// The file-operation seam (for tests that count or inject faults).
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.options.storage = storage;
@@ -210,7 +236,8 @@ pub struct DiskJournal {
     closed: AtomicBool,
     report: RecoveryReport,
     follower: Option<Mutex<Follower>>,
-    _lock: Option<WriterLock>,
+    /// The writer lock, released by `close`.
+    lock: Mutex<Option<WriterLock>>,
 }
 
 impl std::fmt::Debug for DiskJournal {
@@ -247,13 +274,46 @@ fn validate(options: &DiskJournalOptions) -> Result<()> {
     Ok(())
 }
 
-fn classify_damage(found: &ActiveFound, old_head: Option<Head>) -> (u64, bool) {
+/// How the active segment's scan ended, judged against what was synced.
+enum Tail {
+    /// The data ends cleanly at this offset.
+    Clean(u64),
+    /// Damage after the last sync point: a torn write.
+    Torn { at: u64, reason: String },
+    /// Damage, or missing bytes, inside the region recorded as synced.
+    Corrupt { at: u64, error: Error },
+}
+
+/// The recovery rule of docs/FORMAT.md: the synced end is the larger of
+/// the records' commit hints and the `head` file's synced end (when it
+/// names this segment); damage or an end below it is corruption.
+fn classify_tail(found: &ActiveFound, old_head: Option<Head>) -> Tail {
     let head_synced = old_head
         .filter(|h| h.active_base == found.base)
         .map_or(0, |h| h.synced_end);
     let synced = found.scanner.max_commit_hint.max(head_synced);
     let at = found.scanner.position;
-    (at, at < synced)
+    match found.stop {
+        ScanStop::Damage(problem) if at < synced => Tail::Corrupt {
+            at,
+            error: problem.into_error(&found.path, at),
+        },
+        ScanStop::Damage(problem) => Tail::Torn {
+            at,
+            reason: problem.describe(),
+        },
+        _ if at < head_synced => Tail::Corrupt {
+            at,
+            error: Error::corruption(
+                &found.path,
+                at,
+                format!(
+                    "the segment's data ends at byte {at}, but {head_synced} bytes had been synced (truncated file?)"
+                ),
+            ),
+        },
+        _ => Tail::Clean(at),
+    }
 }
 
 impl DiskJournal {
@@ -382,27 +442,40 @@ impl DiskJournal {
                             &previous_digest,
                         )?
                     }
-                    ScanStop::Damage(problem) => {
-                        let (at, inside_synced) = classify_damage(&found, old_head);
-                        if inside_synced {
-                            return Err(problem.into_error(&path, at));
-                        }
-                        zero_range(file.as_ref(), &path, at, found.file_len)?;
-                        report.torn_tail = Some(TornTail {
-                            path: path.clone(),
-                            offset: at,
-                            bytes: found.file_len - at,
-                            reason: problem.describe(),
-                            zeroed: true,
-                        });
+                    _ => {
+                        let end = match classify_tail(&found, old_head) {
+                            Tail::Clean(end) => end,
+                            Tail::Torn { at, reason }
+                                if options.recovery != RecoveryMode::Strict =>
+                            {
+                                zero_range(file.as_ref(), &path, at, found.file_len)?;
+                                report.torn_tail = Some(TornTail {
+                                    path: path.clone(),
+                                    offset: at,
+                                    bytes: found.file_len - at,
+                                    reason,
+                                    zeroed: true,
+                                });
+                                at
+                            }
+                            Tail::Corrupt { at, error }
+                                if options.recovery == RecoveryMode::Salvage =>
+                            {
+                                zero_range(file.as_ref(), &path, at, found.file_len)?;
+                                report.corruption = Some(error.to_string());
+                                report.salvaged_bytes = found.file_len - at;
+                                at
+                            }
+                            Tail::Torn { at, reason } => {
+                                return Err(Error::corruption(
+                                    &path,
+                                    at,
+                                    format!("torn tail refused in strict recovery: {reason}"),
+                                ));
+                            }
+                            Tail::Corrupt { error, .. } => return Err(error),
+                        };
                         let s = found.scanner;
-                        writer::active_from(
-                            path, file, found.base, s.hasher, s.index, s.summary, at,
-                        )
-                    }
-                    ScanStop::CleanEnd | ScanStop::Limit => {
-                        let s = found.scanner;
-                        let end = s.position;
                         writer::active_from(
                             path, file, found.base, s.hasher, s.index, s.summary, end,
                         )
@@ -467,7 +540,7 @@ impl DiskJournal {
             closed: AtomicBool::new(false),
             report,
             follower: None,
-            _lock: Some(lock),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -497,7 +570,7 @@ impl DiskJournal {
             closed: AtomicBool::new(false),
             report,
             follower: Some(Mutex::new(follower)),
-            _lock: None,
+            lock: Mutex::new(None),
         })
     }
 
@@ -585,6 +658,8 @@ impl DiskJournal {
         {
             self.shared.poison("the writer thread panicked".into());
         }
+        // Only now, with the writer gone, may another process take over.
+        drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()).take());
         match self.shared.poison_reason() {
             Some(reason) => Err(Error::Poisoned(reason)),
             None => Ok(()),
@@ -789,21 +864,19 @@ fn load_for_reading(
                     footer,
                 });
             }
-            ScanStop::Damage(problem) => {
-                let (at, inside_synced) = classify_damage(&found, head.or_else(|| Head::read(dir)));
-                if inside_synced {
-                    report.corruption = Some(problem.into_error(&found.path, at).to_string());
-                } else {
+            _ => match classify_tail(&found, head.or_else(|| Head::read(dir))) {
+                Tail::Clean(_) => {}
+                Tail::Corrupt { error, .. } => report.corruption = Some(error.to_string()),
+                Tail::Torn { at, reason } => {
                     report.torn_tail = Some(TornTail {
                         path: found.path.clone(),
                         offset: at,
                         bytes: found.file_len.saturating_sub(at),
-                        reason: problem.describe(),
+                        reason,
                         zeroed: false,
                     });
                 }
-            }
-            ScanStop::CleanEnd | ScanStop::Limit => {}
+            },
         }
         match sealed_now {
             Some(index) => sealed.push(Arc::new(Segment {

@@ -11,7 +11,7 @@ pub mod storage;
 mod writer;
 
 pub use index::{INDEX_INTERVAL_BYTES, IndexEntry, SealedIndex, SparseIndex, Summary};
-pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability};
+pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RecoveryMode};
 pub use lock::LOCK_FILE;
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
 pub use recovery::{RecoveryReport, TornTail};

@@ -32,6 +32,9 @@ pub struct RecoveryReport {
     /// Damage inside the region that had been synced. A writer refuses to
     /// open; a read-only open serves the intact prefix and reports it here.
     pub corruption: Option<String>,
+    /// Bytes a [`crate::disk::RecoveryMode::Salvage`] open zeroed inside
+    /// the synced region (0 otherwise).
+    pub salvaged_bytes: u64,
     /// Index files found missing, stale or damaged and rebuilt from logs.
     pub rebuilt_indexes: Vec<PathBuf>,
     /// Records scanned in the active segment.

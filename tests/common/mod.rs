@@ -54,3 +54,62 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// The `.log` files of a journal directory, ascending.
+pub fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+/// `(sequence, start, end)` of every record frame in a segment file.
+pub fn record_offsets(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
+    use baldur_journal::codec::{BODY_LEN_MAX, SEGMENT_HEADER_LEN, check_frame};
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = SEGMENT_HEADER_LEN;
+    let mut out = Vec::new();
+    while let Ok(frame) = check_frame(&bytes[at..], BODY_LEN_MAX) {
+        if frame.is_footer {
+            break;
+        }
+        out.push((frame.sequence, at as u64, (at + frame.total_len) as u64));
+        at += frame.total_len;
+    }
+    out
+}
+
+/// Copies a journal directory (files only) into a fresh temporary directory.
+pub fn copy_dir(from: &std::path::Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let path = item.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    to
+}
+
+/// The sequence numbers of every entry the journal serves.
+pub fn all_sequences(journal: &dyn baldur_journal::EventJournal) -> Vec<u64> {
+    journal
+        .range_iter(0, u64::MAX)
+        .unwrap()
+        .map(|e| e.unwrap().sequence)
+        .collect()
+}
+
+/// Checks that each served entry is exactly `entry(sequence)` as appended
+/// (tests append `entry(i)` at sequence `i`).
+pub fn assert_entries_intact(journal: &dyn baldur_journal::EventJournal) {
+    for e in journal.range_iter(0, u64::MAX).unwrap() {
+        let e = e.unwrap();
+        let mut expected = entry(e.sequence);
+        expected.sequence = e.sequence;
+        assert_eq!(strip(e), expected);
+    }
+}
