@@ -1,0 +1,227 @@
+//! Damage anywhere else: flipped bits in sealed segments are errors naming
+//! file and offset when read (never a wrong entry); damaged or missing
+//! indexes are rebuilt with identical answers; a crash in the middle of a
+//! roll is completed on open.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter};
+use common::{
+    all_sequences, assert_entries_intact, copy_dir, entry, record_offsets, segment_files,
+};
+
+fn build(n: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = DiskJournal::builder(dir.path())
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let all: Vec<_> = (1..=n).map(entry).collect();
+    for batch in all.chunks(50) {
+        journal.append_batch(batch).unwrap();
+    }
+    journal.close().unwrap();
+    dir
+}
+
+/// Every answer the tests compare: all entries and counts per event type.
+fn answers(journal: &DiskJournal) -> (Vec<baldur_journal::JournalEntry>, BTreeMap<String, u64>) {
+    let entries = journal.get_sequence_range(0, u64::MAX).unwrap();
+    let mut counts = BTreeMap::new();
+    for t in [
+        "dlq_store",
+        "circuit_breaker_opened",
+        "dlq_resolve",
+        "error_budget_critical",
+        "x",
+    ] {
+        let filter = JournalQueryFilter {
+            event_types: Some(vec![t.into()]),
+            ..Default::default()
+        };
+        counts.insert(t.to_string(), journal.count(&filter).unwrap());
+        assert_eq!(journal.query(&filter).unwrap().total_count, counts[t]);
+    }
+    (entries, counts)
+}
+
+#[test]
+fn a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry() {
+    let template = build(1200);
+    let sealed = segment_files(template.path())[1].clone();
+    let records = record_offsets(&sealed);
+    let (victim_seq, start, end) = records[records.len() / 2];
+    for offset in (start..end).step_by(3) {
+        for bit in [0u8, 5] {
+            let copy = copy_dir(template.path());
+            let path = copy.path().join(sealed.file_name().unwrap());
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[offset as usize] ^= 1 << bit;
+            std::fs::write(&path, &bytes).unwrap();
+            // Open never scans sealed segments, so it succeeds...
+            let journal = DiskJournal::open(copy.path()).unwrap();
+            // ...and the damage is an error when read, naming file and offset.
+            let mut served = Vec::new();
+            let mut failure = None;
+            for e in journal.range_iter(0, u64::MAX).unwrap() {
+                match e {
+                    Ok(e) => served.push(e),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            let failure =
+                failure.unwrap_or_else(|| panic!("flip at {offset} bit {bit} went unnoticed"));
+            assert!(failure.is_corruption(), "{failure}");
+            let text = failure.to_string();
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(
+                text.contains(&format!("offset {start}")),
+                "flip at {offset}: {text}"
+            );
+            assert_eq!(
+                served.len() as u64,
+                victim_seq - 1,
+                "everything before the damage is served"
+            );
+            for e in served {
+                let mut expected = entry(e.sequence);
+                expected.sequence = e.sequence;
+                assert_eq!(common::strip(e), expected);
+            }
+            // A query over the damaged segment fails too; one that skips it does not.
+            assert!(journal.query(&JournalQueryFilter::default()).is_err());
+            assert_eq!(journal.get_sequence_range(1, 10).unwrap().len(), 9);
+        }
+    }
+}
+
+#[test]
+fn missing_or_damaged_indexes_are_rebuilt_with_identical_answers() {
+    let template = build(1500);
+    let original = DiskJournal::open_read_only(template.path()).unwrap();
+    let expected = answers(&original);
+    drop(original);
+    let indexes: Vec<_> = std::fs::read_dir(template.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    assert!(indexes.len() >= 3, "several sealed segments");
+    type Damage = fn(&std::path::Path);
+    let damages: [(&str, Damage); 4] = [
+        ("deleted", |p| std::fs::remove_file(p).unwrap()),
+        ("emptied", |p| std::fs::write(p, b"").unwrap()),
+        ("bit flipped", |p| {
+            let mut b = std::fs::read(p).unwrap();
+            let mid = b.len() / 2;
+            b[mid] ^= 0x10;
+            std::fs::write(p, b).unwrap();
+        }),
+        ("truncated", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() - 9]).unwrap();
+        }),
+    ];
+    for (what, damage) in damages {
+        let copy = copy_dir(template.path());
+        for idx in &indexes {
+            damage(&copy.path().join(idx.file_name().unwrap()));
+        }
+        let reader = DiskJournal::open_read_only(copy.path()).unwrap();
+        assert_eq!(
+            reader.recovery_report().rebuilt_indexes.len(),
+            indexes.len(),
+            "{what}"
+        );
+        assert_eq!(answers(&reader), expected, "read-only, index {what}");
+        drop(reader);
+        let writer = DiskJournal::open(copy.path()).unwrap();
+        assert_eq!(
+            writer.recovery_report().rebuilt_indexes.len(),
+            indexes.len(),
+            "{what}"
+        );
+        assert_eq!(answers(&writer), expected, "writer, index {what}");
+        writer.close().unwrap();
+        // The writer wrote the indexes back: the next open rebuilds nothing.
+        let again = DiskJournal::open_read_only(copy.path()).unwrap();
+        assert!(again.recovery_report().rebuilt_indexes.is_empty(), "{what}");
+        assert_eq!(answers(&again), expected);
+    }
+}
+
+#[test]
+fn a_crash_between_sealing_and_creating_the_next_segment_is_completed() {
+    let template = build(1000);
+    let copy = copy_dir(template.path());
+    let logs = segment_files(copy.path());
+    let last = logs.last().unwrap();
+    let lost = record_offsets(last).len() as u64;
+    std::fs::remove_file(last).unwrap();
+    std::fs::remove_file(copy.path().join("head")).unwrap();
+    let journal = DiskJournal::open(copy.path()).unwrap();
+    assert!(journal.recovery_report().completed_roll);
+    let latest = journal.get_latest_sequence().unwrap();
+    assert_eq!(latest, 1000 - lost);
+    assert_eq!(journal.append(&entry(latest + 1)).unwrap(), latest + 1);
+    journal.close().unwrap();
+    let reopened = DiskJournal::open(copy.path()).unwrap();
+    assert_eq!(
+        all_sequences(&reopened),
+        (1..=latest + 1).collect::<Vec<_>>()
+    );
+    assert_entries_intact(&reopened);
+}
+
+#[test]
+fn a_crash_while_creating_a_segment_leaves_a_header_to_rewrite() {
+    let template = build(1000);
+    let copy = copy_dir(template.path());
+    let logs = segment_files(copy.path());
+    let last = logs.last().unwrap();
+    let lost = record_offsets(last).len() as u64;
+    std::fs::remove_file(last).unwrap();
+    std::fs::remove_file(copy.path().join("head")).unwrap();
+    // The sealed segment's successor exists but its header never reached disk.
+    let latest = 1000 - lost;
+    let next = copy
+        .path()
+        .join(baldur_journal::disk::log_file_name(latest + 1));
+    std::fs::write(&next, [0u8; 20]).unwrap();
+    let reader = DiskJournal::open_read_only(copy.path()).unwrap();
+    assert_eq!(reader.get_latest_sequence().unwrap(), latest);
+    drop(reader);
+    let journal = DiskJournal::open(copy.path()).unwrap();
+    assert!(journal.recovery_report().repaired_header);
+    assert_eq!(journal.append(&entry(latest + 1)).unwrap(), latest + 1);
+    journal.close().unwrap();
+    let reopened = DiskJournal::open(copy.path()).unwrap();
+    assert_eq!(reopened.get_latest_sequence().unwrap(), latest + 1);
+    assert_entries_intact(&reopened);
+}
+
+#[test]
+fn a_truncated_copy_of_a_sealed_segment_is_an_error_not_a_crash() {
+    let template = build(1000);
+    let copy = copy_dir(template.path());
+    let sealed = &segment_files(copy.path())[0];
+    let len = std::fs::metadata(sealed).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(sealed)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let result = DiskJournal::open_read_only(copy.path());
+    let error = result.err().expect("a truncated sealed segment is refused");
+    assert!(error.is_corruption(), "{error}");
+    assert!(
+        error.to_string().contains(&sealed.display().to_string()),
+        "{error}"
+    );
+}
