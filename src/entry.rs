@@ -249,6 +249,13 @@ impl JournalEntry {
         }
     }
 
+    /// Parses one entry from a JSON object (seed field names; `sequence`
+    /// may be absent). Errors say which field is wrong.
+    pub fn from_json(text: &str) -> Result<Self> {
+        require_object(text).map_err(Error::InvalidEntry)?;
+        serde_json::from_str(text).map_err(|e| Error::InvalidEntry(e.to_string()))
+    }
+
     /// Replaces the context.
     pub fn with_context(mut self, context: Context) -> Self {
         self.context = context;
@@ -265,6 +272,18 @@ impl JournalEntry {
     pub fn with_tier_id(mut self, tier_id: impl Into<String>) -> Self {
         self.tier_id = tier_id.into();
         self
+    }
+}
+
+/// Serde's derived readers also take a JSON array as a struct's fields in
+/// order; the public parsers accept only objects.
+fn require_object(text: &str) -> std::result::Result<(), String> {
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => Ok(()),
+        _ => Err(format!(
+            "expected a JSON object, got {}",
+            crate::pystr::json_kind(text)
+        )),
     }
 }
 
@@ -327,6 +346,7 @@ impl JournalQueryFilter {
     /// unknown fields, non-string context values and negative limits are
     /// errors.
     pub fn from_json(text: &str) -> Result<Self> {
+        require_object(text).map_err(Error::InvalidFilter)?;
         serde_json::from_str(text).map_err(|e| Error::InvalidFilter(e.to_string()))
     }
 }

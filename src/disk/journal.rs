@@ -652,12 +652,15 @@ impl DiskJournal {
                 .unwrap_or_else(|e| e.into_inner())
                 .take(),
         );
-        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle
-            && handle.join().is_err()
+        // Hold the handle's lock while joining, so a concurrent `close`
+        // returns only once the writer has drained, synced and stopped.
+        let mut handle = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(thread) = handle.take()
+            && thread.join().is_err()
         {
             self.shared.poison("the writer thread panicked".into());
         }
+        drop(handle);
         // Only now, with the writer gone, may another process take over.
         drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()).take());
         match self.shared.poison_reason() {
@@ -942,12 +945,6 @@ impl EventJournal for DiskJournal {
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {
-        if sequence == 0 {
-            return Err(Error::NonMonotonic {
-                sequence,
-                latest: 0,
-            });
-        }
         let (bodies, count) = self.encode(std::slice::from_ref(entry))?;
         self.submit(
             |ack| Request::Append {
