@@ -41,7 +41,7 @@
 //! # Lone surrogates at the top level
 //!
 //! A top-level string value containing a lone surrogate escape (`"\ud800"`) cannot be held in
-//! a Rust `String`; [`python_str`] replaces such code points with U+FFFD. [`matches`] compares
+//! a Rust `String`; [`python_str`] replaces such code points with U+FFFD. [`matches()`] compares
 //! the decoded code points instead, so such a value never matches (a `&str` filter value cannot
 //! contain a surrogate), exactly as in Python.
 

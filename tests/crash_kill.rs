@@ -109,7 +109,7 @@ fn sigkill_while_appending_loses_nothing_acknowledged() {
         let mut lines = BufReader::new(stdout).lines();
         let target = 400 + round * 700;
         let mut this_round = 0;
-        while let Some(line) = lines.next() {
+        for line in lines.by_ref() {
             let line = line.unwrap();
             let Some(rest) = line.strip_prefix("ack ") else {
                 continue;

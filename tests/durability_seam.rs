@@ -51,7 +51,12 @@ impl StorageFile for CountingFile {
             return Err(io::Error::other("injected fsync failure"));
         }
         self.inner.sync_data()?;
-        self.storage.log.lock().unwrap().syncs.push((self.path.clone(), upto));
+        self.storage
+            .log
+            .lock()
+            .unwrap()
+            .syncs
+            .push((self.path.clone(), upto));
         Ok(())
     }
     fn sync_all(&self) -> io::Result<()> {
@@ -65,7 +70,11 @@ impl StorageFile for CountingFile {
 impl Storage for CountingStorage {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
         let inner = OsStorage.open(path, mode)?;
-        let written_end = if mode == OpenMode::ReadWrite { inner.len()? } else { 0 };
+        let written_end = if mode == OpenMode::ReadWrite {
+            inner.len()?
+        } else {
+            0
+        };
         Ok(Box::new(CountingFile {
             path: path.to_path_buf(),
             inner,
@@ -86,7 +95,10 @@ impl Storage for CountingStorage {
 
 /// Appends from `threads` threads; returns each acknowledgement with the
 /// number of syncs completed when `append` returned.
-fn run(durability: Durability, threads: u64) -> (tempfile::TempDir, Vec<(u64, usize)>, CountingStorage) {
+fn run(
+    durability: Durability,
+    threads: u64,
+) -> (tempfile::TempDir, Vec<(u64, usize)>, CountingStorage) {
     let dir = tempfile::tempdir().unwrap();
     let storage = CountingStorage::default();
     let journal = Arc::new(
@@ -127,7 +139,9 @@ fn violations(dir: &Path, acks: &[(u64, usize)], storage: &CountingStorage) -> V
     acks.iter()
         .filter(|(seq, syncs_done)| {
             let (path, end) = &place[seq];
-            !syncs[..*syncs_done].iter().any(|(p, upto)| p == path && upto >= end)
+            !syncs[..*syncs_done]
+                .iter()
+                .any(|(p, upto)| p == path && upto >= end)
         })
         .map(|(seq, _)| *seq)
         .collect()
@@ -138,9 +152,15 @@ fn every_acknowledgement_follows_a_sync_covering_its_record() {
     for threads in [1, 4] {
         let (dir, acks, storage) = run(Durability::Always, threads);
         assert_eq!(acks.len() as u64, 400 * threads);
-        assert!(segment_files(dir.path()).len() > 1, "the run crossed segment rolls");
+        assert!(
+            segment_files(dir.path()).len() > 1,
+            "the run crossed segment rolls"
+        );
         let bad = violations(dir.path(), &acks, &storage);
-        assert!(bad.is_empty(), "{threads} threads: acknowledged before durable: {bad:?}");
+        assert!(
+            bad.is_empty(),
+            "{threads} threads: acknowledged before durable: {bad:?}"
+        );
     }
 }
 
@@ -148,14 +168,21 @@ fn every_acknowledgement_follows_a_sync_covering_its_record() {
 fn the_checker_catches_acknowledgements_before_sync() {
     let (dir, acks, storage) = run(Durability::Os, 1);
     let bad = violations(dir.path(), &acks, &storage);
-    assert!(bad.len() > 100, "under Durability::Os most acks precede any sync: {}", bad.len());
+    assert!(
+        bad.len() > 100,
+        "under Durability::Os most acks precede any sync: {}",
+        bad.len()
+    );
 }
 
 #[test]
 fn a_failed_fsync_poisons_the_journal_until_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let storage = CountingStorage::default();
-    let journal = DiskJournal::builder(dir.path()).storage(Arc::new(storage.clone())).open().unwrap();
+    let journal = DiskJournal::builder(dir.path())
+        .storage(Arc::new(storage.clone()))
+        .open()
+        .unwrap();
     for i in 1..=10 {
         assert_eq!(journal.append(&entry(i)).unwrap(), i);
     }
@@ -174,6 +201,9 @@ fn a_failed_fsync_poisons_the_journal_until_reopen() {
     let seqs = common::all_sequences(&reopened);
     // The failed record may or may not have reached the disk; nothing
     // acknowledged is missing and nothing else appears.
-    assert!(seqs == (1..=10).collect::<Vec<_>>() || seqs == (1..=11).collect::<Vec<_>>(), "{seqs:?}");
+    assert!(
+        seqs == (1..=10).collect::<Vec<_>>() || seqs == (1..=11).collect::<Vec<_>>(),
+        "{seqs:?}"
+    );
     assert_eq!(reopened.append(&entry(99)).unwrap(), seqs.len() as u64 + 1);
 }

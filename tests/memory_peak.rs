@@ -66,7 +66,10 @@ fn measure(n: u64) -> (usize, usize) {
     }
     let journal = DiskJournal::open_read_only(dir.path()).unwrap();
     // Warm the map cache and the lazily built state once.
-    let scan = JournalQueryFilter { service_name: Some("svc".into()), ..Default::default() };
+    let scan = JournalQueryFilter {
+        service_name: Some("svc".into()),
+        ..Default::default()
+    };
     assert_eq!(journal.count(&scan).unwrap(), n);
     let (counted, count_peak) = peak_during(|| journal.count(&scan).unwrap());
     assert_eq!(counted, n);
@@ -89,8 +92,14 @@ fn assert_flat(small: u64, large: u64) {
          replay {replay_small} B at {small}, {replay_large} B at {large}"
     );
     const SLACK_BYTES: usize = 8 << 10;
-    assert!(count_large <= count_small + SLACK_BYTES, "count: {count_small} -> {count_large}");
-    assert!(replay_large <= replay_small + SLACK_BYTES, "replay: {replay_small} -> {replay_large}");
+    assert!(
+        count_large <= count_small + SLACK_BYTES,
+        "count: {count_small} -> {count_large}"
+    );
+    assert!(
+        replay_large <= replay_small + SLACK_BYTES,
+        "replay: {replay_small} -> {replay_large}"
+    );
     assert!(count_large < 64 << 10, "count peak {count_large} B");
     assert!(replay_large < 64 << 10, "replay peak {replay_large} B");
 }

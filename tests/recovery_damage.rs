@@ -218,7 +218,7 @@ fn a_truncated_copy_of_a_sealed_segment_is_an_error_not_a_crash() {
         .set_len(len / 2)
         .unwrap();
     let result = DiskJournal::open_read_only(copy.path());
-    let error = result.err().expect("a truncated sealed segment is refused");
+    let error = result.expect_err("a truncated sealed segment is refused");
     assert!(error.is_corruption(), "{error}");
     assert!(
         error.to_string().contains(&sealed.display().to_string()),

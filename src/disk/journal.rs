@@ -429,7 +429,7 @@ impl DiskJournal {
                         sealed.push(Arc::new(Segment {
                             base: found.base,
                             log_path: path,
-                            state: SegmentState::Sealed(index),
+                            state: SegmentState::Sealed(Box::new(index)),
                         }));
                         previous_digest = footer.digest;
                         report.completed_roll = true;
@@ -885,7 +885,7 @@ fn load_for_reading(
             Some(index) => sealed.push(Arc::new(Segment {
                 base: found.base,
                 log_path: found.path,
-                state: SegmentState::Sealed(index),
+                state: SegmentState::Sealed(Box::new(index)),
             })),
             None => {
                 active_end = found.scanner.position;

@@ -10,7 +10,9 @@ mod segment;
 pub mod storage;
 mod writer;
 
-pub use index::{INDEX_INTERVAL_BYTES, IndexEntry, SealedIndex, SparseIndex, Summary};
+pub use index::{
+    INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
+};
 pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RecoveryMode};
 pub use lock::LOCK_FILE;
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};

@@ -262,7 +262,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         sealed.push(Arc::new(Segment {
             base,
             log_path,
-            state: SegmentState::Sealed(idx),
+            state: SegmentState::Sealed(Box::new(idx)),
         }));
     }
     // The last segment: scanned frame by frame.

@@ -31,7 +31,7 @@ pub(crate) struct Segment {
 
 pub(crate) enum SegmentState {
     /// Immutable, with its index and summary.
-    Sealed(SealedIndex),
+    Sealed(Box<SealedIndex>),
     /// Still written; its sparse index grows under the lock.
     Active(Arc<RwLock<SparseIndex>>),
 }

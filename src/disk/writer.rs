@@ -445,7 +445,7 @@ impl Writer {
         self.sealed.push(Arc::new(Segment {
             base,
             log_path: path.clone(),
-            state: SegmentState::Sealed(sealed),
+            state: SegmentState::Sealed(Box::new(sealed)),
         }));
         self.previous_digest = footer.digest;
         self.active = create_segment(

@@ -23,7 +23,7 @@ pub fn entry(i: u64) -> JournalEntry {
         Context::from_json(&format!(
             r#"{{"entry_id":"dlq-{i}","attempt":{},"big":18446744073709551617,"ok":{}}}"#,
             i % 5,
-            i % 2 == 0
+            i.is_multiple_of(2)
         ))
         .unwrap(),
     )
