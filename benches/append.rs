@@ -2,7 +2,8 @@
 //! one thread, from 8 threads and from 64 threads (group commit), and in
 //! batches; with raw `pwrite` + `fdatasync` of the same 200-byte records
 //! as peers in the same run, so the cost of the journal over the disk can
-//! be read as a ratio.
+//! be read as a ratio, and a request/reply between two threads as the
+//! floor of an append that does not sync.
 //!
 //! Run: `cargo bench --bench append -- --noplot`
 //!
@@ -13,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Barrier;
+use std::sync::{Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 use baldur_journal::codec::{self, FRAME_HEADER_LEN};
@@ -101,6 +102,23 @@ fn appends_from_threads(
     .elapsed()
 }
 
+/// The mean number of records each `fdatasync` covered (group commit):
+/// records that share a commit hint were written by the same batch. `None`
+/// when nothing was appended (the bench was filtered out or only listed).
+fn records_per_sync(journal: &DiskJournal) -> Option<f64> {
+    let mut range = journal.range_ref(1, u64::MAX).expect("range_ref");
+    let (mut records, mut syncs, mut last_hint) = (0u64, 0u64, None);
+    while let Some(record) = range.next_entry() {
+        let hint = record.expect("record").commit_hint;
+        records += 1;
+        if last_hint != Some(hint) {
+            syncs += 1;
+            last_hint = Some(hint);
+        }
+    }
+    (records > 0).then(|| records as f64 / syncs as f64)
+}
+
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
     group
         .sample_size(10)
@@ -134,6 +152,11 @@ fn one_thread_appends_one_entry_per_call_under_each_policy(c: &mut Criterion) {
         group.bench_function(policy_name(durability), |b| {
             b.iter(|| journal.append(black_box(&entry)).expect("append"))
         });
+        if durability == Durability::Always
+            && let Some(mean) = records_per_sync(&journal)
+        {
+            eprintln!("one thread, Always: {mean:.1} records per fdatasync on average");
+        }
         journal.close().expect("close");
     }
     group.finish();
@@ -152,11 +175,16 @@ fn many_threads_append_one_entry_per_call(c: &mut Criterion) {
         let journal = open_journal(dir.path(), durability);
         group.throughput(Throughput::Elements(threads as u64 * APPENDS_PER_THREAD));
         let id = format!("{threads} threads, {}", policy_name(durability));
-        group.bench_function(id, |b| {
+        group.bench_function(&id, |b| {
             b.iter_custom(|iters| {
                 appends_from_threads(&journal, &entry, threads, iters * APPENDS_PER_THREAD)
             })
         });
+        if durability == Durability::Always
+            && let Some(mean) = records_per_sync(&journal)
+        {
+            eprintln!("{id}: {mean:.1} records per fdatasync on average (group commit)");
+        }
         journal.close().expect("close");
     }
     group.finish();
@@ -249,11 +277,37 @@ fn raw_pwrite_and_fdatasync_one_record_per_sync(c: &mut Criterion) {
     group.finish();
 }
 
+/// The floor under every single-thread `append` that does not sync: a
+/// request to another thread and its reply (as the journal's writer
+/// thread does it, a fresh one-slot reply channel per request).
+fn one_thread_round_trips_a_request_to_another_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("peer: request and reply between two threads");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(1));
+    let (requests, inbox) = mpsc::sync_channel::<mpsc::SyncSender<u64>>(1024);
+    let server = std::thread::spawn(move || {
+        for reply in inbox {
+            let _ = reply.send(1);
+        }
+    });
+    group.bench_function("std mpsc round trip", |b| {
+        b.iter(|| {
+            let (reply, answer) = mpsc::sync_channel(1);
+            requests.send(reply).expect("send");
+            answer.recv().expect("recv")
+        })
+    });
+    drop(requests);
+    server.join().expect("server thread");
+    group.finish();
+}
+
 criterion_group!(
     benches,
     one_thread_appends_one_entry_per_call_under_each_policy,
     many_threads_append_one_entry_per_call,
     one_thread_appends_batches,
     raw_pwrite_and_fdatasync_one_record_per_sync,
+    one_thread_round_trips_a_request_to_another_thread,
 );
 criterion_main!(benches);

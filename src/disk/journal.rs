@@ -604,6 +604,15 @@ impl DiskJournal {
         self.shared.durable_latest.load(Ordering::Acquire)
     }
 
+    /// Appends waiting in the write queue right now (for monitoring).
+    pub fn queue_len(&self) -> usize {
+        self.sender
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, Sender::len)
+    }
+
     /// Appends like [`EventJournal::append`], but gives up with
     /// [`Error::QueueTimeout`] when the write queue stays full for `timeout`.
     pub fn append_timeout(&self, entry: &JournalEntry, timeout: Duration) -> Result<u64> {
