@@ -604,6 +604,18 @@ impl DiskJournal {
         self.shared.durable_latest.load(Ordering::Acquire)
     }
 
+    /// Segments, sizes, sequence and time ranges, gaps and disk usage.
+    pub fn info(&self) -> Result<crate::disk::JournalInfo> {
+        self.refresh()?;
+        crate::disk::info::collect(
+            &self.dir,
+            &self.meta,
+            self.shared.view(),
+            self.maps.clone(),
+            self.body_len_max,
+        )
+    }
+
     /// Appends waiting in the write queue right now (for monitoring).
     pub fn queue_len(&self) -> usize {
         self.sender

@@ -1,6 +1,7 @@
 //! `DiskJournal`: the durable, segmented, single-writer engine.
 
 mod index;
+mod info;
 mod journal;
 mod lock;
 mod meta;
@@ -8,14 +9,17 @@ mod mmap;
 mod recovery;
 mod segment;
 pub mod storage;
+pub mod verify;
 mod writer;
 
 pub use index::{
     INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
 };
+pub use info::{JournalInfo, SegmentInfo};
 pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RecoveryMode};
 pub use lock::LOCK_FILE;
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
 pub use recovery::{RecoveryReport, TornTail};
 pub use segment::{RawRange, index_file_name, log_file_name};
 pub use storage::{OpenMode, OsStorage, Storage, StorageFile};
+pub use verify::{Problem, VerifyReport, verify};
