@@ -28,11 +28,13 @@ pub const BODY_LEN_MAX: usize = 0x7fff_ffff;
 const _: () = assert!(BODY_FIXED_LEN == 32 + 6 * 4);
 const _: () = assert!(FOOTER_BODY_LEN == 32 + 2 * 32);
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
+/// The little-endian `u32` at `bytes[at..at + 4]`.
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
+/// The little-endian `u64` at `bytes[at..at + 8]`.
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::codec::{EntryRef, FORMAT_VERSION, Footer};
+use crate::codec::{u32_at, u64_at};
 use crate::error::{Error, Result};
 
 /// Log bytes between two index entries.
@@ -128,13 +129,6 @@ pub struct SealedIndex {
     pub index: SparseIndex,
     /// The segment's footer (data end and digests).
     pub footer: Footer,
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
 impl SealedIndex {

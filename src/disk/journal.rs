@@ -1,222 +1,28 @@
-//! The [`DiskJournal`] handle: options, open (writer or read-only), the
-//! [`EventJournal`] implementation, and following a live writer from a
-//! read-only handle.
+//! The [`DiskJournal`] handle: the [`EventJournal`] implementation, the
+//! writer queue, closing, and following a live writer from a read-only
+//! handle. Opening is in `open.rs`, options in `options.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender};
 
-use crate::codec::{self, SEGMENT_HEADER_LEN};
-use crate::disk::index::SealedIndex;
+use crate::codec::{self};
 use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{HEAD_FILE, Head, META_FILE, Meta};
-use crate::disk::mmap::{MAP_CACHE_CAPACITY, MapCache};
-use crate::disk::recovery::{self, ActiveFound, Loaded, RecoveryReport, TornTail};
-use crate::disk::segment::{
-    OwnedRange, RawRange, ScanStop, Scanner, Segment, SegmentState, View, check_footer,
-    index_file_name,
-};
-use crate::disk::storage::{OpenMode, OsStorage, Storage};
-use crate::disk::writer::{self, Request, Shared, Writer};
+use crate::disk::meta::{Head, Meta};
+use crate::disk::mmap::MapCache;
+use crate::disk::open::{Follower, load_for_reading};
+use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
+use crate::disk::recovery::RecoveryReport;
+use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
+use crate::disk::writer::{Request, Shared};
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
 use crate::error::{Error, Result};
-use crate::filter::{self, DEFAULT_MAX_QUERY_LIMIT, ResultBuilder};
+use crate::filter::{self, ResultBuilder};
 use crate::journal::{EntryIter, EventJournal};
-
-/// When an append is acknowledged relative to `fdatasync`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// Sync before every acknowledgement (group commit: one sync covers
-    /// every append of a batch). Nothing acknowledged is lost on a power
-    /// cut. The default.
-    #[default]
-    Always,
-    /// Acknowledge once written; sync after every N records.
-    EveryRecords(u64),
-    /// Acknowledge once written; sync when this much time has passed since
-    /// the last sync.
-    Interval(Duration),
-    /// Acknowledge once written; leave syncing to the OS (and to `sync()`
-    /// and close).
-    Os,
-}
-
-/// Options of a [`DiskJournal`]. See [`DiskJournalBuilder`] for each one's
-/// default and whether it is fixed at creation.
-#[derive(Clone)]
-pub struct DiskJournalOptions {
-    /// Segment size in bytes (fixed at creation). Default 128 MiB, at least 64 KiB.
-    pub segment_bytes: u64,
-    /// Largest encoded record (frame) accepted by `append`. Default 1 MiB,
-    /// capped to what fits a segment. Per open.
-    pub max_record_bytes: u64,
-    /// Appends queued for the writer before `append` blocks. Default 1024. Per open.
-    pub queue_depth: usize,
-    /// The durability policy. Default [`Durability::Always`]. Per open.
-    pub durability: Durability,
-    /// Create the journal when the directory holds none. Default true. Per open.
-    pub create_if_missing: bool,
-    /// Open without writing anything to the directory. Default false. Per open.
-    pub read_only: bool,
-    /// Cap on a query's limit. Default 10,000. Per open.
-    pub max_query_limit: usize,
-    /// Segment maps kept at once. Default 64. Per open.
-    pub map_cache_capacity: usize,
-    /// What a writer does with damage found at the end of the active
-    /// segment. Default [`RecoveryMode::TolerateTornTail`]. Per open.
-    pub recovery: RecoveryMode,
-    /// The file-operation seam. Default: the real file system.
-    pub storage: Arc<dyn Storage>,
-}
-
-/// What a writer's open does with damage at the end of the active segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum RecoveryMode {
-    /// Zero a torn tail (damage after the last sync point) and report it;
-    /// refuse to open on damage inside the synced region. The default.
-    #[default]
-    TolerateTornTail,
-    /// Refuse to open on any damage, torn tail included.
-    Strict,
-    /// Zero from the first damaged byte even inside the synced region, and
-    /// report exactly what was dropped: for an operator who has kept a copy
-    /// and accepts the loss.
-    Salvage,
-}
-
-/// Default segment size.
-pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;
-/// Smallest segment size.
-pub const SEGMENT_BYTES_MIN: u64 = 64 << 10;
-/// Largest segment size.
-pub const SEGMENT_BYTES_MAX: u64 = 1 << 40;
-/// Default maximum record size.
-pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
-/// Default write queue depth.
-pub const DEFAULT_QUEUE_DEPTH: usize = 1024;
-
-impl Default for DiskJournalOptions {
-    fn default() -> Self {
-        DiskJournalOptions {
-            segment_bytes: DEFAULT_SEGMENT_BYTES,
-            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
-            queue_depth: DEFAULT_QUEUE_DEPTH,
-            durability: Durability::Always,
-            create_if_missing: true,
-            read_only: false,
-            max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
-            map_cache_capacity: MAP_CACHE_CAPACITY,
-            recovery: RecoveryMode::TolerateTornTail,
-            storage: OsStorage::shared(),
-        }
-    }
-}
-
-impl std::fmt::Debug for DiskJournalOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskJournalOptions")
-            .field("segment_bytes", &self.segment_bytes)
-            .field("max_record_bytes", &self.max_record_bytes)
-            .field("queue_depth", &self.queue_depth)
-            .field("durability", &self.durability)
-            .field("create_if_missing", &self.create_if_missing)
-            .field("read_only", &self.read_only)
-            .field("max_query_limit", &self.max_query_limit)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Builds and opens a [`DiskJournal`].
-///
-/// | option | default | fixed at creation? |
-/// | --- | --- | --- |
-/// | `segment_bytes` | 128 MiB (64 KiB ..= 1 TiB) | yes, kept in `journal.meta` |
-/// | `max_record_bytes` | 1 MiB, capped to fit a segment | no |
-/// | `queue_depth` | 1024 | no |
-/// | `durability` | `Always` | no |
-/// | `create_if_missing` | true | no |
-/// | `read_only` | false | no |
-/// | `max_query_limit` | 10,000 | no |
-/// | `map_cache_capacity` | 64 | no |
-/// | `recovery` | `TolerateTornTail` | no |
-#[derive(Clone, Debug)]
-pub struct DiskJournalBuilder {
-    dir: PathBuf,
-    options: DiskJournalOptions,
-}
-
-impl DiskJournalBuilder {
-    /// Segment size for a new journal (ignored when opening an existing one).
-    pub fn segment_bytes(mut self, bytes: u64) -> Self {
-        self.options.segment_bytes = bytes;
-        self
-    }
-    /// Largest record accepted by appends.
-    pub fn max_record_bytes(mut self, bytes: u64) -> Self {
-        self.options.max_record_bytes = bytes;
-        self
-    }
-    /// Appends queued before `append` blocks.
-    pub fn queue_depth(mut self, depth: usize) -> Self {
-        self.options.queue_depth = depth;
-        self
-    }
-    /// The durability policy.
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.options.durability = durability;
-        self
-    }
-    /// Whether to create a missing journal.
-    pub fn create_if_missing(mut self, create: bool) -> Self {
-        self.options.create_if_missing = create;
-        self
-    }
-    /// Open read-only.
-    pub fn read_only(mut self, read_only: bool) -> Self {
-        self.options.read_only = read_only;
-        self
-    }
-    /// Cap on a query's limit.
-    pub fn max_query_limit(mut self, limit: usize) -> Self {
-        self.options.max_query_limit = limit;
-        self
-    }
-    /// Segment maps kept at once.
-    pub fn map_cache_capacity(mut self, capacity: usize) -> Self {
-        self.options.map_cache_capacity = capacity;
-        self
-    }
-    /// What a writer's open does with damage at the end of the active segment.
-    pub fn recovery(mut self, mode: RecoveryMode) -> Self {
-        self.options.recovery = mode;
-        self
-    }
-    /// The file-operation seam (for tests that count or inject faults).
-    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
-        self.options.storage = storage;
-        self
-    }
-    /// Replaces every option at once.
-    pub fn options(mut self, options: DiskJournalOptions) -> Self {
-        self.options = options;
-        self
-    }
-    /// Opens (and recovers) the journal.
-    pub fn open(self) -> Result<DiskJournal> {
-        DiskJournal::open_with(&self.dir, self.options)
-    }
-}
-
-/// A read-only handle's state for following a live writer.
-struct Follower {
-    generation: u64,
-    active: Option<(Arc<Segment>, Scanner)>,
-    latest: u64,
-}
 
 /// A durable journal in a directory of segment files.
 ///
@@ -224,20 +30,20 @@ struct Follower {
 /// handles, in this process or others. Appends from any thread go to one
 /// writer thread that batches them (group commit).
 pub struct DiskJournal {
-    dir: PathBuf,
-    options: DiskJournalOptions,
-    meta: Meta,
-    body_len_max: usize,
-    record_bytes_max: u64,
-    shared: Arc<Shared>,
-    maps: Arc<MapCache>,
-    sender: RwLock<Option<Sender<Request>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-    closed: AtomicBool,
-    report: RecoveryReport,
-    follower: Option<Mutex<Follower>>,
+    pub(super) dir: PathBuf,
+    pub(super) options: DiskJournalOptions,
+    pub(super) meta: Meta,
+    pub(super) body_len_max: usize,
+    pub(super) record_bytes_max: u64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) maps: Arc<MapCache>,
+    pub(super) sender: RwLock<Option<Sender<Request>>>,
+    pub(super) writer: Mutex<Option<JoinHandle<()>>>,
+    pub(super) closed: AtomicBool,
+    pub(super) report: RecoveryReport,
+    pub(super) follower: Option<Mutex<Follower>>,
     /// The writer lock, released by `close`.
-    lock: Mutex<Option<WriterLock>>,
+    pub(super) lock: Mutex<Option<WriterLock>>,
 }
 
 impl std::fmt::Debug for DiskJournal {
@@ -246,73 +52,6 @@ impl std::fmt::Debug for DiskJournal {
             .field("dir", &self.dir)
             .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-fn validate(options: &DiskJournalOptions) -> Result<()> {
-    if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&options.segment_bytes) {
-        return Err(Error::InvalidOption(format!(
-            "segment_bytes {} is outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}",
-            options.segment_bytes
-        )));
-    }
-    if options.queue_depth == 0 {
-        return Err(Error::InvalidOption(
-            "queue_depth must be at least 1".into(),
-        ));
-    }
-    if options.max_record_bytes < (codec::FRAME_HEADER_LEN + codec::BODY_FIXED_LEN) as u64 {
-        return Err(Error::InvalidOption(
-            "max_record_bytes is smaller than an empty record".into(),
-        ));
-    }
-    if let Durability::EveryRecords(0) = options.durability {
-        return Err(Error::InvalidOption(
-            "Durability::EveryRecords needs at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// How the active segment's scan ended, judged against what was synced.
-enum Tail {
-    /// The data ends cleanly at this offset.
-    Clean(u64),
-    /// Damage after the last sync point: a torn write.
-    Torn { at: u64, reason: String },
-    /// Damage, or missing bytes, inside the region recorded as synced.
-    Corrupt { at: u64, error: Error },
-}
-
-/// The recovery rule of docs/FORMAT.md: the synced end is the larger of
-/// the records' commit hints and the `head` file's synced end (when it
-/// names this segment); damage or an end below it is corruption.
-fn classify_tail(found: &ActiveFound, old_head: Option<Head>) -> Tail {
-    let head_synced = old_head
-        .filter(|h| h.active_base == found.base)
-        .map_or(0, |h| h.synced_end);
-    let synced = found.scanner.max_commit_hint.max(head_synced);
-    let at = found.scanner.position;
-    match found.stop {
-        ScanStop::Damage(problem) if at < synced => Tail::Corrupt {
-            at,
-            error: problem.into_error(&found.path, at),
-        },
-        ScanStop::Damage(problem) => Tail::Torn {
-            at,
-            reason: problem.describe(),
-        },
-        _ if at < head_synced => Tail::Corrupt {
-            at,
-            error: Error::corruption(
-                &found.path,
-                at,
-                format!(
-                    "the segment's data ends at byte {at}, but {head_synced} bytes had been synced (truncated file?)"
-                ),
-            ),
-        },
-        _ => Tail::Clean(at),
     }
 }
 
@@ -343,235 +82,6 @@ impl DiskJournal {
         } else {
             Self::open_writer(dir, options)
         }
-    }
-
-    fn open_writer(dir: &Path, options: DiskJournalOptions) -> Result<DiskJournal> {
-        let storage = options.storage.clone();
-        if !dir.exists() {
-            if !options.create_if_missing {
-                return Err(Error::NotAJournal {
-                    path: dir.into(),
-                    reason: "the directory does not exist".into(),
-                });
-            }
-            storage.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let meta_path = dir.join(META_FILE);
-        if !meta_path.exists() {
-            let has_other_files = std::fs::read_dir(dir)
-                .map_err(|e| Error::io(dir, e))?
-                .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != crate::disk::lock::LOCK_FILE);
-            if has_other_files || !options.create_if_missing {
-                return Err(Error::NotAJournal {
-                    path: dir.into(),
-                    reason: format!(
-                        "no {META_FILE}, and the directory is not empty (or creation was not asked for)"
-                    ),
-                });
-            }
-        }
-        let lock = WriterLock::acquire(dir)?;
-        if !meta_path.exists() {
-            Meta::new(dir, options.segment_bytes).write(storage.as_ref(), dir)?;
-        }
-        let old_head = Head::read(dir);
-        let maps = Arc::new(MapCache::new(options.map_cache_capacity));
-        let Loaded {
-            meta,
-            mut sealed,
-            mut previous_digest,
-            rebuilt,
-            active,
-            mut report,
-        } = recovery::load(dir, &maps, None)?;
-        for (path, index) in &rebuilt {
-            writer::write_index(storage.as_ref(), path, index)?;
-        }
-        let mut latest = sealed
-            .iter()
-            .filter_map(|s| s.sealed())
-            .map(|s| s.summary.last_sequence)
-            .max()
-            .unwrap_or(0);
-        let active = match active {
-            None => {
-                writer::create_segment(storage.as_ref(), dir, meta.journal_id, 1, &previous_digest)?
-            }
-            Some(found) => {
-                let path = found.path.clone();
-                let file = storage
-                    .open(&path, OpenMode::ReadWrite)
-                    .map_err(|e| Error::io(&path, e))?;
-                if found.header_missing {
-                    file.write_all_at(&found.header, 0)
-                        .map_err(|e| Error::io(&path, e))?;
-                    file.sync_all().map_err(|e| Error::io(&path, e))?;
-                    report.repaired_header = true;
-                }
-                latest = latest.max(found.scanner.summary.last_sequence);
-                match found.stop {
-                    ScanStop::Footer(footer) => {
-                        // Sealed, but the next segment was never created.
-                        check_footer(&found.scanner, &footer, &previous_digest, &path)?;
-                        let index = SealedIndex {
-                            journal_id: meta.journal_id,
-                            base_sequence: found.base,
-                            summary: found.scanner.summary.clone(),
-                            index: found.scanner.index.clone(),
-                            footer,
-                        };
-                        writer::write_index(
-                            storage.as_ref(),
-                            &dir.join(index_file_name(found.base)),
-                            &index,
-                        )?;
-                        sealed.push(Arc::new(Segment {
-                            base: found.base,
-                            log_path: path,
-                            state: SegmentState::Sealed(Box::new(index)),
-                        }));
-                        previous_digest = footer.digest;
-                        report.completed_roll = true;
-                        let next = latest.max(found.base) + 1;
-                        writer::create_segment(
-                            storage.as_ref(),
-                            dir,
-                            meta.journal_id,
-                            next,
-                            &previous_digest,
-                        )?
-                    }
-                    _ => {
-                        let end = match classify_tail(&found, old_head) {
-                            Tail::Clean(end) => end,
-                            Tail::Torn { at, reason }
-                                if options.recovery != RecoveryMode::Strict =>
-                            {
-                                zero_range(file.as_ref(), &path, at, found.file_len)?;
-                                report.torn_tail = Some(TornTail {
-                                    path: path.clone(),
-                                    offset: at,
-                                    bytes: found.file_len - at,
-                                    reason,
-                                    zeroed: true,
-                                });
-                                at
-                            }
-                            Tail::Corrupt { at, error }
-                                if options.recovery == RecoveryMode::Salvage =>
-                            {
-                                zero_range(file.as_ref(), &path, at, found.file_len)?;
-                                report.corruption = Some(error.to_string());
-                                report.salvaged_bytes = found.file_len - at;
-                                at
-                            }
-                            Tail::Torn { at, reason } => {
-                                return Err(Error::corruption(
-                                    &path,
-                                    at,
-                                    format!("torn tail refused in strict recovery: {reason}"),
-                                ));
-                            }
-                            Tail::Corrupt { error, .. } => return Err(error),
-                        };
-                        let s = found.scanner;
-                        writer::active_from(
-                            path, file, found.base, s.hasher, s.index, s.summary, end,
-                        )
-                    }
-                }
-            }
-        };
-        let head_path = dir.join(HEAD_FILE);
-        let head_file = storage
-            .open(&head_path, OpenMode::Truncate)
-            .map_err(|e| Error::io(&head_path, e))?;
-        let mut segments = sealed.clone();
-        segments.push(active.segment.clone());
-        let shared = Arc::new(Shared {
-            view: RwLock::new(Arc::new(View {
-                segments,
-                active_end: active.end,
-                latest,
-            })),
-            poisoned: Mutex::new(None),
-            durable_latest: AtomicU64::new(latest),
-        });
-        let mut writer = Writer {
-            storage: storage.clone(),
-            dir: dir.to_path_buf(),
-            journal_id: meta.journal_id,
-            segment_bytes: meta.segment_bytes,
-            durability: options.durability,
-            shared: shared.clone(),
-            sealed,
-            active,
-            previous_digest,
-            latest,
-            head_file,
-            head: Head {
-                generation: old_head.map_or(0, |h| h.generation),
-                ..Head::default()
-            },
-            unsynced_records: 0,
-            last_sync: Instant::now(),
-            buffer: Vec::with_capacity(1 << 16),
-        };
-        writer.publish()?;
-        let (sender, receiver) = crossbeam_channel::bounded(options.queue_depth);
-        let handle = std::thread::Builder::new()
-            .name("baldur-journal-writer".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(|e| Error::io(dir, e))?;
-        let body_len_max = recovery::body_len_max(meta.segment_bytes);
-        Ok(DiskJournal {
-            dir: dir.to_path_buf(),
-            record_bytes_max: options
-                .max_record_bytes
-                .min((body_len_max + codec::FRAME_HEADER_LEN) as u64),
-            options,
-            meta,
-            body_len_max,
-            shared,
-            maps,
-            sender: RwLock::new(Some(sender)),
-            writer: Mutex::new(Some(handle)),
-            closed: AtomicBool::new(false),
-            report,
-            follower: None,
-            lock: Mutex::new(Some(lock)),
-        })
-    }
-
-    fn open_reader(dir: &Path, options: DiskJournalOptions) -> Result<DiskJournal> {
-        let maps = Arc::new(MapCache::new(options.map_cache_capacity));
-        let head = if writer_is_live(dir) {
-            Head::read(dir)
-        } else {
-            None
-        };
-        let (loaded_view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
-        let body_len_max = recovery::body_len_max(meta.segment_bytes);
-        Ok(DiskJournal {
-            dir: dir.to_path_buf(),
-            record_bytes_max: 0,
-            options,
-            meta,
-            body_len_max,
-            shared: Arc::new(Shared {
-                durable_latest: AtomicU64::new(loaded_view.latest),
-                view: RwLock::new(Arc::new(loaded_view)),
-                poisoned: Mutex::new(None),
-            }),
-            maps,
-            sender: RwLock::new(None),
-            writer: Mutex::new(None),
-            closed: AtomicBool::new(false),
-            report,
-            follower: Some(Mutex::new(follower)),
-            lock: Mutex::new(None),
-        })
     }
 
     /// The journal directory.
@@ -827,111 +337,6 @@ impl Drop for DiskJournal {
     fn drop(&mut self) {
         let _ = self.close();
     }
-}
-
-fn zero_range(
-    file: &dyn crate::disk::storage::StorageFile,
-    path: &Path,
-    from: u64,
-    to: u64,
-) -> Result<()> {
-    const ZERO_CHUNK_BYTES: usize = 64 << 10;
-    let zeros = vec![0u8; ZERO_CHUNK_BYTES];
-    let mut at = from;
-    while at < to {
-        let n = ((to - at) as usize).min(ZERO_CHUNK_BYTES);
-        file.write_all_at(&zeros[..n], at)
-            .map_err(|e| Error::io(path, e))?;
-        at += n as u64;
-    }
-    file.sync_data().map_err(|e| Error::io(path, e))
-}
-
-/// Loads a directory for a read-only handle: never writes; a damaged tail
-/// is reported and the intact prefix served.
-fn load_for_reading(
-    dir: &Path,
-    maps: &MapCache,
-    head: Option<Head>,
-) -> Result<(View, Follower, RecoveryReport, Meta)> {
-    let Loaded {
-        meta,
-        mut sealed,
-        previous_digest,
-        rebuilt: _,
-        active,
-        mut report,
-    } = recovery::load(dir, maps, head)?;
-    let mut latest = sealed
-        .iter()
-        .filter_map(|s| s.sealed())
-        .map(|s| s.summary.last_sequence)
-        .max()
-        .unwrap_or(0);
-    let mut follower = Follower {
-        generation: head.map_or(0, |h| h.generation),
-        active: None,
-        latest: 0,
-    };
-    let mut active_end = SEGMENT_HEADER_LEN as u64;
-    if let Some(found) = active {
-        latest = latest.max(found.scanner.summary.last_sequence);
-        let mut sealed_now = None;
-        match found.stop {
-            ScanStop::Footer(footer) => {
-                check_footer(&found.scanner, &footer, &previous_digest, &found.path)?;
-                sealed_now = Some(SealedIndex {
-                    journal_id: meta.journal_id,
-                    base_sequence: found.base,
-                    summary: found.scanner.summary.clone(),
-                    index: found.scanner.index.clone(),
-                    footer,
-                });
-            }
-            _ => match classify_tail(&found, head.or_else(|| Head::read(dir))) {
-                Tail::Clean(_) => {}
-                Tail::Corrupt { error, .. } => report.corruption = Some(error.to_string()),
-                Tail::Torn { at, reason } => {
-                    report.torn_tail = Some(TornTail {
-                        path: found.path.clone(),
-                        offset: at,
-                        bytes: found.file_len.saturating_sub(at),
-                        reason,
-                        zeroed: false,
-                    });
-                }
-            },
-        }
-        match sealed_now {
-            Some(index) => sealed.push(Arc::new(Segment {
-                base: found.base,
-                log_path: found.path,
-                state: SegmentState::Sealed(Box::new(index)),
-            })),
-            None => {
-                active_end = found.scanner.position;
-                let index = Arc::new(RwLock::new(found.scanner.index.clone()));
-                let segment = Arc::new(Segment {
-                    base: found.base,
-                    log_path: found.path,
-                    state: SegmentState::Active(index),
-                });
-                sealed.push(segment.clone());
-                follower.active = Some((segment, found.scanner));
-            }
-        }
-    }
-    follower.latest = latest;
-    Ok((
-        View {
-            segments: sealed,
-            active_end,
-            latest,
-        },
-        follower,
-        report,
-        meta,
-    ))
 }
 
 impl EventJournal for DiskJournal {

@@ -8,6 +8,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::codec::FORMAT_VERSION;
+use crate::codec::{u32_at, u64_at};
 use crate::disk::storage::{OpenMode, Storage, StorageFile};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
@@ -24,13 +25,6 @@ pub const HEAD_MAGIC: [u8; 8] = *b"BJHEAD\0\x01";
 pub const META_LEN: usize = 64;
 /// Length of the head file.
 pub const HEAD_LEN: usize = 64;
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-}
 
 /// What `journal.meta` holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,8 @@ mod journal;
 mod lock;
 mod meta;
 mod mmap;
+mod open;
+mod options;
 mod recovery;
 mod segment;
 pub mod storage;
@@ -16,9 +18,13 @@ pub use index::{
     INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RecoveryMode};
+pub use journal::DiskJournal;
 pub use lock::LOCK_FILE;
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
+pub use options::{
+    DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_DEPTH, DEFAULT_SEGMENT_BYTES, DiskJournalBuilder,
+    DiskJournalOptions, Durability, RecoveryMode, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+};
 pub use recovery::{RecoveryReport, TornTail};
 pub use segment::{RawRange, index_file_name, log_file_name};
 pub use storage::{OpenMode, OsStorage, Storage, StorageFile};

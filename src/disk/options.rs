@@ -1,0 +1,223 @@
+//! Options of a [`DiskJournal`]: the durability policy, the recovery mode,
+//! and the builder with every option's default.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec;
+use crate::disk::DiskJournal;
+use crate::disk::mmap::MAP_CACHE_CAPACITY;
+use crate::disk::storage::{OsStorage, Storage};
+use crate::error::{Error, Result};
+use crate::filter::DEFAULT_MAX_QUERY_LIMIT;
+
+/// When an append is acknowledged relative to `fdatasync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Sync before every acknowledgement (group commit: one sync covers
+    /// every append of a batch). Nothing acknowledged is lost on a power
+    /// cut. The default.
+    #[default]
+    Always,
+    /// Acknowledge once written; sync after every N records.
+    EveryRecords(u64),
+    /// Acknowledge once written; sync when this much time has passed since
+    /// the last sync.
+    Interval(Duration),
+    /// Acknowledge once written; leave syncing to the OS (and to `sync()`
+    /// and close).
+    Os,
+}
+
+/// Options of a [`DiskJournal`]. See [`DiskJournalBuilder`] for each one's
+/// default and whether it is fixed at creation.
+#[derive(Clone)]
+pub struct DiskJournalOptions {
+    /// Segment size in bytes (fixed at creation). Default 128 MiB, at least 64 KiB.
+    pub segment_bytes: u64,
+    /// Largest encoded record (frame) accepted by `append`. Default 1 MiB,
+    /// capped to what fits a segment. Per open.
+    pub max_record_bytes: u64,
+    /// Appends queued for the writer before `append` blocks. Default 1024. Per open.
+    pub queue_depth: usize,
+    /// The durability policy. Default [`Durability::Always`]. Per open.
+    pub durability: Durability,
+    /// Create the journal when the directory holds none. Default true. Per open.
+    pub create_if_missing: bool,
+    /// Open without writing anything to the directory. Default false. Per open.
+    pub read_only: bool,
+    /// Cap on a query's limit. Default 10,000. Per open.
+    pub max_query_limit: usize,
+    /// Segment maps kept at once. Default 64. Per open.
+    pub map_cache_capacity: usize,
+    /// What a writer does with damage found at the end of the active
+    /// segment. Default [`RecoveryMode::TolerateTornTail`]. Per open.
+    pub recovery: RecoveryMode,
+    /// The file-operation seam. Default: the real file system.
+    pub storage: Arc<dyn Storage>,
+}
+
+/// What a writer's open does with damage at the end of the active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Zero a torn tail (damage after the last sync point) and report it;
+    /// refuse to open on damage inside the synced region. The default.
+    #[default]
+    TolerateTornTail,
+    /// Refuse to open on any damage, torn tail included.
+    Strict,
+    /// Zero from the first damaged byte even inside the synced region, and
+    /// report exactly what was dropped: for an operator who has kept a copy
+    /// and accepts the loss.
+    Salvage,
+}
+
+/// Default segment size.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 128 << 20;
+/// Smallest segment size.
+pub const SEGMENT_BYTES_MIN: u64 = 64 << 10;
+/// Largest segment size.
+pub const SEGMENT_BYTES_MAX: u64 = 1 << 40;
+/// Default maximum record size.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+/// Default write queue depth.
+pub const DEFAULT_QUEUE_DEPTH: usize = 1024;
+
+impl Default for DiskJournalOptions {
+    fn default() -> Self {
+        DiskJournalOptions {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            durability: Durability::Always,
+            create_if_missing: true,
+            read_only: false,
+            max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
+            map_cache_capacity: MAP_CACHE_CAPACITY,
+            recovery: RecoveryMode::TolerateTornTail,
+            storage: OsStorage::shared(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DiskJournalOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskJournalOptions")
+            .field("segment_bytes", &self.segment_bytes)
+            .field("max_record_bytes", &self.max_record_bytes)
+            .field("queue_depth", &self.queue_depth)
+            .field("durability", &self.durability)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("read_only", &self.read_only)
+            .field("max_query_limit", &self.max_query_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds and opens a [`DiskJournal`].
+///
+/// | option | default | fixed at creation? |
+/// | --- | --- | --- |
+/// | `segment_bytes` | 128 MiB (64 KiB ..= 1 TiB) | yes, kept in `journal.meta` |
+/// | `max_record_bytes` | 1 MiB, capped to fit a segment | no |
+/// | `queue_depth` | 1024 | no |
+/// | `durability` | `Always` | no |
+/// | `create_if_missing` | true | no |
+/// | `read_only` | false | no |
+/// | `max_query_limit` | 10,000 | no |
+/// | `map_cache_capacity` | 64 | no |
+/// | `recovery` | `TolerateTornTail` | no |
+#[derive(Clone, Debug)]
+pub struct DiskJournalBuilder {
+    pub(crate) dir: PathBuf,
+    pub(crate) options: DiskJournalOptions,
+}
+
+impl DiskJournalBuilder {
+    /// Segment size for a new journal (ignored when opening an existing one).
+    pub fn segment_bytes(mut self, bytes: u64) -> Self {
+        self.options.segment_bytes = bytes;
+        self
+    }
+    /// Largest record accepted by appends.
+    pub fn max_record_bytes(mut self, bytes: u64) -> Self {
+        self.options.max_record_bytes = bytes;
+        self
+    }
+    /// Appends queued before `append` blocks.
+    pub fn queue_depth(mut self, depth: usize) -> Self {
+        self.options.queue_depth = depth;
+        self
+    }
+    /// The durability policy.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.options.durability = durability;
+        self
+    }
+    /// Whether to create a missing journal.
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.options.create_if_missing = create;
+        self
+    }
+    /// Open read-only.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.options.read_only = read_only;
+        self
+    }
+    /// Cap on a query's limit.
+    pub fn max_query_limit(mut self, limit: usize) -> Self {
+        self.options.max_query_limit = limit;
+        self
+    }
+    /// Segment maps kept at once.
+    pub fn map_cache_capacity(mut self, capacity: usize) -> Self {
+        self.options.map_cache_capacity = capacity;
+        self
+    }
+    /// What a writer's open does with damage at the end of the active segment.
+    pub fn recovery(mut self, mode: RecoveryMode) -> Self {
+        self.options.recovery = mode;
+        self
+    }
+    /// The file-operation seam (for tests that count or inject faults).
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.options.storage = storage;
+        self
+    }
+    /// Replaces every option at once.
+    pub fn options(mut self, options: DiskJournalOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Opens (and recovers) the journal.
+    pub fn open(self) -> Result<DiskJournal> {
+        DiskJournal::open_with(&self.dir, self.options)
+    }
+}
+
+/// Checks options before anything touches the disk.
+pub(crate) fn validate(options: &DiskJournalOptions) -> Result<()> {
+    if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&options.segment_bytes) {
+        return Err(Error::InvalidOption(format!(
+            "segment_bytes {} is outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}",
+            options.segment_bytes
+        )));
+    }
+    if options.queue_depth == 0 {
+        return Err(Error::InvalidOption(
+            "queue_depth must be at least 1".into(),
+        ));
+    }
+    if options.max_record_bytes < (codec::FRAME_HEADER_LEN + codec::BODY_FIXED_LEN) as u64 {
+        return Err(Error::InvalidOption(
+            "max_record_bytes is smaller than an empty record".into(),
+        ));
+    }
+    if let Durability::EveryRecords(0) = options.durability {
+        return Err(Error::InvalidOption(
+            "Durability::EveryRecords needs at least 1".into(),
+        ));
+    }
+    Ok(())
+}
