@@ -309,6 +309,9 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
     } else {
         let scan_limit = match limit {
             Some(head) if head.active_base == last_base => head.published_end,
+            // The writer rolled after publishing `head`: nothing of the
+            // newer segment is published yet (it may hold unsynced records).
+            Some(head) if head.active_base < last_base => SEGMENT_HEADER_LEN as u64,
             _ => u64::MAX,
         };
         let map = maps.get(last_base, &path, file_len)?;
