@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Barrier, mpsc};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use baldur_journal::codec::{self, FRAME_HEADER_LEN};
@@ -279,20 +279,21 @@ fn raw_pwrite_and_fdatasync_one_record_per_sync(c: &mut Criterion) {
 
 /// The floor under every single-thread `append` that does not sync: a
 /// request to another thread and its reply (as the journal's writer
-/// thread does it, a fresh one-slot reply channel per request).
+/// thread does it: a bounded request channel, a fresh one-slot reply
+/// channel per request).
 fn one_thread_round_trips_a_request_to_another_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("peer: request and reply between two threads");
     configure(&mut group);
     group.throughput(Throughput::Elements(1));
-    let (requests, inbox) = mpsc::sync_channel::<mpsc::SyncSender<u64>>(1024);
+    let (requests, inbox) = crossbeam_channel::bounded::<crossbeam_channel::Sender<u64>>(1024);
     let server = std::thread::spawn(move || {
         for reply in inbox {
             let _ = reply.send(1);
         }
     });
-    group.bench_function("std mpsc round trip", |b| {
+    group.bench_function("crossbeam-channel round trip", |b| {
         b.iter(|| {
-            let (reply, answer) = mpsc::sync_channel(1);
+            let (reply, answer) = crossbeam_channel::bounded(1);
             requests.send(reply).expect("send");
             answer.recv().expect("recv")
         })
@@ -305,9 +306,9 @@ fn one_thread_round_trips_a_request_to_another_thread(c: &mut Criterion) {
 criterion_group!(
     benches,
     one_thread_appends_one_entry_per_call_under_each_policy,
-    many_threads_append_one_entry_per_call,
-    one_thread_appends_batches,
     raw_pwrite_and_fdatasync_one_record_per_sync,
     one_thread_round_trips_a_request_to_another_thread,
+    many_threads_append_one_entry_per_call,
+    one_thread_appends_batches,
 );
 criterion_main!(benches);
