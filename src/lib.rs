@@ -28,6 +28,18 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(all(
+    not(debug_assertions),
+    any(
+        feature = "break-skip-sync",
+        feature = "break-skip-crc",
+        feature = "break-skip-dir-sync",
+        feature = "break-recovery-cut-too-far",
+        feature = "break-ack-before-write",
+    )
+))]
+compile_error!("the break-* features exist to prove the tests bite; never build them in release");
+
 pub mod codec;
 pub mod disk;
 pub mod entry;

@@ -175,7 +175,7 @@ impl DiskJournal {
                             Tail::Torn { at, reason }
                                 if options.recovery != RecoveryMode::Strict =>
                             {
-                                zero_range(file.as_ref(), &path, at, found.file_len)?;
+                                zero_range(file.as_ref(), &path, cut_from(at), found.file_len)?;
                                 report.torn_tail = Some(TornTail {
                                     path: path.clone(),
                                     offset: at,
@@ -188,7 +188,7 @@ impl DiskJournal {
                             Tail::Corrupt { at, error }
                                 if options.recovery == RecoveryMode::Salvage =>
                             {
-                                zero_range(file.as_ref(), &path, at, found.file_len)?;
+                                zero_range(file.as_ref(), &path, cut_from(at), found.file_len)?;
                                 report.corruption = Some(error.to_string());
                                 report.salvaged_bytes = found.file_len - at;
                                 at
@@ -299,6 +299,15 @@ impl DiskJournal {
             follower: Some(Mutex::new(follower)),
             lock: Mutex::new(None),
         })
+    }
+}
+
+/// Where recovery starts zeroing; the test-only break cuts one byte too far.
+fn cut_from(at: u64) -> u64 {
+    if cfg!(feature = "break-recovery-cut-too-far") {
+        at.saturating_sub(1)
+    } else {
+        at
     }
 }
 

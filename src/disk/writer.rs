@@ -253,6 +253,12 @@ impl Writer {
                         continue;
                     }
                     let first = at.unwrap_or(self.latest + 1);
+                    // Test-only break: acknowledge before writing (docs/RELIABILITY.md).
+                    #[cfg(feature = "break-ack-before-write")]
+                    let ack = {
+                        let _ = ack.send(Ok(first));
+                        crossbeam_channel::bounded(1).0
+                    };
                     match self.append_bodies(&mut bodies, count, first, at.is_some(), now) {
                         Ok(()) => pending.push(Pending {
                             ack,
@@ -355,10 +361,13 @@ impl Writer {
     pub(crate) fn sync_and_publish(&mut self) -> Result<()> {
         if self.active.synced_end < self.active.end {
             let path = &self.active.segment.log_path;
-            self.active
-                .file
-                .sync_data()
-                .map_err(|e| Error::io(path, e))?;
+            // Test-only break: acknowledge without the sync (docs/RELIABILITY.md).
+            if !cfg!(feature = "break-skip-sync") {
+                self.active
+                    .file
+                    .sync_data()
+                    .map_err(|e| Error::io(path, e))?;
+            }
             self.active.synced_end = self.active.end;
         }
         self.unsynced_records = 0;
@@ -516,7 +525,9 @@ pub(crate) fn create_segment(
     file.write_all_at(&header, 0).map_err(io)?;
     file.sync_all().map_err(io)?;
     // IMPORTANT: fsync the directory so the new segment's name survives a power cut.
-    storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    if !cfg!(feature = "break-skip-dir-sync") {
+        storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
     let mut hasher = Sha256::new();
     hasher.update(previous_digest);
     hasher.update(header);
