@@ -85,16 +85,28 @@ impl DiskJournal {
         }
         let meta_path = dir.join(META_FILE);
         if !meta_path.exists() {
-            let has_other_files = std::fs::read_dir(dir)
+            // The lock and a half-written metadata file are what an
+            // interrupted creation leaves; anything else is not ours.
+            let leftover = |name: &std::ffi::OsStr| {
+                name == crate::disk::lock::LOCK_FILE || name == format!("{META_FILE}.tmp").as_str()
+            };
+            let foreign = std::fs::read_dir(dir)
                 .map_err(|e| Error::io(dir, e))?
                 .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != crate::disk::lock::LOCK_FILE);
-            if has_other_files || !options.create_if_missing {
+                .find(|e| !leftover(&e.file_name()));
+            if let Some(foreign) = foreign {
                 return Err(Error::NotAJournal {
                     path: dir.into(),
                     reason: format!(
-                        "no {META_FILE}, and the directory is not empty (or creation was not asked for)"
+                        "no {META_FILE}, and the directory holds other files ({})",
+                        foreign.file_name().to_string_lossy()
                     ),
+                });
+            }
+            if !options.create_if_missing {
+                return Err(Error::NotAJournal {
+                    path: dir.into(),
+                    reason: format!("no {META_FILE}, and creation was not asked for"),
                 });
             }
         }

@@ -1,0 +1,242 @@
+//! Fault injection through the storage seam: ENOSPC on write, EIO on
+//! write, EIO on fsync and short writes, injected at every write or sync
+//! of an append workload that rolls segments. Each time: the failing
+//! batch's appends get an `Err`; every later append is refused until
+//! reopen; nothing acknowledged before is lost; the journal reopens cleanly
+//! and `verify` agrees with it.
+
+mod common;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile, verify};
+use baldur_journal::{Context, DiskJournal, Error, EventJournal, JournalEntry, Timestamp};
+use common::{Rng, strip};
+
+const ENOSPC: i32 = 28;
+const EIO: i32 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    NoSpace,
+    WriteError,
+    SyncError,
+    ShortWrite,
+}
+
+/// Fails the `countdown`-th write (or sync, for `SyncError`) and counts them.
+#[derive(Clone)]
+struct Faulty {
+    fault: Fault,
+    countdown: Arc<AtomicI64>,
+    seen: Arc<AtomicU64>,
+}
+
+struct FaultyFile {
+    inner: Box<dyn StorageFile>,
+    storage: Faulty,
+}
+
+impl Faulty {
+    fn new(fault: Fault, at: i64) -> Self {
+        Faulty {
+            fault,
+            countdown: Arc::new(AtomicI64::new(at)),
+            seen: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// True when this operation is the one to fail.
+    fn fire(&self) -> bool {
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        self.countdown.fetch_sub(1, Ordering::SeqCst) == 0
+    }
+}
+
+impl StorageFile for FaultyFile {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if self.storage.fault != Fault::SyncError && self.storage.fire() {
+            return Err(match self.storage.fault {
+                Fault::NoSpace => io::Error::from_raw_os_error(ENOSPC),
+                Fault::ShortWrite => {
+                    self.inner.write_all_at(&buf[..buf.len() / 2], offset)?;
+                    io::Error::new(io::ErrorKind::WriteZero, "injected short write")
+                }
+                _ => io::Error::from_raw_os_error(EIO),
+            });
+        }
+        self.inner.write_all_at(buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        if self.storage.fault == Fault::SyncError && self.storage.fire() {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
+        self.inner.sync_data()
+    }
+    fn sync_all(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+impl Storage for Faulty {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
+        Ok(Box::new(FaultyFile {
+            inner: OsStorage.open(path, mode)?,
+            storage: self.clone(),
+        }))
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        if self.fault == Fault::SyncError && self.fire() {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
+        OsStorage.sync_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        OsStorage.rename(from, to)
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        OsStorage.create_dir_all(path)
+    }
+}
+
+/// Entries of about 2 KiB, so a 64 KiB segment rolls every ~30 records.
+fn big(i: u64) -> JournalEntry {
+    let padding = "x".repeat(2000);
+    JournalEntry::new(
+        "fault_test",
+        "test",
+        Timestamp::from_unix_nanos(i as i64),
+        "svc",
+    )
+    .with_context(Context::from_json(&format!(r#"{{"i":{i},"pad":"{padding}"}}"#)).unwrap())
+}
+
+/// Runs the workload over `storage`; returns the acknowledged sequences
+/// and whether any append failed.
+fn workload(dir: &Path, storage: Faulty) -> (Vec<u64>, bool) {
+    let journal = match DiskJournal::builder(dir)
+        .segment_bytes(64 << 10)
+        .storage(Arc::new(storage))
+        .open()
+    {
+        Ok(j) => j,
+        Err(_) => return (Vec::new(), true),
+    };
+    let mut rng = Rng(42);
+    let mut acked = Vec::new();
+    let mut next = 1;
+    let mut failed = false;
+    while next <= 120 {
+        let n = 1 + rng.below(4);
+        let batch: Vec<_> = (next..next + n).map(big).collect();
+        match journal.append_batch(&batch) {
+            Ok(sequences) => {
+                assert!(
+                    !failed,
+                    "an append was acknowledged after a failure, before reopen"
+                );
+                assert_eq!(sequences, (next..next + n).collect::<Vec<_>>());
+                acked.extend(sequences);
+            }
+            Err(e) => {
+                if failed {
+                    assert!(matches!(e, Error::Poisoned(_)), "after a failure: {e}");
+                }
+                failed = true;
+            }
+        }
+        next += n;
+    }
+    if failed {
+        assert!(journal.sync().is_err(), "sync after a failure must fail");
+        assert!(journal.close().is_err(), "close reports the failure");
+    } else {
+        journal.close().unwrap();
+    }
+    (acked, failed)
+}
+
+fn check_reopen(dir: &Path, acked: &[u64], context: &str) {
+    let journal = DiskJournal::open(dir).unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
+    let stored: Vec<JournalEntry> = journal.get_sequence_range(0, u64::MAX).unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|e| e.sequence).collect();
+    assert!(
+        seqs.len() >= acked.len(),
+        "{context}: lost acknowledged entries: {seqs:?}"
+    );
+    assert_eq!(&seqs[..acked.len()], acked, "{context}");
+    // Beyond the acknowledged prefix, only entries of the failing batch may
+    // have reached the disk; every stored entry is intact.
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "{context}"
+    );
+    for e in stored {
+        let mut want = big(e.sequence);
+        want.sequence = e.sequence;
+        assert_eq!(strip(e), want, "{context}");
+    }
+    // The reopened journal takes writes again.
+    let next = journal.append(&big(seqs.len() as u64 + 1)).unwrap();
+    assert_eq!(next, seqs.len() as u64 + 1, "{context}");
+    journal.close().unwrap();
+    let report = verify(dir).unwrap();
+    assert!(report.is_clean(), "{context}: {:?}", report.problems);
+}
+
+fn inject_everywhere(fault: Fault) {
+    // A clean run counts the operations that can fail.
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Faulty::new(fault, i64::MAX);
+    let (acked, failed) = workload(dir.path(), counter.clone());
+    assert!(!failed);
+    assert_eq!(acked.len(), acked.last().copied().unwrap_or(0) as usize);
+    let total = counter.seen.load(Ordering::SeqCst) as i64;
+    assert!(total > 20, "{fault:?}: only {total} operations");
+    let mut injected = 0;
+    for at in 0..total {
+        let dir = tempfile::tempdir().unwrap();
+        let (acked, failed) = workload(dir.path(), Faulty::new(fault, at));
+        assert!(
+            failed,
+            "{fault:?} at operation {at} of {total} was not reported"
+        );
+        check_reopen(
+            dir.path(),
+            &acked,
+            &format!("{fault:?} at operation {at} of {total}"),
+        );
+        injected += 1;
+    }
+    println!("{fault:?}: injected at each of {injected} operations");
+}
+
+#[test]
+fn no_space_on_write() {
+    inject_everywhere(Fault::NoSpace);
+}
+
+#[test]
+fn io_error_on_write() {
+    inject_everywhere(Fault::WriteError);
+}
+
+#[test]
+fn io_error_on_sync() {
+    inject_everywhere(Fault::SyncError);
+}
+
+#[test]
+fn short_write() {
+    inject_everywhere(Fault::ShortWrite);
+}
