@@ -46,6 +46,7 @@ pub mod entry;
 pub mod error;
 pub mod filter;
 pub mod journal;
+pub mod projection;
 pub mod pystr;
 
 pub use codec::EntryRef;

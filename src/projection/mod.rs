@@ -1,0 +1,1 @@
+//! Projections folded over the journal: the DLQ statistics repository.
