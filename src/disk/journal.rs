@@ -277,7 +277,11 @@ impl DiskJournal {
         let same_segment = f
             .active
             .as_ref()
-            .is_some_and(|(segment, _)| segment.base == head.active_base);
+            // A writer that reopened may have zeroed a torn tail this
+            // reader had read (without a live writer): start over then.
+            .is_some_and(|(segment, scanner)| {
+                segment.base == head.active_base && head.published_end >= scanner.position
+            });
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");
             if head.published_end > scanner.position {
