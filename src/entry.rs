@@ -280,10 +280,13 @@ impl JournalEntry {
 fn require_object(text: &str) -> std::result::Result<(), String> {
     match text.trim_start().as_bytes().first() {
         Some(b'{') => Ok(()),
-        _ => Err(format!(
-            "expected a JSON object, got {}",
-            crate::pystr::json_kind(text)
-        )),
+        _ => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Err(format!(
+                "expected a JSON object, got {}",
+                crate::pystr::json_kind(text)
+            )),
+            Err(e) => Err(format!("not JSON: {e}")),
+        },
     }
 }
 

@@ -159,8 +159,7 @@ fn record_workload(seed: u64) -> Vec<Op> {
         next += n;
     }
     journal.close().unwrap();
-    let ops = recorder.ops.lock().unwrap().clone();
-    ops
+    recorder.ops.lock().unwrap().clone()
 }
 
 /// One inode's contents: writes in order, each marked durable or not.

@@ -43,6 +43,12 @@ fn a_flipped_byte_is_named_by_file_and_offset() {
     bytes[start as usize + 40] ^= 0x20;
     std::fs::write(&path, bytes).unwrap();
     let report = verify(copy.path()).unwrap();
+    assert_eq!(
+        report.problems.len(),
+        1,
+        "one damage, one problem: {:?}",
+        report.problems
+    );
     let first = report.problems.first().expect("the flip is found");
     assert_eq!(first.path, path);
     assert_eq!(first.offset, start);
@@ -50,6 +56,24 @@ fn a_flipped_byte_is_named_by_file_and_offset() {
         first.to_string().contains(&format!("offset {start}")),
         "{first}"
     );
+}
+
+#[test]
+fn a_damaged_log_with_a_damaged_index_reports_both() {
+    let template = build();
+    let copy = copy_dir(template.path());
+    let sealed = segment_files(copy.path())[0].clone();
+    let (_, start, _) = record_offsets(&sealed)[3];
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    bytes[start as usize + 30] ^= 1;
+    std::fs::write(&sealed, bytes).unwrap();
+    let idx = sealed.with_extension("idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&idx, bytes).unwrap();
+    let report = verify(copy.path()).unwrap();
+    let paths: Vec<_> = report.problems.iter().map(|p| p.path.clone()).collect();
+    assert_eq!(paths, vec![sealed, idx], "{:?}", report.problems);
 }
 
 #[test]

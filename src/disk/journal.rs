@@ -264,14 +264,28 @@ impl DiskJournal {
         let Some(follower) = &self.follower else {
             return Ok(());
         };
-        if !writer_is_live(&self.dir) {
+        // With a live writer, follow what it published after its syncs;
+        // without one, what is on disk (the writer may have exited since).
+        let live = writer_is_live(&self.dir);
+        let head = if live { Head::read(&self.dir) } else { None };
+        if live && head.is_none() {
             return Ok(());
         }
-        let Some(head) = Head::read(&self.dir) else {
-            return Ok(());
+        let (base, end) = match head {
+            Some(head) => (head.active_base, head.published_end),
+            None => {
+                let Some(&base) = crate::disk::recovery::list_segments(&self.dir)?.last() else {
+                    return Ok(());
+                };
+                let path = self.dir.join(crate::disk::segment::log_file_name(base));
+                let len = std::fs::metadata(&path)
+                    .map_err(|e| Error::io(&path, e))?
+                    .len();
+                (base, len)
+            }
         };
         let mut f = follower.lock().unwrap_or_else(|e| e.into_inner());
-        if head.generation == f.generation {
+        if head.is_some_and(|h| h.generation == f.generation) {
             return Ok(());
         }
         let same_segment = f
@@ -279,40 +293,40 @@ impl DiskJournal {
             .as_ref()
             // A writer that reopened may have zeroed a torn tail this
             // reader had read (without a live writer): start over then.
-            .is_some_and(|(segment, scanner)| {
-                segment.base == head.active_base && head.published_end >= scanner.position
-            });
+            .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position);
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");
-            if head.published_end > scanner.position {
-                let map = self
-                    .maps
-                    .get(segment.base, &segment.log_path, head.published_end)?;
-                scanner.scan(map.bytes(), head.published_end);
+            if end > scanner.position {
+                let map = self.maps.get(segment.base, &segment.log_path, end)?;
+                scanner.scan(map.bytes(), end);
                 if let SegmentState::Active(index) = &segment.state {
                     *index.write().unwrap_or_else(|e| e.into_inner()) = scanner.index.clone();
                 }
             }
-            let end = scanner.position;
+            let active_end = scanner.position;
             let latest = if scanner.summary.record_count > 0 {
                 scanner.summary.last_sequence
             } else {
                 f.latest
             };
-            let segments = self.shared.view().segments.clone();
-            self.shared.publish(View {
-                segments,
-                active_end: end,
-                latest,
-            });
+            if active_end != self.shared.view().active_end || latest != f.latest {
+                let segments = self.shared.view().segments.clone();
+                self.shared.publish(View {
+                    segments,
+                    active_end,
+                    latest,
+                });
+            }
             f.latest = latest;
         } else {
             self.maps.clear();
-            let (view, fresh, _, _) = load_for_reading(&self.dir, &self.maps, Some(head))?;
+            let (view, fresh, _, _) = load_for_reading(&self.dir, &self.maps, head)?;
             self.shared.publish(view);
             *f = fresh;
         }
-        f.generation = head.generation;
+        if let Some(head) = head {
+            f.generation = head.generation;
+        }
         Ok(())
     }
 

@@ -74,7 +74,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             message,
         });
     };
-    let mut previous_digest = [0u8; 32];
+    // `None` once a segment could not be read to its footer: the next
+    // segment's link is then not checked (the damage is already reported).
+    let mut previous_digest: Option<[u8; 32]> = Some([0u8; 32]);
     let mut previous_last: Option<(u64, PathBuf)> = None;
     let mut records = 0u64;
     for (i, &base) in bases.iter().enumerate() {
@@ -84,6 +86,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             Ok(bytes) => bytes,
             Err(e) => {
                 problem(&path, 0, format!("cannot read: {e}"));
+                previous_digest = None;
                 continue;
             }
         };
@@ -99,6 +102,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                         format!("bad segment header: {}", strip_location(&e)),
                     );
                 }
+                previous_digest = None;
                 continue;
             }
         };
@@ -131,7 +135,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                 ),
             );
         }
-        let mut scanner = Scanner::new(base, &bytes[..SEGMENT_HEADER_LEN], &previous_digest, limit);
+        let header_bytes = &bytes[..SEGMENT_HEADER_LEN];
+        let seed = previous_digest.unwrap_or_default();
+        let mut scanner = Scanner::new(base, header_bytes, &seed, limit);
         let stop = scanner.scan(&bytes, u64::MAX);
         records += scanner.summary.record_count;
         if scanner.summary.record_count > 0 {
@@ -139,8 +145,18 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         }
         match stop {
             ScanStop::Footer(footer) => {
-                if let Err(e) =
-                    crate::disk::segment::check_footer(&scanner, &footer, &previous_digest, &path)
+                // With the previous segment unreadable, check this segment's
+                // own digest from the link it claims.
+                let (checked, link) = match previous_digest {
+                    Some(digest) => (scanner.clone(), digest),
+                    None => {
+                        let mut again =
+                            Scanner::new(base, header_bytes, &footer.previous_digest, limit);
+                        again.scan(&bytes, u64::MAX);
+                        (again, footer.previous_digest)
+                    }
+                };
+                if let Err(e) = crate::disk::segment::check_footer(&checked, &footer, &link, &path)
                 {
                     problem(&path, scanner.position, strip_location(&e));
                 }
@@ -149,12 +165,19 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
                 check_index(dir, base, &meta.journal_id, &scanner, &footer, &mut problem);
-                previous_digest = footer.digest;
+                previous_digest = Some(footer.digest);
             }
             ScanStop::Damage(frame_problem) => {
                 problem(&path, scanner.position, frame_problem.describe());
-                // The chain cannot continue past an unreadable segment.
-                previous_digest = scanner.digest();
+                // The index is not compared with an unreadable log, but its
+                // own checksum still is.
+                let index_path = dir.join(index_file_name(base));
+                if let Ok(index_bytes) = std::fs::read(&index_path)
+                    && let Err(e) = SealedIndex::decode(&index_bytes, &index_path)
+                {
+                    problem(&index_path, error_offset(&e), strip_location(&e));
+                }
+                previous_digest = None;
             }
             ScanStop::CleanEnd | ScanStop::Limit => {
                 if !is_last {
@@ -164,7 +187,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                         "a segment that is not the last has no sealing footer".into(),
                     );
                 }
-                previous_digest = scanner.digest();
+                previous_digest = None;
             }
         }
     }

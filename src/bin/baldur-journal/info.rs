@@ -1,0 +1,197 @@
+//! `info` (what the journal holds, segment by segment) and `verify` (every
+//! byte checked; exit 1 with one line per problem).
+
+use std::io::Write;
+
+use anyhow::Result;
+use baldur_journal::disk::{JournalInfo, verify};
+use clap::Args;
+
+use crate::Outcome;
+use crate::open::{self, Globals};
+use crate::output::{self, human_bytes, time_to_second};
+
+#[derive(Args)]
+#[command(
+    about = "Segments with sizes, sequence and time ranges, gaps, format, id, disk usage",
+    after_help = "Examples:
+  baldur-journal info
+  baldur-journal info --json | jq .latest_sequence"
+)]
+pub struct InfoArgs {
+    /// Print the information as one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(
+    about = "Check every CRC, footer, digest chain and index; exit 1 naming each problem",
+    long_about = "Reads every byte of the journal with plain reads (safe on a damaged or \
+truncated copy) and checks every header, every record's length and CRC, that sequences \
+strictly increase within and across segments, every sealed segment's footer and digest \
+chain, and every index against its log. Prints nothing and exits 0 when the journal is \
+clean; otherwise prints one line per problem, `FILE: offset N: what is wrong`, and exits 1. \
+Exits 2 when the directory is not a journal at all.",
+    after_help = "Examples:
+  baldur-journal --dir /mnt/copy-of-journal verify
+  baldur-journal verify || echo \"damaged: see above\""
+)]
+pub struct VerifyArgs {
+    /// Also print a summary line when the journal is clean
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+pub fn run_info(globals: &Globals, args: &InfoArgs) -> Result<Outcome> {
+    let journal = open::open_read_only(globals)?;
+    let info = journal.info()?;
+    let mut out = output::stdout();
+    if args.json {
+        serde_json::to_writer(&mut out, &info)?;
+        writeln!(out)?;
+    } else {
+        let writer = if open::writer_is_live(&globals.dir) {
+            "a writer process has it open"
+        } else {
+            "none open"
+        };
+        write_info(&mut out, &info, writer)?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// The readable form of `info` (also printed by the demo).
+pub fn write_info(out: &mut impl Write, info: &JournalInfo, writer: &str) -> std::io::Result<()> {
+    let min_time = info.segments.iter().filter_map(|s| s.min_timestamp).min();
+    let max_time = info.segments.iter().filter_map(|s| s.max_timestamp).max();
+    writeln!(out, "journal     {}", info.dir.display())?;
+    writeln!(out, "id          {}", info.journal_id)?;
+    writeln!(
+        out,
+        "format      version {}, segments of {}",
+        info.format_version,
+        human_bytes(info.segment_bytes)
+    )?;
+    writeln!(out, "created     {}", info.created_at)?;
+    writeln!(out, "writer      {writer}")?;
+    let sequences = if info.latest_sequence == 0 {
+        "none".to_string()
+    } else {
+        format!("up to {}", info.latest_sequence)
+    };
+    writeln!(
+        out,
+        "entries     {} (sequences {sequences}, {} missing)",
+        info.record_count, info.missing_sequences
+    )?;
+    if let (Some(min), Some(max)) = (min_time, max_time) {
+        writeln!(
+            out,
+            "event time  {} .. {}",
+            time_to_second(min),
+            time_to_second(max)
+        )?;
+    }
+    let indexes = info
+        .segments
+        .iter()
+        .filter(|s| s.index_bytes.is_some())
+        .count();
+    writeln!(
+        out,
+        "disk        {} ({} segments, {indexes} index files)",
+        human_bytes(info.disk_bytes),
+        info.segments.len()
+    )?;
+    writeln!(out)?;
+    let rows: Vec<[String; 8]> = info
+        .segments
+        .iter()
+        .map(|s| {
+            [
+                s.log_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                if s.sealed { "sealed" } else { "active" }.to_string(),
+                s.record_count.to_string(),
+                match (s.first_sequence, s.last_sequence) {
+                    (Some(a), Some(b)) => format!("{a}..={b}"),
+                    _ => "-".into(),
+                },
+                s.missing_sequences.to_string(),
+                match (s.min_timestamp, s.max_timestamp) {
+                    (Some(a), Some(b)) => format!("{} .. {}", time_to_second(a), time_to_second(b)),
+                    _ => "-".into(),
+                },
+                human_bytes(s.log_bytes),
+                s.index_bytes.map_or("-".into(), human_bytes),
+            ]
+        })
+        .collect();
+    let headers = [
+        "SEGMENT",
+        "STATE",
+        "RECORDS",
+        "SEQUENCES",
+        "MISSING",
+        "EVENT TIME",
+        "LOG",
+        "INDEX",
+    ];
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let right = [false, false, true, false, true, false, true, true];
+    let mut line = |cells: [&str; 8]| -> std::io::Result<()> {
+        let mut text = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths[i];
+            if right[i] {
+                text.push_str(&format!("{c:>w$}  "));
+            } else {
+                text.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(headers)?;
+    for row in &rows {
+        line(row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
+    open::require_dir(&globals.dir)?;
+    let bar = output::progress(None, "verifying", "");
+    let report = verify(&globals.dir);
+    bar.finish_and_clear();
+    let report = report?;
+    let mut out = output::stdout();
+    for problem in &report.problems {
+        writeln!(out, "{problem}")?;
+    }
+    out.flush()?;
+    let summary = format!(
+        "{} segments, {} records with valid CRCs",
+        report.segments, report.records
+    );
+    if report.problems.is_empty() {
+        if args.verbose {
+            eprintln!("verify: clean: {summary}");
+        }
+        Ok(Outcome::Success)
+    } else {
+        eprintln!(
+            "verify: {} problems found ({summary})",
+            report.problems.len()
+        );
+        Ok(Outcome::ProblemsFound)
+    }
+}

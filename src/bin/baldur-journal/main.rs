@@ -1,0 +1,153 @@
+//! `baldur-journal`: the command-line tool over the journal library.
+//!
+//! Append and import JSON lines, export and replay them, query and count,
+//! inspect, verify and follow a journal, and run the demo. A thin layer:
+//! every command is a few library calls (see `docs/DESIGN.md`). Commands
+//! that only read open the journal read-only and never write to its
+//! directory. Exit status: 0 success, 1 problems found (`verify`), 2 usage,
+//! I/O or any other error, reported as one `error: ...` line on stderr.
+
+mod append;
+mod demo;
+mod filter;
+mod info;
+mod open;
+mod output;
+mod read;
+mod sim;
+mod tail;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::open::Globals;
+
+const AFTER_HELP: &str = "\
+Examples:
+  baldur-journal demo                               # the main job: a demo journal in ./baldur-data
+  echo '{\"event_type\":\"circuit_breaker_opened\",\"source\":\"breaker\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"service_name\":\"payments\"}' \\
+    | baldur-journal append                         # prints the durable sequence
+  baldur-journal query --event-type circuit_breaker_opened --service payments --limit 5
+  baldur-journal export > events.jsonl && baldur-journal --dir copy import --keep-sequence events.jsonl
+  baldur-journal --dir /mnt/copy-of-journal verify
+  baldur-journal tail -f
+
+The journal directory is --dir, else $BALDUR_JOURNAL_DIR, else ./baldur-data.
+Commands that only read (query, count, range, latest, info, verify, export,
+tail) open the journal read-only and never write to the directory.
+
+Exit status:
+  0  success (verify: the journal is clean)
+  1  problems found (verify printed one line per problem)
+  2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
+
+#[derive(Parser)]
+#[command(
+    name = "baldur-journal",
+    version,
+    about = "A durable, append-only event journal: append, query, replay, verify, follow",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+struct Cli {
+    /// Journal directory [default: $BALDUR_JOURNAL_DIR, else ./baldur-data]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
+    dir: Option<PathBuf>,
+    /// Segment size when a journal is created (65536 and up; K, M, G suffixes; ignored
+    /// for an existing journal) [default: 128M; demo: 16M]
+    #[arg(
+        long,
+        global = true,
+        value_name = "BYTES",
+        value_parser = open::parse_size,
+        help_heading = "Global options"
+    )]
+    segment_bytes: Option<u64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Append(append::AppendArgs),
+    Import(append::ImportArgs),
+    Export(read::ExportArgs),
+    Query(read::QueryArgs),
+    Count(read::CountArgs),
+    Range(read::RangeArgs),
+    Latest(read::LatestArgs),
+    Info(info::InfoArgs),
+    Verify(info::VerifyArgs),
+    Tail(tail::TailArgs),
+    Demo(demo::DemoArgs),
+}
+
+/// What a command found, for the exit status.
+pub enum Outcome {
+    Success,
+    ProblemsFound,
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let globals = Globals::new(cli.dir, cli.segment_bytes);
+    match cli.command {
+        Command::Append(args) => append::run_append(&globals, &args),
+        Command::Import(args) => append::run_import(&globals, &args),
+        Command::Export(args) => read::run_export(&globals, &args),
+        Command::Query(args) => read::run_query(&globals, &args),
+        Command::Count(args) => read::run_count(&globals, &args),
+        Command::Range(args) => read::run_range(&globals, &args),
+        Command::Latest(args) => read::run_latest(&globals, &args),
+        Command::Info(args) => info::run_info(&globals, &args),
+        Command::Verify(args) => info::run_verify(&globals, &args),
+        Command::Tail(args) => tail::run_tail(&globals, &args),
+        Command::Demo(args) => demo::run_demo(&globals, &args),
+    }
+}
+
+/// The error and its causes on one line, each cause once (the library's
+/// I/O errors already print their source).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        // The reader went away (`| head`): stop quietly, as `cat` does.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Opening the journal: the directory from the flags or the environment,
+//! read-only opens that never create anything, writer opens with a
+//! durability policy, and the parsers of those options.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use baldur_journal::disk::LOCK_FILE;
+use baldur_journal::{DiskJournal, Durability};
+
+pub const DIR_ENV: &str = "BALDUR_JOURNAL_DIR";
+pub const DEFAULT_DIR: &str = "./baldur-data";
+
+pub struct Globals {
+    pub dir: PathBuf,
+    pub segment_bytes: Option<u64>,
+    /// True when `--dir` was given (examples printed by the demo repeat it).
+    pub dir_given: bool,
+}
+
+impl Globals {
+    pub fn new(dir: Option<PathBuf>, segment_bytes: Option<u64>) -> Self {
+        let dir_given = dir.is_some();
+        let dir = dir
+            .or_else(|| {
+                std::env::var_os(DIR_ENV)
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+        Globals {
+            dir,
+            segment_bytes,
+            dir_given,
+        }
+    }
+}
+
+/// Fails unless `dir` exists and is a directory: a read-only command must
+/// not create the journal it was asked to read.
+pub fn require_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("{} is not a directory", dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "no journal at {}: the directory does not exist (give --dir, or create one with \
+             `append`, `import` or `demo`)",
+            dir.display()
+        ),
+        Err(e) => bail!("cannot read {}: {e}", dir.display()),
+    }
+}
+
+/// Opens the journal read-only: nothing in the directory is created or
+/// changed. Damage found on the way is a warning on stderr; the intact
+/// prefix is served.
+pub fn open_read_only(globals: &Globals) -> Result<DiskJournal> {
+    require_dir(&globals.dir)?;
+    let journal = DiskJournal::builder(&globals.dir)
+        .read_only(true)
+        .create_if_missing(false)
+        .open()?;
+    warn_about_damage(&journal);
+    Ok(journal)
+}
+
+/// Opens (creating when missing) the journal for writing.
+pub fn open_writer(
+    globals: &Globals,
+    durability: Durability,
+    default_segment_bytes: Option<u64>,
+) -> Result<DiskJournal> {
+    let mut builder = DiskJournal::builder(&globals.dir)
+        .durability(durability)
+        .create_if_missing(true);
+    if let Some(bytes) = globals.segment_bytes.or(default_segment_bytes) {
+        builder = builder.segment_bytes(bytes);
+    }
+    let journal = builder.open()?;
+    if let Some(asked) = globals.segment_bytes
+        && asked != journal.segment_bytes()
+    {
+        eprintln!(
+            "warning: --segment-bytes {asked} ignored: the journal exists with segments of {} bytes",
+            journal.segment_bytes()
+        );
+    }
+    let report = journal.recovery_report();
+    if let Some(torn) = &report.torn_tail {
+        eprintln!(
+            "warning: recovered a torn tail: zeroed {} bytes of {} from byte {} ({})",
+            torn.bytes,
+            torn.path.display(),
+            torn.offset,
+            torn.reason
+        );
+    }
+    Ok(journal)
+}
+
+fn warn_about_damage(journal: &DiskJournal) {
+    let report = journal.recovery_report();
+    if let Some(torn) = &report.torn_tail {
+        eprintln!(
+            "warning: {}: unreadable tail from byte {} ({} bytes: {}); reading the records before it",
+            torn.path.display(),
+            torn.offset,
+            torn.bytes,
+            torn.reason
+        );
+    }
+    if let Some(corruption) = &report.corruption {
+        eprintln!("warning: {corruption}; reading the records before it (run `verify`)");
+    }
+}
+
+/// Whether a writer process holds the journal's lock right now. Opens the
+/// lock file read-only and never creates it.
+pub fn writer_is_live(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
+}
+
+/// `always`, `every:N`, `interval:MS` or `os`.
+pub fn parse_durability(text: &str) -> Result<Durability, String> {
+    let number = |n: &str, what: &str| {
+        n.parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{what} must be a whole number above 0, got {n:?}"))
+    };
+    match text {
+        "always" => Ok(Durability::Always),
+        "os" => Ok(Durability::Os),
+        _ => {
+            if let Some(n) = text.strip_prefix("every:") {
+                Ok(Durability::EveryRecords(number(n, "every:N")?))
+            } else if let Some(ms) = text.strip_prefix("interval:") {
+                Ok(Durability::Interval(Duration::from_millis(number(
+                    ms,
+                    "interval:MS",
+                )?)))
+            } else {
+                Err(format!(
+                    "expected always, every:N (sync every N records), interval:MS or os, got {text:?}"
+                ))
+            }
+        }
+    }
+}
+
+/// A byte count: digits with an optional K, M or G suffix (powers of
+/// 1024; `KiB`, `MB` and the like are read the same way).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(digits_end);
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "expected a byte count like 65536, 64K or 16M, got {text:?}"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a byte count like 65536, 64K or 16M, got {text:?}"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}

@@ -1,0 +1,186 @@
+//! The commands that read entries: `query`, `count`, `range`, `latest` and
+//! `export`. All open the journal read-only.
+
+use std::io::Write;
+
+use anyhow::Result;
+use baldur_journal::EventJournal;
+use clap::Args;
+
+use crate::Outcome;
+use crate::filter::FilterArgs;
+use crate::open::{self, Globals};
+use crate::output;
+
+#[derive(Args)]
+#[command(
+    about = "Entries matching a filter, as a table or JSON",
+    long_about = "Entries matching every given condition, in ascending sequence order, at most \
+--limit of them (default 1000; the journal caps it at 10000). Prints a table, and a last line \
+saying how many matched when not all are shown; --json prints one object \
+{\"entries\": [...], \"truncated\": bool, \"total_count\": n}.",
+    after_help = "Examples:
+  baldur-journal query --event-type circuit_breaker_opened --event-type circuit_breaker_half_opened --service payments
+  baldur-journal query --since 2025-01-01T00:00:00Z --until 2025-01-02 --region eu-west-1 --limit 20
+  baldur-journal query --context trigger=failure_rate --context window_failure_count=12 --json
+  baldur-journal query --filter-json '{\"event_types\": [\"emergency_level_changed\"], \"context_filters\": {\"level\": \"level_3\"}}'"
+)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// The most entries to show (replaces the limit of --filter-json)
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Print {"entries": [...], "truncated": bool, "total_count": n}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(
+    about = "The number of entries matching a filter (same flags as query)",
+    after_help = "Examples:
+  baldur-journal count
+  baldur-journal count --event-type error_budget_critical --since 2025-01-01T00:00:00Z
+  baldur-journal count --filter-json '{\"context_filters\": {\"is_escalation\": \"True\"}}'"
+)]
+pub struct CountArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Args)]
+#[command(
+    about = "Entries with START <= sequence < END, as JSON lines (streaming)",
+    long_about = "Streams the entries with START <= sequence < END (END excluded), one JSON \
+object per line, as `export` writes them (each with its appended_at). Sequences may have gaps: \
+only the entries that exist are printed.",
+    after_help = "Examples:
+  baldur-journal range 1 101              # the first hundred sequences
+  baldur-journal range 5000 5001          # one entry"
+)]
+pub struct RangeArgs {
+    /// First sequence (included)
+    #[arg(value_name = "START")]
+    start: u64,
+    /// End sequence (excluded)
+    #[arg(value_name = "END")]
+    end: u64,
+}
+
+#[derive(Args)]
+#[command(
+    about = "The latest sequence (0 when the journal is empty)",
+    after_help = "Examples:
+  baldur-journal latest
+  baldur-journal range $(baldur-journal latest) $(( $(baldur-journal latest) + 1 ))"
+)]
+pub struct LatestArgs {}
+
+#[derive(Args)]
+#[command(
+    about = "Every entry (or a sequence range) as JSON lines, for `import`",
+    long_about = "Writes the entries with FROM <= sequence < TO to stdout, one JSON object per \
+line: the entry's fields in the seed's order and names, then appended_at (when the journal \
+appended it). `import --keep-sequence` of this output rebuilds the same entries, sequences, \
+gaps and append times, and exporting that gives the same bytes.",
+    after_help = "Examples:
+  baldur-journal export > events.jsonl
+  baldur-journal export --from 1000 --to 2000 > slice.jsonl"
+)]
+pub struct ExportArgs {
+    /// First sequence (included) [default: the first]
+    #[arg(long, value_name = "S")]
+    from: Option<u64>,
+    /// End sequence (excluded, as in `range`) [default: past the latest]
+    #[arg(long, value_name = "E")]
+    to: Option<u64>,
+}
+
+pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
+    let filter = args.filter.to_filter(args.limit)?;
+    let journal = open::open_read_only(globals)?;
+    let result = journal.query(&filter)?;
+    let mut out = output::stdout();
+    if args.json {
+        serde_json::to_writer(&mut out, &result)?;
+        writeln!(out)?;
+    } else {
+        output::write_table(&mut out, &result.entries)?;
+        if result.truncated {
+            let hint = if result.entries.len() >= filter.limit {
+                "raise --limit to see more".to_string()
+            } else {
+                format!(
+                    "a query returns at most {}: narrow the filter, or use `range` or `export`",
+                    result.entries.len()
+                )
+            };
+            writeln!(
+                out,
+                "({} of {} matches shown; {hint})",
+                result.entries.len(),
+                result.total_count
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn run_count(globals: &Globals, args: &CountArgs) -> Result<Outcome> {
+    let filter = args.filter.to_filter(None)?;
+    let journal = open::open_read_only(globals)?;
+    let count = journal.count(&filter)?;
+    let mut out = output::stdout();
+    writeln!(out, "{count}")?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn run_latest(globals: &Globals, _args: &LatestArgs) -> Result<Outcome> {
+    let journal = open::open_read_only(globals)?;
+    let latest = journal.get_latest_sequence()?;
+    let mut out = output::stdout();
+    writeln!(out, "{latest}")?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn run_range(globals: &Globals, args: &RangeArgs) -> Result<Outcome> {
+    let journal = open::open_read_only(globals)?;
+    let mut out = output::stdout();
+    let mut range = journal.range_ref(args.start, args.end)?;
+    while let Some(entry) = range.next_entry() {
+        output::write_entry_line(&mut out, &entry?)?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn run_export(globals: &Globals, args: &ExportArgs) -> Result<Outcome> {
+    let journal = open::open_read_only(globals)?;
+    let start = args.from.unwrap_or(0);
+    let end = args.to.unwrap_or(u64::MAX);
+    let latest = journal.get_latest_sequence()?;
+    let last = latest.min(end.saturating_sub(1));
+    let bar = output::progress(
+        Some(last.saturating_sub(start.max(1)).saturating_add(1)),
+        "exporting",
+        "sequences",
+    );
+    let mut out = output::stdout();
+    let mut range = journal.range_ref(start, end)?;
+    let mut written = 0u64;
+    while let Some(entry) = range.next_entry() {
+        let entry = entry?;
+        output::write_entry_line(&mut out, &entry)?;
+        written += 1;
+        if written.is_multiple_of(4096) {
+            bar.set_position(entry.sequence.saturating_sub(start.max(1)));
+        }
+    }
+    bar.finish_and_clear();
+    out.flush()?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,128 @@
+//! `tail`: the last N entries, and with `-f` every entry committed after
+//! them by a writer in another process, as JSON lines.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use baldur_journal::{DiskJournal, EventJournal};
+use clap::Args;
+
+use crate::Outcome;
+use crate::open::{self, Globals};
+use crate::output;
+
+#[derive(Args)]
+#[command(
+    about = "The last N entries as JSON lines; with -f, then every new one as it is committed",
+    long_about = "Prints the last N entries (by sequence) as JSON lines, as `range` does. With \
+-f it then keeps polling the journal read-only and prints each entry a writer (in any process) \
+commits, flushing every line, until interrupted. Under the default durability a writer \
+publishes an entry only once it is synced, so every line printed is durable.",
+    after_help = "Examples:
+  baldur-journal tail -n 20
+  baldur-journal tail -f -n 0 | grep circuit_breaker_opened"
+)]
+pub struct TailArgs {
+    /// How many of the latest entries to print first
+    #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
+    lines: u64,
+    /// Keep printing new entries as they are committed
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// With -f: how often to look for new entries, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    poll_ms: u64,
+}
+
+pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
+    open::require_dir(&globals.dir)?;
+    let mut seen = Fingerprint::of(&globals.dir);
+    let mut journal = open::open_read_only(globals)?;
+    let mut out = output::stdout();
+    let latest = journal.get_latest_sequence()?;
+    let start = first_of_last(&journal, latest, args.lines)?;
+    let mut next = latest + 1;
+    if args.lines > 0 {
+        let mut range = journal.range_ref(start, next)?;
+        while let Some(entry) = range.next_entry() {
+            output::write_entry_line(&mut out, &entry?)?;
+        }
+    }
+    out.flush()?;
+    if !args.follow {
+        return Ok(Outcome::Success);
+    }
+    let pause = Duration::from_millis(args.poll_ms.max(1));
+    loop {
+        let mut progressed = false;
+        let mut range = journal.range_ref(next, u64::MAX)?;
+        while let Some(entry) = range.next_entry() {
+            let entry = entry?;
+            output::write_entry_line(&mut out, &entry)?;
+            next = entry.sequence + 1;
+            progressed = true;
+        }
+        drop(range);
+        out.flush()?;
+        if progressed {
+            continue;
+        }
+        // A read-only handle follows a writer only while the writer is
+        // live; what a writer committed just before it exited, or a writer
+        // that came and went between two polls, is found by reopening
+        // when the directory changed.
+        if !open::writer_is_live(&globals.dir) {
+            let now = Fingerprint::of(&globals.dir);
+            if now != seen {
+                seen = now;
+                journal = open::open_read_only(globals)?;
+                continue;
+            }
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// The first sequence of the last `n` entries up to `latest`: windows
+/// doubling backwards from the end, so large gaps cost few steps.
+fn first_of_last(journal: &DiskJournal, latest: u64, n: u64) -> Result<u64> {
+    if n == 0 || latest == 0 {
+        return Ok(latest + 1);
+    }
+    let mut window = n;
+    loop {
+        let start = (latest + 1).saturating_sub(window).max(1);
+        let mut sequences = Vec::new();
+        let mut range = journal.range_ref(start, latest + 1)?;
+        while let Some(entry) = range.next_entry() {
+            sequences.push(entry?.sequence);
+        }
+        if sequences.len() as u64 >= n || start == 1 {
+            let skip = sequences.len().saturating_sub(n as usize);
+            return Ok(sequences.get(skip).copied().unwrap_or(latest + 1));
+        }
+        window = window.saturating_mul(2);
+    }
+}
+
+/// Names, sizes and modification times of the directory's files.
+#[derive(PartialEq, Eq)]
+struct Fingerprint(Vec<(std::ffi::OsString, u64, Option<SystemTime>)>);
+
+impl Fingerprint {
+    fn of(dir: &Path) -> Fingerprint {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.ok())
+            .filter_map(|item| {
+                let meta = item.metadata().ok()?;
+                Some((item.file_name(), meta.len(), meta.modified().ok()))
+            })
+            .collect();
+        files.sort();
+        Fingerprint(files)
+    }
+}

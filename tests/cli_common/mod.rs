@@ -1,0 +1,259 @@
+//! Helpers shared by the `cli_*` tests, which drive the `baldur-journal`
+//! binary as a user would.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Output};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use baldur_journal::{Context, DiskJournal, EventJournal, JournalEntry, Timestamp};
+use sha2::{Digest, Sha256};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_baldur-journal");
+
+/// The golden journal of format v1: gaps, a jump past `u32::MAX`, two
+/// sealed segments and an active one, Unicode and raw context text.
+pub const GOLDEN_JOURNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/v1/journal");
+
+/// Long enough for any command here, short enough that a hang fails.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `baldur-journal --dir DIR`, without the environment's journal directory.
+pub fn cli(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(BIN);
+    cmd.env_remove("BALDUR_JOURNAL_DIR")
+        .timeout(TIMEOUT)
+        .arg("--dir")
+        .arg(dir);
+    cmd
+}
+
+/// The same, as a `std::process::Command` (for children kept running).
+pub fn std_cli(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_remove("BALDUR_JOURNAL_DIR").arg("--dir").arg(dir);
+    cmd
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Runs the command and returns its output, checking it exited 0.
+pub fn run_ok(cmd: &mut assert_cmd::Command) -> Output {
+    let output = cmd.output().expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "expected success, got {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// Runs the command and returns its output, checking its exit code.
+pub fn run_code(cmd: &mut assert_cmd::Command, code: i32) -> Output {
+    let output = cmd.output().expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// A user-facing error: exit 2, one `error: ` line, no panic or backtrace.
+pub fn assert_one_line_error(output: &Output) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line, got: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    err
+}
+
+/// The JSON line of a varied entry number `i` (as `append` reads it).
+pub fn entry_line(i: u64) -> String {
+    const TYPES: [&str; 4] = [
+        "circuit_breaker_opened",
+        "circuit_breaker_closed",
+        "error_budget_warning",
+        "emergency_level_changed",
+    ];
+    const SERVICES: [&str; 3] = ["payments", "orders", ""];
+    const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
+    format!(
+        r#"{{"event_type":"{}","source":"test","timestamp":"2025-01-01T00:{:02}:{:02}Z","service_name":"{}","context":{{"n":{i},"attempt":{},"ok":{}}},"region":"{}","tier_id":"tier-{}"}}"#,
+        TYPES[(i % 4) as usize],
+        (i / 60) % 60,
+        i % 60,
+        SERVICES[(i % 3) as usize],
+        i % 5,
+        i.is_multiple_of(2),
+        REGIONS[(i % 2) as usize],
+        i % 3
+    )
+}
+
+/// The entry `entry_line(i)` describes.
+pub fn entry(i: u64) -> JournalEntry {
+    JournalEntry::from_json(&entry_line(i)).expect("valid entry")
+}
+
+/// Appends `entry_line(i)` for each `i` through the CLI; returns stdout.
+pub fn append_via_cli(dir: &Path, numbers: impl IntoIterator<Item = u64>) -> String {
+    let input: String = numbers.into_iter().map(|i| entry_line(i) + "\n").collect();
+    stdout(&run_ok(cli(dir).arg("append").write_stdin(input)))
+}
+
+/// A journal of 64 KiB segments (several sealed) holding `n` entries
+/// appended with the library, then gaps: `append_at` jumps to `n + 10` and
+/// `n + 1000`. Returns the sequences stored.
+pub fn make_journal(dir: &Path, n: u64) -> Vec<u64> {
+    let journal = DiskJournal::builder(dir)
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let entries: Vec<JournalEntry> = (1..=n).map(entry).collect();
+    let mut sequences = journal.append_batch(&entries).unwrap();
+    for gap_to in [n + 10, n + 1000] {
+        let mut e = entry(gap_to);
+        e.appended_at = Some(Timestamp::parse("2024-06-01T12:00:00.5Z").unwrap());
+        journal.append_at(gap_to, &e).unwrap();
+        sequences.push(gap_to);
+    }
+    let e = JournalEntry::new("dlq_store", "test", Timestamp::now(), "payments").with_context(
+        Context::from_json(r#"{ "spaced" : [1, 2], "big": 18446744073709551617 }"#).unwrap(),
+    );
+    sequences.push(journal.append(&e).unwrap());
+    journal.close().unwrap();
+    sequences
+}
+
+/// Copies a directory's files (flat, as a journal is).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        std::fs::copy(item.path(), to.join(item.file_name())).unwrap();
+    }
+}
+
+/// A copy of the golden journal in `to`.
+pub fn golden_copy(to: &Path) {
+    copy_dir(Path::new(GOLDEN_JOURNAL), to);
+}
+
+/// The `.log` files of a journal directory, ascending.
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+/// Every file's size, modification time and SHA-256, by name.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot(BTreeMap<String, (u64, SystemTime, String)>);
+
+pub fn snapshot(dir: &Path) -> Snapshot {
+    let mut files = BTreeMap::new();
+    for item in std::fs::read_dir(dir).unwrap() {
+        let item = item.unwrap();
+        let meta = item.metadata().unwrap();
+        let hash = if meta.is_file() {
+            let bytes = std::fs::read(item.path()).unwrap();
+            Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        } else {
+            "(directory)".into()
+        };
+        files.insert(
+            item.file_name().to_string_lossy().into_owned(),
+            (meta.len(), meta.modified().unwrap(), hash),
+        );
+    }
+    Snapshot(files)
+}
+
+/// Reads a child's stdout line by line on a thread, so a test can wait
+/// for lines with a deadline instead of sleeping.
+pub struct LineReader {
+    lines: mpsc::Receiver<String>,
+}
+
+impl LineReader {
+    pub fn new(stdout: ChildStdout) -> Self {
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LineReader { lines }
+    }
+
+    /// The next line, failing the test when none comes before the deadline.
+    pub fn next_line(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|e| panic!("no line ({what}) within {TIMEOUT:?}: {e}"))
+    }
+
+    /// Lines until `n` have arrived (bounded by the deadline).
+    pub fn take(&self, n: usize, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(line),
+                Err(e) => panic!(
+                    "got {} of {n} lines ({what}): {e}; so far: {out:?}",
+                    out.len()
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// Kills a child kept running (tail -f) and reaps it.
+pub fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The `sequence` of a JSON line.
+pub fn sequence_of(line: &str) -> u64 {
+    // Not a `Value`: the golden contexts hold numbers beyond f64 (1e400).
+    #[derive(serde::Deserialize)]
+    struct Sequence {
+        sequence: u64,
+    }
+    serde_json::from_str::<Sequence>(line)
+        .unwrap_or_else(|e| panic!("a JSON line with a sequence: {e}: {line}"))
+        .sequence
+}

@@ -1,0 +1,71 @@
+//! `range START END` (half-open, JSON lines, gaps skipped, the library's
+//! entries exactly) and `latest` (the number; 0 for an empty journal).
+
+mod cli_common;
+
+use baldur_journal::{DiskJournal, EventJournal, JournalEntry};
+use cli_common::*;
+
+#[test]
+fn range_prints_the_half_open_window_as_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 200);
+    let reader = DiskJournal::open_read_only(tmp.path()).unwrap();
+    for (start, end) in [
+        (1, 11),
+        (195, 1100),
+        (201, 210),
+        (0, u64::MAX),
+        (7, 7),
+        (9, 3),
+    ] {
+        let text = stdout(&run_ok(cli(tmp.path()).args([
+            "range",
+            &start.to_string(),
+            &end.to_string(),
+        ])));
+        let got: Vec<JournalEntry> = text
+            .lines()
+            .map(|line| JournalEntry::from_json(line).unwrap())
+            .collect();
+        let want = reader.get_sequence_range(start, end).unwrap();
+        assert_eq!(got, want, "range {start} {end}");
+    }
+    // The window across the gaps: 200, then 210 and 1200, then 1201.
+    let text = stdout(&run_ok(cli(tmp.path()).args(["range", "199", "2000"])));
+    let sequences: Vec<u64> = text.lines().map(sequence_of).collect();
+    assert_eq!(sequences, vec![199, 200, 210, 1200, 1201]);
+}
+
+#[test]
+fn range_needs_two_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 5);
+    for args in [
+        &["range", "1"][..],
+        &["range", "a", "5"],
+        &["range", "-1", "5"],
+    ] {
+        let output = cli(tmp.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn latest_prints_the_latest_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = tmp.path().join("j");
+    // `append` with no input creates an empty journal.
+    run_ok(cli(&journal).arg("append").write_stdin(""));
+    assert_eq!(stdout(&run_ok(cli(&journal).arg("latest"))), "0\n");
+    append_via_cli(&journal, 1..=3);
+    assert_eq!(stdout(&run_ok(cli(&journal).arg("latest"))), "3\n");
+
+    let gaps = tmp.path().join("gaps");
+    let stored = make_journal(&gaps, 20);
+    assert_eq!(
+        stdout(&run_ok(cli(&gaps).arg("latest"))),
+        format!("{}\n", stored.last().unwrap())
+    );
+}

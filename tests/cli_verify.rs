@@ -1,0 +1,155 @@
+//! `verify`: exit 0 and silence on a clean journal; exit 1 with one line
+//! per problem naming the file and byte offset on a copy with a flipped
+//! byte; a truncated copy gives problems, never a crash; a directory that
+//! is not a journal is an error (exit 2).
+
+mod cli_common;
+
+use std::path::Path;
+
+use cli_common::*;
+
+fn flip(path: &Path, offset: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn problem_lines(output: &std::process::Output) -> Vec<String> {
+    stdout(output).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_clean_journal_verifies_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 1500);
+    let output = run_code(cli(tmp.path()).arg("verify"), 0);
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    let output = run_code(cli(tmp.path()).args(["verify", "--verbose"]), 0);
+    assert!(stderr(&output).contains("clean"), "{}", stderr(&output));
+
+    let golden = tmp.path().join("golden");
+    golden_copy(&golden);
+    run_code(cli(&golden).arg("verify"), 0);
+}
+
+#[test]
+fn a_flipped_byte_in_a_sealed_segment_is_named_with_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 1500);
+    let logs = segment_files(tmp.path());
+    assert!(logs.len() >= 3);
+    let sealed = &logs[0];
+    // The first record's frame starts after the 64-byte header; flip a
+    // byte of its body (the event type's text).
+    flip(sealed, 64 + 8 + 56 + 2);
+    let output = run_code(cli(tmp.path()).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(!lines.is_empty());
+    let name = sealed.display().to_string();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{name}: offset 64: "))),
+        "a line naming {name} at offset 64: {lines:#?}"
+    );
+    let err = stderr(&output);
+    assert!(err.contains("problems found"), "{err}");
+    assert!(!err.contains("panicked"));
+
+    // A flip in the middle segment's later record, and one in another
+    // segment's index.
+    let copy = tmp.path().join("copy");
+    make_journal(&copy, 1500);
+    let logs = segment_files(&copy);
+    let middle = &logs[1];
+    let len = std::fs::metadata(middle).unwrap().len();
+    flip(middle, len / 2);
+    let index = logs[0].with_extension("idx");
+    flip(&index, 100);
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{}: offset ", middle.display()))),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{}: offset ", index.display()))),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn truncated_copies_give_problems_not_crashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    make_journal(&source, 1500);
+    let logs = segment_files(&source);
+    for (i, log) in logs.iter().enumerate() {
+        let len = std::fs::metadata(log).unwrap().len();
+        for cut in [0, 10, 64, 100, len / 2, len - 1] {
+            let copy = tmp.path().join(format!("copy-{i}-{cut}"));
+            copy_dir(&source, &copy);
+            let target = copy.join(log.file_name().unwrap());
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
+            let output = cli(&copy).arg("verify").output().unwrap();
+            let err = stderr(&output);
+            assert!(!err.contains("panicked"), "segment {i} cut at {cut}: {err}");
+            let sealed = i + 1 < logs.len();
+            if sealed {
+                // A sealed segment cut short is always a problem, named.
+                assert_eq!(
+                    output.status.code(),
+                    Some(1),
+                    "segment {i} cut at {cut}: {err}"
+                );
+                let lines = problem_lines(&output);
+                assert!(
+                    lines
+                        .iter()
+                        .any(|l| l.starts_with(&target.display().to_string())),
+                    "{lines:#?}"
+                );
+            } else {
+                // The active segment's tail may legitimately end anywhere
+                // after its header; either way no crash, and 0 or 1.
+                assert!(matches!(output.status.code(), Some(0 | 1)), "{err}");
+            }
+        }
+    }
+    // Whole files missing.
+    let copy = tmp.path().join("missing-index");
+    copy_dir(&source, &copy);
+    std::fs::remove_file(copy.join(logs[0].file_name().unwrap())).unwrap();
+    let output = cli(&copy).arg("verify").output().unwrap();
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("panicked"));
+}
+
+#[test]
+fn a_directory_that_is_not_a_journal_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    let err = assert_one_line_error(&cli(tmp.path()).arg("verify").output().unwrap());
+    assert!(
+        err.contains("not a baldur journal") || err.contains("journal.meta"),
+        "{err}"
+    );
+    let missing = tmp.path().join("nothing-here");
+    let err = assert_one_line_error(&cli(&missing).arg("verify").output().unwrap());
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!missing.exists());
+}
