@@ -1,0 +1,445 @@
+//! `JournalStatistics`: the statistics repository as a fold over any
+//! [`EventJournal`]. Reads fold what is new in the journal, then answer
+//! from the in-memory projection; writes append events and fold them
+//! before returning, so a read right after a write sees it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use crate::entry::{JournalEntry, Timestamp};
+use crate::error::{Error, Result};
+use crate::journal::EventJournal;
+use crate::projection::clock::{Clock, SystemClock};
+use crate::projection::dto::{
+    CircuitBreakerInfo, CircuitBreakerSummary, CleanupStats, DomainDistribution, EntityAuditTrail,
+    EntryDetail, EntrySummary, FailureTypeDistribution, PaginatedResult, RecentActivity,
+    StatusCounts,
+};
+use crate::projection::events::{self, AuditLink, STATISTICS_SOURCE};
+use crate::projection::persister::{
+    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
+};
+use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
+use crate::projection::state::{FoldSummary, Projection, Record};
+use crate::projection::view::StatisticsView;
+use crate::projection::{trail, wire};
+
+/// Events appended per `append_batch` by one write, at most.
+const APPEND_BATCH_MAX: usize = 1024;
+
+/// How `persist_entry` and `sync_from_runtime` record snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistMode {
+    /// Append and fold before returning (the default).
+    Sync,
+    /// Queue for a background persister and return; `flush` waits until
+    /// the queue is folded.
+    Async {
+        /// Queued calls before the next one blocks (1 to 65,536).
+        queue_depth: usize,
+    },
+}
+
+impl PersistMode {
+    /// Asynchronous, with the default queue depth (1024).
+    pub fn asynchronous() -> Self {
+        PersistMode::Async {
+            queue_depth: DEFAULT_PERSIST_QUEUE_DEPTH,
+        }
+    }
+}
+
+/// What the persister thread and the handle share.
+pub(crate) struct Shared<J: ?Sized> {
+    journal: Arc<J>,
+    clock: Arc<dyn Clock>,
+    projection: Mutex<Projection>,
+}
+
+/// Folds `[start, end)` of the journal into `projection`, keeping only the
+/// records `keep` accepts.
+fn fold_range<J: EventJournal + ?Sized>(
+    journal: &J,
+    projection: &mut Projection,
+    start: u64,
+    end: u64,
+    keep: impl Fn(&JournalEntry) -> bool,
+) -> Result<()> {
+    for record in journal.range_iter(start, end)? {
+        let record = record?;
+        if keep(&record) {
+            projection.apply(&Record::of(&record));
+        }
+    }
+    Ok(())
+}
+
+impl<J: EventJournal + ?Sized> Shared<J> {
+    fn lock(&self) -> MutexGuard<'_, Projection> {
+        // Folding one record never panics half-way through our own code,
+        // and a journal error leaves the projection at the last whole
+        // record, so a poisoned lock still guards a consistent state.
+        self.projection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Folds every record after the last one folded.
+    fn catch_up(&self, projection: &mut Projection) -> Result<()> {
+        let start = projection.summary.last_sequence.saturating_add(1);
+        fold_range(&*self.journal, projection, start, u64::MAX, |_| true)
+    }
+
+    pub(crate) fn refresh(&self) -> Result<FoldSummary> {
+        let mut projection = self.lock();
+        self.catch_up(&mut projection)?;
+        Ok(projection.summary)
+    }
+
+    /// Answers from the projection caught up with the journal.
+    fn read<T>(&self, answer: impl FnOnce(&Projection, Timestamp) -> T) -> Result<T> {
+        let mut projection = self.lock();
+        self.catch_up(&mut projection)?;
+        Ok(answer(&projection, self.clock.now()))
+    }
+
+    /// Decides on events from the caught-up projection, appends them and
+    /// folds them, all under the lock, so two writes through one handle
+    /// never decide on the same state.
+    fn write(
+        &self,
+        decide: impl FnOnce(&Projection, Timestamp) -> Vec<JournalEntry>,
+    ) -> Result<u64> {
+        let mut projection = self.lock();
+        self.catch_up(&mut projection)?;
+        let events = decide(&projection, self.clock.now());
+        self.append_all(&events)?;
+        self.catch_up(&mut projection)?;
+        Ok(events.len() as u64)
+    }
+
+    pub(crate) fn append_all(&self, events: &[JournalEntry]) -> Result<()> {
+        for chunk in events.chunks(APPEND_BATCH_MAX) {
+            self.journal.append_batch(chunk)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`JournalStatistics`].
+pub struct JournalStatisticsBuilder<J: ?Sized> {
+    journal: Arc<J>,
+    clock: Arc<dyn Clock>,
+    persist_mode: PersistMode,
+}
+
+impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
+    /// The clock windows read and writes stamp their events with (default:
+    /// the system clock).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// How snapshots are persisted (default [`PersistMode::Sync`]).
+    pub fn persist_mode(mut self, mode: PersistMode) -> Self {
+        self.persist_mode = mode;
+        self
+    }
+
+    /// The statistics; starts the persister thread in async mode.
+    pub fn build(self) -> Result<JournalStatistics<J>> {
+        let shared = Arc::new(Shared {
+            journal: self.journal,
+            clock: self.clock,
+            projection: Mutex::new(Projection::default()),
+        });
+        let persister = match self.persist_mode {
+            PersistMode::Sync => None,
+            PersistMode::Async { queue_depth } => {
+                if !(1..=PERSIST_QUEUE_DEPTH_MAX).contains(&queue_depth) {
+                    return Err(Error::InvalidOption(format!(
+                        "persist queue depth must be 1 to {PERSIST_QUEUE_DEPTH_MAX}, got {queue_depth}"
+                    )));
+                }
+                Some(Persister::start(shared.clone(), queue_depth)?)
+            }
+        };
+        Ok(JournalStatistics { shared, persister })
+    }
+}
+
+/// The statistics repository folded over a journal.
+///
+/// Works over any [`EventJournal`], shared through an `Arc` (`J` may be
+/// `dyn EventJournal`), read-only journals included: every read first folds
+/// the records appended since the last one (`range_iter(last + 1, ..)`),
+/// so a read issued after the writer acknowledged sequence N reflects N.
+///
+/// ```
+/// use std::sync::Arc;
+/// use baldur_journal::{EventJournal, MemoryJournal, Timestamp};
+/// use baldur_journal::projection::{JournalStatistics, StatisticsRepository, StoreEvent};
+///
+/// # fn main() -> baldur_journal::Result<()> {
+/// let journal = Arc::new(MemoryJournal::new());
+/// let statistics = JournalStatistics::new(journal.clone());
+/// journal.append(&StoreEvent::new("dlq-1", "payments", "timeout").to_entry(Timestamp::now()))?;
+/// assert_eq!(statistics.get_status_counts()?.pending, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct JournalStatistics<J: ?Sized + 'static = dyn EventJournal> {
+    shared: Arc<Shared<J>>,
+    persister: Option<Persister>,
+}
+
+impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
+    /// Statistics over `journal` with the system clock and synchronous
+    /// persistence. Nothing is read until the first call.
+    pub fn new(journal: Arc<J>) -> Self {
+        JournalStatistics {
+            shared: Arc::new(Shared {
+                journal,
+                clock: Arc::new(SystemClock),
+                projection: Mutex::new(Projection::default()),
+            }),
+            persister: None,
+        }
+    }
+
+    /// A builder, to set the clock or the persist mode.
+    pub fn builder(journal: Arc<J>) -> JournalStatisticsBuilder<J> {
+        JournalStatisticsBuilder {
+            journal,
+            clock: Arc::new(SystemClock),
+            persist_mode: PersistMode::Sync,
+        }
+    }
+
+    /// The journal folded.
+    pub fn journal(&self) -> &Arc<J> {
+        &self.shared.journal
+    }
+
+    /// The clock's time now.
+    pub fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// Folds what is new in the journal; returns what the fold has read.
+    pub fn refresh(&self) -> Result<FoldSummary> {
+        self.shared.refresh()
+    }
+
+    /// In async mode, waits until every snapshot queued so far is appended
+    /// and folded, and returns the first background append failure since
+    /// the last flush. In sync mode, the same as [`refresh`](Self::refresh).
+    pub fn flush(&self) -> Result<()> {
+        match &self.persister {
+            Some(persister) => persister.flush(),
+            None => self.refresh().map(|_| ()),
+        }
+    }
+
+    /// The statistics as they were when the journal's latest sequence was
+    /// `sequence`: a fresh fold of `[1, sequence]`, answering with the
+    /// clock's now (change it with [`StatisticsView::with_now`]).
+    pub fn as_of_sequence(&self, sequence: u64) -> Result<StatisticsView<J>> {
+        let mut projection = Projection::default();
+        let end = sequence.saturating_add(1);
+        fold_range(&*self.shared.journal, &mut projection, 1, end, |_| true)?;
+        Ok(StatisticsView::new(
+            self.shared.journal.clone(),
+            projection,
+            self.now(),
+        ))
+    }
+
+    /// The statistics as a dashboard showed them at `time`: a fresh fold of
+    /// the records appended at or before `time` (each record's append
+    /// time; its event time where the backend keeps none), answering with
+    /// now = `time`.
+    pub fn as_of_time(&self, time: Timestamp) -> Result<StatisticsView<J>> {
+        let mut projection = Projection::default();
+        let end = self.shared.journal.get_latest_sequence()?.saturating_add(1);
+        fold_range(&*self.shared.journal, &mut projection, 1, end, |record| {
+            record.appended_at.unwrap_or(record.timestamp) <= time
+        })?;
+        Ok(StatisticsView::new(
+            self.shared.journal.clone(),
+            projection,
+            time,
+        ))
+    }
+
+    /// A write's event, stamped as the statistics' own.
+    fn own(mut event: JournalEntry) -> JournalEntry {
+        event.source = STATISTICS_SOURCE.into();
+        event
+    }
+
+    /// The `dlq_persist` event of a snapshot, checked as the fold will read
+    /// it; `None` without an id.
+    fn snapshot_event(
+        &self,
+        entry_data: &Map<String, Value>,
+    ) -> Result<Option<(String, JournalEntry)>> {
+        let Some(id) = snapshot_id(entry_data) else {
+            return Ok(None);
+        };
+        let event = Self::own(events::dlq_persist(&id, entry_data, self.now()));
+        wire::check_persist(event.context.as_str()).map_err(|wire::Malformed(reason)| {
+            Error::InvalidEntry(format!("snapshot of DLQ entry {id:?}: {reason}"))
+        })?;
+        Ok(Some((id, event)))
+    }
+
+    /// Appends (sync) or queues (async) snapshot events.
+    fn record_snapshots(&self, snapshots: Vec<JournalEntry>) -> Result<()> {
+        match &self.persister {
+            Some(persister) => persister.queue(snapshots),
+            None => self.shared.write(|_, _| snapshots).map(|_| ()),
+        }
+    }
+}
+
+/// The snapshot's `id` as text: a string as is, anything else as Python's
+/// `str()` of it. Missing, `null` and `""` mean no id.
+fn snapshot_id(entry_data: &Map<String, Value>) -> Option<String> {
+    match entry_data.get("id")? {
+        Value::Null => None,
+        Value::String(id) if id.is_empty() => None,
+        Value::String(id) => Some(id.clone()),
+        other => Some(crate::pystr::python_str(&other.to_string())),
+    }
+}
+
+impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatistics<J> {
+    fn get_status_counts(&self) -> Result<StatusCounts> {
+        self.shared.read(|p, now| p.status_counts(now))
+    }
+
+    fn get_domain_distribution(&self, limit: usize) -> Result<Vec<DomainDistribution>> {
+        self.shared.read(|p, now| p.domain_distribution(now, limit))
+    }
+
+    fn get_failure_type_distribution(&self, limit: usize) -> Result<Vec<FailureTypeDistribution>> {
+        self.shared
+            .read(|p, now| p.failure_type_distribution(now, limit))
+    }
+
+    fn get_recent_activity(&self, hours: u32, days: u32) -> Result<RecentActivity> {
+        self.shared
+            .read(|p, now| p.recent_activity(now, hours, days))
+    }
+
+    fn get_resolution_rate(&self, days: u32) -> Result<f64> {
+        self.shared.read(|p, now| p.resolution_rate(now, days))
+    }
+
+    fn get_avg_retry_count(&self) -> Result<f64> {
+        self.shared.read(|p, now| p.avg_retry_count(now))
+    }
+
+    fn list_entries(&self, query: &EntryListQuery) -> Result<PaginatedResult<EntrySummary>> {
+        self.shared.read(|p, _| p.list_entries(query))?
+    }
+
+    fn get_entry_detail(&self, entry_id: &str) -> Result<Option<EntryDetail>> {
+        self.shared.read(|p, _| p.entry_detail(entry_id))
+    }
+
+    fn get_sla_breaches(
+        &self,
+        sla_threshold_hours: u32,
+        statuses: Option<&[&str]>,
+    ) -> Result<BTreeMap<String, u64>> {
+        self.shared
+            .read(|p, now| p.sla_breaches(now, sla_threshold_hours, statuses))
+    }
+
+    fn get_cleanup_stats(&self) -> Result<CleanupStats> {
+        self.shared.read(|p, now| p.cleanup_stats(now))
+    }
+
+    fn archive_old_entries(&self, older_than_days: u32) -> Result<u64> {
+        let details = format!("resolved more than {older_than_days} days ago");
+        self.shared.write(|p, now| {
+            p.archive_candidates(now, older_than_days)
+                .iter()
+                .map(|id| Self::own(events::dlq_archive(id, None, Some(&details), now)))
+                .collect()
+        })
+    }
+
+    fn purge_archived(&self, selection: &PurgeSelection) -> Result<u64> {
+        self.shared.write(|p, now| {
+            p.purge_candidates(now, selection)
+                .iter()
+                .map(|id| Self::own(events::dlq_purge(id, None, None, now)))
+                .collect()
+        })
+    }
+
+    fn get_circuit_breaker_summary(&self) -> Result<CircuitBreakerSummary> {
+        self.shared.read(|p, _| p.circuit_breaker_summary())
+    }
+
+    fn list_circuit_breakers(&self) -> Result<Vec<CircuitBreakerInfo>> {
+        self.shared.read(|p, _| p.list_circuit_breakers())
+    }
+
+    fn persist_entry(&self, entry_data: &Map<String, Value>) -> Result<Option<String>> {
+        let Some((id, event)) = self.snapshot_event(entry_data)? else {
+            return Ok(None);
+        };
+        self.record_snapshots(vec![event])?;
+        Ok(Some(id))
+    }
+
+    fn sync_from_runtime(&self, entries: &[Map<String, Value>]) -> Result<u64> {
+        // Every snapshot is checked before any is recorded: one bad entry
+        // fails the call and records nothing.
+        let mut snapshots = Vec::with_capacity(entries.len());
+        for entry_data in entries {
+            if let Some((_, event)) = self.snapshot_event(entry_data)? {
+                snapshots.push(event);
+            }
+        }
+        let count = snapshots.len() as u64;
+        self.record_snapshots(snapshots)?;
+        Ok(count)
+    }
+
+    fn get_audit_trail_by_entity(
+        &self,
+        entity_id: &str,
+        entity_type: &str,
+    ) -> Result<EntityAuditTrail> {
+        let mut projection = self.shared.lock();
+        self.shared.catch_up(&mut projection)?;
+        trail::audit_trail(&projection, &*self.shared.journal, entity_id, entity_type)
+    }
+
+    fn link_audit_entry(&self, link: &AuditLink) -> Result<bool> {
+        if link.entity_type != events::DLQ_ENTRY_ENTITY_TYPE {
+            return Ok(false);
+        }
+        let linked = self.shared.write(|p, now| match p.get(&link.entity_id) {
+            Some(entry) if !entry.purged => vec![Self::own(link.to_entry(now))],
+            _ => Vec::new(),
+        })?;
+        Ok(linked == 1)
+    }
+
+    fn should_persist_async(&self) -> bool {
+        self.persister.is_some()
+    }
+
+    fn get_async_persist_task_name(&self) -> Option<String> {
+        self.persister
+            .as_ref()
+            .map(|_| ASYNC_PERSIST_TASK_NAME.to_string())
+    }
+}

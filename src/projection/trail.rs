@@ -1,0 +1,90 @@
+//! Audit trails. The projection keeps, per entry, the sequences of its
+//! events; a trail reads those records back and folds them again on their
+//! own (an entry's state depends on its own events only), so each action
+//! shows the status it left and, when the fold refused it, why.
+
+use crate::error::Result;
+use crate::journal::EventJournal;
+use crate::projection::dto::{AuditTrailEntry, EntityAuditTrail};
+use crate::projection::events::{self, LifecycleKind};
+use crate::projection::state::{Outcome, Projection, Record};
+use crate::projection::wire::{self, TrailWire, non_empty};
+
+/// The action an event shows in a trail, before any `_refused` suffix.
+fn base_action(event_type: &str, link_action: Option<&str>) -> String {
+    match event_type {
+        events::DLQ_STORE => "store".into(),
+        events::DLQ_PERSIST => "persist".into(),
+        events::DLQ_ARCHIVE => "archive".into(),
+        events::DLQ_PURGE => "purge".into(),
+        events::AUDIT_LINK => link_action.unwrap_or("unknown").into(),
+        other => LifecycleKind::from_event_type(other)
+            .map(LifecycleKind::action)
+            .unwrap_or(other)
+            .into(),
+    }
+}
+
+/// The trail of `entity_id`, from the entry's folded events.
+pub(crate) fn audit_trail<J: EventJournal + ?Sized>(
+    projection: &Projection,
+    journal: &J,
+    entity_id: &str,
+    entity_type: &str,
+) -> Result<EntityAuditTrail> {
+    let mut trail = EntityAuditTrail::unknown(entity_id, entity_type);
+    let entry = match projection.get(entity_id) {
+        Some(entry) if entity_type == events::DLQ_ENTRY_ENTITY_TYPE => entry,
+        _ => return Ok(trail),
+    };
+    trail.domain = entry.domain.to_string();
+    trail.created_at = Some(entry.created_at);
+    trail.resolved_at = entry.resolved_at;
+    trail.current_status = entry.trail_status().to_string();
+
+    let mut own = Projection::default();
+    for &sequence in &entry.events {
+        // A record the journal no longer holds (a bounded MemoryJournal
+        // evicts) is left out of the trail.
+        let Some(record) = journal
+            .get_sequence_range(sequence, sequence.saturating_add(1))?
+            .into_iter()
+            .find(|record| record.sequence == sequence)
+        else {
+            continue;
+        };
+        let Some((index, outcome)) = own.apply(&Record::of(&record)) else {
+            continue;
+        };
+        // The fold read this context already, so it parses.
+        let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
+        let is_link = record.event_type == events::AUDIT_LINK;
+        let mut action = base_action(&record.event_type, non_empty(&shown.action));
+        let details = match outcome {
+            Outcome::Applied => shown.details.as_deref().map(String::from),
+            Outcome::Refused(reason) => {
+                action.push_str("_refused");
+                Some(reason.to_string())
+            }
+        };
+        let status = if is_link {
+            shown.status.as_deref().map(String::from)
+        } else {
+            Some(own.entries[index].trail_status().to_string())
+        };
+        trail.entries.push(AuditTrailEntry {
+            timestamp: record.timestamp,
+            action,
+            actor_id: shown.actor_id.as_deref().map(String::from),
+            status,
+            details,
+            hash_chain: if is_link {
+                shown.audit_record_hash.as_deref().map(String::from)
+            } else {
+                None
+            },
+            previous_hash: None,
+        });
+    }
+    Ok(trail)
+}

@@ -1,0 +1,66 @@
+//! Statuses without a `StatusCounts` field count in `total` only; a status
+//! literally named `failed` fills `failed`, one named `total` does not
+//! overwrite the total; unknown statuses are listed, filtered and grouped
+//! like any other.
+
+mod stats_common;
+
+use baldur_journal::projection::{EntryListQuery, StatisticsRepository, StatusCounts};
+use stats_common::Fixture;
+
+#[test]
+fn statuses_without_a_field_count_in_total_only() {
+    let fixture = Fixture::new();
+    fixture.store_as("p", "pending");
+    fixture.store_as("r", "replaying");
+    fixture.store_as("pf", "permanently_failed");
+    fixture.store_as("w", "weird");
+    fixture.store_as("t", "total");
+    fixture.store_as("f", "failed");
+    let counts = fixture.stats.get_status_counts().unwrap();
+    assert_eq!(
+        counts,
+        StatusCounts {
+            total: 6,
+            pending: 1,
+            failed: 1,
+            ..Default::default()
+        }
+    );
+}
+
+#[test]
+fn unknown_statuses_filter_group_and_breach_like_others() {
+    let fixture = Fixture::new();
+    fixture.store_as("w", "weird");
+    fixture.store_as("p", "pending");
+    let only = |status: &str| EntryListQuery {
+        status: Some(status.into()),
+        ..Default::default()
+    };
+    let weird = fixture.stats.list_entries(&only("weird")).unwrap();
+    assert_eq!((weird.total, weird.items[0].id.as_str()), (1, "w"));
+    assert_eq!(
+        fixture
+            .stats
+            .list_entries(&only("no_such_status"))
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        fixture.stats.list_entries(&only("")).unwrap().total,
+        2,
+        "empty means no filter"
+    );
+    let cleanup = fixture.stats.get_cleanup_stats().unwrap();
+    assert_eq!(cleanup.by_status.get("weird"), Some(&1));
+    assert_eq!(cleanup.by_status.len(), 2, "only the statuses present");
+    fixture.shift(5 * stats_common::HOUR);
+    let breaches = fixture.stats.get_sla_breaches(4, Some(&["weird"])).unwrap();
+    assert_eq!(breaches.get("payments"), Some(&1));
+    assert_eq!(
+        fixture.stats.get_entry_detail("w").unwrap().unwrap().status,
+        "weird"
+    );
+}
