@@ -84,6 +84,12 @@ pub enum Error {
         /// The journal's latest sequence.
         latest: u64,
     },
+    /// Sequences are exhausted: the next one would exceed `u64::MAX`.
+    #[error("no sequence is left after {latest} (the largest is u64::MAX)")]
+    SequenceOverflow {
+        /// The journal's latest sequence.
+        latest: u64,
+    },
     /// A timestamp the format cannot store or the input cannot be read as.
     #[error("invalid timestamp {input:?}: {reason}")]
     InvalidTimestamp {

@@ -45,6 +45,7 @@ pub mod disk;
 pub mod entry;
 pub mod error;
 pub mod filter;
+pub mod fuzzing;
 pub mod journal;
 pub mod projection;
 pub mod pystr;

@@ -197,9 +197,15 @@ impl SealedIndex {
                 supported: FORMAT_VERSION,
             });
         }
+        if version == 0 {
+            return Err(bad(8, "format version 0 does not exist"));
+        }
         let flags = u32_at(body, 12);
         if flags & 1 == 0 {
             return Err(bad(12, "index is not of a sealed segment"));
+        }
+        if flags & !0b11 != 0 {
+            return Err(bad(12, "unknown index flags"));
         }
         let mut journal_id = [0u8; 16];
         journal_id.copy_from_slice(&body[16..32]);
@@ -243,7 +249,11 @@ impl SealedIndex {
             entries.push(entry);
             at += 16;
         }
+        if flags & 0b10 == 0 && type_count != 0 {
+            return Err(bad(156, "event types listed although flagged incomplete"));
+        }
         let mut event_types = BTreeMap::new();
+        let mut previous_name: Option<&str> = None;
         for _ in 0..type_count {
             if body.len() < at + 4 {
                 return Err(bad(at, "event type table runs past the end"));
@@ -255,6 +265,10 @@ impl SealedIndex {
             }
             let name = std::str::from_utf8(&body[at..at + len])
                 .map_err(|_| bad(at, "event type is not UTF-8"))?;
+            if previous_name.is_some_and(|p| name <= p) {
+                return Err(bad(at, "event types out of order or repeated"));
+            }
+            previous_name = Some(name);
             at += len;
             event_types.insert(name.to_string(), u64_at(body, at));
             at += 8;

@@ -122,8 +122,7 @@ pub(crate) fn collect(
             None => {
                 let mut summary = Summary::empty();
                 let mut range =
-                    RawRange::new(view.clone(), maps.clone(), body_len_max, 0, u64::MAX)
-                        .segments(i, i + 1);
+                    RawRange::all(view.clone(), maps.clone(), body_len_max).segments(i, i + 1);
                 while let Some(record) = range.next_entry() {
                     summary.add(&record?);
                 }

@@ -144,6 +144,7 @@ impl DiskJournal {
                 bodies,
                 count,
                 at: None,
+                keep_time: false,
                 ack,
             },
             Some(timeout),
@@ -365,6 +366,7 @@ impl EventJournal for DiskJournal {
                 bodies,
                 count,
                 at: None,
+                keep_time: false,
                 ack,
             },
             None,
@@ -381,11 +383,13 @@ impl EventJournal for DiskJournal {
                 bodies,
                 count,
                 at: None,
+                keep_time: false,
                 ack,
             },
             None,
         )?;
-        Ok((first..first + count as u64).collect())
+        // The writer checked that `first + count - 1` fits.
+        Ok((first..=first + (count as u64 - 1)).collect())
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {
@@ -395,6 +399,7 @@ impl EventJournal for DiskJournal {
                 bodies,
                 count,
                 at: Some(sequence),
+                keep_time: entry.appended_at.is_some(),
                 ack,
             },
             None,
@@ -408,8 +413,8 @@ impl EventJournal for DiskJournal {
         if filter::matches_nothing(query) {
             return Ok(result.finish());
         }
-        let mut range = self
-            .range_ref(0, u64::MAX)?
+        self.refresh()?;
+        let mut range = RawRange::all(self.shared.view(), self.maps.clone(), self.body_len_max)
             .skip_sealed(Self::skip_for(query));
         while let Some(record) = range.next_entry() {
             let record = record?;
@@ -452,15 +457,9 @@ impl EventJournal for DiskJournal {
                     (Some(_), None) => {}
                 }
             }
-            let mut range = RawRange::new(
-                view.clone(),
-                self.maps.clone(),
-                self.body_len_max,
-                0,
-                u64::MAX,
-            )
-            .segments(i, i + 1)
-            .skip_sealed(Self::skip_for(query));
+            let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
+                .segments(i, i + 1)
+                .skip_sealed(Self::skip_for(query));
             while let Some(record) = range.next_entry() {
                 if filter::matches(query, &record?) {
                     total += 1;

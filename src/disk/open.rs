@@ -172,7 +172,10 @@ impl DiskJournal {
                         }));
                         previous_digest = footer.digest;
                         report.completed_roll = true;
-                        let next = latest.max(found.base) + 1;
+                        let next = latest
+                            .max(found.base)
+                            .checked_add(1)
+                            .ok_or(Error::SequenceOverflow { latest })?;
                         writer::create_segment(
                             storage.as_ref(),
                             dir,
@@ -191,7 +194,7 @@ impl DiskJournal {
                                 report.torn_tail = Some(TornTail {
                                     path: path.clone(),
                                     offset: at,
-                                    bytes: found.file_len - at,
+                                    bytes: found.file_len.saturating_sub(at),
                                     reason,
                                     zeroed: true,
                                 });
@@ -202,7 +205,7 @@ impl DiskJournal {
                             {
                                 zero_range(file.as_ref(), &path, cut_from(at), found.file_len)?;
                                 report.corruption = Some(error.to_string());
-                                report.salvaged_bytes = found.file_len - at;
+                                report.salvaged_bytes = found.file_len.saturating_sub(at);
                                 at
                             }
                             Tail::Torn { at, reason } => {

@@ -221,7 +221,13 @@ pub struct RawRange {
     position: u64,
     segment_end: u64,
     start: u64,
-    end: u64,
+    /// Exclusive end; `None` reads to the end of the journal.
+    end: Option<u64>,
+    /// Sequences of the current segment must lie in `[floor, ceiling)` and
+    /// strictly increase: a CRC-valid frame out of order is damage too.
+    floor: u64,
+    ceiling: Option<u64>,
+    previous: Option<u64>,
     skip: Option<SegmentSkip>,
 }
 
@@ -233,23 +239,34 @@ impl RawRange {
         start: u64,
         end: u64,
     ) -> Self {
-        let segment = view.segment_for(start);
-        let last_segment = if end <= start || view.segments.is_empty() {
+        let mut range = Self::all(view, maps, body_len_max);
+        range.segment = range.view.segment_for(start);
+        range.last_segment = if end <= start || range.view.segments.is_empty() {
             0
         } else {
-            view.segment_for(end - 1) + 1
+            (range.view.segment_for(end - 1) + 1).max(range.segment)
         };
+        range.start = start;
+        range.end = Some(end);
+        range
+    }
+
+    /// Every record of the journal, `u64::MAX` included.
+    pub(crate) fn all(view: Arc<View>, maps: Arc<MapCache>, body_len_max: usize) -> Self {
         RawRange {
-            segment,
-            last_segment: last_segment.max(segment),
+            segment: 0,
+            last_segment: view.segments.len(),
             view,
             maps,
             body_len_max,
             map: None,
             position: 0,
             segment_end: 0,
-            start,
-            end,
+            start: 0,
+            end: None,
+            floor: 0,
+            ceiling: None,
+            previous: None,
             skip: None,
         }
     }
@@ -288,6 +305,9 @@ impl RawRange {
             self.map = Some(self.maps.get(seg.base, &seg.log_path, needed)?);
             self.position = seg.seek(self.start);
             self.segment_end = end;
+            self.floor = seg.base;
+            self.ceiling = self.view.segments.get(i + 1).map(|next| next.base);
+            self.previous = None;
             return Ok(true);
         }
         Ok(false)
@@ -319,8 +339,22 @@ impl RawRange {
             let window = &bytes[at..self.segment_end as usize];
             match codec::check_frame(window, self.body_len_max) {
                 Ok(frame) if !frame.is_footer => {
+                    let in_order = frame.sequence >= self.floor
+                        && self.ceiling.is_none_or(|c| frame.sequence < c)
+                        && self.previous.is_none_or(|p| frame.sequence > p);
+                    if !in_order {
+                        let error = Error::corruption(
+                            self.current_path(),
+                            at as u64,
+                            format!("record sequence {} is out of order", frame.sequence),
+                        );
+                        self.map = None;
+                        self.last_segment = 0;
+                        return Some(Err(error));
+                    }
+                    self.previous = Some(frame.sequence);
                     self.position += frame.total_len as u64;
-                    if frame.sequence >= self.end {
+                    if self.end.is_some_and(|end| frame.sequence >= end) {
                         self.map = None;
                         self.last_segment = 0;
                         return None;

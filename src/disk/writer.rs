@@ -35,6 +35,8 @@ pub(crate) enum Request {
         bodies: Vec<u8>,
         count: usize,
         at: Option<u64>,
+        /// Keep the append time encoded in each body (import, mirroring).
+        keep_time: bool,
         ack: Sender<Result<u64>>,
     },
     /// Reply once everything before this request is durable.
@@ -240,26 +242,23 @@ impl Writer {
                     mut bodies,
                     count,
                     at,
+                    keep_time,
                     ack,
                 } => {
-                    if let Some(sequence) = at
-                        && sequence <= self.latest
-                    {
-                        let latest = self.latest;
-                        pending.push(Pending {
-                            ack,
-                            reply: Err(Error::NonMonotonic { sequence, latest }),
-                        });
-                        continue;
-                    }
-                    let first = at.unwrap_or(self.latest + 1);
+                    let first = match self.first_sequence(at, count) {
+                        Ok(first) => first,
+                        Err(e) => {
+                            pending.push(Pending { ack, reply: Err(e) });
+                            continue;
+                        }
+                    };
                     // Test-only break: acknowledge before writing (docs/RELIABILITY.md).
                     #[cfg(feature = "break-ack-before-write")]
                     let ack = {
                         let _ = ack.send(Ok(first));
                         crossbeam_channel::bounded(1).0
                     };
-                    match self.append_bodies(&mut bodies, count, first, at.is_some(), now) {
+                    match self.append_bodies(&mut bodies, count, first, keep_time, now) {
                         Ok(()) => pending.push(Pending {
                             ack,
                             reply: Ok(first),
@@ -277,6 +276,34 @@ impl Writer {
         }
         self.flush_buffer()?;
         Ok(sync_asked)
+    }
+
+    /// The first sequence of a request of `count` entries, or why it cannot
+    /// be written. Refusals do not poison the journal.
+    fn first_sequence(&self, at: Option<u64>, count: usize) -> Result<u64> {
+        // An interrupted roll can leave an empty active segment whose base
+        // exceeds latest + 1: its records must not go below that base.
+        let floor = self.active.segment.base;
+        let first = match at {
+            Some(sequence) if sequence <= self.latest || sequence < floor => {
+                let latest = self.latest.max(floor - 1);
+                return Err(Error::NonMonotonic { sequence, latest });
+            }
+            Some(sequence) => sequence,
+            None => self
+                .latest
+                .checked_add(1)
+                .ok_or(Error::SequenceOverflow {
+                    latest: self.latest,
+                })?
+                .max(floor),
+        };
+        first
+            .checked_add(count as u64 - 1)
+            .ok_or(Error::SequenceOverflow {
+                latest: self.latest,
+            })?;
+        Ok(first)
     }
 
     fn append_bodies(
@@ -302,14 +329,9 @@ impl Writer {
             }
             let position = self.active.end + self.buffer.len() as u64;
             let appended_at = if keep_time {
-                let stored = Timestamp::from_unix_nanos(i64::from_le_bytes(
+                Timestamp::from_unix_nanos(i64::from_le_bytes(
                     body[16..24].try_into().expect("8 bytes"),
-                ));
-                if stored.as_unix_nanos() == 0 {
-                    now
-                } else {
-                    stored
-                }
+                ))
             } else {
                 now
             };

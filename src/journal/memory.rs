@@ -99,16 +99,30 @@ impl MemoryJournal {
     }
 }
 
+/// The next sequence, when `count` more fit below `u64::MAX`.
+fn next_sequence(state: &State, count: usize) -> Result<u64> {
+    let overflow = || Error::SequenceOverflow {
+        latest: state.latest,
+    };
+    let first = state.latest.checked_add(1).ok_or_else(overflow)?;
+    first.checked_add(count as u64 - 1).ok_or_else(overflow)?;
+    Ok(first)
+}
+
 impl EventJournal for MemoryJournal {
     fn append(&self, entry: &JournalEntry) -> Result<u64> {
         let mut state = self.write();
-        let sequence = state.latest + 1;
+        let sequence = next_sequence(&state, 1)?;
         self.push(&mut state, sequence, entry, Timestamp::now());
         Ok(sequence)
     }
 
     fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>> {
         let mut state = self.write();
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        next_sequence(&state, entries.len())?;
         let now = Timestamp::now();
         let mut sequences = Vec::with_capacity(entries.len());
         for entry in entries {

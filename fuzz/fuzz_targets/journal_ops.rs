@@ -1,0 +1,11 @@
+//! Fuzz target `journal_ops`: the property check `baldur_journal::fuzzing::check_journal_ops`
+//! (see fuzz/README.md). A violated property is a crash.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(problem) = baldur_journal::fuzzing::check_journal_ops(data) {
+        panic!("{problem}");
+    }
+});
