@@ -1,9 +1,14 @@
-//! `demo`: creates a journal of the seven event kinds with the reference
-//! publishers' context keys, prints `info` and example queries, and run
-//! again appends to the same journal with later event times.
+//! `demo`: creates a journal of a DLQ framework's month (DLQ entries with
+//! their lifecycles and audit links, interleaved with the seven fleet event
+//! kinds with the reference publishers' context keys), prints the
+//! dashboard, and run again appends to the same journal with later event
+//! times and new entry ids.
 
 mod cli_common;
 
+use std::sync::Arc;
+
+use baldur_journal::projection::{JournalStatistics, StatisticsRepository};
 use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter};
 use cli_common::*;
 
@@ -47,39 +52,43 @@ const KINDS: [(&str, &[&str]); 7] = [
 ];
 
 #[test]
-fn demo_writes_the_seven_kinds_and_continues_on_a_second_run() {
+fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
-    let first = stdout(&run_ok(
-        cli(&dir).args(["demo", "--events", "20000", "--days", "3"]),
-    ));
-    assert!(first.contains("new journal"), "{first}");
-    for section in [
-        "info",
-        "count --event-type",
-        "query --event-type",
-        "range 1 20001",
+    let first = stdout(&run_ok(cli(&dir).args([
+        "demo",
+        "--entries",
+        "3000",
+        "--events",
+        "5000",
+        "--days",
+        "33",
+    ])));
+    for part in [
+        "new journal",
+        "appending 3000 DLQ entries",
+        " dashboard\n",
+        "DLQ dashboard at ",
+        "WAITING > 4 H",
+        "circuit breakers: ",
+        "LATEST ENTRIES (3000 in all)",
+        "audit dlq-000001",
     ] {
-        assert!(
-            first.contains(&format!(" {section}")),
-            "{section} in {first}"
-        );
+        assert!(first.contains(part), "{part} in {first}");
     }
-    assert!(
-        first.contains("SEGMENT") && first.contains("sealed"),
-        "{first}"
-    );
 
     let journal = DiskJournal::open_read_only(&dir).unwrap();
-    assert_eq!(journal.get_latest_sequence().unwrap(), 20_000);
     assert!(journal.segment_bytes() == 16 << 20);
-    let entries = journal.get_sequence_range(1, 20_001).unwrap();
-    // Event times increase with sequences and span about three days.
-    assert!(entries.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+    let latest = journal.get_latest_sequence().unwrap();
+    assert!(latest > 3000 + 5000, "{latest}");
+    let entries = journal.get_sequence_range(1, latest + 1).unwrap();
+    // Event times never decrease with sequences and span about 33 days.
+    assert!(entries.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
     let span =
         entries.last().unwrap().timestamp.as_unix_nanos() - entries[0].timestamp.as_unix_nanos();
     let day = 86_400_000_000_000i64;
-    assert!(span > 2 * day && span < 4 * day, "{span}");
+    assert!(span > 32 * day && span <= 33 * day, "{span}");
+    let end = entries.last().unwrap().timestamp;
     for (kind, keys) in KINDS {
         let of_kind: Vec<_> = entries.iter().filter(|e| e.event_type == kind).collect();
         assert!(!of_kind.is_empty(), "no {kind}");
@@ -96,30 +105,70 @@ fn demo_writes_the_seven_kinds_and_continues_on_a_second_run() {
             assert_eq!(e.service_name.is_empty(), service_less, "{e:?}");
         }
     }
-    assert!(
-        entries
-            .iter()
-            .all(|e| KINDS.iter().any(|(k, _)| *k == e.event_type))
-    );
-    let last_time = entries.last().unwrap().timestamp;
+    for kind in [
+        "dlq_store",
+        "dlq_replay_start",
+        "dlq_replay_success",
+        "dlq_replay_failed",
+        "dlq_escalate",
+        "dlq_resolve",
+        "dlq_reject",
+        "dlq_force_redrive",
+        "dlq_expire",
+        "dlq_archive",
+        "audit_link",
+    ] {
+        assert!(
+            entries.iter().any(|e| e.event_type == kind),
+            "no {kind} in the demo"
+        );
+    }
     drop(journal);
 
-    let second = stdout(&run_ok(
-        cli(&dir).args(["demo", "--events", "5000", "--days", "1"]),
-    ));
-    assert!(second.contains("20000 sequences so far"), "{second}");
-    let journal = DiskJournal::open_read_only(&dir).unwrap();
-    assert_eq!(journal.get_latest_sequence().unwrap(), 25_000);
-    let more = journal.get_sequence_range(20_001, 25_001).unwrap();
+    // The statistics see every entry, nothing malformed or orphaned.
+    let journal = Arc::new(DiskJournal::open_read_only(&dir).unwrap());
+    let statistics = JournalStatistics::new(journal.clone());
+    let summary = statistics.refresh().unwrap();
+    assert_eq!((summary.malformed, summary.orphaned), (0, 0), "{summary:?}");
+    assert_eq!(statistics.get_cleanup_stats().unwrap().total, 3000);
+    assert!(!statistics.get_sla_breaches(4, None).unwrap().is_empty());
+    assert!(statistics.list_circuit_breakers().unwrap().len() > 3);
+    let trail = statistics
+        .get_audit_trail_by_entity("dlq-000001", "dlq_entry")
+        .unwrap();
+    assert!(!trail.entries.is_empty());
+    drop(statistics);
+    drop(journal);
+    let text = stdout(&run_ok(cli(&dir).args(["audit", "dlq-000001"])));
+    assert!(text.contains("VALID"), "{text}");
+
+    let second = stdout(&run_ok(cli(&dir).args([
+        "demo",
+        "--entries",
+        "200",
+        "--events",
+        "500",
+        "--days",
+        "1",
+    ])));
     assert!(
-        more[0].timestamp > last_time,
+        second.contains(&format!("{latest} sequences so far")),
+        "{second}"
+    );
+    let journal = DiskJournal::open_read_only(&dir).unwrap();
+    let now_latest = journal.get_latest_sequence().unwrap();
+    assert!(now_latest > latest + 700, "{now_latest}");
+    let more = journal.get_sequence_range(latest + 1, latest + 2).unwrap();
+    assert!(
+        more[0].timestamp > end,
         "continues after the latest event time"
     );
     let opened = JournalQueryFilter {
-        event_types: Some(vec!["circuit_breaker_opened".into()]),
+        event_types: Some(vec!["dlq_store".into()]),
+        context_filters: Some([("entry_id".to_string(), "dlq-003200".to_string())].into()),
         ..Default::default()
     };
-    assert!(journal.count(&opened).unwrap() > 0);
+    assert_eq!(journal.count(&opened).unwrap(), 1, "new ids follow the old");
     drop(journal);
     run_code(cli(&dir).arg("verify"), 0);
 }

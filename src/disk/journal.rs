@@ -126,6 +126,90 @@ impl DiskJournal {
         )
     }
 
+    /// The journal's head, to record elsewhere and later compare (see
+    /// [`JournalHead`]).
+    pub fn head(&self) -> Result<JournalHead> {
+        self.refresh()?;
+        let view = self.shared.view();
+        let sealed = view
+            .segments
+            .iter()
+            .filter_map(|s| s.sealed())
+            .collect::<Vec<_>>();
+        Ok(JournalHead {
+            journal_id: self
+                .meta
+                .journal_id
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            last_sequence: view.latest,
+            sealed_segments: sealed.len() as u64,
+            last_sealed: sealed.last().map(|index| SealedHead {
+                base_sequence: index.base_sequence,
+                last_sequence: index.footer.last_sequence,
+                digest: index
+                    .footer
+                    .digest
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            }),
+        })
+    }
+
+    /// Compares a head recorded earlier with this journal: `None` when
+    /// the journal still holds the recorded sealed segment with the same
+    /// digest and last sequence and has not gone back before the recorded
+    /// last sequence, else what differs. Only a clean [`verify`] proves the
+    /// stored digests are the recomputed chain; together they prove nothing
+    /// up to the recorded sealed segment changed.
+    ///
+    /// [`verify`]: crate::disk::verify()
+    pub fn check_head(&self, recorded: &JournalHead) -> Result<Option<String>> {
+        let now = self.head()?;
+        if now.journal_id != recorded.journal_id {
+            return Ok(Some("another journal (journal id differs)".into()));
+        }
+        if now.last_sequence < recorded.last_sequence {
+            return Ok(Some(format!(
+                "last sequence {} is before the recorded {}",
+                now.last_sequence, recorded.last_sequence
+            )));
+        }
+        let Some(want) = &recorded.last_sealed else {
+            return Ok(None);
+        };
+        let view = self.shared.view();
+        let found = view
+            .segments
+            .iter()
+            .filter_map(|s| s.sealed())
+            .find(|index| index.base_sequence == want.base_sequence);
+        Ok(match found {
+            None => Some(format!(
+                "no sealed segment at base sequence {}",
+                want.base_sequence
+            )),
+            Some(index) => {
+                let digest: String = index
+                    .footer
+                    .digest
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if digest != want.digest || index.footer.last_sequence != want.last_sequence {
+                    Some(format!(
+                        "sealed segment at base sequence {} has digest {digest}, recorded {}",
+                        want.base_sequence, want.digest
+                    ))
+                } else {
+                    None
+                }
+            }
+        })
+    }
+
     /// Appends waiting in the write queue right now (for monitoring).
     pub fn queue_len(&self) -> usize {
         self.sender
@@ -138,17 +222,7 @@ impl DiskJournal {
     /// Appends like [`EventJournal::append`], but gives up with
     /// [`Error::QueueTimeout`] when the write queue stays full for `timeout`.
     pub fn append_timeout(&self, entry: &JournalEntry, timeout: Duration) -> Result<u64> {
-        let (bodies, count) = self.encode(std::slice::from_ref(entry))?;
-        self.submit(
-            |ack| Request::Append {
-                bodies,
-                count,
-                at: None,
-                keep_time: false,
-                ack,
-            },
-            Some(timeout),
-        )
+        self.append_entries(std::slice::from_ref(entry), None, Some(timeout))
     }
 
     /// Waits until `sequence` (and everything before it) is durable.
@@ -199,6 +273,29 @@ impl DiskJournal {
             Some(reason) => Err(Error::Poisoned(reason)),
             None => Ok(()),
         }
+    }
+
+    /// Encodes `entries` on the caller's thread and hands them to the
+    /// writer as one request; returns the first assigned sequence.
+    fn append_entries(
+        &self,
+        entries: &[JournalEntry],
+        at: Option<u64>,
+        timeout: Option<Duration>,
+    ) -> Result<u64> {
+        let (bodies, count) = self.encode(entries)?;
+        // `append_at` carries one entry, whose append time it keeps if given.
+        let keep_time = at.is_some() && entries.iter().all(|e| e.appended_at.is_some());
+        self.submit(
+            |ack| Request::Append {
+                bodies,
+                count,
+                at,
+                keep_time,
+                ack,
+            },
+            timeout,
+        )
     }
 
     fn encode(&self, entries: &[JournalEntry]) -> Result<(Vec<u8>, usize)> {
@@ -360,51 +457,21 @@ impl Drop for DiskJournal {
 
 impl EventJournal for DiskJournal {
     fn append(&self, entry: &JournalEntry) -> Result<u64> {
-        let (bodies, count) = self.encode(std::slice::from_ref(entry))?;
-        self.submit(
-            |ack| Request::Append {
-                bodies,
-                count,
-                at: None,
-                keep_time: false,
-                ack,
-            },
-            None,
-        )
+        self.append_entries(std::slice::from_ref(entry), None, None)
     }
 
     fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let (bodies, count) = self.encode(entries)?;
-        let first = self.submit(
-            |ack| Request::Append {
-                bodies,
-                count,
-                at: None,
-                keep_time: false,
-                ack,
-            },
-            None,
-        )?;
+        let first = self.append_entries(entries, None, None)?;
         // The writer checked that `first + count - 1` fits.
-        Ok((first..=first + (count as u64 - 1)).collect())
+        Ok((first..=first + (entries.len() as u64 - 1)).collect())
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {
-        let (bodies, count) = self.encode(std::slice::from_ref(entry))?;
-        self.submit(
-            |ack| Request::Append {
-                bodies,
-                count,
-                at: Some(sequence),
-                keep_time: entry.appended_at.is_some(),
-                ack,
-            },
-            None,
-        )
-        .map(|_| ())
+        self.append_entries(std::slice::from_ref(entry), Some(sequence), None)
+            .map(|_| ())
     }
 
     fn query(&self, query: &JournalQueryFilter) -> Result<JournalQueryResult> {
@@ -479,4 +546,32 @@ impl EventJournal for DiskJournal {
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
     }
+}
+
+/// A journal's head: its last sequence and the digest of its last sealed
+/// segment. Each sealed segment's digest covers the previous one's, so a
+/// recorded head pins every record up to `last_sealed.last_sequence`: a
+/// later copy whose chain (as `verify` recomputes it) does not reach the
+/// same digest at that segment changed something before it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalHead {
+    /// The journal id, 32 hexadecimal digits.
+    pub journal_id: String,
+    /// The latest sequence (0 when empty).
+    pub last_sequence: u64,
+    /// Sealed segments.
+    pub sealed_segments: u64,
+    /// The last sealed segment, if any.
+    pub last_sealed: Option<SealedHead>,
+}
+
+/// The last sealed segment of a [`JournalHead`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SealedHead {
+    /// Its first possible sequence (its file name).
+    pub base_sequence: u64,
+    /// Its last sequence (0 when it holds no record).
+    pub last_sequence: u64,
+    /// Its digest, chained over every earlier segment, 64 hex digits.
+    pub digest: String,
 }

@@ -3,7 +3,8 @@
 //! from the in-memory projection; writes append events and fold them
 //! before returning, so a read right after a write sees it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::entry::{JournalEntry, Timestamp};
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
+use crate::projection::audit::{self, AuditKey, AuditKeyring, AuditVerification};
 use crate::projection::clock::{Clock, SystemClock};
 use crate::projection::dto::{
     CircuitBreakerInfo, CircuitBreakerSummary, CleanupStats, DomainDistribution, EntityAuditTrail,
@@ -22,6 +24,7 @@ use crate::projection::persister::{
     ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
 };
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
+use crate::projection::snapshot::{self, SnapshotConfig};
 use crate::projection::state::{FoldSummary, Projection, Record};
 use crate::projection::view::StatisticsView;
 use crate::projection::{trail, wire};
@@ -56,6 +59,17 @@ pub(crate) struct Shared<J: ?Sized> {
     journal: Arc<J>,
     clock: Arc<dyn Clock>,
     projection: Mutex<Projection>,
+    /// Audit chaining: `None` off, `Some(None)` keyless, `Some(Some(key))`
+    /// keyed.
+    chain: Option<Option<AuditKey>>,
+    /// The keys trails are verified with (the signing key included).
+    keys: AuditKeyring,
+    /// Where the projection's snapshot is kept, if anywhere.
+    snapshot: Option<SnapshotConfig>,
+    /// `summary.records` when a snapshot was last loaded or written.
+    snapshot_records: AtomicU64,
+    /// Records this handle folded itself (not restored from a snapshot).
+    folded: AtomicU64,
 }
 
 /// Folds `[start, end)` of the journal into `projection`, keeping only the
@@ -84,10 +98,42 @@ impl<J: EventJournal + ?Sized> Shared<J> {
         self.projection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Folds every record after the last one folded.
+    /// Folds every record after the last one folded; the writer then
+    /// writes a snapshot when `interval` records were folded since the
+    /// last one.
     fn catch_up(&self, projection: &mut Projection) -> Result<()> {
         let start = projection.summary.last_sequence.saturating_add(1);
-        fold_range(&*self.journal, projection, start, u64::MAX, |_| true)
+        let before = projection.summary.records;
+        let folded = fold_range(&*self.journal, projection, start, u64::MAX, |_| true);
+        let after = projection.summary.records;
+        self.folded.fetch_add(after - before, Ordering::Relaxed);
+        folded?;
+        if let Some(config) = &self.snapshot
+            && config.write
+            && after - self.snapshot_records.load(Ordering::Relaxed) >= config.interval
+        {
+            // A failed periodic snapshot only costs a longer fold later.
+            let _ = self.write_snapshot(projection, config);
+        }
+        Ok(())
+    }
+
+    fn write_snapshot(&self, projection: &Projection, config: &SnapshotConfig) -> Result<()> {
+        snapshot::store(&config.path, projection, &*self.journal, config.journal_id)?;
+        self.snapshot_records
+            .store(projection.summary.records, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Catches up and writes a snapshot, when configured to write.
+    pub(crate) fn snapshot_now(&self) -> Result<bool> {
+        let Some(config) = self.snapshot.as_ref().filter(|c| c.write) else {
+            return Ok(false);
+        };
+        let mut projection = self.lock();
+        self.catch_up(&mut projection)?;
+        self.write_snapshot(&projection, config)?;
+        Ok(true)
     }
 
     pub(crate) fn refresh(&self) -> Result<FoldSummary> {
@@ -113,16 +159,63 @@ impl<J: EventJournal + ?Sized> Shared<J> {
         let mut projection = self.lock();
         self.catch_up(&mut projection)?;
         let events = decide(&projection, self.clock.now());
-        self.append_all(&events)?;
+        let count = events.len() as u64;
+        let events = self.seal_all(&projection, events)?;
+        self.append_raw(&events)?;
         self.catch_up(&mut projection)?;
-        Ok(events.len() as u64)
+        Ok(count)
     }
 
+    /// Appends events the background persister queued: as they are
+    /// without chaining; with chaining, sealed and appended under the lock
+    /// like any write.
     pub(crate) fn append_all(&self, events: &[JournalEntry]) -> Result<()> {
+        if self.chain.is_none() {
+            return self.append_raw(events);
+        }
+        self.write(|_, _| events.to_vec()).map(|_| ())
+    }
+
+    fn append_raw(&self, events: &[JournalEntry]) -> Result<()> {
         for chunk in events.chunks(APPEND_BATCH_MAX) {
             self.journal.append_batch(chunk)?;
         }
         Ok(())
+    }
+
+    /// With chaining on, chains every DLQ event after its entry's last
+    /// hash (the folded state's, or an earlier event's of this batch).
+    /// Called under the lock, on a caught-up projection, right before the
+    /// append.
+    fn seal_all(
+        &self,
+        projection: &Projection,
+        mut events: Vec<JournalEntry>,
+    ) -> Result<Vec<JournalEntry>> {
+        let Some(key) = &self.chain else {
+            return Ok(events);
+        };
+        let mut pending: HashMap<String, String> = HashMap::new();
+        for event in &mut events {
+            if !audit::is_chained_event_type(&event.event_type) {
+                continue;
+            }
+            let Some(id) = wire::parse::<wire::EntryIdWire<'_>>(event.context.as_str())
+                .ok()
+                .and_then(|w| w.entry_id.map(String::from))
+            else {
+                continue;
+            };
+            let previous = match pending.get(&id) {
+                Some(hash) => Some(hash.clone()),
+                None => projection
+                    .get(&id)
+                    .and_then(|entry| entry.last_hash.as_deref().map(String::from)),
+            };
+            let hash = audit::seal(event, previous.as_deref(), key.as_ref())?;
+            pending.insert(id, hash);
+        }
+        Ok(events)
     }
 }
 
@@ -131,6 +224,9 @@ pub struct JournalStatisticsBuilder<J: ?Sized> {
     journal: Arc<J>,
     clock: Arc<dyn Clock>,
     persist_mode: PersistMode,
+    chain: Option<Option<AuditKey>>,
+    keys: AuditKeyring,
+    snapshot: Option<SnapshotConfig>,
 }
 
 impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
@@ -147,12 +243,62 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
         self
     }
 
+    /// Chains every DLQ event written through the statistics with keyless
+    /// SHA-256 (docs/AUDIT.md); off by default. Keyless chains show
+    /// tampering only by someone who cannot recompute them.
+    pub fn audit_chain(mut self, on: bool) -> Self {
+        self.chain = on.then(|| self.chain.take().flatten());
+        self
+    }
+
+    /// Chains every DLQ event with HMAC-SHA256 under `key`, recording its
+    /// id; the key also verifies trails.
+    pub fn audit_key(mut self, key: AuditKey) -> Self {
+        self.keys.insert(key.clone());
+        self.chain = Some(Some(key));
+        self
+    }
+
+    /// Keys trails are verified with, by id (for example the keys rotated
+    /// out); the signing key, if any, is always among them. With any key
+    /// known, a keyless chained entry fails verification.
+    pub fn audit_verification_keys(mut self, keys: AuditKeyring) -> Self {
+        let signing = self.chain.clone().flatten();
+        self.keys = keys;
+        if let Some(key) = signing {
+            self.keys.insert(key);
+        }
+        self
+    }
+
+    /// Keeps a snapshot of the projection (docs/STATISTICS.md): `build`
+    /// starts from it when it is valid for the journal, and, when
+    /// `config.write`, a snapshot is written every `config.interval`
+    /// folded records and when the statistics are dropped.
+    pub fn snapshot(mut self, config: SnapshotConfig) -> Self {
+        self.snapshot = Some(config);
+        self
+    }
+
     /// The statistics; starts the persister thread in async mode.
     pub fn build(self) -> Result<JournalStatistics<J>> {
+        let mut projection = Projection::default();
+        if let Some(config) = &self.snapshot
+            && let Some(restored) = snapshot::load(&config.path, &*self.journal, config.journal_id)?
+        {
+            projection = restored;
+        }
+        let restored_records = projection.summary.records;
+        let snapshot_config = self.snapshot.clone();
         let shared = Arc::new(Shared {
             journal: self.journal,
             clock: self.clock,
-            projection: Mutex::new(Projection::default()),
+            projection: Mutex::new(projection),
+            chain: self.chain,
+            keys: self.keys,
+            snapshot: self.snapshot,
+            snapshot_records: AtomicU64::new(restored_records),
+            folded: AtomicU64::new(0),
         });
         let persister = match self.persist_mode {
             PersistMode::Sync => None,
@@ -165,7 +311,29 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
                 Some(Persister::start(shared.clone(), queue_depth)?)
             }
         };
-        Ok(JournalStatistics { shared, persister })
+        let closer = snapshot_config.filter(|c| c.write).map(|_| {
+            let shared = shared.clone();
+            Closer(Some(Box::new(move || {
+                let _ = shared.snapshot_now();
+            })))
+        });
+        Ok(JournalStatistics {
+            shared,
+            persister,
+            _closer: closer,
+        })
+    }
+}
+
+/// Runs its action when dropped: the snapshot on close, after the
+/// persister (declared before it) has drained.
+struct Closer(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let Some(close) = self.0.take() {
+            close();
+        }
     }
 }
 
@@ -192,6 +360,8 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
 pub struct JournalStatistics<J: ?Sized + 'static = dyn EventJournal> {
     shared: Arc<Shared<J>>,
     persister: Option<Persister>,
+    /// Declared last: dropped after the persister drained.
+    _closer: Option<Closer>,
 }
 
 impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
@@ -203,8 +373,14 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
                 journal,
                 clock: Arc::new(SystemClock),
                 projection: Mutex::new(Projection::default()),
+                chain: None,
+                keys: AuditKeyring::new(),
+                snapshot: None,
+                snapshot_records: AtomicU64::new(0),
+                folded: AtomicU64::new(0),
             }),
             persister: None,
+            _closer: None,
         }
     }
 
@@ -214,6 +390,9 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             journal,
             clock: Arc::new(SystemClock),
             persist_mode: PersistMode::Sync,
+            chain: None,
+            keys: AuditKeyring::new(),
+            snapshot: None,
         }
     }
 
@@ -271,6 +450,54 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             projection,
             time,
         ))
+    }
+
+    /// Appends a runtime's events (a `StoreEvent`, `LifecycleEvent`s, ...)
+    /// through the statistics, so that with chaining on each DLQ event is
+    /// chained under the same lock as its append, and folds them before
+    /// returning. Returns how many were appended.
+    pub fn record(&self, events: Vec<JournalEntry>) -> Result<u64> {
+        self.shared.write(|_, _| events)
+    }
+
+    /// Records this handle folded from the journal itself: with a valid
+    /// snapshot, only those after the snapshot's sequence.
+    pub fn folded_records(&self) -> u64 {
+        self.shared.folded.load(Ordering::Relaxed)
+    }
+
+    /// Catches up and writes a snapshot now; `false` when the statistics
+    /// keep none or only read them.
+    pub fn snapshot_now(&self) -> Result<bool> {
+        self.flush()?;
+        self.shared.snapshot_now()
+    }
+
+    /// Whether writes chain DLQ events, and with which key id.
+    pub fn audit_chain(&self) -> Option<Option<&str>> {
+        self.shared
+            .chain
+            .as_ref()
+            .map(|key| key.as_ref().map(AuditKey::id))
+    }
+
+    /// The entity's audit trail with every entry verified: each hash is
+    /// recomputed from the stored content (HMAC under the key its
+    /// `hash_key_id` names) and each link checked; see docs/AUDIT.md.
+    pub fn verify_audit_trail(
+        &self,
+        entity_id: &str,
+        entity_type: &str,
+    ) -> Result<AuditVerification> {
+        let mut projection = self.shared.lock();
+        self.shared.catch_up(&mut projection)?;
+        trail::verified_trail(
+            &projection,
+            &*self.shared.journal,
+            entity_id,
+            entity_type,
+            &self.shared.keys,
+        )
     }
 
     /// A write's event, stamped as the statistics' own.

@@ -11,20 +11,24 @@
 //!
 //! docs/STATISTICS.md states every rule, method by method.
 
+pub mod audit;
 mod clock;
 mod dto;
 pub mod events;
+pub mod hmac;
 mod journal_stats;
 mod null;
 mod persister;
 mod reads;
 mod repository;
+mod snapshot;
 mod state;
 pub mod status;
 mod trail;
 mod view;
 mod wire;
 
+pub use audit::{AuditKey, AuditKeyring, AuditVerification, EntryCheck, EntryVerification};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dto::{
     AuditTrailEntry, CircuitBreakerInfo, CircuitBreakerSummary, CleanupStats, DomainDistribution,
@@ -46,6 +50,9 @@ pub use repository::{
     DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS, DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_STATUSES,
     DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, PAGE_SIZE_MAX, PurgeSelection,
     StatisticsRepository,
+};
+pub use snapshot::{
+    DEFAULT_SNAPSHOT_INTERVAL, SNAPSHOT_FILE, SNAPSHOT_FORMAT_VERSION, SnapshotConfig,
 };
 pub use state::FoldSummary;
 pub use view::StatisticsView;

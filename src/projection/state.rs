@@ -82,6 +82,8 @@ pub(crate) struct EntryState {
     pub purged: bool,
     /// Sequences of every event about it, folded or refused.
     pub events: Vec<u64>,
+    /// The `hash_chain` of its last chained event (docs/AUDIT.md).
+    pub last_hash: Option<Box<str>>,
 }
 
 impl EntryState {
@@ -196,6 +198,31 @@ pub(crate) struct Projection {
 type EntityOutcome = Option<(usize, Outcome)>;
 
 impl Projection {
+    /// A projection restored from a snapshot's parts: the id map and the
+    /// interned strings are rebuilt from the entries.
+    pub(crate) fn restore(
+        entries: Vec<EntryState>,
+        breakers: BTreeMap<Box<str>, BreakerState>,
+        summary: FoldSummary,
+    ) -> Projection {
+        let mut projection = Projection {
+            entries,
+            breakers,
+            summary,
+            ..Projection::default()
+        };
+        for (index, entry) in projection.entries.iter().enumerate() {
+            projection.by_id.insert(entry.id.clone(), index);
+            projection.strings.insert(entry.domain.clone());
+            projection.strings.insert(entry.failure_type.clone());
+            projection.strings.insert(entry.error_code.clone());
+            if let Some(entity_type) = &entry.entity_type {
+                projection.strings.insert(entity_type.clone());
+            }
+        }
+        projection
+    }
+
     /// The entry with this id, purged or not.
     pub(crate) fn get(&self, id: &str) -> Option<&EntryState> {
         self.by_id.get(id).map(|&index| &self.entries[index])
@@ -229,10 +256,19 @@ impl Projection {
                 Ok(None)
             }
         };
-        result.unwrap_or_else(|Malformed(_)| {
+        let outcome = result.unwrap_or_else(|Malformed(_)| {
             self.summary.malformed += 1;
             None
-        })
+        });
+        // Only chained events carry the key; most folds skip the parse.
+        if let Some((index, _)) = outcome
+            && record.context.contains("\"hash_chain\"")
+            && let Ok(chain) = wire::parse::<wire::ChainWire<'_>>(record.context)
+            && let Some(hash) = chain.hash_chain
+        {
+            self.entries[index].last_hash = Some(hash.as_ref().into());
+        }
+        outcome
     }
 
     fn intern(&mut self, text: &str) -> Arc<str> {
@@ -314,6 +350,7 @@ impl Projection {
             first_sequence: record.sequence,
             resolved_before_archive: false,
             purged: false,
+            last_hash: None,
             events: first_event(record.sequence),
         };
         Ok(self.insert(entry))
@@ -391,6 +428,7 @@ impl Projection {
                 first_sequence: record.sequence,
                 resolved_before_archive: false,
                 purged: false,
+                last_hash: None,
                 events: first_event(record.sequence),
             };
             return Ok(self.insert(entry));

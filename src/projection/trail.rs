@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::journal::EventJournal;
+use crate::projection::audit::{AuditKeyring, AuditVerification, ChainChecker, EntryVerification};
 use crate::projection::dto::{AuditTrailEntry, EntityAuditTrail};
 use crate::projection::events::{self, LifecycleKind};
 use crate::projection::state::{Outcome, Projection, Record};
@@ -32,10 +33,35 @@ pub(crate) fn audit_trail<J: EventJournal + ?Sized>(
     entity_id: &str,
     entity_type: &str,
 ) -> Result<EntityAuditTrail> {
+    build(projection, journal, entity_id, entity_type, None).map(|(trail, _)| trail)
+}
+
+/// The trail of `entity_id` with each entry verified (docs/AUDIT.md).
+pub(crate) fn verified_trail<J: EventJournal + ?Sized>(
+    projection: &Projection,
+    journal: &J,
+    entity_id: &str,
+    entity_type: &str,
+    keys: &AuditKeyring,
+) -> Result<AuditVerification> {
+    let (trail, entries) = build(projection, journal, entity_id, entity_type, Some(keys))?;
+    Ok(AuditVerification { trail, entries })
+}
+
+/// The trail, and with `keys` each entry's verification.
+fn build<J: EventJournal + ?Sized>(
+    projection: &Projection,
+    journal: &J,
+    entity_id: &str,
+    entity_type: &str,
+    keys: Option<&AuditKeyring>,
+) -> Result<(EntityAuditTrail, Vec<EntryVerification>)> {
     let mut trail = EntityAuditTrail::unknown(entity_id, entity_type);
+    let mut checks = Vec::new();
+    let mut checker = keys.map(ChainChecker::new);
     let entry = match projection.get(entity_id) {
         Some(entry) if entity_type == events::DLQ_ENTRY_ENTITY_TYPE => entry,
-        _ => return Ok(trail),
+        _ => return Ok((trail, checks)),
     };
     trail.domain = entry.domain.to_string();
     trail.created_at = Some(entry.created_at);
@@ -56,6 +82,9 @@ pub(crate) fn audit_trail<J: EventJournal + ?Sized>(
         let Some((index, outcome)) = own.apply(&Record::of(&record)) else {
             continue;
         };
+        if let Some(checker) = &mut checker {
+            checks.push(checker.check(&record));
+        }
         // The fold read this context already, so it parses.
         let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
         let is_link = record.event_type == events::AUDIT_LINK;
@@ -78,13 +107,15 @@ pub(crate) fn audit_trail<J: EventJournal + ?Sized>(
             actor_id: shown.actor_id.as_deref().map(String::from),
             status,
             details,
-            hash_chain: if is_link {
-                shown.audit_record_hash.as_deref().map(String::from)
-            } else {
-                None
+            // A chained event shows its chain; an unchained link shows
+            // the audit system's hash, as the seed did.
+            hash_chain: match &shown.hash_chain {
+                Some(hash) => Some(hash.to_string()),
+                None if is_link => shown.audit_record_hash.as_deref().map(String::from),
+                None => None,
             },
-            previous_hash: None,
+            previous_hash: shown.previous_hash.as_deref().map(String::from),
         });
     }
-    Ok(trail)
+    Ok((trail, checks))
 }

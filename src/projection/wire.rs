@@ -222,6 +222,24 @@ pub(crate) struct TrailWire<'a> {
     pub details: Text<'a>,
     #[serde(default, borrow)]
     pub audit_record_hash: Text<'a>,
+    #[serde(default, borrow)]
+    pub hash_chain: Text<'a>,
+    #[serde(default, borrow)]
+    pub previous_hash: Text<'a>,
+}
+
+/// Just the entry id of a DLQ event.
+#[derive(Default, Deserialize)]
+pub(crate) struct EntryIdWire<'a> {
+    #[serde(default, borrow)]
+    pub entry_id: Text<'a>,
+}
+
+/// The chain hash of a chained event (docs/AUDIT.md).
+#[derive(Default, Deserialize)]
+pub(crate) struct ChainWire<'a> {
+    #[serde(default, borrow)]
+    pub hash_chain: Text<'a>,
 }
 
 #[cfg(test)]

@@ -257,3 +257,102 @@ pub fn sequence_of(line: &str) -> u64 {
         .unwrap_or_else(|e| panic!("a JSON line with a sequence: {e}: {line}"))
         .sequence
 }
+
+/// A DLQ journal built with the library's typed event constructors, its
+/// event times relative to now (the CLI's clock), each record's append
+/// time its event time, in time order.
+pub struct DlqJournal {
+    /// When the fixture was built.
+    pub now: Timestamp,
+    /// Every record: (sequence, event time, event type).
+    pub records: Vec<(u64, Timestamp, String)>,
+}
+
+pub const HOUR_NS: i64 = 3_600_000_000_000;
+pub const DAY_NS: i64 = 24 * HOUR_NS;
+
+/// Entries: dlq-1 resolved 40 days ago after a replay; dlq-2 escalated
+/// (an SLA breach); dlq-3 rejected; dlq-4 pending for 2 hours; dlq-5
+/// resolved after a failed replay; dlq-6 resolved 34 days ago; dlq-7 with
+/// an audit link carrying a hash then a resolve (a broken chain under the
+/// link check); dlq-8 with a hashless link (a valid chain); dlq-9 archived
+/// 100 days ago. Breakers: payments flapped back to closed, orders open.
+/// Plus one event of a kind the fold skips.
+pub fn make_dlq_journal(dir: &Path) -> DlqJournal {
+    use baldur_journal::projection::events::dlq_archive;
+    use baldur_journal::projection::{
+        AuditLink, BreakerEvent, BreakerTransition, LifecycleEvent, LifecycleKind, StoreEvent,
+    };
+    let now = Timestamp::now();
+    let at = |ns: i64| Timestamp::from_unix_nanos(now.as_unix_nanos() - ns);
+    let store = |id: &str, domain: &str, failure: &str, ago: i64| {
+        let mut event = StoreEvent::new(id, domain, failure);
+        event.error_message = format!("{failure} in {domain}");
+        event.actor_id = Some("runtime".into());
+        event.to_entry(at(ago))
+    };
+    let step = |kind: LifecycleKind, id: &str, ago: i64| {
+        LifecycleEvent::new(kind, id).by("worker").to_entry(at(ago))
+    };
+    use LifecycleKind::*;
+    let mut events = vec![
+        store("dlq-1", "payments", "timeout", 40 * DAY_NS),
+        step(ReplayStart, "dlq-1", 40 * DAY_NS - HOUR_NS),
+        step(ReplaySuccess, "dlq-1", 40 * DAY_NS - 2 * HOUR_NS),
+        store("dlq-2", "payments", "timeout", 10 * DAY_NS),
+        step(Escalate, "dlq-2", 9 * DAY_NS),
+        store("dlq-3", "orders", "validation", 5 * DAY_NS),
+        step(Reject, "dlq-3", 4 * DAY_NS),
+        store("dlq-4", "orders", "timeout", 2 * HOUR_NS),
+        store("dlq-5", "shipping", "network", 20 * DAY_NS),
+        step(ReplayStart, "dlq-5", 20 * DAY_NS - HOUR_NS),
+        step(ReplayFailed, "dlq-5", 20 * DAY_NS - 2 * HOUR_NS),
+        step(ReplayStart, "dlq-5", 20 * DAY_NS - 3 * HOUR_NS),
+        step(ReplaySuccess, "dlq-5", 19 * DAY_NS),
+        store("dlq-6", "payments", "network", 35 * DAY_NS),
+        step(Resolve, "dlq-6", 34 * DAY_NS),
+        store("dlq-7", "shipping", "timeout", DAY_NS),
+        {
+            let mut link = AuditLink::new("dlq-7", "review");
+            link.actor_id = Some("alice".into());
+            link.audit_record_hash = Some("h-7f3a".into());
+            link.to_entry(at(23 * HOUR_NS))
+        },
+        step(Resolve, "dlq-7", 22 * HOUR_NS),
+        store("dlq-8", "payments", "timeout", 3 * DAY_NS),
+        {
+            let mut link = AuditLink::new("dlq-8", "review");
+            link.details = Some("looked at it".into());
+            link.to_entry(at(3 * DAY_NS - HOUR_NS))
+        },
+        step(ReplayStart, "dlq-8", 3 * DAY_NS - 2 * HOUR_NS),
+        store("dlq-9", "orders", "network", 200 * DAY_NS),
+        step(Resolve, "dlq-9", 199 * DAY_NS),
+        dlq_archive("dlq-9", Some("cleanup"), Some("old"), at(100 * DAY_NS)),
+        BreakerEvent::new(BreakerTransition::Opened, "payments").to_entry(at(6 * HOUR_NS)),
+        BreakerEvent::new(BreakerTransition::HalfOpened, "payments").to_entry(at(5 * HOUR_NS)),
+        BreakerEvent::new(BreakerTransition::Closed, "payments").to_entry(at(3 * HOUR_NS)),
+        {
+            let mut open = BreakerEvent::new(BreakerTransition::Opened, "orders");
+            open.window_failure_count = Some(12);
+            open.to_entry(at(HOUR_NS))
+        },
+        JournalEntry::new(
+            "error_budget_warning",
+            "budget",
+            at(7 * HOUR_NS),
+            "payments",
+        ),
+    ];
+    events.sort_by_key(|e| e.timestamp);
+    let journal = DiskJournal::builder(dir).open().unwrap();
+    let mut records = Vec::new();
+    for (i, mut event) in events.into_iter().enumerate() {
+        let sequence = i as u64 + 1;
+        event.appended_at = Some(event.timestamp);
+        journal.append_at(sequence, &event).unwrap();
+        records.push((sequence, event.timestamp, event.event_type.clone()));
+    }
+    journal.close().unwrap();
+    DlqJournal { now, records }
+}

@@ -1,10 +1,16 @@
-//! `demo`: the main job. Appends a few hundred thousand realistic events
-//! (see `sim.rs`) in batches under the default durable policy, then shows
-//! `info` and a few example queries with their timings. Run again, it
-//! continues the same journal, with event times after the latest entry's.
+//! `demo`: the main job. Appends a month of a DLQ framework's life: tens
+//! of thousands of DLQ entries across domains and failure types with their
+//! replays, retries, escalations, operator reviews (audit links),
+//! resolutions, rejections, expiries and nightly archiving (`dlq_sim.rs`),
+//! interleaved in time with circuit breakers flapping, error budgets and
+//! emergency levels (`sim.rs`), in batches under the default durable
+//! policy; then folds the statistics and prints the dashboard. Run again,
+//! it continues the same journal, with event times after the latest
+//! entry's.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
 use baldur_journal::{
@@ -13,10 +19,12 @@ use baldur_journal::{
 use clap::Args;
 
 use crate::Outcome;
-use crate::info::write_info;
+use crate::dashboard::write_dashboard;
+use crate::dlq_sim::dlq_events;
 use crate::open::{self, Globals};
 use crate::output::{self, human_duration, time_to_second};
-use crate::sim::{EVENT_TYPES, Simulation};
+use crate::sim::Simulation;
+use crate::stats;
 
 /// Entries per `append_batch` call: one fdatasync each.
 const BATCH: usize = 1000;
@@ -24,33 +32,47 @@ const DAY_NS: i64 = 86_400_000_000_000;
 
 #[derive(Args)]
 #[command(
-    about = "The main job: append a realistic event stream, then show info and queries",
-    long_about = "Appends --events events (default 300000) of the seven kinds the reference \
-journals (circuit breaker opened/closed/half-opened, error budget warning/critical/recovered, \
-emergency level changed), with the context keys their publishers send, spread over --days \
-simulated days, in batches of 1000 under the default durable policy (each batch acknowledged \
-after its fdatasync). Then prints `info` and a few example queries with their timings. A new \
-journal is created with 16 MiB segments unless --segment-bytes says otherwise. Run again, it \
-appends to the same journal, continuing after the latest entry's event time.",
+    about = "The main job: append a month of DLQ and circuit-breaker events, show the dashboard",
+    long_about = "Appends --entries DLQ entries (default 40000) across eight domains and seven \
+failure types, with their lives: replays that succeed or fail up to the retry cap, escalations, \
+operator reviews recorded as audit links, resolutions, rejections, forced redrives, expiries, \
+and a nightly cleanup archiving what was resolved 30 days before; entries still waiting are \
+SLA breaches. Interleaved in time with --events events (default 100000) of the seven kinds the \
+reference journals (circuit breakers opening, half-opening and closing, error budgets, \
+emergency levels). All spread over --days simulated days (default 35) ending about now, \
+appended in batches of 1000 under the default durable policy (each batch acknowledged after \
+its fdatasync), with a progress bar on a terminal. Then folds the DLQ statistics and prints \
+the dashboard. A new journal is created with 16 MiB segments unless --segment-bytes says \
+otherwise. Run again, it appends to the same journal, continuing after the latest entry's \
+event time (so the new events are in the future of the dashboard's now).",
     after_help = "Examples:
   cargo run --release -- demo
-  baldur-journal --dir /tmp/demo demo --events 1000000 --days 30"
+  baldur-journal --dir /tmp/demo demo --entries 100000 --events 500000 --days 60
+  baldur-journal stats list --status requires_review --order-by created_at
+  baldur-journal audit dlq-000042"
 )]
 pub struct DemoArgs {
-    /// Events to append
-    #[arg(long, value_name = "N", default_value_t = 300_000)]
+    /// DLQ entries to create
+    #[arg(long, value_name = "N", default_value_t = 40_000)]
+    entries: u64,
+    /// Circuit-breaker, error-budget and emergency-level events to append
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
     events: u64,
     /// Simulated days the events span
-    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    #[arg(long, value_name = "DAYS", default_value_t = 35)]
     days: u64,
 }
 
 pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
-    if args.events == 0 || args.days == 0 || args.days > 3650 {
-        bail!("--events must be above 0 and --days between 1 and 3650");
+    if args.events + args.entries == 0 || args.days == 0 || args.days > 3650 {
+        bail!("--entries or --events must be above 0, and --days between 1 and 3650");
     }
     let started = Instant::now();
-    let journal = open::open_writer(globals, Durability::Always, Some(16 << 20))?;
+    let journal = Arc::new(open::open_writer(
+        globals,
+        Durability::Always,
+        Some(16 << 20),
+    )?);
     let mut out = output::stdout();
     let before = journal.get_latest_sequence()?;
     let span_ns = args.days as i64 * DAY_NS;
@@ -62,6 +84,7 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
             Timestamp::from_unix_nanos((now - span_ns) / 60_000_000_000 * 60_000_000_000)
         }
     };
+    let end = Timestamp::from_unix_nanos(start.as_unix_nanos().saturating_add(span_ns));
     if before == 0 {
         writeln!(out, "new journal in {}", globals.dir.display())?;
     } else {
@@ -71,63 +94,107 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
             globals.dir.display()
         )?;
     }
+    let stored_before = journal.count(&JournalQueryFilter {
+        event_types: Some(vec!["dlq_store".into()]),
+        ..Default::default()
+    })?;
+    let seed = before.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed;
+    let dlq = dlq_events(seed ^ 0xd1c, args.entries, stored_before + 1, start, end);
+    let total = dlq.len() as u64 + args.events;
     writeln!(
         out,
-        "appending {} events over {} simulated days from {}, in batches of {BATCH}, each \
+        "appending {} DLQ entries ({} lifecycle events) and up to {} circuit-breaker, error-budget \
+         and emergency events over {} simulated days from {}, in batches of {BATCH}, each \
          acknowledged after its fdatasync ...",
+        args.entries,
+        dlq.len(),
         args.events,
         args.days,
         time_to_second(start)
     )?;
     out.flush()?;
 
-    let mean_gap_ns = span_ns as f64 / args.events as f64;
-    let mut sim = Simulation::new(
-        before.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed,
-        start,
-        mean_gap_ns,
-    );
-    let bar = output::progress(Some(args.events), "appending", "events");
+    let mean_gap_ns = span_ns as f64 / args.events.max(1) as f64;
+    let mut sim = Simulation::new(seed, start, mean_gap_ns);
+    let mut fleet_left = args.events;
+    // The fleet's stream ends at `end` too, even with fewer events than asked.
+    let mut next_fleet = (fleet_left > 0)
+        .then(|| sim.next_event())
+        .filter(|e| e.timestamp <= end);
+    let mut dlq = dlq.into_iter().peekable();
+    let bar = output::progress(Some(total), "appending", "events");
     let appending = Instant::now();
     let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
     let mut first = None;
     let mut last = before;
-    let mut remaining = args.events;
-    while remaining > 0 {
+    loop {
         batch.clear();
-        let n = remaining.min(BATCH as u64);
-        batch.extend((0..n).map(|_| sim.next_event()));
+        while batch.len() < BATCH {
+            // The earlier of the two streams' next events.
+            let take_fleet = match (&next_fleet, dlq.peek()) {
+                (Some(f), Some(d)) => f.timestamp <= d.timestamp,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_fleet {
+                batch.extend(next_fleet.take());
+                fleet_left -= 1;
+                next_fleet = (fleet_left > 0)
+                    .then(|| sim.next_event())
+                    .filter(|e| e.timestamp <= end);
+            } else {
+                batch.extend(dlq.next());
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
         let sequences = journal.append_batch(&batch)?;
         first = first.or(sequences.first().copied());
         last = sequences.last().copied().unwrap_or(last);
-        remaining -= n;
-        bar.inc(n);
+        bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
     let took = appending.elapsed();
     let first = first.unwrap_or(before + 1);
+    let appended = last - before;
     writeln!(
         out,
-        "appended {} events (sequences {first}..={last}, event times up to {}) in {} ({:.0} events/s)",
-        args.events,
-        time_to_second(sim.now()),
+        "appended {appended} events (sequences {first}..={last}, event times up to {}) in {} \
+         ({:.0} events/s)",
+        time_to_second(end),
         human_duration(took),
-        args.events as f64 / took.as_secs_f64()
+        appended as f64 / took.as_secs_f64()
     )?;
+    out.flush()?;
 
+    let folding = Instant::now();
+    let statistics = stats::fold(journal.clone(), None)?;
+    writeln!(
+        out,
+        "folded the statistics over {} records in {}",
+        statistics.summary.records,
+        human_duration(folding.elapsed())
+    )?;
     let prefix = if globals.dir_given {
         format!("baldur-journal --dir {}", globals.dir.display())
     } else {
         "baldur-journal".to_string()
     };
-    writeln!(out, "\n$ {prefix} info")?;
-    let info = journal.info()?;
-    write_info(&mut out, &info, "this demo (the writer)")?;
-    out.flush()?;
-
-    examples(&journal, &mut out, &prefix, sim.now(), first, last)?;
-    journal.close()?;
-    writeln!(out, "\ndone in {}", human_duration(started.elapsed()))?;
+    writeln!(out, "\n$ {prefix} dashboard")?;
+    write_dashboard(&mut out, &statistics)?;
+    drop(statistics);
+    writeln!(
+        out,
+        "\nmore: {prefix} stats list --status requires_review | audit dlq-{:06} | info | verify",
+        stored_before + 1
+    )?;
+    match Arc::try_unwrap(journal) {
+        Ok(journal) => journal.close()?,
+        Err(journal) => drop(journal),
+    }
+    writeln!(out, "done in {}", human_duration(started.elapsed()))?;
     out.flush()?;
     Ok(Outcome::Success)
 }
@@ -141,117 +208,4 @@ fn last_event_time(journal: &DiskJournal, latest: u64) -> Result<Option<Timestam
         Some(entry) => Ok(Some(entry?.timestamp)),
         None => Ok(None),
     }
-}
-
-fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
-    let started = Instant::now();
-    let value = f()?;
-    Ok((value, started.elapsed()))
-}
-
-fn examples(
-    journal: &DiskJournal,
-    out: &mut impl Write,
-    prefix: &str,
-    end: Timestamp,
-    first: u64,
-    last: u64,
-) -> Result<()> {
-    let day_before = time_to_second(Timestamp::from_unix_nanos(end.as_unix_nanos() - DAY_NS));
-    let since = Timestamp::parse(&day_before)?;
-
-    writeln!(
-        out,
-        "\n$ {prefix} count --event-type TYPE    # for each of the seven types"
-    )?;
-    for event_type in EVENT_TYPES {
-        let filter = JournalQueryFilter {
-            event_types: Some(vec![event_type.into()]),
-            ..Default::default()
-        };
-        let (count, took) = timed(|| Ok(journal.count(&filter)?))?;
-        writeln!(
-            out,
-            "{event_type:<28} {count:>9}   ({})",
-            human_duration(took)
-        )?;
-    }
-
-    writeln!(
-        out,
-        "\n$ {prefix} query --event-type circuit_breaker_opened --service payments \
-         --region eu-west-1 --since {day_before} --limit 5"
-    )?;
-    let filter = JournalQueryFilter {
-        event_types: Some(vec!["circuit_breaker_opened".into()]),
-        service_name: Some("payments".into()),
-        region: Some("eu-west-1".into()),
-        start_time: Some(since),
-        limit: 5,
-        ..Default::default()
-    };
-    let (result, took) = timed(|| Ok(journal.query(&filter)?))?;
-    output::write_table(out, &result.entries)?;
-    writeln!(
-        out,
-        "({} of {} matches shown, {})",
-        result.entries.len(),
-        result.total_count,
-        human_duration(took)
-    )?;
-
-    writeln!(
-        out,
-        "\n$ {prefix} count --event-type emergency_level_changed --context level=level_3 \
-         --context is_escalation=True"
-    )?;
-    let filter = JournalQueryFilter {
-        event_types: Some(vec!["emergency_level_changed".into()]),
-        context_filters: Some(
-            [("level", "level_3"), ("is_escalation", "True")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .into(),
-        ),
-        ..Default::default()
-    };
-    let (count, took) = timed(|| Ok(journal.count(&filter)?))?;
-    writeln!(
-        out,
-        "{count}   ({}, every record scanned)",
-        human_duration(took)
-    )?;
-
-    writeln!(
-        out,
-        "\n$ {prefix} count --event-type error_budget_critical --since {day_before}"
-    )?;
-    let filter = JournalQueryFilter {
-        event_types: Some(vec!["error_budget_critical".into()]),
-        start_time: Some(since),
-        ..Default::default()
-    };
-    let (count, took) = timed(|| Ok(journal.count(&filter)?))?;
-    writeln!(
-        out,
-        "{count}   ({}, sealed segments outside the window skipped)",
-        human_duration(took)
-    )?;
-
-    writeln!(out, "\n$ {prefix} range {first} {} > /dev/null", last + 1)?;
-    let (replayed, took) = timed(|| {
-        let mut range = journal.range_ref(first, last + 1)?;
-        let mut n = 0u64;
-        while let Some(entry) = range.next_entry() {
-            entry?;
-            n += 1;
-        }
-        Ok(n)
-    })?;
-    writeln!(
-        out,
-        "replayed {replayed} entries in {} ({:.0} entries/s, every CRC checked, zero-copy)",
-        human_duration(took),
-        replayed as f64 / took.as_secs_f64()
-    )?;
-    Ok(())
 }

@@ -35,12 +35,17 @@ clean; otherwise prints one line per problem, `FILE: offset N: what is wrong`, a
 Exits 2 when the directory is not a journal at all.",
     after_help = "Examples:
   baldur-journal --dir /mnt/copy-of-journal verify
-  baldur-journal verify || echo \"damaged: see above\""
+  baldur-journal verify || echo \"damaged: see above\"
+  baldur-journal verify --head >> recorded-heads.jsonl"
 )]
 pub struct VerifyArgs {
     /// Also print a summary line when the journal is clean
     #[arg(long, short)]
     verbose: bool,
+    /// When the journal is clean, print its head (journal id, last sequence, last sealed
+    /// segment and its chained digest) as one JSON line, to record elsewhere
+    #[arg(long)]
+    head: bool,
 }
 
 pub fn run_info(globals: &Globals, args: &InfoArgs) -> Result<Outcome> {
@@ -183,6 +188,12 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         report.segments, report.records
     );
     if report.problems.is_empty() {
+        if args.head {
+            let journal = open::open_read_only(globals)?;
+            serde_json::to_writer(&mut out, &journal.head()?)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
         if args.verbose {
             eprintln!("verify: clean: {summary}");
         }

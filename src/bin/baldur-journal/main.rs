@@ -1,20 +1,27 @@
 //! `baldur-journal`: the command-line tool over the journal library.
 //!
 //! Append and import JSON lines, export and replay them, query and count,
-//! inspect, verify and follow a journal, and run the demo. A thin layer:
+//! inspect, verify and follow a journal; read the DLQ statistics folded
+//! over it (`stats`, `dashboard`, `audit`), run their cleanup (`archive`,
+//! `purge`), and run the demo. A thin layer:
 //! every command is a few library calls (see `docs/DESIGN.md`). Commands
 //! that only read open the journal read-only and never write to its
-//! directory. Exit status: 0 success, 1 problems found (`verify`), 2 usage,
+//! directory. Exit status: 0 success, 1 problems found (`verify`, `audit`), 2 usage,
 //! I/O or any other error, reported as one `error: ...` line on stderr.
 
 mod append;
+mod audit;
+mod dashboard;
 mod demo;
+mod dlq_sim;
 mod filter;
 mod info;
+mod lifecycle;
 mod open;
 mod output;
 mod read;
 mod sim;
+mod stats;
 mod tail;
 
 use std::io;
@@ -34,14 +41,18 @@ Examples:
   baldur-journal export > events.jsonl && baldur-journal --dir copy import --keep-sequence events.jsonl
   baldur-journal --dir /mnt/copy-of-journal verify
   baldur-journal tail -f
+  baldur-journal dashboard                          # the DLQ statistics at a glance
+  baldur-journal stats list --status requires_review --order-by created_at --json
+  baldur-journal audit dlq-000042                   # VALID, or BROKEN AT n (exit 1)
 
 The journal directory is --dir, else $BALDUR_JOURNAL_DIR, else ./baldur-data.
 Commands that only read (query, count, range, latest, info, verify, export,
-tail) open the journal read-only and never write to the directory.
+tail, stats, dashboard, audit) open the journal read-only and never write to
+the directory; archive and purge append their events as the writer.
 
 Exit status:
   0  success (verify: the journal is clean)
-  1  problems found (verify printed one line per problem)
+  1  problems found (verify printed one line per problem; audit: the chain is BROKEN)
   2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
 
 #[derive(Parser)]
@@ -87,6 +98,11 @@ enum Command {
     Info(info::InfoArgs),
     Verify(info::VerifyArgs),
     Tail(tail::TailArgs),
+    Stats(stats::StatsArgs),
+    Dashboard(dashboard::DashboardArgs),
+    Audit(audit::AuditArgs),
+    Archive(lifecycle::ArchiveArgs),
+    Purge(lifecycle::PurgeArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -109,6 +125,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Info(args) => info::run_info(&globals, &args),
         Command::Verify(args) => info::run_verify(&globals, &args),
         Command::Tail(args) => tail::run_tail(&globals, &args),
+        Command::Stats(args) => stats::run_stats(&globals, &args),
+        Command::Dashboard(args) => dashboard::run_dashboard(&globals, &args),
+        Command::Audit(args) => audit::run_audit(&globals, &args),
+        Command::Archive(args) => lifecycle::run_archive(&globals, &args),
+        Command::Purge(args) => lifecycle::run_purge(&globals, &args),
         Command::Demo(args) => demo::run_demo(&globals, &args),
     }
 }

@@ -191,3 +191,46 @@ pub fn progress_bytes(len: u64, message: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
+
+/// An aligned table: `right[i]` right-aligns column `i`; cells are
+/// escaped as in `write_table`, trailing spaces trimmed.
+pub fn write_columns(
+    out: &mut impl Write,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    right: &[bool],
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| cell(c)).collect())
+        .collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| -> io::Result<()> {
+        let mut text = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if right.get(i).copied().unwrap_or(false) {
+                text.push_str(&format!("{c:>w$}  "));
+            } else {
+                text.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(headers)?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&cells)?;
+    }
+    Ok(())
+}
+
+/// An optional timestamp to the second, `-` when absent.
+pub fn maybe_time(ts: Option<Timestamp>) -> String {
+    ts.map_or_else(|| "-".to_string(), time_to_second)
+}

@@ -32,17 +32,6 @@ const NAMESPACES: [&str; 3] = ["dlq", "retry", "ingest"];
 const LEVELS: [&str; 4] = ["normal", "level_1", "level_2", "level_3"];
 const OPERATORS: [&str; 3] = ["oncall:alice", "oncall:bob", "oncall:chen"];
 
-/// The seven event types, as the reference spells them.
-pub const EVENT_TYPES: [&str; 7] = [
-    "circuit_breaker_opened",
-    "circuit_breaker_closed",
-    "circuit_breaker_half_opened",
-    "error_budget_warning",
-    "error_budget_critical",
-    "error_budget_recovered",
-    "emergency_level_changed",
-];
-
 #[derive(Clone, Copy, PartialEq)]
 enum BreakerState {
     Closed,
@@ -58,10 +47,10 @@ enum Budget {
 }
 
 /// xorshift64*: small, fast, reproducible.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -69,17 +58,17 @@ impl Rng {
         self.0 = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
-    fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         self.unit() <= p
     }
-    fn between(&mut self, low: f64, high: f64) -> f64 {
+    pub fn between(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.unit()
     }
 }

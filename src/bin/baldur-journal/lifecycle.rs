@@ -1,0 +1,127 @@
+//! `archive` and `purge`: the statistics cleanup. They open the journal as
+//! its writer, append one `dlq_archive` / `dlq_purge` event per entry
+//! (durably), and print what they did.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use baldur_journal::projection::{
+    DEFAULT_ARCHIVE_DAYS, JournalStatistics, PurgeSelection, StatisticsRepository,
+};
+use baldur_journal::{DiskJournal, Durability};
+use clap::Args;
+
+use crate::Outcome;
+use crate::open::{self, Globals};
+use crate::output;
+
+#[derive(Args)]
+#[command(
+    about = "Archive the resolved DLQ entries resolved more than N days ago",
+    long_about = "Appends one dlq_archive event for each entry with status resolved whose \
+resolved_at is more than --older-than-days days ago (default 30), each acknowledged after \
+its fdatasync, and prints how many it archived. Archived entries keep counting as resolved \
+in the resolution rate; `purge` removes them from the statistics later.",
+    after_help = "Examples:
+  baldur-journal archive
+  baldur-journal archive --older-than-days 90"
+)]
+pub struct ArchiveArgs {
+    /// Archive entries resolved more than this many days ago
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ARCHIVE_DAYS)]
+    older_than_days: u32,
+}
+
+#[derive(Args)]
+#[command(
+    about = "Purge archived DLQ entries from the statistics, by id, by age, or both",
+    long_about = "Appends one dlq_purge event for each archived entry the selection names and \
+prints how many it purged. Give --ids (only those that are archived are purged), \
+--older-than-days (archived more than N days ago; 0: before now), or both (both conditions). \
+Giving neither is refused: purge never takes every archived entry by default. Purged entries \
+leave every statistic but keep their audit trail.",
+    after_help = "Examples:
+  baldur-journal purge --older-than-days 90
+  baldur-journal purge --ids dlq-17,dlq-18
+  baldur-journal purge --ids dlq-17 --older-than-days 7"
+)]
+pub struct PurgeArgs {
+    /// Archived entries to purge (comma-separated or repeated)
+    #[arg(long, value_name = "ID", value_delimiter = ',', num_args = 1..)]
+    ids: Vec<String>,
+    /// Only entries archived more than this many days ago
+    #[arg(long, value_name = "N")]
+    older_than_days: Option<u32>,
+}
+
+fn open_statistics(
+    globals: &Globals,
+) -> Result<(Arc<DiskJournal>, JournalStatistics<DiskJournal>)> {
+    open::require_dir(&globals.dir)?;
+    let journal = Arc::new(open::open_writer(globals, Durability::Always, None)?);
+    let statistics = JournalStatistics::new(journal.clone());
+    Ok((journal, statistics))
+}
+
+fn close(journal: Arc<DiskJournal>, statistics: JournalStatistics<DiskJournal>) -> Result<()> {
+    drop(statistics);
+    match Arc::try_unwrap(journal) {
+        Ok(journal) => journal.close()?,
+        Err(journal) => drop(journal),
+    }
+    Ok(())
+}
+
+pub fn run_archive(globals: &Globals, args: &ArchiveArgs) -> Result<Outcome> {
+    let (journal, statistics) = open_statistics(globals)?;
+    let archived = statistics.archive_old_entries(args.older_than_days)?;
+    close(journal, statistics)?;
+    let mut out = output::stdout();
+    writeln!(
+        out,
+        "archived {archived} {} resolved more than {} days ago",
+        entries(archived),
+        args.older_than_days
+    )?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub fn run_purge(globals: &Globals, args: &PurgeArgs) -> Result<Outcome> {
+    let ids: Vec<String> = args
+        .ids
+        .iter()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() && args.older_than_days.is_none() {
+        bail!(
+            "purge needs --ids, --older-than-days, or both: it never purges every archived \
+             entry by default"
+        );
+    }
+    let selection = PurgeSelection::from_options(Some(ids), args.older_than_days)?;
+    let (journal, statistics) = open_statistics(globals)?;
+    let purged = statistics.purge_archived(&selection)?;
+    close(journal, statistics)?;
+    let what = match &selection {
+        PurgeSelection::Ids(ids) => format!("of the {} ids given", ids.len()),
+        PurgeSelection::OlderThanDays(days) => format!("archived more than {days} days ago"),
+        PurgeSelection::IdsOlderThanDays {
+            ids,
+            older_than_days,
+        } => format!(
+            "of the {} ids given, archived more than {older_than_days} days ago",
+            ids.len()
+        ),
+    };
+    let mut out = output::stdout();
+    writeln!(out, "purged {purged} archived {} {what}", entries(purged))?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn entries(n: u64) -> &'static str {
+    if n == 1 { "entry" } else { "entries" }
+}

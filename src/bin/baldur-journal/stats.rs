@@ -1,0 +1,613 @@
+//! `stats`: the DLQ statistics folded over the journal, one subcommand per
+//! read method of `StatisticsRepository`, now or `--as-of` a past sequence
+//! or time, readable or `--json` (the seed's field names). Read-only.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use baldur_journal::projection::{
+    DEFAULT_DISTRIBUTION_LIMIT, DEFAULT_PAGE_SIZE, DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS,
+    DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, FoldSummary,
+    JournalStatistics, ORDER_BY_COLUMNS, StatisticsRepository,
+};
+use baldur_journal::{DiskJournal, Timestamp};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::open::{self, Globals};
+use crate::output::{self, maybe_time, time_to_second, write_columns};
+
+/// A point in the journal's past.
+#[derive(Clone, Copy, Debug)]
+pub enum AsOf {
+    /// The journal as it was when its latest sequence was this one.
+    Sequence(u64),
+    /// What a dashboard showed at this time (records appended at or before it).
+    Time(Timestamp),
+}
+
+/// `--as-of`: a sequence number, or an RFC 3339 time.
+pub fn parse_as_of(text: &str) -> Result<AsOf, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(AsOf::Sequence)
+            .map_err(|_| format!("sequence {text:?} is too large"));
+    }
+    Timestamp::parse(text).map(AsOf::Time).map_err(|_| {
+        format!(
+            "expected a sequence number or an RFC 3339 time like 2025-01-01T00:00:00Z, got {text:?}"
+        )
+    })
+}
+
+/// The options every statistics command shares.
+#[derive(Args, Clone)]
+pub struct ViewArgs {
+    /// Answer as of a past point: a SEQUENCE (the journal up to it, windows
+    /// measured from now) or a TIME (what a dashboard showed then: records
+    /// appended at or before it, windows measured from it)
+    #[arg(long, global = true, value_name = "SEQUENCE|TIME", value_parser = parse_as_of)]
+    pub as_of: Option<AsOf>,
+    /// Print the answer as JSON, with the seed's field names
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+const STATS_HELP: &str = "\
+Examples:
+  baldur-journal stats status
+  baldur-journal stats list --status pending --domain payments --order-by -retry_count
+  baldur-journal stats entry dlq-17 --json
+  baldur-journal stats sla --hours 8 --status pending
+  baldur-journal stats domains --as-of 2025-01-01T00:00:00Z
+  baldur-journal stats status --as-of 120000 --json
+
+The statistics are a fold over the journal's DLQ and circuit-breaker events
+(docs/STATISTICS.md states every rule, docs/EVENTS.md the events). Opens the
+journal read-only: nothing in the directory changes.";
+
+#[derive(Args)]
+#[command(
+    about = "DLQ statistics folded over the journal: counts, distributions, listings, SLA",
+    after_help = STATS_HELP
+)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    view: ViewArgs,
+    #[command(subcommand)]
+    command: StatsCommand,
+}
+
+#[derive(Subcommand)]
+enum StatsCommand {
+    /// Entries created in the last 30 days, by status
+    Status,
+    /// The top domains of the entries created in the last 30 days
+    Domains(LimitArgs),
+    /// The top failure types of the entries created in the last 30 days
+    FailureTypes(LimitArgs),
+    /// Entries created and resolved in the last HOURS and DAYS, and the trend
+    Activity(ActivityArgs),
+    /// The share of the entries created in the last DAYS that ended resolved
+    ResolutionRate(DaysArgs),
+    /// The mean retry count of the entries created in the last 30 days
+    Retries,
+    /// One page of entries, filtered and ordered
+    List(ListArgs),
+    /// Everything known about one entry
+    Entry(EntryArgs),
+    /// Entries waiting longer than the SLA, by domain
+    Sla(SlaArgs),
+    /// What the cleanup (`archive`, `purge`) could do now
+    Cleanup,
+    /// Circuit breakers: a summary by state, then each one
+    CircuitBreakers,
+}
+
+#[derive(Args)]
+struct LimitArgs {
+    /// Groups to show
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_DISTRIBUTION_LIMIT)]
+    limit: usize,
+}
+
+#[derive(Args)]
+struct ActivityArgs {
+    /// The short window, in hours
+    #[arg(long, value_name = "HOURS", default_value_t = DEFAULT_RECENT_HOURS)]
+    hours: u32,
+    /// The long window (and the trend's), in days
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RECENT_DAYS)]
+    days: u32,
+}
+
+#[derive(Args)]
+struct DaysArgs {
+    /// The window, in days
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_RESOLUTION_DAYS)]
+    days: u32,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// The page, from 1
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    page: u64,
+    /// Entries per page (1 to 10000)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_SIZE)]
+    page_size: u64,
+    /// Only entries with this status
+    #[arg(long)]
+    status: Option<String>,
+    /// Only entries of this domain
+    #[arg(long)]
+    domain: Option<String>,
+    /// Only entries of this failure type
+    #[arg(long, value_name = "TYPE")]
+    failure_type: Option<String>,
+    /// A column (id, domain, failure_type, status, entity_type, entity_id,
+    /// retry_count, error_code, created_at, updated_at, resolved_at), with a
+    /// leading - for descending
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "-created_at",
+        allow_hyphen_values = true
+    )]
+    order_by: String,
+}
+
+#[derive(Args)]
+struct EntryArgs {
+    /// The entry's id
+    id: String,
+}
+
+#[derive(Args)]
+struct SlaArgs {
+    /// The SLA, in hours since creation
+    #[arg(long, value_name = "HOURS", default_value_t = DEFAULT_SLA_THRESHOLD_HOURS)]
+    hours: u32,
+    /// Statuses to check (repeatable) [default: pending, reviewing, requires_review]
+    #[arg(long = "status", value_name = "STATUS")]
+    statuses: Vec<String>,
+}
+
+/// The statistics to answer from: the live fold, or a view of the past.
+pub struct Statistics {
+    pub repository: Box<dyn StatisticsRepository>,
+    pub summary: FoldSummary,
+    pub now: Timestamp,
+}
+
+/// Opens the journal read-only and folds it, as of `as_of` when given.
+pub fn open_statistics(globals: &Globals, as_of: Option<AsOf>) -> Result<Statistics> {
+    let journal = Arc::new(open::open_read_only(globals)?);
+    let bar = output::progress(None, "folding the journal", "");
+    let statistics = fold(journal, as_of);
+    bar.finish_and_clear();
+    statistics
+}
+
+pub fn fold(journal: Arc<DiskJournal>, as_of: Option<AsOf>) -> Result<Statistics> {
+    let live = JournalStatistics::new(journal);
+    Ok(match as_of {
+        None => {
+            let summary = live.refresh()?;
+            let now = live.now();
+            Statistics {
+                repository: Box::new(live),
+                summary,
+                now,
+            }
+        }
+        Some(AsOf::Sequence(sequence)) => {
+            let view = live.as_of_sequence(sequence)?;
+            Statistics {
+                summary: view.summary(),
+                now: view.now(),
+                repository: Box::new(view),
+            }
+        }
+        Some(AsOf::Time(time)) => {
+            let view = live.as_of_time(time)?;
+            Statistics {
+                summary: view.summary(),
+                now: view.now(),
+                repository: Box::new(view),
+            }
+        }
+    })
+}
+
+/// Refuses an `--order-by` the listing does not know, naming the columns.
+pub fn check_order_by(order_by: &str) -> Result<()> {
+    let column = order_by.strip_prefix('-').unwrap_or(order_by);
+    if !ORDER_BY_COLUMNS.contains(&column) {
+        bail!(
+            "invalid --order-by {order_by:?}: expected one of {}, optionally with one leading - \
+             for descending",
+            ORDER_BY_COLUMNS.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn print_json(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
+    // Arguments first: a bad one fails before the journal is read.
+    if let StatsCommand::List(list) = &args.command {
+        check_order_by(&list.order_by)?;
+    }
+    let statistics = open_statistics(globals, args.view.as_of)?;
+    let repo = &*statistics.repository;
+    let json = args.view.json;
+    let mut out = output::stdout();
+    match &args.command {
+        StatsCommand::Status => {
+            let counts = repo.get_status_counts()?;
+            if json {
+                print_json(&mut out, &counts)?;
+            } else {
+                write_status_counts(&mut out, &counts)?;
+            }
+        }
+        StatsCommand::Domains(a) => {
+            let groups = repo.get_domain_distribution(a.limit)?;
+            if json {
+                print_json(&mut out, &groups)?;
+            } else {
+                let rows = groups
+                    .iter()
+                    .map(|g| share_row(&g.domain, g.count, g.percentage))
+                    .collect::<Vec<_>>();
+                write_columns(&mut out, &["DOMAIN", "ENTRIES", "SHARE"], &rows, RIGHT_2)?;
+            }
+        }
+        StatsCommand::FailureTypes(a) => {
+            let groups = repo.get_failure_type_distribution(a.limit)?;
+            if json {
+                print_json(&mut out, &groups)?;
+            } else {
+                let rows = groups
+                    .iter()
+                    .map(|g| share_row(&g.failure_type, g.count, g.percentage))
+                    .collect::<Vec<_>>();
+                write_columns(
+                    &mut out,
+                    &["FAILURE TYPE", "ENTRIES", "SHARE"],
+                    &rows,
+                    RIGHT_2,
+                )?;
+            }
+        }
+        StatsCommand::Activity(a) => {
+            let activity = repo.get_recent_activity(a.hours, a.days)?;
+            if json {
+                print_json(&mut out, &activity)?;
+            } else {
+                let rows = vec![
+                    vec![
+                        format!("last {} h", a.hours),
+                        activity.new_in_24h.to_string(),
+                        activity.resolved_in_24h.to_string(),
+                    ],
+                    vec![
+                        format!("last {} d", a.days),
+                        activity.new_in_7d.to_string(),
+                        activity.resolved_in_7d.to_string(),
+                    ],
+                ];
+                write_columns(&mut out, &["WINDOW", "NEW", "RESOLVED"], &rows, RIGHT_2)?;
+                writeln!(
+                    out,
+                    "trend: {} (the last {} days against the {} before)",
+                    activity.trend, a.days, a.days
+                )?;
+            }
+        }
+        StatsCommand::ResolutionRate(a) => {
+            let rate = repo.get_resolution_rate(a.days)?;
+            if json {
+                print_json(&mut out, &rate)?;
+            } else {
+                writeln!(
+                    out,
+                    "{rate} ({}% of the entries created in the last {} days ended resolved)",
+                    percent(rate * 100.0),
+                    a.days
+                )?;
+            }
+        }
+        StatsCommand::Retries => {
+            let mean = repo.get_avg_retry_count()?;
+            if json {
+                print_json(&mut out, &mean)?;
+            } else {
+                writeln!(
+                    out,
+                    "{mean} (mean retry count of the entries created in the last 30 days)"
+                )?;
+            }
+        }
+        StatsCommand::List(a) => {
+            let query = EntryListQuery {
+                page: a.page,
+                page_size: a.page_size,
+                status: a.status.clone(),
+                domain: a.domain.clone(),
+                failure_type: a.failure_type.clone(),
+                order_by: a.order_by.clone(),
+            };
+            let page = repo.list_entries(&query)?;
+            if json {
+                print_json(&mut out, &page)?;
+            } else {
+                write_entry_list(&mut out, &page.items)?;
+                writeln!(
+                    out,
+                    "page {} of {} ({} entries match, {} per page)",
+                    page.page,
+                    page.total_pages(),
+                    page.total,
+                    page.page_size
+                )?;
+            }
+        }
+        StatsCommand::Entry(a) => {
+            let Some(detail) = repo.get_entry_detail(&a.id)? else {
+                bail!("no DLQ entry with id {:?} (unknown or purged)", a.id);
+            };
+            if json {
+                print_json(&mut out, &detail)?;
+            } else {
+                write_entry_detail(&mut out, &detail)?;
+            }
+        }
+        StatsCommand::Sla(a) => {
+            let statuses: Vec<&str> = a.statuses.iter().map(String::as_str).collect();
+            let given = (!statuses.is_empty()).then_some(statuses.as_slice());
+            let breaches = repo.get_sla_breaches(a.hours, given)?;
+            if json {
+                print_json(&mut out, &breaches)?;
+            } else {
+                write_sla(&mut out, &breaches, a.hours)?;
+            }
+        }
+        StatsCommand::Cleanup => {
+            let cleanup = repo.get_cleanup_stats()?;
+            if json {
+                print_json(&mut out, &cleanup)?;
+            } else {
+                write_cleanup(&mut out, &cleanup)?;
+            }
+        }
+        StatsCommand::CircuitBreakers => {
+            let summary = repo.get_circuit_breaker_summary()?;
+            let breakers = repo.list_circuit_breakers()?;
+            if json {
+                print_json(
+                    &mut out,
+                    &serde_json::json!({ "summary": summary, "breakers": breakers }),
+                )?;
+            } else {
+                write_breaker_summary(&mut out, &summary)?;
+                writeln!(out)?;
+                write_breakers(&mut out, &breakers)?;
+            }
+        }
+    }
+    if !json && args.view.as_of.is_some() {
+        writeln!(
+            out,
+            "(as of sequence {}, now = {})",
+            statistics.summary.last_sequence,
+            time_to_second(statistics.now)
+        )?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+pub const RIGHT_2: &[bool] = &[false, true, true];
+
+/// A percentage as the seed rounds it (2 decimals), without trailing zeros.
+pub fn percent(value: f64) -> String {
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
+}
+
+pub fn share_row(name: &str, count: u64, percentage: f64) -> Vec<String> {
+    vec![
+        name.to_string(),
+        count.to_string(),
+        format!("{}%", percent(percentage)),
+    ]
+}
+
+pub fn write_status_counts(
+    out: &mut impl Write,
+    c: &baldur_journal::projection::StatusCounts,
+) -> std::io::Result<()> {
+    let named = [
+        ("pending", c.pending),
+        ("reviewing", c.reviewing),
+        ("requires_review", c.requires_review),
+        ("replayed", c.replayed),
+        ("resolved", c.resolved),
+        ("rejected", c.rejected),
+        ("expired", c.expired),
+        ("archived", c.archived),
+        ("failed", c.failed),
+    ];
+    let others = c.total - named.iter().map(|(_, n)| n).sum::<u64>().min(c.total);
+    let mut rows: Vec<Vec<String>> = named
+        .iter()
+        .map(|(name, n)| vec![name.to_string(), n.to_string()])
+        .collect();
+    rows.push(vec!["other".into(), others.to_string()]);
+    rows.push(vec!["total".into(), c.total.to_string()]);
+    write_columns(out, &["STATUS", "ENTRIES"], &rows, &[false, true])
+}
+
+pub fn write_entry_list(
+    out: &mut impl Write,
+    items: &[baldur_journal::projection::EntrySummary],
+) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.clone(),
+                e.domain.clone(),
+                e.failure_type.clone(),
+                e.status.clone(),
+                e.retry_count.to_string(),
+                time_to_second(e.created_at),
+                maybe_time(e.resolved_at),
+            ]
+        })
+        .collect();
+    write_columns(
+        out,
+        &[
+            "ID",
+            "DOMAIN",
+            "FAILURE TYPE",
+            "STATUS",
+            "RETRIES",
+            "CREATED",
+            "RESOLVED",
+        ],
+        &rows,
+        &[false, false, false, false, true, false, false],
+    )
+}
+
+fn write_entry_detail(
+    out: &mut impl Write,
+    d: &baldur_journal::projection::EntryDetail,
+) -> std::io::Result<()> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let lines = [
+        ("id", d.id.clone()),
+        ("domain", d.domain.clone()),
+        ("failure type", d.failure_type.clone()),
+        ("status", d.status.clone()),
+        (
+            "entity",
+            format!("{} {}", opt(&d.entity_type), opt(&d.entity_id)),
+        ),
+        ("user", d.user_id.map_or("-".into(), |u| u.to_string())),
+        ("retries", format!("{} of {}", d.retry_count, d.max_retries)),
+        ("error", format!("{} {}", d.error_code, d.error_message)),
+        ("created", time_to_second(d.created_at)),
+        ("updated", time_to_second(d.updated_at)),
+        ("last retry", maybe_time(d.last_retry_at)),
+        ("resolved", maybe_time(d.resolved_at)),
+        ("expires", maybe_time(d.expires_at)),
+        ("snapshot", d.snapshot_data.to_string()),
+        ("metadata", d.metadata.to_string()),
+    ];
+    for (name, value) in lines {
+        let value = value.trim().replace(['\n', '\r'], " ");
+        writeln!(out, "{name:<13}{value}")?;
+    }
+    Ok(())
+}
+
+pub fn write_sla(
+    out: &mut impl Write,
+    breaches: &std::collections::BTreeMap<String, u64>,
+    hours: u32,
+) -> std::io::Result<()> {
+    let mut by_count: Vec<(&String, &u64)> = breaches.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut rows: Vec<Vec<String>> = by_count
+        .iter()
+        .map(|(domain, n)| vec![domain.to_string(), n.to_string()])
+        .collect();
+    rows.push(vec![
+        "total".into(),
+        breaches.values().sum::<u64>().to_string(),
+    ]);
+    let header = format!("WAITING > {hours} H");
+    write_columns(out, &["DOMAIN", &header], &rows, &[false, true])
+}
+
+pub fn write_cleanup(
+    out: &mut impl Write,
+    c: &baldur_journal::projection::CleanupStats,
+) -> std::io::Result<()> {
+    let by_status: Vec<String> = c
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    let lines = [
+        ("entries", c.total.to_string()),
+        ("by status", by_status.join(", ")),
+        (
+            "can archive (resolved > 30 d)",
+            c.resolved_older_than_30_days.to_string(),
+        ),
+        (
+            "can purge (archived > 90 d)",
+            c.archived_older_than_90_days.to_string(),
+        ),
+    ];
+    for (name, value) in lines {
+        writeln!(out, "{name:<31}{value}")?;
+    }
+    Ok(())
+}
+
+pub fn write_breaker_summary(
+    out: &mut impl Write,
+    s: &baldur_journal::projection::CircuitBreakerSummary,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "circuit breakers: {} ({} closed, {} open, {} half open)",
+        s.total, s.closed, s.open, s.half_open
+    )
+}
+
+pub fn write_breakers(
+    out: &mut impl Write,
+    breakers: &[baldur_journal::projection::CircuitBreakerInfo],
+) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = breakers
+        .iter()
+        .map(|b| {
+            vec![
+                b.service_name.clone(),
+                b.state.clone(),
+                b.failure_count.to_string(),
+                maybe_time(b.last_failure_time),
+                maybe_time(b.last_state_change),
+            ]
+        })
+        .collect();
+    write_columns(
+        out,
+        &[
+            "SERVICE",
+            "STATE",
+            "FAILURES",
+            "LAST FAILURE",
+            "LAST CHANGE",
+        ],
+        &rows,
+        &[false, false, true, false, false],
+    )
+}

@@ -1,0 +1,126 @@
+//! `archive` and `purge`: what they did, as the library counts it; purge
+//! refuses a selection of nothing; the statistics show the result.
+
+mod cli_common;
+
+use std::sync::Arc;
+
+use baldur_journal::projection::{JournalStatistics, StatisticsRepository};
+use baldur_journal::{DiskJournal, EventJournal};
+use cli_common::*;
+use serde_json::Value;
+
+fn status_of(dir: &std::path::Path, id: &str) -> Option<String> {
+    let lib = JournalStatistics::new(Arc::new(DiskJournal::open_read_only(dir).unwrap()));
+    lib.get_entry_detail(id).unwrap().map(|d| d.status)
+}
+
+#[test]
+fn archive_then_purge_by_age_and_by_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = make_dlq_journal(tmp.path());
+    let latest = fixture.records.len() as u64;
+
+    // dlq-1 (40 days) and dlq-6 (34 days) were resolved more than 30 days ago.
+    let text = stdout(&run_ok(cli(tmp.path()).arg("archive")));
+    assert_eq!(text, "archived 2 entries resolved more than 30 days ago\n");
+    assert_eq!(status_of(tmp.path(), "dlq-1").as_deref(), Some("archived"));
+    assert_eq!(status_of(tmp.path(), "dlq-6").as_deref(), Some("archived"));
+    assert_eq!(status_of(tmp.path(), "dlq-5").as_deref(), Some("resolved"));
+    let journal = DiskJournal::open_read_only(tmp.path()).unwrap();
+    assert_eq!(
+        journal.get_latest_sequence().unwrap(),
+        latest + 2,
+        "one event each"
+    );
+    drop(journal);
+    let text = stdout(&run_ok(cli(tmp.path()).arg("archive")));
+    assert_eq!(text, "archived 0 entries resolved more than 30 days ago\n");
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "archive",
+        "--older-than-days",
+        "10",
+    ])));
+    assert_eq!(text, "archived 1 entry resolved more than 10 days ago\n"); // dlq-5
+
+    // Only dlq-9 was archived more than 90 days ago.
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "purge",
+        "--older-than-days",
+        "90",
+    ])));
+    assert_eq!(
+        text,
+        "purged 1 archived entry archived more than 90 days ago\n"
+    );
+    assert_eq!(status_of(tmp.path(), "dlq-9"), None);
+
+    // By id: only archived ones; unknown and live ids are skipped.
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "purge",
+        "--ids",
+        "dlq-1,dlq-2",
+        "--ids",
+        "dlq-404",
+    ])));
+    assert_eq!(text, "purged 1 archived entry of the 3 ids given\n");
+    assert_eq!(status_of(tmp.path(), "dlq-1"), None);
+    assert_eq!(
+        status_of(tmp.path(), "dlq-2").as_deref(),
+        Some("requires_review")
+    );
+
+    // Both conditions: dlq-6 was archived just now, not 1 day ago.
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "purge",
+        "--ids",
+        "dlq-6",
+        "--older-than-days",
+        "1",
+    ])));
+    assert_eq!(
+        text,
+        "purged 0 archived entries of the 1 ids given, archived more than 1 days ago\n"
+    );
+    assert_eq!(status_of(tmp.path(), "dlq-6").as_deref(), Some("archived"));
+
+    let cleanup: Value = serde_json::from_str(&stdout(&run_ok(
+        cli(tmp.path()).args(["stats", "cleanup", "--json"]),
+    )))
+    .unwrap();
+    assert_eq!(cleanup["by_status"]["archived"], 2, "{cleanup}");
+}
+
+#[test]
+fn purge_refuses_to_select_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    let before = snapshot(tmp.path());
+    for args in [
+        &["purge"][..],
+        &["purge", "--ids", ""],
+        &["purge", "--ids", " , "],
+    ] {
+        let output = cli(tmp.path()).args(args).output().unwrap();
+        let err = assert_one_line_error(&output);
+        assert!(
+            err.contains("purge needs --ids, --older-than-days, or both"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        snapshot(tmp.path()),
+        before,
+        "a refused purge opens nothing"
+    );
+    // Nor does either command create a journal.
+    let missing = tmp.path().join("missing");
+    for cmd in ["archive", "purge"] {
+        let output = cli(&missing)
+            .args([cmd, "--older-than-days", "1"])
+            .output()
+            .unwrap();
+        assert!(assert_one_line_error(&output).contains("no journal at"));
+    }
+    assert!(!missing.exists());
+}

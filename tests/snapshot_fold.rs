@@ -1,0 +1,457 @@
+//! Issue 6: projection snapshots. Snapshot + tail answers like a full fold;
+//! a reopen with a valid snapshot folds exactly the records after it; a
+//! missing, corrupt, foreign or stale snapshot means a full fold; read-only
+//! opens never write one.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use baldur_journal::disk::DiskJournal;
+use baldur_journal::projection::{
+    AuditLink, BreakerEvent, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent,
+    LifecycleKind, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
+    StatisticsRepository, StoreEvent, events,
+};
+use baldur_journal::{EventJournal, JournalEntry, Timestamp};
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const MINUTE: i64 = 60_000_000_000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A random DLQ and breaker event at minute `i`.
+fn random_event(rng: &mut Rng, i: i64) -> JournalEntry {
+    let at = Timestamp::from_unix_nanos(T0 + i * MINUTE);
+    let id = format!("e{}", rng.below(40));
+    let domains = ["payments", "orders", ""];
+    let kinds = LifecycleKind::ALL;
+    match rng.below(10) {
+        0..=2 => {
+            let mut store = StoreEvent::new(
+                &id,
+                domains[rng.below(3) as usize],
+                ["timeout", "validation"][rng.below(2) as usize],
+            );
+            store.retry_count = rng.below(2) as i64;
+            store.to_entry(at)
+        }
+        3..=5 => {
+            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
+        }
+        6 => {
+            let mut link = AuditLink::new(&id, "review");
+            link.details = Some(format!("note {i}"));
+            link.to_entry(at)
+        }
+        7 => {
+            let mut data = serde_json::Map::new();
+            data.insert("id".into(), id.clone().into());
+            data.insert("status".into(), "pending".into());
+            data.insert("retry_count".into(), 1.into());
+            events::dlq_persist(&id, &data, at)
+        }
+        8 => match rng.below(2) {
+            0 => events::dlq_archive(&id, None, None, at),
+            _ => events::dlq_purge(&id, None, None, at),
+        },
+        _ => {
+            let transitions = [
+                BreakerTransition::Opened,
+                BreakerTransition::Closed,
+                BreakerTransition::HalfOpened,
+            ];
+            BreakerEvent::new(
+                transitions[rng.below(3) as usize],
+                ["svc-a", "svc-b"][rng.below(2) as usize],
+            )
+            .to_entry(at)
+        }
+    }
+}
+
+fn open(dir: &Path) -> Arc<DiskJournal> {
+    Arc::new(DiskJournal::open(dir).unwrap())
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(Timestamp::from_unix_nanos(T0 + 5_000 * MINUTE))
+}
+
+fn with_snapshot(journal: &Arc<DiskJournal>) -> JournalStatistics<DiskJournal> {
+    JournalStatistics::builder(journal.clone())
+        .clock(clock())
+        .snapshot(SnapshotConfig::for_disk(journal))
+        .build()
+        .unwrap()
+}
+
+fn full_fold(journal: &Arc<DiskJournal>) -> JournalStatistics<DiskJournal> {
+    JournalStatistics::builder(journal.clone())
+        .clock(clock())
+        .build()
+        .unwrap()
+}
+
+/// Every read of `got` equals the same read of `want`.
+fn assert_same(got: &impl StatisticsRepository, want: &impl StatisticsRepository, why: &str) {
+    assert_eq!(
+        got.get_status_counts().unwrap(),
+        want.get_status_counts().unwrap(),
+        "{why}"
+    );
+    assert_eq!(
+        got.get_domain_distribution(10).unwrap(),
+        want.get_domain_distribution(10).unwrap()
+    );
+    assert_eq!(
+        got.get_failure_type_distribution(10).unwrap(),
+        want.get_failure_type_distribution(10).unwrap()
+    );
+    assert_eq!(
+        got.get_recent_activity(24, 7).unwrap(),
+        want.get_recent_activity(24, 7).unwrap()
+    );
+    assert_eq!(
+        got.get_resolution_rate(30).unwrap().to_bits(),
+        want.get_resolution_rate(30).unwrap().to_bits()
+    );
+    assert_eq!(
+        got.get_avg_retry_count().unwrap().to_bits(),
+        want.get_avg_retry_count().unwrap().to_bits()
+    );
+    for order_by in ["-created_at", "retry_count", "domain"] {
+        let query = EntryListQuery {
+            page_size: 100,
+            order_by: order_by.into(),
+            ..EntryListQuery::default()
+        };
+        assert_eq!(
+            got.list_entries(&query).unwrap(),
+            want.list_entries(&query).unwrap()
+        );
+    }
+    assert_eq!(
+        got.get_sla_breaches(4, None).unwrap(),
+        want.get_sla_breaches(4, None).unwrap()
+    );
+    assert_eq!(
+        got.get_cleanup_stats().unwrap(),
+        want.get_cleanup_stats().unwrap()
+    );
+    assert_eq!(
+        got.list_circuit_breakers().unwrap(),
+        want.list_circuit_breakers().unwrap()
+    );
+    assert_eq!(
+        got.get_circuit_breaker_summary().unwrap(),
+        want.get_circuit_breaker_summary().unwrap()
+    );
+    for i in 0..40 {
+        let id = format!("e{i}");
+        assert_eq!(
+            got.get_entry_detail(&id).unwrap(),
+            want.get_entry_detail(&id).unwrap()
+        );
+        assert_eq!(
+            got.get_audit_trail_by_entity(&id, "dlq_entry").unwrap(),
+            want.get_audit_trail_by_entity(&id, "dlq_entry").unwrap()
+        );
+    }
+}
+
+#[test]
+fn snapshot_plus_tail_equals_a_full_fold_at_random_cuts() {
+    for seed in 1..=6u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let dir = tempfile::tempdir().unwrap();
+        let total = 300 + rng.below(500) as i64;
+        let cut = rng.below(total as u64) as i64;
+        let journal = open(dir.path());
+        let events: Vec<JournalEntry> = (0..total).map(|i| random_event(&mut rng, i)).collect();
+        journal.append_batch(&events[..cut as usize]).unwrap();
+        {
+            let stats = with_snapshot(&journal);
+            assert!(stats.snapshot_now().unwrap());
+            assert_eq!(stats.folded_records(), cut as u64);
+        }
+        journal.append_batch(&events[cut as usize..]).unwrap();
+        let restored = with_snapshot(&journal);
+        let full = full_fold(&journal);
+        assert_eq!(restored.refresh().unwrap(), full.refresh().unwrap());
+        assert_eq!(
+            restored.folded_records(),
+            (total - cut) as u64,
+            "seed {seed}: only the tail is folded"
+        );
+        assert_same(
+            &restored,
+            &full,
+            &format!("seed {seed}, cut {cut} of {total}"),
+        );
+        // Writes after a restore (archive, purge) act like a full fold's.
+        restored.archive_old_entries(0).unwrap();
+        restored
+            .purge_archived(&PurgeSelection::OlderThanDays(0))
+            .unwrap();
+        assert_same(&restored, &full, &format!("seed {seed} after writes"));
+    }
+}
+
+#[test]
+fn a_reopen_folds_exactly_the_records_after_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(42);
+    {
+        let journal = open(dir.path());
+        let stats = JournalStatistics::builder(journal.clone())
+            .snapshot(SnapshotConfig::for_disk(&journal).interval(100))
+            .build()
+            .unwrap();
+        for i in 0..250 {
+            journal.append(&random_event(&mut rng, i)).unwrap();
+        }
+        // Periodic: the read at 250 folds 250 records, >= the interval.
+        stats.get_status_counts().unwrap();
+        assert!(dir.path().join(SNAPSHOT_FILE).exists());
+        for i in 250..300 {
+            journal.append(&random_event(&mut rng, i)).unwrap();
+        }
+        // Dropped: a snapshot on close at 300.
+    }
+    let journal = open(dir.path());
+    for i in 300..320 {
+        journal.append(&random_event(&mut rng, i)).unwrap();
+    }
+    let stats = with_snapshot(&journal);
+    stats.refresh().unwrap();
+    assert_eq!(stats.folded_records(), 20);
+    assert_eq!(stats.refresh().unwrap().records, 320);
+    drop(stats);
+    drop(journal);
+
+    // Read-only: uses the snapshot (at 320 now), never writes one.
+    let before = std::fs::read(dir.path().join(SNAPSHOT_FILE)).unwrap();
+    {
+        let journal = Arc::new(DiskJournal::open_read_only(dir.path()).unwrap());
+        let config = SnapshotConfig::for_disk(&journal).interval(1);
+        assert!(!config.write);
+        let stats = JournalStatistics::builder(journal.clone())
+            .snapshot(config)
+            .build()
+            .unwrap();
+        assert_eq!(stats.refresh().unwrap().records, 320);
+        assert_eq!(stats.folded_records(), 0);
+        assert!(!stats.snapshot_now().unwrap());
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join(SNAPSHOT_FILE)).unwrap(),
+        before
+    );
+}
+
+fn folded_on_open(dir: &Path) -> u64 {
+    let journal = Arc::new(DiskJournal::open_read_only(dir).unwrap());
+    let stats = JournalStatistics::builder(journal.clone())
+        .snapshot(SnapshotConfig::for_disk(&journal))
+        .build()
+        .unwrap();
+    let summary = stats.refresh().unwrap();
+    let full = JournalStatistics::new(journal.clone()).refresh().unwrap();
+    assert_eq!(summary, full, "never a wrong answer");
+    stats.folded_records()
+}
+
+#[test]
+fn missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(7);
+    {
+        let journal = open(dir.path());
+        for i in 0..100 {
+            journal.append(&random_event(&mut rng, i)).unwrap();
+        }
+        with_snapshot(&journal).snapshot_now().unwrap();
+    }
+    assert_eq!(folded_on_open(dir.path()), 0);
+    let path = dir.path().join(SNAPSHOT_FILE);
+    let good = std::fs::read(&path).unwrap();
+
+    // Corrupt: any flipped byte (header, checksum or payload).
+    for at in [0, 9, 20, 60, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(folded_on_open(dir.path()), 100, "byte {at}");
+    }
+    // Truncated, and missing.
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    assert_eq!(folded_on_open(dir.path()), 100);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(folded_on_open(dir.path()), 100);
+
+    // Foreign: another journal's snapshot.
+    let other = tempfile::tempdir().unwrap();
+    {
+        let journal = open(other.path());
+        for i in 0..100 {
+            journal.append(&random_event(&mut rng, i)).unwrap();
+        }
+        with_snapshot(&journal).snapshot_now().unwrap();
+    }
+    std::fs::copy(other.path().join(SNAPSHOT_FILE), &path).unwrap();
+    assert_eq!(folded_on_open(dir.path()), 100);
+
+    // Stale: a copy of this journal that went on differently; its snapshot
+    // names a sequence whose record here differs.
+    std::fs::remove_file(&path).unwrap();
+    let fork = common::copy_dir(dir.path());
+    {
+        let journal = open(fork.path());
+        journal.append(&random_event(&mut rng, 1000)).unwrap();
+        with_snapshot(&journal).snapshot_now().unwrap();
+    }
+    {
+        let journal = open(dir.path());
+        journal.append(&random_event(&mut rng, 2000)).unwrap();
+    }
+    std::fs::copy(fork.path().join(SNAPSHOT_FILE), &path).unwrap();
+    assert_eq!(folded_on_open(dir.path()), 101);
+    // Ahead of the journal (the journal lost its tail): also a full fold.
+    let ahead = common::copy_dir(fork.path());
+    {
+        let journal = open(ahead.path());
+        for i in 0..5 {
+            journal.append(&random_event(&mut rng, 3000 + i)).unwrap();
+        }
+        with_snapshot(&journal).snapshot_now().unwrap();
+    }
+    std::fs::copy(ahead.path().join(SNAPSHOT_FILE), &path).unwrap();
+    assert_eq!(folded_on_open(dir.path()), 101);
+}
+
+#[test]
+fn audit_chains_continue_after_a_restored_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = open(dir.path());
+        let stats = JournalStatistics::builder(journal.clone())
+            .audit_chain(true)
+            .snapshot(SnapshotConfig::for_disk(&journal))
+            .build()
+            .unwrap();
+        stats
+            .record(vec![
+                StoreEvent::new("a", "d", "f").to_entry(Timestamp::from_unix_nanos(T0)),
+            ])
+            .unwrap();
+        assert!(stats.link_audit_entry(&AuditLink::new("a", "x")).unwrap());
+    }
+    let journal = open(dir.path());
+    let stats = JournalStatistics::builder(journal.clone())
+        .audit_chain(true)
+        .snapshot(SnapshotConfig::for_disk(&journal))
+        .build()
+        .unwrap();
+    assert!(stats.link_audit_entry(&AuditLink::new("a", "y")).unwrap());
+    assert_eq!(stats.folded_records(), 1, "the snapshot held the first two");
+    let checked = stats.verify_audit_trail("a", "dlq_entry").unwrap();
+    assert_eq!(checked.entries.len(), 3);
+    assert!(checked.is_chain_valid(), "{checked:#?}");
+    let _ = journal.get_latest_sequence();
+}
+
+/// The issue's measurement: reopen time with a snapshot for a journal of
+/// 5 million events (1 M entries, 5 events each), next to the full fold.
+/// `BALDUR_SNAPSHOT_EVENTS` overrides the count. Run with
+/// `cargo test --release --test snapshot_fold -- --ignored --nocapture`.
+#[test]
+#[ignore = "slow: writes millions of events"]
+fn reopen_time_with_a_snapshot_for_millions_of_events() {
+    use std::time::Instant;
+    let total: u64 = std::env::var("BALDUR_SNAPSHOT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    {
+        let journal = open(dir.path());
+        let kinds = [
+            LifecycleKind::ReplayStart,
+            LifecycleKind::ReplayFailed,
+            LifecycleKind::ReplayStart,
+            LifecycleKind::Resolve,
+        ];
+        let mut batch = Vec::with_capacity(5000);
+        for i in 0..total {
+            let entry = i / 5;
+            let at = Timestamp::from_unix_nanos(T0 + i as i64 * 1_000_000);
+            let id = format!("dlq-{entry}");
+            let event = match i % 5 {
+                0 => StoreEvent::new(
+                    &id,
+                    ["payments", "orders", "billing"][(entry % 3) as usize],
+                    "timeout",
+                )
+                .to_entry(at),
+                step => LifecycleEvent::new(kinds[step as usize - 1], &id).to_entry(at),
+            };
+            batch.push(event);
+            if batch.len() == 5000 {
+                journal.append_batch(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        journal.append_batch(&batch).unwrap();
+        journal.close().unwrap();
+    }
+    eprintln!("wrote {total} events in {:?}", started.elapsed());
+
+    let started = Instant::now();
+    {
+        let journal = open(dir.path());
+        let stats = full_fold(&journal);
+        assert_eq!(stats.refresh().unwrap().records, total);
+        eprintln!("full fold: {:?}", started.elapsed());
+        let written = Instant::now();
+        let stats = with_snapshot(&journal);
+        stats.snapshot_now().unwrap();
+        eprintln!(
+            "snapshot written in {:?} (after a fold), {} bytes",
+            written.elapsed(),
+            std::fs::metadata(dir.path().join(SNAPSHOT_FILE))
+                .unwrap()
+                .len()
+        );
+    }
+    let started = Instant::now();
+    let journal = open(dir.path());
+    let opened = started.elapsed();
+    let stats = with_snapshot(&journal);
+    assert_eq!(stats.refresh().unwrap().records, total);
+    assert_eq!(stats.folded_records(), 0);
+    eprintln!(
+        "reopen with the snapshot: {:?} (journal open {opened:?}, statistics {:?})",
+        started.elapsed(),
+        started.elapsed() - opened
+    );
+    let started = Instant::now();
+    let full = full_fold(&journal);
+    full.refresh().unwrap();
+    eprintln!("full fold again (warm cache): {:?}", started.elapsed());
+    assert_eq!(
+        stats.get_status_counts().unwrap(),
+        full.get_status_counts().unwrap()
+    );
+}
