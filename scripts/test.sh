@@ -12,9 +12,10 @@ echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 echo "== tests (debug)"
 cargo test --locked
-echo "== release: peak heap of count and replay (1 M vs 10 M entries), 10,000 crash points"
+echo "== release: peak heap of count and replay (1 M vs 10 M entries), 10,000 crash points each for appends and snapshots"
 cargo test --locked --release --test memory_peak -- --ignored --nocapture
 BALDUR_CRASH_POINTS=10000 cargo test --locked --release --test crash_sim -- --nocapture
+BALDUR_CRASH_POINTS=10000 cargo test --locked --release --test crash_sim_snapshot -- --nocapture
 echo "== the safety tests bite: broken variants"
 bash scripts/broken-variants.sh
 bash scripts/check-reliability-doc.sh

@@ -36,6 +36,7 @@
         feature = "break-skip-dir-sync",
         feature = "break-recovery-cut-too-far",
         feature = "break-ack-before-write",
+        feature = "break-snapshot-trust",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");

@@ -134,6 +134,8 @@ fn unchained_events_are_reported_but_not_bad_until_a_chain_starts() {
     let checks: Vec<_> = checked.entries.iter().map(|e| e.check.clone()).collect();
     assert_eq!(checks, [EntryCheck::Unchained, EntryCheck::Valid]);
     assert!(checked.is_chain_valid());
+    // The DTO's link check agrees here (docs/AUDIT.md).
+    assert!(checked.trail.is_chain_valid());
     // An unchained event after the chain started is bad.
     journal
         .append(&LifecycleEvent::new(LifecycleKind::Expire, "a").to_entry(at(2)))
@@ -141,8 +143,24 @@ fn unchained_events_are_reported_but_not_bad_until_a_chain_starts() {
     let checked = stats.verify_audit_trail("a", "dlq_entry").unwrap();
     assert_eq!(checked.first_bad_entry(), Some(2));
     assert_eq!(checked.entries[2].check, EntryCheck::UnchainedAfterChain);
-    // Statistics without chaining write no chain fields.
-    let plain = JournalStatistics::new(journal.clone());
+    assert!(!checked.trail.is_chain_valid());
+    // Chaining is on by default, keyless.
+    assert_eq!(
+        JournalStatistics::new(journal.clone()).audit_chain(),
+        Some(None)
+    );
+    assert_eq!(
+        JournalStatistics::builder(journal.clone())
+            .build()
+            .unwrap()
+            .audit_chain(),
+        Some(None)
+    );
+    // Statistics with chaining turned off write no chain fields.
+    let plain = JournalStatistics::builder(journal.clone())
+        .audit_chain(false)
+        .build()
+        .unwrap();
     assert_eq!(plain.audit_chain(), None);
     assert!(plain.link_audit_entry(&AuditLink::new("a", "x")).unwrap());
     let last = journal.get_sequence_range(4, 5).unwrap();

@@ -1,14 +1,16 @@
 //! `demo`: creates a journal of a DLQ framework's month (DLQ entries with
 //! their lifecycles and audit links, interleaved with the seven fleet event
-//! kinds with the reference publishers' context keys), prints the
-//! dashboard, and run again appends to the same journal with later event
-//! times and new entry ids.
+//! kinds with the reference publishers' context keys), its DLQ events
+//! audit-chained (keyless) so `audit` recomputes every hash, a projection
+//! snapshot kept in the directory; prints the dashboard, and run again
+//! appends to the same journal with later event times and new entry ids.
 
 mod cli_common;
 
 use std::sync::Arc;
 
-use baldur_journal::projection::{JournalStatistics, StatisticsRepository};
+use baldur_journal::projection::audit::is_chained_event_type;
+use baldur_journal::projection::{EntryCheck, JournalStatistics, StatisticsRepository};
 use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter};
 use cli_common::*;
 
@@ -123,6 +125,17 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
             "no {kind} in the demo"
         );
     }
+    // Every DLQ event is chained (keyless), nothing else is.
+    for e in &entries {
+        let context = e.context.to_value();
+        let chained = is_chained_event_type(&e.event_type);
+        assert_eq!(context.contains_key("hash_chain"), chained, "{e:?}");
+        assert!(!context.contains_key("hash_key_id"), "{e:?}");
+    }
+    assert!(
+        dir.join("projection.snapshot").is_file(),
+        "the demo's writer keeps a snapshot"
+    );
     drop(journal);
 
     // The statistics see every entry, nothing malformed or orphaned.
@@ -137,10 +150,26 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
         .get_audit_trail_by_entity("dlq-000001", "dlq_entry")
         .unwrap();
     assert!(!trail.entries.is_empty());
+    let verified = statistics
+        .verify_audit_trail("dlq-000001", "dlq_entry")
+        .unwrap();
+    assert!(verified.is_chained() && verified.is_chain_valid());
+    assert!(
+        verified
+            .entries
+            .iter()
+            .all(|e| e.check == EntryCheck::Valid)
+    );
     drop(statistics);
     drop(journal);
     let text = stdout(&run_ok(cli(&dir).args(["audit", "dlq-000001"])));
-    assert!(text.contains("VALID"), "{text}");
+    let n = trail.entries.len();
+    assert!(
+        text.trim_end()
+            .ends_with(&format!("VALID ({n} actions, {n} hashes recomputed)")),
+        "{text}"
+    );
+    assert!(!text.contains("unchained"), "{text}");
 
     let second = stdout(&run_ok(cli(&dir).args([
         "demo",

@@ -1,5 +1,6 @@
 //! `verify --head`: after a clean verify, the journal's head as one JSON
-//! line, the library's `DiskJournal::head`; read-only.
+//! line, the library's `DiskJournal::head`; and `verify`'s audit-chain
+//! check (every chained entity's trail verified). Read-only.
 
 mod cli_common;
 
@@ -30,4 +31,89 @@ fn verify_head_prints_the_library_head() {
     // Without --head, a clean verify stays silent.
     let output = run_ok(cli(tmp.path()).arg("verify"));
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
+}
+
+/// `verify` also verifies every audit chain: quiet on a clean chained
+/// journal, one problem line per broken chain naming the entity and the
+/// first bad entry's sequence (exit 1).
+#[test]
+fn verify_checks_every_audit_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    make_chained_journal(&dir, None);
+    let output = run_ok(cli(&dir).arg("verify"));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    let output = run_ok(cli(&dir).args(["verify", "--verbose"]));
+    assert!(stderr(&output).contains(", 2 audit chains"), "{output:?}");
+
+    let copy = tmp.path().join("copy");
+    copy_dir(&dir, &copy);
+    tamper(&copy, b"needs a human", b"needs a huma!");
+    let before = snapshot(&copy);
+    let json: Value = serde_json::from_str(&stdout(&run_code(
+        cli(&copy).args(["audit", "a", "--json"]),
+        1,
+    )))
+    .unwrap();
+    let sequence = json["verification"][3]["sequence"].as_u64().unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "audit chain of dlq_entry \"a\": broken at sequence {sequence} (entry 4: \
+             hash_mismatch)\n"
+        )
+    );
+    assert!(
+        stderr(&output).contains("verify: 1 problems found"),
+        "{output:?}"
+    );
+    // --head prints nothing when there are problems.
+    let output = run_code(cli(&copy).args(["verify", "--head"]), 1);
+    assert_eq!(stdout(&output).lines().count(), 1);
+    assert_eq!(snapshot(&copy), before, "verify wrote to the directory");
+}
+
+/// Keyed chains verify under `--key-file`; without it they are not
+/// problems, but a note on stderr says they went unverified.
+#[test]
+fn verify_keyed_chains_with_and_without_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let key = baldur_journal::projection::AuditKey::new("k1", b"s3cret".to_vec()).unwrap();
+    make_chained_journal(&dir, Some(key));
+    let key_file = tmp.path().join("k1.key");
+    std::fs::write(&key_file, b"s3cret").unwrap();
+    let output = run_ok(cli(&dir).args([
+        "verify",
+        "--key-file",
+        &format!("k1={}", key_file.display()),
+    ]));
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
+        "{output:?}"
+    );
+    let output = run_ok(cli(&dir).arg("verify"));
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr(&output).contains("verify: 2 audit chains are keyed with keys not given"),
+        "{output:?}"
+    );
+    // The wrong secret: both chains are broken at their first entry.
+    std::fs::write(&key_file, b"guess").unwrap();
+    let output = run_code(
+        cli(&dir).args([
+            "verify",
+            "--key-file",
+            &format!("k1={}", key_file.display()),
+        ]),
+        1,
+    );
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.ends_with("(entry 1: hash_mismatch)")),
+        "{text}"
+    );
 }

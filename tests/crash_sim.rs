@@ -13,128 +13,22 @@
 //! also reordered). Creations and renames survive once a later directory
 //! sync completed; unsynced ones survive in order up to a random point
 //! (metadata is journaled in order). Reads through memory maps need no
-//! model: the engine reads the files this test builds.
+//! model: the engine reads the files this test builds. The recorder and the
+//! model live in `tests/crash_common/mod.rs`.
 //!
 //! `BALDUR_CRASH_POINTS` sets how many crash states to check (default
 //! 1,500; CI runs 10,000 in release). A failure prints the seed.
 
 mod common;
+mod crash_common;
 
-use std::collections::HashMap;
-use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile, verify};
+use baldur_journal::disk::verify;
 use baldur_journal::{DiskJournal, EventJournal};
 use common::{Rng, entry, strip};
-
-const SECTOR: usize = 512;
-
-#[derive(Clone, Debug)]
-enum Op {
-    /// A name now points at a new, empty file.
-    Create {
-        name: String,
-    },
-    Write {
-        name: String,
-        offset: u64,
-        data: Vec<u8>,
-    },
-    SyncFile {
-        name: String,
-    },
-    SyncDir,
-    Rename {
-        from: String,
-        to: String,
-    },
-    Ack {
-        sequence: u64,
-    },
-}
-
-#[derive(Clone, Default)]
-struct Recorder {
-    ops: Arc<Mutex<Vec<Op>>>,
-}
-
-impl Recorder {
-    fn push(&self, op: Op) {
-        self.ops.lock().unwrap().push(op);
-    }
-}
-
-fn name_of(path: &Path) -> String {
-    path.file_name().unwrap().to_str().unwrap().to_string()
-}
-
-struct RecordingFile {
-    name: String,
-    inner: Box<dyn StorageFile>,
-    recorder: Recorder,
-}
-
-impl StorageFile for RecordingFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(buf, offset)?;
-        self.recorder.push(Op::Write {
-            name: self.name.clone(),
-            offset,
-            data: buf.to_vec(),
-        });
-        Ok(())
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()?;
-        self.recorder.push(Op::SyncFile {
-            name: self.name.clone(),
-        });
-        Ok(())
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for Recorder {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        let existed = path.exists();
-        let inner = OsStorage.open(path, mode)?;
-        let name = name_of(path);
-        if mode == OpenMode::CreateNew || (mode == OpenMode::Truncate) || !existed {
-            self.push(Op::Create { name: name.clone() });
-        }
-        Ok(Box::new(RecordingFile {
-            name,
-            inner,
-            recorder: self.clone(),
-        }))
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        OsStorage.sync_dir(path)?;
-        self.push(Op::SyncDir);
-        Ok(())
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)?;
-        self.push(Op::Rename {
-            from: name_of(from),
-            to: name_of(to),
-        });
-        Ok(())
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
-    }
-}
+use crash_common::{Op, Recorder, crash_state};
 
 /// Runs the workload once and returns its operation log.
 fn record_workload(seed: u64) -> Vec<Op> {
@@ -160,104 +54,6 @@ fn record_workload(seed: u64) -> Vec<Op> {
     }
     journal.close().unwrap();
     recorder.ops.lock().unwrap().clone()
-}
-
-/// One inode's contents: writes in order, each marked durable or not.
-#[derive(Default, Clone)]
-struct Inode {
-    writes: Vec<(u64, Vec<u8>, bool)>,
-}
-
-/// Builds the disk state a power cut after `ops[..k]` could leave.
-fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
-    // Which namespace operations are durable: those before the last SyncDir.
-    let last_dir_sync = ops.iter().rposition(|op| matches!(op, Op::SyncDir));
-    let namespace_ops: Vec<usize> = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| matches!(op, Op::Create { .. } | Op::Rename { .. }))
-        .map(|(i, _)| i)
-        .collect();
-    let volatile: Vec<usize> = namespace_ops
-        .iter()
-        .copied()
-        .filter(|&i| last_dir_sync.is_none_or(|d| i > d))
-        .collect();
-    // Unsynced metadata survives in order, up to a random point.
-    let keep_volatile = rng.below(volatile.len() as u64 + 1) as usize;
-    let dropped: Vec<usize> = volatile[keep_volatile..].to_vec();
-
-    let mut inodes: Vec<Inode> = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut live_names: HashMap<String, usize> = HashMap::new();
-    let mut acked = 0;
-    // First pass: which inode each write goes to (by the live namespace),
-    // and whether a later sync of that inode made it durable.
-    let mut write_targets: Vec<(usize, usize)> = Vec::new(); // (op index, inode)
-    let mut syncs: Vec<(usize, usize)> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        match op {
-            Op::Create { name } => {
-                inodes.push(Inode::default());
-                live_names.insert(name.clone(), inodes.len() - 1);
-                if !dropped.contains(&i) {
-                    names.insert(name.clone(), inodes.len() - 1);
-                }
-            }
-            Op::Rename { from, to } => {
-                if let Some(inode) = live_names.remove(from) {
-                    live_names.insert(to.clone(), inode);
-                    if !dropped.contains(&i)
-                        && let Some(durable) = names.remove(from)
-                    {
-                        names.insert(to.clone(), durable);
-                    }
-                }
-            }
-            Op::Write { name, .. } => write_targets.push((i, live_names[name])),
-            Op::SyncFile { name } => syncs.push((i, live_names[name])),
-            Op::SyncDir => {}
-            Op::Ack { sequence } => acked = acked.max(*sequence),
-        }
-    }
-    for &(i, inode) in &write_targets {
-        let Op::Write { offset, data, .. } = &ops[i] else {
-            unreachable!()
-        };
-        let durable = syncs.iter().any(|&(s, target)| s > i && target == inode);
-        inodes[inode].writes.push((*offset, data.clone(), durable));
-    }
-    for (name, inode) in &names {
-        let mut content: Vec<u8> = Vec::new();
-        for (offset, data, durable) in &inodes[*inode].writes {
-            let keep = if *durable {
-                data.len()
-            } else {
-                match rng.below(3) {
-                    0 => 0,
-                    1 => data.len(),
-                    // Torn at a sector boundary of the file.
-                    _ => {
-                        let end = *offset as usize + data.len();
-                        let cut = (*offset as usize + rng.below(data.len() as u64 + 1) as usize)
-                            / SECTOR
-                            * SECTOR;
-                        cut.clamp(*offset as usize, end) - *offset as usize
-                    }
-                }
-            };
-            let start = *offset as usize;
-            if keep == 0 {
-                continue;
-            }
-            if content.len() < start + keep {
-                content.resize(start + keep, 0);
-            }
-            content[start..start + keep].copy_from_slice(&data[..keep]);
-        }
-        std::fs::write(dir.join(name), content).unwrap();
-    }
-    acked
 }
 
 fn check_state(dir: &Path, acked: u64, context: &str) {

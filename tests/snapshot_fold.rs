@@ -1,9 +1,11 @@
-//! Issue 6: projection snapshots. Snapshot + tail answers like a full fold;
+//! Issue 6: projection snapshots. Snapshot + tail answers like a full fold
+//! and like the independent model of tests/stats_common;
 //! a reopen with a valid snapshot folds exactly the records after it; a
 //! missing, corrupt, foreign or stale snapshot means a full fold; read-only
 //! opens never write one.
 
 mod common;
+mod stats_common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use baldur_journal::projection::{
     StatisticsRepository, StoreEvent, events,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
+use stats_common::{Ev, Model, check_reads};
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;
@@ -28,6 +31,70 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0 % n
     }
+}
+
+/// A random workload event (tests/stats_common) at minute `i`: every
+/// DLQ event kind, breakers, noise and malformed records.
+fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
+    let at = T0 + i * MINUTE;
+    let id = format!("e{}", rng.below(8));
+    let statuses = ["pending", "resolved", "archived", "rejected", "weird", ""];
+    let status = statuses[rng.below(statuses.len() as u64) as usize];
+    let ev = match rng.below(14) {
+        0..=2 => Ev::Store {
+            id,
+            domain: ["payments", "orders", ""][rng.below(3) as usize].into(),
+            failure_type: ["timeout", "validation"][rng.below(2) as usize].into(),
+            status: if rng.below(3) == 0 { status } else { "" }.into(),
+            retry_count: rng.below(2) as i64,
+            max_retries: 1 + rng.below(3) as i64,
+            entity_type: (rng.below(2) == 0).then(|| "order".into()),
+            error_code: ["E1", ""][rng.below(2) as usize].into(),
+            actor: (rng.below(2) == 0).then(|| "ops".into()),
+        },
+        3..=6 => {
+            let kinds = LifecycleKind::ALL;
+            Ev::Life {
+                kind: kinds[rng.below(kinds.len() as u64) as usize],
+                id,
+                status: (rng.below(4) == 0).then(|| status.into()),
+                retry_count: (rng.below(4) == 0).then(|| rng.below(4) as i64),
+                actor: (rng.below(2) == 0).then(|| "ops".into()),
+            }
+        }
+        7 => {
+            let mut link = AuditLink::new(&id, "review");
+            link.details = Some(format!("note {i}"));
+            link.audit_record_hash = (rng.below(2) == 0).then(|| format!("h{i}"));
+            Ev::Link(link)
+        }
+        8 => {
+            let mut snapshot =
+                stats_common::Snapshot::new(&id, (rng.below(4) > 0).then_some(status));
+            snapshot.retry_count = Some(rng.below(3) as i64);
+            snapshot.created_minutes_ago = (rng.below(2) == 0).then(|| rng.below(5000) as i64);
+            snapshot.resolved_minutes_ago = (rng.below(3) == 0).then(|| rng.below(500) as i64);
+            Ev::Persist(snapshot)
+        }
+        9 => Ev::Archive {
+            id,
+            details: (rng.below(2) == 0).then(|| "old".into()),
+        },
+        10 => Ev::Purge { id },
+        11 => Ev::Breaker {
+            transition: [
+                BreakerTransition::Opened,
+                BreakerTransition::Closed,
+                BreakerTransition::HalfOpened,
+            ][rng.below(3) as usize],
+            name: ["svc-a", "svc-b"][rng.below(2) as usize].into(),
+            window: (rng.below(2) == 0).then(|| rng.below(9) as i64),
+            consecutive: None,
+        },
+        12 => Ev::Noise,
+        _ => Ev::Malformed,
+    };
+    (ev, at)
 }
 
 /// A random DLQ and breaker event at minute `i`.
@@ -205,6 +272,70 @@ fn snapshot_plus_tail_equals_a_full_fold_at_random_cuts() {
             .purge_archived(&PurgeSelection::OlderThanDays(0))
             .unwrap();
         assert_same(&restored, &full, &format!("seed {seed} after writes"));
+    }
+}
+
+/// The issue's test in full: on random workloads, snapshot + tail answers
+/// equal a full fold's and the independent model's (tests/stats_common,
+/// every read method), at random cut points; views as of random sequences
+/// too.
+#[test]
+fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
+    for seed in 1..=8u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let dir = tempfile::tempdir().unwrap();
+        let total = 200 + rng.below(400) as i64;
+        let cut = rng.below(total as u64 + 1) as usize;
+        let journal = open(dir.path());
+        let workload: Vec<(Ev, i64)> = (0..total).map(|i| random_ev(&mut rng, i)).collect();
+        let events: Vec<JournalEntry> = workload.iter().map(|(ev, at)| ev.to_entry(*at)).collect();
+        journal.append_batch(&events[..cut]).unwrap();
+        {
+            let stats = with_snapshot(&journal);
+            assert!(stats.snapshot_now().unwrap());
+            assert_eq!(stats.folded_records(), cut as u64);
+        }
+        journal.append_batch(&events[cut..]).unwrap();
+        let restored = with_snapshot(&journal);
+        let full = full_fold(&journal);
+        assert_eq!(restored.refresh().unwrap(), full.refresh().unwrap());
+        assert_eq!(
+            restored.folded_records(),
+            total as u64 - cut as u64,
+            "seed {seed}: only the tail is folded"
+        );
+        let why = format!("seed {seed}, cut {cut} of {total}");
+        assert_same(&restored, &full, &why);
+        // Appended straight to the journal: sequences 1..=total, unchained.
+        let model_upto = |last: u64| {
+            let mut model = Model::default();
+            for (seq, (ev, at)) in (1u64..).zip(&workload).take_while(|(seq, _)| *seq <= last) {
+                model.apply(ev, *at, seq);
+            }
+            model
+        };
+        let now = clock().now().as_unix_nanos();
+        let model = model_upto(total as u64);
+        let mut rng = stats_common::Rng(seed);
+        check_reads(
+            &restored,
+            &model,
+            now,
+            &mut rng,
+            &format!("{why}: restored"),
+        );
+        check_reads(&full, &model, now, &mut rng, &format!("{why}: full fold"));
+        for _ in 0..2 {
+            let sequence = rng.below(total as u64 + 2);
+            let view = restored.as_of_sequence(sequence).unwrap();
+            check_reads(
+                &view,
+                &model_upto(sequence),
+                now,
+                &mut rng,
+                &format!("{why}: restored, as of sequence {sequence}"),
+            );
+        }
     }
 }
 

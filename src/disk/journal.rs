@@ -104,6 +104,11 @@ impl DiskJournal {
         self.meta.segment_bytes
     }
 
+    /// The storage seam this journal writes through (its options').
+    pub fn storage(&self) -> Arc<dyn crate::disk::storage::Storage> {
+        self.options.storage.clone()
+    }
+
     /// True for a read-only handle.
     pub fn is_read_only(&self) -> bool {
         self.follower.is_some()

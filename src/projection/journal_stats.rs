@@ -243,9 +243,12 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
         self
     }
 
-    /// Chains every DLQ event written through the statistics with keyless
-    /// SHA-256 (docs/AUDIT.md); off by default. Keyless chains show
-    /// tampering only by someone who cannot recompute them.
+    /// Whether DLQ events written through the statistics are chained
+    /// (docs/AUDIT.md). **On by default**, keyless (SHA-256); `false`
+    /// turns chaining off (for example to write a journal byte-for-byte
+    /// like a reference implementation that does not chain), and `true`
+    /// after `audit_key` keeps the key. Keyless chains show tampering only
+    /// by someone who cannot recompute them.
     pub fn audit_chain(mut self, on: bool) -> Self {
         self.chain = on.then(|| self.chain.take().flatten());
         self
@@ -365,15 +368,16 @@ pub struct JournalStatistics<J: ?Sized + 'static = dyn EventJournal> {
 }
 
 impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
-    /// Statistics over `journal` with the system clock and synchronous
-    /// persistence. Nothing is read until the first call.
+    /// Statistics over `journal` with the system clock, synchronous
+    /// persistence and keyless audit chaining (the builder's defaults).
+    /// Nothing is read until the first call.
     pub fn new(journal: Arc<J>) -> Self {
         JournalStatistics {
             shared: Arc::new(Shared {
                 journal,
                 clock: Arc::new(SystemClock),
                 projection: Mutex::new(Projection::default()),
-                chain: None,
+                chain: Some(None),
                 keys: AuditKeyring::new(),
                 snapshot: None,
                 snapshot_records: AtomicU64::new(0),
@@ -390,7 +394,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             journal,
             clock: Arc::new(SystemClock),
             persist_mode: PersistMode::Sync,
-            chain: None,
+            chain: Some(None),
             keys: AuditKeyring::new(),
             snapshot: None,
         }

@@ -356,3 +356,92 @@ pub fn make_dlq_journal(dir: &Path) -> DlqJournal {
     journal.close().unwrap();
     DlqJournal { now, records }
 }
+
+/// A journal whose DLQ events were written through the statistics with
+/// audit chaining set on explicitly (HMAC under `key` when given, else
+/// keyless SHA-256): entries "a" and "b", each stored, replayed, failed,
+/// escalated with `details` "needs a human", linked (an audit link with
+/// `audit_record_hash`) and resolved. One segment, closed.
+pub fn make_chained_journal(dir: &Path, key: Option<baldur_journal::projection::AuditKey>) {
+    use baldur_journal::projection::{
+        AuditLink, JournalStatistics, LifecycleEvent, LifecycleKind, StatisticsRepository,
+        StoreEvent,
+    };
+    use std::sync::Arc;
+    let journal = Arc::new(DiskJournal::builder(dir).open().unwrap());
+    let builder = JournalStatistics::builder(journal.clone());
+    let stats = match key {
+        Some(key) => builder.audit_chain(true).audit_key(key),
+        None => builder.audit_chain(true),
+    }
+    .build()
+    .unwrap();
+    let now = Timestamp::now().as_unix_nanos() - DAY_NS;
+    let at = |i: i64| Timestamp::from_unix_nanos(now + i * 1_000_000_000);
+    let step = |kind: LifecycleKind, id: &str, details: &str, t: i64| {
+        let mut event = LifecycleEvent::new(kind, id).by("ops");
+        event.details = Some(details.into());
+        event.to_entry(at(t))
+    };
+    for (id, t) in [("a", 0), ("b", 100)] {
+        stats
+            .record(vec![
+                StoreEvent::new(id, "payments", "timeout").to_entry(at(t)),
+            ])
+            .unwrap();
+        stats
+            .record(vec![
+                step(LifecycleKind::ReplayStart, id, "first try", t + 1),
+                step(LifecycleKind::ReplayFailed, id, "still down", t + 2),
+                step(LifecycleKind::Escalate, id, "needs a human", t + 3),
+            ])
+            .unwrap();
+        let mut link = AuditLink::new(id, "review");
+        link.audit_record_hash = Some("ab12".into());
+        link.details = Some("looked at".into());
+        assert!(stats.link_audit_entry(&link).unwrap());
+        stats
+            .record(vec![step(
+                LifecycleKind::Resolve,
+                id,
+                "approved by ops",
+                t + 5,
+            )])
+            .unwrap();
+    }
+    drop(stats);
+    match Arc::try_unwrap(journal) {
+        Ok(journal) => journal.close().unwrap(),
+        Err(_) => panic!("the journal is still shared"),
+    }
+}
+
+/// Changes `from` to `to` (same length) inside the first record holding
+/// it, and rewrites that record's CRC, so only an audit hash can tell.
+pub fn tamper(dir: &Path, from: &[u8], to: &[u8]) {
+    use baldur_journal::codec::{BODY_LEN_MAX, SEGMENT_HEADER_LEN, check_frame, push_frame};
+    assert_eq!(from.len(), to.len());
+    for path in segment_files(dir) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut offset = SEGMENT_HEADER_LEN;
+        while let Ok(frame) = check_frame(&bytes[offset..], BODY_LEN_MAX) {
+            if frame.is_footer {
+                break;
+            }
+            let len = frame.total_len;
+            let body = &bytes[offset + 8..offset + len];
+            if let Some(at) = body.windows(from.len()).position(|w| w == from) {
+                let mut body = body.to_vec();
+                body[at..at + to.len()].copy_from_slice(to);
+                let mut new = Vec::new();
+                push_frame(&mut new, &body);
+                assert_eq!(new.len(), len);
+                bytes[offset..offset + len].copy_from_slice(&new);
+                std::fs::write(&path, bytes).unwrap();
+                return;
+            }
+            offset += len;
+        }
+    }
+    panic!("no record holds {:?}", String::from_utf8_lossy(from));
+}

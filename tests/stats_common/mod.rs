@@ -4,6 +4,7 @@
 //! compares every read method of a `StatisticsRepository` with the model.
 #![allow(dead_code, unused_imports)]
 
+mod chain;
 mod check;
 mod events;
 mod fixture;
@@ -11,6 +12,7 @@ mod model;
 mod model_reads;
 mod workload;
 
+pub use chain::Stamp;
 pub use check::{IDS, check_reads};
 pub use events::{Ev, Snapshot};
 pub use fixture::Fixture;

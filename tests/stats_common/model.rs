@@ -5,6 +5,7 @@ use baldur_journal::projection::LifecycleKind;
 use baldur_journal::projection::events::DLQ_ENTRY_ENTITY_TYPE;
 use serde_json::{Value, json};
 
+use super::chain::{self, Stamp};
 use super::{DAY, Ev, MINUTE, Snapshot};
 
 #[derive(Clone, Debug)]
@@ -14,7 +15,11 @@ pub struct MTrail {
     pub actor: Option<String>,
     pub status: Option<String>,
     pub details: Option<String>,
+    /// The trail's `hash_chain`: a chained event's, else a link's
+    /// `audit_record_hash`.
     pub hash: Option<String>,
+    /// The trail's `previous_hash`: a chained event's.
+    pub previous: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +47,8 @@ pub struct MEntry {
     pub archived_resolved: bool,
     pub purged: bool,
     pub trail: Vec<MTrail>,
+    /// The `hash_chain` of the last chained event folded into the entry.
+    pub last_hash: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +157,7 @@ impl MEntry {
             status,
             details,
             hash: None,
+            previous: None,
         });
     }
 
@@ -178,8 +186,43 @@ impl Model {
         self.entries.iter().filter(|e| !e.purged)
     }
 
-    /// Folds one event at `at`, appended at sequence `seq`.
+    /// Folds one unchained event at `at`, appended at sequence `seq`.
     pub fn apply(&mut self, ev: &Ev, at: i64, seq: u64) {
+        self.apply_chained(ev, at, seq, None);
+    }
+
+    /// The chain fields the statistics give `ev`, written at `at` now: it
+    /// follows the entity's last chained event (docs/AUDIT.md).
+    pub fn chain_stamp(&self, ev: &Ev, at: i64) -> Option<Stamp> {
+        let id = chain::entity_of(ev)?;
+        let previous = self.find(id).and_then(|e| e.last_hash.clone());
+        Some(chain::stamp(ev, at, previous))
+    }
+
+    /// Folds one event, chained with `stamp` when the statistics wrote it
+    /// with chaining on: the trail entry it adds shows the stamp, and the
+    /// entry's chain continues from it.
+    pub fn apply_chained(&mut self, ev: &Ev, at: i64, seq: u64, stamp: Option<&Stamp>) {
+        let id = chain::entity_of(ev).map(String::from);
+        let before = id
+            .as_deref()
+            .and_then(|id| self.find(id))
+            .map_or(0, |e| e.trail.len());
+        self.apply_unchained(ev, at, seq);
+        let (Some(stamp), Some(id)) = (stamp, id) else {
+            return;
+        };
+        if let Some(entry) = self.find_mut(&id)
+            && entry.trail.len() > before
+        {
+            let shown = entry.trail.last_mut().unwrap();
+            shown.hash = Some(stamp.hash.clone());
+            shown.previous = stamp.previous.clone();
+            entry.last_hash = Some(stamp.hash.clone());
+        }
+    }
+
+    fn apply_unchained(&mut self, ev: &Ev, at: i64, seq: u64) {
         match ev {
             Ev::Store {
                 id,
@@ -224,6 +267,7 @@ impl Model {
                     archived_resolved: false,
                     purged: false,
                     trail: Vec::new(),
+                    last_hash: None,
                 };
                 entry.push_trail(at, "store", actor.clone(), None);
                 self.entries.push(entry);
@@ -327,6 +371,7 @@ impl Model {
                     status: link.status.clone(),
                     details,
                     hash: link.audit_record_hash.clone(),
+                    previous: None,
                 });
             }
             Ev::Breaker {
@@ -405,6 +450,7 @@ impl Model {
                 archived_resolved: false,
                 purged: false,
                 trail: Vec::new(),
+                last_hash: None,
             };
             entry.push_trail(at, "persist", None, None);
             self.entries.push(entry);

@@ -309,7 +309,7 @@ impl Model {
                 status: t.status.clone(),
                 details: t.details.clone(),
                 hash_chain: t.hash.clone(),
-                previous_hash: None,
+                previous_hash: t.previous.clone(),
             })
             .collect();
         trail

@@ -8,7 +8,7 @@ use baldur_journal::projection::{
     AuditLink, JournalStatistics, ManualClock, PurgeSelection, StatisticsRepository,
 };
 
-use super::{DAY, Ev, HOUR, MINUTE, Model, Rng, Snapshot, T0, check_reads, ts};
+use super::{DAY, Ev, HOUR, MINUTE, Model, Rng, Snapshot, Stamp, T0, check_reads, ts};
 
 /// One step of a workload.
 #[derive(Clone, Debug)]
@@ -41,13 +41,16 @@ pub struct Logged {
     pub appended: i64,
     pub at: i64,
     pub ev: Ev,
+    /// The chain fields of an event the statistics wrote (chaining is on by
+    /// default); none for an event appended straight to the journal.
+    pub chain: Option<Stamp>,
 }
 
 /// The model of the records `keep` accepts.
 pub fn model_of(log: &[Logged], keep: impl Fn(&Logged) -> bool) -> Model {
     let mut model = Model::default();
     for logged in log.iter().filter(|l| keep(l)) {
-        model.apply(&logged.ev, logged.at, logged.seq);
+        model.apply_chained(&logged.ev, logged.at, logged.seq, logged.chain.as_ref());
     }
     model
 }
@@ -66,8 +69,11 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
     let now = || clock.now().as_unix_nanos();
 
     // Appends the events a write is expected to append and logs them with
-    // their read-back append times.
+    // their read-back append times and the chain fields the model expects
+    // (each after the entity's last chained event, earlier ones of the
+    // same write included), checked against the records.
     let expect_appended = |log: &mut Vec<Logged>, before: u64, expected: Vec<Ev>, at: i64| {
+        let mut running = model_of(log, |_| true);
         let records = journal.get_sequence_range(before + 1, u64::MAX).unwrap();
         assert_eq!(
             records.len(),
@@ -78,11 +84,25 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
             assert_eq!(record.event_type, ev.to_entry(at).event_type);
             assert_eq!(record.timestamp, ts(at));
             assert_eq!(record.source, baldur_journal::projection::STATISTICS_SOURCE);
+            let chain = running.chain_stamp(&ev, at);
+            let context: serde_json::Value = serde_json::from_str(record.context.as_str()).unwrap();
+            let field = |key: &str| context.get(key).and_then(|v| v.as_str()).map(String::from);
+            assert_eq!(
+                (field("previous_hash"), field("hash_chain")),
+                (
+                    chain.as_ref().and_then(|c| c.previous.clone()),
+                    chain.as_ref().map(|c| c.hash.clone())
+                ),
+                "the chain fields of {record:?}"
+            );
+            assert_eq!(field("hash_key_id"), None);
+            running.apply_chained(&ev, at, record.sequence, chain.as_ref());
             log.push(Logged {
                 seq: record.sequence,
                 appended: record.appended_at.unwrap().as_unix_nanos(),
                 at,
                 ev,
+                chain,
             });
         }
     };
@@ -103,6 +123,7 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
                     appended,
                     at,
                     ev: ev.clone(),
+                    chain: None,
                 });
             }
             Op::Advance(minutes) => {

@@ -1,30 +1,54 @@
-//! `audit ENTITY_ID`: an entity's audit trail, each link of its hash chain
-//! checked, and a verdict: VALID (exit 0) or BROKEN AT the first bad link
-//! (exit 1). Read-only.
+//! `audit ENTITY_ID`: an entity's audit trail with every entry verified by
+//! the library's `verify_audit_trail` (each hash recomputed from the
+//! stored content, HMAC under the keys given with `--key-file`, each link
+//! checked), and a verdict: VALID (exit 0) or BROKEN AT the first bad entry
+//! (exit 1). Also the audit-chain half of `verify`. Read-only.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Result, bail};
-use baldur_journal::projection::{AuditTrailEntry, EntityAuditTrail};
+use anyhow::{Context as _, Result, bail};
+use baldur_journal::projection::audit::is_chained_event_type;
+use baldur_journal::projection::{
+    AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
+};
+use baldur_journal::{
+    DiskJournal, EntryIter, EventJournal, JournalEntry, JournalQueryFilter, JournalQueryResult,
+};
 use clap::Args;
 
 use crate::Outcome;
-use crate::open::Globals;
+use crate::open::{self, Globals};
 use crate::output::{self, maybe_time, time_to_second, write_columns};
 use crate::stats::{self, ViewArgs};
 
+/// The entity type of DLQ entries, the one the statistics keep trails of.
+const DLQ_ENTRY: &str = "dlq_entry";
+
 #[derive(Args)]
 #[command(
-    about = "An entity's audit trail, each link checked; VALID, or BROKEN AT (exit 1)",
+    about = "An entity's audit trail, every hash recomputed; VALID, or BROKEN AT (exit 1)",
     long_about = "Prints the entity's life from creation on (domain, created and resolved \
 times, current status) and every action in sequence order with its actor, the status it left, \
-its hash and the hash it claims to follow, and whether that link holds: the first action \
-follows no hash, each later one the hash of the action before. Then the verdict of the \
-library's chain check: VALID, or BROKEN AT the first bad action (exit 1). --json prints the \
-trail with the seed's field names (is_chain_valid included). An entity nothing is known about \
+its hash, and the library's verification of it (verify_audit_trail, docs/AUDIT.md): the hash \
+recomputed from the stored content (HMAC-SHA256 under the key its hash_key_id names, when \
+keyed) and the link to the entity's previous hash checked. Each action shows VALID, \
+`unchained` (written without a chain, before any chained action: nothing to check), or why it \
+fails: hash_mismatch, broken_link, unknown_key, unkeyed, missing_hash, malformed, \
+unchained_after_chain. Then the verdict: VALID, or BROKEN AT n (reason) naming the first \
+failing action (exit 1).\n\nKeyed trails: give each key with --key-file ID=PATH (the secret is \
+the file's bytes exactly, a trailing newline included). Without the key, a keyed action \
+cannot be vouched for: it shows `unknown_key ID`, the verdict is BROKEN AT it with a hint to \
+pass --key-file, and the exit status is 1. With any key given, a keyless chained action fails \
+as `unkeyed` (written, or forged, without the key).\n\n--json prints the trail with the seed's \
+field names, is_chain_valid set to the verdict, plus `verification` (one {sequence, key_id, \
+check} per action) and `first_bad_entry` (1-based, or null). An entity nothing is known about \
 is an error (exit 2). Opens the journal read-only.",
     after_help = "Examples:
   baldur-journal audit dlq-17
+  baldur-journal audit dlq-17 --key-file 2026-11=/etc/baldur/audit-2026-11.key
   baldur-journal audit dlq-17 --json | jq .is_chain_valid
   baldur-journal audit dlq-17 --as-of 2025-01-01T00:00:00Z"
 )]
@@ -32,30 +56,72 @@ pub struct AuditArgs {
     /// The entity's id
     entity_id: String,
     /// The entity's type
-    #[arg(long, value_name = "T", default_value = "dlq_entry")]
+    #[arg(long, value_name = "T", default_value = DLQ_ENTRY)]
     entity_type: String,
+    #[command(flatten)]
+    keys: KeyArgs,
     #[command(flatten)]
     view: ViewArgs,
 }
 
-/// Whether the link into action `index` holds: the first follows no hash,
-/// each later one the hash of the action before.
-fn link_holds(entries: &[AuditTrailEntry], index: usize) -> bool {
-    match index {
-        0 => entries[0].previous_hash.is_none(),
-        i => entries[i].previous_hash == entries[i - 1].hash_chain,
+/// `--key-file ID=PATH`, shared with `verify`.
+#[derive(Args, Clone)]
+pub struct KeyArgs {
+    /// An HMAC key to verify keyed hashes with: its id and a file holding the secret (its
+    /// bytes exactly); repeat for rotated keys
+    #[arg(long = "key-file", value_name = "ID=PATH", value_parser = parse_key_file)]
+    key_files: Vec<(String, PathBuf)>,
+}
+
+fn parse_key_file(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((id, path)) if !id.is_empty() && !path.is_empty() => {
+            Ok((id.to_string(), PathBuf::from(path)))
+        }
+        _ => Err(format!("expected ID=PATH, got {text:?}")),
     }
 }
 
-/// The first action whose link does not hold (1-based), if any.
-pub fn first_broken(trail: &EntityAuditTrail) -> Option<usize> {
-    (0..trail.entries.len())
-        .find(|&i| !link_holds(&trail.entries, i))
-        .map(|i| i + 1)
+impl KeyArgs {
+    /// The keys, each read from its file.
+    pub fn keyring(&self) -> Result<AuditKeyring> {
+        let mut keys = AuditKeyring::new();
+        for (id, path) in &self.key_files {
+            let secret = std::fs::read(path)
+                .with_context(|| format!("reading key {id:?} from {}", path.display()))?;
+            let key = AuditKey::new(id.clone(), secret)
+                .with_context(|| format!("key {id:?} from {}", path.display()))?;
+            keys.insert(key);
+        }
+        Ok(keys)
+    }
 }
 
-fn hash_text(hash: Option<&str>) -> String {
-    hash.map_or_else(|| "no hash".to_string(), |h| format!("{h:?}"))
+/// Read-only statistics that verify with `keys`. Chaining is set off
+/// explicitly: nothing is written through them.
+pub fn verifier<J: EventJournal + ?Sized + 'static>(
+    journal: Arc<J>,
+    keys: AuditKeyring,
+) -> Result<JournalStatistics<J>> {
+    Ok(JournalStatistics::builder(journal)
+        .audit_chain(false)
+        .audit_verification_keys(keys)
+        .build()?)
+}
+
+/// How an entry's check reads: VALID, or its reason.
+pub fn check_text(check: &EntryCheck) -> String {
+    match check {
+        EntryCheck::Valid => "VALID".into(),
+        EntryCheck::Unchained => "unchained".into(),
+        EntryCheck::Malformed(why) => format!("malformed: {why}"),
+        EntryCheck::MissingHash => "missing_hash".into(),
+        EntryCheck::HashMismatch => "hash_mismatch".into(),
+        EntryCheck::UnknownKey(id) => format!("unknown_key {id}"),
+        EntryCheck::Unkeyed => "unkeyed".into(),
+        EntryCheck::BrokenLink => "broken_link".into(),
+        EntryCheck::UnchainedAfterChain => "unchained_after_chain".into(),
+    }
 }
 
 fn short(hash: &Option<String>) -> String {
@@ -67,10 +133,23 @@ fn short(hash: &Option<String>) -> String {
 }
 
 pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
-    let statistics = stats::open_statistics(globals, args.view.as_of)?;
-    let trail = statistics
-        .repository
-        .get_audit_trail_by_entity(&args.entity_id, &args.entity_type)?;
+    let keys = args.keys.keyring()?;
+    let journal = Arc::new(open::open_read_only(globals)?);
+    let bar = output::progress(None, "folding the journal", "");
+    let verified = verifier(journal.clone(), keys)
+        .and_then(|lib| Ok(lib.verify_audit_trail(&args.entity_id, &args.entity_type)?));
+    bar.finish_and_clear();
+    let mut verified = verified?;
+    if let Some(as_of) = args.view.as_of {
+        // The trail as it was then is a prefix of today's, and each check
+        // depends only on the entries before it: the same prefix verifies.
+        let then = stats::fold(journal, Some(as_of))?
+            .repository
+            .get_audit_trail_by_entity(&args.entity_id, &args.entity_type)?;
+        verified.entries.truncate(then.entries.len());
+        verified.trail = then;
+    }
+    let trail = &verified.trail;
     if trail.entries.is_empty() && trail.created_at.is_none() {
         bail!(
             "no audit trail for {} {:?}: no such entity in the journal",
@@ -78,13 +157,17 @@ pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
             args.entity_id
         );
     }
-    let valid = trail.is_chain_valid();
+    let valid = verified.is_chain_valid();
     let mut out = output::stdout();
     if args.view.json {
-        serde_json::to_writer(&mut out, &trail)?;
+        let mut json = serde_json::to_value(trail)?;
+        json["is_chain_valid"] = valid.into();
+        json["verification"] = serde_json::to_value(&verified.entries)?;
+        json["first_bad_entry"] = verified.first_bad_entry().map(|i| i + 1).into();
+        serde_json::to_writer(&mut out, &json)?;
         writeln!(out)?;
     } else {
-        write_trail(&mut out, &trail, valid)?;
+        write_trail(&mut out, &verified)?;
     }
     out.flush()?;
     Ok(if valid {
@@ -94,7 +177,52 @@ pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
     })
 }
 
-fn write_trail(out: &mut impl Write, trail: &EntityAuditTrail, valid: bool) -> Result<()> {
+/// The verdict line: `VALID (...)` or `BROKEN AT n (reason ...)`.
+pub fn verdict(verified: &AuditVerification) -> String {
+    let trail: &EntityAuditTrail = &verified.trail;
+    match verified.first_bad_entry() {
+        None => {
+            let chained = verified
+                .entries
+                .iter()
+                .filter(|e| e.check == EntryCheck::Valid)
+                .count();
+            if chained == 0 {
+                format!(
+                    "VALID ({} actions, none chained: no hash to recompute)",
+                    trail.total_entries()
+                )
+            } else {
+                format!(
+                    "VALID ({} actions, {chained} hashes recomputed)",
+                    trail.total_entries()
+                )
+            }
+        }
+        Some(i) => {
+            let check = &verified.entries[i];
+            let action = trail.entries.get(i);
+            let hint = match &check.check {
+                EntryCheck::UnknownKey(id) => format!(": pass --key-file {id}=PATH to verify it"),
+                _ => String::new(),
+            };
+            format!(
+                "BROKEN AT {} ({} at sequence {}{}{hint})",
+                i + 1,
+                check_text(&check.check),
+                check.sequence,
+                action.map_or(String::new(), |a| format!(
+                    ", {} {}",
+                    a.action,
+                    time_to_second(a.timestamp)
+                )),
+            )
+        }
+    }
+}
+
+fn write_trail(out: &mut impl Write, verified: &AuditVerification) -> Result<()> {
+    let trail = &verified.trail;
     writeln!(out, "entity      {} {}", trail.entity_type, trail.entity_id)?;
     writeln!(out, "domain      {}", trail.domain)?;
     writeln!(out, "created     {}", maybe_time(trail.created_at))?;
@@ -106,20 +234,16 @@ fn write_trail(out: &mut impl Write, trail: &EntityAuditTrail, valid: bool) -> R
         .iter()
         .enumerate()
         .map(|(i, e)| {
+            let check = verified.entries.get(i);
             vec![
                 (i + 1).to_string(),
+                check.map_or("-".into(), |c| c.sequence.to_string()),
                 time_to_second(e.timestamp),
                 e.action.clone(),
                 e.actor_id.clone().unwrap_or_else(|| "-".into()),
                 e.status.clone().unwrap_or_else(|| "-".into()),
                 short(&e.hash_chain),
-                short(&e.previous_hash),
-                if link_holds(&trail.entries, i) {
-                    "ok"
-                } else {
-                    "BROKEN"
-                }
-                .into(),
+                check.map_or("-".into(), |c| check_text(&c.check)),
                 e.details.clone().unwrap_or_default(),
             ]
         })
@@ -127,34 +251,133 @@ fn write_trail(out: &mut impl Write, trail: &EntityAuditTrail, valid: bool) -> R
     write_columns(
         out,
         &[
-            "#", "TIME", "ACTION", "ACTOR", "STATUS", "HASH", "FOLLOWS", "LINK", "DETAILS",
+            "#", "SEQUENCE", "TIME", "ACTION", "ACTOR", "STATUS", "HASH", "CHECK", "DETAILS",
         ],
         &rows,
-        &[true, false, false, false, false, false, false, false, false],
+        &[true, true, false, false, false, false, false, false, false],
     )?;
     writeln!(out)?;
-    if valid {
-        writeln!(out, "VALID ({} actions)", trail.total_entries())?;
-    } else {
-        match first_broken(trail) {
-            Some(n) => {
-                let e = &trail.entries[n - 1];
-                let expected = if n == 1 {
-                    None
-                } else {
-                    trail.entries[n - 2].hash_chain.as_deref()
-                };
-                writeln!(
-                    out,
-                    "BROKEN AT {n} ({} {}): it follows {}, the action before has {}",
-                    time_to_second(e.timestamp),
-                    e.action,
-                    hash_text(e.previous_hash.as_deref()),
-                    hash_text(expected),
-                )?;
-            }
-            None => writeln!(out, "BROKEN (the chain check failed)")?,
+    writeln!(out, "{}", verdict(verified))?;
+    Ok(())
+}
+
+/// What checking every audit chain of a journal found.
+pub struct ChainsReport {
+    /// One line per broken chain.
+    pub problems: Vec<String>,
+    /// Entities with chained events.
+    pub chains: usize,
+    /// Chains whose first failure is a key the verifier was not given.
+    pub unverifiable: usize,
+}
+
+/// Verifies the audit chain of every entity that has chained events: the
+/// statistics folded read-only, `verify_audit_trail` for each.
+pub fn check_all_chains(journal: Arc<DiskJournal>, keys: AuditKeyring) -> Result<ChainsReport> {
+    let mut entities = BTreeSet::new();
+    let mut cached = Cached {
+        inner: journal.clone(),
+        records: HashMap::new(),
+    };
+    for record in journal.range_iter(1, u64::MAX)? {
+        let record = record?;
+        if !is_chained_event_type(&record.event_type) {
+            continue;
+        }
+        if record.context.as_str().contains("\"hash_chain\"")
+            && let Some(id) = record
+                .context
+                .to_value()
+                .get("entry_id")
+                .and_then(|id| id.as_str())
+        {
+            entities.insert(id.to_string());
+        }
+        if cached.records.len() < CACHED_RECORDS_MAX {
+            cached.records.insert(record.sequence, record);
         }
     }
-    Ok(())
+    let lib = verifier(Arc::new(cached), keys)?;
+    let mut report = ChainsReport {
+        problems: Vec::new(),
+        chains: entities.len(),
+        unverifiable: 0,
+    };
+    for id in &entities {
+        let verified = lib.verify_audit_trail(id, DLQ_ENTRY)?;
+        let Some(i) = verified.first_bad_entry() else {
+            continue;
+        };
+        let bad = &verified.entries[i];
+        if let EntryCheck::UnknownKey(_) = bad.check {
+            report.unverifiable += 1;
+            continue;
+        }
+        report.problems.push(format!(
+            "audit chain of {DLQ_ENTRY} {id:?}: broken at sequence {} (entry {}: {})",
+            bad.sequence,
+            i + 1,
+            check_text(&bad.check)
+        ));
+    }
+    Ok(report)
+}
+
+/// DLQ records `verify` keeps in memory while it checks the chains; beyond
+/// them, each trail record is read back from the journal (slower).
+const CACHED_RECORDS_MAX: usize = 2_000_000;
+
+/// The journal, with the DLQ records the chain check reads back one by one
+/// served from memory (the trail reads each of an entity's records with a
+/// one-record range).
+struct Cached {
+    inner: Arc<DiskJournal>,
+    records: HashMap<u64, JournalEntry>,
+}
+
+impl EventJournal for Cached {
+    fn append(&self, entry: &JournalEntry) -> baldur_journal::Result<u64> {
+        self.inner.append(entry)
+    }
+
+    fn append_batch(&self, entries: &[JournalEntry]) -> baldur_journal::Result<Vec<u64>> {
+        self.inner.append_batch(entries)
+    }
+
+    fn append_at(&self, sequence: u64, entry: &JournalEntry) -> baldur_journal::Result<()> {
+        self.inner.append_at(sequence, entry)
+    }
+
+    fn query(&self, filter: &JournalQueryFilter) -> baldur_journal::Result<JournalQueryResult> {
+        self.inner.query(filter)
+    }
+
+    fn get_sequence_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> baldur_journal::Result<Vec<JournalEntry>> {
+        if end == start.saturating_add(1)
+            && let Some(record) = self.records.get(&start)
+        {
+            return Ok(vec![record.clone()]);
+        }
+        self.inner.get_sequence_range(start, end)
+    }
+
+    fn get_latest_sequence(&self) -> baldur_journal::Result<u64> {
+        self.inner.get_latest_sequence()
+    }
+
+    fn count(&self, filter: &JournalQueryFilter) -> baldur_journal::Result<u64> {
+        self.inner.count(filter)
+    }
+
+    fn range_iter(&self, start: u64, end: u64) -> baldur_journal::Result<EntryIter<'_>> {
+        self.inner.range_iter(start, end)
+    }
+
+    fn sync(&self) -> baldur_journal::Result<()> {
+        self.inner.sync()
+    }
 }

@@ -4,7 +4,9 @@
 //! resolutions, rejections, expiries and nightly archiving (`dlq_sim.rs`),
 //! interleaved in time with circuit breakers flapping, error budgets and
 //! emergency levels (`sim.rs`), in batches under the default durable
-//! policy; then folds the statistics and prints the dashboard. Run again,
+//! policy, appended through the DLQ statistics with audit chaining set on
+//! (keyless) and a projection snapshot kept in the directory, so every
+//! entry's trail is a real hash chain; then prints the dashboard. Run again,
 //! it continues the same journal, with event times after the latest
 //! entry's.
 
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use baldur_journal::projection::{JournalStatistics, SnapshotConfig};
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
 };
@@ -24,7 +27,7 @@ use crate::dlq_sim::dlq_events;
 use crate::open::{self, Globals};
 use crate::output::{self, human_duration, time_to_second};
 use crate::sim::Simulation;
-use crate::stats;
+use crate::stats::Statistics;
 
 /// Entries per `append_batch` call: one fdatasync each.
 const BATCH: usize = 1000;
@@ -41,10 +44,14 @@ SLA breaches. Interleaved in time with --events events (default 100000) of the s
 reference journals (circuit breakers opening, half-opening and closing, error budgets, \
 emergency levels). All spread over --days simulated days (default 35) ending about now, \
 appended in batches of 1000 under the default durable policy (each batch acknowledged after \
-its fdatasync), with a progress bar on a terminal. Then folds the DLQ statistics and prints \
-the dashboard. A new journal is created with 16 MiB segments unless --segment-bytes says \
-otherwise. Run again, it appends to the same journal, continuing after the latest entry's \
-event time (so the new events are in the future of the dashboard's now).",
+its fdatasync), with a progress bar on a terminal. Every batch is appended through the DLQ \
+statistics with audit chaining on (keyless SHA-256, docs/AUDIT.md), so each entry's trail is a \
+real hash chain `audit` recomputes, and the statistics fold as they append; they keep a \
+snapshot of the projection in the journal directory (projection.snapshot), written when the \
+demo ends, so a later writer folds only what came after it. Then prints the dashboard. A new \
+journal is created with 16 MiB segments unless --segment-bytes says otherwise. Run again, it \
+appends to the same journal, continuing after the latest entry's event time (so the new \
+events are in the future of the dashboard's now).",
     after_help = "Examples:
   cargo run --release -- demo
   baldur-journal --dir /tmp/demo demo --entries 100000 --events 500000 --days 60
@@ -73,6 +80,12 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
         Durability::Always,
         Some(16 << 20),
     )?);
+    // The writer's statistics: chaining set on explicitly (keyless), and a
+    // snapshot of the projection kept in the journal directory.
+    let statistics = JournalStatistics::builder(journal.clone())
+        .audit_chain(true)
+        .snapshot(SnapshotConfig::for_disk(&journal))
+        .build()?;
     let mut out = output::stdout();
     let before = journal.get_latest_sequence()?;
     let span_ns = args.days as i64 * DAY_NS;
@@ -124,11 +137,9 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     let mut dlq = dlq.into_iter().peekable();
     let bar = output::progress(Some(total), "appending", "events");
     let appending = Instant::now();
-    let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
-    let mut first = None;
-    let mut last = before;
+    let folding = statistics.refresh()?;
     loop {
-        batch.clear();
+        let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
         while batch.len() < BATCH {
             // The earlier of the two streams' next events.
             let take_fleet = match (&next_fleet, dlq.peek()) {
@@ -150,14 +161,16 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
         if batch.is_empty() {
             break;
         }
-        let sequences = journal.append_batch(&batch)?;
-        first = first.or(sequences.first().copied());
-        last = sequences.last().copied().unwrap_or(last);
-        bar.inc(batch.len() as u64);
+        let count = batch.len() as u64;
+        // Chained (DLQ events) and appended under the statistics' lock,
+        // one append_batch and fdatasync, then folded.
+        statistics.record(batch)?;
+        bar.inc(count);
     }
     bar.finish_and_clear();
     let took = appending.elapsed();
-    let first = first.unwrap_or(before + 1);
+    let last = journal.get_latest_sequence()?;
+    let first = before + 1;
     let appended = last - before;
     writeln!(
         out,
@@ -169,14 +182,19 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     )?;
     out.flush()?;
 
-    let folding = Instant::now();
-    let statistics = stats::fold(journal.clone(), None)?;
+    let summary = statistics.refresh()?;
     writeln!(
         out,
-        "folded the statistics over {} records in {}",
-        statistics.summary.records,
-        human_duration(folding.elapsed())
+        "the statistics hold {} records, folded as they were appended ({} before this run, \
+         restored from the snapshot when it is valid); the DLQ events are audit-chained",
+        summary.records, folding.records
     )?;
+    let now = statistics.now();
+    let statistics = Statistics {
+        repository: Box::new(statistics),
+        summary,
+        now,
+    };
     let prefix = if globals.dir_given {
         format!("baldur-journal --dir {}", globals.dir.display())
     } else {
@@ -184,6 +202,7 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     };
     writeln!(out, "\n$ {prefix} dashboard")?;
     write_dashboard(&mut out, &statistics)?;
+    // Dropping the writer's statistics writes the projection's snapshot.
     drop(statistics);
     writeln!(
         out,

@@ -8,6 +8,7 @@ use baldur_journal::disk::{JournalInfo, verify};
 use clap::Args;
 
 use crate::Outcome;
+use crate::audit::{KeyArgs, check_all_chains};
 use crate::open::{self, Globals};
 use crate::output::{self, human_bytes, time_to_second};
 
@@ -30,8 +31,13 @@ pub struct InfoArgs {
     long_about = "Reads every byte of the journal with plain reads (safe on a damaged or \
 truncated copy) and checks every header, every record's length and CRC, that sequences \
 strictly increase within and across segments, every sealed segment's footer and digest \
-chain, and every index against its log. Prints nothing and exits 0 when the journal is \
-clean; otherwise prints one line per problem, `FILE: offset N: what is wrong`, and exits 1. \
+chain, and every index against its log. When those are clean, also folds the DLQ statistics \
+read-only and verifies the audit chain of every entity with chained events (each hash \
+recomputed from the stored content, each link checked: docs/AUDIT.md), HMAC under the keys \
+given with --key-file. Prints nothing and exits 0 when the journal is clean; otherwise prints \
+one line per problem, `FILE: offset N: what is wrong`, or `audit chain of dlq_entry \"ID\": \
+broken at sequence N (entry I: reason)` for each broken chain, and exits 1. Chains keyed with \
+a key not given are not counted as problems: a note on stderr says how many went unverified. \
 Exits 2 when the directory is not a journal at all.",
     after_help = "Examples:
   baldur-journal --dir /mnt/copy-of-journal verify
@@ -46,6 +52,8 @@ pub struct VerifyArgs {
     /// segment and its chained digest) as one JSON line, to record elsewhere
     #[arg(long)]
     head: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 pub fn run_info(globals: &Globals, args: &InfoArgs) -> Result<Outcome> {
@@ -174,20 +182,42 @@ pub fn write_info(out: &mut impl Write, info: &JournalInfo, writer: &str) -> std
 
 pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     open::require_dir(&globals.dir)?;
+    let keys = args.keys.keyring()?;
     let bar = output::progress(None, "verifying", "");
     let report = verify(&globals.dir);
     bar.finish_and_clear();
     let report = report?;
     let mut out = output::stdout();
-    for problem in &report.problems {
+    let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    let mut chains = None;
+    if problems.is_empty() {
+        let journal = std::sync::Arc::new(open::open_read_only(globals)?);
+        let bar = output::progress(None, "verifying audit chains", "");
+        let checked = check_all_chains(journal, keys);
+        bar.finish_and_clear();
+        let checked = checked?;
+        problems.extend(checked.problems.iter().cloned());
+        chains = Some(checked);
+    }
+    for problem in &problems {
         writeln!(out, "{problem}")?;
     }
     out.flush()?;
-    let summary = format!(
+    let mut summary = format!(
         "{} segments, {} records with valid CRCs",
         report.segments, report.records
     );
-    if report.problems.is_empty() {
+    if let Some(chains) = &chains {
+        summary.push_str(&format!(", {} audit chains", chains.chains));
+        if chains.unverifiable > 0 {
+            eprintln!(
+                "verify: {} audit chains are keyed with keys not given (--key-file ID=PATH): \
+                 not verified",
+                chains.unverifiable
+            );
+        }
+    }
+    if problems.is_empty() {
         if args.head {
             let journal = open::open_read_only(globals)?;
             serde_json::to_writer(&mut out, &journal.head()?)?;
@@ -199,10 +229,7 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         }
         Ok(Outcome::Success)
     } else {
-        eprintln!(
-            "verify: {} problems found ({summary})",
-            report.problems.len()
-        );
+        eprintln!("verify: {} problems found ({summary})", problems.len());
         Ok(Outcome::ProblemsFound)
     }
 }

@@ -52,7 +52,8 @@ the directory; archive and purge append their events as the writer.
 
 Exit status:
   0  success (verify: the journal is clean)
-  1  problems found (verify printed one line per problem; audit: the chain is BROKEN)
+  1  problems found (verify printed one line per problem, a broken audit chain included;
+     audit: the trail is BROKEN, or keyed and its key not given with --key-file)
   2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
 
 #[derive(Parser)]
