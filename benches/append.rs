@@ -17,57 +17,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use baldur_journal::codec::{self, FRAME_HEADER_LEN};
-use baldur_journal::{Context, DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
+use baldur_journal::codec;
+use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
 use criterion::{criterion_main, measurement::WallTime};
-use tempfile::TempDir;
 
-/// The size of one encoded record frame, header included.
-const RECORD_BYTES: usize = 200;
+mod common;
+use common::{RECORD_BYTES, bench_dir, record_of_200_bytes};
+
 /// Appends each producer thread makes per criterion iteration.
 const APPENDS_PER_THREAD: u64 = 16;
 /// Size of the pre-written peer file (its writes wrap around).
 const PREWRITTEN_FILE_BYTES: u64 = 16 << 20;
-
-/// A directory for one bench's files, on the crate's own disk.
-fn bench_dir() -> TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
-    std::fs::create_dir_all(&root).expect("create target/bench-tmp");
-    tempfile::tempdir_in(root).expect("create a bench directory")
-}
-
-/// A realistic entry whose encoded frame is exactly [`RECORD_BYTES`].
-fn record_of_200_bytes() -> JournalEntry {
-    let base = JournalEntry::new(
-        "circuit_breaker_opened",
-        "breaker",
-        Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
-        "payments",
-    )
-    .with_region("eu-west-1")
-    .with_tier_id("tier-1");
-    let context_of = |pad: usize| {
-        Context::from_json(&format!(
-            r#"{{"entry_id":"dlq-000042","attempt":3,"pad":"{}"}}"#,
-            "x".repeat(pad)
-        ))
-        .expect("valid context")
-    };
-    let frame_len = |entry: &JournalEntry| {
-        let mut body = Vec::new();
-        codec::encode_body(entry, &mut body).expect("encodable entry");
-        FRAME_HEADER_LEN + body.len()
-    };
-    let unpadded = frame_len(&base.clone().with_context(context_of(0)));
-    let entry = base.with_context(context_of(RECORD_BYTES - unpadded));
-    assert_eq!(
-        frame_len(&entry),
-        RECORD_BYTES,
-        "the record is not 200 bytes"
-    );
-    entry
-}
 
 fn open_journal(dir: &Path, durability: Durability) -> DiskJournal {
     DiskJournal::builder(dir)

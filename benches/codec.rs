@@ -6,44 +6,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use baldur_journal::codec::{self, BODY_LEN_MAX, FRAME_HEADER_LEN, Frame};
-use baldur_journal::{Context, JournalEntry, Timestamp};
+use baldur_journal::codec::{self, BODY_LEN_MAX, Frame};
+use baldur_journal::{JournalEntry, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-/// The size of one encoded record frame, header included.
-const RECORD_BYTES: usize = 200;
-
-/// A realistic entry whose encoded frame is exactly [`RECORD_BYTES`].
-fn record_of_200_bytes() -> JournalEntry {
-    let base = JournalEntry::new(
-        "circuit_breaker_opened",
-        "breaker",
-        Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
-        "payments",
-    )
-    .with_region("eu-west-1")
-    .with_tier_id("tier-1");
-    let context_of = |pad: usize| {
-        Context::from_json(&format!(
-            r#"{{"entry_id":"dlq-000042","attempt":3,"pad":"{}"}}"#,
-            "x".repeat(pad)
-        ))
-        .expect("valid context")
-    };
-    let frame_len = |entry: &JournalEntry| {
-        let mut body = Vec::new();
-        codec::encode_body(entry, &mut body).expect("encodable entry");
-        FRAME_HEADER_LEN + body.len()
-    };
-    let unpadded = frame_len(&base.clone().with_context(context_of(0)));
-    let entry = base.with_context(context_of(RECORD_BYTES - unpadded));
-    assert_eq!(
-        frame_len(&entry),
-        RECORD_BYTES,
-        "the record is not 200 bytes"
-    );
-    entry
-}
+mod common;
+use common::{RECORD_BYTES, record_of_200_bytes};
 
 fn frame_of(entry: &JournalEntry) -> Vec<u8> {
     let mut body = Vec::new();

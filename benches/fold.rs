@@ -29,7 +29,9 @@ use baldur_journal::projection::{
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
-use tempfile::TempDir;
+
+mod common;
+use common::bench_dir;
 
 /// Events in the journal, unless `BALDUR_FOLD_EVENTS` says otherwise.
 const DEFAULT_EVENTS: u64 = 5_000_000;
@@ -173,12 +175,6 @@ fn build(dir: &Path, wanted: u64) -> DiskJournal {
     journal.sync().expect("sync");
     assert_eq!(journal.get_latest_sequence().expect("latest"), wanted);
     journal
-}
-
-fn bench_dir() -> TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
-    std::fs::create_dir_all(&root).expect("create target/bench-tmp");
-    tempfile::tempdir_in(root).expect("create a bench directory")
 }
 
 fn full_rebuild(c: &mut Criterion) {

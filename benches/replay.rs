@@ -14,7 +14,6 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use baldur_journal::codec::{self, FRAME_HEADER_LEN};
 use baldur_journal::{
     Context, DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
 };
@@ -22,10 +21,11 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_g
 use criterion::{criterion_main, measurement::WallTime};
 use tempfile::TempDir;
 
+mod common;
+use common::bench_dir;
+
 /// Records in the journal.
 const RECORDS: u64 = 1_000_000;
-/// The size of one encoded record frame, header included.
-const RECORD_BYTES: usize = 200;
 /// Segment size: 16 MiB, so the journal spans a dozen segments and the
 /// summaries of the sealed ones have something to answer.
 const SEGMENT_BYTES: u64 = 16 << 20;
@@ -43,19 +43,6 @@ const EVENT_TYPES: [&str; 4] = [
 ];
 const SERVICES: u64 = 10;
 
-/// A directory for one bench's files, on the crate's own disk.
-fn bench_dir() -> TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
-    std::fs::create_dir_all(&root).expect("create target/bench-tmp");
-    tempfile::tempdir_in(root).expect("create a bench directory")
-}
-
-fn frame_len(entry: &JournalEntry) -> usize {
-    let mut body = Vec::new();
-    codec::encode_body(entry, &mut body).expect("encodable entry");
-    FRAME_HEADER_LEN + body.len()
-}
-
 /// Record `i`: one of 4 event types and 10 services in turn, event time
 /// `i` ms after the first, the context padded so the frame is 200 bytes.
 fn record_of_200_bytes(i: u64) -> JournalEntry {
@@ -67,18 +54,14 @@ fn record_of_200_bytes(i: u64) -> JournalEntry {
     )
     .with_region("eu-west-1")
     .with_tier_id("tier-1");
-    let context_of = |pad: usize| {
+    common::padded_to_record_bytes(base, |pad| {
         Context::from_json(&format!(
             r#"{{"entry_id":"dlq-{i:07}","attempt":{},"pad":"{}"}}"#,
             i % 5,
             "x".repeat(pad)
         ))
         .expect("valid context")
-    };
-    let unpadded = frame_len(&base.clone().with_context(context_of(0)));
-    let entry = base.with_context(context_of(RECORD_BYTES - unpadded));
-    debug_assert_eq!(frame_len(&entry), RECORD_BYTES);
-    entry
+    })
 }
 
 /// Builds the journal of [`RECORDS`] records; returns it open (writer).
