@@ -28,7 +28,7 @@ use std::sync::Arc;
 use baldur_journal::disk::verify;
 use baldur_journal::{DiskJournal, EventJournal};
 use common::{Rng, entry, strip};
-use crash_common::{Op, Recorder, crash_state};
+use crash_common::{Op, Recorder, env_u64, for_each_crash_state};
 
 /// Runs the workload once and returns its operation log.
 fn record_workload(seed: u64) -> Vec<Op> {
@@ -90,14 +90,8 @@ fn check_state(dir: &Path, acked: u64, context: &str) {
 
 #[test]
 fn every_crash_point_keeps_every_acknowledged_entry() {
-    let points: u64 = std::env::var("BALDUR_CRASH_POINTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
-    let base_seed: u64 = std::env::var("BALDUR_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x0c0ffee);
+    let points = env_u64("BALDUR_CRASH_POINTS", 1500);
+    let base_seed = env_u64("BALDUR_CRASH_SEED", 0x0c0ffee);
     let ops = record_workload(base_seed);
     let segments = ops
         .iter()
@@ -108,26 +102,7 @@ fn every_crash_point_keeps_every_acknowledged_entry() {
         "the workload rolls segments: {segments} segments in {} ops",
         ops.len()
     );
-    let mut checked = 0u64;
-    let mut variant = 0u64;
-    while checked < points {
-        for k in 0..=ops.len() {
-            if checked >= points {
-                break;
-            }
-            let seed = base_seed ^ (variant << 32) ^ k as u64 ^ 0x9e37_79b9_7f4a_7c15;
-            let mut rng = Rng(seed | 1);
-            let dir = tempfile::tempdir().unwrap();
-            let acked = crash_state(&ops[..k], &mut rng, dir.path());
-            let context = format!(
-                "crash after op {k} of {} (variant {variant}; replay with BALDUR_CRASH_SEED={base_seed} and this op/variant)",
-                ops.len()
-            );
-            check_state(dir.path(), acked, &context);
-            checked += 1;
-        }
-        variant += 1;
-    }
+    let checked = for_each_crash_state(&ops, points, base_seed, check_state);
     println!(
         "crash points checked: {checked} over {} recorded operations",
         ops.len()

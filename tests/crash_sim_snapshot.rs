@@ -31,7 +31,7 @@ use baldur_journal::projection::{
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
 use common::Rng;
-use crash_common::{Op, Recorder, crash_state};
+use crash_common::{Op, Recorder, env_u64, for_each_crash_state};
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;
@@ -265,14 +265,8 @@ fn check_state(dir: &Path, acked: u64, context: &str) -> Outcome {
 
 #[test]
 fn every_crash_point_of_snapshot_writing_answers_like_a_full_fold() {
-    let points: u64 = std::env::var("BALDUR_CRASH_POINTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    let base_seed: u64 = std::env::var("BALDUR_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_5a95);
+    let points = env_u64("BALDUR_CRASH_POINTS", 400);
+    let base_seed = env_u64("BALDUR_CRASH_SEED", 0x5eed_5a95);
     let ops = record_workload(base_seed);
     let snapshot_renames = ops
         .iter()
@@ -283,30 +277,13 @@ fn every_crash_point_of_snapshot_writing_answers_like_a_full_fold() {
         "the workload writes several snapshots through the seam: {snapshot_renames} in {} ops",
         ops.len()
     );
-    let mut checked = 0u64;
     let mut with_file = 0u64;
     let mut restored = 0u64;
-    let mut variant = 0u64;
-    while checked < points {
-        for k in 0..=ops.len() {
-            if checked >= points {
-                break;
-            }
-            let seed = base_seed ^ (variant << 32) ^ k as u64 ^ 0x9e37_79b9_7f4a_7c15;
-            let mut rng = Rng(seed | 1);
-            let dir = tempfile::tempdir().unwrap();
-            let acked = crash_state(&ops[..k], &mut rng, dir.path());
-            let context = format!(
-                "crash after op {k} of {} (variant {variant}; replay with BALDUR_CRASH_SEED={base_seed} and this op/variant)",
-                ops.len()
-            );
-            let outcome = check_state(dir.path(), acked, &context);
-            with_file += outcome.snapshot_file as u64;
-            restored += outcome.restored as u64;
-            checked += 1;
-        }
-        variant += 1;
-    }
+    let checked = for_each_crash_state(&ops, points, base_seed, |dir, acked, context| {
+        let outcome = check_state(dir, acked, context);
+        with_file += outcome.snapshot_file as u64;
+        restored += outcome.restored as u64;
+    });
     println!(
         "snapshot crash points checked: {checked} over {} recorded operations \
          ({snapshot_renames} snapshots written); a snapshot file in {with_file}, \

@@ -217,3 +217,45 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
     }
     acked
 }
+
+/// A `u64` from the environment, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Builds `points` crash states of `ops` (every prefix, then again with
+/// other random choices) in fresh directories and hands each to `check`
+/// with the highest acknowledged sequence and a context line that says how
+/// to replay it. Returns how many were checked.
+pub fn for_each_crash_state(
+    ops: &[Op],
+    points: u64,
+    base_seed: u64,
+    mut check: impl FnMut(&Path, u64, &str),
+) -> u64 {
+    let mut checked = 0u64;
+    let mut variant = 0u64;
+    while checked < points {
+        for k in 0..=ops.len() {
+            if checked >= points {
+                break;
+            }
+            let seed = base_seed ^ (variant << 32) ^ k as u64 ^ 0x9e37_79b9_7f4a_7c15;
+            let mut rng = Rng(seed | 1);
+            let dir = tempfile::tempdir().unwrap();
+            let acked = crash_state(&ops[..k], &mut rng, dir.path());
+            let context = format!(
+                "crash after op {k} of {} (variant {variant}; replay with \
+                 BALDUR_CRASH_SEED={base_seed} and this op/variant)",
+                ops.len()
+            );
+            check(dir.path(), acked, &context);
+            checked += 1;
+        }
+        variant += 1;
+    }
+    checked
+}
