@@ -90,6 +90,19 @@ pub enum Error {
         /// The journal's latest sequence.
         latest: u64,
     },
+    /// A conditional append found the journal's latest sequence moved: another
+    /// writer appended since the caller last looked. Nothing was appended.
+    #[error("the latest sequence is {latest}, not the {expected} the conditional append expected")]
+    LatestMoved {
+        /// The latest sequence the caller expected.
+        expected: u64,
+        /// The journal's latest sequence.
+        latest: u64,
+    },
+    /// The backend cannot do what was asked (for example a conditional
+    /// append on a backend without one).
+    #[error("unsupported by this backend: {0}")]
+    Unsupported(String),
     /// A timestamp the format cannot store or the input cannot be read as.
     #[error("invalid timestamp {input:?}: {reason}")]
     InvalidTimestamp {

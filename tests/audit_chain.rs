@@ -205,6 +205,84 @@ fn two_threads_on_one_entity_do_not_fork_its_chain() {
     );
 }
 
+/// Two statistics handles over one journal (two services in one process,
+/// or a handle per request) each hold their own lock; the conditional
+/// append serializes them, so their links on one entity never fork the
+/// chain: a write whose fold went stale is folded and decided again.
+fn two_handles_on_one_entity_do_not_fork_its_chain(journal: Arc<dyn EventJournal>) {
+    let handle = || {
+        Arc::new(
+            JournalStatistics::builder(journal.clone())
+                .audit_key(AuditKey::new("k1", b"secret one".to_vec()).unwrap())
+                .build()
+                .unwrap(),
+        )
+    };
+    let handles = [handle(), handle()];
+    handles[0]
+        .record(vec![StoreEvent::new("a", "d", "f").to_entry(at(0))])
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let stats = handles[t % 2].clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let mut link = AuditLink::new("a", format!("t{t}-{i}"));
+                    link.details = Some(format!("{i}"));
+                    assert!(stats.link_audit_entry(&link).unwrap());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    for stats in &handles {
+        let checked = stats.verify_audit_trail("a", "dlq_entry").unwrap();
+        assert_eq!(checked.entries.len(), 401);
+        assert!(checked.is_chain_valid(), "{:?}", checked.first_bad_entry());
+    }
+    let conflicts = handles[0].write_conflicts() + handles[1].write_conflicts();
+    eprintln!("{conflicts} writes were folded and decided again");
+}
+
+#[test]
+fn two_handles_over_a_memory_journal_do_not_fork_a_chain() {
+    two_handles_on_one_entity_do_not_fork_its_chain(Arc::new(MemoryJournal::new()));
+}
+
+#[test]
+fn two_handles_over_a_disk_journal_do_not_fork_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    two_handles_on_one_entity_do_not_fork_its_chain(disk(dir.path()));
+}
+
+#[test]
+fn a_conditional_append_appends_only_on_the_expected_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory: Arc<dyn EventJournal> = Arc::new(MemoryJournal::new());
+    for journal in [memory, disk(dir.path()) as Arc<dyn EventJournal>] {
+        let event = StoreEvent::new("a", "d", "f").to_entry(at(0));
+        let two = [event.clone(), event.clone()];
+        assert_eq!(journal.append_batch_if_latest(1, &two).unwrap(), None);
+        assert_eq!(
+            journal.get_latest_sequence().unwrap(),
+            0,
+            "nothing appended"
+        );
+        assert_eq!(
+            journal.append_batch_if_latest(0, &two).unwrap(),
+            Some(vec![1, 2])
+        );
+        assert_eq!(journal.append_batch_if_latest(0, &two).unwrap(), None);
+        assert_eq!(
+            journal.append_batch_if_latest(2, &two[..1]).unwrap(),
+            Some(vec![3])
+        );
+        assert_eq!(journal.get_latest_sequence().unwrap(), 3);
+    }
+}
+
 /// The first record frame of `path` whose body contains `needle`.
 fn find_frame(path: &Path, needle: &[u8]) -> Option<(usize, usize)> {
     let bytes = std::fs::read(path).unwrap();
@@ -271,6 +349,24 @@ fn one_changed_byte_in_details_names_the_first_bad_entry() {
     assert_eq!(checked.first_bad_entry(), Some(3), "{checked:#?}");
     assert_eq!(checked.entries[3].check, EntryCheck::HashMismatch);
     assert!(!checked.is_chain_valid());
+    // The seed's DTO says so itself: its links still compare (the forger
+    // left them alone), but the hashes were recomputed when it was read.
+    let trail = stats.get_audit_trail_by_entity("a", "dlq_entry").unwrap();
+    assert!(trail.links_valid());
+    assert!(trail.hashes_recomputed);
+    assert_eq!(trail.first_bad_entry, Some(3));
+    assert!(!trail.is_chain_valid());
+    let json = serde_json::to_value(&trail).unwrap();
+    assert_eq!(json["is_chain_valid"], false);
+    assert_eq!(json["first_bad_entry"], 3);
+    // The same through an "as of" view.
+    let then = stats.as_of_sequence(u64::MAX - 1).unwrap();
+    assert!(
+        !then
+            .get_audit_trail_by_entity("a", "dlq_entry")
+            .unwrap()
+            .is_chain_valid()
+    );
     // Later entries still link to the stored hash: only the changed one fails.
     assert!(checked.entries[4..].iter().all(|e| e.check.is_ok()));
     // The other entity is untouched.

@@ -124,3 +124,67 @@ fn purge_refuses_to_select_nothing() {
     }
     assert!(!missing.exists());
 }
+
+/// Archive and purge chain what they write: keyless by default, under
+/// `--sign-key-file` with the runtime's key, so keyed chains stay valid.
+#[test]
+fn archive_signs_with_the_runtimes_key() {
+    use baldur_journal::projection::AuditKey;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    make_chained_journal(&dir, Some(AuditKey::new("k1", b"s3cret".to_vec()).unwrap()));
+    let key_file = tmp.path().join("k1.key");
+    std::fs::write(&key_file, b"s3cret").unwrap();
+    let key = format!("k1={}", key_file.display());
+
+    let signed = tmp.path().join("signed");
+    copy_dir(&dir, &signed);
+    let text = stdout(&run_ok(cli(&signed).args([
+        "archive",
+        "--older-than-days",
+        "0",
+        "--sign-key-file",
+        &key,
+    ])));
+    assert_eq!(text, "archived 2 entries resolved more than 0 days ago\n");
+    run_ok(cli(&signed).args(["purge", "--ids", "a", "--sign-key-file", &key]));
+    let output = run_ok(cli(&signed).args(["verify", "-q", "--key-file", &key]));
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let json: Value = serde_json::from_str(&stdout(&run_ok(cli(&signed).args([
+        "audit",
+        "a",
+        "--json",
+        "--key-file",
+        &key,
+    ]))))
+    .unwrap();
+    let checks: Vec<&str> = json["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["check"]["check"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{v}"))
+        })
+        .collect();
+    assert_eq!(
+        checks.len(),
+        8,
+        "store, 3 steps, link, resolve, archive, purge: {json}"
+    );
+    assert!(checks.iter().all(|c| *c == "valid"), "{checks:?}");
+
+    // Without the key, archive chains keyless: the keyed chains break there.
+    let unsigned = tmp.path().join("unsigned");
+    copy_dir(&dir, &unsigned);
+    run_ok(cli(&unsigned).args(["archive", "--older-than-days", "0"]));
+    let output = run_code(cli(&unsigned).args(["verify", "--key-file", &key]), 1);
+    assert!(stdout(&output).contains("unkeyed"), "{output:?}");
+    // A missing key file is a clear error naming it.
+    let output = run_code(
+        cli(&unsigned).args(["archive", "--sign-key-file", "k1=/nonexistent/k"]),
+        2,
+    );
+    assert!(stderr(&output).contains("/nonexistent/k"), "{output:?}");
+}

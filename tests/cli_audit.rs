@@ -60,9 +60,11 @@ fn unchained_trails_are_valid_with_nothing_to_recompute() {
 
     // dlq-7's link names an audit record's hash the resolve does not
     // follow: the reference's link check fails it, but nothing is chained,
-    // so there is no hash to recompute and the verdict is VALID.
+    // so there is no hash to recompute and the verdict is VALID - the
+    // library's DTO, which recomputed, agrees with the verdict.
     let unlinked = lib.get_audit_trail_by_entity("dlq-7", "dlq_entry").unwrap();
-    assert!(!unlinked.is_chain_valid());
+    assert!(!unlinked.links_valid());
+    assert!(unlinked.hashes_recomputed && unlinked.is_chain_valid());
     let text = stdout(&run_ok(cli(tmp.path()).args(["audit", "dlq-7"])));
     let rows: Vec<&str> = text
         .lines()

@@ -23,7 +23,31 @@ fn problem_lines(output: &std::process::Output) -> Vec<String> {
 fn a_clean_journal_verifies_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     make_journal(tmp.path(), 1500);
+    // A clean verify prints the head: the library's, field by field.
     let output = run_code(cli(tmp.path()).arg("verify"), 0);
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let head = baldur_journal::DiskJournal::open_read_only(tmp.path())
+        .unwrap()
+        .head()
+        .unwrap();
+    let sealed = head
+        .last_sealed
+        .as_ref()
+        .expect("1500 entries seal segments");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "clean: head journal_id={} last_sequence={} sealed_segments={} \
+             last_sealed_base={} last_sealed_sequence={} last_sealed_digest={}\n",
+            head.journal_id,
+            head.last_sequence,
+            head.sealed_segments,
+            sealed.base_sequence,
+            sealed.last_sequence,
+            sealed.digest
+        )
+    );
+    let output = run_code(cli(tmp.path()).args(["verify", "--quiet"]), 0);
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
     let output = run_code(cli(tmp.path()).args(["verify", "--verbose"]), 0);
     assert!(stderr(&output).contains("clean"), "{}", stderr(&output));

@@ -28,8 +28,17 @@ fn verify_head_prints_the_library_head() {
         before,
         "verify wrote to the directory"
     );
-    // Without --head, a clean verify stays silent.
+    // Without --head, a clean verify prints the head as text; --quiet
+    // prints nothing.
     let output = run_ok(cli(tmp.path()).arg("verify"));
+    assert!(
+        stdout(&output).starts_with(&format!(
+            "clean: head journal_id={} last_sequence=3001 ",
+            got["journal_id"].as_str().unwrap()
+        )),
+        "{output:?}"
+    );
+    let output = run_ok(cli(tmp.path()).args(["verify", "-q"]));
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
 }
 
@@ -41,7 +50,7 @@ fn verify_checks_every_audit_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("journal");
     make_chained_journal(&dir, None);
-    let output = run_ok(cli(&dir).arg("verify"));
+    let output = run_ok(cli(&dir).args(["verify", "--quiet"]));
     assert!(output.stdout.is_empty() && output.stderr.is_empty());
     let output = run_ok(cli(&dir).args(["verify", "--verbose"]));
     assert!(stderr(&output).contains(", 2 audit chains"), "{output:?}");
@@ -86,6 +95,7 @@ fn verify_keyed_chains_with_and_without_the_key() {
     std::fs::write(&key_file, b"s3cret").unwrap();
     let output = run_ok(cli(&dir).args([
         "verify",
+        "--quiet",
         "--key-file",
         &format!("k1={}", key_file.display()),
     ]));
@@ -93,7 +103,7 @@ fn verify_keyed_chains_with_and_without_the_key() {
         output.stdout.is_empty() && output.stderr.is_empty(),
         "{output:?}"
     );
-    let output = run_ok(cli(&dir).arg("verify"));
+    let output = run_ok(cli(&dir).args(["verify", "-q"]));
     assert!(output.stdout.is_empty());
     assert!(
         stderr(&output).contains("verify: 2 audit chains are keyed with keys not given"),

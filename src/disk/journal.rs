@@ -288,6 +288,16 @@ impl DiskJournal {
         at: Option<u64>,
         timeout: Option<Duration>,
     ) -> Result<u64> {
+        self.append_request(entries, at, None, timeout)
+    }
+
+    fn append_request(
+        &self,
+        entries: &[JournalEntry],
+        at: Option<u64>,
+        expect_latest: Option<u64>,
+        timeout: Option<Duration>,
+    ) -> Result<u64> {
         let (bodies, count) = self.encode(entries)?;
         // `append_at` carries one entry, whose append time it keeps if given.
         let keep_time = at.is_some() && entries.iter().all(|e| e.appended_at.is_some());
@@ -297,6 +307,7 @@ impl DiskJournal {
                 count,
                 at,
                 keep_time,
+                expect_latest,
                 ack,
             },
             timeout,
@@ -472,6 +483,21 @@ impl EventJournal for DiskJournal {
         let first = self.append_entries(entries, None, None)?;
         // The writer checked that `first + count - 1` fits.
         Ok((first..=first + (entries.len() as u64 - 1)).collect())
+    }
+
+    fn append_batch_if_latest(
+        &self,
+        expected_latest: u64,
+        entries: &[JournalEntry],
+    ) -> Result<Option<Vec<u64>>> {
+        if entries.is_empty() {
+            return Ok((self.get_latest_sequence()? == expected_latest).then(Vec::new));
+        }
+        match self.append_request(entries, None, Some(expected_latest), None) {
+            Ok(first) => Ok(Some((first..=first + (entries.len() as u64 - 1)).collect())),
+            Err(Error::LatestMoved { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {

@@ -37,6 +37,9 @@ pub(crate) enum Request {
         at: Option<u64>,
         /// Keep the append time encoded in each body (import, mirroring).
         keep_time: bool,
+        /// Append only if the latest sequence is this one (compare-and-set);
+        /// otherwise reply [`Error::LatestMoved`] and write nothing.
+        expect_latest: Option<u64>,
         ack: Sender<Result<u64>>,
     },
     /// Reply once everything before this request is durable.
@@ -243,8 +246,17 @@ impl Writer {
                     count,
                     at,
                     keep_time,
+                    expect_latest,
                     ack,
                 } => {
+                    if let Some(expected) = expect_latest
+                        && expected != self.latest
+                    {
+                        let latest = self.latest;
+                        let reply = Err(Error::LatestMoved { expected, latest });
+                        pending.push(Pending { ack, reply });
+                        continue;
+                    }
                     let first = match self.first_sequence(at, count) {
                         Ok(first) => first,
                         Err(e) => {

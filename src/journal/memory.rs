@@ -81,6 +81,22 @@ impl MemoryJournal {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Appends `entries` after the latest sequence, under the write lock.
+    fn append_locked(&self, state: &mut State, entries: &[JournalEntry]) -> Result<Vec<u64>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        next_sequence(state, entries.len())?;
+        let now = Timestamp::now();
+        let mut sequences = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let sequence = state.latest + 1;
+            self.push(state, sequence, entry, now);
+            sequences.push(sequence);
+        }
+        Ok(sequences)
+    }
+
     fn push(&self, state: &mut State, sequence: u64, entry: &JournalEntry, appended_at: Timestamp) {
         let mut stored = entry.clone();
         stored.sequence = sequence;
@@ -119,18 +135,19 @@ impl EventJournal for MemoryJournal {
 
     fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>> {
         let mut state = self.write();
-        if entries.is_empty() {
-            return Ok(Vec::new());
+        self.append_locked(&mut state, entries)
+    }
+
+    fn append_batch_if_latest(
+        &self,
+        expected_latest: u64,
+        entries: &[JournalEntry],
+    ) -> Result<Option<Vec<u64>>> {
+        let mut state = self.write();
+        if state.latest != expected_latest {
+            return Ok(None);
         }
-        next_sequence(&state, entries.len())?;
-        let now = Timestamp::now();
-        let mut sequences = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let sequence = state.latest + 1;
-            self.push(&mut state, sequence, entry, now);
-            sequences.push(sequence);
-        }
-        Ok(sequences)
+        self.append_locked(&mut state, entries).map(Some)
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {

@@ -25,6 +25,26 @@ pub trait EventJournal: Send + Sync {
     /// in order. Either every entry is acknowledged or the call fails.
     fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>>;
 
+    /// Appends `entries` as one batch, as [`EventJournal::append_batch`]
+    /// does, but only if the journal's latest sequence is still
+    /// `expected_latest` when the batch is sequenced; otherwise appends
+    /// nothing and returns `Ok(None)`. The check and the append are one
+    /// atomic step, so writers that each read the journal, decide, and
+    /// append conditionally are serialized (compare-and-set): the audit
+    /// chains of the statistics use it so that two handles, or two
+    /// processes, cannot fork an entity's chain. Backends without it
+    /// return [`crate::Error::Unsupported`].
+    fn append_batch_if_latest(
+        &self,
+        expected_latest: u64,
+        entries: &[JournalEntry],
+    ) -> Result<Option<Vec<u64>>> {
+        let _ = (expected_latest, entries);
+        Err(crate::Error::Unsupported(
+            "conditional append (append_batch_if_latest)".into(),
+        ))
+    }
+
     /// Appends an entry at an explicit sequence, which must exceed the
     /// latest one (gaps are legal). The entry's `appended_at`, when set, is
     /// kept as its append time. For import and mirroring.

@@ -322,6 +322,17 @@ pub struct EntityAuditTrail {
     /// Its actions, oldest first.
     #[serde(default)]
     pub entries: Vec<AuditTrailEntry>,
+    /// Whether every hash was recomputed from the journal's stored content
+    /// when this trail was read. Always true for trails returned by
+    /// `get_audit_trail_by_entity` of the journal-backed repositories;
+    /// false for a trail built by hand or deserialized, for which
+    /// [`EntityAuditTrail::is_chain_valid`] can only compare links.
+    #[serde(default)]
+    pub hashes_recomputed: bool,
+    /// With `hashes_recomputed`, the index in `entries` of the first entry
+    /// whose recomputed hash or link failed (docs/AUDIT.md), if any.
+    #[serde(default)]
+    pub first_bad_entry: Option<usize>,
 }
 
 impl EntityAuditTrail {
@@ -335,6 +346,8 @@ impl EntityAuditTrail {
             resolved_at: None,
             current_status: "unknown".into(),
             entries: Vec::new(),
+            hashes_recomputed: false,
+            first_bad_entry: None,
         }
     }
 
@@ -343,11 +356,28 @@ impl EntityAuditTrail {
         self.entries.len()
     }
 
+    /// Whether the chain is intact. For a trail read from its journal
+    /// (`hashes_recomputed`), this is the recomputation done then: every
+    /// hash recomputed from the stored content (keyed ones with the
+    /// repository's keys) and every link checked against the previous
+    /// chained entry's stored hash, exactly as
+    /// `JournalStatistics::verify_audit_trail` (docs/AUDIT.md); true when
+    /// no entry failed. For a trail built by hand or deserialized, only the
+    /// shown links can be compared ([`EntityAuditTrail::links_valid`]),
+    /// which proves nothing about tampering.
+    pub fn is_chain_valid(&self) -> bool {
+        if self.hashes_recomputed {
+            self.first_bad_entry.is_none()
+        } else {
+            self.links_valid()
+        }
+    }
+
     /// The reference's link check (BEHAVIOR.md section 1.2): true when the
     /// first entry's `previous_hash` is `None` and each later entry's
     /// `previous_hash` equals the entry before's `hash_chain`. It
-    /// recomputes no hash, so it proves nothing about tampering.
-    pub fn is_chain_valid(&self) -> bool {
+    /// recomputes no hash.
+    pub fn links_valid(&self) -> bool {
         let Some(first) = self.entries.first() else {
             return true;
         };
@@ -361,7 +391,7 @@ impl EntityAuditTrail {
 
 impl Serialize for EntityAuditTrail {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("EntityAuditTrail", 9)?;
+        let mut out = serializer.serialize_struct("EntityAuditTrail", 11)?;
         out.serialize_field("entity_id", &self.entity_id)?;
         out.serialize_field("entity_type", &self.entity_type)?;
         out.serialize_field("domain", &self.domain)?;
@@ -371,6 +401,8 @@ impl Serialize for EntityAuditTrail {
         out.serialize_field("entries", &self.entries)?;
         out.serialize_field("total_entries", &self.total_entries())?;
         out.serialize_field("is_chain_valid", &self.is_chain_valid())?;
+        out.serialize_field("hashes_recomputed", &self.hashes_recomputed)?;
+        out.serialize_field("first_bad_entry", &self.first_bad_entry)?;
         out.end()
     }
 }
@@ -423,5 +455,14 @@ mod tests {
         assert!(!trail.is_chain_valid());
         trail.entries = vec![link(None, None), link(None, None)];
         assert!(trail.is_chain_valid());
+        // A trail read from its journal answers with the recomputation,
+        // whatever its shown links say.
+        trail.entries = vec![link(Some("a"), None), link(Some("b"), Some("a"))];
+        trail.hashes_recomputed = true;
+        trail.first_bad_entry = Some(1);
+        assert!(trail.links_valid() && !trail.is_chain_valid());
+        trail.first_bad_entry = None;
+        trail.entries = vec![link(Some("a"), None), link(Some("b"), None)];
+        assert!(!trail.links_valid() && trail.is_chain_valid());
     }
 }

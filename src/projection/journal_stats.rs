@@ -4,7 +4,7 @@
 //! before returning, so a read right after a write sees it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
@@ -70,6 +70,11 @@ pub(crate) struct Shared<J: ?Sized> {
     snapshot_records: AtomicU64,
     /// Records this handle folded itself (not restored from a snapshot).
     folded: AtomicU64,
+    /// Whether the journal takes conditional appends (cleared on the first
+    /// `Unsupported`).
+    conditional: AtomicBool,
+    /// Chained writes that found the journal moved and were decided again.
+    conflicts: AtomicU64,
 }
 
 /// Folds `[start, end)` of the journal into `projection`, keeping only the
@@ -152,18 +157,56 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// Decides on events from the caught-up projection, appends them and
     /// folds them, all under the lock, so two writes through one handle
     /// never decide on the same state.
+    ///
+    /// With chaining on, the append is conditional on the journal's latest
+    /// sequence being the one just folded (`append_batch_if_latest`): if
+    /// another handle or process appended in between, nothing is written,
+    /// the fold catches up and `decide` runs again, so chains computed from
+    /// a stale fold are never appended and cannot fork.
     fn write(
         &self,
-        decide: impl FnOnce(&Projection, Timestamp) -> Vec<JournalEntry>,
+        mut decide: impl FnMut(&Projection, Timestamp) -> Vec<JournalEntry>,
     ) -> Result<u64> {
         let mut projection = self.lock();
-        self.catch_up(&mut projection)?;
-        let events = decide(&projection, self.clock.now());
-        let count = events.len() as u64;
-        let events = self.seal_all(&projection, events)?;
-        self.append_raw(&events)?;
-        self.catch_up(&mut projection)?;
-        Ok(count)
+        loop {
+            self.catch_up(&mut projection)?;
+            let events = decide(&projection, self.clock.now());
+            let count = events.len() as u64;
+            let events = self.seal_all(&projection, events)?;
+            if self.append_sealed(projection.summary.last_sequence, &events)? {
+                self.catch_up(&mut projection)?;
+                return Ok(count);
+            }
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends what `write` decided; false when a conditional append found
+    /// the journal moved past `folded` (nothing appended). Chained events
+    /// go in one conditional batch; unchained ones, or a backend without
+    /// conditional appends, as plain batches.
+    fn append_sealed(&self, folded: u64, events: &[JournalEntry]) -> Result<bool> {
+        // Test-only break: plain appends, no compare-and-set (docs/RELIABILITY.md).
+        let skip = cfg!(feature = "break-skip-cas");
+        if skip
+            || self.chain.is_none()
+            || events.is_empty()
+            || !self.conditional.load(Ordering::Relaxed)
+        {
+            self.append_raw(events)?;
+            return Ok(true);
+        }
+        match self.journal.append_batch_if_latest(folded, events) {
+            Ok(appended) => Ok(appended.is_some()),
+            Err(Error::Unsupported(_)) => {
+                // The backend cannot compare-and-set: the lock still
+                // serializes this handle's writes (docs/AUDIT.md).
+                self.conditional.store(false, Ordering::Relaxed);
+                self.append_raw(events)?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Appends events the background persister queued: as they are
@@ -302,6 +345,8 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
             snapshot: self.snapshot,
             snapshot_records: AtomicU64::new(restored_records),
             folded: AtomicU64::new(0),
+            conditional: AtomicBool::new(true),
+            conflicts: AtomicU64::new(0),
         });
         let persister = match self.persist_mode {
             PersistMode::Sync => None,
@@ -382,6 +427,8 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
                 snapshot: None,
                 snapshot_records: AtomicU64::new(0),
                 folded: AtomicU64::new(0),
+                conditional: AtomicBool::new(true),
+                conflicts: AtomicU64::new(0),
             }),
             persister: None,
             _closer: None,
@@ -436,6 +483,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             self.shared.journal.clone(),
             projection,
             self.now(),
+            self.shared.keys.clone(),
         ))
     }
 
@@ -453,6 +501,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             self.shared.journal.clone(),
             projection,
             time,
+            self.shared.keys.clone(),
         ))
     }
 
@@ -461,13 +510,20 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// chained under the same lock as its append, and folds them before
     /// returning. Returns how many were appended.
     pub fn record(&self, events: Vec<JournalEntry>) -> Result<u64> {
-        self.shared.write(|_, _| events)
+        self.shared.write(|_, _| events.clone())
     }
 
     /// Records this handle folded from the journal itself: with a valid
     /// snapshot, only those after the snapshot's sequence.
     pub fn folded_records(&self) -> u64 {
         self.shared.folded.load(Ordering::Relaxed)
+    }
+
+    /// Chained writes of this handle that found the journal moved (another
+    /// handle or process appended after this one's fold) and were folded
+    /// and decided again, so no chain forked.
+    pub fn write_conflicts(&self) -> u64 {
+        self.shared.conflicts.load(Ordering::Relaxed)
     }
 
     /// Catches up and writes a snapshot now; `false` when the statistics
@@ -530,7 +586,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     fn record_snapshots(&self, snapshots: Vec<JournalEntry>) -> Result<()> {
         match &self.persister {
             Some(persister) => persister.queue(snapshots),
-            None => self.shared.write(|_, _| snapshots).map(|_| ()),
+            None => self.shared.write(|_, _| snapshots.clone()).map(|_| ()),
         }
     }
 }
@@ -650,7 +706,13 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatist
     ) -> Result<EntityAuditTrail> {
         let mut projection = self.shared.lock();
         self.shared.catch_up(&mut projection)?;
-        trail::audit_trail(&projection, &*self.shared.journal, entity_id, entity_type)
+        trail::audit_trail(
+            &projection,
+            &*self.shared.journal,
+            entity_id,
+            entity_type,
+            &self.shared.keys,
+        )
     }
 
     fn link_audit_entry(&self, link: &AuditLink) -> Result<bool> {

@@ -26,14 +26,17 @@ fn base_action(event_type: &str, link_action: Option<&str>) -> String {
     }
 }
 
-/// The trail of `entity_id`, from the entry's folded events.
+/// The trail of `entity_id`, from the entry's folded events, with every
+/// hash recomputed from the stored content (`hashes_recomputed`,
+/// `first_bad_entry`), so its `is_chain_valid` detects tampering.
 pub(crate) fn audit_trail<J: EventJournal + ?Sized>(
     projection: &Projection,
     journal: &J,
     entity_id: &str,
     entity_type: &str,
+    keys: &AuditKeyring,
 ) -> Result<EntityAuditTrail> {
-    build(projection, journal, entity_id, entity_type, None).map(|(trail, _)| trail)
+    verified_trail(projection, journal, entity_id, entity_type, keys).map(|checked| checked.trail)
 }
 
 /// The trail of `entity_id` with each entry verified (docs/AUDIT.md).
@@ -44,21 +47,23 @@ pub(crate) fn verified_trail<J: EventJournal + ?Sized>(
     entity_type: &str,
     keys: &AuditKeyring,
 ) -> Result<AuditVerification> {
-    let (trail, entries) = build(projection, journal, entity_id, entity_type, Some(keys))?;
+    let (mut trail, entries) = build(projection, journal, entity_id, entity_type, keys)?;
+    trail.hashes_recomputed = true;
+    trail.first_bad_entry = entries.iter().position(|entry| !entry.check.is_ok());
     Ok(AuditVerification { trail, entries })
 }
 
-/// The trail, and with `keys` each entry's verification.
+/// The trail, and each entry's verification.
 fn build<J: EventJournal + ?Sized>(
     projection: &Projection,
     journal: &J,
     entity_id: &str,
     entity_type: &str,
-    keys: Option<&AuditKeyring>,
+    keys: &AuditKeyring,
 ) -> Result<(EntityAuditTrail, Vec<EntryVerification>)> {
     let mut trail = EntityAuditTrail::unknown(entity_id, entity_type);
     let mut checks = Vec::new();
-    let mut checker = keys.map(ChainChecker::new);
+    let mut checker = ChainChecker::new(keys);
     let entry = match projection.get(entity_id) {
         Some(entry) if entity_type == events::DLQ_ENTRY_ENTITY_TYPE => entry,
         _ => return Ok((trail, checks)),
@@ -82,9 +87,7 @@ fn build<J: EventJournal + ?Sized>(
         let Some((index, outcome)) = own.apply(&Record::of(&record)) else {
             continue;
         };
-        if let Some(checker) = &mut checker {
-            checks.push(checker.check(&record));
-        }
+        checks.push(checker.check(&record));
         // The fold read this context already, so it parses.
         let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
         let is_link = record.event_type == events::AUDIT_LINK;

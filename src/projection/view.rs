@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
+use crate::projection::audit::AuditKeyring;
 use crate::projection::dto::{
     CircuitBreakerInfo, CircuitBreakerSummary, CleanupStats, DomainDistribution, EntityAuditTrail,
     EntryDetail, EntrySummary, FailureTypeDistribution, PaginatedResult, RecentActivity,
@@ -31,14 +32,21 @@ pub struct StatisticsView<J: ?Sized + 'static = dyn EventJournal> {
     journal: Arc<J>,
     projection: Projection,
     now: Timestamp,
+    keys: AuditKeyring,
 }
 
 impl<J: EventJournal + ?Sized + 'static> StatisticsView<J> {
-    pub(crate) fn new(journal: Arc<J>, projection: Projection, now: Timestamp) -> Self {
+    pub(crate) fn new(
+        journal: Arc<J>,
+        projection: Projection,
+        now: Timestamp,
+        keys: AuditKeyring,
+    ) -> Self {
         StatisticsView {
             journal,
             projection,
             now,
+            keys,
         }
     }
 
@@ -135,7 +143,13 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for StatisticsView
         entity_id: &str,
         entity_type: &str,
     ) -> Result<EntityAuditTrail> {
-        trail::audit_trail(&self.projection, &*self.journal, entity_id, entity_type)
+        trail::audit_trail(
+            &self.projection,
+            &*self.journal,
+            entity_id,
+            entity_type,
+            &self.keys,
+        )
     }
 
     fn link_audit_entry(&self, _link: &AuditLink) -> Result<bool> {

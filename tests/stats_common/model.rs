@@ -20,6 +20,8 @@ pub struct MTrail {
     pub hash: Option<String>,
     /// The trail's `previous_hash`: a chained event's.
     pub previous: Option<String>,
+    /// The statistics chained the event (it carries chain fields).
+    pub chained: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +160,7 @@ impl MEntry {
             details,
             hash: None,
             previous: None,
+            chained: false,
         });
     }
 
@@ -218,6 +221,7 @@ impl Model {
             let shown = entry.trail.last_mut().unwrap();
             shown.hash = Some(stamp.hash.clone());
             shown.previous = stamp.previous.clone();
+            shown.chained = true;
             entry.last_hash = Some(stamp.hash.clone());
         }
     }
@@ -372,6 +376,7 @@ impl Model {
                     details,
                     hash: link.audit_record_hash.clone(),
                     previous: None,
+                    chained: false,
                 });
             }
             Ev::Breaker {

@@ -290,6 +290,11 @@ impl Model {
             resolved_at: None,
             current_status: "unknown".into(),
             entries: Vec::new(),
+            // The model's journals are never tampered with: every hash
+            // recomputes (the model computed them itself), so an entry
+            // fails only by the chain's shape (docs/AUDIT.md).
+            hashes_recomputed: true,
+            first_bad_entry: None,
         };
         if entity_type != DLQ_ENTRY_ENTITY_TYPE {
             return trail;
@@ -312,6 +317,7 @@ impl Model {
                 previous_hash: t.previous.clone(),
             })
             .collect();
+        trail.first_bad_entry = first_bad_entry(&e.trail);
         trail
     }
 }
@@ -344,4 +350,27 @@ pub fn py_round(x: f64, digits: u32) -> f64 {
         quotient += 1;
     }
     quotient as f64 / scale as f64
+}
+
+/// The first trail entry verification fails, by docs/AUDIT.md's rules for
+/// an untampered journal: an unchained event after a chained one
+/// (`unchained_after_chain`), or a chained one whose `previous_hash` is not
+/// the previous chained event's hash (`broken_link`).
+fn first_bad_entry(trail: &[super::model::MTrail]) -> Option<usize> {
+    let mut last: Option<&String> = None;
+    let mut started = false;
+    for (i, t) in trail.iter().enumerate() {
+        if !t.chained {
+            if started {
+                return Some(i);
+            }
+            continue;
+        }
+        if t.previous.as_ref() != last {
+            return Some(i);
+        }
+        last = t.hash.as_ref();
+        started = true;
+    }
+    None
 }

@@ -73,7 +73,8 @@ pub struct KeyArgs {
     key_files: Vec<(String, PathBuf)>,
 }
 
-fn parse_key_file(text: &str) -> Result<(String, PathBuf), String> {
+/// Parses `ID=PATH`.
+pub fn parse_key_file(text: &str) -> Result<(String, PathBuf), String> {
     match text.split_once('=') {
         Some((id, path)) if !id.is_empty() && !path.is_empty() => {
             Ok((id.to_string(), PathBuf::from(path)))

@@ -34,22 +34,28 @@ strictly increase within and across segments, every sealed segment's footer and 
 chain, and every index against its log. When those are clean, also folds the DLQ statistics \
 read-only and verifies the audit chain of every entity with chained events (each hash \
 recomputed from the stored content, each link checked: docs/AUDIT.md), HMAC under the keys \
-given with --key-file. Prints nothing and exits 0 when the journal is clean; otherwise prints \
-one line per problem, `FILE: offset N: what is wrong`, or `audit chain of dlq_entry \"ID\": \
+given with --key-file. When the journal is clean, prints its head on one line (`clean: head \
+journal_id=... last_sequence=N sealed_segments=S last_sealed_digest=HEX`; a value to record \
+elsewhere and compare later, docs/AUDIT.md) and exits 0 (--quiet prints nothing, --head prints \
+the head as one JSON line instead); otherwise prints one line per problem, `FILE: offset N: what is wrong`, or `audit chain of dlq_entry \"ID\": \
 broken at sequence N (entry I: reason)` for each broken chain, and exits 1. Chains keyed with \
 a key not given are not counted as problems: a note on stderr says how many went unverified. \
 Exits 2 when the directory is not a journal at all.",
     after_help = "Examples:
   baldur-journal --dir /mnt/copy-of-journal verify
   baldur-journal verify || echo \"damaged: see above\"
+  baldur-journal verify --quiet || echo \"damaged\"
   baldur-journal verify --head >> recorded-heads.jsonl"
 )]
 pub struct VerifyArgs {
-    /// Also print a summary line when the journal is clean
+    /// Also print a summary line (segments, records, audit chains) on stderr when clean
     #[arg(long, short)]
     verbose: bool,
+    /// Print nothing when the journal is clean (problems are still printed)
+    #[arg(long, short, conflicts_with = "head")]
+    quiet: bool,
     /// When the journal is clean, print its head (journal id, last sequence, last sealed
-    /// segment and its chained digest) as one JSON line, to record elsewhere
+    /// segment and its chained digest) as one JSON line instead of the text line
     #[arg(long)]
     head: bool,
     #[command(flatten)]
@@ -218,10 +224,14 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         }
     }
     if problems.is_empty() {
-        if args.head {
-            let journal = open::open_read_only(globals)?;
-            serde_json::to_writer(&mut out, &journal.head()?)?;
-            writeln!(out)?;
+        if !args.quiet {
+            let head = open::open_read_only(globals)?.head()?;
+            if args.head {
+                serde_json::to_writer(&mut out, &head)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{}", head_line(&head))?;
+            }
             out.flush()?;
         }
         if args.verbose {
@@ -232,4 +242,21 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         eprintln!("verify: {} problems found ({summary})", problems.len());
         Ok(Outcome::ProblemsFound)
     }
+}
+
+/// A clean `verify`'s line: the head, every field `DiskJournal::check_head`
+/// compares.
+fn head_line(head: &baldur_journal::disk::JournalHead) -> String {
+    let mut line = format!(
+        "clean: head journal_id={} last_sequence={} sealed_segments={}",
+        head.journal_id, head.last_sequence, head.sealed_segments
+    );
+    match &head.last_sealed {
+        Some(sealed) => line.push_str(&format!(
+            " last_sealed_base={} last_sealed_sequence={} last_sealed_digest={}",
+            sealed.base_sequence, sealed.last_sequence, sealed.digest
+        )),
+        None => line.push_str(" last_sealed=none"),
+    }
+    line
 }

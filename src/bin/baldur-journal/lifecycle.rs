@@ -5,14 +5,17 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
 use baldur_journal::projection::{
-    DEFAULT_ARCHIVE_DAYS, JournalStatistics, PurgeSelection, StatisticsRepository,
+    AuditKey, DEFAULT_ARCHIVE_DAYS, JournalStatistics, PurgeSelection, StatisticsRepository,
 };
 use baldur_journal::{DiskJournal, Durability};
 use clap::Args;
 
 use crate::Outcome;
+use crate::audit;
 use crate::open::{self, Globals};
 use crate::output;
 
@@ -31,6 +34,32 @@ pub struct ArchiveArgs {
     /// Archive entries resolved more than this many days ago
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ARCHIVE_DAYS)]
     older_than_days: u32,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+/// How the written events are chained (docs/AUDIT.md).
+#[derive(Args)]
+pub struct SignArgs {
+    /// Chain the written events with HMAC-SHA256 under this key (its id and a file holding
+    /// the secret); without it they are chained keyless. Give the key the journal's
+    /// runtime signs with, or the entities' keyed chains will verify as `unkeyed`
+    #[arg(long = "sign-key-file", value_name = "ID=PATH", value_parser = audit::parse_key_file)]
+    sign_key_file: Option<(String, PathBuf)>,
+}
+
+impl SignArgs {
+    /// The signing key, read from its file.
+    fn key(&self) -> Result<Option<AuditKey>> {
+        let Some((id, path)) = &self.sign_key_file else {
+            return Ok(None);
+        };
+        let secret = std::fs::read(path)
+            .with_context(|| format!("reading key {id:?} from {}", path.display()))?;
+        let key = AuditKey::new(id.clone(), secret)
+            .with_context(|| format!("key {id:?} from {}", path.display()))?;
+        Ok(Some(key))
+    }
 }
 
 #[derive(Args)]
@@ -53,14 +82,25 @@ pub struct PurgeArgs {
     /// Only entries archived more than this many days ago
     #[arg(long, value_name = "N")]
     older_than_days: Option<u32>,
+    #[command(flatten)]
+    sign: SignArgs,
 }
 
+/// The journal as its writer, and statistics that chain every event they
+/// write: keyless, or under the signing key.
 fn open_statistics(
     globals: &Globals,
+    sign: &SignArgs,
 ) -> Result<(Arc<DiskJournal>, JournalStatistics<DiskJournal>)> {
     open::require_dir(&globals.dir)?;
+    let key = sign.key()?;
     let journal = Arc::new(open::open_writer(globals, Durability::Always, None)?);
-    let statistics = JournalStatistics::new(journal.clone());
+    let builder = JournalStatistics::builder(journal.clone()).audit_chain(true);
+    let statistics = match key {
+        Some(key) => builder.audit_key(key),
+        None => builder,
+    }
+    .build()?;
     Ok((journal, statistics))
 }
 
@@ -74,7 +114,7 @@ fn close(journal: Arc<DiskJournal>, statistics: JournalStatistics<DiskJournal>) 
 }
 
 pub fn run_archive(globals: &Globals, args: &ArchiveArgs) -> Result<Outcome> {
-    let (journal, statistics) = open_statistics(globals)?;
+    let (journal, statistics) = open_statistics(globals, &args.sign)?;
     let archived = statistics.archive_old_entries(args.older_than_days)?;
     close(journal, statistics)?;
     let mut out = output::stdout();
@@ -102,7 +142,7 @@ pub fn run_purge(globals: &Globals, args: &PurgeArgs) -> Result<Outcome> {
         );
     }
     let selection = PurgeSelection::from_options(Some(ids), args.older_than_days)?;
-    let (journal, statistics) = open_statistics(globals)?;
+    let (journal, statistics) = open_statistics(globals, &args.sign)?;
     let purged = statistics.purge_archived(&selection)?;
     close(journal, statistics)?;
     let what = match &selection {
