@@ -18,8 +18,12 @@ use common::{entry, record_offsets, segment_files};
 
 #[derive(Default)]
 struct Log {
-    /// Completed syncs: (file, bytes written before the sync started).
-    syncs: Vec<(PathBuf, u64)>,
+    /// Every write, numbered from 1 in order: (file, offset, end).
+    writes: Vec<(PathBuf, u64, u64)>,
+    /// Completed syncs: (file, number of the last write before the sync
+    /// started). Counting writes, not the furthest byte written, keeps the
+    /// check honest when zeros are preallocated ahead of the records.
+    syncs: Vec<(PathBuf, usize)>,
 }
 
 #[derive(Clone, Default)]
@@ -31,22 +35,24 @@ struct CountingStorage {
 struct CountingFile {
     path: PathBuf,
     inner: Box<dyn StorageFile>,
-    written_end: Mutex<u64>,
     storage: CountingStorage,
 }
 
 impl StorageFile for CountingFile {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.inner.write_all_at(buf, offset)?;
-        let mut end = self.written_end.lock().unwrap();
-        *end = (*end).max(offset + buf.len() as u64);
+        self.storage.log.lock().unwrap().writes.push((
+            self.path.clone(),
+            offset,
+            offset + buf.len() as u64,
+        ));
         Ok(())
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.inner.read_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        let upto = *self.written_end.lock().unwrap();
+        let upto = self.storage.log.lock().unwrap().writes.len();
         if self.storage.fail_next_sync.swap(false, Ordering::SeqCst) {
             return Err(io::Error::other("injected fsync failure"));
         }
@@ -70,15 +76,9 @@ impl StorageFile for CountingFile {
 impl Storage for CountingStorage {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
         let inner = OsStorage.open(path, mode)?;
-        let written_end = if mode == OpenMode::ReadWrite {
-            inner.len()?
-        } else {
-            0
-        };
         Ok(Box::new(CountingFile {
             path: path.to_path_buf(),
             inner,
-            written_end: Mutex::new(written_end),
             storage: self.clone(),
         }))
     }
@@ -129,19 +129,27 @@ fn run(
 
 /// Acknowledgements not preceded by a completed sync covering the record.
 fn violations(dir: &Path, acks: &[(u64, usize)], storage: &CountingStorage) -> Vec<u64> {
-    let mut place: HashMap<u64, (PathBuf, u64)> = HashMap::new();
+    let mut place: HashMap<u64, (PathBuf, u64, u64)> = HashMap::new();
     for log in segment_files(dir) {
-        for (seq, _, end) in record_offsets(&log) {
-            place.insert(seq, (log.clone(), end));
+        for (seq, start, end) in record_offsets(&log) {
+            place.insert(seq, (log.clone(), start, end));
         }
     }
-    let syncs = &storage.log.lock().unwrap().syncs;
+    let log = storage.log.lock().unwrap();
     acks.iter()
         .filter(|(seq, syncs_done)| {
-            let (path, end) = &place[seq];
-            !syncs[..*syncs_done]
+            let (path, start, end) = &place[seq];
+            // The last write that put bytes into the record's range (the
+            // record's own: preallocated zeros go only past the end).
+            let written = log
+                .writes
                 .iter()
-                .any(|(p, upto)| p == path && upto >= end)
+                .rposition(|(p, from, to)| p == path && from < end && to > start)
+                .expect("the record was written")
+                + 1;
+            !log.syncs[..*syncs_done]
+                .iter()
+                .any(|(p, upto)| p == path && *upto >= written)
         })
         .map(|(seq, _)| *seq)
         .collect()

@@ -218,9 +218,13 @@ impl DiskJournal {
                             Tail::Corrupt { error, .. } => return Err(error),
                         };
                         let s = found.scanner;
-                        writer::active_from(
+                        let mut active = writer::active_from(
                             path, file, found.base, s.hasher, s.index, s.summary, end,
-                        )
+                        );
+                        // Past `end` the file holds only zeros (a clean end,
+                        // or a tail zeroed above): earlier preallocation.
+                        active.prefilled = found.file_len.max(end);
+                        active
                     }
                 }
             }
@@ -259,6 +263,7 @@ impl DiskJournal {
             unsynced_records: 0,
             last_sync: Instant::now(),
             buffer: Vec::with_capacity(1 << 16),
+            preallocate_bytes: options.preallocate_bytes,
         };
         writer.publish()?;
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_depth);

@@ -54,6 +54,12 @@ pub struct DiskJournalOptions {
     /// What a writer does with damage found at the end of the active
     /// segment. Default [`RecoveryMode::TolerateTornTail`]. Per open.
     pub recovery: RecoveryMode,
+    /// Zero-filled bytes the writer keeps written and synced ahead of the
+    /// active segment's end, so that a sync after an append commits data
+    /// only, never a file-size change (docs/DESIGN.md, "Preallocation").
+    /// Default 4 MiB; 0 turns it off. Not used under [`Durability::Os`],
+    /// which never syncs on the write path. Per open.
+    pub preallocate_bytes: u64,
     /// The file-operation seam. Default: the real file system.
     pub storage: Arc<dyn Storage>,
 }
@@ -83,6 +89,8 @@ pub const SEGMENT_BYTES_MAX: u64 = 1 << 40;
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
 /// Default write queue depth.
 pub const DEFAULT_QUEUE_DEPTH: usize = 1024;
+/// Default zero-filled bytes kept ahead of the active segment's end.
+pub const DEFAULT_PREALLOCATE_BYTES: u64 = 4 << 20;
 
 impl Default for DiskJournalOptions {
     fn default() -> Self {
@@ -96,6 +104,7 @@ impl Default for DiskJournalOptions {
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
             map_cache_capacity: MAP_CACHE_CAPACITY,
             recovery: RecoveryMode::TolerateTornTail,
+            preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             storage: OsStorage::shared(),
         }
     }
@@ -111,6 +120,7 @@ impl std::fmt::Debug for DiskJournalOptions {
             .field("create_if_missing", &self.create_if_missing)
             .field("read_only", &self.read_only)
             .field("max_query_limit", &self.max_query_limit)
+            .field("preallocate_bytes", &self.preallocate_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +138,7 @@ impl std::fmt::Debug for DiskJournalOptions {
 /// | `max_query_limit` | 10,000 | no |
 /// | `map_cache_capacity` | 64 | no |
 /// | `recovery` | `TolerateTornTail` | no |
+/// | `preallocate_bytes` | 4 MiB (0: off; unused under `Os`) | no |
 #[derive(Clone, Debug)]
 pub struct DiskJournalBuilder {
     pub(crate) dir: PathBuf,
@@ -178,6 +189,12 @@ impl DiskJournalBuilder {
     /// What a writer's open does with damage at the end of the active segment.
     pub fn recovery(mut self, mode: RecoveryMode) -> Self {
         self.options.recovery = mode;
+        self
+    }
+    /// Zero-filled bytes kept written and synced ahead of the active
+    /// segment's end (0: off), so syncs never commit a size change.
+    pub fn preallocate_bytes(mut self, bytes: u64) -> Self {
+        self.options.preallocate_bytes = bytes;
         self
     }
     /// The file-operation seam (for tests that count or inject faults).
