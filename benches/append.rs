@@ -33,8 +33,8 @@ use rusqlite::params;
 
 mod common;
 use common::{
-    SqliteSync, bench_dir, configure, create_file, prewrite_zeros, raw_record,
-    record_of_200_bytes, sqlite_insert, sqlite_open, sqlite_timestamp,
+    SqliteSync, bench_dir, configure, create_file, prewrite_zeros, raw_record, record_of_200_bytes,
+    sqlite_insert, sqlite_open, sqlite_timestamp,
 };
 
 /// Appends (or batches) each producer thread makes per criterion iteration.

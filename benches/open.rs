@@ -101,9 +101,11 @@ fn open_after_a_clean_close(c: &mut Criterion) {
             time_opens(iters, || {
                 let conn = Connection::open(&db).expect("open SQLite");
                 let latest: i64 = conn
-                    .query_row("SELECT MAX(sequence) FROM baldur_event_journal", [], |row| {
-                        row.get(0)
-                    })
+                    .query_row(
+                        "SELECT MAX(sequence) FROM baldur_event_journal",
+                        [],
+                        |row| row.get(0),
+                    )
                     .expect("MAX(sequence)");
                 assert_eq!(latest as u64, records);
                 conn

@@ -60,9 +60,7 @@ fn sqlite_query(conn: &Connection, condition: &str, args: &[&str]) -> (u64, usiz
              ORDER BY sequence LIMIT {LIMIT}"
         ))
         .expect("prepare");
-    let mut rows = page
-        .query(rusqlite::params_from_iter(args))
-        .expect("query");
+    let mut rows = page.query(rusqlite::params_from_iter(args)).expect("query");
     let mut read = 0;
     while let Some(row) = rows.next().expect("row") {
         let sequence: i64 = row.get(0).expect("sequence");
@@ -158,11 +156,21 @@ fn count_and_query(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("count", |b| {
         let (journal, _) = get();
-        b.iter(|| assert_eq!(journal.count(black_box(&by_service)).expect("count"), expected))
+        b.iter(|| {
+            assert_eq!(
+                journal.count(black_box(&by_service)).expect("count"),
+                expected
+            )
+        })
     });
     group.bench_function("SQLite COUNT(*) on the service_name index", |b| {
         let (_, conn) = get();
-        b.iter(|| assert_eq!(sqlite_count(conn, "service_name = ?1", &[service]), expected))
+        b.iter(|| {
+            assert_eq!(
+                sqlite_count(conn, "service_name = ?1", &[service]),
+                expected
+            )
+        })
     });
     group.finish();
 
@@ -196,7 +204,8 @@ fn count_and_query(c: &mut Criterion) {
     group.bench_function("SQLite COUNT(*) + SELECT LIMIT 1000", |b| {
         let (_, conn) = get();
         b.iter(|| {
-            let (count, _) = sqlite_query(conn, "timestamp >= ?1 AND timestamp < ?2", &[&from, &to]);
+            let (count, _) =
+                sqlite_query(conn, "timestamp >= ?1 AND timestamp < ?2", &[&from, &to]);
             assert_eq!(count, expected);
         })
     });
