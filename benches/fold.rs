@@ -1,6 +1,9 @@
 //! A full rebuild of the statistics projection: `JournalStatistics` folding
 //! a journal of 5,000,000 DLQ and circuit-breaker events from sequence 1.
 //!
+//! The peer in the same run (goal 7 of issue 8): decoding the same
+//! records to owned entries through `range_iter`.
+//!
 //! Run: `cargo bench --bench fold -- --noplot`
 //! (`BALDUR_FOLD_EVENTS=500000` for a shorter run.)
 //!
@@ -56,10 +59,7 @@ const FAILURE_TYPES: [&str; 4] = [
 ];
 
 fn events_wanted() -> u64 {
-    std::env::var("BALDUR_FOLD_EVENTS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(DEFAULT_EVENTS)
+    common::env_u64("BALDUR_FOLD_EVENTS", DEFAULT_EVENTS)
 }
 
 /// The events of entries `first..first + BLOCK_ENTRIES`, in journal order,
@@ -224,6 +224,22 @@ fn full_rebuild(c: &mut Criterion) {
                 let summary = statistics.refresh().expect("fold");
                 assert_eq!(summary.records, wanted);
                 black_box(statistics)
+            })
+        },
+    );
+    // Goal 7's peer, in the same run: decoding the same records to owned
+    // entries, the least a fold must do.
+    group.bench_function(
+        format!("decode the same {wanted} records to owned entries (range_iter)"),
+        |b| {
+            b.iter(|| {
+                let mut decoded = 0u64;
+                for entry in journal.range_iter(1, u64::MAX).expect("range_iter") {
+                    black_box(entry.expect("entry"));
+                    decoded += 1;
+                }
+                assert_eq!(decoded, wanted);
+                decoded
             })
         },
     );

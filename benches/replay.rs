@@ -1,130 +1,97 @@
-//! Reading a journal of 1,000,000 records of 200 bytes back: borrowed
-//! replay (`range_ref`), owned replay (`range_iter`), counts that scan and
-//! counts answered from segment summaries, and a narrow time-window query.
+//! Replaying a journal of 1,000,000 records of 200 bytes, every record
+//! read once: through the borrowed reader (`range_ref`, CRC checked) and
+//! to owned entries (`range_iter`); the peer in the same run is SQLite's
+//! range scan (`WHERE sequence >= ? AND sequence < ? ORDER BY sequence`,
+//! the reference adapter's `get_sequence_range`) over the same rows, each
+//! column read borrowed and, as the second peer, copied to owned values.
 //!
 //! Run: `cargo bench --bench replay -- --noplot`
+//! (`BALDUR_REPLAY_EVENTS=10000000` for the issue's larger size).
 //!
-//! The journal is built once (under `Durability::Os`, in batches) before
-//! anything is measured, in `target/bench-tmp`, and read back through the
-//! writer's own handle, so the segment files are in the page cache: these
-//! are figures for the CPU side of reading, not for cold disk reads.
+//! The journal (under `Durability::Os`, in batches) and the database are
+//! built before anything is measured, in `target/bench-tmp`, and read
+//! back warm: these are figures for the CPU side of reading from the page
+//! cache, not for cold disk reads.
 
 use std::cell::OnceCell;
 use std::hint::black_box;
-use std::path::Path;
-use std::time::Duration;
 
-use baldur_journal::{
-    Context, DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
-};
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
-use criterion::{criterion_main, measurement::WallTime};
+use baldur_journal::{DiskJournal, EventJournal};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
 use tempfile::TempDir;
 
 mod common;
-use common::bench_dir;
+use common::{
+    SQLITE_COLUMNS, bench_dir, build_journal, build_sqlite, configure, env_u64, segment_count,
+};
 
-/// Records in the journal.
-const RECORDS: u64 = 1_000_000;
-/// Segment size: 16 MiB, so the journal spans a dozen segments and the
-/// summaries of the sealed ones have something to answer.
+/// Records in the journal, unless `BALDUR_REPLAY_EVENTS` says otherwise.
+const DEFAULT_RECORDS: u64 = 1_000_000;
+/// Segment size: 16 MiB, so the journal spans a dozen segments.
 const SEGMENT_BYTES: u64 = 16 << 20;
-/// Entries per `append_batch` while building.
-const BUILD_BATCH: u64 = 1024;
-/// Event time of record 0; record `i` happens `i` milliseconds later.
-const FIRST_EVENT_NANOS: i64 = 1_700_000_000_000_000_000;
-const MILLI: i64 = 1_000_000;
 
-const EVENT_TYPES: [&str; 4] = [
-    "dlq_store",
-    "circuit_breaker_opened",
-    "dlq_resolve",
-    "error_budget_critical",
-];
-const SERVICES: u64 = 10;
+/// The length of a text column, read without copying.
+fn text_len(value: ValueRef<'_>) -> usize {
+    value.as_str().expect("a text column").len()
+}
 
-/// Record `i`: one of 4 event types and 10 services in turn, event time
-/// `i` ms after the first, the context padded so the frame is 200 bytes.
-fn record_of_200_bytes(i: u64) -> JournalEntry {
-    let base = JournalEntry::new(
-        EVENT_TYPES[(i % EVENT_TYPES.len() as u64) as usize],
-        "consumer",
-        Timestamp::from_unix_nanos(FIRST_EVENT_NANOS + i as i64 * MILLI),
-        format!("service-{:02}", i % SERVICES),
-    )
-    .with_region("eu-west-1")
-    .with_tier_id("tier-1");
-    common::padded_to_record_bytes(base, |pad| {
-        Context::from_json(&format!(
-            r#"{{"entry_id":"dlq-{i:07}","attempt":{},"pad":"{}"}}"#,
-            i % 5,
-            "x".repeat(pad)
+/// Replays `[1, n]` from SQLite; with `owned`, each row becomes a tuple of
+/// owned values (as a `JournalEntry` would), else its columns are read
+/// borrowed. Returns the sum of the sequences and of the text lengths.
+fn sqlite_scan(conn: &Connection, n: u64, owned: bool) -> (u64, usize) {
+    let mut scan = conn
+        .prepare_cached(&format!(
+            "SELECT {SQLITE_COLUMNS} FROM baldur_event_journal \
+             WHERE sequence >= ?1 AND sequence < ?2 ORDER BY sequence"
         ))
-        .expect("valid context")
-    })
-}
-
-/// Builds the journal of [`RECORDS`] records; returns it open (writer).
-fn journal_of_a_million_records(dir: &Path) -> DiskJournal {
-    let journal = DiskJournal::builder(dir)
-        .durability(Durability::Os)
-        .segment_bytes(SEGMENT_BYTES)
-        .open()
-        .expect("open the journal");
-    let mut i = 0;
-    while i < RECORDS {
-        let batch: Vec<JournalEntry> = (i..(i + BUILD_BATCH).min(RECORDS))
-            .map(record_of_200_bytes)
-            .collect();
-        journal.append_batch(&batch).expect("append_batch");
-        i += batch.len() as u64;
+        .expect("prepare");
+    let mut rows = scan.query([1, n as i64 + 1]).expect("query");
+    let (mut sum, mut bytes) = (0u64, 0usize);
+    while let Some(row) = rows.next().expect("row") {
+        sum += row.get::<_, i64>(0).expect("sequence") as u64;
+        if owned {
+            let texts: [String; 7] =
+                std::array::from_fn(|i| row.get::<_, String>(i + 1).expect("text"));
+            bytes += black_box(texts).iter().map(String::len).sum::<usize>();
+        } else {
+            for i in 1..8 {
+                bytes += text_len(row.get_ref(i).expect("column"));
+            }
+        }
     }
-    journal.sync().expect("sync");
-    assert_eq!(journal.get_latest_sequence().expect("latest"), RECORDS);
-    journal
+    (sum, bytes)
 }
 
-fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .sampling_mode(SamplingMode::Flat);
-}
-
-fn replay_and_count_a_million_records(c: &mut Criterion) {
+fn replay(c: &mut Criterion) {
+    let records = env_u64("BALDUR_REPLAY_EVENTS", DEFAULT_RECORDS);
     // Built on first use, so listing or filtering the benches costs nothing.
-    let built: OnceCell<(TempDir, DiskJournal)> = OnceCell::new();
-    // The closures below get it before `b.iter`, outside the timing.
-    let journal = || {
-        &built
-            .get_or_init(|| {
-                let dir = bench_dir();
-                let started = std::time::Instant::now();
-                let journal = journal_of_a_million_records(dir.path());
-                let segments = std::fs::read_dir(dir.path())
-                    .expect("read the journal directory")
-                    .filter(|e| {
-                        e.as_ref()
-                            .is_ok_and(|e| e.path().extension() == Some("log".as_ref()))
-                    })
-                    .count();
-                eprintln!(
-                    "built {RECORDS} records in {segments} segments in {:.2} s",
-                    started.elapsed().as_secs_f64()
-                );
-                (dir, journal)
-            })
-            .1
+    let built: OnceCell<(TempDir, DiskJournal, Connection)> = OnceCell::new();
+    let get = || {
+        let (_, journal, conn) = built.get_or_init(|| {
+            let dir = bench_dir();
+            let started = std::time::Instant::now();
+            let journal = build_journal(dir.path(), records, SEGMENT_BYTES);
+            let journal_took = started.elapsed().as_secs_f64();
+            let conn = build_sqlite(&dir.path().join("peer.db"), records);
+            eprintln!(
+                "built {records} records in {} segments in {journal_took:.2} s, and in SQLite in {:.2} s",
+                segment_count(dir.path()),
+                started.elapsed().as_secs_f64() - journal_took
+            );
+            (dir, journal, conn)
+        });
+        (journal, conn)
     };
-    let expected_sum = RECORDS * (RECORDS + 1) / 2;
+    let expected_sum = records * (records + 1) / 2;
 
-    let mut group = c.benchmark_group("replay a journal of 1,000,000 records");
+    let mut group = c.benchmark_group(format!("replay {records} records"));
     configure(&mut group);
-    group.throughput(Throughput::Elements(RECORDS));
+    group.throughput(Throughput::Elements(records));
 
     group.bench_function("range_ref (borrowed, CRC checked)", |b| {
-        let journal = journal();
+        let (journal, _) = get();
         b.iter(|| {
             let mut range = journal.range_ref(1, u64::MAX).expect("range_ref");
             let mut sum = 0u64;
@@ -137,7 +104,7 @@ fn replay_and_count_a_million_records(c: &mut Criterion) {
     });
 
     group.bench_function("range_iter (owned JournalEntry)", |b| {
-        let journal = journal();
+        let (journal, _) = get();
         b.iter(|| {
             let mut sum = 0u64;
             for entry in journal.range_iter(1, u64::MAX).expect("range_iter") {
@@ -148,62 +115,25 @@ fn replay_and_count_a_million_records(c: &mut Criterion) {
         })
     });
 
-    let by_service = JournalQueryFilter {
-        service_name: Some("service-03".into()),
-        ..Default::default()
-    };
-    group.bench_function("count by service_name (scans)", |b| {
-        let journal = journal();
-        b.iter(|| {
-            let n = journal.count(black_box(&by_service)).expect("count");
-            assert_eq!(n, RECORDS / SERVICES);
-            n
-        })
-    });
-
-    let by_type = JournalQueryFilter {
-        event_types: Some(vec!["dlq_store".into()]),
-        ..Default::default()
-    };
-    group.bench_function("count by event type (segment summaries)", |b| {
-        let journal = journal();
-        b.iter(|| {
-            let n = journal.count(black_box(&by_type)).expect("count");
-            assert_eq!(n, RECORDS / EVENT_TYPES.len() as u64);
-            n
-        })
-    });
-    group.finish();
-
-    // A 2-second window in the middle: 2,000 matches, the first 1,000 returned.
-    let window_start = FIRST_EVENT_NANOS + (RECORDS as i64 / 2) * MILLI;
-    let in_window = JournalQueryFilter {
-        start_time: Some(Timestamp::from_unix_nanos(window_start)),
-        end_time: Some(Timestamp::from_unix_nanos(window_start + 2_000 * MILLI)),
-        limit: 1000,
-        ..Default::default()
-    };
-    let mut group = c.benchmark_group("query a journal of 1,000,000 records");
-    configure(&mut group);
-    group.throughput(Throughput::Elements(1000));
-    group.bench_function(
-        "2 s window, limit 1000 (elements = entries returned)",
-        |b| {
-            let journal = journal();
+    for (owned, name) in [
+        (false, "SQLite range scan (columns borrowed)"),
+        (true, "SQLite range scan (owned values)"),
+    ] {
+        group.bench_function(name, |b| {
+            let (_, conn) = get();
             b.iter(|| {
-                let result = journal.query(black_box(&in_window)).expect("query");
-                assert_eq!(result.entries.len(), 1000);
-                assert_eq!(result.total_count, 2000);
-                result
+                let (sum, bytes) = sqlite_scan(conn, records, owned);
+                assert_eq!(sum, expected_sum);
+                black_box(bytes)
             })
-        },
-    );
+        });
+    }
     group.finish();
 
-    if let Some((_dir, journal)) = built.get() {
+    if let Some((_dir, journal, _)) = built.get() {
         journal.close().expect("close");
     }
 }
 
-criterion_group!(benches, replay_and_count_a_million_records);
+criterion_group!(benches, replay);
 criterion_main!(benches);

@@ -11,6 +11,7 @@
 
 mod append;
 mod audit;
+mod bench;
 mod dashboard;
 mod demo;
 mod dlq_sim;
@@ -105,6 +106,7 @@ enum Command {
     Archive(lifecycle::ArchiveArgs),
     Purge(lifecycle::PurgeArgs),
     Demo(demo::DemoArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// What a command found, for the exit status.
@@ -132,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Archive(args) => lifecycle::run_archive(&globals, &args),
         Command::Purge(args) => lifecycle::run_purge(&globals, &args),
         Command::Demo(args) => demo::run_demo(&globals, &args),
+        Command::Bench(args) => bench::run_bench(&globals, &args),
     }
 }
 
