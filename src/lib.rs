@@ -51,6 +51,7 @@ pub mod fuzzing;
 pub mod journal;
 pub mod projection;
 pub mod pystr;
+pub mod url;
 
 pub use codec::EntryRef;
 pub use disk::{
@@ -60,6 +61,7 @@ pub use disk::{
 pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
+pub use url::{JournalUrl, open, open_read_only};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

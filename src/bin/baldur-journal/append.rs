@@ -7,7 +7,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
-use baldur_journal::{DiskJournal, Durability, Error, EventJournal, JournalEntry};
+use baldur_journal::{Durability, Error, EventJournal, JournalEntry};
 use clap::Args;
 use indicatif::ProgressBar;
 
@@ -147,7 +147,7 @@ fn is_entry_error(error: &Error) -> bool {
 /// appended (and reported) one by one and the error names the refused
 /// entry's line.
 fn commit(
-    journal: &DiskJournal,
+    journal: &dyn EventJournal,
     place: &str,
     numbers: &[u64],
     entries: &[JournalEntry],
@@ -172,15 +172,15 @@ fn commit(
 }
 
 pub fn run_append(globals: &Globals, args: &AppendArgs) -> Result<Outcome> {
-    let journal = open::open_writer(globals, args.durability, None)?;
-    let result = append_stream(&journal, io::stdin().lock());
-    let closed = journal.close();
+    let opened = open::open_write(globals, args.durability)?;
+    let result = append_stream(opened.journal(), io::stdin().lock());
+    let closed = opened.close();
     result?;
     closed?;
     Ok(Outcome::Success)
 }
 
-fn append_stream(journal: &DiskJournal, input: impl Read) -> Result<()> {
+fn append_stream(journal: &dyn EventJournal, input: impl Read) -> Result<()> {
     let mut lines = Lines::new(input, "line ".into());
     let mut out = io::stdout().lock();
     let mut numbers = Vec::new();
@@ -238,21 +238,22 @@ pub fn run_import(globals: &Globals, args: &ImportArgs) -> Result<Outcome> {
         (Box::new(file), len, format!("{}:", args.file.display()))
     };
     // Synced once, on close: the exit status tells whether all is durable.
-    let journal = open::open_writer(globals, Durability::Os, None)?;
+    let opened = open::open_write(globals, Durability::Os)?;
+    let journal = opened.journal();
     let bar = match len {
         Some(len) => output::progress_bytes(len, "importing"),
         None => output::progress(None, "importing", "entries"),
     };
-    let result = import_lines(&journal, Lines::new(input, place), args.keep_sequence, &bar);
+    let result = import_lines(journal, Lines::new(input, place), args.keep_sequence, &bar);
     bar.finish_and_clear();
-    let closed = journal.close();
+    let closed = opened.close();
     result?;
     closed?;
     Ok(Outcome::Success)
 }
 
 fn import_lines(
-    journal: &DiskJournal,
+    journal: &dyn EventJournal,
     mut lines: Lines<Box<dyn Read>>,
     keep_sequence: bool,
     bar: &ProgressBar,

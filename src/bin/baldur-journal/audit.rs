@@ -15,7 +15,7 @@ use baldur_journal::projection::{
     AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
 };
 use baldur_journal::{
-    DiskJournal, EntryIter, EventJournal, JournalEntry, JournalQueryFilter, JournalQueryResult,
+    EntryIter, EventJournal, JournalEntry, JournalQueryFilter, JournalQueryResult,
 };
 use clap::Args;
 
@@ -135,7 +135,7 @@ fn short(hash: &Option<String>) -> String {
 
 pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
     let keys = args.keys.keyring()?;
-    let journal = Arc::new(open::open_read_only(globals)?);
+    let journal = open::open_read(globals)?.shared();
     let bar = output::progress(None, "folding the journal", "");
     let verified = verifier(journal.clone(), keys)
         .and_then(|lib| Ok(lib.verify_audit_trail(&args.entity_id, &args.entity_type)?));
@@ -274,7 +274,10 @@ pub struct ChainsReport {
 
 /// Verifies the audit chain of every entity that has chained events: the
 /// statistics folded read-only, `verify_audit_trail` for each.
-pub fn check_all_chains(journal: Arc<DiskJournal>, keys: AuditKeyring) -> Result<ChainsReport> {
+pub fn check_all_chains(
+    journal: Arc<dyn EventJournal>,
+    keys: AuditKeyring,
+) -> Result<ChainsReport> {
     let mut entities = BTreeSet::new();
     let mut cached = Cached {
         inner: journal.clone(),
@@ -332,7 +335,7 @@ const CACHED_RECORDS_MAX: usize = 2_000_000;
 /// served from memory (the trail reads each of an entity's records with a
 /// one-record range).
 struct Cached {
-    inner: Arc<DiskJournal>,
+    inner: Arc<dyn EventJournal>,
     records: HashMap<u64, JournalEntry>,
 }
 

@@ -128,6 +128,7 @@ struct FoldBench {
 }
 
 pub fn run_bench(globals: &Globals, args: &BenchArgs) -> Result<Outcome> {
+    globals.require_file("bench")?;
     let scratch = Scratch::new(globals.dir_given.then_some(globals.dir.as_path()))?;
     let report = match &args.bench {
         Bench::Append(bench) => bench_append(&scratch, bench)?,

@@ -71,6 +71,7 @@ pub struct DemoArgs {
 }
 
 pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
+    globals.require_file("demo")?;
     if args.events + args.entries == 0 || args.days == 0 || args.days > 3650 {
         bail!("--entries or --events must be above 0, and --days between 1 and 3650");
     }

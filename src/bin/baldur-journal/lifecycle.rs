@@ -114,6 +114,7 @@ fn close(journal: Arc<DiskJournal>, statistics: JournalStatistics<DiskJournal>) 
 }
 
 pub fn run_archive(globals: &Globals, args: &ArchiveArgs) -> Result<Outcome> {
+    globals.require_file("archive")?;
     let (journal, statistics) = open_statistics(globals, &args.sign)?;
     let archived = statistics.archive_old_entries(args.older_than_days)?;
     close(journal, statistics)?;
@@ -129,6 +130,7 @@ pub fn run_archive(globals: &Globals, args: &ArchiveArgs) -> Result<Outcome> {
 }
 
 pub fn run_purge(globals: &Globals, args: &PurgeArgs) -> Result<Outcome> {
+    globals.require_file("purge")?;
     let ids: Vec<String> = args
         .ids
         .iter()

@@ -12,6 +12,7 @@
 mod append;
 mod audit;
 mod bench;
+mod copy;
 mod dashboard;
 mod demo;
 mod dlq_sim;
@@ -74,6 +75,18 @@ struct Cli {
         help_heading = "Global options"
     )]
     dir: Option<PathBuf>,
+    /// The journal by URL: file:///path or a path (the same as --dir), memory:, or
+    /// redis://host:port/db?prefix=NAME[&layout=baldur] (docs/REDIS.md). Commands that
+    /// need the disk format (info, tail, demo, bench, and verify's file checks) take
+    /// file journals only
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        conflicts_with = "dir",
+        help_heading = "Global options"
+    )]
+    journal: Option<String>,
     /// Segment size when a journal is created (65536 and up; K, M, G suffixes; ignored
     /// for an existing journal) [default: 128M; demo: 16M]
     #[arg(
@@ -107,6 +120,7 @@ enum Command {
     Purge(lifecycle::PurgeArgs),
     Demo(demo::DemoArgs),
     Bench(bench::BenchArgs),
+    Copy(copy::CopyArgs),
 }
 
 /// What a command found, for the exit status.
@@ -116,7 +130,7 @@ pub enum Outcome {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let globals = Globals::new(cli.dir, cli.segment_bytes);
+    let globals = Globals::from_flags(cli.dir, cli.journal.as_deref(), cli.segment_bytes)?;
     match cli.command {
         Command::Append(args) => append::run_append(&globals, &args),
         Command::Import(args) => append::run_import(&globals, &args),
@@ -135,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Purge(args) => lifecycle::run_purge(&globals, &args),
         Command::Demo(args) => demo::run_demo(&globals, &args),
         Command::Bench(args) => bench::run_bench(&globals, &args),
+        Command::Copy(args) => copy::run_copy(&args),
     }
 }
 

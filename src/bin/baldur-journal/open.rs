@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use std::sync::Arc;
+
 use baldur_journal::disk::LOCK_FILE;
-use baldur_journal::{DiskJournal, Durability};
+use baldur_journal::url::open_shared;
+use baldur_journal::{DiskJournal, Durability, EventJournal, JournalUrl};
 
 pub const DIR_ENV: &str = "BALDUR_JOURNAL_DIR";
 pub const DEFAULT_DIR: &str = "./baldur-data";
@@ -18,9 +21,41 @@ pub struct Globals {
     pub segment_bytes: Option<u64>,
     /// True when `--dir` was given (examples printed by the demo repeat it).
     pub dir_given: bool,
+    /// `--journal URL` naming another backend than a directory.
+    pub url: Option<JournalUrl>,
 }
 
 impl Globals {
+    /// From `--dir` and `--journal` (a file URL or path is a directory).
+    pub fn from_flags(
+        dir: Option<PathBuf>,
+        journal: Option<&str>,
+        segment_bytes: Option<u64>,
+    ) -> Result<Self> {
+        let Some(text) = journal else {
+            return Ok(Globals::new(dir, segment_bytes));
+        };
+        Ok(match JournalUrl::parse(text)? {
+            JournalUrl::File(dir) => Globals::new(Some(dir), segment_bytes),
+            url => Globals {
+                url: Some(url),
+                ..Globals::new(None, segment_bytes)
+            },
+        })
+    }
+
+    /// Refuses a non-file `--journal` for a command that needs the disk
+    /// format.
+    pub fn require_file(&self, command: &str) -> Result<()> {
+        match &self.url {
+            Some(url) => bail!(
+                "`{command}` works on file journals only (--dir or --journal file:///path), \
+                 not {url}"
+            ),
+            None => Ok(()),
+        }
+    }
+
     pub fn new(dir: Option<PathBuf>, segment_bytes: Option<u64>) -> Self {
         let dir_given = dir.is_some();
         let dir = dir
@@ -34,6 +69,7 @@ impl Globals {
             dir,
             segment_bytes,
             dir_given,
+            url: None,
         }
     }
 }
@@ -51,6 +87,55 @@ pub fn require_dir(dir: &Path) -> Result<()> {
         ),
         Err(e) => bail!("cannot read {}: {e}", dir.display()),
     }
+}
+
+/// A journal opened from the flags: the disk journal (whose own methods
+/// some commands use), or any other backend.
+pub enum Opened {
+    Disk(Box<DiskJournal>),
+    Other(Arc<dyn EventJournal>),
+}
+
+impl Opened {
+    pub fn journal(&self) -> &dyn EventJournal {
+        match self {
+            Opened::Disk(journal) => journal.as_ref(),
+            Opened::Other(journal) => journal.as_ref(),
+        }
+    }
+
+    pub fn shared(self) -> Arc<dyn EventJournal> {
+        match self {
+            Opened::Disk(journal) => Arc::new(*journal),
+            Opened::Other(journal) => journal,
+        }
+    }
+
+    /// Closes a disk journal (syncing; errors reported), syncs others.
+    pub fn close(self) -> Result<()> {
+        match self {
+            Opened::Disk(journal) => journal.close()?,
+            Opened::Other(journal) => journal.sync()?,
+        }
+        Ok(())
+    }
+}
+
+/// The journal read-only: a directory as [`open_read_only`] opens it, any
+/// other URL through the library.
+pub fn open_read(globals: &Globals) -> Result<Opened> {
+    Ok(match &globals.url {
+        None => Opened::Disk(Box::new(open_read_only(globals)?)),
+        Some(url) => Opened::Other(open_shared(url, true)?),
+    })
+}
+
+/// The journal for writing: a directory as [`open_writer`] opens it.
+pub fn open_write(globals: &Globals, durability: Durability) -> Result<Opened> {
+    Ok(match &globals.url {
+        None => Opened::Disk(Box::new(open_writer(globals, durability, None)?)),
+        Some(url) => Opened::Other(open_shared(url, false)?),
+    })
 }
 
 /// Opens the journal read-only: nothing in the directory is created or

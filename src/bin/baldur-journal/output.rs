@@ -23,6 +23,32 @@ fn json_str(out: &mut impl Write, s: &str) -> io::Result<()> {
 /// stored text itself; line breaks in it (whitespace, as JSON strings
 /// cannot hold raw ones) become spaces so that the record stays one line.
 pub fn write_entry_line(out: &mut impl Write, e: &EntryRef<'_>) -> io::Result<()> {
+    write_line(out, e, Some(e.appended_at))
+}
+
+/// An owned entry as [`write_entry_line`] writes it; without `appended_at`
+/// when the backend keeps none (the reference's Redis layout).
+pub fn write_owned_line(out: &mut impl Write, entry: &JournalEntry) -> io::Result<()> {
+    let e = EntryRef {
+        sequence: entry.sequence,
+        timestamp: entry.timestamp,
+        appended_at: entry.appended_at.unwrap_or(entry.timestamp),
+        commit_hint: 0,
+        event_type: &entry.event_type,
+        source: &entry.source,
+        service_name: &entry.service_name,
+        region: &entry.region,
+        tier_id: &entry.tier_id,
+        context: entry.context.as_str(),
+    };
+    write_line(out, &e, entry.appended_at)
+}
+
+fn write_line(
+    out: &mut impl Write,
+    e: &EntryRef<'_>,
+    appended_at: Option<baldur_journal::Timestamp>,
+) -> io::Result<()> {
     write!(out, "{{\"sequence\":{},\"event_type\":", e.sequence)?;
     json_str(out, e.event_type)?;
     out.write_all(b",\"source\":")?;
@@ -39,7 +65,10 @@ pub fn write_entry_line(out: &mut impl Write, e: &EntryRef<'_>) -> io::Result<()
     json_str(out, e.region)?;
     out.write_all(b",\"tier_id\":")?;
     json_str(out, e.tier_id)?;
-    writeln!(out, ",\"appended_at\":\"{}\"}}", e.appended_at)
+    match appended_at {
+        Some(at) => writeln!(out, ",\"appended_at\":\"{at}\"}}"),
+        None => writeln!(out, "}}"),
+    }
 }
 
 /// A table cell: control characters escaped so that a hostile entry cannot

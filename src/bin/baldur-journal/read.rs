@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use anyhow::Result;
-use baldur_journal::EventJournal;
 use clap::Args;
 
 use crate::Outcome;
@@ -99,8 +98,8 @@ pub struct ExportArgs {
 
 pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     let filter = args.filter.to_filter(args.limit)?;
-    let journal = open::open_read_only(globals)?;
-    let result = journal.query(&filter)?;
+    let opened = open::open_read(globals)?;
+    let result = opened.journal().query(&filter)?;
     let mut out = output::stdout();
     if args.json {
         serde_json::to_writer(&mut out, &result)?;
@@ -130,8 +129,8 @@ pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
 
 pub fn run_count(globals: &Globals, args: &CountArgs) -> Result<Outcome> {
     let filter = args.filter.to_filter(None)?;
-    let journal = open::open_read_only(globals)?;
-    let count = journal.count(&filter)?;
+    let opened = open::open_read(globals)?;
+    let count = opened.journal().count(&filter)?;
     let mut out = output::stdout();
     writeln!(out, "{count}")?;
     out.flush()?;
@@ -139,8 +138,8 @@ pub fn run_count(globals: &Globals, args: &CountArgs) -> Result<Outcome> {
 }
 
 pub fn run_latest(globals: &Globals, _args: &LatestArgs) -> Result<Outcome> {
-    let journal = open::open_read_only(globals)?;
-    let latest = journal.get_latest_sequence()?;
+    let opened = open::open_read(globals)?;
+    let latest = opened.journal().get_latest_sequence()?;
     let mut out = output::stdout();
     writeln!(out, "{latest}")?;
     out.flush()?;
@@ -148,21 +147,18 @@ pub fn run_latest(globals: &Globals, _args: &LatestArgs) -> Result<Outcome> {
 }
 
 pub fn run_range(globals: &Globals, args: &RangeArgs) -> Result<Outcome> {
-    let journal = open::open_read_only(globals)?;
+    let opened = open::open_read(globals)?;
     let mut out = output::stdout();
-    let mut range = journal.range_ref(args.start, args.end)?;
-    while let Some(entry) = range.next_entry() {
-        output::write_entry_line(&mut out, &entry?)?;
-    }
+    for_each_line(&opened, args.start, args.end, &mut out, |_| {})?;
     out.flush()?;
     Ok(Outcome::Success)
 }
 
 pub fn run_export(globals: &Globals, args: &ExportArgs) -> Result<Outcome> {
-    let journal = open::open_read_only(globals)?;
+    let opened = open::open_read(globals)?;
     let start = args.from.unwrap_or(0);
     let end = args.to.unwrap_or(u64::MAX);
-    let latest = journal.get_latest_sequence()?;
+    let latest = opened.journal().get_latest_sequence()?;
     let last = latest.min(end.saturating_sub(1));
     let bar = output::progress(
         Some(last.saturating_sub(start.max(1)).saturating_add(1)),
@@ -170,17 +166,44 @@ pub fn run_export(globals: &Globals, args: &ExportArgs) -> Result<Outcome> {
         "sequences",
     );
     let mut out = output::stdout();
-    let mut range = journal.range_ref(start, end)?;
     let mut written = 0u64;
-    while let Some(entry) = range.next_entry() {
-        let entry = entry?;
-        output::write_entry_line(&mut out, &entry)?;
+    for_each_line(&opened, start, end, &mut out, |sequence| {
         written += 1;
         if written.is_multiple_of(4096) {
-            bar.set_position(entry.sequence.saturating_sub(start.max(1)));
+            bar.set_position(sequence.saturating_sub(start.max(1)));
         }
-    }
+    })?;
     bar.finish_and_clear();
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// Writes `start <= sequence < end` as export lines, calling `progress`
+/// with each sequence: borrowed from the disk journal's maps, owned from
+/// other backends.
+pub fn for_each_line(
+    opened: &open::Opened,
+    start: u64,
+    end: u64,
+    out: &mut impl Write,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
+    match opened {
+        open::Opened::Disk(journal) => {
+            let mut range = journal.range_ref(start, end)?;
+            while let Some(entry) = range.next_entry() {
+                let entry = entry?;
+                output::write_entry_line(out, &entry)?;
+                progress(entry.sequence);
+            }
+        }
+        open::Opened::Other(journal) => {
+            for entry in journal.range_iter(start, end)? {
+                let entry = entry?;
+                output::write_owned_line(out, &entry)?;
+                progress(entry.sequence);
+            }
+        }
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use baldur_journal::projection::{
     DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, FoldSummary,
     JournalStatistics, ORDER_BY_COLUMNS, StatisticsRepository,
 };
-use baldur_journal::{DiskJournal, Timestamp};
+use baldur_journal::{EventJournal, Timestamp};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -185,14 +185,14 @@ pub struct Statistics {
 
 /// Opens the journal read-only and folds it, as of `as_of` when given.
 pub fn open_statistics(globals: &Globals, as_of: Option<AsOf>) -> Result<Statistics> {
-    let journal = Arc::new(open::open_read_only(globals)?);
+    let journal = open::open_read(globals)?.shared();
     let bar = output::progress(None, "folding the journal", "");
     let statistics = fold(journal, as_of);
     bar.finish_and_clear();
     statistics
 }
 
-pub fn fold(journal: Arc<DiskJournal>, as_of: Option<AsOf>) -> Result<Statistics> {
+pub fn fold(journal: Arc<dyn EventJournal>, as_of: Option<AsOf>) -> Result<Statistics> {
     let live = JournalStatistics::new(journal);
     Ok(match as_of {
         None => {

@@ -37,6 +37,7 @@ pub struct TailArgs {
 }
 
 pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
+    globals.require_file("tail")?;
     open::require_dir(&globals.dir)?;
     let mut seen = Fingerprint::of(&globals.dir);
     let mut journal = open::open_read_only(globals)?;
