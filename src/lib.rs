@@ -50,6 +50,8 @@ pub mod fuzzing;
 pub mod journal;
 pub mod projection;
 pub mod pystr;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use codec::EntryRef;
 pub use disk::{
@@ -59,6 +61,10 @@ pub use disk::{
 pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
+#[cfg(feature = "redis")]
+pub use redis::{
+    BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,
+};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

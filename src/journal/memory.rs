@@ -146,6 +146,16 @@ impl EventJournal for MemoryJournal {
         Ok(())
     }
 
+    fn append_if_latest(&self, expected_latest: u64, entry: &JournalEntry) -> Result<Option<u64>> {
+        let mut state = self.write();
+        if state.latest != expected_latest {
+            return Ok(None);
+        }
+        let sequence = next_sequence(&state, 1)?;
+        self.push(&mut state, sequence, entry, Timestamp::now());
+        Ok(Some(sequence))
+    }
+
     fn query(&self, query: &JournalQueryFilter) -> Result<JournalQueryResult> {
         let limit = filter::effective_limit(query, self.options.max_query_limit)?;
         let mut result = ResultBuilder::new(limit);

@@ -5,7 +5,7 @@ mod memory;
 pub use memory::{MemoryJournal, MemoryJournalOptions};
 
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A streaming iterator of owned entries over a sequence range.
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<JournalEntry>> + Send + 'a>;
@@ -48,6 +48,20 @@ pub trait EventJournal: Send + Sync {
     /// Streams `start <= sequence < end` without building the range in
     /// memory.
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>>;
+
+    /// Appends `entry` only if the latest stored sequence is still
+    /// `expected_latest`, atomically: returns the assigned sequence
+    /// (`expected_latest + 1`), or `None` when another append came first
+    /// (the caller rereads and retries). Hash chains built in the client
+    /// use it so that concurrent workers cannot fork a chain.
+    ///
+    /// The default refuses with [`Error::Unsupported`].
+    fn append_if_latest(&self, expected_latest: u64, entry: &JournalEntry) -> Result<Option<u64>> {
+        let _ = (expected_latest, entry);
+        Err(Error::Unsupported(
+            "this journal backend has no atomic append_if_latest".into(),
+        ))
+    }
 
     /// Waits until everything acknowledged so far is durable (a no-op for
     /// backends without durability).
