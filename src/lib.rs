@@ -37,6 +37,8 @@
         feature = "break-recovery-cut-too-far",
         feature = "break-ack-before-write",
         feature = "break-snapshot-trust",
+        feature = "break-redis-skip-cas",
+        feature = "break-redis-split-append",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");

@@ -234,6 +234,39 @@ impl RedisJournal {
         self.script_reply(mode, &reply)
     }
 
+    /// The reference's way, for `break-redis-split-append` only: read the
+    /// latest sequence in one round trip, write in another.
+    #[cfg(feature = "break-redis-split-append")]
+    fn broken_split_append(&self, entries: &[JournalEntry]) -> Result<Option<u64>> {
+        let first = self.native_latest()? + 1;
+        let now = Timestamp::now();
+        let mut pipe = redis::pipe();
+        for (i, entry) in entries.iter().enumerate() {
+            let seq = first + i as u64;
+            let json = format!("{{\"sequence\":{seq}{}", json_after_sequence(entry, now)?);
+            pipe.cmd("HSET")
+                .arg(self.key("entries"))
+                .arg(seq20(seq))
+                .arg(json)
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(self.key("seq"))
+                .arg(0)
+                .arg(seq20(seq))
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(self.key("time"))
+                .arg(0)
+                .arg(format!("{}{}", time16(entry.timestamp), seq20(seq)))
+                .ignore();
+        }
+        let last = seq20(first + entries.len() as u64 - 1);
+        pipe.cmd("SET").arg(self.key("latest")).arg(last).ignore();
+        self.pool
+            .run("broken split append", true, |con| pipe.query::<()>(con))?;
+        Ok(Some(first))
+    }
+
     pub(crate) fn script_reply(&self, mode: Mode, reply: &[String]) -> Result<Option<u64>> {
         let number = |i: usize| -> Result<u64> {
             reply
@@ -453,10 +486,18 @@ impl RedisJournal {
                 });
             }
             let total = self.cardinality()?;
-            let entries = self
-                .native_range_iter(0, u64::MAX)?
-                .take(limit.min(total as usize))
-                .collect::<Result<Vec<_>>>()?;
+            let wanted = limit.min(usize::try_from(total).unwrap_or(usize::MAX));
+            let mut entries: Vec<JournalEntry> = Vec::with_capacity(wanted);
+            let mut next = Some(0);
+            while let Some(from) = next.filter(|_| entries.len() < wanted) {
+                let ask = (wanted - entries.len()).min(READ_CHUNK);
+                let chunk = self.range_chunk(from, u64::MAX, ask)?;
+                next = match chunk.last() {
+                    Some(last) if chunk.len() == ask => last.sequence.checked_add(1),
+                    _ => None,
+                };
+                entries.extend(chunk);
+            }
             return Ok(JournalQueryResult {
                 truncated: total > entries.len() as u64,
                 total_count: total,
