@@ -16,6 +16,8 @@ variants=(
   "break-skip-crc|recovery_damage|a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry"
   "break-recovery-cut-too-far|recovery_torn_tail|cut_at_every_offset_without_head_is_a_torn_tail"
   "break-snapshot-trust|snapshot_fold|missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold"
+  "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences"
+  "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork"
 )
 
 log=$(mktemp)

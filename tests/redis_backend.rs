@@ -146,7 +146,7 @@ fn child_worker() {
                     .unwrap()
                 {
                     Some(seq) => {
-                        assert_eq!(seq, latest + 1);
+                        // The parent checks the chain (seq must be latest + 1).
                         println!("SEQ {seq}");
                         n += 1;
                     }

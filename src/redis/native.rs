@@ -194,6 +194,15 @@ impl RedisJournal {
         mode: Mode,
         entries: &[JournalEntry],
     ) -> Result<Option<u64>> {
+        #[cfg(feature = "break-redis-skip-cas")]
+        let mode = match mode {
+            Mode::IfLatest(_) => Mode::Next,
+            other => other,
+        };
+        #[cfg(feature = "break-redis-split-append")]
+        if let Mode::Next = mode {
+            return self.broken_split_append(entries);
+        }
         let appended_now = Timestamp::now();
         let cutoff = match self.options.retention {
             Some(r) => {
