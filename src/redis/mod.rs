@@ -25,6 +25,7 @@
 //! ```
 
 mod conn;
+mod decode;
 mod native;
 mod reference;
 

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
 use crate::journal::EntryIter;
 use crate::redis::RedisJournal;
+use crate::redis::decode::{View, decode};
 
 /// Entries per append script call (a batch is split into such chunks).
 pub(crate) const BATCH_CHUNK: usize = 1000;
@@ -318,25 +319,32 @@ impl RedisJournal {
         }
     }
 
-    fn parse_entry(&self, value: Option<String>, field: &str) -> Result<JournalEntry> {
-        let key = self.key("entries");
-        let value = value.ok_or_else(|| Error::RedisData {
+    fn bad_value(&self, field: &str, reason: &str, value: &str) -> Error {
+        Error::RedisData {
             server: self.pool.server.clone(),
-            key: key.clone(),
-            reason: format!("field {field} is indexed but missing"),
-        })?;
-        serde_json::from_str(&value).map_err(|e| Error::RedisData {
-            server: self.pool.server.clone(),
-            key,
+            key: self.key("entries"),
             reason: format!(
-                "field {field}: {e}: {}",
+                "field {field}: {reason}: {}",
                 value.chars().take(120).collect::<String>()
             ),
-        })
+        }
     }
 
-    /// Up to `count` entries with `next <= sequence < end`.
-    fn range_chunk(&self, next: u64, end: u64, count: usize) -> Result<Vec<JournalEntry>> {
+    /// Decodes a stored value and hands its view to `each`.
+    fn with_view<T>(
+        &self,
+        field: &str,
+        value: &str,
+        each: impl FnOnce(&View<'_>) -> T,
+    ) -> Result<T> {
+        match decode(value) {
+            Ok(view) => Ok(each(&view)),
+            Err(reason) => Err(self.bad_value(field, &reason, value)),
+        }
+    }
+
+    /// Up to `count` stored values with `next <= sequence < end`.
+    fn raw_range_chunk(&self, next: u64, end: u64, count: usize) -> Result<Vec<String>> {
         let (seq_key, entries_key) = (self.key("seq"), self.key("entries"));
         let values: Vec<Option<String>> = self.pool.run(
             &format!("EVALSHA range script on {seq_key}"),
@@ -354,8 +362,37 @@ impl RedisJournal {
         self.pool.count_read(values.len());
         values
             .into_iter()
-            .map(|v| self.parse_entry(v, "in range"))
+            .map(|v| v.ok_or_else(|| self.bad_value("in range", "indexed but missing", "")))
             .collect()
+    }
+
+    /// Up to `count` entries with `next <= sequence < end`.
+    fn range_chunk(&self, next: u64, end: u64, count: usize) -> Result<Vec<JournalEntry>> {
+        self.raw_range_chunk(next, end, count)?
+            .iter()
+            .map(|v| self.with_view("in range", v, |view| view.to_entry()))
+            .collect()
+    }
+
+    /// Every stored entry with `start <= sequence < end`, as views, in
+    /// chunks.
+    fn scan(&self, start: u64, end: u64, mut each: impl FnMut(&View<'_>)) -> Result<()> {
+        let mut next = start;
+        while next < end {
+            let chunk = self.raw_range_chunk(next, end, READ_CHUNK)?;
+            let mut last = None;
+            for value in &chunk {
+                last = Some(self.with_view("in range", value, |v| {
+                    each(v);
+                    v.sequence()
+                })?);
+            }
+            match last.and_then(|l| l.checked_add(1)) {
+                Some(n) if chunk.len() == READ_CHUNK => next = n,
+                _ => break,
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn native_range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
@@ -425,8 +462,8 @@ impl RedisJournal {
         Ok(seqs)
     }
 
-    /// The entries of these sequences (20 digits), in chunks, to `each`.
-    fn fetch(&self, seqs: &[String], mut each: impl FnMut(JournalEntry) -> bool) -> Result<()> {
+    /// The entries of these sequences (20 digits), in chunks, as views.
+    fn fetch(&self, seqs: &[String], mut each: impl FnMut(&View<'_>)) -> Result<()> {
         let key = self.key("entries");
         for chunk in seqs.chunks(READ_CHUNK) {
             let values: Vec<Option<String>> = self.pool.run(
@@ -438,11 +475,8 @@ impl RedisJournal {
             for (value, field) in values.into_iter().zip(chunk) {
                 // A missing value was removed by retention (in any process)
                 // between reading the time index and this read: skip it.
-                if value.is_none() {
-                    continue;
-                }
-                if !each(self.parse_entry(value, field)?) {
-                    return Ok(());
+                if let Some(value) = value {
+                    self.with_view(field, &value, &mut each)?;
                 }
             }
         }
@@ -484,10 +518,7 @@ impl RedisJournal {
             if windowed {
                 let seqs = self.window_sequences(filter)?;
                 let mut kept = Vec::with_capacity(limit.min(seqs.len()));
-                self.fetch(&seqs[..limit.min(seqs.len())], |e| {
-                    kept.push(e);
-                    true
-                })?;
+                self.fetch(&seqs[..limit.min(seqs.len())], |v| kept.push(v.to_entry()))?;
                 return Ok(JournalQueryResult {
                     truncated: seqs.len() > kept.len(),
                     total_count: seqs.len() as u64,
@@ -513,21 +544,15 @@ impl RedisJournal {
                 entries,
             });
         }
-        if windowed {
-            let seqs = self.window_sequences(filter)?;
-            self.fetch(&seqs, |e| {
-                if filter::matches(filter, &e) {
-                    result.push_with(|| e);
-                }
-                true
-            })?;
-        } else {
-            for e in self.native_range_iter(0, u64::MAX)? {
-                let e = e?;
-                if filter::matches(filter, &e) {
-                    result.push_with(|| e);
-                }
+        let mut keep = |v: &View<'_>| {
+            if filter::matches(filter, v) {
+                result.push_with(|| v.to_entry());
             }
+        };
+        if windowed {
+            self.fetch(&self.window_sequences(filter)?, &mut keep)?;
+        } else {
+            self.scan(0, u64::MAX, &mut keep)?;
         }
         Ok(result.finish())
     }
@@ -546,16 +571,11 @@ impl RedisJournal {
             };
         }
         let mut total = 0;
+        let mut tally = |v: &View<'_>| total += u64::from(filter::matches(filter, v));
         if windowed {
-            let seqs = self.window_sequences(filter)?;
-            self.fetch(&seqs, |e| {
-                total += u64::from(filter::matches(filter, &e));
-                true
-            })?;
+            self.fetch(&self.window_sequences(filter)?, &mut tally)?;
         } else {
-            for e in self.native_range_iter(0, u64::MAX)? {
-                total += u64::from(filter::matches(filter, &e?));
-            }
+            self.scan(0, u64::MAX, &mut tally)?;
         }
         Ok(total)
     }

@@ -5,14 +5,12 @@
 
 use std::collections::VecDeque;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
 use crate::journal::EntryIter;
 use crate::redis::RedisJournal;
+use crate::redis::decode::{View, decode};
 use crate::redis::native::Mode;
 
 /// Sequences are sorted-set scores (doubles) here: exact up to 2^53.
@@ -55,25 +53,6 @@ return {'ok', string.format('%d', first)}
 fn append_script() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     SCRIPT.get_or_init(|| redis::Script::new(APPEND_SCRIPT))
-}
-
-/// A member as the reference writes it (extra keys, such as our
-/// `appended_at`, are allowed both ways).
-#[derive(Deserialize)]
-struct Member {
-    sequence: u64,
-    event_type: String,
-    source: String,
-    timestamp: String,
-    service_name: String,
-    #[serde(default)]
-    context: Option<Box<RawValue>>,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    tier_id: String,
-    #[serde(default)]
-    appended_at: Option<Timestamp>,
 }
 
 /// Python's `datetime.isoformat()` of an aware UTC datetime: microseconds
@@ -249,39 +228,29 @@ impl RedisJournal {
         }
     }
 
-    fn parse_member(&self, key: &str, text: &str) -> Result<JournalEntry> {
-        let bad = |reason: String| Error::RedisData {
+    fn bad_member(&self, key: &str, reason: &str, text: &str) -> Error {
+        Error::RedisData {
             server: self.pool.server.clone(),
             key: key.to_string(),
             reason: format!("{reason}: {}", text.chars().take(120).collect::<String>()),
-        };
-        let m: Member = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let context = match m.context {
-            None => Context::empty(),
-            Some(raw) if raw.get() == "null" => Context::empty(),
-            Some(raw) => Context::from_json(raw.get()).map_err(|e| bad(e.to_string()))?,
-        };
-        Ok(JournalEntry {
-            sequence: m.sequence,
-            event_type: m.event_type,
-            source: m.source,
-            timestamp: Timestamp::parse(&m.timestamp).map_err(|e| bad(e.to_string()))?,
-            service_name: m.service_name,
-            context,
-            region: m.region,
-            tier_id: m.tier_id,
-            appended_at: m.appended_at,
-        })
+        }
+    }
+
+    /// Decodes a member and hands its view to `each`.
+    fn with_member<T>(
+        &self,
+        key: &str,
+        text: &str,
+        each: impl FnOnce(&View<'_>) -> T,
+    ) -> Result<T> {
+        match decode(text) {
+            Ok(view) => Ok(each(&view)),
+            Err(reason) => Err(self.bad_member(key, &reason, text)),
+        }
     }
 
     /// Members of `key` with `from <= score < end`, at most `count`.
-    fn read_scores(
-        &self,
-        key: &str,
-        from: u64,
-        end: u64,
-        count: usize,
-    ) -> Result<Vec<JournalEntry>> {
+    fn read_raw(&self, key: &str, from: u64, end: u64, count: usize) -> Result<Vec<String>> {
         let members: Vec<String> =
             self.pool
                 .run(&format!("ZRANGE {key} BYSCORE"), false, |con| {
@@ -296,19 +265,37 @@ impl RedisJournal {
                         .query(con)
                 })?;
         self.pool.count_read(members.len());
-        members.iter().map(|m| self.parse_member(key, m)).collect()
+        Ok(members)
     }
 
-    /// Every member of `key`, in chunks, to `each`.
-    fn read_all(&self, key: &str, mut each: impl FnMut(JournalEntry)) -> Result<()> {
+    /// Members of `key` with `from <= score < end`, at most `count`, decoded.
+    fn read_scores(
+        &self,
+        key: &str,
+        from: u64,
+        end: u64,
+        count: usize,
+    ) -> Result<Vec<JournalEntry>> {
+        self.read_raw(key, from, end, count)?
+            .iter()
+            .map(|m| self.with_member(key, m, |v| v.to_entry()))
+            .collect()
+    }
+
+    /// Every member of `key`, in chunks, as views.
+    fn read_all(&self, key: &str, mut each: impl FnMut(&View<'_>, &str)) -> Result<()> {
         let mut from = 0u64;
         loop {
-            let chunk = self.read_scores(key, from, u64::MAX, READ_CHUNK)?;
-            let full = chunk.len() == READ_CHUNK;
-            let last = chunk.last().map(|e| e.sequence);
-            chunk.into_iter().for_each(&mut each);
+            let chunk = self.read_raw(key, from, u64::MAX, READ_CHUNK)?;
+            let mut last = None;
+            for member in &chunk {
+                last = Some(self.with_member(key, member, |v| {
+                    each(v, member);
+                    v.sequence()
+                })?);
+            }
             match last.and_then(|l| l.checked_add(1)) {
-                Some(next) if full => from = next,
+                Some(next) if chunk.len() == READ_CHUNK => from = next,
                 _ => return Ok(()),
             }
         }
@@ -380,16 +367,17 @@ impl RedisJournal {
             .collect())
     }
 
-    fn baldur_matches(&self, filter: &JournalQueryFilter) -> Result<Vec<JournalEntry>> {
+    /// The matching members (sequence, key, text), in sequence order.
+    fn baldur_matches(&self, filter: &JournalQueryFilter) -> Result<Vec<(u64, String, String)>> {
         let mut matched = Vec::new();
         for key in self.keys_for(filter)? {
-            self.read_all(&key, |e| {
-                if filter::matches(filter, &e) {
-                    matched.push(e);
+            self.read_all(&key, |v, text| {
+                if filter::matches(filter, v) {
+                    matched.push((v.sequence(), key.clone(), text.to_string()));
                 }
             })?;
         }
-        matched.sort_by_key(|e| e.sequence);
+        matched.sort_by_key(|m| m.0);
         Ok(matched)
     }
 
@@ -404,14 +392,19 @@ impl RedisJournal {
 
     pub(crate) fn baldur_query(&self, filter: &JournalQueryFilter) -> Result<JournalQueryResult> {
         let limit = filter::effective_limit(filter, self.options.max_query_limit)?;
-        let mut result = ResultBuilder::new(limit);
         if filter::matches_nothing(filter) {
-            return Ok(result.finish());
+            return Ok(ResultBuilder::new(limit).finish());
         }
-        for e in self.baldur_matches(filter)? {
-            result.push_with(|| e);
+        let matched = self.baldur_matches(filter)?;
+        let mut entries = Vec::with_capacity(limit.min(matched.len()));
+        for (_, key, text) in matched.iter().take(limit) {
+            entries.push(self.with_member(key, text, |v| v.to_entry())?);
         }
-        Ok(result.finish())
+        Ok(JournalQueryResult {
+            truncated: matched.len() > entries.len(),
+            total_count: matched.len() as u64,
+            entries,
+        })
     }
 
     pub(crate) fn baldur_count(&self, filter: &JournalQueryFilter) -> Result<u64> {
