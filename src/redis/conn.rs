@@ -69,7 +69,7 @@ impl Pool {
         breaker: Option<BreakerOptions>,
     ) -> Result<Pool> {
         let client = redis::Client::open(url)
-            .map_err(|e| Error::InvalidOption(format!("Redis URL {url}: {e}")))?;
+            .map_err(|e| Error::InvalidOption(format!("Redis URL for {server}: {e}")))?;
         Ok(Pool {
             client,
             server,
