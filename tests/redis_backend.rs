@@ -625,3 +625,53 @@ fn native_retention_removes_old_entries_and_keeps_the_latest_sequence() {
         "no expiry by default"
     );
 }
+
+#[test]
+fn the_breaker_lets_one_trial_through_after_its_recovery_period() {
+    let Some(mut server) = Server::own() else {
+        return;
+    };
+    let recovery = Duration::from_millis(300);
+    let j = RedisJournal::builder(server.url.clone())
+        .prefix(unique_prefix("breaker"))
+        .connect_timeout(Duration::from_millis(300))
+        .command_timeout(Duration::from_millis(300))
+        .breaker(BreakerOptions {
+            failures: 3,
+            recovery,
+        })
+        .open()
+        .unwrap();
+    assert_eq!(j.append(&worker_entry(0, 0, "")).unwrap(), 1);
+    server.kill();
+    for attempt in 1..=3 {
+        assert!(!j.breaker_open(), "open before failure {attempt}");
+        assert!(matches!(j.get_latest_sequence(), Err(Error::Redis { .. })));
+    }
+    assert!(j.breaker_open(), "3 consecutive failures open it");
+    assert!(matches!(
+        j.get_latest_sequence(),
+        Err(Error::RedisUnavailable { failures: 3, .. })
+    ));
+    // After the recovery period one trial goes to the (still dead) server;
+    // its failure opens the breaker again at once.
+    let wait_closed = |j: &RedisJournal| {
+        let deadline = Instant::now() + recovery * 20;
+        while j.breaker_open() {
+            assert!(
+                Instant::now() < deadline,
+                "the breaker never let a trial through"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_closed(&j);
+    assert!(matches!(j.get_latest_sequence(), Err(Error::Redis { .. })));
+    assert!(j.breaker_open(), "a failed trial reopens it");
+    // With the server back, the next trial succeeds and closes it.
+    server.restart();
+    wait_closed(&j);
+    assert_eq!(j.get_latest_sequence().unwrap(), 1);
+    assert!(!j.breaker_open());
+    assert_eq!(j.append(&worker_entry(0, 1, "")).unwrap(), 2);
+}
