@@ -133,6 +133,42 @@ pub enum Error {
     /// journal: nothing more is acknowledged until it is reopened.
     #[error("the journal refuses writes after an earlier failure ({0}); reopen it to recover")]
     Poisoned(String),
+    /// A Redis command failed: the server could not be reached, did not
+    /// answer within the timeout, or replied with an error.
+    #[error("Redis server {server}: {command} failed: {reason}")]
+    Redis {
+        /// `host:port/db` of the server.
+        server: String,
+        /// The command (or script) that failed.
+        command: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The fail-fast breaker is open after consecutive failures: the call
+    /// was not sent to the server.
+    #[error(
+        "Redis server {server} is treated as down after {failures} consecutive failures: {command} not sent; next trial in {retry_in:?}"
+    )]
+    RedisUnavailable {
+        /// `host:port/db` of the server.
+        server: String,
+        /// The command that was refused.
+        command: String,
+        /// Consecutive failures seen.
+        failures: u32,
+        /// Time left before a trial call is let through.
+        retry_in: std::time::Duration,
+    },
+    /// A value stored in Redis that is not what this layout writes.
+    #[error("Redis server {server}: unreadable value in key {key}: {reason}")]
+    RedisData {
+        /// `host:port/db` of the server.
+        server: String,
+        /// The key holding the value.
+        key: String,
+        /// What was wrong (with the start of the value).
+        reason: String,
+    },
 }
 
 impl Error {

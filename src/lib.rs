@@ -38,6 +38,8 @@
         feature = "break-ack-before-write",
         feature = "break-snapshot-trust",
         feature = "break-skip-cas",
+        feature = "break-redis-skip-cas",
+        feature = "break-redis-split-append",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");
@@ -51,6 +53,8 @@ pub mod fuzzing;
 pub mod journal;
 pub mod projection;
 pub mod pystr;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod url;
 
 pub use codec::EntryRef;
@@ -61,6 +65,10 @@ pub use disk::{
 pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
+#[cfg(feature = "redis")]
+pub use redis::{
+    BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,
+};
 pub use url::{JournalUrl, open, open_read_only};
 
 /// The README's example, compiled as a doctest so it cannot rot.

@@ -4,6 +4,8 @@
 //! It includes the reference's own answers to 396 queries and ranges.
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_common;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,8 @@ const VECTORS: &str = concat!(
 struct Backend {
     journal: Box<dyn EventJournal>,
     _dir: Option<tempfile::TempDir>,
+    #[cfg(feature = "redis")]
+    _server: Option<redis_common::Server>,
 }
 
 fn memory(max_query_limit: usize) -> Backend {
@@ -32,6 +36,8 @@ fn memory(max_query_limit: usize) -> Backend {
     Backend {
         journal: Box::new(MemoryJournal::with_options(options).unwrap()),
         _dir: None,
+        #[cfg(feature = "redis")]
+        _server: None,
     }
 }
 
@@ -46,6 +52,8 @@ fn disk(segment_bytes: u64, max_query_limit: usize) -> Backend {
     Backend {
         journal: Box::new(journal),
         _dir: Some(dir),
+        #[cfg(feature = "redis")]
+        _server: None,
     }
 }
 
@@ -59,7 +67,27 @@ fn disk_default(max_query_limit: usize) -> Backend {
     Backend {
         journal: Box::new(journal),
         _dir: Some(dir),
+        #[cfg(feature = "redis")]
+        _server: None,
     }
+}
+
+/// The Redis journal (native layout) under a prefix of its own, on the
+/// shared server (`BALDUR_REDIS_URL`) or one of the test's own; `None`
+/// skips (or fails under `CI`, see tests/redis_common).
+#[cfg(feature = "redis")]
+fn redis(max_query_limit: usize) -> Option<Backend> {
+    let server = redis_common::Server::shared_or_own()?;
+    let journal = baldur_journal::RedisJournal::builder(server.url.clone())
+        .prefix(redis_common::unique_prefix("conformance"))
+        .max_query_limit(max_query_limit)
+        .open()
+        .unwrap();
+    Some(Backend {
+        journal: Box::new(journal),
+        _dir: None,
+        _server: Some(server),
+    })
 }
 
 macro_rules! conformance {
@@ -72,6 +100,15 @@ macro_rules! conformance {
         }
         mod disk_small_segments {
             $(#[test] fn $name() { super::$name(&|limit| super::disk(64 << 10, limit)); })*
+        }
+        #[cfg(feature = "redis")]
+        mod redis_backend {
+            $(#[test] fn $name() {
+                if !super::redis_common::available() {
+                    return; // skipped, with the reason printed
+                }
+                super::$name(&|limit| super::redis(limit).unwrap());
+            })*
         }
     };
 }

@@ -69,6 +69,16 @@ pub trait EventJournal: Send + Sync {
     /// memory.
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>>;
 
+    /// Appends `entry` only if the latest stored sequence is still
+    /// `expected_latest`, atomically: returns the assigned sequence, or
+    /// `None` when another append came first (the caller rereads and
+    /// retries). [`EventJournal::append_batch_if_latest`] of one entry.
+    fn append_if_latest(&self, expected_latest: u64, entry: &JournalEntry) -> Result<Option<u64>> {
+        Ok(self
+            .append_batch_if_latest(expected_latest, std::slice::from_ref(entry))?
+            .and_then(|sequences| sequences.first().copied()))
+    }
+
     /// Waits until everything acknowledged so far is durable (a no-op for
     /// backends without durability).
     fn sync(&self) -> Result<()>;

@@ -4,7 +4,7 @@
 //! before returning, so a read right after a write sees it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
@@ -70,9 +70,6 @@ pub(crate) struct Shared<J: ?Sized> {
     snapshot_records: AtomicU64,
     /// Records this handle folded itself (not restored from a snapshot).
     folded: AtomicU64,
-    /// Whether the journal takes conditional appends (cleared on the first
-    /// `Unsupported`).
-    conditional: AtomicBool,
     /// Chained writes that found the journal moved and were decided again.
     conflicts: AtomicU64,
 }
@@ -188,11 +185,7 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     fn append_sealed(&self, folded: u64, events: &[JournalEntry]) -> Result<bool> {
         // Test-only break: plain appends, no compare-and-set (docs/RELIABILITY.md).
         let skip = cfg!(feature = "break-skip-cas");
-        if skip
-            || self.chain.is_none()
-            || events.is_empty()
-            || !self.conditional.load(Ordering::Relaxed)
-        {
+        if skip || self.chain.is_none() || events.is_empty() {
             self.append_raw(events)?;
             return Ok(true);
         }
@@ -201,7 +194,6 @@ impl<J: EventJournal + ?Sized> Shared<J> {
             Err(Error::Unsupported(_)) => {
                 // The backend cannot compare-and-set: the lock still
                 // serializes this handle's writes (docs/AUDIT.md).
-                self.conditional.store(false, Ordering::Relaxed);
                 self.append_raw(events)?;
                 Ok(true)
             }
@@ -345,7 +337,6 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
             snapshot: self.snapshot,
             snapshot_records: AtomicU64::new(restored_records),
             folded: AtomicU64::new(0),
-            conditional: AtomicBool::new(true),
             conflicts: AtomicU64::new(0),
         });
         let persister = match self.persist_mode {
@@ -427,7 +418,6 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
                 snapshot: None,
                 snapshot_records: AtomicU64::new(0),
                 folded: AtomicU64::new(0),
-                conditional: AtomicBool::new(true),
                 conflicts: AtomicU64::new(0),
             }),
             persister: None,

@@ -1,0 +1,511 @@
+//! `RedisJournal`: the journal on a Redis server, shared by any number of
+//! processes on any number of machines. Layout, scripts, durability and
+//! failure behaviour: docs/REDIS.md.
+//!
+//! Two layouts:
+//! - [`RedisLayout::Native`] (the default): entries in a hash keyed by
+//!   sequence, a sequence index and a time index, all written with the
+//!   sequence assignment in one server-side script, so that a crash can
+//!   leave neither a gap nor a duplicate; ranges and time windows read
+//!   only what they return.
+//! - [`RedisLayout::Baldur`]: the reference implementation's own keys
+//!   (`baldur:journal:YYYY-MM` sorted sets of JSON members scored by
+//!   sequence, the `baldur:journal:sequence` counter), so that Rust and
+//!   Python services share one journal; appends are atomic here too.
+//!
+//! ```no_run
+//! use baldur_journal::{EventJournal, JournalEntry, RedisJournal, Timestamp};
+//!
+//! # fn main() -> baldur_journal::Result<()> {
+//! let journal = RedisJournal::open_url("redis://127.0.0.1:6379/0?prefix=payments&timeout_ms=2000")?;
+//! let seq = journal.append(&JournalEntry::new("dlq_store", "api", Timestamp::now(), "payments"))?;
+//! assert!(journal.get_latest_sequence()? >= seq);
+//! # Ok(())
+//! # }
+//! ```
+
+mod conn;
+mod decode;
+mod native;
+mod reference;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub use conn::BreakerOptions;
+
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::error::{Error, Result};
+use crate::filter::DEFAULT_MAX_QUERY_LIMIT;
+use crate::journal::{EntryIter, EventJournal};
+use conn::Pool;
+
+/// The default key prefix of the native layout.
+pub const DEFAULT_NATIVE_PREFIX: &str = "baldur-journal";
+/// The reference's key prefix, the default of the baldur layout.
+pub const DEFAULT_BALDUR_PREFIX: &str = "baldur:journal";
+
+/// Which keys and values a [`RedisJournal`] reads and writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedisLayout {
+    /// This crate's layout (docs/REDIS.md "Native layout").
+    #[default]
+    Native,
+    /// The reference implementation's layout (docs/REDIS.md "Baldur
+    /// layout"), shared with Python services running baldur-framework.
+    Baldur,
+}
+
+/// Options of a [`RedisJournal`]; see [`RedisJournalBuilder`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisJournalOptions {
+    /// Key prefix; `None` takes the layout's default
+    /// ([`DEFAULT_NATIVE_PREFIX`] or [`DEFAULT_BALDUR_PREFIX`]).
+    pub prefix: Option<String>,
+    /// The layout.
+    pub layout: RedisLayout,
+    /// How long connecting may take (default 2 s).
+    pub connect_timeout: Duration,
+    /// How long one command may wait for its reply (default 5 s).
+    pub command_timeout: Duration,
+    /// Cap on a query's limit (default 10,000).
+    pub max_query_limit: usize,
+    /// Retention (default `None`: nothing ever expires). Native layout:
+    /// each append removes up to 100 entries whose event timestamp is older
+    /// than now minus this. Baldur layout: a month's set gets this TTL when
+    /// its first entry is written, as the reference does.
+    pub retention: Option<Duration>,
+    /// The fail-fast breaker (default off).
+    pub breaker: Option<BreakerOptions>,
+}
+
+impl Default for RedisJournalOptions {
+    fn default() -> Self {
+        RedisJournalOptions {
+            prefix: None,
+            layout: RedisLayout::Native,
+            connect_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(5),
+            max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
+            retention: None,
+            breaker: None,
+        }
+    }
+}
+
+/// Builds a [`RedisJournal`]: `RedisJournal::builder(url)...open()`.
+#[derive(Clone, Debug)]
+pub struct RedisJournalBuilder {
+    url: String,
+    options: RedisJournalOptions,
+}
+
+impl RedisJournalBuilder {
+    /// Sets the key prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.options.prefix = Some(prefix.into());
+        self
+    }
+    /// Sets the layout.
+    pub fn layout(mut self, layout: RedisLayout) -> Self {
+        self.options.layout = layout;
+        self
+    }
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+    /// Sets the command timeout.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.options.command_timeout = timeout;
+        self
+    }
+    /// Sets the cap on a query's limit.
+    pub fn max_query_limit(mut self, limit: usize) -> Self {
+        self.options.max_query_limit = limit;
+        self
+    }
+    /// Sets the retention (see [`RedisJournalOptions::retention`]).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.options.retention = Some(retention);
+        self
+    }
+    /// Turns the fail-fast breaker on.
+    pub fn breaker(mut self, breaker: BreakerOptions) -> Self {
+        self.options.breaker = Some(breaker);
+        self
+    }
+    /// Replaces every option.
+    pub fn options(mut self, options: RedisJournalOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Connects (one `PING`, within the timeouts) and returns the journal.
+    pub fn open(self) -> Result<RedisJournal> {
+        RedisJournal::with_options(&self.url, self.options)
+    }
+}
+
+/// An [`EventJournal`] on a Redis server (module docs, docs/REDIS.md).
+///
+/// Safe to share between threads; any number of processes may open the
+/// same server and prefix and append concurrently.
+pub struct RedisJournal {
+    pool: Pool,
+    options: RedisJournalOptions,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisJournal")
+            .field("server", &self.pool.server)
+            .field("prefix", &self.prefix)
+            .field("layout", &self.options.layout)
+            .finish()
+    }
+}
+
+fn duration_ms(name: &str, value: &str) -> Result<Duration> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| Error::InvalidOption(format!("{name}={value:?}: expected milliseconds > 0")))
+}
+
+fn percent_decode(text: &str) -> Result<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        Error::InvalidOption(format!("bad percent escape in {text:?}"))
+                    })?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::InvalidOption(format!("{text:?} is not UTF-8")))
+}
+
+/// Parses `redis://[user:pass@]host[:port][/db][?params]` into the URL
+/// the client connects to and the options its parameters set.
+fn parse_url(url: &str) -> Result<(String, RedisJournalOptions)> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    if !(base.starts_with("redis://") || base.starts_with("unix://")) {
+        return Err(Error::InvalidOption(format!(
+            "{url:?} is not a Redis URL (redis://host:port/db?prefix=name)"
+        )));
+    }
+    let mut options = RedisJournalOptions::default();
+    let mut breaker_failures = None;
+    let mut breaker_recovery = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value)?;
+        match name {
+            "prefix" => {
+                if value.is_empty() {
+                    return Err(Error::InvalidOption("prefix= must not be empty".into()));
+                }
+                options.prefix = Some(value);
+            }
+            "layout" => {
+                options.layout = match value.as_str() {
+                    "native" => RedisLayout::Native,
+                    "baldur" => RedisLayout::Baldur,
+                    other => {
+                        return Err(Error::InvalidOption(format!(
+                            "layout={other:?}: expected native or baldur"
+                        )));
+                    }
+                }
+            }
+            "timeout_ms" => options.command_timeout = duration_ms(name, &value)?,
+            "connect_timeout_ms" => options.connect_timeout = duration_ms(name, &value)?,
+            "max_query_limit" => {
+                options.max_query_limit = value.parse().map_err(|_| {
+                    Error::InvalidOption(format!("max_query_limit={value:?}: expected a count"))
+                })?
+            }
+            "retention_s" => {
+                let secs: u64 = value.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    Error::InvalidOption(format!("retention_s={value:?}: expected seconds > 0"))
+                })?;
+                options.retention = Some(Duration::from_secs(secs));
+            }
+            "breaker_failures" => {
+                breaker_failures = Some(value.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(
+                    || {
+                        Error::InvalidOption(format!(
+                            "breaker_failures={value:?}: expected a count > 0"
+                        ))
+                    },
+                )?)
+            }
+            "breaker_recovery_ms" => breaker_recovery = Some(duration_ms(name, &value)?),
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown Redis URL parameter {other:?} (known: prefix, layout, timeout_ms, connect_timeout_ms, max_query_limit, retention_s, breaker_failures, breaker_recovery_ms)"
+                )));
+            }
+        }
+    }
+    if breaker_failures.is_some() || breaker_recovery.is_some() {
+        let default = BreakerOptions::default();
+        options.breaker = Some(BreakerOptions {
+            failures: breaker_failures.unwrap_or(default.failures),
+            recovery: breaker_recovery.unwrap_or(default.recovery),
+        });
+    }
+    Ok((base.to_string(), options))
+}
+
+/// `host:port/db` of a URL, without credentials, for messages.
+fn server_label(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    if rest.is_empty() {
+        "127.0.0.1:6379".into()
+    } else {
+        rest.to_string()
+    }
+}
+
+impl RedisJournal {
+    /// Opens `redis://host:port/db?prefix=name[&layout=baldur][&timeout_ms=..]`.
+    ///
+    /// Parameters: `prefix`, `layout` (`native` or `baldur`), `timeout_ms`
+    /// (command timeout), `connect_timeout_ms`, `max_query_limit`,
+    /// `retention_s`, `breaker_failures` and `breaker_recovery_ms` (either
+    /// turns the breaker on). Unknown parameters are an error.
+    pub fn open_url(url: &str) -> Result<RedisJournal> {
+        let (base, options) = parse_url(url)?;
+        RedisJournal::with_options(&base, options)
+    }
+
+    /// A builder for the server at `url` (`redis://host:port/db`, no
+    /// parameters) with default options.
+    pub fn builder(url: impl Into<String>) -> RedisJournalBuilder {
+        RedisJournalBuilder {
+            url: url.into(),
+            options: RedisJournalOptions::default(),
+        }
+    }
+
+    /// Connects with the given options.
+    pub fn with_options(url: &str, options: RedisJournalOptions) -> Result<RedisJournal> {
+        if options.breaker.is_some_and(|b| b.failures == 0) {
+            return Err(Error::InvalidOption(
+                "breaker failures must be at least 1".into(),
+            ));
+        }
+        if options.connect_timeout.is_zero() || options.command_timeout.is_zero() {
+            return Err(Error::InvalidOption(
+                "Redis timeouts must be above zero".into(),
+            ));
+        }
+        let prefix = options.prefix.clone().unwrap_or_else(|| {
+            match options.layout {
+                RedisLayout::Native => DEFAULT_NATIVE_PREFIX,
+                RedisLayout::Baldur => DEFAULT_BALDUR_PREFIX,
+            }
+            .to_string()
+        });
+        let pool = Pool::new(
+            url,
+            server_label(url),
+            options.connect_timeout,
+            options.command_timeout,
+            options.breaker,
+        )?;
+        let journal = RedisJournal {
+            pool,
+            options,
+            prefix,
+        };
+        journal
+            .pool
+            .run("PING", false, |con| redis::cmd("PING").query::<String>(con))?;
+        if journal.options.layout == RedisLayout::Native {
+            journal.native_check_format()?;
+        }
+        Ok(journal)
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &RedisJournalOptions {
+        &self.options
+    }
+
+    /// The key prefix in force.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `host:port/db` of the server (no credentials).
+    pub fn server(&self) -> &str {
+        &self.pool.server
+    }
+
+    /// Elements the server has returned to this handle's reads so far:
+    /// entries (hash values or sorted-set members) and index members. Tests
+    /// use it to show that a range or a time window reads only what it
+    /// needs.
+    pub fn elements_read(&self) -> u64 {
+        self.pool.elements_read.load(Ordering::Relaxed)
+    }
+
+    /// True while the fail-fast breaker refuses calls.
+    pub fn breaker_open(&self) -> bool {
+        self.pool.breaker_open()
+    }
+
+    /// Deletes every key of this journal (its prefix and layout): for
+    /// tests and for tearing down. Not part of [`EventJournal`], which is
+    /// append-only.
+    pub fn destroy(&self) -> Result<()> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_destroy(),
+            RedisLayout::Baldur => self.baldur_destroy(),
+        }
+    }
+}
+
+impl EventJournal for RedisJournal {
+    fn append(&self, entry: &JournalEntry) -> Result<u64> {
+        let first = self.append_many(native::Mode::Next, std::slice::from_ref(entry))?;
+        first.ok_or_else(|| Error::Unsupported("unexpected conflict".into()))
+    }
+
+    fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sequences = Vec::with_capacity(entries.len());
+        // One script call per chunk keeps each call's arguments bounded;
+        // every chunk is atomic, and chunks follow each other.
+        for chunk in entries.chunks(native::BATCH_CHUNK) {
+            let first = self
+                .append_many(native::Mode::Next, chunk)?
+                .ok_or_else(|| Error::Unsupported("unexpected conflict".into()))?;
+            sequences.extend((0..chunk.len() as u64).map(|i| first + i));
+        }
+        Ok(sequences)
+    }
+
+    fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {
+        self.append_many(native::Mode::At(sequence), std::slice::from_ref(entry))?;
+        Ok(())
+    }
+
+    fn append_batch_if_latest(
+        &self,
+        expected_latest: u64,
+        entries: &[JournalEntry],
+    ) -> Result<Option<Vec<u64>>> {
+        if entries.is_empty() {
+            return Ok((self.get_latest_sequence()? == expected_latest).then(Vec::new));
+        }
+        // One script call is atomic; several would not be.
+        if entries.len() > native::BATCH_CHUNK {
+            return Err(Error::InvalidOption(format!(
+                "a conditional batch of {} entries: Redis takes at most {} in one atomic call",
+                entries.len(),
+                native::BATCH_CHUNK
+            )));
+        }
+        let first = self.append_many(native::Mode::IfLatest(expected_latest), entries)?;
+        Ok(first.map(|first| (0..entries.len() as u64).map(|i| first + i).collect()))
+    }
+
+    fn query(&self, filter: &JournalQueryFilter) -> Result<JournalQueryResult> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_query(filter),
+            RedisLayout::Baldur => self.baldur_query(filter),
+        }
+    }
+
+    fn get_latest_sequence(&self) -> Result<u64> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_latest(),
+            RedisLayout::Baldur => self.baldur_latest(),
+        }
+    }
+
+    fn count(&self, filter: &JournalQueryFilter) -> Result<u64> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_count(filter),
+            RedisLayout::Baldur => self.baldur_count(filter),
+        }
+    }
+
+    fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_range_iter(start, end),
+            RedisLayout::Baldur => self.baldur_range_iter(start, end),
+        }
+    }
+
+    /// A no-op: an acknowledged append is as durable as the server's
+    /// `appendfsync` makes it (docs/REDIS.md), and there is nothing to wait
+    /// for on this side.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl RedisJournal {
+    fn append_many(&self, mode: native::Mode, entries: &[JournalEntry]) -> Result<Option<u64>> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_append(mode, entries),
+            RedisLayout::Baldur => self.baldur_append(mode, entries),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_options() {
+        let (base, o) = parse_url(
+            "redis://u:secret@10.0.0.1:6380/3?prefix=a%3Ab&layout=baldur&timeout_ms=250&breaker_failures=3",
+        )
+        .unwrap();
+        assert_eq!(base, "redis://u:secret@10.0.0.1:6380/3");
+        assert_eq!(server_label(&base), "10.0.0.1:6380/3");
+        assert_eq!(o.prefix.as_deref(), Some("a:b"));
+        assert_eq!(o.layout, RedisLayout::Baldur);
+        assert_eq!(o.command_timeout, Duration::from_millis(250));
+        assert_eq!(
+            o.breaker,
+            Some(BreakerOptions {
+                failures: 3,
+                recovery: Duration::from_secs(30)
+            })
+        );
+        assert!(parse_url("redis://h/0?layout=nope").is_err());
+        assert!(parse_url("redis://h/0?prefx=a").is_err());
+        assert!(parse_url("http://h/0").is_err());
+        assert!(parse_url("redis://h/0?timeout_ms=0").is_err());
+    }
+}

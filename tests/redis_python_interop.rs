@@ -1,0 +1,231 @@
+//! A journal shared with Python services: the reference's own
+//! `RedisEventJournalRepository` (baldur-framework 1.17.1, installed by
+//! `.ci/run` into a virtual environment, driven by tests/python/
+//! baldur_interop.py) writes the reference's 3,000 vector events, and our
+//! backend in the baldur layout gives the reference's answers to its 396
+//! queries and ranges (`query`, `count`, `get_sequence_range`, entries
+//! field by field); then the other way round, Rust appends and the
+//! reference reads back the same answers.
+//!
+//! The interpreter: `BALDUR_PYTHON` (set by `.ci/run`), else
+//! `/tmp/baldur-venv/bin/python`. Without it, or without the package, the
+//! tests skip with the reason, except under `CI`, where they fail.
+#![cfg(feature = "redis")]
+
+mod redis_common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use baldur_journal::{
+    EventJournal, JournalEntry, JournalQueryFilter, RedisJournal, RedisLayout, Timestamp,
+};
+use redis_common::{Server, unique_prefix};
+use serde_json::Value;
+
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/reference/vectors/journal"
+);
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/python/baldur_interop.py"
+);
+
+fn python() -> Option<PathBuf> {
+    let path = std::env::var_os("BALDUR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/baldur-venv/bin/python"));
+    let reason = if !path.exists() {
+        format!(
+            "no Python at {} (set BALDUR_PYTHON, or run .ci/run)",
+            path.display()
+        )
+    } else {
+        let probe = Command::new(&path)
+            .args([
+                "-c",
+                "import redis, baldur.adapters.redis.event_journal, importlib.metadata as m; assert m.version('baldur-framework') == '1.17.1', m.version('baldur-framework')",
+            ])
+            .output()
+            .expect("cannot run the Python interpreter");
+        if probe.status.success() {
+            return Some(path);
+        }
+        format!(
+            "{} lacks baldur-framework[redis]==1.17.1: {}",
+            path.display(),
+            String::from_utf8_lossy(&probe.stderr).trim()
+        )
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("the Python interoperability test cannot run under CI: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    None
+}
+
+/// Runs the driver script with `input` on its standard input.
+fn drive(python: &PathBuf, url: &str, prefix: &str, command: &str, input: &str) -> String {
+    let mut child = Command::new(python)
+        .args([SCRIPT, url, prefix, command])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{command} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap()
+}
+
+/// A vector's filter: `null` fields mean "no condition".
+fn parse_filter(value: &Value) -> JournalQueryFilter {
+    let mut object = value.as_object().cloned().unwrap_or_default();
+    object.retain(|_, v| !v.is_null());
+    JournalQueryFilter::from_json(&Value::Object(object).to_string()).unwrap()
+}
+
+/// Our answer to one case, in the driver's output form.
+fn our_answer(j: &RedisJournal, case: &Value) -> Value {
+    let id = case["id"].clone();
+    if case["kind"] == "range" {
+        let start = case["start_sequence"].as_i64().unwrap().max(0) as u64;
+        let end = case["end_sequence"].as_i64().unwrap().max(0) as u64;
+        let entries = j.get_sequence_range(start, end).unwrap();
+        serde_json::json!({
+            "id": id,
+            "sequences": entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            "entries": entries.iter().map(entry_value).collect::<Vec<_>>(),
+        })
+    } else {
+        let filter = parse_filter(&case["filter"]);
+        let result = j.query(&filter).unwrap();
+        serde_json::json!({
+            "id": id,
+            "sequences": result.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            "truncated": result.truncated,
+            "total_count": result.total_count,
+            "count": j.count(&filter).unwrap(),
+        })
+    }
+}
+
+/// An entry as comparable JSON: the timestamp as an instant, the context
+/// parsed.
+fn entry_value(e: &JournalEntry) -> Value {
+    serde_json::json!({
+        "sequence": e.sequence,
+        "event_type": e.event_type,
+        "source": e.source,
+        "timestamp": e.timestamp.as_unix_nanos(),
+        "service_name": e.service_name,
+        "context": serde_json::from_str::<Value>(e.context.as_str()).unwrap(),
+        "region": e.region,
+        "tier_id": e.tier_id,
+    })
+}
+
+/// The driver's entries with their timestamps turned into instants.
+fn normalise_python(mut answer: Value) -> Value {
+    if let Some(entries) = answer.get_mut("entries").and_then(Value::as_array_mut) {
+        for e in entries {
+            let ts = Timestamp::parse(e["timestamp"].as_str().unwrap()).unwrap();
+            e["timestamp"] = ts.as_unix_nanos().into();
+        }
+    }
+    answer
+}
+
+fn compare(ours: &RedisJournal, python_answers: &str, cases: &str) -> usize {
+    let mut lines = python_answers.lines();
+    let mut compared = 0;
+    for case in cases.lines() {
+        let case: Value = serde_json::from_str(case).unwrap();
+        let theirs = normalise_python(serde_json::from_str(lines.next().unwrap()).unwrap());
+        let mine = our_answer(ours, &case);
+        assert_eq!(mine, theirs, "case {}", case["id"]);
+        compared += 1;
+    }
+    let latest: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(latest["latest"], ours.get_latest_sequence().unwrap());
+    compared
+}
+
+fn baldur(server: &Server, prefix: &str) -> RedisJournal {
+    RedisJournal::builder(server.url.clone())
+        .layout(RedisLayout::Baldur)
+        .prefix(prefix)
+        .open()
+        .unwrap()
+}
+
+#[test]
+fn python_writes_and_rust_gives_the_reference_answers() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let prefix = unique_prefix("py-writes");
+    let events = read("events.jsonl");
+    let written = drive(&python, &server.url, &prefix, "write", &events);
+    assert_eq!(
+        written
+            .lines()
+            .map(|l| l.parse::<u64>().unwrap())
+            .collect::<Vec<_>>(),
+        (1..=3000).collect::<Vec<_>>()
+    );
+    let cases = read("queries.jsonl");
+    let answers = drive(&python, &server.url, &prefix, "answer", &cases);
+    let j = baldur(&server, &prefix);
+    assert_eq!(compare(&j, &answers, &cases), 396);
+    j.destroy().unwrap();
+}
+
+#[test]
+fn rust_writes_and_python_reads_back_the_same_answers() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let prefix = unique_prefix("rust-writes");
+    let j = baldur(&server, &prefix);
+    let events: Vec<JournalEntry> = read("events.jsonl")
+        .lines()
+        .map(|l| JournalEntry::from_json(l).unwrap())
+        .collect();
+    for chunk in events.chunks(128) {
+        j.append_batch(chunk).unwrap();
+    }
+    let cases = read("queries.jsonl");
+    let answers = drive(&python, &server.url, &prefix, "answer", &cases);
+    assert_eq!(compare(&j, &answers, &cases), 396);
+    // The reference appends after us, and we read its entry.
+    let more = r#"{"event_type":"emergency_level_changed","source":"py","timestamp":"2025-03-01T12:00:00.250000+00:00","service_name":"","context":{"level":"level_1"}}"#;
+    assert_eq!(
+        drive(&python, &server.url, &prefix, "write", more).trim(),
+        "3001"
+    );
+    let back = j.get_sequence_range(3001, 3002).unwrap();
+    assert_eq!(back[0].event_type, "emergency_level_changed");
+    assert_eq!(j.append(&events[0]).unwrap(), 3002);
+    j.destroy().unwrap();
+}
