@@ -194,6 +194,25 @@ pub struct EntryRef<'a> {
     pub context: &'a str,
 }
 
+impl JournalEntry {
+    /// The entry as a borrowed record; `appended_at` is the event time when
+    /// the entry has no append time, and `commit_hint` is 0.
+    pub fn as_entry_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            sequence: self.sequence,
+            timestamp: self.timestamp,
+            appended_at: self.appended_at.unwrap_or(self.timestamp),
+            commit_hint: 0,
+            event_type: &self.event_type,
+            source: &self.source,
+            service_name: &self.service_name,
+            region: &self.region,
+            tier_id: &self.tier_id,
+            context: self.context.as_str(),
+        }
+    }
+}
+
 impl EntryRef<'_> {
     /// Copies the record into an owned [`JournalEntry`].
     pub fn to_entry(&self) -> JournalEntry {

@@ -155,6 +155,24 @@ impl ResultBuilder {
         }
     }
 
+    /// Entries kept so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry was kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The finished result, with the number of matches counted elsewhere
+    /// (from summaries) instead of by `push_with`: at least the entries
+    /// kept.
+    pub fn finish_with_total(mut self, total: u64) -> crate::entry::JournalQueryResult {
+        self.total = total.max(self.entries.len() as u64);
+        self.finish()
+    }
+
     /// The finished result.
     pub fn finish(self) -> crate::entry::JournalQueryResult {
         crate::entry::JournalQueryResult {

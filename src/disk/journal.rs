@@ -3,14 +3,14 @@
 //! handle. Opening is in `open.rs`, options in `options.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender};
 
-use crate::codec::{self};
+use crate::codec::{self, EntryRef};
 use crate::disk::lock::{WriterLock, writer_is_live};
 use crate::disk::meta::{Head, Meta};
 use crate::disk::mmap::MapCache;
@@ -44,6 +44,20 @@ pub struct DiskJournal {
     pub(super) follower: Option<Mutex<Follower>>,
     /// The writer lock, released by `close`.
     pub(super) lock: Mutex<Option<WriterLock>>,
+    /// The summary of the active segment's readable records, as far as
+    /// counts have read them: extended by what was appended since, so a
+    /// count answered from summaries reads only new records.
+    pub(super) active_summary: Mutex<Option<ActiveSummary>>,
+    /// Times a follower reloaded the directory (a writer came or went):
+    /// what was summarised may have been zeroed and written again.
+    pub(super) reloads: AtomicU64,
+}
+
+/// [`DiskJournal::active_summary`]'s cache.
+pub(super) struct ActiveSummary {
+    base: u64,
+    reloads: u64,
+    summary: crate::disk::index::Summary,
 }
 
 impl std::fmt::Debug for DiskJournal {
@@ -434,6 +448,7 @@ impl DiskJournal {
             f.latest = latest;
         } else {
             self.maps.clear();
+            self.reloads.fetch_add(1, Ordering::AcqRel);
             let (view, fresh, _, _) = load_for_reading(&self.dir, &self.maps, head)?;
             self.shared.publish(view);
             *f = fresh;
@@ -442,6 +457,79 @@ impl DiskJournal {
             f.generation = head.generation;
         }
         Ok(())
+    }
+
+    /// The number of records of `view` matching `query`: sealed segments
+    /// and the active one answer from their summaries when the filter has
+    /// only event types; the rest is read.
+    fn count_in(&self, view: &Arc<View>, query: &JournalQueryFilter) -> Result<u64> {
+        let summary_answers = !filter::needs_scan_beyond_types(query);
+        let mut total = 0u64;
+        for (i, segment) in view.segments.iter().enumerate() {
+            if summary_answers {
+                let counted = match segment.sealed() {
+                    Some(sealed) => summary_count(query, &sealed.summary),
+                    None => summary_count(query, &self.active_summary(view, i)?),
+                };
+                if let Some(counted) = counted {
+                    total += counted;
+                    continue;
+                }
+            }
+            let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
+                .segments(i, i + 1)
+                .skip_sealed(Self::skip_for(query));
+            while let Some(record) = range.next_entry() {
+                if filter::matches(query, &record?) {
+                    total += 1;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// The summary of segment `i` of `view` (the active one) up to the
+    /// view's readable end: the cached summary, extended by the records
+    /// appended since it was taken. Reset when the active segment changed
+    /// or a follower reloaded.
+    fn active_summary(&self, view: &Arc<View>, i: usize) -> Result<crate::disk::index::Summary> {
+        let base = view.segments[i].base;
+        let reloads = self.reloads.load(Ordering::Acquire);
+        let mut cache = self
+            .active_summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let stale = cache.as_ref().is_none_or(|c| {
+            c.base != base || c.reloads != reloads || c.summary.last_sequence > view.latest
+        });
+        if stale {
+            *cache = Some(ActiveSummary {
+                base,
+                reloads,
+                summary: crate::disk::index::Summary::empty(),
+            });
+        }
+        let cached = cache.as_mut().expect("set above");
+        let summary = &mut cached.summary;
+        let next = if summary.record_count == 0 {
+            Some(0)
+        } else {
+            summary.last_sequence.checked_add(1)
+        };
+        if let Some(next) = next {
+            let mut range = RawRange::new(
+                view.clone(),
+                self.maps.clone(),
+                self.body_len_max,
+                next,
+                u64::MAX,
+            )
+            .segments(i, i + 1);
+            while let Some(record) = range.next_entry() {
+                summary.add(&record?);
+            }
+        }
+        Ok(summary.clone())
     }
 
     fn skip_for(query: &JournalQueryFilter) -> crate::disk::segment::SegmentSkip {
@@ -512,8 +600,24 @@ impl EventJournal for DiskJournal {
             return Ok(result.finish());
         }
         self.refresh()?;
-        let mut range = RawRange::all(self.shared.view(), self.maps.clone(), self.body_len_max)
+        let view = self.shared.view();
+        let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
             .skip_sealed(Self::skip_for(query));
+        if !filter::needs_scan_beyond_types(query) {
+            // The summaries count the matches: read only until the limit
+            // is filled, then take the total from them (same view).
+            while result.len() < limit {
+                let Some(record) = range.next_entry() else {
+                    break;
+                };
+                let record = record?;
+                if filter::matches(query, &record) {
+                    result.push_with(|| record.to_entry());
+                }
+            }
+            let total = self.count_in(&view, query)?;
+            return Ok(result.finish_with_total(total));
+        }
         while let Some(record) = range.next_entry() {
             let record = record?;
             if filter::matches(query, &record) {
@@ -534,41 +638,24 @@ impl EventJournal for DiskJournal {
             return Ok(0);
         }
         self.refresh()?;
-        let view = self.shared.view();
-        let summary_answers = !filter::needs_scan_beyond_types(query);
-        let mut total = 0u64;
-        for (i, segment) in view.segments.iter().enumerate() {
-            if let (true, Some(sealed)) = (summary_answers, segment.sealed()) {
-                let summary = &sealed.summary;
-                match (&query.event_types, &summary.event_types) {
-                    (None, _) => {
-                        total += summary.record_count;
-                        continue;
-                    }
-                    (Some(wanted), Some(present)) => {
-                        let mut unique: Vec<&String> = wanted.iter().collect();
-                        unique.sort_unstable();
-                        unique.dedup();
-                        total += unique.iter().filter_map(|t| present.get(*t)).sum::<u64>();
-                        continue;
-                    }
-                    (Some(_), None) => {}
-                }
-            }
-            let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
-                .segments(i, i + 1)
-                .skip_sealed(Self::skip_for(query));
-            while let Some(record) = range.next_entry() {
-                if filter::matches(query, &record?) {
-                    total += 1;
-                }
-            }
-        }
-        Ok(total)
+        self.count_in(&self.shared.view(), query)
     }
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
         Ok(Box::new(OwnedRange(self.range_ref(start, end)?)))
+    }
+
+    fn for_each_ref(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut range = self.range_ref(start, end)?;
+        while let Some(record) = range.next_entry() {
+            visit(&record?)?;
+        }
+        Ok(())
     }
 
     fn sync(&self) -> Result<()> {
@@ -576,6 +663,21 @@ impl EventJournal for DiskJournal {
             return Ok(());
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
+    }
+}
+
+/// The matches of `query` (event types at most) a summary counts, or
+/// `None` when it cannot tell (too many types to keep).
+fn summary_count(query: &JournalQueryFilter, summary: &crate::disk::index::Summary) -> Option<u64> {
+    match (&query.event_types, &summary.event_types) {
+        (None, _) => Some(summary.record_count),
+        (Some(wanted), Some(present)) => {
+            let mut unique: Vec<&String> = wanted.iter().collect();
+            unique.sort_unstable();
+            unique.dedup();
+            Some(unique.iter().filter_map(|t| present.get(*t)).sum())
+        }
+        (Some(_), None) => None,
     }
 }
 

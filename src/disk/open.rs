@@ -288,6 +288,8 @@ impl DiskJournal {
             report,
             follower: None,
             lock: Mutex::new(Some(lock)),
+            active_summary: Mutex::new(None),
+            reloads: AtomicU64::new(0),
         })
     }
 
@@ -318,6 +320,8 @@ impl DiskJournal {
             report,
             follower: Some(Mutex::new(follower)),
             lock: Mutex::new(None),
+            active_summary: Mutex::new(None),
+            reloads: AtomicU64::new(0),
         })
     }
 }

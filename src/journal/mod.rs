@@ -4,6 +4,7 @@ mod memory;
 
 pub use memory::{MemoryJournal, MemoryJournalOptions};
 
+use crate::codec::EntryRef;
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
 use crate::error::Result;
 
@@ -77,6 +78,24 @@ pub trait EventJournal: Send + Sync {
         Ok(self
             .append_batch_if_latest(expected_latest, std::slice::from_ref(entry))?
             .and_then(|sequences| sequences.first().copied()))
+    }
+
+    /// Calls `visit` with every entry of `start <= sequence < end`, in
+    /// order, borrowed where the backend can: the disk journal lends each
+    /// record straight from its segment maps (CRC checked, nothing copied
+    /// or allocated per entry). Stops at the first error, from the journal
+    /// or from `visit`. The default reads [`EventJournal::range_iter`]; an
+    /// entry without an append time lends its event time as `appended_at`.
+    fn for_each_ref(
+        &self,
+        start: u64,
+        end: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        for entry in self.range_iter(start, end)? {
+            visit(&entry?.as_entry_ref())?;
+        }
+        Ok(())
     }
 
     /// Waits until everything acknowledged so far is durable (a no-op for

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
+use crate::codec::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
@@ -81,15 +82,14 @@ fn fold_range<J: EventJournal + ?Sized>(
     projection: &mut Projection,
     start: u64,
     end: u64,
-    keep: impl Fn(&JournalEntry) -> bool,
+    keep: impl Fn(&EntryRef<'_>) -> bool,
 ) -> Result<()> {
-    for record in journal.range_iter(start, end)? {
-        let record = record?;
-        if keep(&record) {
-            projection.apply(&Record::of(&record));
+    journal.for_each_ref(start, end, &mut |record| {
+        if keep(record) {
+            projection.apply(&Record::of_ref(record));
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 impl<J: EventJournal + ?Sized> Shared<J> {
@@ -485,7 +485,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
         let mut projection = Projection::default();
         let end = self.shared.journal.get_latest_sequence()?.saturating_add(1);
         fold_range(&*self.shared.journal, &mut projection, 1, end, |record| {
-            record.appended_at.unwrap_or(record.timestamp) <= time
+            record.appended_at <= time
         })?;
         Ok(StatisticsView::new(
             self.shared.journal.clone(),

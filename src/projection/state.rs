@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::codec::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::projection::events::{self, BreakerTransition, LifecycleKind};
 use crate::projection::status::{self, Status};
@@ -137,6 +138,16 @@ pub(crate) struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
+    pub(crate) fn of_ref(entry: &EntryRef<'a>) -> Self {
+        Record {
+            sequence: entry.sequence,
+            event_type: entry.event_type,
+            timestamp: entry.timestamp,
+            service_name: entry.service_name,
+            context: entry.context,
+        }
+    }
+
     pub(crate) fn of(entry: &'a JournalEntry) -> Self {
         Record {
             sequence: entry.sequence,
