@@ -103,6 +103,13 @@ impl DiskJournal {
         &self.dir
     }
 
+    /// Segment files this handle has mapped now (reads map segments
+    /// lazily and keep at most `map_cache_capacity`); opening maps none of
+    /// the sealed ones.
+    pub fn mapped_segments(&self) -> usize {
+        self.maps.len()
+    }
+
     /// What opening the journal found and repaired.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
@@ -517,14 +524,9 @@ impl DiskJournal {
             summary.last_sequence.checked_add(1)
         };
         if let Some(next) = next {
-            let mut range = RawRange::new(
-                view.clone(),
-                self.maps.clone(),
-                self.body_len_max,
-                next,
-                u64::MAX,
-            )
-            .segments(i, i + 1);
+            let mut range =
+                RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, next)
+                    .segments(i, i + 1);
             while let Some(record) = range.next_entry() {
                 summary.add(&record?);
             }

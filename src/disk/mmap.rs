@@ -117,6 +117,15 @@ impl MapCache {
         Ok(map)
     }
 
+    /// Maps held now.
+    pub(crate) fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .maps
+            .len()
+    }
+
     /// Forgets every map (after a reader notices segments changed).
     pub(crate) fn clear(&self) {
         self.inner

@@ -45,6 +45,10 @@ pub struct RecoveryReport {
     /// True when the last segment's header had not been written (a crash
     /// while creating it); a writer rewrote it.
     pub repaired_header: bool,
+    /// Bytes read from sealed segments' `.log` files to open: their
+    /// headers and footers only, when their indexes are sound (the records
+    /// are checked when read). A rebuilt index adds its segment's bytes.
+    pub sealed_log_bytes_read: u64,
 }
 
 /// A torn tail: where it starts and how many bytes it spans.
@@ -169,6 +173,7 @@ fn load_sealed(
     previous_digest: &[u8; 32],
     maps: &MapCache,
     body_len_max: usize,
+    bytes_read: &mut u64,
 ) -> Result<(SealedIndex, bool)> {
     let log_path = dir.join(log_file_name(base));
     let idx_path = dir.join(index_file_name(base));
@@ -179,19 +184,28 @@ fn load_sealed(
     if let Some(idx) = from_index {
         // Cheap checks only: the footer in the log agrees with the index
         // and chains to the previous segment. Records are checked on read.
-        let needed = idx.footer.data_end + codec::FOOTER_FRAME_LEN as u64;
-        let map = maps.get(base, &log_path, needed)?;
-        let at = idx.footer.data_end as usize;
-        let footer_ok = matches!(
-            codec::read_frame(&map.bytes()[at..at + codec::FOOTER_FRAME_LEN], body_len_max),
-            Ok((codec::Frame::Footer(f), _)) if f == idx.footer
-        );
+        // Two positional reads, no map: opening costs the same whatever
+        // the segments hold.
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        let mut header = [0u8; SEGMENT_HEADER_LEN];
+        let mut footer = [0u8; codec::FOOTER_FRAME_LEN];
+        let read = file
+            .read_exact_at(&mut header, 0)
+            .and_then(|()| file.read_exact_at(&mut footer, idx.footer.data_end));
+        *bytes_read += (SEGMENT_HEADER_LEN + codec::FOOTER_FRAME_LEN) as u64;
+        let footer_ok = read.is_ok()
+            && matches!(
+                codec::read_frame(&footer, body_len_max),
+                Ok((codec::Frame::Footer(f), _)) if f == idx.footer
+            );
         if footer_ok && &idx.footer.previous_digest == previous_digest {
-            read_header(map.bytes(), &log_path, meta, base)?;
+            read_header(&header, &log_path, meta, base)?;
             return Ok((idx, false));
         }
     }
     let map = maps.get(base, &log_path, SEGMENT_HEADER_LEN as u64)?;
+    *bytes_read += map.bytes().len() as u64;
     let bytes = map.bytes();
     let header = read_header(bytes, &log_path, meta, base)?;
     let mut scanner = Scanner::new(base, &header, previous_digest, body_len_max);
@@ -241,8 +255,15 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         });
     };
     for &base in sealed_bases {
-        let (idx, was_rebuilt) =
-            load_sealed(dir, &meta, base, &previous_digest, maps, body_len_max)?;
+        let (idx, was_rebuilt) = load_sealed(
+            dir,
+            &meta,
+            base,
+            &previous_digest,
+            maps,
+            body_len_max,
+            &mut report.sealed_log_bytes_read,
+        )?;
         let log_path = dir.join(log_file_name(base));
         check_order(
             &log_path,

@@ -251,6 +251,19 @@ impl RawRange {
         range
     }
 
+    /// The records from `start` on, `u64::MAX` included.
+    pub(crate) fn from_sequence(
+        view: Arc<View>,
+        maps: Arc<MapCache>,
+        body_len_max: usize,
+        start: u64,
+    ) -> Self {
+        let mut range = Self::new(view, maps, body_len_max, start, u64::MAX);
+        range.last_segment = range.view.segments.len();
+        range.end = None;
+        range
+    }
+
     /// Every record of the journal, `u64::MAX` included.
     pub(crate) fn all(view: Arc<View>, maps: Arc<MapCache>, body_len_max: usize) -> Self {
         RawRange {
