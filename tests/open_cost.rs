@@ -65,3 +65,47 @@ fn a_missing_index_costs_its_segment_a_full_read() {
         (sealed as u64 - 1) * per_segment + log_len
     );
 }
+
+/// A time-window query maps only the segments whose summaries overlap the
+/// window (plus the active segment, mapped since the open).
+#[test]
+fn a_time_window_maps_only_the_segments_it_overlaps() {
+    use baldur_journal::{JournalQueryFilter, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let at =
+        |i: u64| Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + i as i64 * 1_000_000_000);
+    {
+        let journal = DiskJournal::builder(dir.path())
+            .segment_bytes(64 << 10)
+            .durability(baldur_journal::Durability::Os)
+            .open()
+            .unwrap();
+        let batch: Vec<_> = (1..=3000)
+            .map(|i| {
+                let mut e = entry(i);
+                e.timestamp = at(i);
+                e
+            })
+            .collect();
+        journal.append_batch(&batch).unwrap();
+        journal.close().unwrap();
+    }
+    let journal = DiskJournal::open_read_only(dir.path()).unwrap();
+    let before = journal.mapped_segments();
+    let filter = JournalQueryFilter {
+        start_time: Some(at(1500)),
+        end_time: Some(at(1510)),
+        ..Default::default()
+    };
+    let result = journal.query(&filter).unwrap();
+    assert_eq!(result.total_count, 10);
+    let sealed = segment_files(dir.path()).len() - 1;
+    assert!(sealed >= 5);
+    let mapped = journal.mapped_segments() - before;
+    assert!(
+        mapped <= 2,
+        "{mapped} segments mapped for a 10-second window"
+    );
+    assert_eq!(journal.count(&filter).unwrap(), 10);
+    assert!(journal.mapped_segments() - before <= 2);
+}
