@@ -84,17 +84,7 @@ fn calls_from_threads(threads: usize, calls: u64, call: impl Fn() + Sync) -> Dur
 /// records that share a commit hint were written by the same batch. `None`
 /// when nothing was appended (the bench was filtered out or only listed).
 fn records_per_sync(journal: &DiskJournal) -> Option<f64> {
-    let mut range = journal.range_ref(1, u64::MAX).expect("range_ref");
-    let (mut records, mut syncs, mut last_hint) = (0u64, 0u64, None);
-    while let Some(record) = range.next_entry() {
-        let hint = record.expect("record").commit_hint;
-        records += 1;
-        if last_hint != Some(hint) {
-            syncs += 1;
-            last_hint = Some(hint);
-        }
-    }
-    (records > 0).then(|| records as f64 / syncs as f64)
+    journal.write_stats().mean_batch()
 }
 
 fn policy_name(durability: Durability) -> String {

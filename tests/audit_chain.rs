@@ -169,47 +169,15 @@ fn unchained_events_are_reported_but_not_bad_until_a_chain_starts() {
 
 #[test]
 fn two_threads_on_one_entity_do_not_fork_its_chain() {
-    let journal = Arc::new(MemoryJournal::new());
-    let stats = Arc::new(
-        JournalStatistics::builder(journal.clone())
-            .audit_key(AuditKey::new("k1", b"secret one".to_vec()).unwrap())
-            .build()
-            .unwrap(),
-    );
-    stats
-        .record(vec![StoreEvent::new("a", "d", "f").to_entry(at(0))])
-        .unwrap();
-    let threads: Vec<_> = (0..2)
-        .map(|t| {
-            let stats = stats.clone();
-            std::thread::spawn(move || {
-                for i in 0..200 {
-                    let mut link = AuditLink::new("a", format!("t{t}-{i}"));
-                    link.details = Some(format!("{i}"));
-                    assert!(stats.link_audit_entry(&link).unwrap());
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
-    let checked = stats.verify_audit_trail("a", "dlq_entry").unwrap();
-    assert_eq!(checked.entries.len(), 401);
-    assert!(checked.is_chain_valid(), "{:?}", checked.first_bad_entry());
-    assert!(
-        checked
-            .entries
-            .iter()
-            .all(|e| e.key_id.as_deref() == Some("k1"))
-    );
+    links_on_one_entity_do_not_fork_its_chain(Arc::new(MemoryJournal::new()), 1);
 }
 
-/// Two statistics handles over one journal (two services in one process,
-/// or a handle per request) each hold their own lock; the conditional
-/// append serializes them, so their links on one entity never fork the
-/// chain: a write whose fold went stale is folded and decided again.
-fn two_handles_on_one_entity_do_not_fork_its_chain(journal: Arc<dyn EventJournal>) {
+/// 4 threads on `handles` statistics handles over one journal link one
+/// entity 100 times each. Threads of one handle are serialized by its
+/// lock; separate handles (two services in one process, or a handle per
+/// request) by the conditional append: a write whose fold went stale is
+/// folded and decided again. The chain never forks.
+fn links_on_one_entity_do_not_fork_its_chain(journal: Arc<dyn EventJournal>, handles: usize) {
     let handle = || {
         Arc::new(
             JournalStatistics::builder(journal.clone())
@@ -218,13 +186,13 @@ fn two_handles_on_one_entity_do_not_fork_its_chain(journal: Arc<dyn EventJournal
                 .unwrap(),
         )
     };
-    let handles = [handle(), handle()];
+    let handles: Vec<_> = (0..handles).map(|_| handle()).collect();
     handles[0]
         .record(vec![StoreEvent::new("a", "d", "f").to_entry(at(0))])
         .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|t| {
-            let stats = handles[t % 2].clone();
+            let stats = handles[t % handles.len()].clone();
             std::thread::spawn(move || {
                 for i in 0..100 {
                     let mut link = AuditLink::new("a", format!("t{t}-{i}"));
@@ -241,20 +209,26 @@ fn two_handles_on_one_entity_do_not_fork_its_chain(journal: Arc<dyn EventJournal
         let checked = stats.verify_audit_trail("a", "dlq_entry").unwrap();
         assert_eq!(checked.entries.len(), 401);
         assert!(checked.is_chain_valid(), "{:?}", checked.first_bad_entry());
+        assert!(
+            checked
+                .entries
+                .iter()
+                .all(|e| e.key_id.as_deref() == Some("k1"))
+        );
     }
-    let conflicts = handles[0].write_conflicts() + handles[1].write_conflicts();
+    let conflicts: u64 = handles.iter().map(|h| h.write_conflicts()).sum();
     eprintln!("{conflicts} writes were folded and decided again");
 }
 
 #[test]
 fn two_handles_over_a_memory_journal_do_not_fork_a_chain() {
-    two_handles_on_one_entity_do_not_fork_its_chain(Arc::new(MemoryJournal::new()));
+    links_on_one_entity_do_not_fork_its_chain(Arc::new(MemoryJournal::new()), 2);
 }
 
 #[test]
 fn two_handles_over_a_disk_journal_do_not_fork_a_chain() {
     let dir = tempfile::tempdir().unwrap();
-    two_handles_on_one_entity_do_not_fork_its_chain(disk(dir.path()));
+    links_on_one_entity_do_not_fork_its_chain(disk(dir.path()), 2);
 }
 
 #[test]

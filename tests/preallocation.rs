@@ -121,6 +121,11 @@ fn syncs_after_appends_commit_no_size_change() {
         lengths.syncs()
     );
     assert_eq!(lengths.size_changing(), 1);
+    // The writer's own counters: one record per sync from one producer
+    // (the preallocation's sync is not a record sync).
+    let stats = journal.write_stats();
+    assert_eq!((stats.records, stats.syncs), (1000, 1000));
+    assert_eq!(stats.mean_batch(), Some(1.0));
     journal.close().unwrap();
 
     // Reopened, the writer knows the zeros are there: still no size change.

@@ -53,6 +53,22 @@ pub struct DiskJournal {
     pub(super) reloads: AtomicU64,
 }
 
+/// Counters of a writer, from [`DiskJournal::write_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Records appended.
+    pub records: u64,
+    /// `fdatasync`s that made appended records durable.
+    pub syncs: u64,
+}
+
+impl WriteStats {
+    /// Records per sync (the mean group-commit batch), if any sync ran.
+    pub fn mean_batch(&self) -> Option<f64> {
+        (self.syncs > 0).then(|| self.records as f64 / self.syncs as f64)
+    }
+}
+
 /// [`DiskJournal::active_summary`]'s cache.
 pub(super) struct ActiveSummary {
     base: u64,
@@ -101,6 +117,17 @@ impl DiskJournal {
     /// The journal directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// What this handle's writer has done since the open: records
+    /// appended and the `fdatasync`s that made appended records durable,
+    /// so `records / syncs` is the mean group-commit batch. Zeros for a
+    /// read-only handle.
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            records: self.shared.records_written.load(Ordering::Relaxed),
+            syncs: self.shared.record_syncs.load(Ordering::Relaxed),
+        }
     }
 
     /// Segment files this handle has mapped now (reads map segments

@@ -18,7 +18,7 @@ pub use index::{
     INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{DiskJournal, JournalHead, SealedHead};
+pub use journal::{DiskJournal, JournalHead, SealedHead, WriteStats};
 pub use lock::LOCK_FILE;
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
 pub use options::{

@@ -243,6 +243,8 @@ impl DiskJournal {
             })),
             poisoned: Mutex::new(None),
             durable_latest: AtomicU64::new(latest),
+            records_written: AtomicU64::new(0),
+            record_syncs: AtomicU64::new(0),
         });
         let mut writer = Writer {
             storage: storage.clone(),
@@ -310,6 +312,8 @@ impl DiskJournal {
             body_len_max,
             shared: Arc::new(Shared {
                 durable_latest: AtomicU64::new(loaded_view.latest),
+                records_written: AtomicU64::new(0),
+                record_syncs: AtomicU64::new(0),
                 view: RwLock::new(Arc::new(loaded_view)),
                 poisoned: Mutex::new(None),
             }),

@@ -52,6 +52,11 @@ pub(crate) struct Shared {
     pub poisoned: Mutex<Option<String>>,
     /// The latest sequence known durable.
     pub durable_latest: AtomicU64,
+    /// Records this writer appended (since the open).
+    pub records_written: AtomicU64,
+    /// `fdatasync`s of the active segment that made appended records
+    /// durable (preallocation and sealing syncs not counted).
+    pub record_syncs: AtomicU64,
 }
 
 impl Shared {
@@ -276,10 +281,15 @@ impl Writer {
                         crossbeam_channel::bounded(1).0
                     };
                     match self.append_bodies(&mut bodies, count, first, keep_time, now) {
-                        Ok(()) => pending.push(Pending {
-                            ack,
-                            reply: Ok(first),
-                        }),
+                        Ok(()) => {
+                            self.shared
+                                .records_written
+                                .fetch_add(count as u64, Ordering::Relaxed);
+                            pending.push(Pending {
+                                ack,
+                                reply: Ok(first),
+                            });
+                        }
                         Err(e) => {
                             pending.push(Pending { ack, reply: Ok(0) });
                             failure = Some(e);
@@ -451,6 +461,7 @@ impl Writer {
                     .sync_data()
                     .map_err(|e| Error::io(path, e))?;
             }
+            self.shared.record_syncs.fetch_add(1, Ordering::Relaxed);
             self.active.synced_end = self.active.end;
         }
         self.unsynced_records = 0;

@@ -6,16 +6,15 @@
 //! `fdatasync` in the same directory and prints the ratio.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use baldur_journal::codec::{self, FRAME_HEADER_LEN};
-use baldur_journal::disk::{DEFAULT_MAX_RECORD_BYTES, OpenMode, OsStorage, Storage, StorageFile};
+use baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES;
 use baldur_journal::projection::JournalStatistics;
 use baldur_journal::{Context, DiskJournal, Durability, EventJournal, JournalEntry};
 use baldur_journal::{JournalQueryFilter, Timestamp};
@@ -330,63 +329,6 @@ fn median_time<T>(runs: usize, mut run: impl FnMut() -> Result<T>) -> Result<f64
 // ---------------------------------------------------------------------
 // bench append.
 
-/// The real file system, counting the syncs of segment (`.log`) files.
-struct CountingStorage {
-    syncs: Arc<AtomicU64>,
-}
-
-struct CountingFile {
-    inner: Box<dyn StorageFile>,
-    syncs: Option<Arc<AtomicU64>>,
-}
-
-impl CountingFile {
-    fn count(&self) {
-        if let Some(syncs) = &self.syncs {
-            syncs.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl StorageFile for CountingFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(buf, offset)
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.count();
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.count();
-        self.inner.sync_all()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for CountingStorage {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        let is_segment = path.extension() == Some("log".as_ref());
-        Ok(Box::new(CountingFile {
-            inner: OsStorage.open(path, mode)?,
-            syncs: is_segment.then(|| self.syncs.clone()),
-        }))
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        OsStorage.sync_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
-    }
-}
-
 /// The value at `per_mille` of sorted `values`.
 fn percentile(sorted: &[u64], per_mille: usize) -> u64 {
     sorted[(sorted.len() * per_mille / 1000).min(sorted.len() - 1)]
@@ -407,19 +349,15 @@ fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
         ),
         Policy::None => (Durability::Os, "none (left to the OS)".to_string()),
     };
-    let syncs = Arc::new(AtomicU64::new(0));
     let journal = DiskJournal::builder(scratch.journal_dir())
         .durability(durability)
-        .storage(Arc::new(CountingStorage {
-            syncs: syncs.clone(),
-        }))
         .open()?;
 
     // Producer k appends its share; each append timed from call to ack.
     let producers = bench.producers;
     let share = |k: u64| bench.events / producers + u64::from(k < bench.events % producers);
     let start_line = Barrier::new(producers as usize + 1);
-    let syncs_before = syncs.load(Ordering::Relaxed);
+    let before = journal.write_stats();
     let (latencies, seconds) = std::thread::scope(|scope| -> Result<(Vec<u64>, f64)> {
         let workers: Vec<_> = (0..producers)
             .map(|k| {
@@ -447,7 +385,7 @@ fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
         }
         Ok((latencies, started.elapsed().as_secs_f64()))
     })?;
-    let synced = syncs.load(Ordering::Relaxed) - syncs_before;
+    let synced = journal.write_stats().syncs - before.syncs;
     journal.close()?;
 
     let mut latencies = latencies;
