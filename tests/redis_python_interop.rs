@@ -195,7 +195,38 @@ fn python_writes_and_rust_gives_the_reference_answers() {
     let answers = drive(&python, &server.url, &prefix, "answer", &cases);
     let j = baldur(&server, &prefix);
     assert_eq!(compare(&j, &answers, &cases), 396);
+    cli_reads_a_python_written_journal(&format!("{}?prefix={prefix}&layout=baldur", server.url));
     j.destroy().unwrap();
+}
+
+/// The CLI over the journal the Python services wrote (`--journal URL`):
+/// count, export, verify, fold the statistics, and copy it to a file
+/// journal that answers the same.
+fn cli_reads_a_python_written_journal(url: &str) {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_baldur-journal"))
+            .env_remove("BALDUR_JOURNAL_DIR")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run(&["--journal", url, "count"]), "3000\n");
+    let export = run(&["--journal", url, "export"]);
+    assert_eq!(export.lines().count(), 3000);
+    assert!(run(&["--journal", url, "verify"]).starts_with("clean: "));
+    run(&["--journal", url, "stats", "status", "--json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy");
+    run(&["copy", "--from", url, "--to", copy.to_str().unwrap()]);
+    assert_eq!(run(&["--dir", copy.to_str().unwrap(), "count"]), "3000\n");
+    let filter = ["count", "--event-type", "circuit_breaker_opened"];
+    let mut on_redis = vec!["--journal", url];
+    on_redis.extend(filter);
+    let mut on_file = vec!["--dir", copy.to_str().unwrap()];
+    on_file.extend(filter);
+    assert_eq!(run(&on_redis), run(&on_file));
 }
 
 #[test]
