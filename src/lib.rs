@@ -38,6 +38,7 @@
         feature = "break-ack-before-write",
         feature = "break-snapshot-trust",
         feature = "break-skip-cas",
+        feature = "break-prealloc-over-unsynced",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
     )

@@ -201,3 +201,32 @@ fn preallocation_stops_at_the_segment_size() {
     }
     assert!(verify(dir.path()).unwrap().is_clean());
 }
+
+/// Zeros go only past the end: records written but not yet synced (under
+/// `EveryRecords`) are never overwritten by a preallocation that starts
+/// while they wait for their sync.
+#[test]
+fn preallocation_never_overwrites_unsynced_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = DiskJournal::builder(dir.path())
+        .durability(Durability::EveryRecords(1000))
+        .preallocate_bytes(4096)
+        .open()
+        .unwrap();
+    for i in 1..=3000 {
+        assert_eq!(journal.append(&entry(i)).unwrap(), i);
+    }
+    let check = |journal: &DiskJournal| {
+        let stored = journal.get_sequence_range(1, u64::MAX).unwrap();
+        assert_eq!(stored.len(), 3000);
+        for (i, e) in stored.into_iter().enumerate() {
+            let mut want = entry(i as u64 + 1);
+            want.sequence = i as u64 + 1;
+            assert_eq!(strip(e), want);
+        }
+    };
+    check(&journal);
+    journal.close().unwrap();
+    check(&DiskJournal::open(dir.path()).unwrap());
+    assert!(verify(dir.path()).unwrap().is_clean());
+}

@@ -421,6 +421,11 @@ impl Writer {
             .max(needed);
         let path = &self.active.segment.log_path;
         let mut at = self.active.prefilled.max(self.active.end);
+        // Test-only break: zeros from the synced end, over written but
+        // unsynced records (docs/RELIABILITY.md).
+        if cfg!(feature = "break-prealloc-over-unsynced") {
+            at = self.active.synced_end;
+        }
         while at < target {
             let len = (target - at).min(ZEROS.len() as u64) as usize;
             self.active
