@@ -25,9 +25,8 @@ use std::sync::Arc;
 
 use baldur_journal::disk::DiskJournal;
 use baldur_journal::projection::{
-    AuditLink, BreakerEvent, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent,
-    LifecycleKind, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
-    StatisticsRepository, StoreEvent, events,
+    EntryListQuery, JournalStatistics, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
+    StatisticsRepository,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
 use common::Rng;
@@ -41,51 +40,7 @@ const INTERVAL: u64 = 40;
 
 /// A random DLQ, audit or breaker event at minute `i`.
 fn random_event(rng: &mut Rng, i: i64) -> JournalEntry {
-    let at = Timestamp::from_unix_nanos(T0 + i * MINUTE);
-    let id = format!("e{}", rng.below(IDS));
-    let kinds = LifecycleKind::ALL;
-    match rng.below(10) {
-        0..=2 => {
-            let mut store = StoreEvent::new(
-                &id,
-                ["payments", "orders", ""][rng.below(3) as usize],
-                ["timeout", "validation"][rng.below(2) as usize],
-            );
-            store.retry_count = rng.below(3) as i64;
-            store.to_entry(at)
-        }
-        3..=5 => {
-            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
-        }
-        6 => {
-            let mut link = AuditLink::new(&id, "review");
-            link.details = Some(format!("note {i}"));
-            link.to_entry(at)
-        }
-        7 => {
-            let mut data = serde_json::Map::new();
-            data.insert("id".into(), id.clone().into());
-            data.insert("status".into(), "pending".into());
-            data.insert("retry_count".into(), 1.into());
-            events::dlq_persist(&id, &data, at)
-        }
-        8 => match rng.below(2) {
-            0 => events::dlq_archive(&id, None, None, at),
-            _ => events::dlq_purge(&id, None, None, at),
-        },
-        _ => {
-            let transitions = [
-                BreakerTransition::Opened,
-                BreakerTransition::Closed,
-                BreakerTransition::HalfOpened,
-            ];
-            BreakerEvent::new(
-                transitions[rng.below(3) as usize],
-                ["svc-a", "svc-b"][rng.below(2) as usize],
-            )
-            .to_entry(at)
-        }
-    }
+    common::random_dlq_event(rng, Timestamp::from_unix_nanos(T0 + i * MINUTE), IDS, 3, i)
 }
 
 fn clock() -> ManualClock {

@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 use baldur_journal::disk::DiskJournal;
 use baldur_journal::projection::{
-    AuditLink, BreakerEvent, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent,
-    LifecycleKind, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
-    StatisticsRepository, StoreEvent, events,
+    AuditLink, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent, LifecycleKind,
+    ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
 use stats_common::{Ev, Model, check_reads};
@@ -22,16 +21,7 @@ use stats_common::{Ev, Model, check_reads};
 const T0: i64 = 1_700_000_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;
 
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use common::Rng;
 
 /// A random workload event (tests/stats_common) at minute `i`: every
 /// DLQ event kind, breakers, noise and malformed records.
@@ -99,52 +89,7 @@ fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
 
 /// A random DLQ and breaker event at minute `i`.
 fn random_event(rng: &mut Rng, i: i64) -> JournalEntry {
-    let at = Timestamp::from_unix_nanos(T0 + i * MINUTE);
-    let id = format!("e{}", rng.below(40));
-    let domains = ["payments", "orders", ""];
-    let kinds = LifecycleKind::ALL;
-    match rng.below(10) {
-        0..=2 => {
-            let mut store = StoreEvent::new(
-                &id,
-                domains[rng.below(3) as usize],
-                ["timeout", "validation"][rng.below(2) as usize],
-            );
-            store.retry_count = rng.below(2) as i64;
-            store.to_entry(at)
-        }
-        3..=5 => {
-            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
-        }
-        6 => {
-            let mut link = AuditLink::new(&id, "review");
-            link.details = Some(format!("note {i}"));
-            link.to_entry(at)
-        }
-        7 => {
-            let mut data = serde_json::Map::new();
-            data.insert("id".into(), id.clone().into());
-            data.insert("status".into(), "pending".into());
-            data.insert("retry_count".into(), 1.into());
-            events::dlq_persist(&id, &data, at)
-        }
-        8 => match rng.below(2) {
-            0 => events::dlq_archive(&id, None, None, at),
-            _ => events::dlq_purge(&id, None, None, at),
-        },
-        _ => {
-            let transitions = [
-                BreakerTransition::Opened,
-                BreakerTransition::Closed,
-                BreakerTransition::HalfOpened,
-            ];
-            BreakerEvent::new(
-                transitions[rng.below(3) as usize],
-                ["svc-a", "svc-b"][rng.below(2) as usize],
-            )
-            .to_entry(at)
-        }
-    }
+    common::random_dlq_event(rng, Timestamp::from_unix_nanos(T0 + i * MINUTE), 40, 2, i)
 }
 
 fn open(dir: &Path) -> Arc<DiskJournal> {

@@ -480,20 +480,14 @@ impl Projection {
         record: &Record<'_>,
         w: wire::EntryWire<'_>,
     ) -> Result<EntityOutcome, Malformed> {
-        let Some(index) = self.find(wire::required_id(&w.entry_id)?) else {
-            return Ok(None);
-        };
-        let entry = &mut self.entries[index];
-        let outcome = if entry.purged {
-            Outcome::Refused(REFUSED_PURGED)
-        } else if entry.status == Status::Archived {
-            Outcome::Refused(REFUSED_ALREADY_ARCHIVED)
-        } else {
+        self.finish_step(record, &w, |entry| {
+            if entry.status == Status::Archived {
+                return Outcome::Refused(REFUSED_ALREADY_ARCHIVED);
+            }
             entry.move_to(Status::Archived, record.timestamp);
             entry.updated_at = record.timestamp;
             Outcome::Applied
-        };
-        Ok(self.note(index, record.sequence, outcome))
+        })
     }
 
     fn purge(
@@ -501,17 +495,31 @@ impl Projection {
         record: &Record<'_>,
         w: wire::EntryWire<'_>,
     ) -> Result<EntityOutcome, Malformed> {
+        self.finish_step(record, &w, |entry| {
+            if entry.status != Status::Archived {
+                return Outcome::Refused(REFUSED_NOT_ARCHIVED);
+            }
+            entry.purged = true;
+            Outcome::Applied
+        })
+    }
+
+    /// An archive or purge of the entry `w` names: refused once purged,
+    /// otherwise `step` decides and applies.
+    fn finish_step(
+        &mut self,
+        record: &Record<'_>,
+        w: &wire::EntryWire<'_>,
+        step: impl FnOnce(&mut EntryState) -> Outcome,
+    ) -> Result<EntityOutcome, Malformed> {
         let Some(index) = self.find(wire::required_id(&w.entry_id)?) else {
             return Ok(None);
         };
         let entry = &mut self.entries[index];
         let outcome = if entry.purged {
             Outcome::Refused(REFUSED_PURGED)
-        } else if entry.status != Status::Archived {
-            Outcome::Refused(REFUSED_NOT_ARCHIVED)
         } else {
-            entry.purged = true;
-            Outcome::Applied
+            step(entry)
         };
         Ok(self.note(index, record.sequence, outcome))
     }

@@ -113,3 +113,63 @@ pub fn assert_entries_intact(journal: &dyn baldur_journal::EventJournal) {
         assert_eq!(strip(e), expected);
     }
 }
+
+/// A random event for the statistics' workloads: a store (of `ids`
+/// entries, `retry_count` below `retries`), a lifecycle step, an audit
+/// link, a persist, an archive or purge, or a breaker transition.
+pub fn random_dlq_event(
+    rng: &mut Rng,
+    at: Timestamp,
+    ids: u64,
+    retries: u64,
+    i: i64,
+) -> JournalEntry {
+    use baldur_journal::projection::{
+        AuditLink, BreakerEvent, BreakerTransition, LifecycleEvent, LifecycleKind, StoreEvent,
+        events,
+    };
+    let id = format!("e{}", rng.below(ids));
+    let kinds = LifecycleKind::ALL;
+    match rng.below(10) {
+        0..=2 => {
+            let mut store = StoreEvent::new(
+                &id,
+                ["payments", "orders", ""][rng.below(3) as usize],
+                ["timeout", "validation"][rng.below(2) as usize],
+            );
+            store.retry_count = rng.below(retries) as i64;
+            store.to_entry(at)
+        }
+        3..=5 => {
+            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
+        }
+        6 => {
+            let mut link = AuditLink::new(&id, "review");
+            link.details = Some(format!("note {i}"));
+            link.to_entry(at)
+        }
+        7 => {
+            let mut data = serde_json::Map::new();
+            data.insert("id".into(), id.clone().into());
+            data.insert("status".into(), "pending".into());
+            data.insert("retry_count".into(), 1.into());
+            events::dlq_persist(&id, &data, at)
+        }
+        8 => match rng.below(2) {
+            0 => events::dlq_archive(&id, None, None, at),
+            _ => events::dlq_purge(&id, None, None, at),
+        },
+        _ => {
+            let transitions = [
+                BreakerTransition::Opened,
+                BreakerTransition::Closed,
+                BreakerTransition::HalfOpened,
+            ];
+            BreakerEvent::new(
+                transitions[rng.below(3) as usize],
+                ["svc-a", "svc-b"][rng.below(2) as usize],
+            )
+            .to_entry(at)
+        }
+    }
+}

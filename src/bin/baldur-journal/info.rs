@@ -8,7 +8,7 @@ use baldur_journal::disk::{JournalInfo, verify};
 use clap::Args;
 
 use crate::Outcome;
-use crate::audit::{KeyArgs, check_all_chains};
+use crate::audit::{ChainsReport, KeyArgs, check_all_chains};
 use crate::open::{self, Globals};
 use crate::output::{self, human_bytes, time_to_second};
 
@@ -197,55 +197,72 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     let report = verify(&globals.dir);
     bar.finish_and_clear();
     let report = report?;
-    let mut out = output::stdout();
     let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
-    let mut chains = None;
-    if problems.is_empty() {
-        let journal = std::sync::Arc::new(open::open_read_only(globals)?);
-        let bar = output::progress(None, "verifying audit chains", "");
-        let checked = check_all_chains(journal, keys);
-        bar.finish_and_clear();
-        let checked = checked?;
-        problems.extend(checked.problems.iter().cloned());
-        chains = Some(checked);
-    }
-    for problem in &problems {
-        writeln!(out, "{problem}")?;
-    }
-    out.flush()?;
     let mut summary = format!(
         "{} segments, {} records with valid CRCs",
         report.segments, report.records
     );
-    if let Some(chains) = &chains {
-        summary.push_str(&format!(", {} audit chains", chains.chains));
-        if chains.unverifiable > 0 {
-            eprintln!(
-                "verify: {} audit chains are keyed with keys not given (--key-file ID=PATH): \
-                 not verified",
-                chains.unverifiable
-            );
-        }
-    }
+    let mut head = None;
     if problems.is_empty() {
-        if !args.quiet {
-            let head = open::open_read_only(globals)?.head()?;
-            if args.head {
-                serde_json::to_writer(&mut out, &head)?;
-                writeln!(out)?;
-            } else {
-                writeln!(out, "{}", head_line(&head))?;
-            }
-            out.flush()?;
-        }
-        if args.verbose {
-            eprintln!("verify: clean: {summary}");
-        }
-        Ok(Outcome::Success)
-    } else {
-        eprintln!("verify: {} problems found ({summary})", problems.len());
-        Ok(Outcome::ProblemsFound)
+        let journal = std::sync::Arc::new(open::open_read_only(globals)?);
+        let bar = output::progress(None, "verifying audit chains", "");
+        let checked = check_all_chains(journal.clone(), keys);
+        bar.finish_and_clear();
+        let checked = checked?;
+        problems.extend(checked.problems.iter().cloned());
+        note_chains(&checked, &mut summary);
+        head = Some(journal.head()?);
     }
+    finish_verify(args, &problems, &summary, |out| {
+        let Some(head) = &head else { return Ok(()) };
+        if args.head {
+            serde_json::to_writer(&mut *out, head)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", head_line(head))?;
+        }
+        Ok(())
+    })
+}
+
+/// Adds the chain count to `summary`, and says on stderr how many chains
+/// are keyed with keys not given.
+fn note_chains(chains: &ChainsReport, summary: &mut String) {
+    summary.push_str(&format!(", {} audit chains", chains.chains));
+    if chains.unverifiable > 0 {
+        eprintln!(
+            "verify: {} audit chains are keyed with keys not given (--key-file ID=PATH): \
+             not verified",
+            chains.unverifiable
+        );
+    }
+}
+
+/// Prints each problem; when there is none, `clean` (unless `--quiet`) and
+/// with `--verbose` the summary. The outcome for the exit status.
+fn finish_verify(
+    args: &VerifyArgs,
+    problems: &[String],
+    summary: &str,
+    clean: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<Outcome> {
+    let mut out = output::stdout();
+    for problem in problems {
+        writeln!(out, "{problem}")?;
+    }
+    if !problems.is_empty() {
+        out.flush()?;
+        eprintln!("verify: {} problems found ({summary})", problems.len());
+        return Ok(Outcome::ProblemsFound);
+    }
+    if !args.quiet {
+        clean(&mut out)?;
+    }
+    out.flush()?;
+    if args.verbose {
+        eprintln!("verify: clean: {summary}");
+    }
+    Ok(Outcome::Success)
 }
 
 /// A clean `verify`'s line: the head, every field `DiskJournal::check_head`
@@ -290,28 +307,15 @@ fn verify_other(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     bar.finish_and_clear();
     let chains = chains?;
     problems.extend(chains.problems.iter().cloned());
-    let mut out = output::stdout();
-    for problem in &problems {
-        writeln!(out, "{problem}")?;
-    }
+    let mut summary = format!("{records} entries");
+    note_chains(&chains, &mut summary);
     let url = globals
         .url
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let summary = format!("{records} entries, {} audit chains", chains.chains);
-    if problems.is_empty() {
-        if !args.quiet {
-            writeln!(out, "clean: {url}: {summary} (no head: not a file journal)")?;
-        }
-        out.flush()?;
-        if args.verbose {
-            eprintln!("verify: clean: {summary}");
-        }
-        Ok(Outcome::Success)
-    } else {
-        out.flush()?;
-        eprintln!("verify: {} problems found ({summary})", problems.len());
-        Ok(Outcome::ProblemsFound)
-    }
+    finish_verify(args, &problems, &summary, |out| {
+        writeln!(out, "clean: {url}: {summary} (no head: not a file journal)")?;
+        Ok(())
+    })
 }
