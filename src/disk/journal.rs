@@ -69,7 +69,7 @@ impl WriteStats {
     }
 }
 
-/// [`DiskJournal::active_summary`]'s cache.
+/// [`DiskJournal::with_active_summary`]'s cache.
 pub(super) struct ActiveSummary {
     base: u64,
     reloads: u64,
@@ -503,7 +503,7 @@ impl DiskJournal {
             if summary_answers {
                 let counted = match segment.sealed() {
                     Some(sealed) => summary_count(query, &sealed.summary),
-                    None => summary_count(query, &self.active_summary(view, i)?),
+                    None => self.with_active_summary(view, i, |s| summary_count(query, s))?,
                 };
                 if let Some(counted) = counted {
                     total += counted;
@@ -522,11 +522,16 @@ impl DiskJournal {
         Ok(total)
     }
 
-    /// The summary of segment `i` of `view` (the active one) up to the
-    /// view's readable end: the cached summary, extended by the records
-    /// appended since it was taken. Reset when the active segment changed
-    /// or a follower reloaded.
-    fn active_summary(&self, view: &Arc<View>, i: usize) -> Result<crate::disk::index::Summary> {
+    /// Calls `answer` with the summary of segment `i` of `view` (the active
+    /// one) up to the view's readable end: the cached summary, extended by
+    /// the records appended since it was taken. Reset when the active
+    /// segment changed or a follower reloaded.
+    fn with_active_summary<R>(
+        &self,
+        view: &Arc<View>,
+        i: usize,
+        answer: impl FnOnce(&crate::disk::index::Summary) -> R,
+    ) -> Result<R> {
         let base = view.segments[i].base;
         let reloads = self.reloads.load(Ordering::Acquire);
         let mut cache = self
@@ -558,7 +563,7 @@ impl DiskJournal {
                 summary.add(&record?);
             }
         }
-        Ok(summary.clone())
+        Ok(answer(summary))
     }
 
     fn skip_for(query: &JournalQueryFilter) -> crate::disk::segment::SegmentSkip {
