@@ -19,7 +19,7 @@ pub use index::{
 };
 pub use info::{JournalInfo, SegmentInfo};
 pub use journal::{DiskJournal, JournalHead, SealedHead, WriteStats};
-pub use lock::LOCK_FILE;
+pub use lock::{LOCK_FILE, writer_is_live};
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
 pub use options::{
     DEFAULT_MAX_RECORD_BYTES, DEFAULT_QUEUE_DEPTH, DEFAULT_SEGMENT_BYTES, DiskJournalBuilder,

@@ -127,12 +127,7 @@ impl DiskJournal {
         for (path, index) in &rebuilt {
             writer::write_index(storage.as_ref(), path, index)?;
         }
-        let mut latest = sealed
-            .iter()
-            .filter_map(|s| s.sealed())
-            .map(|s| s.summary.last_sequence)
-            .max()
-            .unwrap_or(0);
+        let mut latest = sealed_latest(&sealed);
         let active = match active {
             None => {
                 writer::create_segment(storage.as_ref(), dir, meta.journal_id, 1, &previous_digest)?
@@ -372,12 +367,7 @@ pub(super) fn load_for_reading(
         active,
         mut report,
     } = recovery::load(dir, maps, head)?;
-    let mut latest = sealed
-        .iter()
-        .filter_map(|s| s.sealed())
-        .map(|s| s.summary.last_sequence)
-        .max()
-        .unwrap_or(0);
+    let mut latest = sealed_latest(&sealed);
     let mut follower = Follower {
         generation: head.map_or(0, |h| h.generation),
         active: None,
@@ -442,4 +432,14 @@ pub(super) fn load_for_reading(
         report,
         meta,
     ))
+}
+
+/// The latest sequence of the sealed segments (0 when none holds a record).
+fn sealed_latest(sealed: &[Arc<Segment>]) -> u64 {
+    sealed
+        .iter()
+        .filter_map(|s| s.sealed())
+        .map(|s| s.summary.last_sequence)
+        .max()
+        .unwrap_or(0)
 }

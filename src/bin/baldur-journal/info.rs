@@ -126,11 +126,11 @@ pub fn write_info(out: &mut impl Write, info: &JournalInfo, writer: &str) -> std
         info.segments.len()
     )?;
     writeln!(out)?;
-    let rows: Vec<[String; 8]> = info
+    let rows: Vec<Vec<String>> = info
         .segments
         .iter()
         .map(|s| {
-            [
+            vec![
                 s.log_path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -161,29 +161,8 @@ pub fn write_info(out: &mut impl Write, info: &JournalInfo, writer: &str) -> std
         "LOG",
         "INDEX",
     ];
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
     let right = [false, false, true, false, true, false, true, true];
-    let mut line = |cells: [&str; 8]| -> std::io::Result<()> {
-        let mut text = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths[i];
-            if right[i] {
-                text.push_str(&format!("{c:>w$}  "));
-            } else {
-                text.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        writeln!(out, "{}", text.trim_end())
-    };
-    line(headers)?;
-    for row in &rows {
-        line(row.each_ref().map(String::as_str))?;
-    }
+    output::write_columns(out, &headers, &rows, &right)?;
     Ok(())
 }
 

@@ -2,14 +2,13 @@
 //! read-only opens that never create anything, writer opens with a
 //! durability policy, and the parsers of those options.
 
-use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use std::sync::Arc;
 
-use baldur_journal::disk::LOCK_FILE;
+pub use baldur_journal::disk::writer_is_live;
 use baldur_journal::url::open_shared;
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalUrl};
 
@@ -198,22 +197,6 @@ fn warn_about_damage(journal: &DiskJournal) {
     }
     if let Some(corruption) = &report.corruption {
         eprintln!("warning: {corruption}; reading the records before it (run `verify`)");
-    }
-}
-
-/// Whether a writer process holds the journal's lock right now. Opens the
-/// lock file read-only and never creates it.
-pub fn writer_is_live(dir: &Path) -> bool {
-    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
-        return false;
-    };
-    match file.try_lock_shared() {
-        Ok(()) => {
-            let _ = file.unlock();
-            false
-        }
-        Err(TryLockError::WouldBlock) => true,
-        Err(TryLockError::Error(_)) => false,
     }
 }
 
