@@ -13,17 +13,7 @@ use common::{
 };
 
 fn build(n: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = DiskJournal::builder(dir.path())
-        .segment_bytes(64 << 10)
-        .open()
-        .unwrap();
-    let all: Vec<_> = (1..=n).map(entry).collect();
-    for batch in all.chunks(50) {
-        journal.append_batch(batch).unwrap();
-    }
-    journal.close().unwrap();
-    dir
+    common::closed_journal(n, 50)
 }
 
 /// Every answer the tests compare: all entries and counts per event type.

@@ -18,17 +18,7 @@ use common::{
 /// A closed journal of 64 KiB segments holding `entry(1..=n)`, appended in
 /// batches of 10 under the default policy (one sync per batch).
 fn build(n: u64) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = DiskJournal::builder(dir.path())
-        .segment_bytes(64 << 10)
-        .open()
-        .unwrap();
-    let all: Vec<_> = (1..=n).map(entry).collect();
-    for batch in all.chunks(10) {
-        journal.append_batch(batch).unwrap();
-    }
-    journal.close().unwrap();
-    dir
+    common::closed_journal(n, 10)
 }
 
 fn cut(path: &Path, len: u64) {

@@ -173,3 +173,19 @@ pub fn random_dlq_event(
         }
     }
 }
+
+/// A closed journal of 64 KiB segments holding `entry(1..=n)`, appended in
+/// batches of `batch` under the default policy (one sync per batch).
+pub fn closed_journal(n: u64, batch: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = baldur_journal::DiskJournal::builder(dir.path())
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let all: Vec<_> = (1..=n).map(entry).collect();
+    for chunk in all.chunks(batch) {
+        baldur_journal::EventJournal::append_batch(&journal, chunk).unwrap();
+    }
+    journal.close().unwrap();
+    dir
+}
