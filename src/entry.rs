@@ -192,7 +192,11 @@ impl Serialize for Context {
 impl<'de> Deserialize<'de> for Context {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Context::from_raw(&raw).map_err(serde::de::Error::custom)
+        Context::from_raw(&raw).map_err(|e| match e {
+            // The entry's own error says "invalid entry" once.
+            Error::InvalidEntry(message) => serde::de::Error::custom(message),
+            other => serde::de::Error::custom(other),
+        })
     }
 }
 

@@ -37,36 +37,48 @@ pub enum JournalUrl {
 }
 
 impl JournalUrl {
-    /// Parses `text`. Anything without a known scheme is a path; an
-    /// unknown scheme (`http:`, `s3:` ...) is an error rather than a
-    /// directory named after it.
+    /// Parses `text` with a URL parser: `file:///abs/path` (percent-decoded;
+    /// a host other than `localhost` is refused), `file:rel/path`,
+    /// `memory:`, `redis://…`, or a bare path (anything without a
+    /// scheme). An unknown scheme (`http://`, `s3://` ...) is an error
+    /// rather than a directory named after it, and `rediss://` says that
+    /// this build has no TLS.
     pub fn parse(text: &str) -> Result<JournalUrl> {
         if text.is_empty() {
             return Err(Error::InvalidOption("an empty journal URL".into()));
         }
-        if let Some(path) = text.strip_prefix("file://") {
-            if path.is_empty() {
+        let parsed = match url::Url::parse(text) {
+            Ok(parsed) => parsed,
+            // No scheme at all: a path.
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                return Ok(JournalUrl::File(PathBuf::from(text)));
+            }
+            Err(e) if text.contains("://") => {
                 return Err(Error::InvalidOption(format!(
-                    "{text:?} names no directory (file:///absolute/path)"
+                    "{:?} is not a valid journal URL: {e}",
+                    redact(text)
                 )));
             }
-            return Ok(JournalUrl::File(PathBuf::from(path)));
-        }
-        if let Some(path) = text.strip_prefix("file:") {
-            return Ok(JournalUrl::File(PathBuf::from(path)));
-        }
-        if text == "memory:" || text == "memory://" {
-            return Ok(JournalUrl::Memory);
-        }
-        if text.starts_with("redis://") || text.starts_with("rediss://") {
-            return Ok(JournalUrl::Redis(text.to_string()));
-        }
-        if let Some((scheme, _)) = text.split_once("://") {
-            return Err(Error::InvalidOption(format!(
+            Err(_) => return Ok(JournalUrl::File(PathBuf::from(text))),
+        };
+        match parsed.scheme() {
+            "file" => file_path(text, &parsed).map(JournalUrl::File),
+            "memory" if matches!(text, "memory:" | "memory://") => Ok(JournalUrl::Memory),
+            "memory" => Err(Error::InvalidOption(format!(
+                "{text:?}: a memory journal takes no path or parameters (memory:)"
+            ))),
+            "redis" => Ok(JournalUrl::Redis(text.to_string())),
+            "rediss" => Err(Error::Unsupported(format!(
+                "{}: TLS (rediss://) is not supported by this build; use redis:// on a \
+                 trusted network or through a TLS tunnel (docs/REDIS.md)",
+                redact(text)
+            ))),
+            scheme if text.contains("://") => Err(Error::InvalidOption(format!(
                 "unknown journal URL scheme {scheme:?}: expected file://, memory: or redis://"
-            )));
+            ))),
+            // `name:thing` without `//` is a directory name with a colon.
+            _ => Ok(JournalUrl::File(PathBuf::from(text))),
         }
-        Ok(JournalUrl::File(PathBuf::from(text)))
     }
 
     /// The directory, for a disk journal.
@@ -87,6 +99,36 @@ impl std::fmt::Display for JournalUrl {
             JournalUrl::Redis(url) => f.write_str(&redact(url)),
         }
     }
+}
+
+/// The directory a `file:` URL names: `file:///abs` through the URL
+/// parser (percent-decoded, local host only), `file:rel` relative to the
+/// working directory (percent-decoded).
+fn file_path(text: &str, parsed: &url::Url) -> Result<PathBuf> {
+    let Some(rest) = text.strip_prefix("file://") else {
+        let relative = &text["file:".len()..];
+        let decoded = percent_encoding::percent_decode_str(relative)
+            .decode_utf8()
+            .map_err(|e| Error::InvalidOption(format!("{text:?}: {e}")))?;
+        return Ok(PathBuf::from(decoded.as_ref()));
+    };
+    if rest.is_empty() {
+        return Err(Error::InvalidOption(format!(
+            "{text:?} names no directory (file:///absolute/path)"
+        )));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::InvalidOption(format!(
+            "{text:?}: a file URL takes no query or fragment (percent-encode ? as %3F and # as %23)"
+        )));
+    }
+    parsed.to_file_path().map_err(|()| {
+        Error::InvalidOption(format!(
+            "{text:?} names a directory on another host {:?}: only local directories \
+             (file:///absolute/path) can be opened",
+            parsed.host_str().unwrap_or("")
+        ))
+    })
 }
 
 /// `url` with any password replaced by `***`.
@@ -164,10 +206,34 @@ mod tests {
             JournalUrl::parse(redis).unwrap(),
             JournalUrl::Redis(redis.into())
         );
-        for bad in ["", "file://", "http://x/y", "s3://bucket/j"] {
+        assert_eq!(
+            JournalUrl::parse("file:///srv/j/sp%20ace").unwrap(),
+            file("/srv/j/sp ace")
+        );
+        assert_eq!(
+            JournalUrl::parse("file://localhost/srv/j").unwrap(),
+            file("/srv/j")
+        );
+        assert_eq!(JournalUrl::parse("file:a%20b").unwrap(), file("a b"));
+        assert_eq!(
+            JournalUrl::parse("dir:with-colon").unwrap(),
+            file("dir:with-colon")
+        );
+        let tls = JournalUrl::parse("rediss://user:pw@h:6380/0?prefix=p")
+            .unwrap_err()
+            .to_string();
+        assert!(tls.contains("TLS") && !tls.contains("pw@"), "{tls}");
+        for bad in [
+            "",
+            "file://",
+            "http://x/y",
+            "s3://bucket/j",
+            "file://otherhost/j",
+            "memory:/x",
+        ] {
             let err = JournalUrl::parse(bad).unwrap_err().to_string();
             assert!(
-                err.contains("URL") || err.contains("names no"),
+                err.contains("URL") || err.contains("names ") || err.contains("memory"),
                 "{bad}: {err}"
             );
         }

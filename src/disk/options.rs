@@ -12,7 +12,9 @@ use crate::disk::storage::{OsStorage, Storage};
 use crate::error::{Error, Result};
 use crate::filter::DEFAULT_MAX_QUERY_LIMIT;
 
-/// When an append is acknowledged relative to `fdatasync`.
+/// When an append is acknowledged relative to `fdatasync`. Spelled
+/// `always`, `every:N`, `interval:MS` and `os` everywhere (its `Display` and
+/// `FromStr`, the CLI, JSON output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// Sync before every acknowledgement (group commit: one sync covers
@@ -28,6 +30,52 @@ pub enum Durability {
     /// Acknowledge once written; leave syncing to the OS (and to `sync()`
     /// and close).
     Os,
+}
+
+impl std::fmt::Display for Durability {
+    /// The one spelling used everywhere (CLI flags, JSON output, docs):
+    /// `always`, `every:N`, `interval:MS` or `os`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Durability::Always => f.write_str("always"),
+            Durability::EveryRecords(n) => write!(f, "every:{n}"),
+            Durability::Interval(d) => write!(f, "interval:{}", d.as_millis()),
+            Durability::Os => f.write_str("os"),
+        }
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = Error;
+
+    /// Parses `always`, `every:N` (sync every N records), `interval:MS`
+    /// (sync at most every MS milliseconds) or `os`; N and MS above 0.
+    fn from_str(text: &str) -> Result<Durability> {
+        let number = |n: &str, what: &str| {
+            n.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                Error::InvalidOption(format!(
+                    "durability {what} needs a whole number above 0, got {n:?}"
+                ))
+            })
+        };
+        if let Some(n) = text.strip_prefix("every:") {
+            return Ok(Durability::EveryRecords(number(n, "every:N")?));
+        }
+        if let Some(ms) = text.strip_prefix("interval:") {
+            return Ok(Durability::Interval(Duration::from_millis(number(
+                ms,
+                "interval:MS",
+            )?)));
+        }
+        match text {
+            "always" => Ok(Durability::Always),
+            "os" => Ok(Durability::Os),
+            _ => Err(Error::InvalidOption(format!(
+                "durability: expected always, every:N (sync every N records), interval:MS \
+                 (sync at most every MS ms) or os, got {text:?}"
+            ))),
+        }
+    }
 }
 
 /// Options of a [`DiskJournal`]. See [`DiskJournalBuilder`] for each one's

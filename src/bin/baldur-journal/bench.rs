@@ -10,7 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use baldur_journal::codec::{self, FRAME_HEADER_LEN};
@@ -18,12 +18,12 @@ use baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES;
 use baldur_journal::projection::JournalStatistics;
 use baldur_journal::{Context, DiskJournal, Durability, EventJournal, JournalEntry};
 use baldur_journal::{JournalQueryFilter, Timestamp};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
 use crate::Outcome;
 use crate::dlq_sim::dlq_events;
-use crate::open::Globals;
+use crate::open::{self, Globals};
 use crate::output;
 
 #[derive(Args)]
@@ -38,7 +38,7 @@ also measures raw pwrite + fdatasync into a pre-written file in the same directo
 batch size the journal achieved, and prints the ratio.",
     after_help = "Examples:
   baldur-journal --dir /mnt/ssd bench append --events 20000 --producers 64
-  baldur-journal bench append --durability none --events 1000000 --json
+  baldur-journal bench append --durability os --events 1000000 --json
   baldur-journal bench replay --events 1000000
   baldur-journal bench query --events 1000000 --json
   baldur-journal bench open --events 5000000
@@ -63,19 +63,6 @@ enum Bench {
     Fold(FoldBench),
 }
 
-/// When `bench append` acknowledges, in the issue's words.
-#[derive(Clone, Copy, ValueEnum)]
-enum Policy {
-    /// Sync before every acknowledgement (group commit)
-    Always,
-    /// Sync every --every records
-    EveryN,
-    /// Sync once --interval-ms has passed
-    Interval,
-    /// Leave syncing to the OS
-    None,
-}
-
 #[derive(Args)]
 struct AppendBench {
     /// Entries appended in all
@@ -84,15 +71,10 @@ struct AppendBench {
     /// Producer threads, each appending its share one entry per call
     #[arg(long, value_name = "P", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
     producers: u64,
-    /// The durability policy
-    #[arg(long, value_enum, default_value = "always")]
-    durability: Policy,
-    /// With `--durability every-n`: records per sync
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    every: u64,
-    /// With `--durability interval`: milliseconds between syncs
-    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    interval_ms: u64,
+    /// When an append is acknowledged: always (fdatasync first), every:N (sync every N
+    /// records), interval:MS (sync at most every MS ms) or os (leave it to the OS)
+    #[arg(long, value_name = "POLICY", default_value = "always", value_parser = open::parse_durability)]
+    durability: Durability,
     #[command(flatten)]
     record: RecordArgs,
 }
@@ -337,18 +319,8 @@ fn percentile(sorted: &[u64], per_mille: usize) -> u64 {
 fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
     let bytes = bench.record.record_bytes;
     let entry = record(0, bytes)?;
-    let (durability, policy) = match bench.durability {
-        Policy::Always => (Durability::Always, "always".to_string()),
-        Policy::EveryN => (
-            Durability::EveryRecords(bench.every),
-            format!("every {} records", bench.every),
-        ),
-        Policy::Interval => (
-            Durability::Interval(Duration::from_millis(bench.interval_ms)),
-            format!("every {} ms", bench.interval_ms),
-        ),
-        Policy::None => (Durability::Os, "none (left to the OS)".to_string()),
-    };
+    let durability = bench.durability;
+    let policy = durability.to_string();
     let journal = DiskJournal::builder(scratch.journal_dir())
         .durability(durability)
         .open()?;
@@ -393,13 +365,7 @@ fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
     let mean_batch = (synced > 0).then(|| bench.events as f64 / synced as f64);
     let mut report = Report::new("append", bench.events, bench.events * bytes, seconds);
     report.set("producers", producers);
-    report.set(
-        "durability",
-        bench
-            .durability
-            .to_possible_value()
-            .map(|v| v.get_name().to_string()),
-    );
+    report.set("durability", policy.as_str());
     report.set("record_bytes", bytes);
     report.set("ack_p50_us", percentile(&latencies, 500) as f64 / 1e3);
     report.set("ack_p99_us", percentile(&latencies, 990) as f64 / 1e3);

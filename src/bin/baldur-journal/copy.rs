@@ -49,14 +49,16 @@ pub fn run_copy(args: &CopyArgs) -> Result<Outcome> {
         crate::open::require_dir(dir)?;
     }
     let source = open_parsed(&from, true).with_context(|| format!("opening {from}"))?;
+    crate::open::warn_if_memory(&to);
     let destination: Box<dyn EventJournal> = match &to {
-        JournalUrl::File(dir) => Box::new(
+        JournalUrl::File(dir) => Box::new({
+            crate::open::refuse_non_directory(dir)?;
             DiskJournal::builder(dir)
                 .durability(Durability::Os)
                 .create_if_missing(true)
                 .open()
-                .with_context(|| format!("opening {to}"))?,
-        ),
+                .with_context(|| format!("opening {to}"))?
+        }),
         other => open_parsed(other, false).with_context(|| format!("opening {to}"))?,
     };
     let after = destination.get_latest_sequence()?;

@@ -178,8 +178,50 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// A clap usage error on one line: its message, any tip, and the usage
+/// line (help and version requests print as clap prints them).
+fn usage_error_line(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let joined = paragraph
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if joined.is_empty() || joined.starts_with("For more information") {
+            continue;
+        }
+        let joined = joined
+            .strip_prefix("error: ")
+            .unwrap_or(&joined)
+            .to_string();
+        parts.push(match joined.strip_prefix("Usage: ") {
+            Some(usage) => format!("usage: {usage}"),
+            None => joined,
+        });
+    }
+    format!("{} (see --help)", parts.join("; "))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                error.exit();
+            }
+            eprintln!("error: {}", usage_error_line(&error));
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),

@@ -3,7 +3,6 @@
 //! durability policy, and the parsers of those options.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 use std::sync::Arc;
@@ -130,11 +129,51 @@ pub fn open_read(globals: &Globals) -> Result<Opened> {
 }
 
 /// The journal for writing: a directory as [`open_writer`] opens it.
+/// A `memory:` journal is opened with a warning that it dies with the
+/// process.
 pub fn open_write(globals: &Globals, durability: Durability) -> Result<Opened> {
     Ok(match &globals.url {
         None => Opened::Disk(Box::new(open_writer(globals, durability, None)?)),
-        Some(url) => Opened::Other(open_shared(url, false)?),
+        Some(url) => {
+            warn_if_memory(url);
+            Opened::Other(open_shared(url, false)?)
+        }
     })
+}
+
+/// Says on stderr that a `memory:` journal written to is thrown away when
+/// the process exits.
+pub fn warn_if_memory(url: &JournalUrl) {
+    if matches!(url, JournalUrl::Memory) {
+        eprintln!(
+            "warning: a memory: journal lives only as long as this process; what is written \
+             to it is gone when the command exits"
+        );
+    }
+}
+
+/// Fails when `dir` exists but is not a directory (the same words for
+/// readers and writers).
+pub fn refuse_non_directory(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => bail!("{} is not a directory", dir.display()),
+        _ => Ok(()),
+    }
+}
+
+/// The outermost missing directory on the way to `dir` (the one a writer
+/// opening `dir` would create), or `None` when `dir` exists.
+pub fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    let mut at = Some(dir);
+    while let Some(path) = at {
+        if path.as_os_str().is_empty() || path.exists() {
+            break;
+        }
+        missing = Some(path.to_path_buf());
+        at = path.parent();
+    }
+    missing
 }
 
 /// Opens the journal read-only: nothing in the directory is created or
@@ -156,6 +195,7 @@ pub fn open_writer(
     durability: Durability,
     default_segment_bytes: Option<u64>,
 ) -> Result<DiskJournal> {
+    refuse_non_directory(&globals.dir)?;
     let mut builder = DiskJournal::builder(&globals.dir)
         .durability(durability)
         .create_if_missing(true);
@@ -200,32 +240,13 @@ fn warn_about_damage(journal: &DiskJournal) {
     }
 }
 
-/// `always`, `every:N`, `interval:MS` or `os`.
+/// `always`, `every:N`, `interval:MS` or `os` (the library's one
+/// vocabulary, `Durability`'s `FromStr` and `Display`).
 pub fn parse_durability(text: &str) -> Result<Durability, String> {
-    let number = |n: &str, what: &str| {
-        n.parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{what} must be a whole number above 0, got {n:?}"))
-    };
-    match text {
-        "always" => Ok(Durability::Always),
-        "os" => Ok(Durability::Os),
-        _ => {
-            if let Some(n) = text.strip_prefix("every:") {
-                Ok(Durability::EveryRecords(number(n, "every:N")?))
-            } else if let Some(ms) = text.strip_prefix("interval:") {
-                Ok(Durability::Interval(Duration::from_millis(number(
-                    ms,
-                    "interval:MS",
-                )?)))
-            } else {
-                Err(format!(
-                    "expected always, every:N (sync every N records), interval:MS or os, got {text:?}"
-                ))
-            }
-        }
-    }
+    text.parse::<Durability>().map_err(|e| match e {
+        baldur_journal::Error::InvalidOption(message) => message,
+        other => other.to_string(),
+    })
 }
 
 /// A byte count: digits with an optional K, M or G suffix (powers of
