@@ -77,7 +77,7 @@ summary() {
 trap summary EXIT
 begin() {
   step=$1
-  echo "== $1"
+  echo "== $1 (at $((SECONDS / 60)) min $((SECONDS % 60)) s)"
 }
 
 begin "format"
