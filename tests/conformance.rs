@@ -6,6 +6,8 @@
 mod common;
 #[cfg(feature = "redis")]
 mod redis_common;
+#[cfg(feature = "redis")]
+mod skip;
 
 use std::collections::BTreeMap;
 

@@ -1,10 +1,12 @@
 //! A real full disk: a 1 MiB tmpfs filled by a journal. The append that
 //! finds no space gets a clear error, every later append is refused, and
 //! after space is freed the journal reopens with everything acknowledged.
-//! Needs root (for `mount`); outside CI it skips with a printed reason,
-//! inside CI (`CI` set) a skip is a failure.
+//! Needs root (for `mount`); without it, or with `BALDUR_NO_TMPFS` set, it
+//! skips (tests/skip: a skip is a failure under `CI` unless turned off on
+//! purpose).
 
 mod common;
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,13 +49,11 @@ fn event(i: u64) -> JournalEntry {
 #[test]
 fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
     let base = tempfile::tempdir().unwrap();
-    let mount = match mount_tmpfs(base.path(), "1m") {
-        Ok(m) => m,
-        Err(reason) if std::env::var_os("CI").is_none() => {
-            println!("skipped: a real full disk needs root to mount a tmpfs ({reason})");
-            return;
-        }
-        Err(reason) => panic!("CI must run the full-disk test: {reason}"),
+    let Some(mount) = skip::needs("tmpfs", || {
+        mount_tmpfs(base.path(), "1m")
+            .map_err(|e| format!("a real full disk needs root to mount a tmpfs ({e})"))
+    }) else {
+        return;
     };
     let filler = base.path().join("filler");
     std::fs::write(&filler, vec![1u8; 256 << 10]).unwrap();

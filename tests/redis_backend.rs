@@ -7,6 +7,7 @@
 
 mod common;
 mod redis_common;
+mod skip;
 
 use std::collections::BTreeMap;
 use std::process::Command;

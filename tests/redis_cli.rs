@@ -7,6 +7,7 @@
 
 mod cli_common;
 mod redis_common;
+mod skip;
 
 use std::sync::Arc;
 

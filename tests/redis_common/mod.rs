@@ -1,8 +1,10 @@
 //! Redis servers for the tests: the shared one named by `BALDUR_REDIS_URL`
 //! (started by `.ci/run`), or a `redis-server` of the test's own on a free
 //! loopback port (`--appendonly yes --appendfsync always --save ""`, in a
-//! temporary directory), killed on drop. Without either, tests skip with a
-//! printed reason, except under `CI`, where they fail.
+//! temporary directory), killed on drop. Without either, or with
+//! `BALDUR_NO_REDIS` set, tests skip (tests/skip: a skip is a failure under
+//! `CI` unless turned off on purpose). Test crates that include this module
+//! also include `mod skip;`.
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -33,14 +35,7 @@ fn redis_server_on_path() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Skips (returns true after printing why) or, under `CI`, panics.
-fn unavailable(reason: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("Redis tests cannot run under CI: {reason}");
-    }
-    eprintln!("SKIPPED: {reason} (install redis-server or set BALDUR_REDIS_URL)");
-    true
-}
+const NO_SERVER: &str = "redis-server is not on PATH (install Debian's redis-server)";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -95,34 +90,44 @@ fn wait_ready(port: u16) {
     }
 }
 
-/// True when a server can be had; otherwise prints why and returns false
-/// (or panics under `CI`).
+/// True when a server can be had; otherwise false after logging the skip
+/// (tests/skip; panics under `CI`).
 pub fn available() -> bool {
-    std::env::var_os("BALDUR_REDIS_URL").is_some()
-        || redis_server_on_path()
-        || !unavailable("redis-server is not on PATH")
+    crate::skip::needs("redis", || {
+        if std::env::var_os("BALDUR_REDIS_URL").is_some() || redis_server_on_path() {
+            Ok(())
+        } else {
+            Err(NO_SERVER.to_string())
+        }
+    })
+    .is_some()
 }
 
 impl Server {
     /// The shared server if `BALDUR_REDIS_URL` is set, else one of our own;
-    /// `None` when neither can be had (the test then returns early).
+    /// `None` when neither can be had or Redis is turned off (the test then
+    /// returns early).
     pub fn shared_or_own() -> Option<Server> {
-        if let Ok(url) = std::env::var("BALDUR_REDIS_URL") {
-            return Some(Server { url, own: None });
-        }
-        Server::own()
+        crate::skip::needs("redis", || match std::env::var("BALDUR_REDIS_URL") {
+            Ok(url) => Ok(Server { url, own: None }),
+            Err(_) => Server::start_own(),
+        })
     }
 
-    /// A server of the test's own (for tests that kill or stop it).
+    /// A server of the test's own (for tests that kill or stop it); `None`
+    /// as for [`Server::shared_or_own`].
     pub fn own() -> Option<Server> {
+        crate::skip::needs("redis", Server::start_own)
+    }
+
+    fn start_own() -> Result<Server, String> {
         if !redis_server_on_path() {
-            unavailable("redis-server is not on PATH");
-            return None;
+            return Err(NO_SERVER.to_string());
         }
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = spawn(port, dir.path());
-        Some(Server {
+        Ok(Server {
             url: format!("redis://127.0.0.1:{port}/0"),
             own: Some(Own { child, port, dir }),
         })

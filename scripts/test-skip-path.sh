@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The no-dependency path works (tests/skip): with BALDUR_NO_<DEPENDENCY> the
+# tests that need it pass and log a skip, also under CI; without the
+# dependency and without the switch they skip outside CI and fail under CI.
+# Runs the test binaries directly, with PATH emptied so that no
+# redis-server is found and BALDUR_REDIS_URL unset. Run by scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk 2>&1) || {
+  echo "$built" | tail -n 30 >&2
+  exit 1
+}
+binary() { sed -n "s|.*Executable tests/$1\.rs (\(.*\))\$|\1|p" <<<"$built"; }
+redis_cli=$(binary redis_cli)
+interop=$(binary redis_python_interop)
+full_disk=$(binary full_disk)
+
+log=$(mktemp)
+out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
+failures=0
+fail() {
+  echo "FAILED: $*" >&2
+  tail -n 20 "$out" >&2
+  failures=$((failures + 1))
+}
+# run EXPECTED_EXIT(0|nonzero) BINARY VAR=VALUE...: runs BINARY in a clean
+# skip environment plus the given variables, with a fresh skip log.
+run() {
+  local expect=$1 bin=$2
+  shift 2
+  : >"$log"
+  local status=0
+  env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
+    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" >"$out" 2>&1 || status=$?
+  if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
+    fail "$(basename "$bin") $* exited $status, expected success"
+    return 1
+  fi
+  if [ "$expect" = nonzero ] && [ "$status" -eq 0 ]; then
+    fail "$(basename "$bin") $* passed, expected a failure"
+    return 1
+  fi
+}
+# logged SUITE PATTERN: every test of SUITE logged one line matching PATTERN.
+logged() {
+  local tests lines
+  tests=$("$2" --list 2>/dev/null | grep -c ': test$')
+  lines=$(grep -c -- "$3" "$log" || true)
+  if [ "$lines" -ne "$tests" ]; then
+    fail "$1: $lines of $tests tests logged \"$3\"; the log: $(cat "$log")"
+  fi
+}
+
+# Turned off on purpose: passes under CI, every test logged as off.
+if run 0 "$redis_cli" CI=true BALDUR_NO_REDIS=1; then
+  logged redis_cli "$redis_cli" $'^redis\toff\tredis_cli::'
+fi
+if run 0 "$interop" CI=true BALDUR_NO_PYTHON=1; then
+  logged redis_python_interop "$interop" $'^python\toff\tredis_python_interop::'
+fi
+if run 0 "$full_disk" CI=true BALDUR_NO_TMPFS=1; then
+  logged full_disk "$full_disk" $'^tmpfs\toff\tfull_disk::'
+fi
+# No redis-server, no switch: skips outside CI, fails under CI.
+if run 0 "$redis_cli" PATH=/nonexistent; then
+  logged redis_cli "$redis_cli" $'^redis\tunavailable\tredis_cli::'
+fi
+if run nonzero "$redis_cli" PATH=/nonexistent CI=true; then
+  logged redis_cli "$redis_cli" $'^redis\tfailed\tredis_cli::'
+fi
+# CI=false is not CI.
+run 0 "$redis_cli" PATH=/nonexistent CI=false || true
+
+[ "$failures" -eq 0 ] || exit 1
+echo "skip path: turned-off dependencies pass under CI, unavailable ones skip (fail under CI), all logged"
