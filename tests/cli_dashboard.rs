@@ -6,8 +6,10 @@ mod cli_common;
 use std::path::Path;
 use std::sync::Arc;
 
-use baldur_journal::DiskJournal;
-use baldur_journal::projection::{EntryListQuery, JournalStatistics, StatisticsRepository};
+use baldur_journal::projection::{
+    EntryListQuery, JournalStatistics, ManualClock, StatisticsRepository,
+};
+use baldur_journal::{DiskJournal, Timestamp};
 use cli_common::*;
 use serde_json::Value;
 
@@ -130,4 +132,96 @@ fn an_empty_journal_gives_an_empty_dashboard() {
     assert!(text.contains("LATEST ENTRIES (0 in all)"), "{text}");
     let got = dashboard_json(tmp.path(), &[]);
     assert_eq!(got["status_counts"]["total"], 0);
+}
+
+#[test]
+fn dashboard_now_sets_the_windows_and_conflicts_with_as_of_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = make_dlq_journal(tmp.path());
+    let journal = Arc::new(DiskJournal::open_read_only(tmp.path()).unwrap());
+    let then = Timestamp::from_unix_nanos(fixture.now.as_unix_nanos() - 10 * DAY_NS);
+    let then_text = then.to_string();
+    let at_then = JournalStatistics::builder(journal.clone())
+        .clock(ManualClock::new(then))
+        .build()
+        .unwrap();
+    let got = dashboard_json(tmp.path(), &["--now", &then_text]);
+    check(&got, &at_then);
+    assert_eq!(got["now"], value(then));
+    assert_ne!(
+        got["status_counts"],
+        dashboard_json(tmp.path(), &[])["status_counts"],
+        "--now moved the window"
+    );
+
+    let lib = JournalStatistics::new(journal);
+    let (sequence, _, _) = fixture.records[fixture.records.len() / 3].clone();
+    let got = dashboard_json(
+        tmp.path(),
+        &["--as-of", &sequence.to_string(), "--now", &then_text],
+    );
+    check(&got, &lib.as_of_sequence(sequence).unwrap().with_now(then));
+    assert_eq!(got["now"], value(then));
+    assert_eq!(got["as_of_sequence"], sequence);
+
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "dashboard",
+        "--now",
+        &then_text,
+    ])));
+    assert!(
+        text.starts_with(&format!("DLQ dashboard at {}Z", &then_text[..19])),
+        "{text}"
+    );
+
+    let output = cli(tmp.path())
+        .args(["dashboard", "--as-of", &then_text, "--now", &then_text])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("'--now <TIME>' cannot be used with '--as-of <TIME>'"),
+        "{err}"
+    );
+    let help = stdout(&run_ok(cli(tmp.path()).args(["dashboard", "--help"])));
+    assert!(help.contains("--now <TIME>"), "{help}");
+}
+
+#[test]
+fn dashboard_tables_align_wide_names_and_count_replaying() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_wide_name_journal(tmp.path());
+    let text = stdout(&run_ok(cli(tmp.path()).arg("dashboard")));
+    assert!(text.contains(WIDE_NAME), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // The domain and failure-type tables, side by side (two rows each).
+    let at = lines.iter().position(|l| l.starts_with("DOMAIN ")).unwrap();
+    assert_columns_aligned(&lines[at..at + 3], &[false, true, true, false, true, true]);
+    // The SLA table beside the breakers: two domains, the total, two breakers.
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("DOMAIN ") && l.contains("BREAKER"))
+        .unwrap();
+    assert_columns_aligned(
+        &lines[at..at + 3],
+        &[false, true, false, false, true, false],
+    );
+    let at = lines.iter().position(|l| l.starts_with("ID ")).unwrap();
+    assert_columns_aligned(
+        &lines[at..],
+        &[false, false, false, false, true, false, false],
+    );
+
+    // The status table: a row for replaying, none for "other".
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    let text = stdout(&run_ok(cli(tmp.path()).arg("dashboard")));
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+    };
+    assert_eq!(row("replaying").as_deref(), Some("1"), "{text}");
+    assert_eq!(row("other"), None, "{text}");
 }

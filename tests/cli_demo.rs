@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use baldur_journal::projection::audit::is_chained_event_type;
 use baldur_journal::projection::{EntryCheck, JournalStatistics, StatisticsRepository};
-use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter};
+use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter, Timestamp};
 use cli_common::*;
 
 const KINDS: [(&str, &[&str]); 7] = [
@@ -69,8 +69,8 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
     for part in [
         "new journal",
         "appending 3000 DLQ entries",
-        " dashboard\n",
-        "DLQ dashboard at ",
+        " dashboard --now ",
+        "DLQ dashboard measured from the latest event, ",
         "WAITING > 4 H",
         "circuit breakers: ",
         "LATEST ENTRIES (3000 in all)",
@@ -178,7 +178,7 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
         "--events",
         "500",
         "--days",
-        "1",
+        "3",
     ])));
     assert!(
         second.contains(&format!("{latest} sequences so far")),
@@ -198,6 +198,62 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
         ..Default::default()
     };
     assert_eq!(journal.count(&opened).unwrap(), 1, "new ids follow the old");
+
+    // The second dashboard is measured from the latest event (three days
+    // after the first run's end, so after the wall clock), not from now.
+    let last = journal
+        .get_sequence_range(now_latest, now_latest + 1)
+        .unwrap()
+        .remove(0)
+        .timestamp;
+    assert!(last > Timestamp::now(), "the second run ends in the future");
+    let header = format!("DLQ dashboard measured from the latest event, {last} (");
+    assert!(second.contains(&header), "{header} in {second}");
+    assert!(
+        second.contains(&format!(" dashboard --now {last}\n")),
+        "{second}"
+    );
+    let new_in_24h = |text: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.contains("last 24 h"))
+            .unwrap_or_else(|| panic!("no last 24 h in {text}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words
+            .windows(3)
+            .position(|w| w == ["last", "24", "h"])
+            .unwrap();
+        words[at + 3].parse().unwrap()
+    };
+    let shown = new_in_24h(&second);
+    // Counted here: entries stored in the 24 hours up to the latest event.
+    let cutoff = Timestamp::from_unix_nanos(last.as_unix_nanos() - day);
+    let stored = journal
+        .get_sequence_range(1, now_latest + 1)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "dlq_store" && e.timestamp >= cutoff)
+        .count() as u64;
+    assert!(
+        stored > 0 && stored < 200,
+        "{stored}: the window cuts the run"
+    );
+    assert_eq!(shown, stored, "{second}");
+    let activity: serde_json::Value = serde_json::from_str(&stdout(&run_ok(cli(&dir).args([
+        "stats",
+        "activity",
+        "--json",
+        "--now",
+        &last.to_string(),
+    ]))))
+    .unwrap();
+    assert_eq!(activity["new_in_24h"], shown);
+    // From the wall clock, every entry of the second run is new.
+    let wall: serde_json::Value = serde_json::from_str(&stdout(&run_ok(
+        cli(&dir).args(["stats", "activity", "--json"]),
+    )))
+    .unwrap();
+    assert!(wall["new_in_24h"].as_u64().unwrap() >= 200, "{wall}");
     drop(journal);
     run_code(cli(&dir).arg("verify"), 0);
 }

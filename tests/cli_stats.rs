@@ -8,8 +8,10 @@ mod cli_common;
 use std::path::Path;
 use std::sync::Arc;
 
-use baldur_journal::DiskJournal;
-use baldur_journal::projection::{EntryListQuery, JournalStatistics, StatisticsRepository};
+use baldur_journal::projection::{
+    EntryListQuery, JournalStatistics, ManualClock, StatisticsRepository,
+};
+use baldur_journal::{DiskJournal, Timestamp};
 use cli_common::*;
 use serde_json::{Value, json};
 
@@ -117,6 +119,18 @@ fn expected(repo: &dyn StatisticsRepository) -> Vec<(Vec<&'static str>, Value)> 
                 repo.get_sla_breaches(1, Some(&["pending", "replaying"]))
                     .unwrap(),
             ),
+        ),
+        (
+            vec!["sla", "--no-status"],
+            value(repo.get_sla_breaches(4, Some(&[])).unwrap()),
+        ),
+        (
+            vec!["sla", "--hours", "0", "--status", "archived"],
+            value(repo.get_sla_breaches(0, Some(&["archived"])).unwrap()),
+        ),
+        (
+            vec!["failure-types", "--limit", "1"],
+            value(repo.get_failure_type_distribution(1).unwrap()),
         ),
         (vec!["cleanup"], value(repo.get_cleanup_stats().unwrap())),
         (
@@ -277,11 +291,6 @@ fn invalid_arguments_are_one_clear_error() {
         .unwrap();
     assert_one_line_error(&output);
     let output = cli(tmp.path())
-        .args(["stats", "entry", "dlq-404"])
-        .output()
-        .unwrap();
-    assert!(assert_one_line_error(&output).contains("no DLQ entry with id \"dlq-404\""));
-    let output = cli(tmp.path())
         .args(["stats", "status", "--as-of", "yesterday"])
         .output()
         .unwrap();
@@ -294,4 +303,220 @@ fn invalid_arguments_are_one_clear_error() {
     let output = cli(&missing).args(["stats", "status"]).output().unwrap();
     assert!(assert_one_line_error(&output).contains("no journal at"));
     assert!(!missing.exists());
+}
+
+#[test]
+fn now_sets_the_time_windows_are_measured_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = make_dlq_journal(tmp.path());
+    let before = snapshot(tmp.path());
+    let journal = Arc::new(DiskJournal::open_read_only(tmp.path()).unwrap());
+    // Ten days ago: dlq-4 and dlq-7 are not created yet, dlq-1 and dlq-6
+    // are inside the 30 days again.
+    let then = Timestamp::from_unix_nanos(fixture.now.as_unix_nanos() - 10 * DAY_NS);
+    let then_text = then.to_string();
+    let at_then = JournalStatistics::builder(journal)
+        .clock(ManualClock::new(then))
+        .build()
+        .unwrap();
+    for (args, want) in expected(&at_then) {
+        let mut args = args.clone();
+        args.extend(["--now", then_text.as_str()]);
+        assert_eq!(cli_json(tmp.path(), &args), want, "stats {args:?}");
+    }
+    let now_total = cli_json(tmp.path(), &["status"])["total"].clone();
+    let then_total = cli_json(tmp.path(), &["status", "--now", &then_text])["total"].clone();
+    assert_ne!(now_total, then_total, "--now moved the window");
+
+    // With --as-of SEQUENCE, --now is the now of that past view.
+    let lib = library(tmp.path());
+    let (sequence, _, _) = fixture.records[fixture.records.len() / 2].clone();
+    let view = lib.as_of_sequence(sequence).unwrap().with_now(then);
+    let as_of = sequence.to_string();
+    for (args, want) in expected(&view) {
+        let mut args = args.clone();
+        args.extend(["--as-of", as_of.as_str(), "--now", then_text.as_str()]);
+        assert_eq!(cli_json(tmp.path(), &args), want, "stats {args:?}");
+    }
+    let text = stdout(&run_ok(
+        cli(tmp.path()).args(["stats", "activity", "--now", &then_text]),
+    ));
+    assert!(
+        text.contains(&format!("now = {}", &then_text[..19])),
+        "{text}"
+    );
+
+    // --as-of TIME is its own now: both is a usage error, before any reading.
+    let output = cli(tmp.path())
+        .args([
+            "stats", "status", "--as-of", &then_text, "--now", &then_text,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("'--now <TIME>' cannot be used with '--as-of <TIME>'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("usage: ") && err.lines().count() == 1,
+        "a usage error: {err}"
+    );
+    for bad in ["yesterday", "12345"] {
+        let output = cli(tmp.path())
+            .args(["stats", "status", "--now", bad])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains("expected an RFC 3339 time"),
+            "{bad}"
+        );
+    }
+    let help = stdout(&run_ok(cli(tmp.path()).args(["stats", "--help"])));
+    assert!(help.contains("--now <TIME>"), "{help}");
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn a_missing_or_purged_entry_is_no_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    // dlq-9 was archived 100 days ago: purge it.
+    run_ok(cli(tmp.path()).args(["purge", "--ids", "dlq-9"]));
+    for id in ["dlq-404", "dlq-9"] {
+        let output = run_code(cli(tmp.path()).args(["stats", "entry", id, "--json"]), 1);
+        assert_eq!(stdout(&output), "null\n", "{id}");
+        assert_eq!(stderr(&output), "", "{id}");
+        let output = run_code(cli(tmp.path()).args(["stats", "entry", id]), 1);
+        assert_eq!(stdout(&output), "", "{id}");
+        let err = stderr(&output);
+        assert_eq!(
+            err,
+            format!("no DLQ entry with id \"{id}\" (unknown or purged)\n"),
+            "{id}"
+        );
+    }
+    // A live entry still answers with exit 0; errors keep exit 2.
+    let found = cli_json(tmp.path(), &["entry", "dlq-5"]);
+    assert_eq!(found["id"], "dlq-5");
+    let output = cli(tmp.path().join("missing").as_path())
+        .args(["stats", "entry", "dlq-5", "--json"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&output);
+    // audit keeps its codes: an unknown entity is an error.
+    let output = cli(tmp.path()).args(["audit", "dlq-404"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let help = stdout(&run_ok(cli(tmp.path()).arg("--help")));
+    assert!(help.contains("stats entry ID"), "{help}");
+}
+
+#[test]
+fn sla_takes_an_empty_list_of_statuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    assert_eq!(cli_json(tmp.path(), &["sla"]), json!({"payments": 1}));
+    assert_eq!(cli_json(tmp.path(), &["sla", "--no-status"]), json!({}));
+    // Not the default list: replaying dlq-8 is a breach when asked for.
+    assert_eq!(
+        cli_json(tmp.path(), &["sla", "--status", "replaying"]),
+        json!({"payments": 1})
+    );
+    let output = cli(tmp.path())
+        .args(["stats", "sla", "--no-status", "--status", "pending"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot be used with"));
+    let help = stdout(&run_ok(cli(tmp.path()).args(["stats", "sla", "--help"])));
+    assert!(help.contains("--no-status"), "{help}");
+}
+
+#[test]
+fn cleanup_json_has_can_archive_and_can_purge() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    let cleanup = cli_json(tmp.path(), &["cleanup"]);
+    // dlq-1 and dlq-6 resolved more than 30 days ago; dlq-9 archived 100 days ago.
+    assert_eq!(cleanup["can_archive"], 2, "{cleanup}");
+    assert_eq!(
+        cleanup["can_archive"],
+        cleanup["resolved_older_than_30_days"]
+    );
+    assert_eq!(cleanup["can_purge"], 1, "{cleanup}");
+    assert_eq!(cleanup["can_purge"], cleanup["archived_older_than_90_days"]);
+}
+
+#[test]
+fn the_status_table_has_a_row_for_every_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_dlq_journal(tmp.path());
+    let text = stdout(&run_ok(cli(tmp.path()).args(["stats", "status"])));
+    let rows: Vec<(String, u64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(cells.len(), 2, "{l}");
+            (cells[0].to_string(), cells[1].parse().unwrap())
+        })
+        .collect();
+    let count = |name: &str| rows.iter().find(|(n, _)| n == name).map(|r| r.1);
+    // dlq-8 is replaying, as the listing shows it.
+    assert_eq!(count("replaying"), Some(1), "{text}");
+    assert_eq!(count("permanently_failed"), Some(0), "{text}");
+    assert_eq!(count("other"), None, "{text}");
+    let listed = cli_json(tmp.path(), &["list", "--status", "replaying"]);
+    assert_eq!(listed["items"][0]["id"], "dlq-8");
+    let total = count("total").unwrap();
+    let rest: u64 = rows.iter().filter(|(n, _)| n != "total").map(|r| r.1).sum();
+    assert_eq!(rest, total, "the rows add up to the total: {text}");
+    assert_columns_aligned(&text.lines().collect::<Vec<_>>(), &[false, true]);
+}
+
+#[test]
+fn tables_align_wide_names_by_display_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_wide_name_journal(tmp.path());
+    let table = |args: &[&str]| stdout(&run_ok(cli(tmp.path()).arg("stats").args(args)));
+    let text = table(&["domains"]);
+    assert!(text.contains(WIDE_NAME), "{text}");
+    assert_columns_aligned(&text.lines().collect::<Vec<_>>(), &[false, true, true]);
+    let text = table(&["failure-types"]);
+    assert_columns_aligned(&text.lines().collect::<Vec<_>>(), &[false, true, true]);
+    let text = table(&["sla", "--hours", "1"]);
+    assert!(text.contains(WIDE_NAME), "{text}");
+    assert_columns_aligned(&text.lines().collect::<Vec<_>>(), &[false, true]);
+    let text = table(&["list"]);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("page ")).collect();
+    assert_columns_aligned(&lines, &[false, false, false, false, true, false, false]);
+    let text = table(&["circuit-breakers"]);
+    let lines: Vec<&str> = text.lines().skip(2).collect();
+    assert!(lines[0].starts_with("SERVICE"), "{text}");
+    assert!(text.contains(WIDE_NAME), "{text}");
+    assert_columns_aligned(&lines, &[false, false, true, false, false]);
+    // query's table too (the journal's own entries).
+    let text = stdout(&run_ok(cli(tmp.path()).args([
+        "query",
+        "--event-type",
+        "circuit_breaker_opened",
+    ])));
+    assert!(text.contains(WIDE_NAME), "{text}");
+    let starts: Vec<usize> = text
+        .lines()
+        .map(|l| {
+            let at = l
+                .find("SOURCE")
+                .or_else(|| l.find("baldur."))
+                .unwrap_or_else(|| panic!("{l}"));
+            display_width(&l[..at])
+        })
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] == w[1]),
+        "{starts:?} in\n{text}"
+    );
 }

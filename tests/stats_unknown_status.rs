@@ -64,3 +64,37 @@ fn unknown_statuses_filter_group_and_breach_like_others() {
         "weird"
     );
 }
+
+#[test]
+fn the_status_breakdown_names_every_status_in_the_window() {
+    let fixture = Fixture::new();
+    for (id, status) in [
+        ("p", "pending"),
+        ("r1", "replaying"),
+        ("r2", "replaying"),
+        ("pf", "permanently_failed"),
+        ("w", "weird"),
+    ] {
+        fixture.store_as(id, status);
+    }
+    let want: std::collections::BTreeMap<String, u64> = [
+        ("pending", 1),
+        ("permanently_failed", 1),
+        ("replaying", 2),
+        ("weird", 1),
+    ]
+    .map(|(s, n)| (s.to_string(), n))
+    .into();
+    assert_eq!(fixture.stats.get_status_breakdown().unwrap(), want);
+    let total = fixture.stats.get_status_counts().unwrap().total;
+    assert_eq!(want.values().sum::<u64>(), total);
+    // A view answers the same, and the 30-day window applies.
+    let latest = baldur_journal::EventJournal::get_latest_sequence(&*fixture.journal).unwrap();
+    let view = fixture.stats.as_of_sequence(latest).unwrap();
+    assert_eq!(view.get_status_breakdown().unwrap(), want);
+    fixture.shift(31 * stats_common::DAY);
+    assert!(fixture.stats.get_status_breakdown().unwrap().is_empty());
+    // NullStatistics (the trait's default, from its zero counts) has none.
+    let null = baldur_journal::projection::NullStatistics;
+    assert!(null.get_status_breakdown().unwrap().is_empty());
+}

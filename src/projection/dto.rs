@@ -1,7 +1,8 @@
 //! The statistics DTOs of the seed, with its serde field names.
 //!
 //! The seed's computed properties (`PaginatedResult::total_pages`,
-//! `EntityAuditTrail::total_entries` and `is_chain_valid`) are methods here
+//! `EntityAuditTrail::total_entries` and `is_chain_valid`,
+//! `CleanupStats::can_archive` and `can_purge`) are methods here
 //! and are also written as fields when serialized; deserializing ignores
 //! them, since they are derived.
 
@@ -92,8 +93,9 @@ impl Default for RecentActivity {
     }
 }
 
-/// What the cleanup could do.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the cleanup could do. Serialized with the seed's fields plus
+/// `can_archive` and `can_purge` (the two methods' answers).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct CleanupStats {
     /// Every entry.
@@ -115,6 +117,25 @@ impl CleanupStats {
     /// Entries a purge could take now (`archived_older_than_90_days`).
     pub fn can_purge(&self) -> u64 {
         self.archived_older_than_90_days
+    }
+}
+
+impl Serialize for CleanupStats {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("CleanupStats", 6)?;
+        out.serialize_field("total", &self.total)?;
+        out.serialize_field("by_status", &self.by_status)?;
+        out.serialize_field(
+            "resolved_older_than_30_days",
+            &self.resolved_older_than_30_days,
+        )?;
+        out.serialize_field(
+            "archived_older_than_90_days",
+            &self.archived_older_than_90_days,
+        )?;
+        out.serialize_field("can_archive", &self.can_archive())?;
+        out.serialize_field("can_purge", &self.can_purge())?;
+        out.end()
     }
 }
 
@@ -432,6 +453,20 @@ mod tests {
         assert_eq!(json["total_entries"], 0);
         assert_eq!(json["is_chain_valid"], true);
         assert_eq!(json["domain"], "unknown");
+
+        let cleanup = CleanupStats {
+            total: 9,
+            by_status: [("resolved".to_string(), 4)].into(),
+            resolved_older_than_30_days: 3,
+            archived_older_than_90_days: 2,
+        };
+        let json = serde_json::to_value(&cleanup).unwrap();
+        assert_eq!(
+            (json["can_archive"].clone(), json["can_purge"].clone()),
+            (3.into(), 2.into())
+        );
+        let back: CleanupStats = serde_json::from_value(json).unwrap();
+        assert_eq!(back, cleanup);
     }
 
     #[test]

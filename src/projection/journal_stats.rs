@@ -597,6 +597,10 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatist
         self.shared.read(|p, now| p.status_counts(now))
     }
 
+    fn get_status_breakdown(&self) -> Result<BTreeMap<String, u64>> {
+        self.shared.read(|p, now| p.status_breakdown(now))
+    }
+
     fn get_domain_distribution(&self, limit: usize) -> Result<Vec<DomainDistribution>> {
         self.shared.read(|p, now| p.domain_distribution(now, limit))
     }

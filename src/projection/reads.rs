@@ -169,6 +169,15 @@ impl Projection {
         counts
     }
 
+    /// Entries created in the 30-day window, by every status name present.
+    pub(crate) fn status_breakdown(&self, now: Timestamp) -> BTreeMap<String, u64> {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for entry in self.created_since(days_before(now, STATISTICS_WINDOW_DAYS)) {
+            *counts.entry(entry.status.as_str().to_string()).or_default() += 1;
+        }
+        counts
+    }
+
     /// `(name, count, percentage)` of the top `limit` groups in the 30-day
     /// window, by count descending then name ascending.
     fn distribution(

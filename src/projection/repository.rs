@@ -131,6 +131,30 @@ pub trait StatisticsRepository: Send + Sync {
     /// Entries by status, created in the last 30 days.
     fn get_status_counts(&self) -> Result<StatusCounts>;
 
+    /// Entries created in the last 30 days, by every status name present
+    /// (`replaying`, `permanently_failed` and unknown statuses included,
+    /// which [`StatusCounts`] has no field for). Not a seed method; by
+    /// default the non-zero fields of [`get_status_counts`](Self::get_status_counts).
+    fn get_status_breakdown(&self) -> Result<BTreeMap<String, u64>> {
+        let c = self.get_status_counts()?;
+        let named = [
+            (status::PENDING, c.pending),
+            (status::REVIEWING, c.reviewing),
+            (status::REQUIRES_REVIEW, c.requires_review),
+            (status::REPLAYED, c.replayed),
+            (status::RESOLVED, c.resolved),
+            (status::REJECTED, c.rejected),
+            (status::EXPIRED, c.expired),
+            (status::ARCHIVED, c.archived),
+            ("failed", c.failed),
+        ];
+        Ok(named
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| (name.to_string(), n))
+            .collect())
+    }
+
     /// The top `limit` domains of the entries created in the last 30 days,
     /// by count descending (ties by name).
     fn get_domain_distribution(&self, limit: usize) -> Result<Vec<DomainDistribution>>;

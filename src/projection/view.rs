@@ -72,6 +72,10 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for StatisticsView
         Ok(self.projection.status_counts(self.now))
     }
 
+    fn get_status_breakdown(&self) -> Result<BTreeMap<String, u64>> {
+        Ok(self.projection.status_breakdown(self.now))
+    }
+
     fn get_domain_distribution(&self, limit: usize) -> Result<Vec<DomainDistribution>> {
         Ok(self.projection.domain_distribution(self.now, limit))
     }

@@ -445,3 +445,102 @@ pub fn tamper(dir: &Path, from: &[u8], to: &[u8]) {
     }
     panic!("no record holds {:?}", String::from_utf8_lossy(from));
 }
+
+/// The service and domain name that takes two terminal columns a
+/// character: tables must pad it by display width.
+pub const WIDE_NAME: &str = "支付服务";
+
+/// A DLQ journal whose names are wide: entries in domain `WIDE_NAME`
+/// (failure type `超时`) and `orders` (`timeout`), breakers `WIDE_NAME`
+/// (open) and `orders` (closed), all within the last day.
+pub fn make_wide_name_journal(dir: &Path) {
+    use baldur_journal::projection::{BreakerEvent, BreakerTransition, StoreEvent};
+    let now = Timestamp::now().as_unix_nanos();
+    let at = |hours: i64| Timestamp::from_unix_nanos(now - hours * HOUR_NS);
+    let events = vec![
+        StoreEvent::new("dlq-1", WIDE_NAME, "超时").to_entry(at(9)),
+        StoreEvent::new("dlq-2", WIDE_NAME, "超时").to_entry(at(8)),
+        StoreEvent::new("dlq-3", "orders", "timeout").to_entry(at(7)),
+        BreakerEvent::new(BreakerTransition::Opened, WIDE_NAME).to_entry(at(6)),
+        BreakerEvent::new(BreakerTransition::Opened, "orders").to_entry(at(5)),
+        BreakerEvent::new(BreakerTransition::Closed, "orders").to_entry(at(4)),
+    ];
+    let journal = DiskJournal::builder(dir).open().unwrap();
+    journal.append_batch(&events).unwrap();
+    journal.close().unwrap();
+}
+
+/// Terminal columns of `text`, counted independently of the binary: CJK
+/// ideographs take two, everything else here one.
+pub fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// The cells of a table line (separated by two or more spaces) as
+/// `(start, end)` in terminal columns.
+pub fn cell_spans(line: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut column = 0;
+    let mut start = None;
+    let mut spaces = 0;
+    for c in line.chars() {
+        if c == ' ' {
+            spaces += 1;
+        } else {
+            if spaces >= 2 || start.is_none() {
+                if let Some(s) = start {
+                    spans.push((s, column - spaces));
+                }
+                start = Some(column);
+            }
+            spaces = 0;
+        }
+        column += display_width(c.encode_utf8(&mut [0; 4]));
+    }
+    if let Some(s) = start {
+        spans.push((s, column - spaces));
+    }
+    spans
+}
+
+/// Every line of a table has its cells where the first line (the header)
+/// has them: left-aligned columns start, right-aligned ones (`right[i]`)
+/// end at the same terminal column.
+pub fn assert_columns_aligned(lines: &[&str], right: &[bool]) {
+    let header = cell_spans(lines[0]);
+    assert_eq!(header.len(), right.len(), "header cells: {:?}", lines[0]);
+    for line in &lines[1..] {
+        let spans = cell_spans(line);
+        assert_eq!(
+            spans.len(),
+            header.len(),
+            "cells of {line:?} in\n{}",
+            lines.join("\n")
+        );
+        for (i, (got, want)) in spans.iter().zip(&header).enumerate() {
+            if right[i] {
+                assert_eq!(
+                    got.1,
+                    want.1,
+                    "column {i} ends in {line:?} in\n{}",
+                    lines.join("\n")
+                );
+            } else {
+                assert_eq!(
+                    got.0,
+                    want.0,
+                    "column {i} starts in {line:?} in\n{}",
+                    lines.join("\n")
+                );
+            }
+        }
+    }
+}

@@ -144,7 +144,7 @@ pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
     if let Some(as_of) = args.view.as_of {
         // The trail as it was then is a prefix of today's, and each check
         // depends only on the entries before it: the same prefix verifies.
-        let then = stats::fold(journal, Some(as_of))?
+        let then = stats::fold(journal, Some(as_of), None)?
             .repository
             .get_audit_trail_by_entity(&args.entity_id, &args.entity_type)?;
         verified.entries.truncate(then.entries.len());

@@ -12,8 +12,8 @@ use clap::Args;
 
 use crate::Outcome;
 use crate::open::Globals;
-use crate::output::{self, time_to_second, write_columns};
-use crate::stats::{self, RIGHT_2, Statistics, ViewArgs, percent, share_row};
+use crate::output::{self, display_width, pad, time_to_second, write_columns};
+use crate::stats::{self, NowArg, RIGHT_2, Statistics, ViewArgs, percent, share_row};
 
 /// Entries in the dashboard's "latest entries" table.
 const LATEST: u64 = 5;
@@ -24,27 +24,32 @@ const LATEST: u64 = 5;
     long_about = "Everything `stats` answers, at once, in readable tables: entries by status \
 (last 30 days), recent activity and trend, resolution rate and mean retries, the top domains \
 and failure types, SLA breaches (older than 4 hours, still waiting), what the cleanup could \
-do, circuit breakers, and the latest entries. --json prints one object with the seed's field \
-names. Opens the journal read-only.",
+do, circuit breakers, and the latest entries. Windows are measured from now: the wall clock, \
+--now TIME, or the TIME of --as-of TIME (--as-of SEQUENCE --now TIME sets the now of that past \
+view). --json prints one object with the seed's field names. Opens the journal read-only.",
     after_help = "Examples:
   baldur-journal dashboard
   baldur-journal dashboard --as-of 2025-01-01T12:00:00Z
+  baldur-journal dashboard --now 2025-01-01T12:00:00Z
+  baldur-journal dashboard --as-of 120000 --now 2025-01-01T12:00:00Z
   baldur-journal dashboard --json | jq .status_counts"
 )]
 pub struct DashboardArgs {
     #[command(flatten)]
-    view: ViewArgs,
+    pub view: ViewArgs,
+    #[command(flatten)]
+    pub now: NowArg,
 }
 
 pub fn run_dashboard(globals: &Globals, args: &DashboardArgs) -> Result<Outcome> {
-    let statistics = stats::open_statistics(globals, args.view.as_of)?;
+    let statistics = stats::open_statistics(globals, args.view.as_of, args.now.now)?;
     let mut out = output::stdout();
     if args.view.json {
         let value = dashboard_json(&statistics)?;
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        write_dashboard(&mut out, &statistics)?;
+        write_dashboard(&mut out, &statistics, None)?;
     }
     out.flush()?;
     Ok(Outcome::Success)
@@ -82,26 +87,33 @@ pub fn dashboard_json(statistics: &Statistics) -> Result<serde_json::Value> {
 fn side_by_side(out: &mut impl Write, left: &[u8], right: &[u8]) -> std::io::Result<()> {
     let left: Vec<&str> = std::str::from_utf8(left).unwrap_or("").lines().collect();
     let right: Vec<&str> = std::str::from_utf8(right).unwrap_or("").lines().collect();
-    let width = left.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 4;
+    let width = left.iter().map(|l| display_width(l)).max().unwrap_or(0) + 4;
     for i in 0..left.len().max(right.len()) {
         let l = left.get(i).copied().unwrap_or("");
         let r = right.get(i).copied().unwrap_or("");
-        let line = format!("{l:<width$}{r}");
+        let line = format!("{}{r}", pad(l, width, false));
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
 
-pub fn write_dashboard(out: &mut impl Write, statistics: &Statistics) -> Result<()> {
+/// The dashboard as readable tables; its header names what now is
+/// measured from when `measured_from` says (`the latest event`).
+pub fn write_dashboard(
+    out: &mut impl Write,
+    statistics: &Statistics,
+    measured_from: Option<&str>,
+) -> Result<()> {
     let repo = &*statistics.repository;
     let summary = statistics.summary;
+    let at = match measured_from {
+        Some(what) => format!("measured from {what}, {}", statistics.now),
+        None => format!("at {}", time_to_second(statistics.now)),
+    };
     writeln!(
         out,
-        "DLQ dashboard at {} (journal folded up to sequence {}: {} records, {} of other kinds)",
-        time_to_second(statistics.now),
-        summary.last_sequence,
-        summary.records,
-        summary.skipped
+        "DLQ dashboard {at} (journal folded up to sequence {}: {} records, {} of other kinds)",
+        summary.last_sequence, summary.records, summary.skipped
     )?;
     if summary.malformed + summary.orphaned > 0 {
         writeln!(
@@ -116,7 +128,7 @@ pub fn write_dashboard(out: &mut impl Write, statistics: &Statistics) -> Result<
     let rate = repo.get_resolution_rate(DEFAULT_RESOLUTION_DAYS)?;
     let retries = repo.get_avg_retry_count()?;
     let mut left = Vec::new();
-    stats::write_status_counts(&mut left, &counts)?;
+    stats::write_status_counts(&mut left, &counts, &repo.get_status_breakdown()?)?;
     let mut right = Vec::new();
     let rows = vec![
         vec![

@@ -6,16 +6,16 @@
 //! emergency levels (`sim.rs`), in batches under the default durable
 //! policy, appended through the DLQ statistics with audit chaining set on
 //! (keyless) and a projection snapshot kept in the directory, so every
-//! entry's trail is a real hash chain; then prints the dashboard. Run again,
-//! it continues the same journal, with event times after the latest
-//! entry's.
+//! entry's trail is a real hash chain; then prints the dashboard measured
+//! from the latest event's time. Run again, it continues the same journal,
+//! with event times after the latest entry's.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use baldur_journal::projection::{JournalStatistics, SnapshotConfig};
+use baldur_journal::projection::{JournalStatistics, ManualClock, SnapshotConfig};
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
 };
@@ -48,10 +48,11 @@ its fdatasync), with a progress bar on a terminal. Every batch is appended throu
 statistics with audit chaining on (keyless SHA-256, docs/AUDIT.md), so each entry's trail is a \
 real hash chain `audit` recomputes, and the statistics fold as they append; they keep a \
 snapshot of the projection in the journal directory (projection.snapshot), written when the \
-demo ends, so a later writer folds only what came after it. Then prints the dashboard. A new \
+demo ends, so a later writer folds only what came after it. Then prints the dashboard, measured \
+from the latest event's time (as `dashboard --now TIME` does), not from the wall clock. A new \
 journal is created with 16 MiB segments unless --segment-bytes says otherwise. Run again, it \
-appends to the same journal, continuing after the latest entry's event time (so the new \
-events are in the future of the dashboard's now).",
+appends to the same journal, continuing after the latest entry's event time, and its dashboard \
+is measured from the new latest event.",
     after_help = "Examples:
   cargo run --release -- demo
   baldur-journal --dir /tmp/demo demo --entries 100000 --events 500000 --days 60
@@ -82,8 +83,11 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
         Some(16 << 20),
     )?);
     // The writer's statistics: chaining set on explicitly (keyless), and a
-    // snapshot of the projection kept in the journal directory.
+    // snapshot of the projection kept in the journal directory. Its clock
+    // is set to the latest event's time before the dashboard is printed.
+    let clock = ManualClock::new(Timestamp::now());
     let statistics = JournalStatistics::builder(journal.clone())
+        .clock(clock.clone())
         .audit_chain(true)
         .snapshot(SnapshotConfig::for_disk(&journal))
         .build()?;
@@ -190,6 +194,10 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
          restored from the snapshot when it is valid); the DLQ events are audit-chained",
         summary.records, folding.records
     )?;
+    // The simulated days may end after (a second run: well after) the wall
+    // clock; the dashboard is measured from the latest event instead.
+    let latest_time = last_event_time(&journal, last)?.unwrap_or_else(Timestamp::now);
+    clock.set(latest_time);
     let now = statistics.now();
     let statistics = Statistics {
         repository: Box::new(statistics),
@@ -201,8 +209,8 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     } else {
         "baldur-journal".to_string()
     };
-    writeln!(out, "\n$ {prefix} dashboard")?;
-    write_dashboard(&mut out, &statistics)?;
+    writeln!(out, "\n$ {prefix} dashboard --now {}", latest_time)?;
+    write_dashboard(&mut out, &statistics, Some("the latest event"))?;
     // Dropping the writer's statistics writes the projection's snapshot.
     drop(statistics);
     writeln!(

@@ -6,7 +6,8 @@
 //! `purge`), and run the demo. A thin layer:
 //! every command is a few library calls (see `docs/DESIGN.md`). Commands
 //! that only read open the journal read-only and never write to its
-//! directory. Exit status: 0 success, 1 problems found (`verify`, `audit`), 2 usage,
+//! directory. Exit status: 0 success, 1 problems found (`verify`, `audit`) or
+//! no match (`stats entry`), 2 usage,
 //! I/O or any other error, reported as one `error: ...` line on stderr.
 
 mod append;
@@ -30,7 +31,8 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::open::Globals;
 
@@ -55,7 +57,8 @@ the directory; archive and purge append their events as the writer.
 Exit status:
   0  success (verify: the journal is clean)
   1  problems found (verify printed one line per problem, a broken audit chain included;
-     audit: the trail is BROKEN, or keyed and its key not given with --key-file)
+     audit: the trail is BROKEN, or keyed and its key not given with --key-file),
+     or no match (stats entry ID: no entry has that id; `null` with --json)
   2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
 
 #[derive(Parser)]
@@ -121,6 +124,15 @@ enum Command {
     Demo(demo::DemoArgs),
     Bench(bench::BenchArgs),
     Copy(copy::CopyArgs),
+}
+
+/// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`.
+fn usage_conflict(command: &Command) -> Option<String> {
+    match command {
+        Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
+        Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
+        _ => None,
+    }
 }
 
 /// What a command found, for the exit status.
@@ -209,7 +221,6 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            use clap::error::ErrorKind;
             if matches!(
                 error.kind(),
                 ErrorKind::DisplayHelp
@@ -222,6 +233,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(message) = usage_conflict(&cli.command) {
+        let error = Cli::command().error(ErrorKind::ArgumentConflict, message);
+        eprintln!("error: {}", usage_error_line(&error));
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),

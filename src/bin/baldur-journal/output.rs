@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use baldur_journal::{EntryRef, JournalEntry, Timestamp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use unicode_width::UnicodeWidthStr;
 
 /// Buffered standard output; callers flush where a reader must see a line
 /// at once.
@@ -89,6 +90,23 @@ fn cell(text: &str) -> String {
     }
 }
 
+/// The columns `text` takes on a terminal: wide characters (`支`) take
+/// two, combining marks none.
+pub fn display_width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// `text` padded with spaces to `width` display columns, on the left
+/// (`right` aligned) or on the right.
+pub fn pad(text: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(display_width(text)));
+    if right {
+        fill + text
+    } else {
+        format!("{text}{fill}")
+    }
+}
+
 /// The entries as an aligned table; the context (last column) unpadded.
 pub fn write_table(out: &mut impl Write, entries: &[JournalEntry]) -> io::Result<()> {
     const HEADERS: [&str; 7] = [
@@ -114,21 +132,19 @@ pub fn write_table(out: &mut impl Write, entries: &[JournalEntry]) -> io::Result
             ]
         })
         .collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
+    let mut widths = HEADERS.map(display_width);
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(display_width(c));
         }
     }
     let line = |out: &mut dyn Write, cells: [&str; 7]| -> io::Result<()> {
         let mut text = String::new();
         for (i, c) in cells.iter().enumerate() {
-            if i == 0 {
-                text.push_str(&format!("{c:>width$}", width = widths[0]));
-            } else if i == cells.len() - 1 {
+            if i == cells.len() - 1 {
                 text.push_str(c);
             } else {
-                text.push_str(&format!("{c:<width$}", width = widths[i]));
+                text.push_str(&pad(c, widths[i], i == 0));
             }
             if i < cells.len() - 1 {
                 text.push_str("  ");
@@ -222,32 +238,30 @@ pub fn progress_bytes(len: u64, message: &str) -> ProgressBar {
 }
 
 /// An aligned table: `right[i]` right-aligns column `i`; cells are
-/// escaped as in `write_table`, trailing spaces trimmed.
+/// escaped as in `write_table` and padded to their display width (a
+/// two-column character counts two), trailing spaces trimmed.
 pub fn write_columns(
     out: &mut impl Write,
     headers: &[&str],
     rows: &[Vec<String>],
     right: &[bool],
 ) -> io::Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|c| cell(c)).collect())
         .collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(display_width(c));
         }
     }
     let mut line = |cells: &[&str]| -> io::Result<()> {
         let mut text = String::new();
         for (i, c) in cells.iter().enumerate() {
             let w = widths.get(i).copied().unwrap_or(0);
-            if right.get(i).copied().unwrap_or(false) {
-                text.push_str(&format!("{c:>w$}  "));
-            } else {
-                text.push_str(&format!("{c:<w$}  "));
-            }
+            text.push_str(&pad(c, w, right.get(i).copied().unwrap_or(false)));
+            text.push_str("  ");
         }
         writeln!(out, "{}", text.trim_end())
     };

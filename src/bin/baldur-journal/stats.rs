@@ -6,10 +6,11 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use baldur_journal::projection::status::ALL_STATUSES;
 use baldur_journal::projection::{
     DEFAULT_DISTRIBUTION_LIMIT, DEFAULT_PAGE_SIZE, DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS,
     DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, FoldSummary,
-    JournalStatistics, ORDER_BY_COLUMNS, StatisticsRepository,
+    JournalStatistics, ManualClock, ORDER_BY_COLUMNS, StatisticsRepository,
 };
 use baldur_journal::{EventJournal, Timestamp};
 use clap::{Args, Subcommand};
@@ -43,11 +44,41 @@ pub fn parse_as_of(text: &str) -> Result<AsOf, String> {
     })
 }
 
+/// An RFC 3339 time (`--now`).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text)
+        .map_err(|_| format!("expected an RFC 3339 time like 2025-01-01T00:00:00Z, got {text:?}"))
+}
+
+/// `--now`, for the commands whose answers depend on a time window.
+#[derive(Args, Clone, Copy)]
+pub struct NowArg {
+    /// Measure every window ("the last 30 days", "older than 4 hours") from
+    /// TIME (RFC 3339) instead of the wall clock; with --as-of SEQUENCE, the
+    /// now of that past view. Not with --as-of TIME, which is its own now
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+/// The usage mistake in `--as-of` and `--now` together, if any: a time
+/// given to `--as-of` already fixes now.
+pub fn now_conflict(as_of: Option<AsOf>, now: Option<Timestamp>) -> Option<String> {
+    match (as_of, now) {
+        (Some(AsOf::Time(_)), Some(_)) => Some(
+            "the argument '--now <TIME>' cannot be used with '--as-of <TIME>': a time given to \
+             --as-of is already the now (use --as-of SEQUENCE --now TIME to set the now of a past \
+             view)"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 /// The options every statistics command shares.
 #[derive(Args, Clone)]
 pub struct ViewArgs {
     /// Answer as of a past point: a SEQUENCE (the journal up to it, windows
-    /// measured from now) or a TIME (what a dashboard showed then: records
+    /// measured from now, or from --now where the command has it) or a TIME (what a dashboard showed then: records
     /// appended at or before it, windows measured from it)
     #[arg(long, global = true, value_name = "SEQUENCE|TIME", value_parser = parse_as_of)]
     pub as_of: Option<AsOf>,
@@ -61,9 +92,16 @@ Examples:
   baldur-journal stats status
   baldur-journal stats list --status pending --domain payments --order-by -retry_count
   baldur-journal stats entry dlq-17 --json
-  baldur-journal stats sla --hours 8 --status pending
+  baldur-journal stats sla --hours 8 --status pending --status replaying
+  baldur-journal stats sla --no-status --json           # the empty list: {}
   baldur-journal stats domains --as-of 2025-01-01T00:00:00Z
-  baldur-journal stats status --as-of 120000 --json
+  baldur-journal stats status --as-of 120000 --now 2025-01-01T00:00:00Z --json
+  baldur-journal stats activity --now 2025-01-01T00:00:00Z
+
+Windows are measured from now: the wall clock, --now TIME, or the TIME of
+--as-of TIME. `entry ID` exits 1 when no entry has that id (unknown or
+purged): `null` with --json, else a one-line message on stderr. Exit 2 is
+for usage and other errors.
 
 The statistics are a fold over the journal's DLQ and circuit-breaker events
 (docs/STATISTICS.md states every rule, docs/EVENTS.md the events). Opens the
@@ -76,14 +114,16 @@ journal read-only: nothing in the directory changes.";
 )]
 pub struct StatsArgs {
     #[command(flatten)]
-    view: ViewArgs,
+    pub view: ViewArgs,
+    #[command(flatten)]
+    pub now: NowArg,
     #[command(subcommand)]
     command: StatsCommand,
 }
 
 #[derive(Subcommand)]
 enum StatsCommand {
-    /// Entries created in the last 30 days, by status
+    /// Entries created in the last 30 days, by status (every status present has a row)
     Status,
     /// The top domains of the entries created in the last 30 days
     Domains(LimitArgs),
@@ -174,6 +214,10 @@ struct SlaArgs {
     /// Statuses to check (repeatable) [default: pending, reviewing, requires_review]
     #[arg(long = "status", value_name = "STATUS")]
     statuses: Vec<String>,
+    /// Check the empty list of statuses (the seed's `statuses=[]`): no entry
+    /// is a breach, the answer is {}
+    #[arg(long, conflicts_with = "statuses")]
+    no_status: bool,
 }
 
 /// The statistics to answer from: the live fold, or a view of the past.
@@ -183,17 +227,37 @@ pub struct Statistics {
     pub now: Timestamp,
 }
 
-/// Opens the journal read-only and folds it, as of `as_of` when given.
-pub fn open_statistics(globals: &Globals, as_of: Option<AsOf>) -> Result<Statistics> {
+/// Opens the journal read-only and folds it, as of `as_of` when given,
+/// answering at `now` when given.
+pub fn open_statistics(
+    globals: &Globals,
+    as_of: Option<AsOf>,
+    now: Option<Timestamp>,
+) -> Result<Statistics> {
     let journal = open::open_read(globals)?.shared();
     let bar = output::progress(None, "folding the journal", "");
-    let statistics = fold(journal, as_of);
+    let statistics = fold(journal, as_of, now);
     bar.finish_and_clear();
     statistics
 }
 
-pub fn fold(journal: Arc<dyn EventJournal>, as_of: Option<AsOf>) -> Result<Statistics> {
-    let live = JournalStatistics::new(journal);
+/// The statistics of `journal`, now or as of a past point; `now` sets the
+/// time windows are measured from (the clock of the live fold, the now of
+/// a view as of a sequence). A view as of a time is its own now.
+pub fn fold(
+    journal: Arc<dyn EventJournal>,
+    as_of: Option<AsOf>,
+    now: Option<Timestamp>,
+) -> Result<Statistics> {
+    if let Some(message) = now_conflict(as_of, now) {
+        bail!(message);
+    }
+    let live = match now {
+        Some(now) => JournalStatistics::builder(journal)
+            .clock(ManualClock::new(now))
+            .build()?,
+        None => JournalStatistics::new(journal),
+    };
     Ok(match as_of {
         None => {
             let summary = live.refresh()?;
@@ -247,7 +311,7 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
     if let StatsCommand::List(list) = &args.command {
         check_order_by(&list.order_by)?;
     }
-    let statistics = open_statistics(globals, args.view.as_of)?;
+    let statistics = open_statistics(globals, args.view.as_of, args.now.now)?;
     let repo = &*statistics.repository;
     let json = args.view.json;
     let mut out = output::stdout();
@@ -257,7 +321,7 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
             if json {
                 print_json(&mut out, &counts)?;
             } else {
-                write_status_counts(&mut out, &counts)?;
+                write_status_counts(&mut out, &counts, &repo.get_status_breakdown()?)?;
             }
         }
         StatsCommand::Domains(a) => {
@@ -364,7 +428,14 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
         }
         StatsCommand::Entry(a) => {
             let Some(detail) = repo.get_entry_detail(&a.id)? else {
-                bail!("no DLQ entry with id {:?} (unknown or purged)", a.id);
+                // "No match", as grep says it: exit 1, not an error.
+                if json {
+                    print_json(&mut out, &serde_json::Value::Null)?;
+                    out.flush()?;
+                } else {
+                    eprintln!("no DLQ entry with id {:?} (unknown or purged)", a.id);
+                }
+                return Ok(Outcome::ProblemsFound);
             };
             if json {
                 print_json(&mut out, &detail)?;
@@ -374,7 +445,7 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
         }
         StatsCommand::Sla(a) => {
             let statuses: Vec<&str> = a.statuses.iter().map(String::as_str).collect();
-            let given = (!statuses.is_empty()).then_some(statuses.as_slice());
+            let given = (a.no_status || !statuses.is_empty()).then_some(statuses.as_slice());
             let breaches = repo.get_sla_breaches(a.hours, given)?;
             if json {
                 print_json(&mut out, &breaches)?;
@@ -405,7 +476,7 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
             }
         }
     }
-    if !json && args.view.as_of.is_some() {
+    if !json && (args.view.as_of.is_some() || args.now.now.is_some()) {
         writeln!(
             out,
             "(as of sequence {}, now = {})",
@@ -434,27 +505,28 @@ pub fn share_row(name: &str, count: u64, percentage: f64) -> Vec<String> {
     ]
 }
 
+/// The status table: a row for each of the reference's ten statuses and
+/// the seed's `failed` (0 included), then one for every other status
+/// present (as a listing shows it), then the total.
 pub fn write_status_counts(
     out: &mut impl Write,
     c: &baldur_journal::projection::StatusCounts,
+    breakdown: &std::collections::BTreeMap<String, u64>,
 ) -> std::io::Result<()> {
-    let named = [
-        ("pending", c.pending),
-        ("reviewing", c.reviewing),
-        ("requires_review", c.requires_review),
-        ("replayed", c.replayed),
-        ("resolved", c.resolved),
-        ("rejected", c.rejected),
-        ("expired", c.expired),
-        ("archived", c.archived),
-        ("failed", c.failed),
-    ];
-    let others = c.total - named.iter().map(|(_, n)| n).sum::<u64>().min(c.total);
-    let mut rows: Vec<Vec<String>> = named
+    let fixed: Vec<&str> = ALL_STATUSES.iter().copied().chain(["failed"]).collect();
+    let mut rows: Vec<Vec<String>> = fixed
         .iter()
-        .map(|(name, n)| vec![name.to_string(), n.to_string()])
+        .map(|name| {
+            let n = breakdown.get(*name).copied().unwrap_or(0);
+            vec![name.to_string(), n.to_string()]
+        })
         .collect();
-    rows.push(vec!["other".into(), others.to_string()]);
+    rows.extend(
+        breakdown
+            .iter()
+            .filter(|(name, _)| !fixed.contains(&name.as_str()))
+            .map(|(name, n)| vec![name.clone(), n.to_string()]),
+    );
     rows.push(vec!["total".into(), c.total.to_string()]);
     write_columns(out, &["STATUS", "ENTRIES"], &rows, &[false, true])
 }
