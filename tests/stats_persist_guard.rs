@@ -1,5 +1,5 @@
-//! `persist_entry` and the terminal-status guard (BEHAVIOR.md section 8
-//! item 23): a snapshot never walks a finished entry (resolved, rejected,
+//! `persist_entry` and the terminal-status guard (docs/STATISTICS.md,
+//! "The terminal-status guard"): a snapshot never walks a finished entry (resolved, rejected,
 //! expired, permanently_failed) back to an open status, never changes an
 //! archived entry, never revives a purged one; the call still returns the
 //! id, and the refusal is journaled and shown in the entity's trail.
