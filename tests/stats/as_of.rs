@@ -3,7 +3,6 @@
 //! user sees what the dashboard showed before an incident. Views refuse
 //! writes.
 
-mod stats_common;
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use baldur_journal::projection::{
     PurgeSelection, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{Error, EventJournal, JournalEntry, MemoryJournal};
-use stats_common::{DAY, HOUR, MINUTE, T0, ts};
+use crate::common::{DAY, HOUR, MINUTE, T0, ts};
 
 /// Appends `entry` as happening at `at` and appended `delay` later.
 fn append(journal: &MemoryJournal, mut entry: JournalEntry, appended: i64) -> u64 {

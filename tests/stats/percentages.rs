@@ -2,10 +2,9 @@
 //! exact binary value to the nearest decimal, exact ties to even. Each
 //! expected value is written out.
 
-mod stats_common;
 
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository, StoreEvent};
-use stats_common::Fixture;
+use crate::common::Fixture;
 
 #[test]
 fn distribution_percentages_round_as_python() {

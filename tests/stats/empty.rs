@@ -2,7 +2,6 @@
 //! error), as does `NullStatistics`; the difference is that writes through
 //! `NullStatistics` record nothing.
 
-mod stats_common;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +11,7 @@ use baldur_journal::projection::{
     StatusCounts,
 };
 use serde_json::{Map, json};
-use stats_common::Fixture;
+use crate::common::Fixture;
 
 fn assert_empty_reads(repo: &dyn StatisticsRepository) {
     assert_eq!(repo.get_status_counts().unwrap(), StatusCounts::default());

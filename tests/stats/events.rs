@@ -3,7 +3,6 @@
 //! as documented, and unknown, malformed and orphaned events are skipped and
 //! counted, never an error. Reads see the writes made just before them.
 
-mod stats_common;
 
 use baldur_journal::projection::events::{self, FOLDED_EVENT_TYPES};
 use baldur_journal::projection::{
@@ -11,7 +10,7 @@ use baldur_journal::projection::{
 };
 use baldur_journal::{Context, JournalEntry};
 use serde_json::json;
-use stats_common::{Fixture, MINUTE, T0, ts};
+use crate::common::{Fixture, MINUTE, T0, ts};
 
 #[test]
 fn constructors_write_the_documented_contexts() {
