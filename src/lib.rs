@@ -56,6 +56,7 @@ pub mod projection;
 pub mod pystr;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod storage;
 pub mod url;
 
 pub use codec::EntryRef;

@@ -10,10 +10,11 @@ mod open;
 mod options;
 mod recovery;
 mod segment;
-pub mod storage;
 pub mod verify;
 mod writer;
 
+/// The storage seam, which lives below both the engine and the projection.
+pub use crate::storage::{self, JournalFiles, OpenMode, OsStorage, Storage, StorageFile};
 pub use index::{
     INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
 };
@@ -27,5 +28,4 @@ pub use options::{
 };
 pub use recovery::{RecoveryReport, TornTail};
 pub use segment::{RawRange, index_file_name, log_file_name};
-pub use storage::{OpenMode, OsStorage, Storage, StorageFile};
 pub use verify::{Problem, VerifyReport, verify};

@@ -121,7 +121,7 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     }
 
     fn write_snapshot(&self, projection: &Projection, config: &SnapshotConfig) -> Result<()> {
-        snapshot::store(&config.path, projection, &*self.journal, config.journal_id)?;
+        snapshot::store(config, projection, &*self.journal)?;
         self.snapshot_records
             .store(projection.summary.records, Ordering::Relaxed);
         Ok(())

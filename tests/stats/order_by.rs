@@ -3,13 +3,12 @@
 //! sequence that created the entry in the same direction; any other
 //! `order_by` is an error.
 
-
+use crate::common::{Fixture, HOUR, ts};
 use baldur_journal::Error;
 use baldur_journal::projection::{
     EntryListQuery, LifecycleEvent, LifecycleKind, ORDER_BY_COLUMNS, StatisticsRepository,
     StoreEvent,
 };
-use crate::common::{Fixture, HOUR, ts};
 
 /// Four entries with known values in every column:
 ///

@@ -4,11 +4,10 @@
 //! archived entry, never revives a purged one; the call still returns the
 //! id, and the refusal is journaled and shown in the entity's trail.
 
-
+use crate::common::{Fixture, HOUR};
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository, events};
 use baldur_journal::{Error, EventJournal};
 use serde_json::{Map, Value, json};
-use crate::common::{Fixture, HOUR};
 
 fn snapshot(value: Value) -> Map<String, Value> {
     match value {

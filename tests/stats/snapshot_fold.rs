@@ -4,17 +4,16 @@
 //! missing, corrupt, foreign or stale snapshot means a full fold; read-only
 //! opens never write one.
 
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::{Ev, Model, check_reads};
 use baldur_journal::disk::DiskJournal;
 use baldur_journal::projection::{
     AuditLink, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent, LifecycleKind,
     ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
-use crate::common::{Ev, Model, check_reads};
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;

@@ -3,9 +3,8 @@
 //! overwrite the total; unknown statuses are listed, filtered and grouped
 //! like any other.
 
-
-use baldur_journal::projection::{EntryListQuery, StatisticsRepository, StatusCounts};
 use crate::common::Fixture;
+use baldur_journal::projection::{EntryListQuery, StatisticsRepository, StatusCounts};
 
 #[test]
 fn statuses_without_a_field_count_in_total_only() {

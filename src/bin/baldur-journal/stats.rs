@@ -10,7 +10,7 @@ use baldur_journal::projection::status::ALL_STATUSES;
 use baldur_journal::projection::{
     DEFAULT_DISTRIBUTION_LIMIT, DEFAULT_PAGE_SIZE, DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS,
     DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, FoldSummary,
-    JournalStatistics, ManualClock, ORDER_BY_COLUMNS, StatisticsRepository,
+    JournalStatistics, ManualClock, ORDER_BY_COLUMNS, SnapshotConfig, StatisticsRepository,
 };
 use baldur_journal::{EventJournal, Timestamp};
 use clap::{Args, Subcommand};
@@ -234,9 +234,15 @@ pub fn open_statistics(
     as_of: Option<AsOf>,
     now: Option<Timestamp>,
 ) -> Result<Statistics> {
-    let journal = open::open_read(globals)?.shared();
+    let opened = open::open_read(globals)?;
+    // A disk journal's valid snapshot is read (never written: the open is
+    // read-only), so only the records after it are folded.
+    let snapshot = match &opened {
+        open::Opened::Disk(journal) => Some(SnapshotConfig::for_disk(journal)),
+        open::Opened::Other(_) => None,
+    };
     let bar = output::progress(None, "folding the journal", "");
-    let statistics = fold(journal, as_of, now);
+    let statistics = fold_from(opened.shared(), snapshot, as_of, now);
     bar.finish_and_clear();
     statistics
 }
@@ -249,15 +255,27 @@ pub fn fold(
     as_of: Option<AsOf>,
     now: Option<Timestamp>,
 ) -> Result<Statistics> {
+    fold_from(journal, None, as_of, now)
+}
+
+/// [`fold`], starting from the snapshot `snapshot` names when it is valid.
+pub fn fold_from(
+    journal: Arc<dyn EventJournal>,
+    snapshot: Option<SnapshotConfig>,
+    as_of: Option<AsOf>,
+    now: Option<Timestamp>,
+) -> Result<Statistics> {
     if let Some(message) = now_conflict(as_of, now) {
         bail!(message);
     }
-    let live = match now {
-        Some(now) => JournalStatistics::builder(journal)
-            .clock(ManualClock::new(now))
-            .build()?,
-        None => JournalStatistics::new(journal),
-    };
+    let mut builder = JournalStatistics::builder(journal);
+    if let Some(now) = now {
+        builder = builder.clock(ManualClock::new(now));
+    }
+    if let Some(config) = snapshot {
+        builder = builder.snapshot(config);
+    }
+    let live = builder.build()?;
     Ok(match as_of {
         None => {
             let summary = live.refresh()?;
