@@ -21,7 +21,7 @@ use crate::projection::dto::{
     StatusCounts,
 };
 use crate::projection::events::{self, AuditLink, STATISTICS_SOURCE};
-use crate::projection::persister::{
+use crate::projection::persister::{PersistTarget, 
     ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
 };
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
@@ -90,6 +90,16 @@ fn fold_range<J: EventJournal + ?Sized>(
         }
         Ok(())
     })
+}
+
+impl<J: EventJournal + ?Sized + 'static> PersistTarget for Shared<J> {
+    fn append_all(&self, events: &[JournalEntry]) -> Result<()> {
+        Shared::append_all(self, events)
+    }
+
+    fn refresh(&self) -> Result<()> {
+        Shared::refresh(self).map(|_| ())
+    }
 }
 
 impl<J: EventJournal + ?Sized> Shared<J> {
