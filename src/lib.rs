@@ -76,12 +76,12 @@ pub mod url;
 
 #[doc(hidden)]
 pub use codec::EntryRef;
+#[doc(hidden)]
+pub use disk::RawRange;
 pub use disk::{
     DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, JournalHead, JournalInfo,
     Problem, RecoveryMode, RecoveryReport, TornTail, VerifyReport, verify,
 };
-#[doc(hidden)]
-pub use disk::RawRange;
 pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};

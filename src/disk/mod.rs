@@ -13,10 +13,10 @@ mod segment;
 pub mod verify;
 mod writer;
 
-/// The storage seam, which lives below both the engine and the projection.
-pub use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage, StorageFile};
 #[doc(hidden)]
 pub use crate::storage;
+/// The storage seam, which lives below both the engine and the projection.
+pub use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage, StorageFile};
 #[doc(hidden)]
 pub use index::{
     INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,

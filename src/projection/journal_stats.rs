@@ -21,8 +21,9 @@ use crate::projection::dto::{
     StatusCounts,
 };
 use crate::projection::events::{self, AuditLink, STATISTICS_SOURCE};
-use crate::projection::persister::{PersistTarget, 
-    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
+use crate::projection::persister::{
+    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, PersistTarget,
+    Persister,
 };
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
 use crate::projection::snapshot::{self, SnapshotConfig};
