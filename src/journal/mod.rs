@@ -41,7 +41,7 @@ pub trait EventJournal: Send + Sync {
         entries: &[JournalEntry],
     ) -> Result<Option<Vec<u64>>> {
         let _ = (expected_latest, entries);
-        Err(crate::Error::Unsupported(
+        Err(crate::error::Error::Unsupported(
             "conditional append (append_batch_if_latest)".into(),
         ))
     }
