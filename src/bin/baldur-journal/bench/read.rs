@@ -165,7 +165,7 @@ pub fn bench_query(scratch: &Scratch, bench: &ReadBench, kind: QueryKind) -> Res
 
     let bytes = bench.events * bench.record.record_bytes;
     let mut report = Report::new("query", bench.events, bytes, seconds);
-    report.set("filter", format!("{kind:?}").to_lowercase());
+    report.set("filter", format!("{:?}", case.kind).to_lowercase());
     report.set("record_bytes", bench.record.record_bytes);
     report.set("matches", matches);
     report.set("returned", returned);
