@@ -245,3 +245,25 @@ fn query_bench_measures_every_filter_against_sqlite() {
         .unwrap();
     assert_one_line_error(&output);
 }
+
+/// `bench stats`: the snapshot plus tail answers like the full fold (the
+/// bench checks both the answer and that only the tail was folded), and
+/// the ratio is the two times'.
+#[test]
+fn stats_bench_compares_a_snapshot_and_its_tail_with_a_full_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = bench_json(dir.path(), &["stats", "--events", "3000", "--tail", "300"]);
+    assert_eq!(stats["bench"], "stats");
+    assert_eq!(stats["tail"], 300);
+    assert_close(
+        number(&stats, "ratio_to_full_fold"),
+        number(&stats, "seconds") / number(&stats, "full_fold_seconds"),
+        "ratio_to_full_fold",
+    );
+    let output = cli(dir.path())
+        .args(["bench", "stats", "--events", "10", "--tail", "11"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&output);
+    assert!(err.contains("--tail 11 exceeds --events 10"), "{err}");
+}

@@ -30,7 +30,7 @@ mod read;
 mod sqlite;
 
 use self::append::bench_append;
-use self::fold::bench_fold;
+use self::fold::{bench_fold, bench_stats};
 use self::read::{bench_open, bench_query, bench_replay};
 use crate::demo::dlq::dlq_events;
 use crate::open::{self, Globals};
@@ -38,7 +38,7 @@ use crate::output;
 
 #[derive(Args)]
 #[command(
-    about = "Measure appends, replay, queries, open and fold on this machine",
+    about = "Measure appends, replay, queries, open, fold and stats on this machine",
     long_about = "Measures the journal on this machine. Each bench builds what it needs in a \
 scratch directory inside --dir when given (on the disk you want to measure), else in the \
 system's temp directory, and removes it afterwards. A readable summary, or with --json one \
@@ -52,7 +52,8 @@ batch size the journal achieved, and prints the ratio.",
   baldur-journal bench replay --events 1000000
   baldur-journal bench query --events 1000000 --json
   baldur-journal bench open --events 5000000
-  baldur-journal bench fold --events 500000"
+  baldur-journal bench fold --events 500000
+  baldur-journal bench stats --events 10000000 --tail 500000"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -72,6 +73,8 @@ enum Bench {
     Open(ReadBench),
     /// Folds the DLQ statistics over N DLQ events, against decoding them to owned entries
     Fold(FoldBench),
+    /// `stats status` on N DLQ events: a full fold against a snapshot plus the events after it
+    Stats(StatsBench),
 }
 
 #[derive(Args)]
@@ -131,6 +134,19 @@ struct RecordArgs {
 }
 
 #[derive(Args)]
+struct StatsBench {
+    /// DLQ events in the journal built for the bench (about 5 per DLQ entry)
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    events: u64,
+    /// Events appended after the snapshot (the tail a reopen folds)
+    #[arg(long, value_name = "T", default_value_t = 100_000)]
+    tail: u64,
+    /// Print one JSON line instead of the summary
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct FoldBench {
     /// DLQ events in the journal built for the bench (about 5 per DLQ entry)
     #[arg(long, value_name = "N", default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -149,12 +165,14 @@ pub fn run_bench(globals: &Globals, args: &BenchArgs) -> Result<Outcome> {
         Bench::Query(bench) => bench_query(&scratch, &bench.read, bench.filter)?,
         Bench::Open(bench) => bench_open(&scratch, bench)?,
         Bench::Fold(bench) => bench_fold(&scratch, bench)?,
+        Bench::Stats(bench) => bench_stats(&scratch, bench)?,
     };
     let json = match &args.bench {
         Bench::Append(b) => b.record.json,
         Bench::Replay(b) | Bench::Open(b) => b.record.json,
         Bench::Query(b) => b.read.record.json,
         Bench::Fold(b) => b.json,
+        Bench::Stats(b) => b.json,
     };
     let mut out = output::stdout();
     if json {
