@@ -81,7 +81,8 @@ pub use disk::{
     Problem, RecoveryMode, RecoveryReport, TornTail, VerifyReport, verify,
 };
 pub use entry::{
-    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp,
+    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions,
+    Timestamp,
 };
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
