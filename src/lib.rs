@@ -27,6 +27,8 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+// The one exception is the module that maps segment files (disk/mmap.rs).
+#![deny(unsafe_code)]
 
 #[cfg(all(
     not(debug_assertions),
