@@ -286,6 +286,18 @@ impl DiskJournal {
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
     }
 
+    /// A borrowed, zero-copy reader over every record with `start <=
+    /// sequence`, to the end of the journal (`u64::MAX` included).
+    pub fn range_ref_from(&self, start: u64) -> Result<RawRange> {
+        self.refresh()?;
+        Ok(RawRange::from_sequence(
+            self.shared.view(),
+            self.maps.clone(),
+            self.body_len_max,
+            start,
+        ))
+    }
+
     /// A borrowed, zero-copy reader over `start <= sequence < end`.
     pub fn range_ref(&self, start: u64, end: u64) -> Result<RawRange> {
         self.refresh()?;
@@ -677,6 +689,22 @@ impl EventJournal for DiskJournal {
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
         Ok(Box::new(OwnedRange(self.range_ref(start, end)?)))
+    }
+
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        Ok(Box::new(OwnedRange(self.range_ref_from(start)?)))
+    }
+
+    fn for_each_ref_from(
+        &self,
+        start: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut range = self.range_ref_from(start)?;
+        while let Some(record) = range.next_entry() {
+            visit(&record?)?;
+        }
+        Ok(())
     }
 
     fn for_each_ref(
