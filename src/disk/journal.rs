@@ -152,6 +152,12 @@ impl DiskJournal {
         self.meta.segment_bytes
     }
 
+    /// The largest record (frame) `append` accepts: the `max_record_bytes`
+    /// option, capped to fit a segment.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.record_bytes_max
+    }
+
     /// The storage seam this journal writes through (its options').
     pub fn storage(&self) -> Arc<dyn crate::disk::storage::Storage> {
         self.options.storage.clone()

@@ -193,6 +193,9 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// go in one conditional batch; unchained ones, or a backend without
     /// conditional appends, as plain batches.
     fn append_sealed(&self, folded: u64, events: &[JournalEntry]) -> Result<bool> {
+        for event in events {
+            event.context.check()?;
+        }
         // Test-only break: plain appends, no compare-and-set (docs/RELIABILITY.md).
         let skip = cfg!(feature = "break-skip-cas");
         if skip || self.chain.is_none() || events.is_empty() {

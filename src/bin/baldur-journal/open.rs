@@ -109,6 +109,16 @@ impl Opened {
         }
     }
 
+    /// The largest record the journal accepts: the disk journal's own
+    /// limit, else the disk default (1 MiB), which bounds input lines for
+    /// every backend.
+    pub fn max_record_bytes(&self) -> u64 {
+        match self {
+            Opened::Disk(journal) => journal.max_record_bytes(),
+            Opened::Other(_) => baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+
     /// Closes a disk journal (syncing; errors reported), syncs others.
     pub fn close(self) -> Result<()> {
         match self {
