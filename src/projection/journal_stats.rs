@@ -642,7 +642,13 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatist
     }
 
     fn get_entry_detail(&self, entry_id: &str) -> Result<Option<EntryDetail>> {
-        self.shared.read(|p, _| p.entry_detail(entry_id))
+        let Some((detail, events)) = self
+            .shared
+            .read(|p, _| p.entry_detail_and_events(entry_id))?
+        else {
+            return Ok(None);
+        };
+        crate::projection::reads::with_bodies(&*self.shared.journal, detail, &events).map(Some)
     }
 
     fn get_sla_breaches(
