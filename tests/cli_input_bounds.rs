@@ -150,6 +150,8 @@ fn offsets_beyond_23_59_and_lone_surrogates_are_refused_with_their_line() {
 /// entry whose context string never ends) to its stdin, in 1 MiB chunks,
 /// until it stops reading; returns the exit code, stderr and the peak
 /// resident memory in bytes (`wait4`'s `ru_maxrss`).
+// The child is reaped by `wait4` in `wait_with_peak`, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_with_long_line(dir: &std::path::Path, args: &[&str], total: usize) -> (i32, String, u64) {
     let mut child = std_cli(dir)
         .args(args)

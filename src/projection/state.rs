@@ -213,7 +213,7 @@ impl Entries {
 
     /// Appends an entry at index `len()`.
     pub(crate) fn push(&mut self, entry: EntryState) {
-        if self.len % ENTRIES_CHUNK == 0 {
+        if self.len.is_multiple_of(ENTRIES_CHUNK) {
             self.chunks.push(Vec::with_capacity(ENTRIES_CHUNK));
         }
         self.chunks
