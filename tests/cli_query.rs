@@ -288,8 +288,8 @@ fn the_table_is_readable_and_says_when_truncated() {
     assert_eq!(
         lines[3],
         format!(
-            "(2 of {} matches shown; raise --limit to see more)",
-            want.total_count
+            "(2 of {} matches shown; next page: --after {})",
+            want.total_count, want.entries[1].sequence
         )
     );
     // Nothing matched: the header alone.

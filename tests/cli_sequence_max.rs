@@ -197,6 +197,20 @@ fn query_and_count_see_u64_max() {
     assert_eq!(result.total_count, 6);
     assert_eq!(result.entries.last().unwrap().sequence, u64::MAX);
     assert_eq!(stdout(&run_ok(cli(tmp.path()).arg("count"))), "6\n");
+    // The cursor of the next page reaches it too.
+    let after = (u64::MAX - 2).to_string();
+    let text = stdout(&run_ok(
+        cli(tmp.path()).args(["query", "--after", &after, "--json"]),
+    ));
+    let result: baldur_journal::JournalQueryResult = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        result
+            .entries
+            .iter()
+            .map(|e| e.sequence)
+            .collect::<Vec<_>>(),
+        vec![u64::MAX - 1, u64::MAX]
+    );
     // entry(6) (at u64::MAX) is an `error_budget_warning` of `orders`.
     let text = stdout(&run_ok(cli(tmp.path()).args([
         "query",

@@ -159,7 +159,7 @@ impl DiskJournal {
     }
 
     /// The storage seam this journal writes through (its options').
-    pub fn storage(&self) -> Arc<dyn crate::disk::storage::Storage> {
+    pub fn storage(&self) -> Arc<dyn crate::storage::Storage> {
         self.options.storage.clone()
     }
 
@@ -775,4 +775,22 @@ pub struct SealedHead {
     pub last_sequence: u64,
     /// Its digest, chained over every earlier segment, 64 hex digits.
     pub digest: String,
+}
+
+impl crate::storage::JournalFiles for DiskJournal {
+    fn dir(&self) -> &Path {
+        DiskJournal::dir(self)
+    }
+
+    fn journal_id(&self) -> [u8; 16] {
+        DiskJournal::journal_id(self)
+    }
+
+    fn is_read_only(&self) -> bool {
+        DiskJournal::is_read_only(self)
+    }
+
+    fn storage(&self) -> Arc<dyn crate::storage::Storage> {
+        DiskJournal::storage(self)
+    }
 }

@@ -459,7 +459,7 @@ impl BreakerTransition {
 }
 
 /// A circuit-breaker event with the context keys the reference's
-/// publishers write (BEHAVIOR.md section 3).
+/// publishers write (docs/EVENTS.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BreakerEvent {
     /// Which change.

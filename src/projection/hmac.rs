@@ -1,27 +1,16 @@
-//! HMAC-SHA256 (RFC 2104) over `sha2`, and lowercase hex.
+//! HMAC-SHA256 (the `hmac` crate over `sha2`), constant-time comparison
+//! (`subtle`), and lowercase hex.
 
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-/// SHA-256's block size in bytes.
-const BLOCK: usize = 64;
-
-/// HMAC-SHA256 of `message` under `key` (RFC 2104): a key longer than the
-/// block is hashed first, then zero-padded to the block.
+/// HMAC-SHA256 of `message` under `key` (RFC 2104, by the `hmac` crate).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// SHA-256 of `message`.
@@ -42,8 +31,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Compares two strings in time independent of where they differ.
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    // The lengths are public (a hash's hex length); the contents are not.
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]

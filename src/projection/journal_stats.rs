@@ -22,7 +22,8 @@ use crate::projection::dto::{
 };
 use crate::projection::events::{self, AuditLink, STATISTICS_SOURCE};
 use crate::projection::persister::{
-    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
+    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, PersistTarget,
+    Persister,
 };
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
 use crate::projection::snapshot::{self, SnapshotConfig};
@@ -96,6 +97,16 @@ fn fold_range<J: EventJournal + ?Sized>(
     }
 }
 
+impl<J: EventJournal + ?Sized + 'static> PersistTarget for Shared<J> {
+    fn append_all(&self, events: &[JournalEntry]) -> Result<()> {
+        Shared::append_all(self, events)
+    }
+
+    fn refresh(&self) -> Result<()> {
+        Shared::refresh(self).map(|_| ())
+    }
+}
+
 impl<J: EventJournal + ?Sized> Shared<J> {
     fn lock(&self) -> MutexGuard<'_, Projection> {
         // Folding one record never panics half-way through our own code,
@@ -131,7 +142,7 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     }
 
     fn write_snapshot(&self, projection: &Projection, config: &SnapshotConfig) -> Result<()> {
-        snapshot::store(&config.path, projection, &*self.journal, config.journal_id)?;
+        snapshot::store(config, projection, &*self.journal)?;
         self.snapshot_records
             .store(projection.summary.records, Ordering::Relaxed);
         Ok(())

@@ -543,7 +543,7 @@ impl Projection {
             return Ok(self.insert(entry));
         };
         let current = &self.entries[index];
-        // IMPORTANT: the terminal-status guard (BEHAVIOR.md section 8 item 23).
+        // IMPORTANT: the terminal-status guard (docs/STATISTICS.md, "The terminal-status guard").
         let refusal = if current.purged {
             Some(REFUSED_PURGED)
         } else if current.status == Status::Archived {

@@ -16,14 +16,12 @@ mod bench;
 mod copy;
 mod dashboard;
 mod demo;
-mod dlq_sim;
 mod filter;
 mod info;
 mod lifecycle;
 mod open;
 mod output;
 mod read;
-mod sim;
 mod stats;
 mod tail;
 

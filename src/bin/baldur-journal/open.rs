@@ -90,7 +90,7 @@ pub fn require_dir(dir: &Path) -> Result<()> {
 /// A journal opened from the flags: the disk journal (whose own methods
 /// some commands use), or any other backend.
 pub enum Opened {
-    Disk(Box<DiskJournal>),
+    Disk(Arc<DiskJournal>),
     Other(Arc<dyn EventJournal>),
 }
 
@@ -104,7 +104,7 @@ impl Opened {
 
     pub fn shared(self) -> Arc<dyn EventJournal> {
         match self {
-            Opened::Disk(journal) => Arc::new(*journal),
+            Opened::Disk(journal) => journal,
             Opened::Other(journal) => journal,
         }
     }
@@ -119,10 +119,24 @@ impl Opened {
         }
     }
 
-    /// Closes a disk journal (syncing; errors reported), syncs others.
+    /// Another handle on the same journal (for a signal handler that
+    /// syncs it); drop it before [`Opened::close`].
+    pub fn share(&self) -> Arc<dyn EventJournal> {
+        match self {
+            Opened::Disk(journal) => journal.clone(),
+            Opened::Other(journal) => journal.clone(),
+        }
+    }
+
+    /// Closes a disk journal (syncing; errors reported), syncs others. A
+    /// disk journal still shared elsewhere is synced, and closed when the
+    /// last handle goes.
     pub fn close(self) -> Result<()> {
         match self {
-            Opened::Disk(journal) => journal.close()?,
+            Opened::Disk(journal) => match Arc::try_unwrap(journal) {
+                Ok(journal) => journal.close()?,
+                Err(journal) => journal.sync()?,
+            },
             Opened::Other(journal) => journal.sync()?,
         }
         Ok(())
@@ -133,22 +147,84 @@ impl Opened {
 /// other URL through the library.
 pub fn open_read(globals: &Globals) -> Result<Opened> {
     Ok(match &globals.url {
-        None => Opened::Disk(Box::new(open_read_only(globals)?)),
+        None => Opened::Disk(Arc::new(open_read_only(globals)?)),
         Some(url) => Opened::Other(open_shared(url, true)?),
     })
 }
 
-/// The journal for writing: a directory as [`open_writer`] opens it.
-/// A `memory:` journal is opened with a warning that it dies with the
-/// process.
-pub fn open_write(globals: &Globals, durability: Durability) -> Result<Opened> {
-    Ok(match &globals.url {
-        None => Opened::Disk(Box::new(open_writer(globals, durability, None)?)),
-        Some(url) => {
-            warn_if_memory(url);
-            Opened::Other(open_shared(url, false)?)
+/// A writer opened on first use: a command that fails before its first
+/// write leaves no journal behind, and one that created the journal
+/// directory but wrote nothing to it removes it again.
+pub struct LazyWriter<'a> {
+    globals: &'a Globals,
+    durability: Durability,
+    /// The outermost directory that opening the writer creates.
+    creates: Option<PathBuf>,
+    opened: Option<Opened>,
+}
+
+impl<'a> LazyWriter<'a> {
+    /// Checks what can be checked without creating anything (a `--dir`
+    /// that is a file; a `memory:` journal warns).
+    pub fn new(globals: &'a Globals, durability: Durability) -> Result<Self> {
+        let creates = match &globals.url {
+            None => {
+                refuse_non_directory(&globals.dir)?;
+                first_missing(&globals.dir)
+            }
+            Some(url) => {
+                warn_if_memory(url);
+                None
+            }
+        };
+        Ok(LazyWriter {
+            globals,
+            durability,
+            creates,
+            opened: None,
+        })
+    }
+
+    /// The writer, opened (and the journal created) on the first call.
+    pub fn open(&mut self) -> Result<&Opened> {
+        if self.opened.is_none() {
+            let opened = match &self.globals.url {
+                None => Opened::Disk(Arc::new(open_writer(self.globals, self.durability, None)?)),
+                Some(url) => Opened::Other(open_shared(url, false)?),
+            };
+            self.opened = Some(opened);
         }
-    })
+        Ok(self.opened.as_ref().expect("opened above"))
+    }
+
+    /// The largest record the journal accepts: its own limit once opened;
+    /// before, the default (1 MiB), which no journal the command line opens
+    /// exceeds (smaller segments only lower it).
+    pub fn max_record_bytes(&self) -> u64 {
+        self.opened.as_ref().map_or(
+            baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+            Opened::max_record_bytes,
+        )
+    }
+
+    /// Closes the writer, if opened. When it created the journal's
+    /// directory and the journal is still empty, the directory goes too.
+    pub fn close(self) -> Result<()> {
+        let Some(opened) = self.opened else {
+            return Ok(());
+        };
+        let empty = opened
+            .journal()
+            .get_latest_sequence()
+            .map(|latest| latest == 0);
+        opened.close()?;
+        if let (Some(created), Ok(true)) = (self.creates, empty) {
+            std::fs::remove_dir_all(&created).map_err(|e| {
+                anyhow::anyhow!("cannot remove the empty journal {}: {e}", created.display())
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Says on stderr that a `memory:` journal written to is thrown away when

@@ -4,6 +4,8 @@
 use std::io::Write;
 
 use anyhow::Result;
+use baldur_journal::filter;
+use baldur_journal::{EventJournal, JournalQueryFilter, JournalQueryResult};
 use clap::Args;
 
 use crate::Outcome;
@@ -16,11 +18,15 @@ use crate::output;
     about = "Entries matching a filter, as a table or JSON",
     long_about = "Entries matching every given condition, in ascending sequence order, at most \
 --limit of them (default 1000; the journal caps it at 10000). Prints a table, and a last line \
-saying how many matched when not all are shown; --json prints one object \
-{\"entries\": [...], \"truncated\": bool, \"total_count\": n}.",
+saying how many matched when not all are shown and how to get the next page; --json prints one \
+object {\"entries\": [...], \"truncated\": bool, \"total_count\": n}. --after SEQ is a cursor: \
+only entries with a sequence above SEQ, so `--after` the last sequence shown gives the next page \
+(total_count then counts the matches after SEQ). With --json, the next page's SEQ is the last \
+entry's sequence while truncated is true.",
     after_help = "Examples:
   baldur-journal query --event-type circuit_breaker_opened --event-type circuit_breaker_half_opened --service payments
   baldur-journal query --since 2025-01-01T00:00:00Z --until 2025-01-02 --region eu-west-1 --limit 20
+  baldur-journal query --event-type dlq_store --limit 10000 --after 52311   # the next page
   baldur-journal query --context trigger=failure_rate --context window_failure_count=12 --json
   baldur-journal query --filter-json '{\"event_types\": [\"emergency_level_changed\"], \"context_filters\": {\"level\": \"level_3\"}}'"
 )]
@@ -30,6 +36,9 @@ pub struct QueryArgs {
     /// The most entries to show (replaces the limit of --filter-json)
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Only entries with a sequence above SEQ (the cursor of the next page)
+    #[arg(long, value_name = "SEQ")]
+    after: Option<u64>,
     /// Print {"entries": [...], "truncated": bool, "total_count": n}
     #[arg(long)]
     json: bool,
@@ -133,7 +142,16 @@ impl ExportArgs {
 pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     let filter = args.filter.to_filter(args.limit)?;
     let opened = open::open_read(globals)?;
-    let result = opened.journal().query(&filter)?;
+    let result = match args.after {
+        None => opened.journal().query(&filter)?,
+        Some(after) => query_after(opened.journal(), &filter, after)?,
+    };
+    // The cursor of the next page: the last sequence shown.
+    let next_after = result
+        .entries
+        .last()
+        .filter(|_| result.truncated && !result.entries.is_empty())
+        .map(|entry| entry.sequence);
     let mut out = output::stdout();
     if args.json {
         serde_json::to_writer(&mut out, &result)?;
@@ -141,17 +159,17 @@ pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     } else {
         output::write_table(&mut out, &result.entries)?;
         if result.truncated {
-            let hint = if result.entries.len() >= filter.limit {
-                "raise --limit to see more".to_string()
-            } else {
-                format!(
-                    "a query returns at most {}: narrow the filter, or use `range` or `export`",
-                    result.entries.len()
-                )
+            let matches = match args.after {
+                Some(after) => format!("matches after sequence {after}"),
+                None => "matches".to_string(),
+            };
+            let hint = match next_after {
+                Some(next) => format!("next page: --after {next}"),
+                None => "raise --limit to see them".to_string(),
             };
             writeln!(
                 out,
-                "({} of {} matches shown; {hint})",
+                "({} of {} {matches} shown; {hint})",
                 result.entries.len(),
                 result.total_count
             )?;
@@ -159,6 +177,35 @@ pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// `query` from a cursor: the filter's matches with a sequence above
+/// `after`, at most the filter's limit (capped as the journal caps a
+/// query), and how many there are in all.
+fn query_after(
+    journal: &dyn EventJournal,
+    filter: &JournalQueryFilter,
+    after: u64,
+) -> Result<JournalQueryResult> {
+    let limit = filter::effective_limit(filter, filter::DEFAULT_MAX_QUERY_LIMIT)?;
+    let mut entries = Vec::new();
+    let mut total = 0u64;
+    if !filter::matches_nothing(filter) && after < u64::MAX {
+        for entry in journal.range_iter_from(after + 1)? {
+            let entry = entry?;
+            if filter::matches(filter, &entry) {
+                total += 1;
+                if entries.len() < limit {
+                    entries.push(entry);
+                }
+            }
+        }
+    }
+    Ok(JournalQueryResult {
+        truncated: total > entries.len() as u64,
+        total_count: total,
+        entries,
+    })
 }
 
 pub fn run_count(globals: &Globals, args: &CountArgs) -> Result<Outcome> {
