@@ -75,14 +75,14 @@ pub mod storage;
 pub mod url;
 
 #[doc(hidden)]
-pub use codec::EntryRef;
-#[doc(hidden)]
 pub use disk::RawRange;
 pub use disk::{
     DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, JournalHead, JournalInfo,
     Problem, RecoveryMode, RecoveryReport, TornTail, VerifyReport, verify,
 };
-pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
+pub use entry::{
+    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp,
+};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
 pub use projection::{

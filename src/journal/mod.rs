@@ -4,7 +4,7 @@ mod memory;
 
 pub use memory::{MemoryJournal, MemoryJournalOptions};
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
 use crate::error::Result;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;

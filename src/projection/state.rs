@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::projection::events::{self, BreakerTransition, LifecycleKind};
 use crate::projection::status::{self, Status};
