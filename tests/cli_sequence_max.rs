@@ -371,3 +371,63 @@ fn library_reads_to_the_end_reach_u64_max_on_memory_and_disk() {
     assert_eq!(trail.entries.len(), 2, "{trail:?}");
     assert!(trail.is_chain_valid(), "{trail:?}");
 }
+
+/// A journal implemented outside the crate, relying on the trait's default
+/// `range_iter_from`.
+struct Delegate(MemoryJournal);
+
+impl EventJournal for Delegate {
+    fn append(&self, entry: &JournalEntry) -> baldur_journal::Result<u64> {
+        self.0.append(entry)
+    }
+    fn append_batch(&self, entries: &[JournalEntry]) -> baldur_journal::Result<Vec<u64>> {
+        self.0.append_batch(entries)
+    }
+    fn append_at(&self, sequence: u64, entry: &JournalEntry) -> baldur_journal::Result<()> {
+        self.0.append_at(sequence, entry)
+    }
+    fn query(
+        &self,
+        filter: &baldur_journal::JournalQueryFilter,
+    ) -> baldur_journal::Result<baldur_journal::JournalQueryResult> {
+        self.0.query(filter)
+    }
+    fn get_latest_sequence(&self) -> baldur_journal::Result<u64> {
+        self.0.get_latest_sequence()
+    }
+    fn count(&self, filter: &baldur_journal::JournalQueryFilter) -> baldur_journal::Result<u64> {
+        self.0.count(filter)
+    }
+    fn range_iter(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> baldur_journal::Result<baldur_journal::EntryIter<'_>> {
+        self.0.range_iter(start, end)
+    }
+    fn sync(&self) -> baldur_journal::Result<()> {
+        self.0.sync()
+    }
+}
+
+#[test]
+fn the_default_read_to_the_end_refuses_rather_than_drop_u64_max() {
+    let journal = Delegate(MemoryJournal::new());
+    journal.append_at(u64::MAX - 1, &entry(1)).unwrap();
+    let read: Vec<u64> = journal
+        .range_iter_from(0)
+        .unwrap()
+        .map(|e| e.unwrap().sequence)
+        .collect();
+    assert_eq!(read, vec![u64::MAX - 1], "below u64::MAX: every entry");
+    journal.append_at(u64::MAX, &entry(2)).unwrap();
+    let read: Vec<_> = journal.range_iter_from(0).unwrap().collect();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].as_ref().unwrap().sequence, u64::MAX - 1);
+    match &read[1] {
+        Err(baldur_journal::Error::Unsupported(what)) => {
+            assert!(what.contains("u64::MAX"), "{what}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
