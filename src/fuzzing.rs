@@ -1335,11 +1335,13 @@ impl Pair {
     fn everything(&self, what: &str) -> CheckResult {
         let disk = self
             .disk()?
-            .get_sequence_range(0, u64::MAX)
+            .range_iter_from(0)
+            .and_then(|entries| entries.collect::<crate::error::Result<Vec<_>>>())
             .map_err(|e| format!("{what}: disk range: {e}"))?;
         let memory = self
             .memory
-            .get_sequence_range(0, u64::MAX)
+            .range_iter_from(0)
+            .and_then(|entries| entries.collect::<crate::error::Result<Vec<_>>>())
             .map_err(|e| format!("{what}: model range: {e}"))?;
         self.same_entries(what, &disk, &memory)
     }

@@ -19,7 +19,7 @@ fn usage_errors_are_one_line_with_the_usage() {
     let tmp = tempfile::tempdir().unwrap();
     for args in [
         vec!["range", "--bogus"],
-        vec!["range", "1"],
+        vec!["range", "5", "1"],
         vec!["append", "--durability", "sometimes"],
         vec!["no-such-command"],
         vec!["query", "--limit", "many"],

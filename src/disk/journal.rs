@@ -152,6 +152,12 @@ impl DiskJournal {
         self.meta.segment_bytes
     }
 
+    /// The largest record (frame) `append` accepts: the `max_record_bytes`
+    /// option, capped to fit a segment.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.record_bytes_max
+    }
+
     /// The storage seam this journal writes through (its options').
     pub fn storage(&self) -> Arc<dyn crate::storage::Storage> {
         self.options.storage.clone()
@@ -284,6 +290,18 @@ impl DiskJournal {
             return Ok(());
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
+    }
+
+    /// A borrowed, zero-copy reader over every record with `start <=
+    /// sequence`, to the end of the journal (`u64::MAX` included).
+    pub fn range_ref_from(&self, start: u64) -> Result<RawRange> {
+        self.refresh()?;
+        Ok(RawRange::from_sequence(
+            self.shared.view(),
+            self.maps.clone(),
+            self.body_len_max,
+            start,
+        ))
     }
 
     /// A borrowed, zero-copy reader over `start <= sequence < end`.
@@ -677,6 +695,22 @@ impl EventJournal for DiskJournal {
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
         Ok(Box::new(OwnedRange(self.range_ref(start, end)?)))
+    }
+
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        Ok(Box::new(OwnedRange(self.range_ref_from(start)?)))
+    }
+
+    fn for_each_ref_from(
+        &self,
+        start: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut range = self.range_ref_from(start)?;
+        while let Some(record) = range.next_entry() {
+            visit(&record?)?;
+        }
+        Ok(())
     }
 
     fn for_each_ref(

@@ -255,6 +255,11 @@ impl DiskJournalBuilder {
         self.options = options;
         self
     }
+    /// Checks the options as [`DiskJournalBuilder::open`] would, without
+    /// touching the disk.
+    pub fn validate(&self) -> Result<()> {
+        validate(&self.options)
+    }
     /// Opens (and recovers) the journal.
     pub fn open(self) -> Result<DiskJournal> {
         DiskJournal::open_with(&self.dir, self.options)

@@ -76,21 +76,25 @@ pub(crate) struct Shared<J: ?Sized> {
     conflicts: AtomicU64,
 }
 
-/// Folds `[start, end)` of the journal into `projection`, keeping only the
-/// records `keep` accepts.
+/// Folds the records with `start <= sequence <= last` into `projection`
+/// (`last` may be `u64::MAX`), keeping only the records `keep` accepts.
 fn fold_range<J: EventJournal + ?Sized>(
     journal: &J,
     projection: &mut Projection,
     start: u64,
-    end: u64,
+    last: u64,
     keep: impl Fn(&EntryRef<'_>) -> bool,
 ) -> Result<()> {
-    journal.for_each_ref(start, end, &mut |record| {
+    let mut visit = |record: &EntryRef<'_>| {
         if keep(record) {
             projection.apply(&Record::of_ref(record));
         }
         Ok(())
-    })
+    };
+    match last.checked_add(1) {
+        Some(end) => journal.for_each_ref(start, end, &mut visit),
+        None => journal.for_each_ref_from(start, &mut visit),
+    }
 }
 
 impl<J: EventJournal + ?Sized + 'static> PersistTarget for Shared<J> {
@@ -115,6 +119,12 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// writes a snapshot when `interval` records were folded since the
     /// last one.
     fn catch_up(&self, projection: &mut Projection) -> Result<()> {
+        // After the record at u64::MAX nothing can follow.
+        let folded_the_last =
+            projection.summary.records > 0 && projection.summary.last_sequence == u64::MAX;
+        if folded_the_last {
+            return Ok(());
+        }
         let start = projection.summary.last_sequence.saturating_add(1);
         let before = projection.summary.records;
         let folded = fold_range(&*self.journal, projection, start, u64::MAX, |_| true);
@@ -194,6 +204,9 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// go in one conditional batch; unchained ones, or a backend without
     /// conditional appends, as plain batches.
     fn append_sealed(&self, folded: u64, events: &[JournalEntry]) -> Result<bool> {
+        for event in events {
+            event.context.check()?;
+        }
         // Test-only break: plain appends, no compare-and-set (docs/RELIABILITY.md).
         let skip = cfg!(feature = "break-skip-cas");
         if skip || self.chain.is_none() || events.is_empty() {
@@ -478,8 +491,9 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// clock's now (change it with [`StatisticsView::with_now`]).
     pub fn as_of_sequence(&self, sequence: u64) -> Result<StatisticsView<J>> {
         let mut projection = Projection::default();
-        let end = sequence.saturating_add(1);
-        fold_range(&*self.shared.journal, &mut projection, 1, end, |_| true)?;
+        fold_range(&*self.shared.journal, &mut projection, 1, sequence, |_| {
+            true
+        })?;
         Ok(StatisticsView::new(
             self.shared.journal.clone(),
             projection,
@@ -494,8 +508,8 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// now = `time`.
     pub fn as_of_time(&self, time: Timestamp) -> Result<StatisticsView<J>> {
         let mut projection = Projection::default();
-        let end = self.shared.journal.get_latest_sequence()?.saturating_add(1);
-        fold_range(&*self.shared.journal, &mut projection, 1, end, |record| {
+        let last = self.shared.journal.get_latest_sequence()?;
+        fold_range(&*self.shared.journal, &mut projection, 1, last, |record| {
             record.appended_at <= time
         })?;
         Ok(StatisticsView::new(
@@ -639,7 +653,13 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatist
     }
 
     fn get_entry_detail(&self, entry_id: &str) -> Result<Option<EntryDetail>> {
-        self.shared.read(|p, _| p.entry_detail(entry_id))
+        let Some((detail, events)) = self
+            .shared
+            .read(|p, _| p.entry_detail_and_events(entry_id))?
+        else {
+            return Ok(None);
+        };
+        crate::projection::reads::with_bodies(&*self.shared.journal, detail, &events).map(Some)
     }
 
     fn get_sla_breaches(

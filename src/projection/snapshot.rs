@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::entry::{JournalEntry, Timestamp};
+use crate::entry::Timestamp;
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
 use crate::projection::state::{BreakerState, EntryState, FoldSummary, Projection};
@@ -156,11 +156,7 @@ fn anchor<J: EventJournal + ?Sized>(journal: &J, sequence: u64) -> Result<Option
     if sequence == 0 {
         return Ok(Some([0; 32]));
     }
-    let found: Option<JournalEntry> = journal
-        .get_sequence_range(sequence, sequence.saturating_add(1))?
-        .into_iter()
-        .find(|record| record.sequence == sequence);
-    let Some(record) = found else {
+    let Some(record) = crate::journal::entry_at(journal, sequence)? else {
         return Ok(None);
     };
     let mut hasher = Sha256::new();

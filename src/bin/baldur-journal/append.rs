@@ -21,6 +21,10 @@ use crate::output;
 /// Entries appended in one call at most (one sync covers them).
 const BATCH_MAX: usize = 4096;
 
+/// Input bytes gathered into one batch at most: with the line cap, what a
+/// batch holds stays bounded however large the lines are.
+const BATCH_BYTES_MAX: u64 = 8 << 20;
+
 #[derive(Args)]
 #[command(
     about = "Append JSON lines from stdin; print each entry's sequence once it is durable",
@@ -29,8 +33,11 @@ const BATCH_MAX: usize = 4096;
 is printed and flushed as soon as the journal acknowledges it: under the default durability \
 every printed sequence is on disk, even if the process is killed a moment later. Input \
 `sequence` fields are ignored; blank lines are skipped. A malformed line stops the command \
-with an error naming its line number; the lines before it stay committed. Creates the \
-journal with the first entry it writes (a command that writes nothing leaves none behind).",
+with an error naming its line number; the lines before it stay committed. Refused at the \
+door: a line longer than the maximum record size (1 MiB by default; refused as soon as that \
+much is read, never held whole), a context nested deeper than 64 levels, a UTC offset beyond \
+±23:59, a lone surrogate escape such as \\ud800. Creates the journal with the first entry it \
+writes (a command that writes nothing leaves none behind).",
     after_help = "Examples:
   echo '{\"event_type\":\"circuit_breaker_opened\",\"source\":\"breaker\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"service_name\":\"payments\",\"context\":{\"trigger\":\"failure_rate\"}}' | baldur-journal append
   my-producer | baldur-journal append --durability every:100 > sequences.txt"
@@ -51,10 +58,11 @@ each line's `sequence` (and `appended_at`, when present) is kept, gaps included,
 exceed the journal's latest sequence. Writes go out in large batches and are synced once at \
 the end: when the command exits 0 every entry is durable. A malformed line stops the import \
 with an error naming FILE and the line; the lines before it stay committed (`latest` tells \
-where to resume; with --keep-sequence, `--resume` skips the lines already in). An entry that \
-would fork an entity's audit chain (its previous_hash is not the last hash of that entity's \
-chain in the journal) is refused the same way, unless --allow-fork. Ctrl-C syncs what was \
-written, says how many entries are durable and how to resume, and exits 130. Creates the \
+where to resume; with --keep-sequence, `--resume` skips the lines already in). Lines are \
+checked as `append` checks them (record size, context depth, UTC offset, lone surrogates). An \
+entry that would fork an entity's audit chain (its previous_hash is not the last hash of that \
+entity's chain in the journal) is refused the same way, unless --allow-fork. Ctrl-C syncs what \
+was written, says how many entries are durable and how to resume, and exits 130. Creates the \
 journal with the first entry it writes.",
     after_help = "Examples:
   baldur-journal --dir restored import --keep-sequence events.jsonl
@@ -86,7 +94,9 @@ enum Line {
 }
 
 /// JSON lines with their numbers; knows whether a whole line is already
-/// buffered (so `append` never waits for input it does not need).
+/// buffered (so `append` never waits for input it does not need). A line
+/// longer than `max_line_bytes` is refused as soon as its first
+/// `max_line_bytes + 1` bytes are read: it is never held whole.
 struct Lines<R> {
     reader: BufReader<R>,
     /// `line ` or `FILE:`: what precedes a line number in errors.
@@ -94,23 +104,27 @@ struct Lines<R> {
     number: u64,
     bytes: u64,
     buf: Vec<u8>,
+    /// The longest line read (without its newline): the record limit.
+    max_line_bytes: u64,
 }
 
 impl<R: Read> Lines<R> {
-    fn new(reader: R, place: String) -> Self {
+    fn new(reader: R, place: String, max_line_bytes: u64) -> Self {
         Lines {
             reader: BufReader::with_capacity(1 << 16, reader),
             place,
             number: 0,
             bytes: 0,
             buf: Vec::new(),
+            max_line_bytes,
         }
     }
 
     fn next(&mut self) -> Result<Option<Line>> {
         self.buf.clear();
-        let n = self
-            .reader
+        // At most the limit, its newline, and nothing more.
+        let n = (&mut self.reader)
+            .take(self.max_line_bytes.saturating_add(1))
             .read_until(b'\n', &mut self.buf)
             .context("cannot read the input")?;
         if n == 0 {
@@ -119,6 +133,15 @@ impl<R: Read> Lines<R> {
         self.number += 1;
         self.bytes += n as u64;
         let at = format!("{}{}", self.place, self.number);
+        if n as u64 > self.max_line_bytes && self.buf.last() != Some(&b'\n') {
+            // The rest of the line is never read: a bad line stops the
+            // command.
+            return Ok(Some(Line::Bad(anyhow!(
+                "{at}: the line exceeds {} bytes, the maximum record size (refused after \
+                 reading {n} bytes of it)",
+                self.max_line_bytes
+            ))));
+        }
         let text = match std::str::from_utf8(&self.buf) {
             Ok(text) => text.trim(),
             Err(e) => return Ok(Some(Line::Bad(anyhow!("{at}: not valid UTF-8 ({e})")))),
@@ -197,7 +220,7 @@ pub fn run_append(globals: &Globals, args: &AppendArgs) -> Result<Outcome> {
 }
 
 fn append_stream(writer: &mut open::LazyWriter, input: impl Read) -> Result<()> {
-    let mut lines = Lines::new(input, "line ".into());
+    let mut lines = Lines::new(input, "line ".into(), writer.max_record_bytes());
     let mut out = io::stdout().lock();
     let mut numbers = Vec::new();
     let mut entries = Vec::new();
@@ -206,6 +229,7 @@ fn append_stream(writer: &mut open::LazyWriter, input: impl Read) -> Result<()> 
         entries.clear();
         let mut stop = None;
         let mut eof = false;
+        let batch_start = lines.bytes;
         // At least one line (waiting for it), then only what is already here.
         loop {
             match lines.next()? {
@@ -217,7 +241,11 @@ fn append_stream(writer: &mut open::LazyWriter, input: impl Read) -> Result<()> 
                 }
                 Some(Line::Bad(error)) => stop = Some(error),
             }
-            if eof || stop.is_some() || entries.len() >= BATCH_MAX {
+            if eof
+                || stop.is_some()
+                || entries.len() >= BATCH_MAX
+                || lines.bytes - batch_start >= BATCH_BYTES_MAX
+            {
                 break;
             }
             if !lines.has_whole_line_buffered() {
@@ -225,7 +253,9 @@ fn append_stream(writer: &mut open::LazyWriter, input: impl Read) -> Result<()> 
             }
         }
         if !entries.is_empty() {
-            let journal = writer.open()?.journal();
+            let opened = writer.open()?;
+            lines.max_line_bytes = opened.max_record_bytes();
+            let journal = opened.journal();
             commit(journal, &lines.place, &numbers, &entries, |sequences| {
                 let mut text = String::with_capacity(sequences.len() * 8);
                 for sequence in sequences {
@@ -382,13 +412,8 @@ pub fn run_import(globals: &Globals, args: &ImportArgs) -> Result<Outcome> {
         resume: args.resume,
         allow_fork: args.allow_fork,
     };
-    let result = import_lines(
-        &mut writer,
-        Lines::new(input, place),
-        options,
-        &progress,
-        &bar,
-    );
+    let lines = Lines::new(input, place, writer.max_record_bytes());
+    let result = import_lines(&mut writer, lines, options, &progress, &bar);
     bar.finish_and_clear();
     // The lock is kept through close: an interruption now waits for it.
     let mut guard = progress.lock().unwrap_or_else(|p| p.into_inner());
@@ -426,7 +451,8 @@ fn import_lines(
     loop {
         let mut stop = None;
         let mut eof = false;
-        while entries.len() < BATCH_MAX {
+        let batch_start = lines.bytes;
+        while entries.len() < BATCH_MAX && lines.bytes - batch_start < BATCH_BYTES_MAX {
             match lines.next()? {
                 None => eof = true,
                 Some(Line::Blank) => continue,
@@ -448,6 +474,7 @@ fn import_lines(
         }
         if !entries.is_empty() {
             let opened = writer.open()?;
+            lines.max_line_bytes = opened.max_record_bytes();
             let journal = opened.journal();
             let mut guard = progress.lock().unwrap_or_else(|p| p.into_inner());
             if guard.journal.is_none() {
@@ -569,7 +596,7 @@ fn chain_member(entry: &JournalEntry) -> Option<(String, ChainFields)> {
 /// Every chained entity's last `hash_chain` in `journal`.
 fn read_heads(journal: &dyn EventJournal) -> Result<HashMap<String, String>> {
     let mut heads = HashMap::new();
-    for entry in journal.range_iter(1, u64::MAX)? {
+    for entry in journal.range_iter_from(1)? {
         let entry = entry?;
         if let Some((entity, fields)) = chain_member(&entry)
             && let Some(hash) = fields.hash_chain

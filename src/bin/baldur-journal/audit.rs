@@ -283,7 +283,7 @@ pub fn check_all_chains(
         inner: journal.clone(),
         records: HashMap::new(),
     };
-    for record in journal.range_iter(1, u64::MAX)? {
+    for record in journal.range_iter_from(1)? {
         let record = record?;
         if !is_chained_event_type(&record.event_type) {
             continue;
@@ -379,6 +379,10 @@ impl EventJournal for Cached {
 
     fn range_iter(&self, start: u64, end: u64) -> baldur_journal::Result<EntryIter<'_>> {
         self.inner.range_iter(start, end)
+    }
+
+    fn range_iter_from(&self, start: u64) -> baldur_journal::Result<EntryIter<'_>> {
+        self.inner.range_iter_from(start)
     }
 
     fn sync(&self) -> baldur_journal::Result<()> {

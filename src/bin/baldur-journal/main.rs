@@ -124,9 +124,12 @@ enum Command {
     Copy(copy::CopyArgs),
 }
 
-/// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`.
+/// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`, an
+/// END below START.
 fn usage_conflict(command: &Command) -> Option<String> {
     match command {
+        Command::Range(args) => args.inverted(),
+        Command::Export(args) => args.inverted(),
         Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
         Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
         _ => None,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use baldur_journal::disk::writer_is_live;
 use baldur_journal::url::open_shared;
-use baldur_journal::{DiskJournal, Durability, EventJournal, JournalUrl};
+use baldur_journal::{DiskJournal, DiskJournalBuilder, Durability, EventJournal, JournalUrl};
 
 pub const DIR_ENV: &str = "BALDUR_JOURNAL_DIR";
 pub const DEFAULT_DIR: &str = "./baldur-data";
@@ -109,6 +109,16 @@ impl Opened {
         }
     }
 
+    /// The largest record the journal accepts: the disk journal's own
+    /// limit, else the disk default (1 MiB), which bounds input lines for
+    /// every backend.
+    pub fn max_record_bytes(&self) -> u64 {
+        match self {
+            Opened::Disk(journal) => journal.max_record_bytes(),
+            Opened::Other(_) => baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+
     /// Another handle on the same journal (for a signal handler that
     /// syncs it); drop it before [`Opened::close`].
     pub fn share(&self) -> Arc<dyn EventJournal> {
@@ -156,10 +166,14 @@ pub struct LazyWriter<'a> {
 impl<'a> LazyWriter<'a> {
     /// Checks what can be checked without creating anything (a `--dir`
     /// that is a file; a `memory:` journal warns).
+    /// A directory that holds files already is opened now (so a directory
+    /// that is not a journal is named at once); a missing or empty one
+    /// waits for the first write, its options checked now.
     pub fn new(globals: &'a Globals, durability: Durability) -> Result<Self> {
         let creates = match &globals.url {
             None => {
                 refuse_non_directory(&globals.dir)?;
+                writer_builder(globals, durability, None).validate()?;
                 first_missing(&globals.dir)
             }
             Some(url) => {
@@ -167,12 +181,17 @@ impl<'a> LazyWriter<'a> {
                 None
             }
         };
-        Ok(LazyWriter {
+        let mut writer = LazyWriter {
             globals,
             durability,
             creates,
             opened: None,
-        })
+        };
+        let has_files = std::fs::read_dir(&globals.dir).is_ok_and(|mut d| d.next().is_some());
+        if globals.url.is_none() && has_files {
+            writer.open()?;
+        }
+        Ok(writer)
     }
 
     /// The writer, opened (and the journal created) on the first call.
@@ -185,6 +204,16 @@ impl<'a> LazyWriter<'a> {
             self.opened = Some(opened);
         }
         Ok(self.opened.as_ref().expect("opened above"))
+    }
+
+    /// The largest record the journal accepts: its own limit once opened;
+    /// before, the default (1 MiB), which no journal the command line opens
+    /// exceeds (smaller segments only lower it).
+    pub fn max_record_bytes(&self) -> u64 {
+        self.opened.as_ref().map_or(
+            baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+            Opened::max_record_bytes,
+        )
     }
 
     /// Closes the writer, if opened. When it created the journal's
@@ -255,6 +284,21 @@ pub fn open_read_only(globals: &Globals) -> Result<DiskJournal> {
     Ok(journal)
 }
 
+/// The builder [`open_writer`] opens.
+fn writer_builder(
+    globals: &Globals,
+    durability: Durability,
+    default_segment_bytes: Option<u64>,
+) -> DiskJournalBuilder {
+    let mut builder = DiskJournal::builder(&globals.dir)
+        .durability(durability)
+        .create_if_missing(true);
+    if let Some(bytes) = globals.segment_bytes.or(default_segment_bytes) {
+        builder = builder.segment_bytes(bytes);
+    }
+    builder
+}
+
 /// Opens (creating when missing) the journal for writing.
 pub fn open_writer(
     globals: &Globals,
@@ -262,12 +306,7 @@ pub fn open_writer(
     default_segment_bytes: Option<u64>,
 ) -> Result<DiskJournal> {
     refuse_non_directory(&globals.dir)?;
-    let mut builder = DiskJournal::builder(&globals.dir)
-        .durability(durability)
-        .create_if_missing(true);
-    if let Some(bytes) = globals.segment_bytes.or(default_segment_bytes) {
-        builder = builder.segment_bytes(bytes);
-    }
+    let builder = writer_builder(globals, durability, default_segment_bytes);
     let journal = builder.open()?;
     if let Some(asked) = globals.segment_bytes
         && asked != journal.segment_bytes()

@@ -233,7 +233,7 @@ fn last_event_time(journal: &DiskJournal, latest: u64) -> Result<Option<Timestam
     if latest == 0 {
         return Ok(None);
     }
-    let mut range = journal.range_ref(latest, latest + 1)?;
+    let mut range = journal.range_ref_from(latest)?;
     match range.next_entry() {
         Some(entry) => Ok(Some(entry?.timestamp)),
         None => Ok(None),
