@@ -498,6 +498,42 @@ pub struct JournalQueryResult {
     pub total_count: u64,
 }
 
+/// Conditions of a query beyond the seed's [`JournalQueryFilter`]: a
+/// sequence cursor and an append-time window. An empty value (the
+/// default) adds no condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Only entries with a sequence above this one: the cursor of the next
+    /// page is the last sequence of the page before.
+    pub after_sequence: Option<u64>,
+    /// Only entries appended at or after this time.
+    pub appended_since: Option<Timestamp>,
+    /// Only entries appended before this time (exclusive).
+    pub appended_until: Option<Timestamp>,
+}
+
+impl QueryOptions {
+    /// No condition set.
+    pub fn is_empty(&self) -> bool {
+        *self == QueryOptions::default()
+    }
+
+    /// The first sequence that can match (`None`: none can).
+    pub fn first_sequence(&self) -> Option<u64> {
+        match self.after_sequence {
+            None => Some(1),
+            Some(after) => after.checked_add(1),
+        }
+    }
+
+    /// Whether a record with this sequence and append time passes.
+    pub fn admits(&self, sequence: u64, appended_at: Timestamp) -> bool {
+        self.after_sequence.is_none_or(|after| sequence > after)
+            && self.appended_since.is_none_or(|since| appended_at >= since)
+            && self.appended_until.is_none_or(|until| appended_at < until)
+    }
+}
+
 /// A record read straight from the segment bytes, borrowing them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryRef<'a> {

@@ -27,6 +27,8 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+// The one exception is the module that maps segment files (disk/mmap.rs).
+#![deny(unsafe_code)]
 
 #[cfg(all(
     not(debug_assertions),
@@ -81,7 +83,8 @@ pub use disk::{
     Problem, RecoveryMode, RecoveryReport, TornTail, VerifyReport, verify,
 };
 pub use entry::{
-    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp,
+    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions,
+    Timestamp,
 };
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};

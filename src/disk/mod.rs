@@ -5,6 +5,10 @@ mod info;
 mod journal;
 mod lock;
 mod meta;
+#[expect(
+    unsafe_code,
+    reason = "mapping a file is unsafe: the map must not outlive a shortened file (the safety contract in mmap.rs)"
+)]
 mod mmap;
 mod open;
 mod options;

@@ -5,8 +5,9 @@ mod memory;
 pub use memory::{MemoryJournal, MemoryJournalOptions};
 
 use crate::entry::EntryRef;
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::Result;
+use crate::filter::{self, DEFAULT_MAX_QUERY_LIMIT, ResultBuilder};
 
 /// A streaming iterator of owned entries over a sequence range.
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<JournalEntry>> + Send + 'a>;
@@ -41,7 +42,7 @@ pub trait EventJournal: Send + Sync {
         entries: &[JournalEntry],
     ) -> Result<Option<Vec<u64>>> {
         let _ = (expected_latest, entries);
-        Err(crate::Error::Unsupported(
+        Err(crate::error::Error::Unsupported(
             "conditional append (append_batch_if_latest)".into(),
         ))
     }
@@ -87,7 +88,7 @@ pub trait EventJournal: Send + Sync {
             }
             checked = true;
             match self.get_latest_sequence() {
-                Ok(u64::MAX) => Some(Err(crate::Error::Unsupported(
+                Ok(u64::MAX) => Some(Err(crate::error::Error::Unsupported(
                     "reading the entry at sequence u64::MAX (range_iter_from)".into(),
                 ))),
                 Ok(_) => None,
@@ -138,6 +139,57 @@ pub trait EventJournal: Send + Sync {
             visit(&entry?.as_entry_ref())?;
         }
         Ok(())
+    }
+
+    /// [`EventJournal::query`] with the further conditions of `options`
+    /// (a sequence cursor, an append-time window); with none, the same
+    /// answer. `total_count` counts the matches that pass the options. The
+    /// default scans from the cursor to the end (`u64::MAX` included) with
+    /// [`EventJournal::for_each_ref_from`] and caps the limit at the
+    /// default maximum query limit.
+    fn query_with(
+        &self,
+        filter: &JournalQueryFilter,
+        options: &QueryOptions,
+    ) -> Result<JournalQueryResult> {
+        if options.is_empty() {
+            return self.query(filter);
+        }
+        let mut result =
+            ResultBuilder::new(filter::effective_limit(filter, DEFAULT_MAX_QUERY_LIMIT)?);
+        if let Some(start) = options.first_sequence()
+            && !filter::matches_nothing(filter)
+        {
+            self.for_each_ref_from(start, &mut |entry| {
+                if options.admits(entry.sequence, entry.appended_at)
+                    && filter::matches(filter, entry)
+                {
+                    result.push_with(|| entry.to_entry());
+                }
+                Ok(())
+            })?;
+        }
+        Ok(result.finish())
+    }
+
+    /// [`EventJournal::count`] with the further conditions of `options`.
+    fn count_with(&self, filter: &JournalQueryFilter, options: &QueryOptions) -> Result<u64> {
+        if options.is_empty() {
+            return self.count(filter);
+        }
+        let mut count = 0;
+        if let Some(start) = options.first_sequence()
+            && !filter::matches_nothing(filter)
+        {
+            self.for_each_ref_from(start, &mut |entry| {
+                count += u64::from(
+                    options.admits(entry.sequence, entry.appended_at)
+                        && filter::matches(filter, entry),
+                );
+                Ok(())
+            })?;
+        }
+        Ok(count)
     }
 
     /// Waits until everything acknowledged so far is durable (a no-op for

@@ -4,8 +4,6 @@
 use std::io::Write;
 
 use anyhow::Result;
-use baldur_journal::filter;
-use baldur_journal::{EventJournal, JournalQueryFilter, JournalQueryResult};
 use clap::Args;
 
 use crate::Outcome;
@@ -36,9 +34,6 @@ pub struct QueryArgs {
     /// The most entries to show (replaces the limit of --filter-json)
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
-    /// Only entries with a sequence above SEQ (the cursor of the next page)
-    #[arg(long, value_name = "SEQ")]
-    after: Option<u64>,
     /// Print {"entries": [...], "truncated": bool, "total_count": n}
     #[arg(long)]
     json: bool,
@@ -142,10 +137,8 @@ impl ExportArgs {
 pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     let filter = args.filter.to_filter(args.limit)?;
     let opened = open::open_read(globals)?;
-    let result = match args.after {
-        None => opened.journal().query(&filter)?,
-        Some(after) => query_after(opened.journal(), &filter, after)?,
-    };
+    let options = args.filter.to_options();
+    let result = opened.journal().query_with(&filter, &options)?;
     // The cursor of the next page: the last sequence shown.
     let next_after = result
         .entries
@@ -159,7 +152,7 @@ pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     } else {
         output::write_table(&mut out, &result.entries)?;
         if result.truncated {
-            let matches = match args.after {
+            let matches = match options.after_sequence {
                 Some(after) => format!("matches after sequence {after}"),
                 None => "matches".to_string(),
             };
@@ -179,39 +172,12 @@ pub fn run_query(globals: &Globals, args: &QueryArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// `query` from a cursor: the filter's matches with a sequence above
-/// `after`, at most the filter's limit (capped as the journal caps a
-/// query), and how many there are in all.
-fn query_after(
-    journal: &dyn EventJournal,
-    filter: &JournalQueryFilter,
-    after: u64,
-) -> Result<JournalQueryResult> {
-    let limit = filter::effective_limit(filter, filter::DEFAULT_MAX_QUERY_LIMIT)?;
-    let mut entries = Vec::new();
-    let mut total = 0u64;
-    if !filter::matches_nothing(filter) && after < u64::MAX {
-        for entry in journal.range_iter_from(after + 1)? {
-            let entry = entry?;
-            if filter::matches(filter, &entry) {
-                total += 1;
-                if entries.len() < limit {
-                    entries.push(entry);
-                }
-            }
-        }
-    }
-    Ok(JournalQueryResult {
-        truncated: total > entries.len() as u64,
-        total_count: total,
-        entries,
-    })
-}
-
 pub fn run_count(globals: &Globals, args: &CountArgs) -> Result<Outcome> {
     let filter = args.filter.to_filter(None)?;
     let opened = open::open_read(globals)?;
-    let count = opened.journal().count(&filter)?;
+    let count = opened
+        .journal()
+        .count_with(&filter, &args.filter.to_options())?;
     let mut out = output::stdout();
     writeln!(out, "{count}")?;
     out.flush()?;

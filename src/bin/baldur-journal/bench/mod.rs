@@ -26,9 +26,11 @@ use crate::Outcome;
 mod append;
 mod fold;
 mod read;
+#[cfg(feature = "sqlite-peer")]
+mod sqlite;
 
 use self::append::bench_append;
-use self::fold::bench_fold;
+use self::fold::{bench_fold, bench_stats};
 use self::read::{bench_open, bench_query, bench_replay};
 use crate::demo::dlq::dlq_events;
 use crate::open::{self, Globals};
@@ -36,7 +38,7 @@ use crate::output;
 
 #[derive(Args)]
 #[command(
-    about = "Measure appends, replay, queries, open and fold on this machine",
+    about = "Measure appends, replay, queries, open, fold and stats on this machine",
     long_about = "Measures the journal on this machine. Each bench builds what it needs in a \
 scratch directory inside --dir when given (on the disk you want to measure), else in the \
 system's temp directory, and removes it afterwards. A readable summary, or with --json one \
@@ -50,7 +52,8 @@ batch size the journal achieved, and prints the ratio.",
   baldur-journal bench replay --events 1000000
   baldur-journal bench query --events 1000000 --json
   baldur-journal bench open --events 5000000
-  baldur-journal bench fold --events 500000"
+  baldur-journal bench fold --events 500000
+  baldur-journal bench stats --events 10000000 --tail 500000"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -63,12 +66,15 @@ enum Bench {
     Append(AppendBench),
     /// Replays a journal of N records: borrowed (every CRC checked) and to owned entries
     Replay(ReadBench),
-    /// `count` and `query` (limit 1000, exact total) for an event type in 1% of N records
-    Query(ReadBench),
+    /// `count` and `query` (limit 1000, exact total) for one filter over N records, against
+    /// SQLite with the reference's schema in the same run
+    Query(QueryBench),
     /// Opens a journal of N records after a clean close
     Open(ReadBench),
     /// Folds the DLQ statistics over N DLQ events, against decoding them to owned entries
     Fold(FoldBench),
+    /// `stats status` on N DLQ events: a full fold against a snapshot plus the events after it
+    Stats(StatsBench),
 }
 
 #[derive(Args)]
@@ -97,10 +103,44 @@ struct ReadBench {
 }
 
 #[derive(Args)]
+struct QueryBench {
+    #[command(flatten)]
+    read: ReadBench,
+    /// The filter: type (an event type in 1% of the records), service (one of ten
+    /// services), region (one of ten regions), window (two seconds of event time),
+    /// context (a context entry_id held by 1 in 10,000)
+    #[arg(long, value_enum, default_value = "type")]
+    filter: QueryKind,
+}
+
+/// The filters `bench query` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum QueryKind {
+    Type,
+    Service,
+    Region,
+    Window,
+    Context,
+}
+
+#[derive(Args)]
 struct RecordArgs {
     /// Encoded size of each record, frame header included
     #[arg(long, value_name = "B", default_value_t = 200)]
     record_bytes: u64,
+    /// Print one JSON line instead of the summary
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct StatsBench {
+    /// DLQ events in the journal built for the bench (about 5 per DLQ entry)
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    events: u64,
+    /// Events appended after the snapshot (the tail a reopen folds)
+    #[arg(long, value_name = "T", default_value_t = 100_000)]
+    tail: u64,
     /// Print one JSON line instead of the summary
     #[arg(long)]
     json: bool,
@@ -122,14 +162,17 @@ pub fn run_bench(globals: &Globals, args: &BenchArgs) -> Result<Outcome> {
     let report = match &args.bench {
         Bench::Append(bench) => bench_append(&scratch, bench)?,
         Bench::Replay(bench) => bench_replay(&scratch, bench)?,
-        Bench::Query(bench) => bench_query(&scratch, bench)?,
+        Bench::Query(bench) => bench_query(&scratch, &bench.read, bench.filter)?,
         Bench::Open(bench) => bench_open(&scratch, bench)?,
         Bench::Fold(bench) => bench_fold(&scratch, bench)?,
+        Bench::Stats(bench) => bench_stats(&scratch, bench)?,
     };
     let json = match &args.bench {
         Bench::Append(b) => b.record.json,
-        Bench::Replay(b) | Bench::Query(b) | Bench::Open(b) => b.record.json,
+        Bench::Replay(b) | Bench::Open(b) => b.record.json,
+        Bench::Query(b) => b.read.record.json,
         Bench::Fold(b) => b.json,
+        Bench::Stats(b) => b.json,
     };
     let mut out = output::stdout();
     if json {
@@ -247,9 +290,14 @@ fn frame_len(entry: &JournalEntry) -> Result<u64> {
     Ok((FRAME_HEADER_LEN + body.len()) as u64)
 }
 
+/// The event time of record 0; record `i`'s is `i` ms later.
+const FIRST_EVENT_NS: i64 = 1_700_000_000_000_000_000;
+
 /// Record `i`: [`EVENT_TYPES`]`[0]` when `i` is a multiple of 100, else
-/// one of the others in turn; ten services in turn; event time `i` ms
-/// after a fixed start; its context padded so its frame is `bytes` long.
+/// one of the others in turn; ten services in turn (`service-0N`, N = i
+/// mod 10); ten regions in runs of ten (`region-N`, N = i / 10 mod 10);
+/// event time `i` ms after [`FIRST_EVENT_NS`]; a context `entry_id` of
+/// `dlq-NNNNN` (N = i mod 10,000), padded so the frame is `bytes` long.
 fn record(i: u64, bytes: u64) -> Result<JournalEntry> {
     let event_type = if i.is_multiple_of(100) {
         EVENT_TYPES[0]
@@ -259,13 +307,14 @@ fn record(i: u64, bytes: u64) -> Result<JournalEntry> {
     let base = JournalEntry::new(
         event_type,
         "bench",
-        Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + i as i64 * 1_000_000),
+        Timestamp::from_unix_nanos(FIRST_EVENT_NS + i as i64 * 1_000_000),
         format!("service-{:02}", i % 10),
     )
-    .with_region("eu-west-1");
+    .with_region(format!("region-{}", (i / 10) % 10));
     let context = |pad: u64| {
         Context::from_json(&format!(
-            r#"{{"entry_id":"dlq-{i:07}","pad":"{}"}}"#,
+            r#"{{"entry_id":"dlq-{:05}","pad":"{}"}}"#,
+            i % 10_000,
             "x".repeat(pad as usize)
         ))
     };
