@@ -265,3 +265,50 @@ fn lines_up_to_the_record_limit_are_read_whole() {
     );
     assert_eq!(stdout(&output), "3\n");
 }
+
+/// `metadata` nested so that the `dlq_store` context is `depth` levels deep
+/// (the context is level 1, `metadata` level 2).
+fn nested_metadata(depth: usize) -> serde_json::Map<String, serde_json::Value> {
+    let mut value = serde_json::json!({});
+    for _ in 0..depth.saturating_sub(3) {
+        value = serde_json::json!({ "a": value });
+    }
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("nested".into(), value);
+    metadata
+}
+
+#[test]
+fn a_chained_event_at_the_depth_limit_verifies_and_one_level_more_is_refused() {
+    use baldur_journal::projection::{JournalStatistics, StoreEvent};
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = std::sync::Arc::new(baldur_journal::DiskJournal::open(tmp.path()).unwrap());
+    let statistics = JournalStatistics::new(journal.clone());
+    let at = baldur_journal::Timestamp::now();
+    let mut store = StoreEvent::new("dlq-chained", "payments", "timeout");
+    store.metadata = nested_metadata(MAX_CONTEXT_DEPTH);
+    assert_eq!(statistics.record(vec![store.to_entry(at)]).unwrap(), 1);
+    let mut deeper = StoreEvent::new("dlq-deeper", "payments", "timeout");
+    deeper.metadata = nested_metadata(MAX_CONTEXT_DEPTH + 1);
+    let err = statistics
+        .record(vec![deeper.to_entry(at)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nests deeper than 64 levels"), "{err}");
+    drop(statistics);
+    let stored = baldur_journal::EventJournal::get_sequence_range(&*journal, 1, 10).unwrap();
+    assert_eq!(stored.len(), 1, "nothing of the refused event was appended");
+    let context: serde_json::Value = serde_json::from_str(stored[0].context.as_str()).unwrap();
+    assert_eq!(depth_of(&context), MAX_CONTEXT_DEPTH);
+    journal.close().unwrap();
+    drop(journal);
+    // The chain's hash is recomputed from the parsed context.
+    let text = stdout(&run_ok(cli(tmp.path()).args(["audit", "dlq-chained"])));
+    assert!(
+        text.trim_end()
+            .ends_with("VALID (1 actions, 1 hashes recomputed)"),
+        "{text}"
+    );
+    let text = stdout(&run_ok(cli(tmp.path()).arg("verify")));
+    assert!(text.starts_with("clean"), "{text}");
+}
