@@ -148,6 +148,11 @@ pub fn encode_body(entry: &JournalEntry, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// The append time an encoded body carries (the one `append_at` keeps).
+pub fn body_appended_at(body: &[u8]) -> Timestamp {
+    Timestamp::from_unix_nanos(u64_at(body, 16) as i64)
+}
+
 /// Fills the writer-assigned fields of an encoded body.
 pub fn patch_body(body: &mut [u8], sequence: u64, appended_at: Timestamp, commit_hint: u64) {
     body[0..8].copy_from_slice(&sequence.to_le_bytes());

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::codec::{EntryRef, FORMAT_VERSION, Footer};
+use crate::codec::{FORMAT_VERSION, Footer};
 use crate::codec::{u32_at, u64_at};
+use crate::entry::{EntryRef, Timestamp};
 use crate::error::{Error, Result};
 
 /// Log bytes between two index entries.
@@ -64,19 +65,25 @@ impl Summary {
 
     /// Adds one record.
     pub fn add(&mut self, record: &EntryRef<'_>) {
+        self.add_parts(record.sequence, record.timestamp, record.event_type);
+    }
+
+    /// Adds one record by the fields a summary keeps (the writer has them
+    /// from the encoded body, without decoding the record).
+    pub fn add_parts(&mut self, sequence: u64, timestamp: Timestamp, event_type: &str) {
         if self.record_count == 0 {
-            self.first_sequence = record.sequence;
+            self.first_sequence = sequence;
         }
         self.record_count += 1;
-        self.last_sequence = record.sequence;
-        let ts = record.timestamp.as_unix_nanos();
+        self.last_sequence = sequence;
+        let ts = timestamp.as_unix_nanos();
         self.min_timestamp_ns = self.min_timestamp_ns.min(ts);
         self.max_timestamp_ns = self.max_timestamp_ns.max(ts);
         if let Some(types) = &mut self.event_types {
-            if let Some(count) = types.get_mut(record.event_type) {
+            if let Some(count) = types.get_mut(event_type) {
                 *count += 1;
             } else if types.len() < SUMMARY_EVENT_TYPES_MAX {
-                types.insert(record.event_type.to_string(), 1);
+                types.insert(event_type.to_string(), 1);
             } else {
                 self.event_types = None;
             }

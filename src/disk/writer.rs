@@ -356,9 +356,7 @@ impl Writer {
             }
             let position = self.active.end + self.buffer.len() as u64;
             let appended_at = if keep_time {
-                Timestamp::from_unix_nanos(i64::from_le_bytes(
-                    body[16..24].try_into().expect("8 bytes"),
-                ))
+                codec::body_appended_at(body)
             } else {
                 now
             };
@@ -564,25 +562,6 @@ impl Writer {
             &self.previous_digest,
         )?;
         Ok(())
-    }
-}
-
-impl Summary {
-    /// Adds one record by its parts (the writer has no decoded record).
-    pub(crate) fn add_parts(&mut self, sequence: u64, timestamp: Timestamp, event_type: &str) {
-        let record = codec::EntryRef {
-            sequence,
-            timestamp,
-            appended_at: timestamp,
-            commit_hint: 0,
-            event_type,
-            source: "",
-            service_name: "",
-            region: "",
-            tier_id: "",
-            context: "",
-        };
-        self.add(&record);
     }
 }
 
