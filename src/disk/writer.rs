@@ -368,7 +368,18 @@ impl Writer {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .note(sequence, position);
+            assert!(
+                sequence > self.latest,
+                "writer: sequence {sequence} does not follow {}",
+                self.latest
+            );
+            let before = self.buffer.len();
             codec::push_frame(&mut self.buffer, body);
+            assert_eq!(
+                (self.buffer.len() - before) as u64,
+                frame_len,
+                "writer: frame of sequence {sequence} has the wrong length"
+            );
             self.latest = sequence;
             self.unsynced_records += 1;
         }
@@ -381,6 +392,16 @@ impl Writer {
             return Ok(());
         }
         self.preallocate(self.active.end + self.buffer.len() as u64)?;
+        assert!(
+            self.active.end >= self.active.synced_end
+                && self.active.end >= SEGMENT_HEADER_LEN as u64
+                && self.active.end + self.buffer.len() as u64
+                    <= self.segment_bytes + FOOTER_FRAME_LEN as u64,
+            "writer: frames of {} bytes at {} do not fit the segment (synced end {})",
+            self.buffer.len(),
+            self.active.end,
+            self.active.synced_end
+        );
         let path = &self.active.segment.log_path;
         self.active
             .file
@@ -424,6 +445,13 @@ impl Writer {
         if cfg!(feature = "break-prealloc-over-unsynced") {
             at = self.active.synced_end;
         }
+        if !cfg!(feature = "break-prealloc-over-unsynced") {
+            assert!(
+                at >= self.active.end && at >= self.active.synced_end,
+                "writer: preallocation at {at} would zero data below the end {}",
+                self.active.end
+            );
+        }
         while at < target {
             let len = (target - at).min(ZEROS.len() as u64) as usize;
             self.active
@@ -465,6 +493,12 @@ impl Writer {
                     .map_err(|e| Error::io(path, e))?;
             }
             self.shared.record_syncs.fetch_add(1, Ordering::Relaxed);
+            assert!(
+                self.active.end > self.active.synced_end,
+                "writer: the synced end would move back from {} to {}",
+                self.active.synced_end,
+                self.active.end
+            );
             self.active.synced_end = self.active.end;
         }
         self.unsynced_records = 0;
