@@ -222,7 +222,10 @@ impl DiskJournal {
     pub fn check_head(&self, recorded: &JournalHead) -> Result<Option<String>> {
         let now = self.head()?;
         if now.journal_id != recorded.journal_id {
-            return Ok(Some("another journal (journal id differs)".into()));
+            return Ok(Some(format!(
+                "another journal: journal id {} differs from the recorded {}",
+                now.journal_id, recorded.journal_id
+            )));
         }
         if now.last_sequence < recorded.last_sequence {
             return Ok(Some(format!(
@@ -234,32 +237,42 @@ impl DiskJournal {
             return Ok(None);
         };
         let view = self.shared.view();
-        let found = view
-            .segments
+        let sealed: Vec<_> = view.segments.iter().filter_map(|s| s.sealed()).collect();
+        let Some(place) = sealed
             .iter()
-            .filter_map(|s| s.sealed())
-            .find(|index| index.base_sequence == want.base_sequence);
-        Ok(match found {
-            None => Some(format!(
-                "no sealed segment at base sequence {}",
+            .position(|index| index.base_sequence == want.base_sequence)
+        else {
+            return Ok(Some(format!(
+                "no sealed segment at base sequence {} (the recorded head's last sealed segment)",
                 want.base_sequence
-            )),
-            Some(index) => {
-                let digest: String = index
-                    .footer
-                    .digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                if digest != want.digest || index.footer.last_sequence != want.last_sequence {
-                    Some(format!(
-                        "sealed segment at base sequence {} has digest {digest}, recorded {}",
-                        want.base_sequence, want.digest
-                    ))
-                } else {
-                    None
-                }
-            }
+            )));
+        };
+        let index = sealed[place];
+        let digest: String = index
+            .footer
+            .digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(if digest != want.digest {
+            Some(format!(
+                "sealed segment at base sequence {} has digest {digest}, recorded {}",
+                want.base_sequence, want.digest
+            ))
+        } else if index.footer.last_sequence != want.last_sequence {
+            Some(format!(
+                "sealed segment at base sequence {} ends at sequence {}, recorded {}",
+                want.base_sequence, index.footer.last_sequence, want.last_sequence
+            ))
+        } else if place as u64 + 1 != recorded.sealed_segments {
+            Some(format!(
+                "sealed segment at base sequence {} is sealed segment {} of the chain, recorded {}",
+                want.base_sequence,
+                place + 1,
+                recorded.sealed_segments
+            ))
+        } else {
+            None
         })
     }
 

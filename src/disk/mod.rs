@@ -28,4 +28,4 @@ pub use options::{
 pub use recovery::{RecoveryReport, TornTail};
 pub use segment::{RawRange, index_file_name, log_file_name};
 pub use storage::{OpenMode, OsStorage, Storage, StorageFile};
-pub use verify::{Problem, VerifyReport, verify};
+pub use verify::{Problem, VerifyOptions, VerifyReport, verify, verify_with};

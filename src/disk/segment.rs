@@ -413,3 +413,53 @@ impl Iterator for OwnedRange {
         self.0.next_entry().map(|r| r.map(|e| e.to_entry()))
     }
 }
+
+/// A record frame found again after damage by [`resync`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Resynced {
+    /// Offset of the frame in the segment.
+    pub offset: u64,
+    /// The record's sequence.
+    pub sequence: u64,
+}
+
+/// Finds the first record frame at or after byte `from` of a segment's
+/// `bytes` that can be trusted again after damage: its length and CRC are
+/// valid, its body decodes, and its sequence is plausible, that is above
+/// `after` (the last sequence read before the damage, or below the
+/// segment's base when none was) and below `ceiling` (the next segment's
+/// base, when there is one). Every byte offset is tried, since frames are
+/// not aligned; a footer frame ends the search (nothing follows it).
+/// docs/FORMAT.md, "Salvage", describes the rule.
+pub(crate) fn resync(
+    bytes: &[u8],
+    from: u64,
+    after: Option<u64>,
+    base: u64,
+    ceiling: Option<u64>,
+    body_len_max: usize,
+) -> Option<Resynced> {
+    let from = usize::try_from(from).ok()?;
+    for at in from..bytes.len().saturating_sub(FRAME_HEADER_LEN) {
+        // A zero length word is never the start of a frame: skip cheaply.
+        if bytes[at..at + 4] == [0, 0, 0, 0] {
+            continue;
+        }
+        match codec::read_frame(&bytes[at..], body_len_max) {
+            Ok((codec::Frame::Record(record), _)) => {
+                let plausible = record.sequence >= base
+                    && after.is_none_or(|a| record.sequence > a)
+                    && ceiling.is_none_or(|c| record.sequence < c);
+                if plausible {
+                    return Some(Resynced {
+                        offset: at as u64,
+                        sequence: record.sequence,
+                    });
+                }
+            }
+            Ok((codec::Frame::Footer(_), _)) => return None,
+            Err(_) => {}
+        }
+    }
+    None
+}

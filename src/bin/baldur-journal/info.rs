@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use baldur_journal::disk::{JournalInfo, verify};
+use baldur_journal::disk::{JournalHead, JournalInfo, VerifyOptions, verify_with};
 use clap::Args;
 
 use crate::Outcome;
@@ -58,6 +58,15 @@ pub struct VerifyArgs {
     /// segment and its chained digest) as one JSON line instead of the text line
     #[arg(long)]
     head: bool,
+    /// A missing or unreadable `head` file is a problem (exit 1) instead of a note: without
+    /// it a cut or zeroed end of the active segment cannot be told from a clean end
+    #[arg(long)]
+    require_head: bool,
+    /// Check that the journal extends the heads recorded in FILE (JSON lines written by
+    /// `verify --head`): the same journal id, each recorded sealed segment's digest at its
+    /// place in the recomputed digest chain, and a last sequence at or above the recorded
+    #[arg(long, value_name = "FILE")]
+    expect_head: Option<std::path::PathBuf>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -172,11 +181,25 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     }
     open::require_dir(&globals.dir)?;
     let keys = args.keys.keyring()?;
+    let expected = args
+        .expect_head
+        .as_deref()
+        .map(read_recorded_heads)
+        .transpose()?;
     let bar = output::progress(None, "verifying", "");
-    let report = verify(&globals.dir);
+    let options = VerifyOptions {
+        require_head: args.require_head,
+    };
+    let report = verify_with(&globals.dir, &options);
     bar.finish_and_clear();
     let report = report?;
+    for note in &report.notes {
+        eprintln!("verify: note: {note}");
+    }
     let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    if let Some((path, heads)) = &expected {
+        problems.extend(check_recorded_heads(globals, path, heads));
+    }
     let mut summary = format!(
         "{} segments, {} records with valid CRCs",
         report.segments, report.records
@@ -202,6 +225,67 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         }
         Ok(())
     })
+}
+
+/// The heads recorded in `path`, one JSON object a line (as `verify
+/// --head` prints them); a line that is not one is an error naming it.
+fn read_recorded_heads(path: &std::path::Path) -> Result<(String, Vec<(usize, JournalHead)>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--expect-head {}: {e}", path.display()))?;
+    let mut heads = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let head: JournalHead = serde_json::from_str(line).map_err(|e| {
+            anyhow::anyhow!(
+                "--expect-head {} line {}: not a head as `verify --head` prints it: {e}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        heads.push((i + 1, head));
+    }
+    if heads.is_empty() {
+        anyhow::bail!(
+            "--expect-head {}: no recorded head in the file",
+            path.display()
+        );
+    }
+    Ok((path.display().to_string(), heads))
+}
+
+/// One problem line per recorded head the journal does not extend.
+fn check_recorded_heads(
+    globals: &Globals,
+    path: &str,
+    heads: &[(usize, JournalHead)],
+) -> Vec<String> {
+    let journal = match baldur_journal::DiskJournal::builder(&globals.dir)
+        .read_only(true)
+        .create_if_missing(false)
+        .open()
+    {
+        Ok(journal) => journal,
+        Err(e) => {
+            return vec![format!(
+                "{path}: the recorded head cannot be checked: the journal does not open ({e})"
+            )];
+        }
+    };
+    let mut problems = Vec::new();
+    for (line, head) in heads {
+        match journal.check_head(head) {
+            Ok(None) => {}
+            Ok(Some(differs)) => problems.push(format!(
+                "{path}: line {line}: the journal does not extend the recorded head: {differs}"
+            )),
+            Err(e) => problems.push(format!(
+                "{path}: line {line}: the recorded head cannot be checked: {e}"
+            )),
+        }
+    }
+    problems
 }
 
 /// Adds the chain count to `summary`, and says on stderr how many chains

@@ -161,21 +161,6 @@ pub fn refuse_non_directory(dir: &Path) -> Result<()> {
     }
 }
 
-/// The outermost missing directory on the way to `dir` (the one a writer
-/// opening `dir` would create), or `None` when `dir` exists.
-pub fn first_missing(dir: &Path) -> Option<PathBuf> {
-    let mut missing = None;
-    let mut at = Some(dir);
-    while let Some(path) = at {
-        if path.as_os_str().is_empty() || path.exists() {
-            break;
-        }
-        missing = Some(path.to_path_buf());
-        at = path.parent();
-    }
-    missing
-}
-
 /// Opens the journal read-only: nothing in the directory is created or
 /// changed. Damage found on the way is a warning on stderr; the intact
 /// prefix is served.
