@@ -108,6 +108,56 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(bases)
 }
 
+/// The base sequences of the `.idx` files in `dir` whose `.log` is gone:
+/// a segment deleted, its index left behind.
+pub(crate) fn orphan_indexes(dir: &Path) -> Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let item = item.map_err(|e| Error::io(dir, e))?;
+        let name = item.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".idx")
+            && stem.len() == 20
+            && stem.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(base) = stem.parse::<u64>()
+            && !dir.join(log_file_name(base)).exists()
+        {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// The error for a segment gone from before `next` (`None`: the end),
+/// after the segment ending at `previous_last` (0: the start).
+pub(crate) fn missing_segment(
+    dir: &Path,
+    previous: Option<(u64, u64)>,
+    next: Option<u64>,
+    orphan: Option<u64>,
+    how: String,
+) -> Error {
+    let first = orphan.unwrap_or_else(|| previous.map_or(1, |(_, last)| last.saturating_add(1)));
+    let mut last = next.map_or(u64::MAX, |n| n.saturating_sub(1));
+    if let Some(base) = orphan {
+        let idx_path = dir.join(index_file_name(base));
+        if let Some(idx) = std::fs::read(&idx_path)
+            .ok()
+            .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
+            && idx.summary.record_count > 0
+        {
+            last = last.min(idx.summary.last_sequence);
+        }
+    }
+    Error::MissingSegment {
+        path: dir.join(log_file_name(first)),
+        first,
+        last,
+        reason: how,
+    }
+}
+
 /// Reads the metadata, with clear errors for a directory that is not a
 /// journal.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
@@ -166,10 +216,12 @@ fn read_header(
 
 /// Loads a sealed segment through its index, or by scanning its log when
 /// the index is missing, stale or damaged.
+#[allow(clippy::too_many_arguments)]
 fn load_sealed(
     dir: &Path,
     meta: &Meta,
     base: u64,
+    previous: Option<(u64, u64)>,
     previous_digest: &[u8; 32],
     maps: &MapCache,
     body_len_max: usize,
@@ -180,7 +232,11 @@ fn load_sealed(
     let from_index = std::fs::read(&idx_path)
         .ok()
         .and_then(|bytes| SealedIndex::decode(&bytes, &idx_path).ok())
-        .filter(|idx| idx.journal_id == meta.journal_id && idx.base_sequence == base);
+        .filter(|idx| {
+            idx.journal_id == meta.journal_id
+                && idx.base_sequence == base
+                && summary_agrees_with_footer(idx)
+        });
     if let Some(idx) = from_index {
         // Cheap checks only: the footer in the log agrees with the index
         // and chains to the previous segment. Records are checked on read.
@@ -204,6 +260,28 @@ fn load_sealed(
             return Ok((idx, false));
         }
     }
+    let unlinked = |footer: &codec::Footer| {
+        let from = previous.map_or_else(
+            || "the start of the journal".to_string(),
+            |(previous_base, _)| log_file_name(previous_base),
+        );
+        missing_segment(
+            dir,
+            previous,
+            Some(base),
+            None,
+            format!(
+                "the digest chain of {} does not link to {from}, though its own records \
+                 match its digest{}",
+                log_file_name(base),
+                if footer.previous_digest == [0u8; 32] {
+                    " (and it claims to be the first segment)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
     let map = maps.get(base, &log_path, SEGMENT_HEADER_LEN as u64)?;
     *bytes_read += map.bytes().len() as u64;
     let bytes = map.bytes();
@@ -211,6 +289,14 @@ fn load_sealed(
     let mut scanner = Scanner::new(base, &header, previous_digest, body_len_max);
     match scanner.scan(bytes, u64::MAX) {
         ScanStop::Footer(footer) => {
+            if &footer.previous_digest != previous_digest {
+                let mut relinked =
+                    Scanner::new(base, &header, &footer.previous_digest, body_len_max);
+                relinked.scan(bytes, u64::MAX);
+                if check_footer(&relinked, &footer, &footer.previous_digest, &log_path).is_ok() {
+                    return Err(unlinked(&footer));
+                }
+            }
             check_footer(&scanner, &footer, previous_digest, &log_path)?;
             let idx = SealedIndex {
                 journal_id: meta.journal_id,
@@ -230,6 +316,30 @@ fn load_sealed(
     }
 }
 
+/// The cheap checks of an index's summary against its own copy of the
+/// footer (which open compares with the log's): the record count and the
+/// sequence bounds, and the event-type counts adding up to the records.
+/// An index failing them is rebuilt from the log, so a count or a skip
+/// never rests on a summary that contradicts the footer.
+fn summary_agrees_with_footer(idx: &SealedIndex) -> bool {
+    let s = &idx.summary;
+    let f = &idx.footer;
+    let types_add_up = s
+        .event_types
+        .as_ref()
+        .is_none_or(|types| types.values().sum::<u64>() == s.record_count);
+    let entries_inside = idx.index.entries().iter().all(|e| {
+        e.position >= SEGMENT_HEADER_LEN as u64
+            && e.position < f.data_end
+            && (s.record_count == 0 || (s.first_sequence..=s.last_sequence).contains(&e.sequence))
+    });
+    s.record_count == f.record_count
+        && s.first_sequence == f.first_sequence
+        && s.last_sequence == f.last_sequence
+        && types_add_up
+        && entries_inside
+}
+
 /// Loads the directory. `limit` bounds the active segment's scan for a
 /// read-only open while a writer is live (the published end).
 pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<Loaded> {
@@ -244,6 +354,14 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
     let mut rebuilt = Vec::new();
     let mut previous_digest = [0u8; 32];
     let mut previous_last = 0u64;
+    let mut previous: Option<(u64, u64)> = None;
+    let orphans = orphan_indexes(dir)?;
+    let orphan_before = |previous: Option<(u64, u64)>, base: u64| {
+        orphans
+            .iter()
+            .copied()
+            .find(|&o| o < base && previous.is_none_or(|(p, _)| o > p))
+    };
     let Some((&last_base, sealed_bases)) = bases.split_last() else {
         return Ok(Loaded {
             meta,
@@ -255,10 +373,20 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         });
     };
     for &base in sealed_bases {
+        if let Some(orphan) = orphan_before(previous, base) {
+            return Err(missing_segment(
+                dir,
+                previous,
+                Some(base),
+                Some(orphan),
+                format!("its index {} remains", index_file_name(orphan)),
+            ));
+        }
         let (idx, was_rebuilt) = load_sealed(
             dir,
             &meta,
             base,
+            previous,
             &previous_digest,
             maps,
             body_len_max,
@@ -275,6 +403,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         if idx.summary.record_count > 0 {
             previous_last = idx.summary.last_sequence;
         }
+        previous = Some((base, previous_last.max(base)));
         previous_digest = idx.footer.digest;
         if was_rebuilt {
             report.rebuilt_indexes.push(dir.join(index_file_name(base)));
@@ -285,6 +414,15 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             log_path,
             state: SegmentState::Sealed(Box::new(idx)),
         }));
+    }
+    if let Some(orphan) = orphan_before(previous, last_base) {
+        return Err(missing_segment(
+            dir,
+            previous,
+            Some(last_base),
+            Some(orphan),
+            format!("its index {} remains", index_file_name(orphan)),
+        ));
     }
     // The last segment: scanned frame by frame.
     let path = dir.join(log_file_name(last_base));

@@ -44,16 +44,46 @@ impl Segment {
         }
     }
 
-    /// Where to start reading for the first record with sequence >= target.
-    fn seek(&self, target: u64) -> u64 {
-        let found = match &self.state {
-            SegmentState::Sealed(s) => s.index.seek(target),
-            SegmentState::Active(index) => {
-                index.read().unwrap_or_else(|e| e.into_inner()).seek(target)
-            }
-        };
-        found.unwrap_or(SEGMENT_HEADER_LEN as u64)
+    /// Where to start reading for the first record with sequence >= target,
+    /// and, when a sealed segment's index gave the offset, the entry's
+    /// place and the sequence it promises is there.
+    fn seek(&self, target: u64) -> (u64, Option<Promise>) {
+        match &self.state {
+            SegmentState::Sealed(s) => match s.index.seek_entry(target) {
+                Some((i, entry)) => (
+                    entry.position,
+                    Some(Promise {
+                        entry: i,
+                        sequence: entry.sequence,
+                    }),
+                ),
+                None => (SEGMENT_HEADER_LEN as u64, None),
+            },
+            SegmentState::Active(index) => (
+                index
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .seek(target)
+                    .unwrap_or(SEGMENT_HEADER_LEN as u64),
+                None,
+            ),
+        }
     }
+
+    /// The segment's index file.
+    pub(crate) fn index_path(&self) -> PathBuf {
+        self.log_path.with_file_name(index_file_name(self.base))
+    }
+}
+
+/// What an index entry used for a seek promises: the record at its offset
+/// has its sequence. Checked on the first frame read from there.
+#[derive(Clone, Copy, Debug)]
+struct Promise {
+    /// The entry's place in the index (its bytes start at 160 + 16·entry).
+    entry: usize,
+    /// The sequence it names.
+    sequence: u64,
 }
 
 /// A consistent snapshot of the journal for readers: the segments, the
@@ -228,6 +258,9 @@ pub struct RawRange {
     floor: u64,
     ceiling: Option<u64>,
     previous: Option<u64>,
+    /// The index entry the current position came from, until the frame
+    /// there has been checked against it.
+    promise: Option<Promise>,
     skip: Option<SegmentSkip>,
 }
 
@@ -280,6 +313,7 @@ impl RawRange {
             floor: 0,
             ceiling: None,
             previous: None,
+            promise: None,
             skip: None,
         }
     }
@@ -316,7 +350,7 @@ impl RawRange {
                 None => end,
             };
             self.map = Some(self.maps.get(seg.base, &seg.log_path, needed)?);
-            self.position = seg.seek(self.start);
+            (self.position, self.promise) = seg.seek(self.start);
             self.segment_end = end;
             self.floor = seg.base;
             self.ceiling = self.view.segments.get(i + 1).map(|next| next.base);
@@ -350,7 +384,35 @@ impl RawRange {
             let bytes = self.map.as_ref().expect("map is set").bytes();
             let at = self.position as usize;
             let window = &bytes[at..self.segment_end as usize];
-            match codec::check_frame(window, self.body_len_max) {
+            let checked = codec::check_frame(window, self.body_len_max);
+            if let Some(promise) = self.promise.take()
+                && !cfg!(feature = "break-trust-index-sequence")
+            {
+                let found = match &checked {
+                    Ok(frame) if !frame.is_footer && frame.sequence == promise.sequence => None,
+                    Ok(frame) if frame.is_footer => Some("the footer".to_string()),
+                    Ok(frame) => Some(format!("sequence {}", frame.sequence)),
+                    Err(problem) => Some(format!("no valid frame ({})", problem.describe())),
+                };
+                if let Some(found) = found {
+                    let segment = &self.view.segments[self.segment - 1];
+                    let error = Error::corruption(
+                        &segment.index_path(),
+                        (crate::disk::index::INDEX_FIXED_LEN + 16 * promise.entry) as u64,
+                        format!(
+                            "index entry {} promises sequence {} at byte {at} of {}, but {found} \
+                             is there (the index disagrees with its log)",
+                            promise.entry,
+                            promise.sequence,
+                            segment.log_path.display()
+                        ),
+                    );
+                    self.map = None;
+                    self.last_segment = 0;
+                    return Some(Err(error));
+                }
+            }
+            match checked {
                 Ok(frame) if !frame.is_footer => {
                     let in_order = frame.sequence >= self.floor
                         && self.ceiling.is_none_or(|c| frame.sequence < c)

@@ -113,6 +113,16 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         });
     };
     check_head_file(dir, head, &bases, options, &mut problem, &mut note);
+    for orphan in crate::disk::recovery::orphan_indexes(dir)? {
+        problem(
+            &dir.join(log_file_name(orphan)),
+            0,
+            format!(
+                "missing: its index {} remains, so the segment existed",
+                index_file_name(orphan)
+            ),
+        );
+    }
     // The digest and last sequence of the previous segment that ended
     // with a footer, to name a missing segment between it and the next.
     let mut previous_sealed: Option<(u64, PathBuf)> = None;
