@@ -51,6 +51,8 @@ pub struct DiskJournal {
     /// Times a follower reloaded the directory (a writer came or went):
     /// what was summarised may have been zeroed and written again.
     pub(super) reloads: AtomicU64,
+    /// What a salvage open could not read (empty otherwise).
+    pub(super) holes: Vec<crate::disk::Hole>,
 }
 
 /// Counters of a writer, from [`DiskJournal::write_stats`].
@@ -140,6 +142,13 @@ impl DiskJournal {
     /// What opening the journal found and repaired.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
+    }
+
+    /// What a salvage open ([`DiskJournalBuilder::salvage`]) could not
+    /// read, in file order: reads skip these holes. Empty for any other
+    /// open, and for a salvage open of an intact journal.
+    pub fn holes(&self) -> &[crate::disk::Hole] {
+        &self.holes
     }
 
     /// The journal's identity (16 random bytes fixed at creation).
@@ -439,6 +448,10 @@ impl DiskJournal {
         let Some(follower) = &self.follower else {
             return Ok(());
         };
+        if self.options.salvage {
+            // A salvage view is fixed at open: it never follows a writer.
+            return Ok(());
+        }
         // With a live writer, follow what it published after its syncs;
         // without one, what is on disk (the writer may have exited since).
         let live = writer_is_live(&self.dir);
@@ -514,8 +527,8 @@ impl DiskJournal {
         let mut total = 0u64;
         for (i, segment) in view.segments.iter().enumerate() {
             if summary_answers {
-                let counted = match segment.sealed() {
-                    Some(sealed) => summary_count(query, &sealed.summary),
+                let counted = match segment.summary() {
+                    Some(summary) => summary_count(query, summary),
                     None => self.with_active_summary(view, i, |s| summary_count(query, s))?,
                 };
                 if let Some(counted) = counted {

@@ -9,6 +9,7 @@ mod mmap;
 mod open;
 mod options;
 mod recovery;
+mod salvage;
 mod segment;
 pub mod storage;
 pub mod verify;
@@ -26,6 +27,7 @@ pub use options::{
     DiskJournalOptions, Durability, RecoveryMode, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
 };
 pub use recovery::{RecoveryReport, TornTail};
+pub use salvage::Hole;
 pub use segment::{RawRange, index_file_name, log_file_name};
 pub use storage::{OpenMode, OsStorage, Storage, StorageFile};
 pub use verify::{Problem, VerifyOptions, VerifyReport, verify, verify_with};

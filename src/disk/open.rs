@@ -287,17 +287,39 @@ impl DiskJournal {
             lock: Mutex::new(Some(lock)),
             active_summary: Mutex::new(None),
             reloads: AtomicU64::new(0),
+            holes: Vec::new(),
         })
     }
 
     pub(super) fn open_reader(dir: &Path, options: DiskJournalOptions) -> Result<DiskJournal> {
         let maps = Arc::new(MapCache::new(options.map_cache_capacity));
-        let head = if writer_is_live(dir) {
-            Head::read(dir)
+        let (loaded_view, follower, report, meta, holes) = if options.salvage {
+            let salvaged = crate::disk::salvage::load(dir)?;
+            let follower = Follower {
+                generation: 0,
+                active: None,
+                latest: salvaged.view.latest,
+            };
+            let report = RecoveryReport {
+                segments: crate::disk::recovery::list_segments(dir)?.len(),
+                ..RecoveryReport::default()
+            };
+            (
+                salvaged.view,
+                follower,
+                report,
+                salvaged.meta,
+                salvaged.holes,
+            )
         } else {
-            None
+            let head = if writer_is_live(dir) {
+                Head::read(dir)
+            } else {
+                None
+            };
+            let (view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
+            (view, follower, report, meta, Vec::new())
         };
-        let (loaded_view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
         let body_len_max = recovery::body_len_max(meta.segment_bytes);
         Ok(DiskJournal {
             dir: dir.to_path_buf(),
@@ -321,6 +343,7 @@ impl DiskJournal {
             lock: Mutex::new(None),
             active_summary: Mutex::new(None),
             reloads: AtomicU64::new(0),
+            holes,
         })
     }
 }

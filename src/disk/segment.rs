@@ -34,12 +34,39 @@ pub(crate) enum SegmentState {
     Sealed(Box<SealedIndex>),
     /// Still written; its sparse index grows under the lock.
     Active(Arc<RwLock<SparseIndex>>),
+    /// A salvage open's run of records found intact in a segment file
+    /// (the whole segment when it is intact, else the parts between
+    /// damage): frames back to back from `start` to `end`, indexed and
+    /// summarised by the salvage scan.
+    Salvaged(Box<SalvagedRun>),
+}
+
+/// A run of intact frames of a segment file, found by a salvage open.
+pub(crate) struct SalvagedRun {
+    /// Offset of its first frame.
+    pub start: u64,
+    /// Offset just past its last frame.
+    pub end: u64,
+    /// Its records' summary.
+    pub summary: Summary,
+    /// Its sparse index (offsets in the file).
+    pub index: SparseIndex,
 }
 
 impl Segment {
     pub(crate) fn sealed(&self) -> Option<&SealedIndex> {
         match &self.state {
             SegmentState::Sealed(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The summary of a segment that no longer grows (sealed, or a
+    /// salvaged run).
+    pub(crate) fn summary(&self) -> Option<&Summary> {
+        match &self.state {
+            SegmentState::Sealed(s) => Some(&s.summary),
+            SegmentState::Salvaged(run) => Some(&run.summary),
             SegmentState::Active(_) => None,
         }
     }
@@ -59,6 +86,7 @@ impl Segment {
                 ),
                 None => (SEGMENT_HEADER_LEN as u64, None),
             },
+            SegmentState::Salvaged(run) => (run.index.seek(target).unwrap_or(run.start), None),
             SegmentState::Active(index) => (
                 index
                     .read()
@@ -100,6 +128,7 @@ impl View {
     pub(crate) fn readable_end(&self, i: usize) -> u64 {
         match &self.segments[i].state {
             SegmentState::Sealed(s) => s.footer.data_end,
+            SegmentState::Salvaged(run) => run.end,
             SegmentState::Active(_) => self.active_end,
         }
     }
@@ -336,8 +365,8 @@ impl RawRange {
             let i = self.segment;
             self.segment += 1;
             let seg = self.view.segments[i].clone();
-            if let (Some(skip), Some(sealed)) = (&self.skip, seg.sealed())
-                && skip(&sealed.summary)
+            if let (Some(skip), Some(summary)) = (&self.skip, seg.summary())
+                && skip(summary)
             {
                 continue;
             }

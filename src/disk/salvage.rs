@@ -1,0 +1,371 @@
+//! The salvage open: a read-only view of a journal with missing,
+//! truncated or damaged segments (docs/FORMAT.md, "Salvage").
+//!
+//! Every segment file is read with plain reads (never trusting its index)
+//! and scanned frame by frame. Intact segments are served whole. In a
+//! damaged one, the records before the damage are served, then the scan
+//! looks for the next frame it can trust again ([`resync`]: a valid length
+//! and CRC, a body that decodes, and a sequence above the last one read
+//! and inside the segment's range) and serves the records from there.
+//! What could not be read is a [`Hole`]: the file, the offset, the missing
+//! sequence span. A segment file that is gone is a hole too, found by the
+//! digest chain (a footer that does not link to the previous segment's),
+//! by an index left behind, or by `head` naming an active segment that is
+//! not there.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::codec::{self, SEGMENT_HEADER_LEN};
+use crate::disk::index::{SealedIndex, SparseIndex, Summary};
+use crate::disk::meta::{Head, Meta};
+use crate::disk::recovery::{body_len_max, list_segments, orphan_indexes, read_meta};
+use crate::disk::segment::{
+    SalvagedRun, Segment, SegmentState, View, index_file_name, log_file_name, resync,
+};
+use crate::error::{Error, Result};
+
+/// Records a salvage open could not read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hole {
+    /// The segment file (for a missing segment, the name it would have).
+    pub path: PathBuf,
+    /// Where in it the unreadable bytes start (0 for a missing file).
+    pub offset: u64,
+    /// The sequences that could have been there, inclusive, when known
+    /// (sequences may have gaps: at most this many records were lost).
+    pub sequences: Option<(u64, u64)>,
+    /// What was found.
+    pub reason: String,
+}
+
+impl fmt::Display for Hole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: offset {}: ", self.path.display(), self.offset)?;
+        match self.sequences {
+            Some((first, last)) => write!(
+                f,
+                "sequences {first}..={last} missing (up to {} records)",
+                last - first + 1
+            )?,
+            None => f.write_str("no sequence known missing")?,
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// What a salvage open found: the readable runs and the holes.
+pub(crate) struct Salvaged {
+    pub meta: Meta,
+    pub view: View,
+    pub holes: Vec<Hole>,
+}
+
+/// A sequence span `first..=last`, or `None` when it is empty.
+fn span(first: u64, last: u64) -> Option<(u64, u64)> {
+    (first <= last).then_some((first, last))
+}
+
+/// One segment file's scan.
+struct Scanned {
+    runs: Vec<SalvagedRun>,
+    holes: Vec<Hole>,
+    /// The last sequence read in the segment.
+    last: Option<u64>,
+    /// The valid footer at the end, when the scan reached one.
+    footer: Option<codec::Footer>,
+    /// Where the readable data stopped, and why, when not at a footer or a
+    /// clean end.
+    stopped: Option<(u64, String)>,
+    /// The clean end of the data (no footer, zeros or end of file after).
+    end: u64,
+    max_commit_hint: u64,
+}
+
+/// Scans one segment file's bytes, resynchronising after damage.
+fn scan(
+    bytes: &[u8],
+    path: &Path,
+    base: u64,
+    ceiling: Option<u64>,
+    body_len_max: usize,
+) -> Scanned {
+    let mut out = Scanned {
+        runs: Vec::new(),
+        holes: Vec::new(),
+        last: None,
+        footer: None,
+        stopped: None,
+        end: SEGMENT_HEADER_LEN as u64,
+        max_commit_hint: 0,
+    };
+    let mut run: Option<SalvagedRun> = None;
+    let mut at = SEGMENT_HEADER_LEN;
+    let close = |run: &mut Option<SalvagedRun>, runs: &mut Vec<SalvagedRun>| {
+        if let Some(run) = run.take() {
+            runs.push(run);
+        }
+    };
+    while at < bytes.len() {
+        let damage = match codec::read_frame(&bytes[at..], body_len_max) {
+            Ok((codec::Frame::Record(record), len)) => {
+                let plausible = record.sequence >= base
+                    && out.last.is_none_or(|l| record.sequence > l)
+                    && ceiling.is_none_or(|c| record.sequence < c);
+                if plausible {
+                    let current = run.get_or_insert_with(|| SalvagedRun {
+                        start: at as u64,
+                        end: at as u64,
+                        summary: Summary::empty(),
+                        index: SparseIndex::default(),
+                    });
+                    current.index.note(record.sequence, at as u64);
+                    current.summary.add(&record);
+                    current.end = (at + len) as u64;
+                    out.last = Some(record.sequence);
+                    out.max_commit_hint = out.max_commit_hint.max(record.commit_hint);
+                    at += len;
+                    out.end = at as u64;
+                    continue;
+                }
+                format!("record sequence {} out of order", record.sequence)
+            }
+            Ok((codec::Frame::Footer(footer), _)) => {
+                out.footer = Some(footer);
+                out.end = at as u64;
+                break;
+            }
+            Err(codec::FrameError::End) if bytes[at..].iter().all(|&b| b == 0) => {
+                out.end = at as u64;
+                break;
+            }
+            Err(problem) => problem.describe(),
+        };
+        close(&mut run, &mut out.runs);
+        let from = out.last.map_or(base, |l| l.saturating_add(1));
+        match resync(bytes, at as u64 + 1, out.last, base, ceiling, body_len_max) {
+            Some(found) => {
+                out.holes.push(Hole {
+                    path: path.to_path_buf(),
+                    offset: at as u64,
+                    sequences: span(from, found.sequence.saturating_sub(1)),
+                    reason: format!(
+                        "{damage}; records found again at byte {} (sequence {})",
+                        found.offset, found.sequence
+                    ),
+                });
+                at = found.offset as usize;
+            }
+            None => {
+                out.stopped = Some((at as u64, damage));
+                break;
+            }
+        }
+    }
+    close(&mut run, &mut out.runs);
+    out
+}
+
+/// Loads `dir` for salvage reading.
+pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
+    let meta = read_meta(dir)?;
+    let body_len_max = body_len_max(meta.segment_bytes);
+    let bases = list_segments(dir)?;
+    let orphans = orphan_indexes(dir)?;
+    let head = Head::read(dir);
+    let mut holes = Vec::new();
+    let mut segments: Vec<Arc<Segment>> = Vec::new();
+    // The last sequence served (or known to end the previous segment),
+    // and the digest of the previous segment when it ended in a footer.
+    let mut previous_last: Option<u64> = None;
+    let mut previous_digest: Option<[u8; 32]> = Some([0u8; 32]);
+    let mut orphan_at = 0;
+    let mut latest = 0u64;
+    for (i, &base) in bases.iter().enumerate() {
+        let is_last = i + 1 == bases.len();
+        let ceiling = bases.get(i + 1).copied();
+        let path = dir.join(log_file_name(base));
+        let mut orphan_here = false;
+        while orphan_at < orphans.len() && orphans[orphan_at] < base {
+            let orphan = orphans[orphan_at];
+            holes.push(orphan_hole(dir, orphan, base));
+            orphan_at += 1;
+            orphan_here = true;
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                holes.push(Hole {
+                    path: path.clone(),
+                    offset: 0,
+                    sequences: span(base, ceiling.map_or(u64::MAX, |c| c - 1)),
+                    reason: format!("cannot read: {e}"),
+                });
+                previous_digest = None;
+                continue;
+            }
+        };
+        let header_ok = codec::SegmentHeader::decode(&bytes, &path)
+            .is_ok_and(|h| h.journal_id == meta.journal_id && h.base_sequence == base);
+        let empty_tail =
+            is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
+        if !header_ok && !empty_tail {
+            holes.push(Hole {
+                path: path.clone(),
+                offset: 0,
+                sequences: None,
+                reason: "bad segment header (the records after it are read if their frames \
+                         are intact)"
+                    .into(),
+            });
+        }
+        let scanned = scan(&bytes, &path, base, ceiling, body_len_max);
+        holes.extend(scanned.holes.iter().cloned());
+        // A footer that does not link to the previous segment's digest,
+        // while that segment was whole: a segment is missing between.
+        if let (Some(footer), Some(digest)) = (&scanned.footer, previous_digest)
+            && footer.previous_digest != digest
+            && !orphan_here
+        {
+            let first = previous_last.map_or(1, |l| l.saturating_add(1));
+            holes.push(Hole {
+                path: dir.join(log_file_name(first)),
+                offset: 0,
+                sequences: span(first, base.saturating_sub(1)),
+                reason: format!(
+                    "segment missing: the digest chain of {} does not link to the segment \
+                     before it",
+                    log_file_name(base)
+                ),
+            });
+        }
+        let from = scanned.last.map_or(base, |l| l.saturating_add(1));
+        if !is_last {
+            if let Some((offset, why)) = &scanned.stopped {
+                holes.push(Hole {
+                    path: path.clone(),
+                    offset: *offset,
+                    sequences: span(from, ceiling.map_or(u64::MAX, |c| c - 1)),
+                    reason: format!("{why}; no record found after it"),
+                });
+            } else if scanned.footer.is_none() {
+                holes.push(Hole {
+                    path: path.clone(),
+                    offset: scanned.end,
+                    sequences: span(from, ceiling.map_or(u64::MAX, |c| c - 1)),
+                    reason: "a segment that is not the last ends without its sealing footer \
+                             (truncated)"
+                        .into(),
+                });
+            }
+        } else {
+            let named = head.filter(|h| h.active_base == base);
+            let synced = scanned
+                .max_commit_hint
+                .max(named.map_or(0, |h| h.synced_end));
+            let head_last = named.map(|h| h.latest);
+            match &scanned.stopped {
+                // Past the synced end: a torn tail, never acknowledged.
+                Some((offset, _)) if *offset >= synced => {}
+                Some((offset, why)) => holes.push(Hole {
+                    path: path.clone(),
+                    offset: *offset,
+                    sequences: head_last.and_then(|l| span(from, l)),
+                    reason: format!("{why}, inside the synced region (synced end {synced})"),
+                }),
+                None if scanned.footer.is_none() && scanned.end < synced => holes.push(Hole {
+                    path: path.clone(),
+                    offset: scanned.end,
+                    sequences: head_last.and_then(|l| span(from, l)),
+                    reason: format!(
+                        "the data ends at byte {}, but {synced} bytes had been synced \
+                         (truncated or zeroed)",
+                        scanned.end
+                    ),
+                }),
+                None => {}
+            }
+        }
+        previous_digest = match (&scanned.footer, scanned.holes.is_empty()) {
+            (Some(footer), true) => Some(footer.digest),
+            _ => None,
+        };
+        if let Some(last) = scanned.last {
+            previous_last = Some(last);
+            latest = latest.max(last);
+        } else if scanned.footer.is_some() {
+            previous_last = Some(previous_last.unwrap_or(0).max(base));
+        }
+        for (n, run) in scanned.runs.into_iter().enumerate() {
+            let run_base = if n == 0 {
+                base
+            } else {
+                run.summary.first_sequence
+            };
+            segments.push(Arc::new(Segment {
+                base: run_base,
+                log_path: path.clone(),
+                state: SegmentState::Salvaged(Box::new(run)),
+            }));
+        }
+    }
+    let last_base = bases.last().copied();
+    for &orphan in &orphans[orphan_at..] {
+        holes.push(orphan_hole(dir, orphan, u64::MAX));
+    }
+    if let Some(head) = head
+        && last_base.is_none_or(|b| head.active_base > b)
+        && head.synced_end > SEGMENT_HEADER_LEN as u64
+        && !orphans.contains(&head.active_base)
+    {
+        holes.push(Hole {
+            path: dir.join(log_file_name(head.active_base)),
+            offset: 0,
+            sequences: span(head.active_base, head.latest),
+            reason: format!(
+                "segment missing: `head` names it as the active segment, with {} bytes synced",
+                head.synced_end
+            ),
+        });
+    }
+    Ok(Salvaged {
+        meta,
+        view: View {
+            segments,
+            active_end: 0,
+            latest,
+        },
+        holes,
+    })
+}
+
+/// The hole of a segment whose `.log` is gone but whose index remains.
+fn orphan_hole(dir: &Path, base: u64, next: u64) -> Hole {
+    let idx_path = dir.join(index_file_name(base));
+    let last = std::fs::read(&idx_path)
+        .ok()
+        .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
+        .filter(|idx| idx.summary.record_count > 0)
+        .map_or(next.saturating_sub(1), |idx| idx.summary.last_sequence);
+    Hole {
+        path: dir.join(log_file_name(base)),
+        offset: 0,
+        sequences: span(base, last),
+        reason: format!(
+            "segment missing (its index {} remains)",
+            index_file_name(base)
+        ),
+    }
+}
+
+/// The error a salvage open gives for options it cannot honour.
+pub(crate) fn refuse_writer() -> Error {
+    Error::InvalidOption(
+        "salvage is a read-only open mode: it serves what can be read of a damaged journal \
+         and never writes"
+            .into(),
+    )
+}

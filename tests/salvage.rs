@@ -1,0 +1,303 @@
+//! `--salvage`: a read-only open of a journal with a missing, truncated or
+//! damaged segment. Every read command answers from what was recovered
+//! (intact segments whole; in a damaged one, the records before the
+//! damage and those found again after it), lists each hole (file, offset,
+//! missing sequences) on stderr, and exits 1. Writers refuse the flag.
+//! Without it, a read that needs the damaged segment fails naming it.
+
+mod cli_common;
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cli_common::{cli, run_code, sequence_of, snapshot, stderr, stdout};
+use common::{record_offsets, segment_files};
+
+const ENTRIES: u64 = 3000;
+
+/// A closed journal of `entry(1..=3000)` in 64 KiB segments, and a copy
+/// of it to damage.
+fn journal_and_copy() -> (tempfile::TempDir, tempfile::TempDir) {
+    let source = common::closed_journal(ENTRIES, 50);
+    let copy = common::copy_dir(source.path());
+    (source, copy)
+}
+
+fn export_sequences(output: &std::process::Output) -> Vec<u64> {
+    stdout(output).lines().map(sequence_of).collect()
+}
+
+fn hole_lines(output: &std::process::Output) -> Vec<String> {
+    stderr(output)
+        .lines()
+        .filter_map(|l| l.strip_prefix("salvage: hole: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs every read command under `--salvage` on `dir`, checking each
+/// answers from the recovered records `kept`, lists exactly `holes`
+/// (line prefixes) on stderr and exits 1.
+fn every_read_command_answers_and_lists_the_holes(dir: &Path, kept: &[u64], holes: &[String]) {
+    let check_holes = |output: &std::process::Output, what: &str| {
+        let lines = hole_lines(output);
+        assert_eq!(lines.len(), holes.len(), "{what}: {lines:#?}");
+        for (line, want) in lines.iter().zip(holes) {
+            assert!(
+                line.starts_with(want),
+                "{what}: {line} should start with {want}"
+            );
+        }
+        assert!(!stderr(output).contains("panicked"), "{what}");
+    };
+    let output = run_code(cli(dir).args(["--salvage", "export"]), 1);
+    assert_eq!(export_sequences(&output), kept);
+    check_holes(&output, "export");
+
+    let output = run_code(cli(dir).args(["--salvage", "count"]), 1);
+    assert_eq!(stdout(&output), format!("{}\n", kept.len()));
+    check_holes(&output, "count");
+
+    let output = run_code(
+        cli(dir).args(["--salvage", "count", "--event-type", "dlq_store"]),
+        1,
+    );
+    let stores = kept.iter().filter(|&&s| s % 4 == 0).count();
+    assert_eq!(stdout(&output), format!("{stores}\n"), "count --event-type");
+    check_holes(&output, "count --event-type");
+
+    let output = run_code(cli(dir).args(["--salvage", "range", "1", "100000"]), 1);
+    assert_eq!(export_sequences(&output), kept);
+    check_holes(&output, "range");
+
+    let output = run_code(
+        cli(dir).args(["--salvage", "query", "--limit", "10000", "--json"]),
+        1,
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let queried: Vec<u64> = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(queried, kept);
+    check_holes(&output, "query");
+
+    let output = run_code(cli(dir).args(["--salvage", "latest"]), 1);
+    assert_eq!(stdout(&output), format!("{}\n", kept.last().unwrap()));
+    check_holes(&output, "latest");
+
+    let output = run_code(cli(dir).args(["--salvage", "tail", "-n", "3"]), 1);
+    assert_eq!(export_sequences(&output), kept[kept.len() - 3..]);
+    check_holes(&output, "tail");
+
+    let output = run_code(cli(dir).args(["--salvage", "info", "--json"]), 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["record_count"].as_u64().unwrap(), kept.len() as u64);
+    check_holes(&output, "info");
+
+    for command in [
+        &["stats", "status"][..],
+        &["dashboard"],
+        &["audit", "dlq-4"],
+    ] {
+        let output = cli(dir).arg("--salvage").args(command).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{command:?}: {output:?}");
+        check_holes(&output, &format!("{command:?}"));
+    }
+
+    let to = tempfile::tempdir().unwrap();
+    let target = to.path().join("copy");
+    let output = run_code(
+        cli(dir).args([
+            "--salvage",
+            "copy",
+            "--from",
+            dir.to_str().unwrap(),
+            "--to",
+            target.to_str().unwrap(),
+        ]),
+        1,
+    );
+    check_holes(&output, "copy");
+    let copied = run_code(cli(&target).arg("export"), 0);
+    assert_eq!(export_sequences(&copied), kept);
+}
+
+fn without(range: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+    (1..=ENTRIES).filter(|s| !range.contains(s)).collect()
+}
+
+fn log_name(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.log"))
+}
+
+#[test]
+fn a_deleted_middle_segment_is_a_hole_and_the_rest_is_served() {
+    let (source, copy) = journal_and_copy();
+    let logs = segment_files(source.path());
+    assert!(logs.len() >= 5, "{}", logs.len());
+    let records = record_offsets(&logs[2]);
+    let (first, last) = (records[0].0, records.last().unwrap().0);
+    let missing = copy.path().join(logs[2].file_name().unwrap());
+    std::fs::remove_file(&missing).unwrap();
+    std::fs::remove_file(missing.with_extension("idx")).unwrap();
+    let before = snapshot(copy.path());
+    every_read_command_answers_and_lists_the_holes(
+        copy.path(),
+        &without(first..=last),
+        &[format!(
+            "{}: offset 0: sequences {first}..={last} missing (up to {} records)",
+            log_name(copy.path(), first).display(),
+            last - first + 1
+        )],
+    );
+    assert_eq!(
+        snapshot(copy.path()),
+        before,
+        "salvage wrote to the directory"
+    );
+    // Without --salvage, the read fails naming the missing segment.
+    let output = run_code(cli(copy.path()).arg("export"), 2);
+    assert!(
+        stderr(&output).contains(&format!("segment {} is missing", missing.display())),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_truncated_sealed_segment_serves_its_prefix() {
+    let (source, copy) = journal_and_copy();
+    let logs = segment_files(source.path());
+    let records = record_offsets(&logs[1]);
+    let next_base = record_offsets(&logs[2])[0].0;
+    let cut = records.len() / 2;
+    let (lost, at, _) = records[cut];
+    let target = copy.path().join(logs[1].file_name().unwrap());
+    // Mid-frame: the frame at `at` is cut short.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&target)
+        .unwrap();
+    file.set_len(at + 20).unwrap();
+    drop(file);
+    every_read_command_answers_and_lists_the_holes(
+        copy.path(),
+        &without(lost..=next_base - 1),
+        &[format!(
+            "{}: offset {at}: sequences {lost}..={} missing",
+            target.display(),
+            next_base - 1
+        )],
+    );
+    // Without --salvage, a read of that segment fails naming it.
+    let output = run_code(cli(copy.path()).arg("export"), 2);
+    assert!(
+        stderr(&output).contains(&target.display().to_string()),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn records_after_damage_are_found_again_by_their_frames() {
+    let (source, copy) = journal_and_copy();
+    let logs = segment_files(source.path());
+    // Garbage over two records of a sealed segment, zeros over one of the
+    // active segment (inside what `head` records as synced).
+    let sealed = record_offsets(&logs[1]);
+    let (a, start, _) = sealed[10];
+    let (b, _, end) = sealed[11];
+    let sealed_path = copy.path().join(logs[1].file_name().unwrap());
+    let mut bytes = std::fs::read(&sealed_path).unwrap();
+    for (i, byte) in bytes[start as usize..end as usize].iter_mut().enumerate() {
+        *byte = (i as u8).wrapping_mul(31) ^ 0x5A;
+    }
+    std::fs::write(&sealed_path, &bytes).unwrap();
+    let n = logs.len();
+    let active = record_offsets(&logs[n - 1]);
+    assert!(active.len() > 5);
+    let (z, zstart, zend) = active[2];
+    let active_path = copy.path().join(logs[n - 1].file_name().unwrap());
+    let mut bytes = std::fs::read(&active_path).unwrap();
+    bytes[zstart as usize..zend as usize].fill(0);
+    std::fs::write(&active_path, &bytes).unwrap();
+    let kept: Vec<u64> = (1..=ENTRIES)
+        .filter(|&s| s != a && s != b && s != z)
+        .collect();
+    every_read_command_answers_and_lists_the_holes(
+        copy.path(),
+        &kept,
+        &[
+            format!(
+                "{}: offset {start}: sequences {a}..={b} missing",
+                sealed_path.display()
+            ),
+            format!(
+                "{}: offset {zstart}: sequences {z}..={z} missing",
+                active_path.display()
+            ),
+        ],
+    );
+}
+
+#[test]
+fn synced_records_cut_from_the_active_segment_are_a_hole() {
+    let (source, copy) = journal_and_copy();
+    let logs = segment_files(source.path());
+    let n = logs.len();
+    let active = record_offsets(&logs[n - 1]);
+    let (first_lost, at, _) = active[active.len() - 4];
+    let target = copy.path().join(logs[n - 1].file_name().unwrap());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&target)
+        .unwrap();
+    file.set_len(at).unwrap();
+    drop(file);
+    every_read_command_answers_and_lists_the_holes(
+        copy.path(),
+        &without(first_lost..=ENTRIES),
+        &[format!(
+            "{}: offset {at}: sequences {first_lost}..={ENTRIES} missing",
+            target.display()
+        )],
+    );
+}
+
+#[test]
+fn an_intact_journal_under_salvage_answers_the_same_and_exits_0() {
+    let (source, _) = journal_and_copy();
+    let plain = run_code(cli(source.path()).arg("export"), 0);
+    let salvaged = run_code(cli(source.path()).args(["--salvage", "export"]), 0);
+    assert_eq!(plain.stdout, salvaged.stdout);
+    assert!(salvaged.stderr.is_empty(), "{}", stderr(&salvaged));
+    let got: BTreeSet<u64> = export_sequences(&salvaged).into_iter().collect();
+    assert_eq!(got.len() as u64, ENTRIES);
+}
+
+#[test]
+fn writers_and_followers_refuse_salvage() {
+    let (source, _) = journal_and_copy();
+    let before = snapshot(source.path());
+    for command in [
+        &["append"][..],
+        &["import", "/dev/null"],
+        &["tail", "-f"],
+        &["verify"],
+        &["archive"],
+    ] {
+        let output = cli(source.path())
+            .arg("--salvage")
+            .args(command)
+            .write_stdin("")
+            .output()
+            .unwrap();
+        let err = cli_common::assert_one_line_error(&output);
+        assert!(err.contains("--salvage"), "{command:?}: {err}");
+    }
+    assert_eq!(snapshot(source.path()), before);
+}
