@@ -262,7 +262,9 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 });
             }
         } else {
-            let named = head.filter(|h| h.active_base == base);
+            // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
+            let named = head
+                .filter(|h| h.active_base == base && !cfg!(feature = "break-ignore-synced-end"));
             let synced = scanned
                 .max_commit_hint
                 .max(named.map_or(0, |h| h.synced_end));

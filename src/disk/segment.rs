@@ -426,7 +426,7 @@ impl RawRange {
                 if let Some(found) = found {
                     let segment = &self.view.segments[self.segment - 1];
                     let error = Error::corruption(
-                        &segment.index_path(),
+                        segment.index_path(),
                         (crate::disk::index::INDEX_FIXED_LEN + 16 * promise.entry) as u64,
                         format!(
                             "index entry {} promises sequence {} at byte {at} of {}, but {found} \
