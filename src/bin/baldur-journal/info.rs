@@ -31,7 +31,11 @@ pub struct InfoArgs {
     long_about = "Reads every byte of the journal with plain reads (safe on a damaged or \
 truncated copy) and checks every header, every record's length and CRC, that sequences \
 strictly increase within and across segments, every sealed segment's footer and digest \
-chain, and every index against its log. When those are clean, also folds the DLQ statistics \
+chain, every index against its log, and the active segment against the synced end recorded \
+in `head` (a log shorter than it, or zeros or garbage where synced records were, is a problem \
+naming how many synced records are missing). Crash states a writer's open repairs (a torn \
+tail past the synced end, a missing index) and what cannot be proven without `head` are \
+notes on stderr (`verify: note: ...`), not problems. When those are clean, also folds the DLQ statistics \
 read-only and verifies the audit chain of every entity with chained events (each hash \
 recomputed from the stored content, each link checked: docs/AUDIT.md), HMAC under the keys \
 given with --key-file. When the journal is clean, prints its head on one line (`clean: head \

@@ -44,6 +44,7 @@ Examples:
   baldur-journal query --event-type circuit_breaker_opened --service payments --limit 5
   baldur-journal export > events.jsonl && baldur-journal --dir copy import --keep-sequence events.jsonl
   baldur-journal --dir /mnt/copy-of-journal verify
+  baldur-journal --dir /mnt/copy-of-journal --salvage export > recovered.jsonl
   baldur-journal tail -f
   baldur-journal dashboard                          # the DLQ statistics at a glance
   baldur-journal stats list --status requires_review --order-by created_at --json
@@ -58,7 +59,8 @@ Exit status:
   0  success (verify: the journal is clean)
   1  problems found (verify printed one line per problem, a broken audit chain included;
      audit: the trail is BROKEN, or keyed and its key not given with --key-file),
-     or no match (stats entry ID: no entry has that id; `null` with --json)
+     or no match (stats entry ID: no entry has that id; `null` with --json),
+     or, under --salvage, a hole: records that could not be read (listed on stderr)
   2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
 
 #[derive(Parser)]
