@@ -302,15 +302,17 @@ fn a_forged_index_never_gives_a_wrong_answer_through_the_binary() {
 }
 
 /// A deleted middle segment: every read that needs it fails naming the
-/// missing segment (its file and sequence span), not the next one.
+/// missing segment (its file and sequence span), not the next one; reads
+/// that do not need it answer.
 #[test]
 fn a_deleted_segment_is_named_not_the_next_intact_one() {
-    use cli_common::{cli, run_code, stderr};
+    use cli_common::{cli, run_code, stderr, stdout};
     let dir = build(3000);
     let logs = segment_files(dir.path());
     assert!(logs.len() >= 4);
     let first = record_offsets(&logs[1]).first().unwrap().0;
     let last = record_offsets(&logs[1]).last().unwrap().0;
+    let next_base = record_offsets(&logs[2]).first().unwrap().0;
     for keep_index in [false, true] {
         let copy = copy_dir(dir.path());
         let missing = copy.path().join(logs[1].file_name().unwrap());
@@ -318,25 +320,39 @@ fn a_deleted_segment_is_named_not_the_next_intact_one() {
         if !keep_index {
             std::fs::remove_file(missing.with_extension("idx")).unwrap();
         }
-        for command in [&["count"][..], &["export"], &["range", "1", "10"]] {
+        // Without its index, the span runs to the next segment's base.
+        let span_last = if keep_index { last } else { next_base - 1 };
+        let want = format!(
+            "error: segment {} is missing: sequences {first}..={span_last} ",
+            missing.display()
+        );
+        let inside = (first + 3).to_string();
+        for command in [
+            &["count"][..],
+            &["export"],
+            &["range", "1", &inside],
+            &["query", "--event-type", "dlq_store"],
+            &["info"],
+        ] {
             let output = run_code(cli(copy.path()).args(command), 2);
             let err = stderr(&output);
-            let want = if keep_index {
-                format!(
-                    "error: segment {} is missing: sequences {first}..={last} ",
-                    missing.display()
-                )
-            } else {
-                // Without its index, the span runs to the next segment's base.
-                let next_base = record_offsets(&logs[2]).first().unwrap().0;
-                format!(
-                    "error: segment {} is missing: sequences {first}..={} ",
-                    missing.display(),
-                    next_base - 1
-                )
-            };
             assert!(err.starts_with(&want), "{command:?}: {err}");
         }
+        // Reads that do not need it answer.
+        let output = run_code(cli(copy.path()).args(["range", "1", "4"]), 0);
+        assert_eq!(stdout(&output).lines().count(), 3);
+        let output = run_code(cli(copy.path()).arg("latest"), 0);
+        assert_eq!(stdout(&output), "3000\n");
+        let output = run_code(cli(copy.path()).args(["tail", "-n", "2"]), 0);
+        assert_eq!(stdout(&output).lines().count(), 2);
+        // A writer refuses to append to it.
+        let output = run_code(
+            cli(copy.path())
+                .arg("append")
+                .write_stdin(cli_common::entry_line(1) + "\n"),
+            2,
+        );
+        assert!(stderr(&output).starts_with(&want), "{}", stderr(&output));
     }
     // The last sealed segment, before the active one: its index left.
     let copy = copy_dir(dir.path());

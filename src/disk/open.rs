@@ -124,6 +124,10 @@ impl DiskJournal {
             active,
             mut report,
         } = recovery::load(dir, &maps, None)?;
+        // A writer never appends to a journal with a segment missing.
+        if let Some(error) = sealed.iter().find_map(|s| s.missing_error()) {
+            return Err(error);
+        }
         for (path, index) in &rebuilt {
             writer::write_index(storage.as_ref(), path, index)?;
         }

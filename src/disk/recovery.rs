@@ -17,7 +17,8 @@ use crate::disk::index::SealedIndex;
 use crate::disk::meta::{Head, META_FILE, Meta};
 use crate::disk::mmap::MapCache;
 use crate::disk::segment::{
-    ScanStop, Scanner, Segment, SegmentState, check_footer, index_file_name, log_file_name,
+    MissingSpan, ScanStop, Scanner, Segment, SegmentState, check_footer, index_file_name,
+    log_file_name,
 };
 use crate::error::{Error, Result};
 
@@ -158,6 +159,31 @@ pub(crate) fn missing_segment(
     }
 }
 
+/// The stand-in for a missing segment in a reader's view: a read that
+/// needs its sequences fails with `error` (an [`Error::MissingSegment`]);
+/// reads that do not, succeed. When the span is empty (no sequence fits
+/// between its neighbours), there is nothing to stand in for: the error
+/// is returned instead.
+fn missing_placeholder(error: Error) -> Result<Arc<Segment>> {
+    match error {
+        Error::MissingSegment {
+            path,
+            first,
+            last,
+            reason,
+        } if first <= last => Ok(Arc::new(Segment {
+            base: first,
+            log_path: path,
+            state: SegmentState::Missing(Box::new(MissingSpan {
+                first,
+                last,
+                reason,
+            })),
+        })),
+        other => Err(other),
+    }
+}
+
 /// Reads the metadata, with clear errors for a directory that is not a
 /// journal.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
@@ -222,7 +248,7 @@ fn load_sealed(
     meta: &Meta,
     base: u64,
     previous: Option<(u64, u64)>,
-    previous_digest: &[u8; 32],
+    previous_digest: Option<&[u8; 32]>,
     maps: &MapCache,
     body_len_max: usize,
     bytes_read: &mut u64,
@@ -255,7 +281,7 @@ fn load_sealed(
                 codec::read_frame(&footer, body_len_max),
                 Ok((codec::Frame::Footer(f), _)) if f == idx.footer
             );
-        if footer_ok && &idx.footer.previous_digest == previous_digest {
+        if footer_ok && previous_digest.is_none_or(|d| &idx.footer.previous_digest == d) {
             read_header(&header, &log_path, meta, base)?;
             return Ok((idx, false));
         }
@@ -286,18 +312,32 @@ fn load_sealed(
     *bytes_read += map.bytes().len() as u64;
     let bytes = map.bytes();
     let header = read_header(bytes, &log_path, meta, base)?;
-    let mut scanner = Scanner::new(base, &header, previous_digest, body_len_max);
+    let seed = previous_digest.copied().unwrap_or_default();
+    let mut scanner = Scanner::new(base, &header, &seed, body_len_max);
     match scanner.scan(bytes, u64::MAX) {
         ScanStop::Footer(footer) => {
-            if &footer.previous_digest != previous_digest {
+            if previous_digest != Some(&footer.previous_digest) {
+                // Chained from the digest its footer claims: whole, so the
+                // link is what is wrong (a segment missing before it).
                 let mut relinked =
                     Scanner::new(base, &header, &footer.previous_digest, body_len_max);
                 relinked.scan(bytes, u64::MAX);
-                if check_footer(&relinked, &footer, &footer.previous_digest, &log_path).is_ok() {
-                    return Err(unlinked(&footer));
+                let whole =
+                    check_footer(&relinked, &footer, &footer.previous_digest, &log_path).is_ok();
+                match previous_digest {
+                    Some(_) if whole => return Err(unlinked(&footer)),
+                    // The link is already known broken: the segment stands
+                    // on its own digest.
+                    None => scanner = relinked,
+                    Some(_) => {}
                 }
             }
-            check_footer(&scanner, &footer, previous_digest, &log_path)?;
+            check_footer(
+                &scanner,
+                &footer,
+                previous_digest.unwrap_or(&footer.previous_digest),
+                &log_path,
+            )?;
             let idx = SealedIndex {
                 journal_id: meta.journal_id,
                 base_sequence: base,
@@ -372,26 +412,41 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             report,
         });
     };
+    // False right after a missing segment: the next one's link to the
+    // segment before the gap cannot hold.
+    let mut link_known = true;
     for &base in sealed_bases {
         if let Some(orphan) = orphan_before(previous, base) {
-            return Err(missing_segment(
+            let error = missing_segment(
                 dir,
                 previous,
                 Some(base),
                 Some(orphan),
                 format!("its index {} remains", index_file_name(orphan)),
-            ));
+            );
+            sealed.push(missing_placeholder(error)?);
+            link_known = false;
         }
-        let (idx, was_rebuilt) = load_sealed(
-            dir,
-            &meta,
-            base,
-            previous,
-            &previous_digest,
-            maps,
-            body_len_max,
-            &mut report.sealed_log_bytes_read,
-        )?;
+        let mut load = |link: Option<&[u8; 32]>| {
+            load_sealed(
+                dir,
+                &meta,
+                base,
+                previous,
+                link,
+                maps,
+                body_len_max,
+                &mut report.sealed_log_bytes_read,
+            )
+        };
+        let (idx, was_rebuilt) = match load(link_known.then_some(&previous_digest)) {
+            Err(error @ Error::MissingSegment { .. }) => {
+                sealed.push(missing_placeholder(error)?);
+                load(None)?
+            }
+            other => other?,
+        };
+        link_known = true;
         let log_path = dir.join(log_file_name(base));
         check_order(
             &log_path,
@@ -416,13 +471,14 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         }));
     }
     if let Some(orphan) = orphan_before(previous, last_base) {
-        return Err(missing_segment(
+        let error = missing_segment(
             dir,
             previous,
             Some(last_base),
             Some(orphan),
             format!("its index {} remains", index_file_name(orphan)),
-        ));
+        );
+        sealed.push(missing_placeholder(error)?);
     }
     // The last segment: scanned frame by frame.
     let path = dir.join(log_file_name(last_base));

@@ -39,6 +39,31 @@ pub(crate) enum SegmentState {
     /// damage): frames back to back from `start` to `end`, indexed and
     /// summarised by the salvage scan.
     Salvaged(Box<SalvagedRun>),
+    /// A segment file that is gone (the digest chain, or an index left
+    /// behind, proves it existed): a read that needs it fails naming it.
+    Missing(Box<MissingSpan>),
+}
+
+/// The sequences a missing segment held, and how its loss was found.
+pub(crate) struct MissingSpan {
+    pub first: u64,
+    pub last: u64,
+    pub reason: String,
+}
+
+impl Segment {
+    /// The error of a read that needs a missing segment.
+    pub(crate) fn missing_error(&self) -> Option<Error> {
+        match &self.state {
+            SegmentState::Missing(span) => Some(Error::MissingSegment {
+                path: self.log_path.clone(),
+                first: span.first,
+                last: span.last,
+                reason: span.reason.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A run of intact frames of a segment file, found by a salvage open.
@@ -67,7 +92,7 @@ impl Segment {
         match &self.state {
             SegmentState::Sealed(s) => Some(&s.summary),
             SegmentState::Salvaged(run) => Some(&run.summary),
-            SegmentState::Active(_) => None,
+            SegmentState::Active(_) | SegmentState::Missing(_) => None,
         }
     }
 
@@ -87,6 +112,7 @@ impl Segment {
                 None => (SEGMENT_HEADER_LEN as u64, None),
             },
             SegmentState::Salvaged(run) => (run.index.seek(target).unwrap_or(run.start), None),
+            SegmentState::Missing(_) => (SEGMENT_HEADER_LEN as u64, None),
             SegmentState::Active(index) => (
                 index
                     .read()
@@ -129,6 +155,7 @@ impl View {
         match &self.segments[i].state {
             SegmentState::Sealed(s) => s.footer.data_end,
             SegmentState::Salvaged(run) => run.end,
+            SegmentState::Missing(_) => 0,
             SegmentState::Active(_) => self.active_end,
         }
     }
@@ -369,6 +396,9 @@ impl RawRange {
                 && skip(summary)
             {
                 continue;
+            }
+            if let Some(error) = seg.missing_error() {
+                return Err(error);
             }
             let end = self.view.readable_end(i);
             if end <= SEGMENT_HEADER_LEN as u64 {
