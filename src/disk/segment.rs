@@ -562,8 +562,34 @@ pub(crate) fn resync(
 ) -> Option<Resynced> {
     let from = usize::try_from(from).ok()?;
     for at in from..bytes.len().saturating_sub(FRAME_HEADER_LEN) {
-        // A zero length word is never the start of a frame: skip cheaply.
-        if bytes[at..at + 4] == [0, 0, 0, 0] {
+        // Cheap checks first, so damaged bytes cost no CRC per offset: a
+        // record's length word within bounds, its six field lengths adding
+        // up to the body, a plausible sequence.
+        let word = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        if word & codec::FOOTER_FLAG != 0 {
+            // A footer: nothing follows it, but only a valid one ends the search.
+            if matches!(
+                codec::read_frame(&bytes[at..], body_len_max),
+                Ok((codec::Frame::Footer(_), _))
+            ) {
+                return None;
+            }
+            continue;
+        }
+        let len = word as usize;
+        let body = at + FRAME_HEADER_LEN;
+        if len < codec::BODY_FIXED_LEN || len > body_len_max || body + len > bytes.len() {
+            continue;
+        }
+        let fields: u64 = (0..6)
+            .map(|i| u64::from(codec::u32_at(bytes, body + 32 + 4 * i)))
+            .sum();
+        let sequence = codec::u64_at(bytes, body);
+        if fields != (len - codec::BODY_FIXED_LEN) as u64
+            || sequence < base
+            || after.is_some_and(|a| sequence <= a)
+            || ceiling.is_some_and(|c| sequence >= c)
+        {
             continue;
         }
         match codec::read_frame(&bytes[at..], body_len_max) {
