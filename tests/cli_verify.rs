@@ -426,3 +426,45 @@ fn an_index_that_disagrees_with_its_log_is_damage() {
         "{lines:#?}"
     );
 }
+
+/// Without `head`, damage followed by records written after a sync that
+/// covered it (their commit hints reach past it) is damage to synced data,
+/// not a torn tail: `verify` exits 1, and a writer refuses to open rather
+/// than zero acknowledged records.
+#[test]
+fn damage_below_a_later_records_commit_hint_is_damage_without_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (active, records) = sequential_journal(tmp.path());
+    std::fs::remove_file(tmp.path().join("head")).unwrap();
+    let (lost, start, end) = records[2];
+    let mut bytes = std::fs::read(&active).unwrap();
+    bytes[start as usize..end as usize].fill(0x77);
+    std::fs::write(&active, &bytes).unwrap();
+    let output = run_code(cli(tmp.path()).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with(&format!("{}: offset {start}: ", active.display()))
+                && l.contains("inside the synced region")
+                && l.contains(&format!("1 records missing (sequences {lost}..={lost})"))
+        ),
+        "{lines:#?}"
+    );
+    let before = std::fs::read(&active).unwrap();
+    let output = run_code(
+        cli(tmp.path())
+            .arg("append")
+            .write_stdin(entry_line(1) + "\n"),
+        2,
+    );
+    assert!(
+        stderr(&output).contains(&format!("{} at byte offset {start}", active.display())),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read(&active).unwrap(),
+        before,
+        "acknowledged records zeroed"
+    );
+}

@@ -46,7 +46,13 @@ fn classify_tail(found: &ActiveFound, old_head: Option<Head>) -> Tail {
     let head_synced = old_head
         .filter(|h| h.active_base == found.base)
         .map_or(0, |h| h.synced_end);
-    let synced = found.scanner.max_commit_hint.max(head_synced);
+    // Records found past damage count too: a record written after a sync
+    // proves everything below its hint was durable.
+    let synced = found
+        .scanner
+        .max_commit_hint
+        .max(head_synced)
+        .max(found.later_commit_hint);
     let at = found.scanner.position;
     match found.stop {
         ScanStop::Damage(problem) if at < synced => Tail::Corrupt {

@@ -17,8 +17,8 @@ use crate::disk::index::SealedIndex;
 use crate::disk::meta::{Head, META_FILE, Meta};
 use crate::disk::mmap::MapCache;
 use crate::disk::segment::{
-    MissingSpan, ScanStop, Scanner, Segment, SegmentState, check_footer, index_file_name,
-    log_file_name,
+    MissingSpan, ScanStop, Scanner, Segment, SegmentState, check_footer, commit_hint_after,
+    index_file_name, log_file_name,
 };
 use crate::error::{Error, Result};
 
@@ -76,6 +76,9 @@ pub(crate) struct ActiveFound {
     pub scanner: Scanner,
     pub stop: ScanStop,
     pub file_len: u64,
+    /// After damage: the largest commit hint of the records found again
+    /// past it (0 otherwise).
+    pub later_commit_hint: u64,
 }
 
 /// Everything `open` learned from the directory.
@@ -519,6 +522,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         }
     };
     let mut scanner = Scanner::new(last_base, &header, &previous_digest, body_len_max);
+    let mut later_commit_hint = 0;
     let stop = if header_missing {
         ScanStop::CleanEnd
     } else {
@@ -530,7 +534,14 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             _ => u64::MAX,
         };
         let map = maps.get(last_base, &path, file_len)?;
-        scanner.scan(map.bytes(), scan_limit)
+        let stop = scanner.scan(map.bytes(), scan_limit);
+        if let ScanStop::Damage(_) = stop {
+            let readable = &map.bytes()[..(scan_limit.min(file_len)) as usize];
+            let after = (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
+            later_commit_hint =
+                commit_hint_after(readable, scanner.position, after, last_base, body_len_max);
+        }
+        stop
     };
     report.active_records_scanned = scanner.summary.record_count;
     if scanner.summary.record_count > 0 && scanner.summary.first_sequence <= previous_last {
@@ -553,6 +564,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             scanner,
             stop,
             file_len,
+            later_commit_hint,
         }),
         report,
     })

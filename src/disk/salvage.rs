@@ -223,7 +223,22 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             });
         }
         let scanned = scan(&bytes, &path, base, ceiling, body_len_max);
-        holes.extend(scanned.holes.iter().cloned());
+        // In the active segment, damage at or after the synced end is a
+        // torn tail (never acknowledged), not a hole.
+        // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
+        let named = head.filter(|h| {
+            is_last && h.active_base == base && !cfg!(feature = "break-ignore-synced-end")
+        });
+        let synced = scanned
+            .max_commit_hint
+            .max(named.map_or(0, |h| h.synced_end));
+        holes.extend(
+            scanned
+                .holes
+                .iter()
+                .filter(|h| !is_last || h.offset < synced)
+                .cloned(),
+        );
         // A footer that does not link to the previous segment's digest,
         // while that segment was whole: a segment is missing between.
         if let (Some(footer), Some(digest)) = (&scanned.footer, previous_digest)
@@ -262,12 +277,6 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 });
             }
         } else {
-            // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
-            let named = head
-                .filter(|h| h.active_base == base && !cfg!(feature = "break-ignore-synced-end"));
-            let synced = scanned
-                .max_commit_hint
-                .max(named.map_or(0, |h| h.synced_end));
             let head_last = named.map(|h| h.latest);
             match &scanned.stopped {
                 // Past the synced end: a torn tail, never acknowledged.
@@ -278,30 +287,56 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                     sequences: head_last.and_then(|l| span(from, l)),
                     reason: format!("{why}, inside the synced region (synced end {synced})"),
                 }),
-                None if scanned.footer.is_none() && scanned.end < synced => holes.push(Hole {
-                    path: path.clone(),
-                    offset: scanned.end,
-                    sequences: head_last.and_then(|l| span(from, l)),
-                    reason: format!(
-                        "the data ends at byte {}, but {synced} bytes had been synced \
-                         (truncated or zeroed)",
-                        scanned.end
-                    ),
-                }),
+                // A clean end is checked against `head` (the records
+                // before it cannot prove more than they reach).
+                None if scanned.footer.is_none()
+                    && named.is_some_and(|h| scanned.end < h.synced_end) =>
+                {
+                    holes.push(Hole {
+                        path: path.clone(),
+                        offset: scanned.end,
+                        sequences: head_last.and_then(|l| span(from, l)),
+                        reason: format!(
+                            "the data ends at byte {}, but `head` records {} bytes as synced \
+                             (truncated or zeroed)",
+                            scanned.end,
+                            named.map_or(0, |h| h.synced_end)
+                        ),
+                    })
+                }
                 None => {}
             }
         }
-        previous_digest = match (&scanned.footer, scanned.holes.is_empty()) {
+        previous_digest = match (&scanned.footer, scanned.holes.is_empty() && header_ok) {
             (Some(footer), true) => Some(footer.digest),
             _ => None,
         };
-        if let Some(last) = scanned.last {
+        // In the active segment, the first damage at or after the synced
+        // end is where the data ends (a torn tail): nothing past it was
+        // acknowledged, and a writer's open zeroes it, so nothing past it
+        // is served either.
+        let torn_at = if is_last {
+            scanned
+                .holes
+                .iter()
+                .map(|h| h.offset)
+                .chain(scanned.stopped.as_ref().map(|(offset, _)| *offset))
+                .find(|&offset| offset >= synced)
+        } else {
+            None
+        };
+        let runs: Vec<SalvagedRun> = scanned
+            .runs
+            .into_iter()
+            .filter(|run| torn_at.is_none_or(|t| run.start < t))
+            .collect();
+        if let Some(last) = runs.last().map(|r| r.summary.last_sequence) {
             previous_last = Some(last);
             latest = latest.max(last);
         } else if scanned.footer.is_some() {
             previous_last = Some(previous_last.unwrap_or(0).max(base));
         }
-        for (n, run) in scanned.runs.into_iter().enumerate() {
+        for (n, run) in runs.into_iter().enumerate() {
             let run_base = if n == 0 {
                 base
             } else {

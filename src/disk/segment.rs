@@ -610,3 +610,35 @@ pub(crate) fn resync(
     }
     None
 }
+
+/// The largest commit hint of the records found again after damage at
+/// `from` ([`resync`], then frame by frame, again after each damage). A
+/// record written after a sync proves the bytes below its hint were
+/// durable, wherever it lies: damage below that hint is damage to synced
+/// data, never a torn write.
+pub(crate) fn commit_hint_after(
+    bytes: &[u8],
+    from: u64,
+    after: Option<u64>,
+    base: u64,
+    body_len_max: usize,
+) -> u64 {
+    let mut last = after;
+    let mut hint = 0;
+    let mut at = from.saturating_add(1);
+    while let Some(found) = resync(bytes, at, last, base, None, body_len_max) {
+        let mut pos = found.offset as usize;
+        while let Ok((codec::Frame::Record(record), len)) =
+            codec::read_frame(&bytes[pos..], body_len_max)
+        {
+            if last.is_some_and(|l| record.sequence <= l) {
+                break;
+            }
+            hint = hint.max(record.commit_hint);
+            last = Some(record.sequence);
+            pos += len;
+        }
+        at = pos as u64 + 1;
+    }
+    hint
+}

@@ -21,7 +21,9 @@ use crate::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::disk::index::{INDEX_FIXED_LEN, SealedIndex};
 use crate::disk::meta::{HEAD_FILE, Head};
 use crate::disk::recovery::{body_len_max, list_segments, read_meta};
-use crate::disk::segment::{ScanStop, Scanner, index_file_name, log_file_name, resync};
+use crate::disk::segment::{
+    ScanStop, Scanner, commit_hint_after, index_file_name, log_file_name, resync,
+};
 use crate::error::{Error, Result};
 
 /// One problem found by [`verify`].
@@ -147,7 +149,30 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
             Err(e) => {
                 let empty_tail =
                     is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
-                if !empty_tail {
+                let synced = head
+                    .filter(|h| is_last && h.active_base == base)
+                    .filter(|h| {
+                        h.synced_end > SEGMENT_HEADER_LEN as u64
+                            && !cfg!(feature = "break-ignore-synced-end")
+                    });
+                if let Some(head) = synced {
+                    // An emptied or cut active segment that had records synced.
+                    problem(
+                        &path,
+                        0,
+                        format!(
+                            "the file is {} bytes without a readable header, but `head` records \
+                             {} bytes as synced: {}",
+                            bytes.len(),
+                            head.synced_end,
+                            missing_span(
+                                &Scanner::new(base, &[], &[0u8; 32], limit),
+                                base,
+                                Some(head.latest)
+                            )
+                        ),
+                    );
+                } else if !empty_tail {
                     problem(
                         &path,
                         0,
@@ -259,7 +284,14 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
             }
             ScanStop::Damage(frame_problem) => {
                 let ceiling = bases.get(i + 1).copied();
-                let synced = synced_end(&scanner, head, base);
+                let later = if is_last {
+                    let after =
+                        (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
+                    commit_hint_after(&bytes, scanner.position, after, base, limit)
+                } else {
+                    0
+                };
+                let synced = synced_end(&scanner, head, base).max(later);
                 if is_last && scanner.position >= synced {
                     note(
                         &path,
@@ -365,7 +397,9 @@ fn check_head_file(
     if cfg!(feature = "break-ignore-synced-end") {
         return;
     }
-    if bases.last().is_none_or(|&last| head.active_base > last) && head.synced_end > 0 {
+    if bases.last().is_none_or(|&last| head.active_base > last)
+        && head.synced_end > SEGMENT_HEADER_LEN as u64
+    {
         problem(
             &dir.join(log_file_name(head.active_base)),
             0,
