@@ -301,3 +301,43 @@ fn writers_and_followers_refuse_salvage() {
     }
     assert_eq!(snapshot(source.path()), before);
 }
+
+/// The library's salvage open: read-only only; an intact journal has no
+/// hole; a damaged one lists them, and its reads skip them.
+#[test]
+fn the_library_salvage_open_is_read_only_and_lists_holes() {
+    use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter};
+    let (source, copy) = journal_and_copy();
+    let err = DiskJournal::builder(source.path())
+        .salvage(true)
+        .open()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("salvage is a read-only open mode"),
+        "{err}"
+    );
+    let intact = DiskJournal::builder(source.path())
+        .read_only(true)
+        .salvage(true)
+        .open()
+        .unwrap();
+    assert!(intact.holes().is_empty());
+    assert_eq!(common::all_sequences(&intact).len() as u64, ENTRIES);
+
+    let logs = segment_files(copy.path());
+    let records = record_offsets(&logs[3]);
+    let (first, last) = (records[0].0, records.last().unwrap().0);
+    std::fs::remove_file(copy.path().join(logs[3].file_name().unwrap())).unwrap();
+    let journal = DiskJournal::builder(copy.path())
+        .read_only(true)
+        .salvage(true)
+        .open()
+        .unwrap();
+    let holes = journal.holes();
+    assert_eq!(holes.len(), 1, "{holes:?}");
+    assert_eq!(holes[0].sequences, Some((first, last)));
+    assert_eq!(common::all_sequences(&journal), without(first..=last));
+    let all = JournalQueryFilter::default();
+    assert_eq!(journal.count(&all).unwrap(), ENTRIES - (last - first + 1));
+    common::assert_entries_intact(&journal);
+}

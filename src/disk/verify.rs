@@ -149,12 +149,8 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
             Err(e) => {
                 let empty_tail =
                     is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
-                let synced = head
-                    .filter(|h| is_last && h.active_base == base)
-                    .filter(|h| {
-                        h.synced_end > SEGMENT_HEADER_LEN as u64
-                            && !cfg!(feature = "break-ignore-synced-end")
-                    });
+                let synced = head_naming(head, base)
+                    .filter(|h| is_last && h.synced_end > SEGMENT_HEADER_LEN as u64);
                 if let Some(head) = synced {
                     // An emptied or cut active segment that had records synced.
                     problem(
@@ -334,7 +330,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                         scanner.position,
                         "a segment that is not the last has no sealing footer".into(),
                     );
-                } else if let Some(head) = head.filter(|h| h.active_base == base)
+                } else if let Some(head) = head_naming(head, base)
                     && scanner.position < head.synced_end
                 {
                     problem(
@@ -362,13 +358,18 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
 /// the larger of the records' commit hints and `head`'s synced end when
 /// `head` names this segment.
 fn synced_end(scanner: &Scanner, head: Option<Head>, base: u64) -> u64 {
-    let head_synced = if cfg!(feature = "break-ignore-synced-end") {
-        0
-    } else {
-        head.filter(|h| h.active_base == base)
-            .map_or(0, |h| h.synced_end)
-    };
-    scanner.max_commit_hint.max(head_synced)
+    scanner
+        .max_commit_hint
+        .max(head_naming(head, base).map_or(0, |h| h.synced_end))
+}
+
+/// `head` when it names segment `base` as the active one.
+fn head_naming(head: Option<Head>, base: u64) -> Option<Head> {
+    // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
+    if cfg!(feature = "break-ignore-synced-end") {
+        return None;
+    }
+    head.filter(|h| h.active_base == base)
 }
 
 /// `head` against the segments: says on stderr (a note) what cannot be
@@ -445,7 +446,7 @@ fn lost_after_damage(
     let found = resync(bytes, scanner.position + 1, after, base, ceiling, limit);
     let last = match found {
         Some(found) => Some(found.sequence.saturating_sub(1)),
-        None if is_last => head.filter(|h| h.active_base == base).map(|h| h.latest),
+        None if is_last => head_naming(head, base).map(|h| h.latest),
         None => ceiling.map(|c| c.saturating_sub(1)),
     };
     let resumed = match found {
