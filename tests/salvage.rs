@@ -341,3 +341,37 @@ fn the_library_salvage_open_is_read_only_and_lists_holes() {
     assert_eq!(journal.count(&all).unwrap(), ENTRIES - (last - first + 1));
     common::assert_entries_intact(&journal);
 }
+
+/// A segment file from another journal in place of one of ours: none of
+/// its records is served (their CRCs are valid, but they are not this
+/// journal's); its span is a hole. Without salvage, a read names it.
+#[test]
+fn a_segment_of_another_journal_is_a_hole_not_served() {
+    let (source, copy) = journal_and_copy();
+    let other = common::closed_journal(ENTRIES, 50);
+    let logs = segment_files(source.path());
+    let name = logs[2].file_name().unwrap();
+    std::fs::copy(other.path().join(name), copy.path().join(name)).unwrap();
+    let records = record_offsets(&logs[2]);
+    let first = records[0].0;
+    let next_base = record_offsets(&logs[3])[0].0;
+    let target = copy.path().join(name);
+    every_read_command_answers_and_lists_the_holes(
+        copy.path(),
+        &without(first..=next_base - 1),
+        &[format!(
+            "{}: offset 0: sequences {first}..={} missing",
+            target.display(),
+            next_base - 1
+        )],
+    );
+    let output = run_code(cli(copy.path()).arg("export"), 2);
+    assert!(
+        stderr(&output).contains(&format!(
+            "{} at byte offset 16: segment belongs to another journal",
+            target.display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+}

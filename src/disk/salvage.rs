@@ -208,8 +208,41 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 continue;
             }
         };
-        let header_ok = codec::SegmentHeader::decode(&bytes, &path)
+        let header = codec::SegmentHeader::decode(&bytes, &path);
+        let header_ok = header
+            .as_ref()
             .is_ok_and(|h| h.journal_id == meta.journal_id && h.base_sequence == base);
+        if let Ok(h) = &header
+            && !header_ok
+        {
+            // An intact header of another journal, or of another segment:
+            // its records are not this segment's, so none is served.
+            let what = if h.journal_id != meta.journal_id {
+                "the segment belongs to another journal (its header's journal id differs)"
+                    .to_string()
+            } else {
+                format!(
+                    "the file's header says base sequence {}, its name {base}: not this segment",
+                    h.base_sequence
+                )
+            };
+            holes.push(Hole {
+                path: path.clone(),
+                offset: 0,
+                sequences: match ceiling {
+                    Some(c) => span(
+                        previous_last.map_or(base, |l| l.saturating_add(1).max(base)),
+                        c - 1,
+                    ),
+                    None => head
+                        .filter(|h| h.active_base == base)
+                        .and_then(|h| span(base, h.latest)),
+                },
+                reason: format!("{what}; none of its records is served"),
+            });
+            previous_digest = None;
+            continue;
+        }
         let empty_tail =
             is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
         if !header_ok && !empty_tail {
@@ -217,8 +250,8 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 path: path.clone(),
                 offset: 0,
                 sequences: None,
-                reason: "bad segment header (the records after it are read if their frames \
-                         are intact)"
+                reason: "damaged segment header (the records after it are read if their \
+                         frames are intact)"
                     .into(),
             });
         }
