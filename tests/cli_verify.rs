@@ -395,6 +395,27 @@ fn crash_states_the_writer_repairs_are_notes_not_damage() {
         )),
         "{err}"
     );
+    // Then killed while creating the next segment: its header half
+    // written (the first 20 bytes are the same for every segment).
+    let next = copy.join(format!("{:020}.log", offsets.last().unwrap().0 + 1));
+    let header = std::fs::read(source.join(name)).unwrap();
+    std::fs::write(&next, &header[..20]).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "verify: note: {}: offset 0: header not completely written",
+            next.display()
+        )),
+        "{err}"
+    );
+    let sealed: u64 = segment_files(&copy)
+        .iter()
+        .filter(|log| *log != &next)
+        .map(|log| common::record_offsets(log).len() as u64)
+        .sum();
+    let output = run_code(cli(&copy).args(["--salvage", "count"]), 0);
+    assert_eq!(stdout(&output), format!("{sealed}\n"));
 }
 
 /// An index rewritten with a valid CRC but entries or a summary that

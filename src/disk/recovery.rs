@@ -187,6 +187,20 @@ fn missing_placeholder(error: Error) -> Result<Arc<Segment>> {
     }
 }
 
+/// True when `bytes`, the whole of the last segment file, is what a crash
+/// while creating the segment leaves: at most a header's length of zeros
+/// or of a prefix of the header the writer would write. A writer's open
+/// rewrites it ("repaired header"); nothing was lost.
+pub(crate) fn is_unwritten_header(bytes: &[u8], journal_id: [u8; 16], base: u64) -> bool {
+    let fresh = codec::SegmentHeader {
+        format_version: codec::FORMAT_VERSION,
+        journal_id,
+        base_sequence: base,
+    }
+    .encode();
+    bytes.len() <= SEGMENT_HEADER_LEN && (bytes.iter().all(|&b| b == 0) || fresh.starts_with(bytes))
+}
+
 /// Reads the metadata, with clear errors for a directory that is not a
 /// journal.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {

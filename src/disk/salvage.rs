@@ -244,7 +244,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             continue;
         }
         let empty_tail =
-            is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
+            is_last && crate::disk::recovery::is_unwritten_header(&bytes, meta.journal_id, base);
         if !header_ok && !empty_tail {
             holes.push(Hole {
                 path: path.clone(),

@@ -147,8 +147,8 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         let header = match SegmentHeader::decode(&bytes, &path) {
             Ok(h) => h,
             Err(e) => {
-                let empty_tail =
-                    is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
+                let empty_tail = is_last
+                    && crate::disk::recovery::is_unwritten_header(&bytes, meta.journal_id, base);
                 let synced = head_naming(head, base)
                     .filter(|h| is_last && h.synced_end > SEGMENT_HEADER_LEN as u64);
                 if let Some(head) = synced {
@@ -173,6 +173,14 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                         &path,
                         0,
                         format!("bad segment header: {}", strip_location(&e)),
+                    );
+                } else if !bytes.is_empty() {
+                    note(
+                        &path,
+                        0,
+                        "header not completely written (a crash while creating the segment; \
+                         a writer's open rewrites it)"
+                            .into(),
                     );
                 }
                 previous_digest = None;
