@@ -179,21 +179,49 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
     let mut holes = Vec::new();
     let mut segments: Vec<Arc<Segment>> = Vec::new();
     // The last sequence served (or known to end the previous segment),
-    // and the digest of the previous segment when it ended in a footer.
+    // and the digest the previous segment's footer records.
     let mut previous_last: Option<u64> = None;
     let mut previous_digest: Option<[u8; 32]> = Some([0u8; 32]);
     let mut orphan_at = 0;
     let mut latest = 0u64;
     for (i, &base) in bases.iter().enumerate() {
-        let is_last = i + 1 == bases.len();
-        let ceiling = bases.get(i + 1).copied();
+        // `head` naming a later active segment (gone) proves this one was
+        // sealed: it is read as one, up to that segment's base.
+        let beyond = head
+            .map(|h| h.active_base)
+            .filter(|&active| i + 1 == bases.len() && active > base);
+        let is_last = i + 1 == bases.len() && beyond.is_none();
+        let ceiling = bases.get(i + 1).copied().or(beyond);
         let path = dir.join(log_file_name(base));
-        let mut orphan_here = false;
         while orphan_at < orphans.len() && orphans[orphan_at] < base {
             let orphan = orphans[orphan_at];
-            holes.push(orphan_hole(dir, orphan, base));
             orphan_at += 1;
-            orphan_here = true;
+            let (hole, index) = orphan_hole(dir, orphan, base);
+            // The index left behind carries the footer: its link to the
+            // segment before it is checked like a footer's.
+            let gap = span(previous_last.map_or(1, |l| l.saturating_add(1)), orphan - 1);
+            if let Some(gap) = gap {
+                let unlinked = match (&index, previous_digest) {
+                    (Some(index), Some(digest)) => index.footer.previous_digest != digest,
+                    (Some(_), None) => false,
+                    (None, _) => true,
+                };
+                if unlinked {
+                    holes.push(Hole {
+                        path: dir.join(log_file_name(gap.0)),
+                        offset: 0,
+                        sequences: Some(gap),
+                        reason: format!(
+                            "segment missing: not found before {}, whose index does not link \
+                             to the segment before it",
+                            log_file_name(orphan)
+                        ),
+                    });
+                }
+            }
+            previous_last = hole.sequences.map(|(_, last)| last).or(previous_last);
+            previous_digest = index.map(|index| index.footer.digest);
+            holes.push(hole);
         }
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -272,20 +300,52 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 .filter(|h| !is_last || h.offset < synced)
                 .cloned(),
         );
-        // A footer that does not link to the previous segment's digest,
-        // while that segment was whole: a segment is missing between.
+        // The sequences before this segment that no hole covers yet and
+        // no segment served.
+        let uncovered = |holes: &[Hole]| {
+            let covered = holes
+                .iter()
+                .filter_map(|h| h.sequences.map(|(_, last)| last))
+                .filter(|&last| last < base)
+                .chain(previous_last)
+                .max();
+            span(
+                covered.map_or(1, |c| c.saturating_add(1)),
+                base.saturating_sub(1),
+            )
+        };
+        // A footer that does not link to the digest the previous footer
+        // records: a segment is missing between them.
         if let (Some(footer), Some(digest)) = (&scanned.footer, previous_digest)
             && footer.previous_digest != digest
-            && !orphan_here
+            && let Some((first, last)) = uncovered(&holes)
         {
-            let first = previous_last.map_or(1, |l| l.saturating_add(1));
             holes.push(Hole {
                 path: dir.join(log_file_name(first)),
                 offset: 0,
-                sequences: span(first, base.saturating_sub(1)),
+                sequences: Some((first, last)),
                 reason: format!(
                     "segment missing: the digest chain of {} does not link to the segment \
                      before it",
+                    log_file_name(base)
+                ),
+            });
+        }
+        // A segment that is not the last but has no footer cannot show
+        // whether its predecessor is whole: the sequences between the two
+        // that no hole covers yet are listed as unverifiable.
+        if !is_last
+            && scanned.footer.is_none()
+            && let Some(sequences) = uncovered(&holes)
+        {
+            holes.push(Hole {
+                path: path.clone(),
+                offset: 0,
+                sequences: Some(sequences),
+                reason: format!(
+                    "not found before {}, whose missing footer cannot link it to the \
+                     segment before it: a segment may be missing (sequences may also \
+                     have a gap here)",
                     log_file_name(base)
                 ),
             });
@@ -340,10 +400,11 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 None => {}
             }
         }
-        previous_digest = match (&scanned.footer, scanned.holes.is_empty() && header_ok) {
-            (Some(footer), true) => Some(footer.digest),
-            _ => None,
-        };
+        // The digest the next segment must link to: the one this
+        // segment's footer records, even when records inside are damaged.
+        // Without a footer there is no link to check, and the hole that
+        // ends this segment runs to the next one's base anyway.
+        previous_digest = scanned.footer.as_ref().map(|footer| footer.digest);
         // In the active segment, the first damage at or after the synced
         // end is where the data ends (a torn tail): nothing past it was
         // acknowledged, and a writer's open zeroes it, so nothing past it
@@ -384,7 +445,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
     }
     let last_base = bases.last().copied();
     for &orphan in &orphans[orphan_at..] {
-        holes.push(orphan_hole(dir, orphan, u64::MAX));
+        holes.push(orphan_hole(dir, orphan, u64::MAX).0);
     }
     if let Some(head) = head
         && last_base.is_none_or(|b| head.active_base > b)
@@ -413,14 +474,17 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
 }
 
 /// The hole of a segment whose `.log` is gone but whose index remains.
-fn orphan_hole(dir: &Path, base: u64, next: u64) -> Hole {
+fn orphan_hole(dir: &Path, base: u64, next: u64) -> (Hole, Option<SealedIndex>) {
     let idx_path = dir.join(index_file_name(base));
-    let last = std::fs::read(&idx_path)
+    let index = std::fs::read(&idx_path)
         .ok()
         .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
+        .filter(|idx| idx.base_sequence == base);
+    let last = index
+        .as_ref()
         .filter(|idx| idx.summary.record_count > 0)
         .map_or(next.saturating_sub(1), |idx| idx.summary.last_sequence);
-    Hole {
+    let hole = Hole {
         path: dir.join(log_file_name(base)),
         offset: 0,
         sequences: span(base, last),
@@ -428,7 +492,8 @@ fn orphan_hole(dir: &Path, base: u64, next: u64) -> Hole {
             "segment missing (its index {} remains)",
             index_file_name(base)
         ),
-    }
+    };
+    (hole, index)
 }
 
 /// The error a salvage open gives for options it cannot honour.

@@ -134,7 +134,13 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
     let mut previous_last: Option<(u64, PathBuf)> = None;
     let mut records = 0u64;
     for (i, &base) in bases.iter().enumerate() {
-        let is_last = i + 1 == bases.len();
+        // `head` naming a later active segment (gone) proves this one was
+        // sealed: it is read as one, up to that segment's base.
+        let beyond = head
+            .map(|h| h.active_base)
+            .filter(|&active| i + 1 == bases.len() && active > base);
+        let is_last = i + 1 == bases.len() && beyond.is_none();
+        let ceiling = bases.get(i + 1).copied().or(beyond);
         let path = dir.join(log_file_name(base));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -287,7 +293,6 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                 previous_sealed = Some((scanner.summary.last_sequence.max(base), path.clone()));
             }
             ScanStop::Damage(frame_problem) => {
-                let ceiling = bases.get(i + 1).copied();
                 let later = if is_last {
                     let after =
                         (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
