@@ -354,6 +354,36 @@ fn a_deleted_segment_is_named_not_the_next_intact_one() {
         );
         assert!(stderr(&output).starts_with(&want), "{}", stderr(&output));
     }
+    // The active segment, which `head` names (with synced records).
+    let copy = copy_dir(dir.path());
+    let n = logs.len();
+    let active = copy.path().join(logs[n - 1].file_name().unwrap());
+    let active_first = record_offsets(&logs[n - 1]).first().unwrap().0;
+    std::fs::remove_file(&active).unwrap();
+    let want = format!(
+        "error: segment {} is missing: sequences {active_first}..=3000 ",
+        active.display()
+    );
+    for command in [&["export"][..], &["count"], &["append"]] {
+        let output = run_code(
+            cli(copy.path())
+                .args(command)
+                .write_stdin(cli_common::entry_line(1) + "\n"),
+            2,
+        );
+        assert!(
+            stderr(&output).starts_with(&want),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = run_code(cli(copy.path()).args(["range", "1", "4"]), 0);
+    assert_eq!(stdout(&output).lines().count(), 3);
+    assert!(
+        !copy.path().join(logs[n - 1].file_name().unwrap()).exists(),
+        "a writer recreated the missing active segment"
+    );
+
     // The last sealed segment, before the active one: its index left.
     let copy = copy_dir(dir.path());
     let n = logs.len();

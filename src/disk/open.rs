@@ -128,10 +128,15 @@ impl DiskJournal {
             mut previous_digest,
             rebuilt,
             active,
+            missing_active,
             mut report,
         } = recovery::load(dir, &maps, None)?;
         // A writer never appends to a journal with a segment missing.
-        if let Some(error) = sealed.iter().find_map(|s| s.missing_error()) {
+        if let Some(error) = sealed
+            .iter()
+            .chain(&missing_active)
+            .find_map(|s| s.missing_error())
+        {
             return Err(error);
         }
         for (path, index) in &rebuilt {
@@ -398,6 +403,7 @@ pub(super) fn load_for_reading(
         previous_digest,
         rebuilt: _,
         active,
+        missing_active,
         mut report,
     } = recovery::load(dir, maps, head)?;
     let mut latest = sealed_latest(&sealed);
@@ -454,6 +460,9 @@ pub(super) fn load_for_reading(
             }
         }
     }
+    // A read that needs the synced records of an active segment that is
+    // gone fails naming it.
+    sealed.extend(missing_active);
     follower.latest = latest;
     Ok((
         View {

@@ -90,6 +90,9 @@ pub(crate) struct Loaded {
     /// Indexes rebuilt in memory that a writer should write out.
     pub rebuilt: Vec<(PathBuf, SealedIndex)>,
     pub active: Option<ActiveFound>,
+    /// The stand-in for the active segment `head` names when its file is
+    /// gone (records were synced to it).
+    pub missing_active: Option<Arc<Segment>>,
     pub report: RecoveryReport,
 }
 
@@ -402,7 +405,26 @@ fn summary_agrees_with_footer(idx: &SealedIndex) -> bool {
 pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<Loaded> {
     let meta = read_meta(dir)?;
     let body_len_max = body_len_max(meta.segment_bytes);
+    // Read before listing: a segment `head` names was created before it.
+    let head_now = Head::read(dir);
     let bases = list_segments(dir)?;
+    let missing_active = match head_now {
+        Some(head)
+            if bases.last().is_none_or(|&last| head.active_base > last)
+                && head.synced_end > SEGMENT_HEADER_LEN as u64 =>
+        {
+            Some(missing_placeholder(Error::MissingSegment {
+                path: dir.join(log_file_name(head.active_base)),
+                first: head.active_base,
+                last: head.latest.max(head.active_base),
+                reason: format!(
+                    "`head` names it as the active segment, with {} bytes synced",
+                    head.synced_end
+                ),
+            })?)
+        }
+        _ => None,
+    };
     let mut report = RecoveryReport {
         segments: bases.len(),
         ..RecoveryReport::default()
@@ -426,6 +448,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             previous_digest,
             rebuilt,
             active: None,
+            missing_active,
             report,
         });
     };
@@ -570,6 +593,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         sealed,
         previous_digest,
         rebuilt,
+        missing_active,
         active: Some(ActiveFound {
             base: last_base,
             path,
