@@ -49,7 +49,7 @@ impl fmt::Display for Hole {
             Some((first, last)) => write!(
                 f,
                 "sequences {first}..={last} missing (up to {} records)",
-                last - first + 1
+                (last - first).saturating_add(1)
             )?,
             None => f.write_str("no sequence known missing")?,
         }
@@ -199,7 +199,10 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             let (hole, index) = orphan_hole(dir, orphan, base);
             // The index left behind carries the footer: its link to the
             // segment before it is checked like a footer's.
-            let gap = span(previous_last.map_or(1, |l| l.saturating_add(1)), orphan - 1);
+            let gap = span(
+                previous_last.map_or(1, |l| l.saturating_add(1)),
+                orphan.saturating_sub(1),
+            );
             if let Some(gap) = gap {
                 let unlinked = match (&index, previous_digest) {
                     (Some(index), Some(digest)) => index.footer.previous_digest != digest,

@@ -437,7 +437,7 @@ fn missing_span(scanner: &Scanner, base: u64, last_synced: Option<u64>) -> Strin
     match last_synced {
         Some(last) if last >= first => format!(
             "{} synced records missing (sequences {first}..={last})",
-            last - first + 1
+            (last - first).saturating_add(1)
         ),
         _ => "synced bytes missing".to_string(),
     }
