@@ -30,7 +30,7 @@ pub enum Error {
     /// digest chain (or an index left behind) proves existed cannot be read.
     #[error(
         "segment {path} is missing: sequences {first}..={last} cannot be read ({reason}); \
-         open with salvage to read the rest"
+         a salvage open (the command line's --salvage) reads the rest"
     )]
     MissingSegment {
         /// The missing `.log` file (its name as the writer would have made it).
