@@ -354,6 +354,12 @@ fn head_line(head: &baldur_journal::disk::JournalHead) -> String {
 /// checks each; sequences must strictly increase) and every audit chain is
 /// verified. There is no head to print.
 fn verify_other(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
+    if args.expect_head.is_some() || args.require_head {
+        anyhow::bail!(
+            "--expect-head and --require-head check a file journal's head (--dir or --journal \
+             file:///path)"
+        );
+    }
     let journal = open::open_read(globals)?.shared();
     let keys = args.keys.keyring()?;
     let bar = output::progress(None, "verifying", "");
