@@ -55,7 +55,8 @@ pub struct VerifyArgs {
     /// Also print a summary line (segments, records, audit chains) on stderr when clean
     #[arg(long, short)]
     verbose: bool,
-    /// Print nothing when the journal is clean (problems are still printed)
+    /// Print nothing when the journal is clean (problems, and notes on stderr, are still
+    /// printed)
     #[arg(long, short, conflicts_with = "head")]
     quiet: bool,
     /// When the journal is clean, print its head (journal id, last sequence, last sealed
