@@ -24,6 +24,9 @@ variants=(
   "break-snapshot-trust|stats|snapshot_fold::missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold|-"
   "break-skip-cas|audit_chain|two_handles_over_a_disk_journal_do_not_fork_a_chain|-"
   "break-prealloc-over-unsynced|preallocation|preallocation_never_overwrites_unsynced_records|-"
+  "break-ignore-synced-end|cli_verify|synced_records_cut_or_zeroed_in_the_active_segment_are_damage|-"
+  "break-ignore-synced-end|salvage|synced_records_cut_from_the_active_segment_are_a_hole|-"
+  "break-trust-index-sequence|recovery_damage|a_forged_index_never_gives_a_wrong_answer_through_the_binary|-"
   "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences|redis"
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
 )

@@ -26,6 +26,22 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A segment file is gone: the records of a sequence span that the
+    /// digest chain (or an index left behind) proves existed cannot be read.
+    #[error(
+        "segment {path} is missing: sequences {first}..={last} cannot be read ({reason}); \
+         a salvage open (the command line's --salvage) reads the rest"
+    )]
+    MissingSegment {
+        /// The missing `.log` file (its name as the writer would have made it).
+        path: PathBuf,
+        /// First sequence it could hold.
+        first: u64,
+        /// Last sequence it could hold.
+        last: u64,
+        /// How the loss was found.
+        reason: String,
+    },
     /// A stored checksum does not match the bytes it covers.
     #[error(
         "checksum mismatch in {path} at byte offset {offset}: stored {expected:#010x}, computed {actual:#010x}"
@@ -195,7 +211,9 @@ impl Error {
     pub fn is_corruption(&self) -> bool {
         matches!(
             self,
-            Error::Corruption { .. } | Error::ChecksumMismatch { .. }
+            Error::Corruption { .. }
+                | Error::ChecksumMismatch { .. }
+                | Error::MissingSegment { .. }
         )
     }
 }

@@ -1081,7 +1081,9 @@ fn open_writer(dir: &Path, recovery: RecoveryMode) -> crate::error::Result<DiskJ
 /// Properties: nothing panics (`verify`, the read-only open, the writer's
 /// open); whatever a handle serves has strictly increasing sequences up to
 /// the first error and every record is a verbatim frame (CRC included) of
-/// a segment file; a clean `verify` means the read-only open serves all
+/// a segment file; a salvage open's reads never fail, and on a journal
+/// `verify` finds clean it serves the same entries with no hole; a clean
+/// `verify` means the read-only open serves all
 /// its records; when both opens serve everything they serve the same
 /// entries; after a writer's open (and an optional append) and a clean
 /// close, a second writer's open succeeds with nothing left to repair and
@@ -1141,6 +1143,31 @@ fn open_directory(dir: &Path, recovery: RecoveryMode, append: bool) -> CheckResu
                         .err()
                         .map_or_else(String::new, |e| e.to_string())
                 ));
+            }
+        }
+    }
+    // Salvage serves verbatim frames in order, and on a journal `verify`
+    // finds clean it serves what the read-only open serves, with no hole.
+    if let Ok(salvaged) = DiskJournal::builder(dir)
+        .read_only(true)
+        .salvage(true)
+        .open()
+    {
+        let served = check_served(&salvaged, dir, "salvage open")?;
+        if !served.complete {
+            return Err("a salvage open failed a read".into());
+        }
+        if let Ok(report) = &verified
+            && report.is_clean()
+        {
+            if !salvaged.holes().is_empty() {
+                return Err(format!(
+                    "verify is clean, a salvage open found holes: {:?}",
+                    salvaged.holes()
+                ));
+            }
+            if read.as_ref().is_some_and(|r| r.entries != served.entries) {
+                return Err("verify is clean, salvage served other entries than a read".into());
             }
         }
     }

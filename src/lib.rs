@@ -41,6 +41,8 @@
         feature = "break-snapshot-trust",
         feature = "break-skip-cas",
         feature = "break-prealloc-over-unsynced",
+        feature = "break-ignore-synced-end",
+        feature = "break-trust-index-sequence",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
     )

@@ -555,10 +555,15 @@ fn verify_names_the_first_bad_segment() {
     let logs = common::segment_files(original.path());
     let name = |i: usize| logs[i].file_name().unwrap().to_owned();
 
-    // Deleted: the segment after the gap no longer links.
+    // Deleted with its index: the segment after the gap no longer links.
     let copy = common::copy_dir(original.path());
     std::fs::remove_file(copy.path().join(name(2))).unwrap();
+    std::fs::remove_file(copy.path().join(name(2)).with_extension("idx")).unwrap();
     assert_eq!(first_bad(copy.path()).file_name().unwrap(), name(3));
+    // Deleted, its index left behind: the deleted segment itself is named.
+    let copy = common::copy_dir(original.path());
+    std::fs::remove_file(copy.path().join(name(2))).unwrap();
+    assert_eq!(first_bad(copy.path()).file_name().unwrap(), name(2));
 
     // Reordered: two sealed segments swap files.
     let copy = common::copy_dir(original.path());

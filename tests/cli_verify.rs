@@ -188,3 +188,304 @@ fn a_directory_that_is_not_a_journal_is_an_error() {
     assert!(err.contains("does not exist"), "{err}");
     assert!(!missing.exists());
 }
+
+/// A journal of sequential entries (no gaps) whose active segment holds
+/// several records, with its `head` as the writer left it.
+fn sequential_journal(dir: &Path) -> (std::path::PathBuf, Vec<(u64, u64, u64)>) {
+    let journal = baldur_journal::DiskJournal::builder(dir)
+        .segment_bytes(64 << 10)
+        .preallocate_bytes(0)
+        .open()
+        .unwrap();
+    let entries: Vec<_> = (1..=700).map(common::entry).collect();
+    for chunk in entries.chunks(7) {
+        baldur_journal::EventJournal::append_batch(&journal, chunk).unwrap();
+    }
+    journal.close().unwrap();
+    let active = segment_files(dir).pop().unwrap();
+    let records = common::record_offsets(&active);
+    assert!(records.len() > 20, "{}", records.len());
+    assert!(dir.join("head").exists());
+    (active, records)
+}
+
+/// The synced end recorded in `head` is checked: an active segment cut at
+/// a record boundary, or with its records zeroed, lost synced records:
+/// exit 1 naming the file, the offset and how many are missing.
+#[test]
+fn synced_records_cut_or_zeroed_in_the_active_segment_are_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    let (active, records) = sequential_journal(&source);
+    let last = records.last().unwrap().0;
+    let name = active.file_name().unwrap();
+    let cut_at = records.len() - 5;
+    let (first_lost, cut, _) = records[cut_at];
+
+    // Cut at a record boundary.
+    let copy = tmp.path().join("cut");
+    copy_dir(&source, &copy);
+    let target = copy.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&target)
+        .unwrap();
+    file.set_len(cut).unwrap();
+    drop(file);
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    let want = format!(
+        "{}: offset {cut}: the data ends at byte {cut}, but `head` records",
+        target.display()
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&want)
+            && l.contains(&format!(
+                "5 synced records missing (sequences {first_lost}..={last})"
+            ))),
+        "{lines:#?}"
+    );
+
+    // The records zeroed in place.
+    let copy = tmp.path().join("zeroed");
+    copy_dir(&source, &copy);
+    let target = copy.join(name);
+    let mut bytes = std::fs::read(&target).unwrap();
+    let (first, start, _) = records[0];
+    bytes[start as usize..].fill(0);
+    std::fs::write(&target, &bytes).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    let count = records.len();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{}: offset {start}: the data ends",
+            target.display()
+        )) && l.contains(&format!(
+            "{count} synced records missing (sequences {first}..={last})"
+        ))),
+        "{lines:#?}"
+    );
+
+    // Garbage over one synced record in the middle: damage, and the
+    // records after it are found again.
+    let copy = tmp.path().join("garbage");
+    copy_dir(&source, &copy);
+    let target = copy.join(name);
+    let mut bytes = std::fs::read(&target).unwrap();
+    let (lost, start, end) = records[10];
+    for b in &mut bytes[start as usize..end as usize] {
+        *b = 0xA5;
+    }
+    std::fs::write(&target, &bytes).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with(&format!("{}: offset {start}: ", target.display()))
+                && l.contains(&format!("1 records missing (sequences {lost}..={lost})"))
+                && l.contains(&format!("records resume at byte {end}"))
+        ),
+        "{lines:#?}"
+    );
+}
+
+/// Without `head`, a cut at a record boundary cannot be told from a clean
+/// end: `verify` says so on stderr and exits 0, or 1 under
+/// `--require-head`.
+#[test]
+fn without_head_verify_says_what_it_cannot_prove() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (active, records) = sequential_journal(tmp.path());
+    std::fs::remove_file(tmp.path().join("head")).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&active)
+        .unwrap();
+    file.set_len(records[records.len() - 3].1).unwrap();
+    drop(file);
+    let output = run_code(cli(tmp.path()).arg("verify"), 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains("verify: note: ") && err.contains("no readable `head`"),
+        "{err}"
+    );
+    assert!(stdout(&output).starts_with("clean: head "), "{output:?}");
+    let output = run_code(cli(tmp.path()).args(["verify", "--require-head"]), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{}: offset 0: no readable `head`",
+            tmp.path().join("head").display()
+        ))),
+        "{lines:#?}"
+    );
+}
+
+/// Crash states the writer repairs by design are notes (exit 0): a torn
+/// tail past the synced end, and a sealed last segment whose `.idx` was
+/// never written (a kill between the footer and the index).
+#[test]
+fn crash_states_the_writer_repairs_are_notes_not_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    let (active, records) = sequential_journal(&source);
+    let name = active.file_name().unwrap();
+
+    // A torn tail: half a frame written after the synced end.
+    let copy = tmp.path().join("torn");
+    copy_dir(&source, &copy);
+    let target = copy.join(name);
+    let mut bytes = std::fs::read(&target).unwrap();
+    let end = records.last().unwrap().2 as usize;
+    let (_, start, stop) = records[3];
+    let frame = bytes[start as usize..stop as usize].to_vec();
+    bytes.truncate(end);
+    bytes.extend_from_slice(&frame[..frame.len() / 2]);
+    std::fs::write(&target, &bytes).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "verify: note: {}: offset {end}: torn tail",
+            target.display()
+        )),
+        "{err}"
+    );
+    // The same bytes inside the synced region are damage.
+    let head =
+        baldur_journal::disk::Head::decode(&std::fs::read(copy.join("head")).unwrap()).unwrap();
+    let moved = baldur_journal::disk::Head {
+        synced_end: end as u64 + 40,
+        ..head
+    };
+    std::fs::write(copy.join("head"), moved.encode()).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 1);
+    assert!(
+        stdout(&output).starts_with(&format!("{}: offset {end}: ", target.display())),
+        "{output:?}"
+    );
+
+    // Killed between writing the footer and the index: the last segment
+    // is sealed, its index missing, `head` still naming it.
+    let copy = tmp.path().join("sealed-no-index");
+    copy_dir(&source, &copy);
+    std::fs::remove_file(copy.join(name)).unwrap();
+    let logs = segment_files(&copy);
+    let last = logs.last().unwrap();
+    let index = last.with_extension("idx");
+    std::fs::remove_file(&index).unwrap();
+    let offsets = common::record_offsets(last);
+    let data_end = offsets.last().unwrap().2;
+    let stem = last.file_stem().unwrap().to_str().unwrap();
+    let head = baldur_journal::disk::Head {
+        generation: 7,
+        active_base: stem.parse().unwrap(),
+        published_end: data_end,
+        synced_end: data_end,
+        latest: offsets.last().unwrap().0,
+    };
+    std::fs::write(copy.join("head"), head.encode()).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "verify: note: {}: offset 0: index missing",
+            index.display()
+        )),
+        "{err}"
+    );
+    // Then killed while creating the next segment: its header half
+    // written (the first 20 bytes are the same for every segment).
+    let next = copy.join(format!("{:020}.log", offsets.last().unwrap().0 + 1));
+    let header = std::fs::read(source.join(name)).unwrap();
+    std::fs::write(&next, &header[..20]).unwrap();
+    let output = run_code(cli(&copy).arg("verify"), 0);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "verify: note: {}: offset 0: header not completely written",
+            next.display()
+        )),
+        "{err}"
+    );
+    let sealed: u64 = segment_files(&copy)
+        .iter()
+        .filter(|log| *log != &next)
+        .map(|log| common::record_offsets(log).len() as u64)
+        .sum();
+    let output = run_code(cli(&copy).args(["--salvage", "count"]), 0);
+    assert_eq!(stdout(&output), format!("{sealed}\n"));
+}
+
+/// An index rewritten with a valid CRC but entries or a summary that
+/// disagree with the log: exit 1 naming the index file.
+#[test]
+fn an_index_that_disagrees_with_its_log_is_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 1500);
+    let logs = segment_files(tmp.path());
+    let index = logs[0].with_extension("idx");
+    let mut bytes = std::fs::read(&index).unwrap();
+    // The second entry's sequence (fixed part 160 bytes, 16 per entry).
+    let at = 160 + 16;
+    let sequence = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    bytes[at..at + 8].copy_from_slice(&(sequence + 1).to_le_bytes());
+    let n = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..n]);
+    bytes[n..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&index, &bytes).unwrap();
+    let output = run_code(cli(tmp.path()).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{}: offset 176: index disagrees with its log: sparse index entry 1 promises \
+             sequence {}",
+            index.display(),
+            sequence + 1
+        ))),
+        "{lines:#?}"
+    );
+}
+
+/// Without `head`, damage followed by records written after a sync that
+/// covered it (their commit hints reach past it) is damage to synced data,
+/// not a torn tail: `verify` exits 1, and a writer refuses to open rather
+/// than zero acknowledged records.
+#[test]
+fn damage_below_a_later_records_commit_hint_is_damage_without_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (active, records) = sequential_journal(tmp.path());
+    std::fs::remove_file(tmp.path().join("head")).unwrap();
+    let (lost, start, end) = records[2];
+    let mut bytes = std::fs::read(&active).unwrap();
+    bytes[start as usize..end as usize].fill(0x77);
+    std::fs::write(&active, &bytes).unwrap();
+    let output = run_code(cli(tmp.path()).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with(&format!("{}: offset {start}: ", active.display()))
+                && l.contains("inside the synced region")
+                && l.contains(&format!("1 records missing (sequences {lost}..={lost})"))
+        ),
+        "{lines:#?}"
+    );
+    let before = std::fs::read(&active).unwrap();
+    let output = run_code(
+        cli(tmp.path())
+            .arg("append")
+            .write_stdin(entry_line(1) + "\n"),
+        2,
+    );
+    assert!(
+        stderr(&output).contains(&format!("{} at byte offset {start}", active.display())),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read(&active).unwrap(),
+        before,
+        "acknowledged records zeroed"
+    );
+}

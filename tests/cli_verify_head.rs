@@ -4,7 +4,7 @@
 
 mod cli_common;
 
-use baldur_journal::DiskJournal;
+use baldur_journal::{DiskJournal, EventJournal};
 use cli_common::*;
 use serde_json::Value;
 
@@ -126,4 +126,99 @@ fn verify_keyed_chains_with_and_without_the_key() {
             .all(|l| l.ends_with("(entry 1: hash_mismatch)")),
         "{text}"
     );
+}
+
+/// `verify --expect-head FILE`: the journal must extend a head recorded
+/// earlier with `verify --head`: the same journal id, the recorded sealed
+/// segment's digest at its place in the chain, a last sequence at or above
+/// the recorded one. Anything else is exit 1 naming what differs.
+#[test]
+fn verify_expect_head_checks_an_anchored_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    make_journal(&dir, 2000);
+    let recorded = tmp.path().join("heads.jsonl");
+    let output = run_ok(cli(&dir).args(["verify", "--head"]));
+    std::fs::write(&recorded, &output.stdout).unwrap();
+    let earlier = tmp.path().join("earlier");
+    copy_dir(&dir, &earlier);
+    let expect = |d: &std::path::Path, file: &std::path::Path, code: i32| {
+        run_code(
+            cli(d).args(["verify", "--expect-head", file.to_str().unwrap()]),
+            code,
+        )
+    };
+
+    // The same journal, and the journal grown since: both extend it.
+    expect(&dir, &recorded, 0);
+    let journal = DiskJournal::builder(&dir).open().unwrap();
+    let more: Vec<_> = (1..=1500).map(entry).collect();
+    journal.append_batch(&more).unwrap();
+    journal.close().unwrap();
+    expect(&dir, &recorded, 0);
+
+    // A copy from before a later recorded head: gone back.
+    let later = tmp.path().join("later.jsonl");
+    let output = run_ok(cli(&dir).args(["verify", "--head"]));
+    std::fs::write(&later, &output.stdout).unwrap();
+    let output = expect(&earlier, &later, 1);
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "does not extend the recorded head: last sequence 3001 is before the recorded 4501"
+        ),
+        "{text}"
+    );
+
+    // Another journal.
+    let other = tmp.path().join("other");
+    make_journal(&other, 2000);
+    let output = expect(&other, &recorded, 1);
+    assert!(
+        stdout(&output).contains("another journal: journal id"),
+        "{output:?}"
+    );
+
+    // The same journal id, rewritten from the start with other records:
+    // every digest recomputed, so `verify` alone passes it.
+    let rewritten = tmp.path().join("rewritten");
+    std::fs::create_dir_all(&rewritten).unwrap();
+    std::fs::copy(dir.join("journal.meta"), rewritten.join("journal.meta")).unwrap();
+    // As `make_journal` writes it, but entry 1's source changed (same
+    // length, so the segments roll at the same places).
+    let journal = DiskJournal::builder(&rewritten).open().unwrap();
+    let mut forged: Vec<_> = (1..=2000).map(entry).collect();
+    forged[0].source = "tesT".into();
+    journal.append_batch(&forged).unwrap();
+    for gap_to in [2010, 3000, 3001] {
+        journal.append_at(gap_to, &entry(gap_to)).unwrap();
+    }
+    journal.close().unwrap();
+    run_ok(cli(&rewritten).arg("verify"));
+    let output = expect(&rewritten, &recorded, 1);
+    let text = stdout(&output);
+    let want: Value = serde_json::from_slice(&std::fs::read(&recorded).unwrap()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "{}: line 1: the journal does not extend the recorded head: sealed segment at base \
+             sequence {} has digest ",
+            recorded.display(),
+            want["last_sealed"]["base_sequence"]
+        )) && text.contains(&format!(
+            "recorded {}",
+            want["last_sealed"]["digest"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+
+    // A file that is not a recorded head is an error naming it.
+    let junk = tmp.path().join("junk");
+    std::fs::write(&junk, "not json\n").unwrap();
+    let err = assert_one_line_error(
+        &cli(&dir)
+            .args(["verify", "--expect-head", junk.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("line 1"), "{err}");
 }

@@ -3,6 +3,7 @@
 //! indexes are rebuilt with identical answers; a crash in the middle of a
 //! roll is completed on open.
 
+mod cli_common;
 mod common;
 
 use std::collections::BTreeMap;
@@ -213,5 +214,188 @@ fn a_truncated_copy_of_a_sealed_segment_is_an_error_not_a_crash() {
     assert!(
         error.to_string().contains(&sealed.display().to_string()),
         "{error}"
+    );
+}
+
+/// Rewrites an index file's bytes with `edit` and a fresh CRC, as a
+/// forger who knows the format would.
+fn forge_index(path: &std::path::Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = std::fs::read(path).unwrap();
+    edit(&mut bytes);
+    let n = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..n]);
+    bytes[n..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, &bytes).unwrap();
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+/// One rule for derived files: an index rewritten with a valid CRC may
+/// steer a read, but every record a read returns is checked against what
+/// the index promised, or the read fails naming the index file; a summary
+/// contradicting the footer is not used to count.
+#[test]
+fn a_forged_index_never_gives_a_wrong_answer_through_the_binary() {
+    use cli_common::{cli, run_code, stderr, stdout};
+    let dir = build(3000);
+    let logs = segment_files(dir.path());
+    let index = logs[0].with_extension("idx");
+
+    // An entry that names the wrong sequence for its offset.
+    let copy = copy_dir(dir.path());
+    let forged = copy.path().join(index.file_name().unwrap());
+    let entry = 2;
+    let at = 160 + 16 * entry;
+    let promised = u64_at(&std::fs::read(&forged).unwrap(), at);
+    forge_index(&forged, |bytes| {
+        bytes[at..at + 8].copy_from_slice(&(promised - 3).to_le_bytes())
+    });
+    let output = run_code(
+        cli(copy.path()).args(["range", &(promised - 2).to_string(), &promised.to_string()]),
+        2,
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "corrupt data in {} at byte offset {at}: index entry {entry} promises sequence {}",
+            forged.display(),
+            promised - 3
+        )),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty());
+
+    // A summary whose event-type counts claim 1000 records more than the
+    // footer has: not used to count.
+    let copy = copy_dir(dir.path());
+    let forged = copy.path().join(index.file_name().unwrap());
+    let bytes = std::fs::read(&forged).unwrap();
+    let entries = u32::from_le_bytes(bytes[152..156].try_into().unwrap()) as usize;
+    let table = 160 + 16 * entries;
+    let name_len = u32::from_le_bytes(bytes[table..table + 4].try_into().unwrap()) as usize;
+    let name = std::str::from_utf8(&bytes[table + 4..table + 4 + name_len])
+        .unwrap()
+        .to_string();
+    let count_at = table + 4 + name_len;
+    let want = stdout(&run_code(
+        cli(dir.path()).args(["count", "--event-type", &name]),
+        0,
+    ));
+    forge_index(&forged, |bytes| {
+        let count = u64_at(bytes, count_at) + 1000;
+        bytes[count_at..count_at + 8].copy_from_slice(&count.to_le_bytes());
+    });
+    let output = run_code(cli(copy.path()).args(["count", "--event-type", &name]), 0);
+    assert_eq!(stdout(&output), want);
+    let output = run_code(cli(copy.path()).arg("count"), 0);
+    assert_eq!(stdout(&output), "3000\n");
+    let output = run_code(cli(copy.path()).arg("verify"), 1);
+    assert!(
+        stdout(&output).starts_with(&format!(
+            "{}: offset 48: index disagrees with its log: summary",
+            forged.display()
+        )),
+        "{output:?}"
+    );
+}
+
+/// A deleted middle segment: every read that needs it fails naming the
+/// missing segment (its file and sequence span), not the next one; reads
+/// that do not need it answer.
+#[test]
+fn a_deleted_segment_is_named_not_the_next_intact_one() {
+    use cli_common::{cli, run_code, stderr, stdout};
+    let dir = build(3000);
+    let logs = segment_files(dir.path());
+    assert!(logs.len() >= 4);
+    let first = record_offsets(&logs[1]).first().unwrap().0;
+    let last = record_offsets(&logs[1]).last().unwrap().0;
+    let next_base = record_offsets(&logs[2]).first().unwrap().0;
+    for keep_index in [false, true] {
+        let copy = copy_dir(dir.path());
+        let missing = copy.path().join(logs[1].file_name().unwrap());
+        std::fs::remove_file(&missing).unwrap();
+        if !keep_index {
+            std::fs::remove_file(missing.with_extension("idx")).unwrap();
+        }
+        // Without its index, the span runs to the next segment's base.
+        let span_last = if keep_index { last } else { next_base - 1 };
+        let want = format!(
+            "error: segment {} is missing: sequences {first}..={span_last} ",
+            missing.display()
+        );
+        let inside = (first + 3).to_string();
+        for command in [
+            &["count"][..],
+            &["export"],
+            &["range", "1", &inside],
+            &["query", "--event-type", "dlq_store"],
+            &["info"],
+        ] {
+            let output = run_code(cli(copy.path()).args(command), 2);
+            let err = stderr(&output);
+            assert!(err.starts_with(&want), "{command:?}: {err}");
+        }
+        // Reads that do not need it answer.
+        let output = run_code(cli(copy.path()).args(["range", "1", "4"]), 0);
+        assert_eq!(stdout(&output).lines().count(), 3);
+        let output = run_code(cli(copy.path()).arg("latest"), 0);
+        assert_eq!(stdout(&output), "3000\n");
+        let output = run_code(cli(copy.path()).args(["tail", "-n", "2"]), 0);
+        assert_eq!(stdout(&output).lines().count(), 2);
+        // A writer refuses to append to it.
+        let output = run_code(
+            cli(copy.path())
+                .arg("append")
+                .write_stdin(cli_common::entry_line(1) + "\n"),
+            2,
+        );
+        assert!(stderr(&output).starts_with(&want), "{}", stderr(&output));
+    }
+    // The active segment, which `head` names (with synced records).
+    let copy = copy_dir(dir.path());
+    let n = logs.len();
+    let active = copy.path().join(logs[n - 1].file_name().unwrap());
+    let active_first = record_offsets(&logs[n - 1]).first().unwrap().0;
+    std::fs::remove_file(&active).unwrap();
+    let want = format!(
+        "error: segment {} is missing: sequences {active_first}..=3000 ",
+        active.display()
+    );
+    for command in [&["export"][..], &["count"], &["append"]] {
+        let output = run_code(
+            cli(copy.path())
+                .args(command)
+                .write_stdin(cli_common::entry_line(1) + "\n"),
+            2,
+        );
+        assert!(
+            stderr(&output).starts_with(&want),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = run_code(cli(copy.path()).args(["range", "1", "4"]), 0);
+    assert_eq!(stdout(&output).lines().count(), 3);
+    assert!(
+        !copy.path().join(logs[n - 1].file_name().unwrap()).exists(),
+        "a writer recreated the missing active segment"
+    );
+
+    // The last sealed segment, before the active one: its index left.
+    let copy = copy_dir(dir.path());
+    let n = logs.len();
+    let missing = copy.path().join(logs[n - 2].file_name().unwrap());
+    std::fs::remove_file(&missing).unwrap();
+    let output = run_code(cli(copy.path()).arg("count"), 2);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!(
+            "error: segment {} is missing: ",
+            missing.display()
+        )),
+        "{err}"
     );
 }

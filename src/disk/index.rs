@@ -117,6 +117,12 @@ impl SparseIndex {
         after.checked_sub(1).map(|i| self.entries[i].position)
     }
 
+    /// The last entry whose sequence is at most `target`, with its place.
+    pub fn seek_entry(&self, target: u64) -> Option<(usize, IndexEntry)> {
+        let after = self.entries.partition_point(|e| e.sequence <= target);
+        after.checked_sub(1).map(|i| (i, self.entries[i]))
+    }
+
     /// The entries.
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries

@@ -51,6 +51,8 @@ pub struct DiskJournal {
     /// Times a follower reloaded the directory (a writer came or went):
     /// what was summarised may have been zeroed and written again.
     pub(super) reloads: AtomicU64,
+    /// What a salvage open could not read (empty otherwise).
+    pub(super) holes: Vec<crate::disk::Hole>,
 }
 
 /// Counters of a writer, from [`DiskJournal::write_stats`].
@@ -142,6 +144,13 @@ impl DiskJournal {
         &self.report
     }
 
+    /// What a salvage open ([`DiskJournalBuilder::salvage`]) could not
+    /// read, in file order: reads skip these holes. Empty for any other
+    /// open, and for a salvage open of an intact journal.
+    pub fn holes(&self) -> &[crate::disk::Hole] {
+        &self.holes
+    }
+
     /// The journal's identity (16 random bytes fixed at creation).
     pub fn journal_id(&self) -> [u8; 16] {
         self.meta.journal_id
@@ -228,7 +237,10 @@ impl DiskJournal {
     pub fn check_head(&self, recorded: &JournalHead) -> Result<Option<String>> {
         let now = self.head()?;
         if now.journal_id != recorded.journal_id {
-            return Ok(Some("another journal (journal id differs)".into()));
+            return Ok(Some(format!(
+                "another journal: journal id {} differs from the recorded {}",
+                now.journal_id, recorded.journal_id
+            )));
         }
         if now.last_sequence < recorded.last_sequence {
             return Ok(Some(format!(
@@ -240,32 +252,42 @@ impl DiskJournal {
             return Ok(None);
         };
         let view = self.shared.view();
-        let found = view
-            .segments
+        let sealed: Vec<_> = view.segments.iter().filter_map(|s| s.sealed()).collect();
+        let Some(place) = sealed
             .iter()
-            .filter_map(|s| s.sealed())
-            .find(|index| index.base_sequence == want.base_sequence);
-        Ok(match found {
-            None => Some(format!(
-                "no sealed segment at base sequence {}",
+            .position(|index| index.base_sequence == want.base_sequence)
+        else {
+            return Ok(Some(format!(
+                "no sealed segment at base sequence {} (the recorded head's last sealed segment)",
                 want.base_sequence
-            )),
-            Some(index) => {
-                let digest: String = index
-                    .footer
-                    .digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                if digest != want.digest || index.footer.last_sequence != want.last_sequence {
-                    Some(format!(
-                        "sealed segment at base sequence {} has digest {digest}, recorded {}",
-                        want.base_sequence, want.digest
-                    ))
-                } else {
-                    None
-                }
-            }
+            )));
+        };
+        let index = sealed[place];
+        let digest: String = index
+            .footer
+            .digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(if digest != want.digest {
+            Some(format!(
+                "sealed segment at base sequence {} has digest {digest}, recorded {}",
+                want.base_sequence, want.digest
+            ))
+        } else if index.footer.last_sequence != want.last_sequence {
+            Some(format!(
+                "sealed segment at base sequence {} ends at sequence {}, recorded {}",
+                want.base_sequence, index.footer.last_sequence, want.last_sequence
+            ))
+        } else if place as u64 + 1 != recorded.sealed_segments {
+            Some(format!(
+                "sealed segment at base sequence {} is sealed segment {} of the chain, recorded {}",
+                want.base_sequence,
+                place + 1,
+                recorded.sealed_segments
+            ))
+        } else {
+            None
         })
     }
 
@@ -444,6 +466,10 @@ impl DiskJournal {
         let Some(follower) = &self.follower else {
             return Ok(());
         };
+        if self.options.salvage {
+            // A salvage view is fixed at open: it never follows a writer.
+            return Ok(());
+        }
         // With a live writer, follow what it published after its syncs;
         // without one, what is on disk (the writer may have exited since).
         let live = writer_is_live(&self.dir);
@@ -519,8 +545,8 @@ impl DiskJournal {
         let mut total = 0u64;
         for (i, segment) in view.segments.iter().enumerate() {
             if summary_answers {
-                let counted = match segment.sealed() {
-                    Some(sealed) => summary_count(query, &sealed.summary),
+                let counted = match segment.summary() {
+                    Some(summary) => summary_count(query, summary),
                     None => self.with_active_summary(view, i, |s| summary_count(query, s))?,
                 };
                 if let Some(counted) = counted {

@@ -13,6 +13,7 @@ mod mmap;
 mod open;
 mod options;
 mod recovery;
+mod salvage;
 mod segment;
 pub mod verify;
 mod writer;
@@ -35,6 +36,7 @@ pub use options::{
     DiskJournalOptions, Durability, RecoveryMode, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
 };
 pub use recovery::{RecoveryReport, TornTail};
+pub use salvage::Hole;
 #[doc(hidden)]
 pub use segment::{RawRange, index_file_name, log_file_name};
-pub use verify::{Problem, VerifyReport, verify};
+pub use verify::{Problem, VerifyOptions, VerifyReport, verify, verify_with};

@@ -46,7 +46,13 @@ fn classify_tail(found: &ActiveFound, old_head: Option<Head>) -> Tail {
     let head_synced = old_head
         .filter(|h| h.active_base == found.base)
         .map_or(0, |h| h.synced_end);
-    let synced = found.scanner.max_commit_hint.max(head_synced);
+    // Records found past damage count too: a record written after a sync
+    // proves everything below its hint was durable.
+    let synced = found
+        .scanner
+        .max_commit_hint
+        .max(head_synced)
+        .max(found.later_commit_hint);
     let at = found.scanner.position;
     match found.stop {
         ScanStop::Damage(problem) if at < synced => Tail::Corrupt {
@@ -122,8 +128,17 @@ impl DiskJournal {
             mut previous_digest,
             rebuilt,
             active,
+            missing_active,
             mut report,
         } = recovery::load(dir, &maps, None)?;
+        // A writer never appends to a journal with a segment missing.
+        if let Some(error) = sealed
+            .iter()
+            .chain(&missing_active)
+            .find_map(|s| s.missing_error())
+        {
+            return Err(error);
+        }
         for (path, index) in &rebuilt {
             writer::write_index(storage.as_ref(), path, index)?;
         }
@@ -287,17 +302,39 @@ impl DiskJournal {
             lock: Mutex::new(Some(lock)),
             active_summary: Mutex::new(None),
             reloads: AtomicU64::new(0),
+            holes: Vec::new(),
         })
     }
 
     pub(super) fn open_reader(dir: &Path, options: DiskJournalOptions) -> Result<DiskJournal> {
         let maps = Arc::new(MapCache::new(options.map_cache_capacity));
-        let head = if writer_is_live(dir) {
-            Head::read(dir)
+        let (loaded_view, follower, report, meta, holes) = if options.salvage {
+            let salvaged = crate::disk::salvage::load(dir)?;
+            let follower = Follower {
+                generation: 0,
+                active: None,
+                latest: salvaged.view.latest,
+            };
+            let report = RecoveryReport {
+                segments: crate::disk::recovery::list_segments(dir)?.len(),
+                ..RecoveryReport::default()
+            };
+            (
+                salvaged.view,
+                follower,
+                report,
+                salvaged.meta,
+                salvaged.holes,
+            )
         } else {
-            None
+            let head = if writer_is_live(dir) {
+                Head::read(dir)
+            } else {
+                None
+            };
+            let (view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
+            (view, follower, report, meta, Vec::new())
         };
-        let (loaded_view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
         let body_len_max = recovery::body_len_max(meta.segment_bytes);
         Ok(DiskJournal {
             dir: dir.to_path_buf(),
@@ -321,6 +358,7 @@ impl DiskJournal {
             lock: Mutex::new(None),
             active_summary: Mutex::new(None),
             reloads: AtomicU64::new(0),
+            holes,
         })
     }
 }
@@ -365,6 +403,7 @@ pub(super) fn load_for_reading(
         previous_digest,
         rebuilt: _,
         active,
+        missing_active,
         mut report,
     } = recovery::load(dir, maps, head)?;
     let mut latest = sealed_latest(&sealed);
@@ -421,6 +460,9 @@ pub(super) fn load_for_reading(
             }
         }
     }
+    // A read that needs the synced records of an active segment that is
+    // gone fails naming it.
+    sealed.extend(missing_active);
     follower.latest = latest;
     Ok((
         View {

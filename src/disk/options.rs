@@ -108,6 +108,12 @@ pub struct DiskJournalOptions {
     /// Default 4 MiB; 0 turns it off. Not used under [`Durability::Os`],
     /// which never syncs on the write path. Per open.
     pub preallocate_bytes: u64,
+    /// Salvage: a read-only open of a journal with missing, truncated or
+    /// damaged segments that serves every record it can find and lists
+    /// what it could not read ([`crate::disk::DiskJournal::holes`];
+    /// docs/FORMAT.md, "Salvage"). Needs `read_only`; never follows a
+    /// live writer. Default false. Per open.
+    pub salvage: bool,
     /// The file-operation seam. Default: the real file system.
     pub storage: Arc<dyn Storage>,
 }
@@ -153,6 +159,7 @@ impl Default for DiskJournalOptions {
             map_cache_capacity: MAP_CACHE_CAPACITY,
             recovery: RecoveryMode::TolerateTornTail,
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
+            salvage: false,
             storage: OsStorage::shared(),
         }
     }
@@ -169,6 +176,7 @@ impl std::fmt::Debug for DiskJournalOptions {
             .field("read_only", &self.read_only)
             .field("max_query_limit", &self.max_query_limit)
             .field("preallocate_bytes", &self.preallocate_bytes)
+            .field("salvage", &self.salvage)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +195,7 @@ impl std::fmt::Debug for DiskJournalOptions {
 /// | `map_cache_capacity` | 64 | no |
 /// | `recovery` | `TolerateTornTail` | no |
 /// | `preallocate_bytes` | 4 MiB (0: off; unused under `Os`) | no |
+/// | `salvage` | false (needs `read_only`) | no |
 #[derive(Clone, Debug)]
 pub struct DiskJournalBuilder {
     pub(crate) dir: PathBuf,
@@ -245,6 +254,12 @@ impl DiskJournalBuilder {
         self.options.preallocate_bytes = bytes;
         self
     }
+    /// Salvage: read what can be read of a damaged journal, listing the
+    /// holes (read-only opens only).
+    pub fn salvage(mut self, salvage: bool) -> Self {
+        self.options.salvage = salvage;
+        self
+    }
     /// The file-operation seam (for tests that count or inject faults).
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.options.storage = storage;
@@ -283,6 +298,9 @@ pub(crate) fn validate(options: &DiskJournalOptions) -> Result<()> {
         return Err(Error::InvalidOption(
             "max_record_bytes is smaller than an empty record".into(),
         ));
+    }
+    if options.salvage && !options.read_only {
+        return Err(crate::disk::salvage::refuse_writer());
     }
     if let Durability::EveryRecords(0) = options.durability {
         return Err(Error::InvalidOption(

@@ -17,7 +17,8 @@ use crate::disk::index::SealedIndex;
 use crate::disk::meta::{Head, META_FILE, Meta};
 use crate::disk::mmap::MapCache;
 use crate::disk::segment::{
-    ScanStop, Scanner, Segment, SegmentState, check_footer, index_file_name, log_file_name,
+    MissingSpan, ScanStop, Scanner, Segment, SegmentState, check_footer, commit_hint_after,
+    index_file_name, log_file_name,
 };
 use crate::error::{Error, Result};
 
@@ -75,6 +76,9 @@ pub(crate) struct ActiveFound {
     pub scanner: Scanner,
     pub stop: ScanStop,
     pub file_len: u64,
+    /// After damage: the largest commit hint of the records found again
+    /// past it (0 otherwise).
+    pub later_commit_hint: u64,
 }
 
 /// Everything `open` learned from the directory.
@@ -86,6 +90,9 @@ pub(crate) struct Loaded {
     /// Indexes rebuilt in memory that a writer should write out.
     pub rebuilt: Vec<(PathBuf, SealedIndex)>,
     pub active: Option<ActiveFound>,
+    /// The stand-in for the active segment `head` names when its file is
+    /// gone (records were synced to it).
+    pub missing_active: Option<Arc<Segment>>,
     pub report: RecoveryReport,
 }
 
@@ -106,6 +113,95 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     }
     bases.sort_unstable();
     Ok(bases)
+}
+
+/// The base sequences of the `.idx` files in `dir` whose `.log` is gone:
+/// a segment deleted, its index left behind.
+pub(crate) fn orphan_indexes(dir: &Path) -> Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let item = item.map_err(|e| Error::io(dir, e))?;
+        let name = item.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".idx")
+            && stem.len() == 20
+            && stem.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(base) = stem.parse::<u64>()
+            && !dir.join(log_file_name(base)).exists()
+        {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// The error for a segment gone from before `next` (`None`: the end),
+/// after the segment ending at `previous_last` (0: the start).
+pub(crate) fn missing_segment(
+    dir: &Path,
+    previous: Option<(u64, u64)>,
+    next: Option<u64>,
+    orphan: Option<u64>,
+    how: String,
+) -> Error {
+    let first = orphan.unwrap_or_else(|| previous.map_or(1, |(_, last)| last.saturating_add(1)));
+    let mut last = next.map_or(u64::MAX, |n| n.saturating_sub(1));
+    if let Some(base) = orphan {
+        let idx_path = dir.join(index_file_name(base));
+        if let Some(idx) = std::fs::read(&idx_path)
+            .ok()
+            .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
+            && idx.summary.record_count > 0
+        {
+            last = last.min(idx.summary.last_sequence);
+        }
+    }
+    Error::MissingSegment {
+        path: dir.join(log_file_name(first)),
+        first,
+        last,
+        reason: how,
+    }
+}
+
+/// The stand-in for a missing segment in a reader's view: a read that
+/// needs its sequences fails with `error` (an [`Error::MissingSegment`]);
+/// reads that do not, succeed. When the span is empty (no sequence fits
+/// between its neighbours), there is nothing to stand in for: the error
+/// is returned instead.
+fn missing_placeholder(error: Error) -> Result<Arc<Segment>> {
+    match error {
+        Error::MissingSegment {
+            path,
+            first,
+            last,
+            reason,
+        } if first <= last => Ok(Arc::new(Segment {
+            base: first,
+            log_path: path,
+            state: SegmentState::Missing(Box::new(MissingSpan {
+                first,
+                last,
+                reason,
+            })),
+        })),
+        other => Err(other),
+    }
+}
+
+/// True when `bytes`, the whole of the last segment file, is what a crash
+/// while creating the segment leaves: at most a header's length of zeros
+/// or of a prefix of the header the writer would write. A writer's open
+/// rewrites it ("repaired header"); nothing was lost.
+pub(crate) fn is_unwritten_header(bytes: &[u8], journal_id: [u8; 16], base: u64) -> bool {
+    let fresh = codec::SegmentHeader {
+        format_version: codec::FORMAT_VERSION,
+        journal_id,
+        base_sequence: base,
+    }
+    .encode();
+    bytes.len() <= SEGMENT_HEADER_LEN && (bytes.iter().all(|&b| b == 0) || fresh.starts_with(bytes))
 }
 
 /// Reads the metadata, with clear errors for a directory that is not a
@@ -166,11 +262,13 @@ fn read_header(
 
 /// Loads a sealed segment through its index, or by scanning its log when
 /// the index is missing, stale or damaged.
+#[allow(clippy::too_many_arguments)]
 fn load_sealed(
     dir: &Path,
     meta: &Meta,
     base: u64,
-    previous_digest: &[u8; 32],
+    previous: Option<(u64, u64)>,
+    previous_digest: Option<&[u8; 32]>,
     maps: &MapCache,
     body_len_max: usize,
     bytes_read: &mut u64,
@@ -180,7 +278,11 @@ fn load_sealed(
     let from_index = std::fs::read(&idx_path)
         .ok()
         .and_then(|bytes| SealedIndex::decode(&bytes, &idx_path).ok())
-        .filter(|idx| idx.journal_id == meta.journal_id && idx.base_sequence == base);
+        .filter(|idx| {
+            idx.journal_id == meta.journal_id
+                && idx.base_sequence == base
+                && summary_agrees_with_footer(idx)
+        });
     if let Some(idx) = from_index {
         // Cheap checks only: the footer in the log agrees with the index
         // and chains to the previous segment. Records are checked on read.
@@ -199,19 +301,63 @@ fn load_sealed(
                 codec::read_frame(&footer, body_len_max),
                 Ok((codec::Frame::Footer(f), _)) if f == idx.footer
             );
-        if footer_ok && &idx.footer.previous_digest == previous_digest {
+        if footer_ok && previous_digest.is_none_or(|d| &idx.footer.previous_digest == d) {
             read_header(&header, &log_path, meta, base)?;
             return Ok((idx, false));
         }
     }
+    let unlinked = |footer: &codec::Footer| {
+        let from = previous.map_or_else(
+            || "the start of the journal".to_string(),
+            |(previous_base, _)| log_file_name(previous_base),
+        );
+        missing_segment(
+            dir,
+            previous,
+            Some(base),
+            None,
+            format!(
+                "the digest chain of {} does not link to {from}, though its own records \
+                 match its digest{}",
+                log_file_name(base),
+                if footer.previous_digest == [0u8; 32] {
+                    " (and it claims to be the first segment)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
     let map = maps.get(base, &log_path, SEGMENT_HEADER_LEN as u64)?;
     *bytes_read += map.bytes().len() as u64;
     let bytes = map.bytes();
     let header = read_header(bytes, &log_path, meta, base)?;
-    let mut scanner = Scanner::new(base, &header, previous_digest, body_len_max);
+    let seed = previous_digest.copied().unwrap_or_default();
+    let mut scanner = Scanner::new(base, &header, &seed, body_len_max);
     match scanner.scan(bytes, u64::MAX) {
         ScanStop::Footer(footer) => {
-            check_footer(&scanner, &footer, previous_digest, &log_path)?;
+            if previous_digest != Some(&footer.previous_digest) {
+                // Chained from the digest its footer claims: whole, so the
+                // link is what is wrong (a segment missing before it).
+                let mut relinked =
+                    Scanner::new(base, &header, &footer.previous_digest, body_len_max);
+                relinked.scan(bytes, u64::MAX);
+                let whole =
+                    check_footer(&relinked, &footer, &footer.previous_digest, &log_path).is_ok();
+                match previous_digest {
+                    Some(_) if whole => return Err(unlinked(&footer)),
+                    // The link is already known broken: the segment stands
+                    // on its own digest.
+                    None => scanner = relinked,
+                    Some(_) => {}
+                }
+            }
+            check_footer(
+                &scanner,
+                &footer,
+                previous_digest.unwrap_or(&footer.previous_digest),
+                &log_path,
+            )?;
             let idx = SealedIndex {
                 journal_id: meta.journal_id,
                 base_sequence: base,
@@ -230,12 +376,55 @@ fn load_sealed(
     }
 }
 
+/// The cheap checks of an index's summary against its own copy of the
+/// footer (which open compares with the log's): the record count and the
+/// sequence bounds, and the event-type counts adding up to the records.
+/// An index failing them is rebuilt from the log, so a count or a skip
+/// never rests on a summary that contradicts the footer.
+fn summary_agrees_with_footer(idx: &SealedIndex) -> bool {
+    let s = &idx.summary;
+    let f = &idx.footer;
+    let types_add_up = s
+        .event_types
+        .as_ref()
+        .is_none_or(|types| types.values().sum::<u64>() == s.record_count);
+    let entries_inside = idx.index.entries().iter().all(|e| {
+        e.position >= SEGMENT_HEADER_LEN as u64
+            && e.position < f.data_end
+            && (s.record_count == 0 || (s.first_sequence..=s.last_sequence).contains(&e.sequence))
+    });
+    s.record_count == f.record_count
+        && s.first_sequence == f.first_sequence
+        && s.last_sequence == f.last_sequence
+        && types_add_up
+        && entries_inside
+}
+
 /// Loads the directory. `limit` bounds the active segment's scan for a
 /// read-only open while a writer is live (the published end).
 pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<Loaded> {
     let meta = read_meta(dir)?;
     let body_len_max = body_len_max(meta.segment_bytes);
+    // Read before listing: a segment `head` names was created before it.
+    let head_now = Head::read(dir);
     let bases = list_segments(dir)?;
+    let missing_active = match head_now {
+        Some(head)
+            if bases.last().is_none_or(|&last| head.active_base > last)
+                && head.synced_end > SEGMENT_HEADER_LEN as u64 =>
+        {
+            Some(missing_placeholder(Error::MissingSegment {
+                path: dir.join(log_file_name(head.active_base)),
+                first: head.active_base,
+                last: head.latest.max(head.active_base),
+                reason: format!(
+                    "`head` names it as the active segment, with {} bytes synced",
+                    head.synced_end
+                ),
+            })?)
+        }
+        _ => None,
+    };
     let mut report = RecoveryReport {
         segments: bases.len(),
         ..RecoveryReport::default()
@@ -244,6 +433,14 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
     let mut rebuilt = Vec::new();
     let mut previous_digest = [0u8; 32];
     let mut previous_last = 0u64;
+    let mut previous: Option<(u64, u64)> = None;
+    let orphans = orphan_indexes(dir)?;
+    let orphan_before = |previous: Option<(u64, u64)>, base: u64| {
+        orphans
+            .iter()
+            .copied()
+            .find(|&o| o < base && previous.is_none_or(|(p, _)| o > p))
+    };
     let Some((&last_base, sealed_bases)) = bases.split_last() else {
         return Ok(Loaded {
             meta,
@@ -251,19 +448,45 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             previous_digest,
             rebuilt,
             active: None,
+            missing_active,
             report,
         });
     };
+    // False right after a missing segment: the next one's link to the
+    // segment before the gap cannot hold.
+    let mut link_known = true;
     for &base in sealed_bases {
-        let (idx, was_rebuilt) = load_sealed(
-            dir,
-            &meta,
-            base,
-            &previous_digest,
-            maps,
-            body_len_max,
-            &mut report.sealed_log_bytes_read,
-        )?;
+        if let Some(orphan) = orphan_before(previous, base) {
+            let error = missing_segment(
+                dir,
+                previous,
+                Some(base),
+                Some(orphan),
+                format!("its index {} remains", index_file_name(orphan)),
+            );
+            sealed.push(missing_placeholder(error)?);
+            link_known = false;
+        }
+        let mut load = |link: Option<&[u8; 32]>| {
+            load_sealed(
+                dir,
+                &meta,
+                base,
+                previous,
+                link,
+                maps,
+                body_len_max,
+                &mut report.sealed_log_bytes_read,
+            )
+        };
+        let (idx, was_rebuilt) = match load(link_known.then_some(&previous_digest)) {
+            Err(error @ Error::MissingSegment { .. }) => {
+                sealed.push(missing_placeholder(error)?);
+                load(None)?
+            }
+            other => other?,
+        };
+        link_known = true;
         let log_path = dir.join(log_file_name(base));
         check_order(
             &log_path,
@@ -275,6 +498,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         if idx.summary.record_count > 0 {
             previous_last = idx.summary.last_sequence;
         }
+        previous = Some((base, previous_last.max(base)));
         previous_digest = idx.footer.digest;
         if was_rebuilt {
             report.rebuilt_indexes.push(dir.join(index_file_name(base)));
@@ -285,6 +509,16 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             log_path,
             state: SegmentState::Sealed(Box::new(idx)),
         }));
+    }
+    if let Some(orphan) = orphan_before(previous, last_base) {
+        let error = missing_segment(
+            dir,
+            previous,
+            Some(last_base),
+            Some(orphan),
+            format!("its index {} remains", index_file_name(orphan)),
+        );
+        sealed.push(missing_placeholder(error)?);
     }
     // The last segment: scanned frame by frame.
     let path = dir.join(log_file_name(last_base));
@@ -325,6 +559,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         }
     };
     let mut scanner = Scanner::new(last_base, &header, &previous_digest, body_len_max);
+    let mut later_commit_hint = 0;
     let stop = if header_missing {
         ScanStop::CleanEnd
     } else {
@@ -336,7 +571,14 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             _ => u64::MAX,
         };
         let map = maps.get(last_base, &path, file_len)?;
-        scanner.scan(map.bytes(), scan_limit)
+        let stop = scanner.scan(map.bytes(), scan_limit);
+        if let ScanStop::Damage(_) = stop {
+            let readable = &map.bytes()[..(scan_limit.min(file_len)) as usize];
+            let after = (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
+            later_commit_hint =
+                commit_hint_after(readable, scanner.position, after, last_base, body_len_max);
+        }
+        stop
     };
     report.active_records_scanned = scanner.summary.record_count;
     if scanner.summary.record_count > 0 && scanner.summary.first_sequence <= previous_last {
@@ -351,6 +593,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         sealed,
         previous_digest,
         rebuilt,
+        missing_active,
         active: Some(ActiveFound {
             base: last_base,
             path,
@@ -359,6 +602,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             scanner,
             stop,
             file_len,
+            later_commit_hint,
         }),
         report,
     })

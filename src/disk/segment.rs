@@ -34,26 +34,110 @@ pub(crate) enum SegmentState {
     Sealed(Box<SealedIndex>),
     /// Still written; its sparse index grows under the lock.
     Active(Arc<RwLock<SparseIndex>>),
+    /// A salvage open's run of records found intact in a segment file
+    /// (the whole segment when it is intact, else the parts between
+    /// damage): frames back to back from `start` to `end`, indexed and
+    /// summarised by the salvage scan.
+    Salvaged(Box<SalvagedRun>),
+    /// A segment file that is gone (the digest chain, or an index left
+    /// behind, proves it existed): a read that needs it fails naming it.
+    Missing(Box<MissingSpan>),
+}
+
+/// The sequences a missing segment held, and how its loss was found.
+pub(crate) struct MissingSpan {
+    pub first: u64,
+    pub last: u64,
+    pub reason: String,
+}
+
+impl Segment {
+    /// The error of a read that needs a missing segment.
+    pub(crate) fn missing_error(&self) -> Option<Error> {
+        match &self.state {
+            SegmentState::Missing(span) => Some(Error::MissingSegment {
+                path: self.log_path.clone(),
+                first: span.first,
+                last: span.last,
+                reason: span.reason.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A run of intact frames of a segment file, found by a salvage open.
+pub(crate) struct SalvagedRun {
+    /// Offset of its first frame.
+    pub start: u64,
+    /// Offset just past its last frame.
+    pub end: u64,
+    /// Its records' summary.
+    pub summary: Summary,
+    /// Its sparse index (offsets in the file).
+    pub index: SparseIndex,
 }
 
 impl Segment {
     pub(crate) fn sealed(&self) -> Option<&SealedIndex> {
         match &self.state {
             SegmentState::Sealed(s) => Some(s),
-            SegmentState::Active(_) => None,
+            _ => None,
         }
     }
 
-    /// Where to start reading for the first record with sequence >= target.
-    fn seek(&self, target: u64) -> u64 {
-        let found = match &self.state {
-            SegmentState::Sealed(s) => s.index.seek(target),
-            SegmentState::Active(index) => {
-                index.read().unwrap_or_else(|e| e.into_inner()).seek(target)
-            }
-        };
-        found.unwrap_or(SEGMENT_HEADER_LEN as u64)
+    /// The summary of a segment that no longer grows (sealed, or a
+    /// salvaged run).
+    pub(crate) fn summary(&self) -> Option<&Summary> {
+        match &self.state {
+            SegmentState::Sealed(s) => Some(&s.summary),
+            SegmentState::Salvaged(run) => Some(&run.summary),
+            SegmentState::Active(_) | SegmentState::Missing(_) => None,
+        }
     }
+
+    /// Where to start reading for the first record with sequence >= target,
+    /// and, when a sealed segment's index gave the offset, the entry's
+    /// place and the sequence it promises is there.
+    fn seek(&self, target: u64) -> (u64, Option<Promise>) {
+        match &self.state {
+            SegmentState::Sealed(s) => match s.index.seek_entry(target) {
+                Some((i, entry)) => (
+                    entry.position,
+                    Some(Promise {
+                        entry: i,
+                        sequence: entry.sequence,
+                    }),
+                ),
+                None => (SEGMENT_HEADER_LEN as u64, None),
+            },
+            SegmentState::Salvaged(run) => (run.index.seek(target).unwrap_or(run.start), None),
+            SegmentState::Missing(_) => (SEGMENT_HEADER_LEN as u64, None),
+            SegmentState::Active(index) => (
+                index
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .seek(target)
+                    .unwrap_or(SEGMENT_HEADER_LEN as u64),
+                None,
+            ),
+        }
+    }
+
+    /// The segment's index file.
+    pub(crate) fn index_path(&self) -> PathBuf {
+        self.log_path.with_file_name(index_file_name(self.base))
+    }
+}
+
+/// What an index entry used for a seek promises: the record at its offset
+/// has its sequence. Checked on the first frame read from there.
+#[derive(Clone, Copy, Debug)]
+struct Promise {
+    /// The entry's place in the index (its bytes start at 160 + 16·entry).
+    entry: usize,
+    /// The sequence it names.
+    sequence: u64,
 }
 
 /// A consistent snapshot of the journal for readers: the segments, the
@@ -70,6 +154,8 @@ impl View {
     pub(crate) fn readable_end(&self, i: usize) -> u64 {
         match &self.segments[i].state {
             SegmentState::Sealed(s) => s.footer.data_end,
+            SegmentState::Salvaged(run) => run.end,
+            SegmentState::Missing(_) => 0,
             SegmentState::Active(_) => self.active_end,
         }
     }
@@ -228,6 +314,9 @@ pub struct RawRange {
     floor: u64,
     ceiling: Option<u64>,
     previous: Option<u64>,
+    /// The index entry the current position came from, until the frame
+    /// there has been checked against it.
+    promise: Option<Promise>,
     skip: Option<SegmentSkip>,
 }
 
@@ -280,6 +369,7 @@ impl RawRange {
             floor: 0,
             ceiling: None,
             previous: None,
+            promise: None,
             skip: None,
         }
     }
@@ -302,10 +392,13 @@ impl RawRange {
             let i = self.segment;
             self.segment += 1;
             let seg = self.view.segments[i].clone();
-            if let (Some(skip), Some(sealed)) = (&self.skip, seg.sealed())
-                && skip(&sealed.summary)
+            if let (Some(skip), Some(summary)) = (&self.skip, seg.summary())
+                && skip(summary)
             {
                 continue;
+            }
+            if let Some(error) = seg.missing_error() {
+                return Err(error);
             }
             let end = self.view.readable_end(i);
             if end <= SEGMENT_HEADER_LEN as u64 {
@@ -316,7 +409,7 @@ impl RawRange {
                 None => end,
             };
             self.map = Some(self.maps.get(seg.base, &seg.log_path, needed)?);
-            self.position = seg.seek(self.start);
+            (self.position, self.promise) = seg.seek(self.start);
             self.segment_end = end;
             self.floor = seg.base;
             self.ceiling = self.view.segments.get(i + 1).map(|next| next.base);
@@ -350,7 +443,35 @@ impl RawRange {
             let bytes = self.map.as_ref().expect("map is set").bytes();
             let at = self.position as usize;
             let window = &bytes[at..self.segment_end as usize];
-            match codec::check_frame(window, self.body_len_max) {
+            let checked = codec::check_frame(window, self.body_len_max);
+            if let Some(promise) = self.promise.take()
+                && !cfg!(feature = "break-trust-index-sequence")
+            {
+                let found = match &checked {
+                    Ok(frame) if !frame.is_footer && frame.sequence == promise.sequence => None,
+                    Ok(frame) if frame.is_footer => Some("the footer".to_string()),
+                    Ok(frame) => Some(format!("sequence {}", frame.sequence)),
+                    Err(problem) => Some(format!("no valid frame ({})", problem.describe())),
+                };
+                if let Some(found) = found {
+                    let segment = &self.view.segments[self.segment - 1];
+                    let error = Error::corruption(
+                        segment.index_path(),
+                        (crate::disk::index::INDEX_FIXED_LEN + 16 * promise.entry) as u64,
+                        format!(
+                            "index entry {} promises sequence {} at byte {at} of {}, but {found} \
+                             is there (the index disagrees with its log)",
+                            promise.entry,
+                            promise.sequence,
+                            segment.log_path.display()
+                        ),
+                    );
+                    self.map = None;
+                    self.last_segment = 0;
+                    return Some(Err(error));
+                }
+            }
+            match checked {
                 Ok(frame) if !frame.is_footer => {
                     let in_order = frame.sequence >= self.floor
                         && self.ceiling.is_none_or(|c| frame.sequence < c)
@@ -412,4 +533,112 @@ impl Iterator for OwnedRange {
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next_entry().map(|r| r.map(|e| e.to_entry()))
     }
+}
+
+/// A record frame found again after damage by [`resync`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Resynced {
+    /// Offset of the frame in the segment.
+    pub offset: u64,
+    /// The record's sequence.
+    pub sequence: u64,
+}
+
+/// Finds the first record frame at or after byte `from` of a segment's
+/// `bytes` that can be trusted again after damage: its length and CRC are
+/// valid, its body decodes, and its sequence is plausible, that is above
+/// `after` (the last sequence read before the damage, or below the
+/// segment's base when none was) and below `ceiling` (the next segment's
+/// base, when there is one). Every byte offset is tried, since frames are
+/// not aligned; a footer frame ends the search (nothing follows it).
+/// docs/FORMAT.md, "Salvage", describes the rule.
+pub(crate) fn resync(
+    bytes: &[u8],
+    from: u64,
+    after: Option<u64>,
+    base: u64,
+    ceiling: Option<u64>,
+    body_len_max: usize,
+) -> Option<Resynced> {
+    let from = usize::try_from(from).ok()?;
+    for at in from..bytes.len().saturating_sub(FRAME_HEADER_LEN) {
+        // Cheap checks first, so damaged bytes cost no CRC per offset: a
+        // record's length word within bounds, its six field lengths adding
+        // up to the body, a plausible sequence.
+        let word = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        if word & codec::FOOTER_FLAG != 0 {
+            // A footer: nothing follows it, but only a valid one ends the search.
+            if matches!(
+                codec::read_frame(&bytes[at..], body_len_max),
+                Ok((codec::Frame::Footer(_), _))
+            ) {
+                return None;
+            }
+            continue;
+        }
+        let len = word as usize;
+        let body = at + FRAME_HEADER_LEN;
+        if len < codec::BODY_FIXED_LEN || len > body_len_max || body + len > bytes.len() {
+            continue;
+        }
+        let fields: u64 = (0..6)
+            .map(|i| u64::from(codec::u32_at(bytes, body + 32 + 4 * i)))
+            .sum();
+        let sequence = codec::u64_at(bytes, body);
+        if fields != (len - codec::BODY_FIXED_LEN) as u64
+            || sequence < base
+            || after.is_some_and(|a| sequence <= a)
+            || ceiling.is_some_and(|c| sequence >= c)
+        {
+            continue;
+        }
+        match codec::read_frame(&bytes[at..], body_len_max) {
+            Ok((codec::Frame::Record(record), _)) => {
+                let plausible = record.sequence >= base
+                    && after.is_none_or(|a| record.sequence > a)
+                    && ceiling.is_none_or(|c| record.sequence < c);
+                if plausible {
+                    return Some(Resynced {
+                        offset: at as u64,
+                        sequence: record.sequence,
+                    });
+                }
+            }
+            Ok((codec::Frame::Footer(_), _)) => return None,
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// The largest commit hint of the records found again after damage at
+/// `from` ([`resync`], then frame by frame, again after each damage). A
+/// record written after a sync proves the bytes below its hint were
+/// durable, wherever it lies: damage below that hint is damage to synced
+/// data, never a torn write.
+pub(crate) fn commit_hint_after(
+    bytes: &[u8],
+    from: u64,
+    after: Option<u64>,
+    base: u64,
+    body_len_max: usize,
+) -> u64 {
+    let mut last = after;
+    let mut hint = 0;
+    let mut at = from.saturating_add(1);
+    while let Some(found) = resync(bytes, at, last, base, None, body_len_max) {
+        let mut pos = found.offset as usize;
+        while let Ok((codec::Frame::Record(record), len)) =
+            codec::read_frame(&bytes[pos..], body_len_max)
+        {
+            if last.is_some_and(|l| record.sequence <= l) {
+                break;
+            }
+            hint = hint.max(record.commit_hint);
+            last = Some(record.sequence);
+            pos += len;
+        }
+        at = pos as u64 + 1;
+    }
+    hint
 }

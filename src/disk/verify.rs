@@ -3,7 +3,14 @@
 //! gives a list of problems, never a crash. It checks every header, every
 //! frame's length and CRC, that sequences strictly increase within and
 //! across segments, every sealed segment's footer and recomputed digest
-//! chain, and every index against its log.
+//! chain, every index against its log, and the active segment against
+//! the synced end recorded in `head`.
+//!
+//! What it reports is split in two (docs/RELIABILITY.md, "Damage or a
+//! crash state"): problems are synced data lost or wrong, or derived data
+//! that disagrees with the log; notes are crash states a writer's open
+//! repairs by design (a torn tail past the synced end, a missing index)
+//! and what cannot be proven without `head`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,9 +18,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::codec::{SEGMENT_HEADER_LEN, SegmentHeader};
-use crate::disk::index::SealedIndex;
+use crate::disk::index::{INDEX_FIXED_LEN, SealedIndex};
+use crate::disk::meta::{HEAD_FILE, Head};
 use crate::disk::recovery::{body_len_max, list_segments, read_meta};
-use crate::disk::segment::{ScanStop, Scanner, index_file_name, log_file_name};
+use crate::disk::segment::{
+    ScanStop, Scanner, commit_hint_after, index_file_name, log_file_name, resync,
+};
 use crate::error::{Error, Result};
 
 /// One problem found by [`verify`].
@@ -46,8 +56,22 @@ pub struct VerifyReport {
     pub segments: usize,
     /// Records whose CRC checked out.
     pub records: u64,
-    /// Every problem, in file order; empty when the journal is clean.
+    /// Every problem, in file order; empty when the journal is clean:
+    /// synced data lost or wrong, or derived data disagreeing with the log.
     pub problems: Vec<Problem>,
+    /// Crash states a writer's open repairs (a torn tail past the synced
+    /// end, a missing or never-written index) and what could not be
+    /// proven (no `head`): worth saying, not damage.
+    pub notes: Vec<Problem>,
+}
+
+/// What [`verify_with`] demands beyond the defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// A missing or unreadable `head` is a problem, not a note: without it
+    /// the end of the active segment cannot be checked against what was
+    /// synced.
+    pub require_head: bool,
 }
 
 impl VerifyReport {
@@ -57,15 +81,31 @@ impl VerifyReport {
     }
 }
 
+/// Verifies the journal in `dir` without writing anything, with the
+/// default [`VerifyOptions`]. Errs only when the directory is not a
+/// journal (no readable `journal.meta`).
+pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    verify_with(dir, &VerifyOptions::default())
+}
+
 /// Verifies the journal in `dir` without writing anything. Errs only when
 /// the directory is not a journal (no readable `journal.meta`).
-pub fn verify(dir: &Path) -> Result<VerifyReport> {
+pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> {
     let meta = read_meta(dir)?;
+    let head = Head::read(dir);
     let limit = body_len_max(meta.segment_bytes);
     let bases = list_segments(dir)?;
     let mut report = VerifyReport {
         segments: bases.len(),
         ..VerifyReport::default()
+    };
+    let mut notes = Vec::new();
+    let mut note = |path: &Path, offset: u64, message: String| {
+        notes.push(Problem {
+            path: path.to_path_buf(),
+            offset,
+            message,
+        });
     };
     let mut problem = |path: &Path, offset: u64, message: String| {
         report.problems.push(Problem {
@@ -74,13 +114,33 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             message,
         });
     };
+    check_head_file(dir, head, &bases, options, &mut problem, &mut note);
+    for orphan in crate::disk::recovery::orphan_indexes(dir)? {
+        problem(
+            &dir.join(log_file_name(orphan)),
+            0,
+            format!(
+                "missing: its index {} remains, so the segment existed",
+                index_file_name(orphan)
+            ),
+        );
+    }
+    // The digest and last sequence of the previous segment that ended
+    // with a footer, to name a missing segment between it and the next.
+    let mut previous_sealed: Option<(u64, PathBuf)> = None;
     // `None` once a segment could not be read to its footer: the next
     // segment's link is then not checked (the damage is already reported).
     let mut previous_digest: Option<[u8; 32]> = Some([0u8; 32]);
     let mut previous_last: Option<(u64, PathBuf)> = None;
     let mut records = 0u64;
     for (i, &base) in bases.iter().enumerate() {
-        let is_last = i + 1 == bases.len();
+        // `head` naming a later active segment (gone) proves this one was
+        // sealed: it is read as one, up to that segment's base.
+        let beyond = head
+            .map(|h| h.active_base)
+            .filter(|&active| i + 1 == bases.len() && active > base);
+        let is_last = i + 1 == bases.len() && beyond.is_none();
+        let ceiling = bases.get(i + 1).copied().or(beyond);
         let path = dir.join(log_file_name(base));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -93,13 +153,40 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         let header = match SegmentHeader::decode(&bytes, &path) {
             Ok(h) => h,
             Err(e) => {
-                let empty_tail =
-                    is_last && bytes.len() <= SEGMENT_HEADER_LEN && bytes.iter().all(|&b| b == 0);
-                if !empty_tail {
+                let empty_tail = is_last
+                    && crate::disk::recovery::is_unwritten_header(&bytes, meta.journal_id, base);
+                let synced = head_naming(head, base)
+                    .filter(|h| is_last && h.synced_end > SEGMENT_HEADER_LEN as u64);
+                if let Some(head) = synced {
+                    // An emptied or cut active segment that had records synced.
+                    problem(
+                        &path,
+                        0,
+                        format!(
+                            "the file is {} bytes without a readable header, but `head` records \
+                             {} bytes as synced: {}",
+                            bytes.len(),
+                            head.synced_end,
+                            missing_span(
+                                &Scanner::new(base, &[], &[0u8; 32], limit),
+                                base,
+                                Some(head.latest)
+                            )
+                        ),
+                    );
+                } else if !empty_tail {
                     problem(
                         &path,
                         0,
                         format!("bad segment header: {}", strip_location(&e)),
+                    );
+                } else if !bytes.is_empty() {
+                    note(
+                        &path,
+                        0,
+                        "header not completely written (a crash while creating the segment; \
+                         a writer's open rewrites it)"
+                            .into(),
                     );
                 }
                 previous_digest = None;
@@ -156,19 +243,89 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                         (again, footer.previous_digest)
                     }
                 };
-                if let Err(e) = crate::disk::segment::check_footer(&checked, &footer, &link, &path)
-                {
-                    problem(&path, scanner.position, strip_location(&e));
+                match crate::disk::segment::check_footer(&checked, &footer, &link, &path) {
+                    Err(_)
+                        if footer.previous_digest != link
+                            && crate::disk::segment::check_footer(
+                                &relinked(base, header_bytes, &footer, &bytes, limit),
+                                &footer,
+                                &footer.previous_digest,
+                                &path,
+                            )
+                            .is_ok() =>
+                    {
+                        // The segment is whole, but chains to a digest no
+                        // segment present has: one is missing before it.
+                        let first = previous_sealed.as_ref().map_or(1, |(last, _)| last + 1);
+                        let last = base.saturating_sub(1);
+                        let after = previous_sealed.as_ref().map_or_else(
+                            || "the start of the journal".to_string(),
+                            |(_, p)| p.display().to_string(),
+                        );
+                        problem(
+                            &path,
+                            scanner.position,
+                            format!(
+                                "footer disagrees with the previous segment's digest: a segment \
+                                 is missing between {after} and this one (sequences \
+                                 {first}..={last}; its file would be named {})",
+                                log_file_name(first)
+                            ),
+                        );
+                    }
+                    Err(e) => problem(&path, scanner.position, strip_location(&e)),
+                    Ok(()) => {}
                 }
                 let footer_end = scanner.position + crate::codec::FOOTER_FRAME_LEN as u64;
                 if bytes[footer_end as usize..].iter().any(|&b| b != 0) {
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
-                check_index(dir, base, &meta.journal_id, &scanner, &footer, &mut problem);
+                check_index(
+                    dir,
+                    base,
+                    &meta.journal_id,
+                    &scanner,
+                    &footer,
+                    &mut problem,
+                    &mut note,
+                );
                 previous_digest = Some(footer.digest);
+                previous_sealed = Some((scanner.summary.last_sequence.max(base), path.clone()));
             }
             ScanStop::Damage(frame_problem) => {
-                problem(&path, scanner.position, frame_problem.describe());
+                let later = if is_last {
+                    let after =
+                        (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
+                    commit_hint_after(&bytes, scanner.position, after, base, limit)
+                } else {
+                    0
+                };
+                let synced = synced_end(&scanner, head, base).max(later);
+                if is_last && scanner.position >= synced {
+                    note(
+                        &path,
+                        scanner.position,
+                        format!(
+                            "torn tail: {} from byte {} to the end of the file, past the synced \
+                             end {synced}: never acknowledged as durable (a writer's open zeroes it)",
+                            frame_problem.describe(),
+                            scanner.position
+                        ),
+                    );
+                } else {
+                    let lost =
+                        lost_after_damage(&bytes, &scanner, base, ceiling, head, is_last, limit);
+                    let region = if is_last {
+                        format!(" inside the synced region (synced end {synced})")
+                    } else {
+                        String::new()
+                    };
+                    problem(
+                        &path,
+                        scanner.position,
+                        format!("{}{region}{lost}", frame_problem.describe()),
+                    );
+                }
                 // The index is not compared with an unreadable log, but its
                 // own checksum still is.
                 let index_path = dir.join(index_file_name(base));
@@ -186,13 +343,148 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                         scanner.position,
                         "a segment that is not the last has no sealing footer".into(),
                     );
+                } else if let Some(head) = head_naming(head, base)
+                    && scanner.position < head.synced_end
+                {
+                    problem(
+                        &path,
+                        scanner.position,
+                        format!(
+                            "the data ends at byte {}, but `head` records {} bytes as synced \
+                             (a truncated or zeroed file): {}",
+                            scanner.position,
+                            head.synced_end,
+                            missing_span(&scanner, base, Some(head.latest))
+                        ),
+                    );
                 }
                 previous_digest = None;
             }
         }
     }
     report.records = records;
+    report.notes = notes;
     Ok(report)
+}
+
+/// The synced end of the active segment `base` as recovery computes it:
+/// the larger of the records' commit hints and `head`'s synced end when
+/// `head` names this segment.
+fn synced_end(scanner: &Scanner, head: Option<Head>, base: u64) -> u64 {
+    scanner
+        .max_commit_hint
+        .max(head_naming(head, base).map_or(0, |h| h.synced_end))
+}
+
+/// `head` when it names segment `base` as the active one.
+fn head_naming(head: Option<Head>, base: u64) -> Option<Head> {
+    // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
+    if cfg!(feature = "break-ignore-synced-end") {
+        return None;
+    }
+    head.filter(|h| h.active_base == base)
+}
+
+/// `head` against the segments: says on stderr (a note) what cannot be
+/// proven without it, and reports an active segment it names that is gone.
+fn check_head_file(
+    dir: &Path,
+    head: Option<Head>,
+    bases: &[u64],
+    options: &VerifyOptions,
+    problem: &mut impl FnMut(&Path, u64, String),
+    note: &mut impl FnMut(&Path, u64, String),
+) {
+    let head_path = dir.join(HEAD_FILE);
+    let Some(head) = head else {
+        let message = "no readable `head`: the end of the active segment cannot be checked \
+                       against what was synced (a cut at a record boundary or zeroed records \
+                       at the end would look like a clean end)"
+            .to_string();
+        if options.require_head {
+            problem(&head_path, 0, message);
+        } else {
+            note(&head_path, 0, message);
+        }
+        return;
+    };
+    if cfg!(feature = "break-ignore-synced-end") {
+        return;
+    }
+    if bases.last().is_none_or(|&last| head.active_base > last)
+        && head.synced_end > SEGMENT_HEADER_LEN as u64
+    {
+        problem(
+            &dir.join(log_file_name(head.active_base)),
+            0,
+            format!(
+                "missing: `head` names it as the active segment, with {} bytes synced and \
+                 records up to sequence {} published",
+                head.synced_end, head.latest
+            ),
+        );
+    }
+}
+
+/// "N synced records missing (sequences A..=B)" after the last record
+/// read, up to `last_synced` (`head`'s latest sequence).
+fn missing_span(scanner: &Scanner, base: u64, last_synced: Option<u64>) -> String {
+    let first = if scanner.summary.record_count == 0 {
+        base
+    } else {
+        scanner.summary.last_sequence.saturating_add(1)
+    };
+    match last_synced {
+        Some(last) if last >= first => format!(
+            "{} synced records missing (sequences {first}..={last})",
+            (last - first).saturating_add(1)
+        ),
+        _ => "synced bytes missing".to_string(),
+    }
+}
+
+/// What damage at the scanner's position lost: the sequences up to the
+/// next record found again by [`resync`], or up to `head`'s latest (the
+/// active segment) or the next segment's base when none is found.
+fn lost_after_damage(
+    bytes: &[u8],
+    scanner: &Scanner,
+    base: u64,
+    ceiling: Option<u64>,
+    head: Option<Head>,
+    is_last: bool,
+    limit: usize,
+) -> String {
+    let after = (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
+    let found = resync(bytes, scanner.position + 1, after, base, ceiling, limit);
+    let last = match found {
+        Some(found) => Some(found.sequence.saturating_sub(1)),
+        None if is_last => head_naming(head, base).map(|h| h.latest),
+        None => ceiling.map(|c| c.saturating_sub(1)),
+    };
+    let resumed = match found {
+        Some(found) => format!(
+            "; records resume at byte {} with sequence {}",
+            found.offset, found.sequence
+        ),
+        None => String::new(),
+    };
+    format!(": {}{resumed}", missing_span(scanner, base, last))
+        .replace(" synced records", " records")
+}
+
+/// A scanner over a whole segment chained from the previous digest its
+/// own footer claims (to tell a missing predecessor from damage here).
+fn relinked(
+    base: u64,
+    header: &[u8],
+    footer: &crate::codec::Footer,
+    bytes: &[u8],
+    limit: usize,
+) -> Scanner {
+    let mut again = Scanner::new(base, header, &footer.previous_digest, limit);
+    again.scan(bytes, u64::MAX);
+    again
 }
 
 fn check_index(
@@ -202,15 +494,29 @@ fn check_index(
     scanner: &Scanner,
     footer: &crate::codec::Footer,
     problem: &mut impl FnMut(&Path, u64, String),
+    note: &mut impl FnMut(&Path, u64, String),
 ) {
     let path = dir.join(index_file_name(base));
     let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            problem(
+        Ok(bytes) if bytes.iter().all(|&b| b == 0) => {
+            // Renamed into place but never synced: what a power cut leaves.
+            note(
                 &path,
                 0,
-                "index missing (derived data: a writer's open rebuilds it)".into(),
+                "index empty (its bytes never reached the disk; derived data: a writer's \
+                 open rebuilds it, readers scan the log meanwhile)"
+                    .into(),
+            );
+            return;
+        }
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            note(
+                &path,
+                0,
+                "index missing (derived data: a writer's open rebuilds it, readers scan the \
+                 log meanwhile)"
+                    .into(),
             );
             return;
         }
@@ -234,16 +540,52 @@ fn check_index(
         footer: *footer,
     };
     if index != expected {
-        let what = if index.footer != expected.footer {
-            "footer or digests"
+        let (offset, what) = if index.footer != expected.footer {
+            (40, "footer or digests".to_string())
         } else if index.summary != expected.summary {
-            "summary (sequence bounds, times or event-type counts)"
+            (
+                48,
+                format!(
+                    "summary (records {}, sequences {}..={}; the log has {} records, \
+                     sequences {}..={}, or differs in times or event-type counts)",
+                    index.summary.record_count,
+                    index.summary.first_sequence,
+                    index.summary.last_sequence,
+                    expected.summary.record_count,
+                    expected.summary.first_sequence,
+                    expected.summary.last_sequence
+                ),
+            )
         } else if index.index != expected.index {
-            "sparse index entries"
+            let entries = index.index.entries();
+            let wanted = expected.index.entries();
+            let i = (0..entries.len().max(wanted.len()))
+                .find(|&i| entries.get(i) != wanted.get(i))
+                .unwrap_or(0);
+            let what = match (entries.get(i), wanted.get(i)) {
+                (Some(e), Some(w)) => format!(
+                    "entry {i} promises sequence {} at byte {}; the log's entry is sequence {} \
+                     at byte {}",
+                    e.sequence, e.position, w.sequence, w.position
+                ),
+                (Some(e), None) => format!(
+                    "entry {i} (sequence {} at byte {}) is one the log does not have",
+                    e.sequence, e.position
+                ),
+                _ => format!("{} entries, the log needs {}", entries.len(), wanted.len()),
+            };
+            (
+                (INDEX_FIXED_LEN + 16 * i) as u64,
+                format!("sparse index {what}"),
+            )
         } else {
-            "identity (journal id or base sequence)"
+            (16, "identity (journal id or base sequence)".to_string())
         };
-        problem(&path, 0, format!("index disagrees with its log: {what}"));
+        problem(
+            &path,
+            offset,
+            format!("index disagrees with its log: {what}"),
+        );
     }
 }
 

@@ -39,7 +39,7 @@ pub struct CopyArgs {
     resume: bool,
 }
 
-pub fn run_copy(args: &CopyArgs) -> Result<Outcome> {
+pub fn run_copy(globals: &crate::open::Globals, args: &CopyArgs) -> Result<Outcome> {
     let from = JournalUrl::parse(&args.from).with_context(|| format!("--from {}", args.from))?;
     let to = JournalUrl::parse(&args.to).with_context(|| format!("--to {}", args.to))?;
     if from == to && from != JournalUrl::Memory {
@@ -48,7 +48,16 @@ pub fn run_copy(args: &CopyArgs) -> Result<Outcome> {
     if let JournalUrl::File(dir) = &from {
         crate::open::require_dir(dir)?;
     }
-    let source = open_parsed(&from, true).with_context(|| format!("opening {from}"))?;
+    let source: Box<dyn EventJournal> = match &from {
+        JournalUrl::File(dir) if globals.salvage => Box::new(
+            crate::open::open_dir_read_only(dir, true)
+                .with_context(|| format!("opening {from}"))?,
+        ),
+        _ if globals.salvage => {
+            bail!("--salvage reads file journals (a path or file:///path), not {from}")
+        }
+        _ => open_parsed(&from, true).with_context(|| format!("opening {from}"))?,
+    };
     crate::open::warn_if_memory(&to);
     let destination: Box<dyn EventJournal> = match &to {
         JournalUrl::File(dir) => Box::new({

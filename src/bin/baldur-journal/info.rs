@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use baldur_journal::disk::{JournalInfo, verify};
+use baldur_journal::disk::{JournalHead, JournalInfo, VerifyOptions, verify_with};
 use clap::Args;
 
 use crate::Outcome;
@@ -31,7 +31,11 @@ pub struct InfoArgs {
     long_about = "Reads every byte of the journal with plain reads (safe on a damaged or \
 truncated copy) and checks every header, every record's length and CRC, that sequences \
 strictly increase within and across segments, every sealed segment's footer and digest \
-chain, and every index against its log. When those are clean, also folds the DLQ statistics \
+chain, every index against its log, and the active segment against the synced end recorded \
+in `head` (a log shorter than it, or zeros or garbage where synced records were, is a problem \
+naming how many synced records are missing). Crash states a writer's open repairs (a torn \
+tail past the synced end, a missing index) and what cannot be proven without `head` are \
+notes on stderr (`verify: note: ...`), not problems. When those are clean, also folds the DLQ statistics \
 read-only and verifies the audit chain of every entity with chained events (each hash \
 recomputed from the stored content, each link checked: docs/AUDIT.md), HMAC under the keys \
 given with --key-file. When the journal is clean, prints its head on one line (`clean: head \
@@ -51,13 +55,23 @@ pub struct VerifyArgs {
     /// Also print a summary line (segments, records, audit chains) on stderr when clean
     #[arg(long, short)]
     verbose: bool,
-    /// Print nothing when the journal is clean (problems are still printed)
+    /// Print nothing when the journal is clean (problems, and notes on stderr, are still
+    /// printed)
     #[arg(long, short, conflicts_with = "head")]
     quiet: bool,
     /// When the journal is clean, print its head (journal id, last sequence, last sealed
     /// segment and its chained digest) as one JSON line instead of the text line
     #[arg(long)]
     head: bool,
+    /// A missing or unreadable `head` file is a problem (exit 1) instead of a note: without
+    /// it a cut or zeroed end of the active segment cannot be told from a clean end
+    #[arg(long)]
+    require_head: bool,
+    /// Check that the journal extends the heads recorded in FILE (JSON lines written by
+    /// `verify --head`): the same journal id, each recorded sealed segment's digest at its
+    /// place in the recomputed digest chain, and a last sequence at or above the recorded
+    #[arg(long, value_name = "FILE")]
+    expect_head: Option<std::path::PathBuf>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -172,11 +186,25 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     }
     open::require_dir(&globals.dir)?;
     let keys = args.keys.keyring()?;
+    let expected = args
+        .expect_head
+        .as_deref()
+        .map(read_recorded_heads)
+        .transpose()?;
     let bar = output::progress(None, "verifying", "");
-    let report = verify(&globals.dir);
+    let options = VerifyOptions {
+        require_head: args.require_head,
+    };
+    let report = verify_with(&globals.dir, &options);
     bar.finish_and_clear();
     let report = report?;
+    for note in &report.notes {
+        eprintln!("verify: note: {note}");
+    }
     let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    if let Some((path, heads)) = &expected {
+        problems.extend(check_recorded_heads(globals, path, heads));
+    }
     let mut summary = format!(
         "{} segments, {} records with valid CRCs",
         report.segments, report.records
@@ -202,6 +230,67 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         }
         Ok(())
     })
+}
+
+/// The heads recorded in `path`, one JSON object a line (as `verify
+/// --head` prints them); a line that is not one is an error naming it.
+fn read_recorded_heads(path: &std::path::Path) -> Result<(String, Vec<(usize, JournalHead)>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--expect-head {}: {e}", path.display()))?;
+    let mut heads = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let head: JournalHead = serde_json::from_str(line).map_err(|e| {
+            anyhow::anyhow!(
+                "--expect-head {} line {}: not a head as `verify --head` prints it: {e}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        heads.push((i + 1, head));
+    }
+    if heads.is_empty() {
+        anyhow::bail!(
+            "--expect-head {}: no recorded head in the file",
+            path.display()
+        );
+    }
+    Ok((path.display().to_string(), heads))
+}
+
+/// One problem line per recorded head the journal does not extend.
+fn check_recorded_heads(
+    globals: &Globals,
+    path: &str,
+    heads: &[(usize, JournalHead)],
+) -> Vec<String> {
+    let journal = match baldur_journal::DiskJournal::builder(&globals.dir)
+        .read_only(true)
+        .create_if_missing(false)
+        .open()
+    {
+        Ok(journal) => journal,
+        Err(e) => {
+            return vec![format!(
+                "{path}: the recorded head cannot be checked: the journal does not open ({e})"
+            )];
+        }
+    };
+    let mut problems = Vec::new();
+    for (line, head) in heads {
+        match journal.check_head(head) {
+            Ok(None) => {}
+            Ok(Some(differs)) => problems.push(format!(
+                "{path}: line {line}: the journal does not extend the recorded head: {differs}"
+            )),
+            Err(e) => problems.push(format!(
+                "{path}: line {line}: the recorded head cannot be checked: {e}"
+            )),
+        }
+    }
+    problems
 }
 
 /// Adds the chain count to `summary`, and says on stderr how many chains
@@ -266,6 +355,12 @@ fn head_line(head: &baldur_journal::disk::JournalHead) -> String {
 /// checks each; sequences must strictly increase) and every audit chain is
 /// verified. There is no head to print.
 fn verify_other(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
+    if args.expect_head.is_some() || args.require_head {
+        anyhow::bail!(
+            "--expect-head and --require-head check a file journal's head (--dir or --journal \
+             file:///path)"
+        );
+    }
     let journal = open::open_read(globals)?.shared();
     let keys = args.keys.keyring()?;
     let bar = output::progress(None, "verifying", "");

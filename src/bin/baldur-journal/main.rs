@@ -42,6 +42,7 @@ Examples:
   baldur-journal query --event-type circuit_breaker_opened --service payments --limit 5
   baldur-journal export > events.jsonl && baldur-journal --dir copy import --keep-sequence events.jsonl
   baldur-journal --dir /mnt/copy-of-journal verify
+  baldur-journal --dir /mnt/copy-of-journal --salvage export > recovered.jsonl
   baldur-journal tail -f
   baldur-journal dashboard                          # the DLQ statistics at a glance
   baldur-journal stats list --status requires_review --order-by created_at --json
@@ -56,7 +57,8 @@ Exit status:
   0  success (verify: the journal is clean)
   1  problems found (verify printed one line per problem, a broken audit chain included;
      audit: the trail is BROKEN, or keyed and its key not given with --key-file),
-     or no match (stats entry ID: no entry has that id; `null` with --json)
+     or no match (stats entry ID: no entry has that id; `null` with --json),
+     or, under --salvage, a hole: records that could not be read (listed on stderr)
   2  usage error, I/O error, or any other failure (one `error: ...` line on stderr)";
 
 #[derive(Parser)]
@@ -98,6 +100,13 @@ struct Cli {
         help_heading = "Global options"
     )]
     segment_bytes: Option<u64>,
+    /// Read a journal with missing, truncated or damaged segments: serve every record that
+    /// can be found (intact segments whole; in a damaged one, the records before the damage
+    /// and those found again after it), list each hole (file, offset, missing sequences) on
+    /// stderr, and exit 1 when there is one. For the commands that only read (export, copy's
+    /// source, range, query, count, latest, stats, dashboard, audit, info, tail without -f)
+    #[arg(long, global = true, help_heading = "Global options")]
+    salvage: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,6 +145,39 @@ fn usage_conflict(command: &Command) -> Option<String> {
     }
 }
 
+/// `--salvage` with a command that writes, follows or verifies.
+fn salvage_conflict(cli: &Cli) -> Option<String> {
+    if !cli.salvage {
+        return None;
+    }
+    let name = match &cli.command {
+        Command::Append(_) => "append",
+        Command::Import(_) => "import",
+        Command::Archive(_) => "archive",
+        Command::Purge(_) => "purge",
+        Command::Demo(_) => "demo",
+        Command::Bench(_) => "bench",
+        Command::Verify(_) => {
+            return Some(
+                "--salvage cannot be used with verify: verify already reads every byte and \
+                 names every problem"
+                    .into(),
+            );
+        }
+        Command::Tail(args) if args.follow => {
+            return Some(
+                "--salvage cannot be used with tail -f: a salvage read is fixed at open and \
+                 never follows a writer"
+                    .into(),
+            );
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "--salvage is a read-only mode and `{name}` writes to the journal"
+    ))
+}
+
 /// What a command found, for the exit status.
 pub enum Outcome {
     Success,
@@ -143,26 +185,48 @@ pub enum Outcome {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let globals = Globals::from_flags(cli.dir, cli.journal.as_deref(), cli.segment_bytes)?;
-    match cli.command {
-        Command::Append(args) => append::run_append(&globals, &args),
-        Command::Import(args) => append::run_import(&globals, &args),
-        Command::Export(args) => read::run_export(&globals, &args),
-        Command::Query(args) => read::run_query(&globals, &args),
-        Command::Count(args) => read::run_count(&globals, &args),
-        Command::Range(args) => read::run_range(&globals, &args),
-        Command::Latest(args) => read::run_latest(&globals, &args),
-        Command::Info(args) => info::run_info(&globals, &args),
-        Command::Verify(args) => info::run_verify(&globals, &args),
-        Command::Tail(args) => tail::run_tail(&globals, &args),
-        Command::Stats(args) => stats::run_stats(&globals, &args),
-        Command::Dashboard(args) => dashboard::run_dashboard(&globals, &args),
-        Command::Audit(args) => audit::run_audit(&globals, &args),
-        Command::Archive(args) => lifecycle::run_archive(&globals, &args),
-        Command::Purge(args) => lifecycle::run_purge(&globals, &args),
-        Command::Demo(args) => demo::run_demo(&globals, &args),
-        Command::Bench(args) => bench::run_bench(&globals, &args),
-        Command::Copy(args) => copy::run_copy(&args),
+    let mut globals = Globals::from_flags(cli.dir, cli.journal.as_deref(), cli.segment_bytes)?;
+    globals.salvage = cli.salvage;
+    let outcome = run_command(&globals, cli.command);
+    if !globals.salvage {
+        return outcome;
+    }
+    // One rule for every command under --salvage: it answered from what
+    // was recovered; each hole is listed, and any hole means exit 1.
+    let holes = open::take_holes();
+    for hole in &holes {
+        eprintln!("salvage: hole: {hole}");
+    }
+    if holes.is_empty() {
+        return outcome;
+    }
+    eprintln!(
+        "salvage: {} holes: the answer above is from the records that could be read",
+        holes.len()
+    );
+    outcome.map(|_| Outcome::ProblemsFound)
+}
+
+fn run_command(globals: &Globals, command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Append(args) => append::run_append(globals, &args),
+        Command::Import(args) => append::run_import(globals, &args),
+        Command::Export(args) => read::run_export(globals, &args),
+        Command::Query(args) => read::run_query(globals, &args),
+        Command::Count(args) => read::run_count(globals, &args),
+        Command::Range(args) => read::run_range(globals, &args),
+        Command::Latest(args) => read::run_latest(globals, &args),
+        Command::Info(args) => info::run_info(globals, &args),
+        Command::Verify(args) => info::run_verify(globals, &args),
+        Command::Tail(args) => tail::run_tail(globals, &args),
+        Command::Stats(args) => stats::run_stats(globals, &args),
+        Command::Dashboard(args) => dashboard::run_dashboard(globals, &args),
+        Command::Audit(args) => audit::run_audit(globals, &args),
+        Command::Archive(args) => lifecycle::run_archive(globals, &args),
+        Command::Purge(args) => lifecycle::run_purge(globals, &args),
+        Command::Demo(args) => demo::run_demo(globals, &args),
+        Command::Bench(args) => bench::run_bench(globals, &args),
+        Command::Copy(args) => copy::run_copy(globals, &args),
     }
 }
 
@@ -234,7 +298,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(message) = usage_conflict(&cli.command) {
+    if let Some(message) = usage_conflict(&cli.command).or_else(|| salvage_conflict(&cli)) {
         let error = Cli::command().error(ErrorKind::ArgumentConflict, message);
         eprintln!("error: {}", usage_error_line(&error));
         return ExitCode::from(2);

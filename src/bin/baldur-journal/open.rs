@@ -21,6 +21,28 @@ pub struct Globals {
     pub dir_given: bool,
     /// `--journal URL` naming another backend than a directory.
     pub url: Option<JournalUrl>,
+    /// `--salvage`: read what can be read of a damaged journal, list the
+    /// holes, exit 1 when there is one.
+    pub salvage: bool,
+}
+
+/// The holes salvage opens found, printed when the command ends.
+static HOLES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps the holes of a salvage open, for [`take_holes`] (each once).
+pub fn note_holes(journal: &DiskJournal) {
+    let mut holes = HOLES.lock().unwrap_or_else(|e| e.into_inner());
+    for hole in journal.holes() {
+        let line = hole.to_string();
+        if !holes.contains(&line) {
+            holes.push(line);
+        }
+    }
+}
+
+/// The holes salvage opens found so far, one line each.
+pub fn take_holes() -> Vec<String> {
+    std::mem::take(&mut *HOLES.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 impl Globals {
@@ -68,6 +90,7 @@ impl Globals {
             segment_bytes,
             dir_given,
             url: None,
+            salvage: false,
         }
     }
 }
@@ -148,6 +171,9 @@ impl Opened {
 pub fn open_read(globals: &Globals) -> Result<Opened> {
     Ok(match &globals.url {
         None => Opened::Disk(Arc::new(open_read_only(globals)?)),
+        Some(url) if globals.salvage => {
+            bail!("--salvage reads file journals (--dir or --journal file:///path), not {url}")
+        }
         Some(url) => Opened::Other(open_shared(url, true)?),
     })
 }
@@ -256,31 +282,27 @@ pub fn refuse_non_directory(dir: &Path) -> Result<()> {
     }
 }
 
-/// The outermost missing directory on the way to `dir` (the one a writer
-/// opening `dir` would create), or `None` when `dir` exists.
-pub fn first_missing(dir: &Path) -> Option<PathBuf> {
-    let mut missing = None;
-    let mut at = Some(dir);
-    while let Some(path) = at {
-        if path.as_os_str().is_empty() || path.exists() {
-            break;
-        }
-        missing = Some(path.to_path_buf());
-        at = path.parent();
-    }
-    missing
-}
-
 /// Opens the journal read-only: nothing in the directory is created or
 /// changed. Damage found on the way is a warning on stderr; the intact
-/// prefix is served.
+/// prefix is served. Under `--salvage`, every readable record is served
+/// and the holes are kept for the end of the command.
 pub fn open_read_only(globals: &Globals) -> Result<DiskJournal> {
     require_dir(&globals.dir)?;
-    let journal = DiskJournal::builder(&globals.dir)
+    open_dir_read_only(&globals.dir, globals.salvage)
+}
+
+/// [`open_read_only`] of a directory.
+pub fn open_dir_read_only(dir: &Path, salvage: bool) -> Result<DiskJournal> {
+    let journal = DiskJournal::builder(dir)
         .read_only(true)
         .create_if_missing(false)
+        .salvage(salvage)
         .open()?;
-    warn_about_damage(&journal);
+    if salvage {
+        note_holes(&journal);
+    } else {
+        warn_about_damage(&journal);
+    }
     Ok(journal)
 }
 
@@ -376,4 +398,18 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("expected a byte count like 65536, 64K or 16M, got {text:?}"))?;
     n.checked_mul(1 << shift)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+/// The outermost missing directory on the way to `dir` (the one a writer
+/// opening `dir` would create), or `None` when `dir` exists.
+pub fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    let mut at = Some(dir);
+    while let Some(path) = at {
+        if path.as_os_str().is_empty() || path.exists() {
+            break;
+        }
+        missing = Some(path.to_path_buf());
+        at = path.parent();
+    }
+    missing
 }

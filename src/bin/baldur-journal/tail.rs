@@ -30,7 +30,7 @@ pub struct TailArgs {
     lines: u64,
     /// Keep printing new entries as they are committed
     #[arg(short = 'f', long)]
-    follow: bool,
+    pub follow: bool,
     /// With -f: how often to look for new entries, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 100)]
     poll_ms: u64,
