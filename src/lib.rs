@@ -39,6 +39,7 @@
         feature = "break-snapshot-trust",
         feature = "break-skip-cas",
         feature = "break-prealloc-over-unsynced",
+        feature = "break-chain-text-search",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
     )

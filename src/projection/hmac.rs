@@ -40,12 +40,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Compares two strings in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,8 +101,5 @@ mod tests {
     #[test]
     fn hex_and_compare() {
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
-        assert!(constant_time_eq("ab", "ab"));
-        assert!(!constant_time_eq("ab", "ac"));
-        assert!(!constant_time_eq("ab", "abc"));
     }
 }
