@@ -24,6 +24,9 @@ variants=(
   "break-snapshot-trust|snapshot_fold|missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold|-"
   "break-skip-cas|audit_chain|two_handles_over_a_disk_journal_do_not_fork_a_chain|-"
   "break-prealloc-over-unsynced|preallocation|preallocation_never_overwrites_unsynced_records|-"
+  "break-chain-text-search|cli_verify|an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike|-"
+  "break-chain-text-search|cli_verify|an_edited_event_type_fails_verify_and_audit|-"
+  "break-chain-text-search|audit_chain|forgeries_fail_the_one_pass_verifier_and_the_trail_alike|-"
   "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences|redis"
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
 )
