@@ -21,7 +21,9 @@
 //! same bytes.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashMap;
 use std::io::Write as _;
 
 use serde_json::{Map, Value};
@@ -152,8 +154,10 @@ impl ContextFields<'_> {
 /// Whether `context` may carry a chain key: every spelling of the three
 /// keys contains `hash` or an escape.
 pub(crate) fn may_be_chained(context: &str) -> bool {
+    static HASH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"hash"));
     let bytes = context.as_bytes();
-    memchr::memchr(b'\\', bytes).is_some() || memchr::memmem::find(bytes, b"hash").is_some()
+    HASH.find(bytes).is_some() || memchr::memchr(b'\\', bytes).is_some()
 }
 
 /// Reads the chain fields, `entry_id` and `entity_type` of a context; `Err`
@@ -199,25 +203,14 @@ pub(crate) fn read_context(context: &str) -> std::result::Result<ContextFields<'
 }
 
 /// The first byte at or after `i` that is `"`, `\` or a control.
-fn find_special(b: &[u8], mut i: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    while i + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-        // The lowest flagged byte is exact (borrows only flag bytes above).
-        let m = zero(w ^ (LO * u64::from(b'"')))
-            | zero(w ^ (LO * u64::from(b'\\')))
-            | (w.wrapping_sub(LO * 0x20) & !w & HI);
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
+fn find_special(b: &[u8], i: usize) -> usize {
+    let rest = &b[i..];
+    let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    // No early exit: the minimum vectorizes.
+    if rest[..end].iter().fold(0xff, |m, &c| m.min(c)) >= 0x20 {
+        return i + end;
     }
-    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
-        i += 1;
-    }
-    i
+    i + rest.iter().position(|&c| c < 0x20).unwrap_or(end)
 }
 
 /// Deepest nesting the canonical scan follows; deeper contexts are parsed.
@@ -557,22 +550,44 @@ pub fn canonical_content_of(record: &ChainRecord<'_>) -> std::result::Result<Vec
     Ok(out)
 }
 
+/// The value of each lowercase hex digit; 0xff for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Decodes 64 lowercase hex digits.
 fn unhex(text: &str) -> Option<[u8; 32]> {
-    let b = text.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
+    let b: &[u8; 64] = text.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
+    let mut bad = 0u8;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let (high, low) = (HEX_VALUE[usize::from(b[2 * i])], HEX_VALUE[usize::from(b[2 * i + 1])]);
+        bad |= (high | low) & 0xf0;
+        *byte = (high << 4) | (low & 15);
     }
-    Some(out)
+    (bad == 0).then_some(out)
+}
+
+/// `bytes` as 64 lowercase hex digits.
+fn hex64(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, &b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    }
+    out
 }
 
 /// An entity's last stored `hash_chain`: kept as 32 bytes when it is 64
@@ -597,7 +612,7 @@ impl LastHash {
     fn is(&self, previous: Option<&str>) -> bool {
         match (self, previous) {
             (LastHash::None, None) => true,
-            (LastHash::Hex(bytes), Some(text)) => unhex(text) == Some(*bytes),
+            (LastHash::Hex(bytes), Some(text)) => hex64(bytes) == text.as_bytes(),
             (LastHash::Text(kept), Some(text)) => **kept == *text,
             _ => false,
         }
@@ -607,17 +622,15 @@ impl LastHash {
 /// Compares a computed hash with a stored hex text, in time independent
 /// of where they differ.
 fn hash_matches(computed: &[u8; 32], stored: &str) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let stored = stored.as_bytes();
-    if stored.len() != 64 {
+    let Ok(stored) = <&[u8; 64]>::try_from(stored.as_bytes()) else {
         return false;
-    }
-    let mut diff = 0u8;
-    for (i, &b) in computed.iter().enumerate() {
-        diff |= DIGITS[usize::from(b >> 4)] ^ stored[2 * i];
-        diff |= DIGITS[usize::from(b & 15)] ^ stored[2 * i + 1];
-    }
-    diff == 0
+    };
+    let computed = hex64(computed);
+    computed
+        .iter()
+        .zip(stored)
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+        == 0
 }
 
 /// One entity's chain as verification walks it: the state carried from one
@@ -761,7 +774,7 @@ const SHARDS: usize = 64;
 pub struct ChainVerifier<'k> {
     keys: &'k AuditKeyring,
     shards: Vec<HashMap<Box<str>, EntityChain>>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
     scratch: Vec<u8>,
     chains: u64,
     records: u64,
@@ -798,7 +811,6 @@ impl<'k> ChainVerifier<'k> {
     }
 
     fn shard(&self, entity: &str) -> usize {
-        use std::hash::BuildHasher;
         (self.hasher.hash_one(entity) >> 58) as usize % SHARDS
     }
 
