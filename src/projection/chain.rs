@@ -890,14 +890,14 @@ pub struct ChainsReport {
     pub chained_records: u64,
     /// Entities with a chain.
     pub chains: u64,
-    /// The first failure of each chain that fails for a reason other than
-    /// a key the verifier was not given, in sequence order (at most
+    /// The first failure of each failing chain, in sequence order (at most
     /// [`FAILURES_KEPT`]; `failed_chains` counts them all).
     pub failures: Vec<ChainFailure>,
     /// Chains that fail.
     pub failed_chains: u64,
-    /// Chains whose first failure is a key the verifier does not hold
-    /// (`unknown_key`): not verified, not counted as failed.
+    /// With no key given, chains whose first failure is a keyed hash
+    /// (`unknown_key`): not verified, not counted as failed. With keys
+    /// given, an unknown key id is a failure.
     pub unverifiable: u64,
 }
 
@@ -936,7 +936,9 @@ pub fn verify_chains<J: EventJournal + ?Sized>(
         if let Some(step) = verifier.push(&ChainRecord::from(entry))
             && step.first_failure
         {
-            if let EntryCheck::UnknownKey(_) = step.check {
+            if matches!(step.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
+                // Given no key, a keyed chain cannot be vouched for; given
+                // keys, a key id outside them fails like any forgery.
                 report.unverifiable += 1;
             } else {
                 report.failed_chains += 1;
