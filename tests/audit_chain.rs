@@ -779,7 +779,9 @@ fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
             (sequence, &check),
             "{what}: {verified:#?}"
         );
-        let trail = stats.get_audit_trail_by_entity(entity, "dlq_entry").unwrap();
+        let trail = stats
+            .get_audit_trail_by_entity(entity, "dlq_entry")
+            .unwrap();
         assert!(!trail.is_chain_valid(), "{what}");
         assert_eq!(trail.first_bad_entry, Some(bad), "{what}");
         let other = if entity == "a" { "b" } else { "a" };

@@ -215,7 +215,9 @@ fn chain_problem(dir: &Path, entity: &str) -> String {
     let lines = problem_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].starts_with(&format!("audit chain of dlq_entry {entity:?}: broken at sequence ")),
+        lines[0].starts_with(&format!(
+            "audit chain of dlq_entry {entity:?}: broken at sequence "
+        )),
         "{lines:?}"
     );
     lines[0].clone()
@@ -241,7 +243,7 @@ fn an_edited_event_type_fails_verify_and_audit() {
     });
     let problem = chain_problem(&forged, "a");
     assert!(
-        problem.ends_with("broken at sequence 1 (chained record 1 of the entity: hash_mismatch)"),
+        problem.ends_with("broken at sequence 1 (entry 1: hash_mismatch)"),
         "{problem}"
     );
     let verdict = audit_verdict(&forged, "a");
@@ -262,7 +264,7 @@ fn a_deleted_first_link_fails_verify_and_audit() {
     });
     let problem = chain_problem(&forged, "a");
     assert!(
-        problem.ends_with("broken at sequence 2 (chained record 1 of the entity: broken_link)"),
+        problem.ends_with("broken at sequence 2 (entry 1: broken_link)"),
         "{problem}"
     );
     let verdict = audit_verdict(&forged, "a");
@@ -281,7 +283,7 @@ fn a_deleted_middle_link_fails_verify_and_audit() {
     });
     let problem = chain_problem(&forged, "b");
     assert!(
-        problem.ends_with("broken at sequence 11 (chained record 4 of the entity: broken_link)"),
+        problem.ends_with("broken at sequence 11 (entry 4: broken_link)"),
         "{problem}"
     );
     let verdict = audit_verdict(&forged, "b");
@@ -306,7 +308,7 @@ fn an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike() {
     });
     let problem = chain_problem(&forged, "b");
     assert!(
-        problem.ends_with("broken at sequence 10 (chained record 4 of the entity: hash_mismatch)"),
+        problem.ends_with("broken at sequence 10 (entry 4: hash_mismatch)"),
         "{problem}"
     );
     let verdict = audit_verdict(&forged, "b");

@@ -33,8 +33,8 @@ use crate::entry::{JournalEntry, Timestamp};
 use crate::error::Result;
 use crate::journal::EventJournal;
 use crate::projection::audit::{
-    AuditKey, AuditKeyring, EntryCheck, EntryVerification, HASH_CHAIN, HASH_KEY_ID,
-    PREVIOUS_HASH, canonical_json, is_chained_event_type,
+    AuditKey, AuditKeyring, EntryCheck, EntryVerification, HASH_CHAIN, HASH_KEY_ID, PREVIOUS_HASH,
+    canonical_json, is_chained_event_type,
 };
 use crate::projection::events;
 use crate::projection::hmac::{hmac_sha256, sha256};
@@ -572,7 +572,10 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     let mut bad = 0u8;
     for (i, byte) in out.iter_mut().enumerate() {
-        let (high, low) = (HEX_VALUE[usize::from(b[2 * i])], HEX_VALUE[usize::from(b[2 * i + 1])]);
+        let (high, low) = (
+            HEX_VALUE[usize::from(b[2 * i])],
+            HEX_VALUE[usize::from(b[2 * i + 1])],
+        );
         bad |= (high | low) & 0xf0;
         *byte = (high << 4) | (low & 15);
     }

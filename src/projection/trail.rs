@@ -167,4 +167,5 @@ fn build<J: EventJournal + ?Sized>(
 
 /// The details a trail shows for a chained record the fold did not read:
 /// its action is its event type as stored.
-pub const STRAY_DETAILS: &str = "chained record the statistics do not fold (event type, entry or context unknown to them)";
+pub const STRAY_DETAILS: &str =
+    "chained record the statistics do not fold (event type, entry or context unknown to them)";

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use baldur_journal::EventJournal;
 use baldur_journal::projection::chain::verify_chains;
 use baldur_journal::projection::{
     AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
 };
-use baldur_journal::EventJournal;
 use clap::Args;
 
 use crate::Outcome;
@@ -284,8 +284,7 @@ pub fn check_all_chains(
         .iter()
         .map(|failure| match &failure.entity {
             Some(id) => format!(
-                "audit chain of {DLQ_ENTRY} {id:?}: broken at sequence {} (chained record {} \
-                 of the entity: {})",
+                "audit chain of {DLQ_ENTRY} {id:?}: broken at sequence {} (entry {}: {})",
                 failure.sequence,
                 failure.position,
                 check_text(&failure.check)
