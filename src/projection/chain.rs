@@ -24,9 +24,9 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
-use std::io::Write as _;
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::codec::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
@@ -37,7 +37,7 @@ use crate::projection::audit::{
     canonical_json, is_chained_event_type,
 };
 use crate::projection::events;
-use crate::projection::hmac::{hmac_sha256, sha256};
+use crate::projection::hmac::{hmac_finish, hmac_start};
 
 /// The fields of a record that chain verification reads, borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -202,15 +202,67 @@ pub(crate) fn read_context(context: &str) -> std::result::Result<ContextFields<'
     })
 }
 
-/// The first byte at or after `i` that is `"`, `\` or a control.
-fn find_special(b: &[u8], i: usize) -> usize {
-    let rest = &b[i..];
-    let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-    // No early exit: the minimum vectorizes.
-    if rest[..end].iter().fold(0xff, |m, &c| m.min(c)) >= 0x20 {
-        return i + end;
+/// The first byte at or after `i` that is `"`, `\\` or a control (or
+/// `b.len()`).
+#[inline]
+fn find_special(b: &[u8], mut i: usize) -> usize {
+    while i + 16 <= b.len() {
+        let mask = special_mask(b[i..i + 16].try_into().expect("16 bytes"));
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
     }
-    i + rest.iter().position(|&c| c < 0x20).unwrap_or(end)
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
+/// One bit per byte of `block` that is `"`, `\\` or a control (below
+/// U+0020), lowest bit first.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_mask(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned load
+    // reads exactly the 16 bytes of `block`.
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // c < 0x20 exactly when max(c, 0x1f) == 0x1f (unsigned).
+        let low = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
+/// One bit per byte of `block` that is `"`, `\\` or a control (below
+/// U+0020), lowest bit first.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn special_mask(block: &[u8; 16]) -> u32 {
+    block
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, b'"' | b'\\' | 0..=0x1f))
+        .fold(0, |mask, (k, _)| mask | 1 << k)
+}
+
+/// Whether `key` sorts strictly after `previous` (byte order, which for
+/// UTF-8 is code point order); keys are short, so compared inline.
+#[inline]
+fn ascends(previous: &[u8], key: &[u8]) -> bool {
+    for (a, b) in previous.iter().zip(key) {
+        if a != b {
+            return a < b;
+        }
+    }
+    previous.len() < key.len()
 }
 
 /// Deepest nesting the canonical scan follows; deeper contexts are parsed.
@@ -351,7 +403,7 @@ impl<'a> Scan<'a> {
         loop {
             let (start, end, escaped) = self.string()?;
             let key = &self.b[start..end];
-            if escaped || (!first && key <= previous) {
+            if escaped || (!first && !ascends(previous, key)) {
                 return None;
             }
             previous = key;
@@ -414,7 +466,7 @@ fn scan_canonical(text: &str) -> Option<ContextFields<'_>> {
         let member = scan.i;
         let (start, end, escaped) = scan.string()?;
         let key = &scan.b[start..end];
-        if escaped || (!first && key <= previous) {
+        if escaped || (!first && !ascends(previous, key)) {
             return None;
         }
         previous = key;
@@ -508,36 +560,79 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Writes the canonical content of `record` (docs/AUDIT.md) into `out`.
-fn write_content(out: &mut Vec<u8>, record: &ChainRecord<'_>, form: &Form<'_>) {
-    out.clear();
-    out.extend_from_slice(b"{\"context\":");
+/// Where canonical content goes: a buffer, or straight into a hash.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_integer(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Writes the canonical content of `record` (docs/AUDIT.md) into `sink`;
+/// `tail` is a buffer reused for the fields after the context.
+fn write_content(
+    sink: &mut impl Sink,
+    tail: &mut Vec<u8>,
+    record: &ChainRecord<'_>,
+    form: &Form<'_>,
+) {
+    sink.put(b"{\"context\":");
     match form {
         Form::Canonical { text, cut } => {
-            out.extend_from_slice(&text.as_bytes()[..cut.0]);
-            out.extend_from_slice(&text.as_bytes()[cut.1..]);
+            sink.put(&text.as_bytes()[..cut.0]);
+            sink.put(&text.as_bytes()[cut.1..]);
         }
         Form::Parsed(map) => {
             let mut context = String::new();
             let mut map = map.clone();
             map.remove(HASH_CHAIN);
             canonical_json(&Value::Object(map), &mut context);
-            out.extend_from_slice(context.as_bytes());
+            sink.put(context.as_bytes());
         }
     }
-    out.extend_from_slice(b",\"event_type\":");
-    push_json_string(out, record.event_type);
-    out.extend_from_slice(b",\"region\":");
-    push_json_string(out, record.region);
-    out.extend_from_slice(b",\"service_name\":");
-    push_json_string(out, record.service_name);
-    out.extend_from_slice(b",\"source\":");
-    push_json_string(out, record.source);
-    out.extend_from_slice(b",\"tier_id\":");
-    push_json_string(out, record.tier_id);
-    out.extend_from_slice(b",\"timestamp_ns\":");
-    write!(out, "{}", record.timestamp.as_unix_nanos()).expect("writing to memory");
-    out.push(b'}');
+    tail.clear();
+    tail.extend_from_slice(b",\"event_type\":");
+    push_json_string(tail, record.event_type);
+    tail.extend_from_slice(b",\"region\":");
+    push_json_string(tail, record.region);
+    tail.extend_from_slice(b",\"service_name\":");
+    push_json_string(tail, record.service_name);
+    tail.extend_from_slice(b",\"source\":");
+    push_json_string(tail, record.source);
+    tail.extend_from_slice(b",\"tier_id\":");
+    push_json_string(tail, record.tier_id);
+    tail.extend_from_slice(b",\"timestamp_ns\":");
+    push_integer(tail, record.timestamp.as_unix_nanos());
+    tail.push(b'}');
+    sink.put(tail);
 }
 
 /// The canonical content of a record, the bytes that are hashed (the same
@@ -545,8 +640,8 @@ fn write_content(out: &mut Vec<u8>, record: &ChainRecord<'_>, form: &Form<'_>) {
 /// JSON object.
 pub fn canonical_content_of(record: &ChainRecord<'_>) -> std::result::Result<Vec<u8>, String> {
     let fields = read_context(record.context)?;
-    let mut out = Vec::new();
-    write_content(&mut out, record, &fields.form);
+    let (mut out, mut tail) = (Vec::new(), Vec::new());
+    write_content(&mut out, &mut tail, record, &fields.form);
     Ok(out)
 }
 
@@ -622,18 +717,20 @@ impl LastHash {
     }
 }
 
-/// Compares a computed hash with a stored hex text, in time independent
-/// of where they differ.
-fn hash_matches(computed: &[u8; 32], stored: &str) -> bool {
-    let Ok(stored) = <&[u8; 64]>::try_from(stored.as_bytes()) else {
-        return false;
-    };
-    let computed = hex64(computed);
-    computed
-        .iter()
-        .zip(stored)
-        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-        == 0
+/// Whether a computed hash is the stored one (`last`, the stored text as
+/// kept), compared in time independent of where they differ.
+fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
+    match stored {
+        LastHash::Hex(bytes) => {
+            computed
+                .iter()
+                .zip(bytes)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+        }
+        // Not 64 lowercase hex digits: no hash this verifier computes.
+        LastHash::Text(_) | LastHash::None => false,
+    }
 }
 
 /// One entity's chain as verification walks it: the state carried from one
@@ -706,12 +803,19 @@ impl EntityChain {
             None if !keys.is_empty() => return EntryCheck::Unkeyed,
             None => None,
         };
-        write_content(scratch, record, &fields.form);
-        let computed = match key {
-            Some(key) => hmac_sha256(key.secret(), scratch),
-            None => sha256(scratch),
+        let computed: [u8; 32] = match key {
+            Some(key) => {
+                let (mut inner, outer) = hmac_start(key.secret());
+                write_content(&mut inner, scratch, record, &fields.form);
+                hmac_finish(inner, outer)
+            }
+            None => {
+                let mut hash = Sha256::new();
+                write_content(&mut hash, scratch, record, &fields.form);
+                hash.finalize().into()
+            }
         };
-        if !hash_matches(&computed, stored) {
+        if !hash_matches(&computed, &self.last) {
             return EntryCheck::HashMismatch;
         }
         if !expected_previous.is(fields.previous_hash.text()) {
