@@ -1126,6 +1126,33 @@ mod tests {
     }
 
     #[test]
+    fn find_special_finds_the_first_quote_backslash_or_control() {
+        let naive = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&k| matches!(b[k], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(b.len())
+        };
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 70] {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes.extend_from_slice("é\u{7f} ".as_bytes());
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    for start in [0, 1.min(bytes.len())] {
+                        assert_eq!(
+                            find_special(&bytes, start),
+                            naive(&bytes, start),
+                            "{bytes:?} from {start}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn escaped_chain_keys_are_chain_fields() {
         let fields = read_context(r#"{"entry\u005fid":"e","hash\u005fchain":"h"}"#).unwrap();
         assert!(fields.is_chained());
