@@ -750,6 +750,23 @@ fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
             4,
             EntryCheck::HashMismatch,
         ),
+        (
+            "the chain fields stripped from the last record",
+            Box::new(|mut r: JournalEntry| {
+                if r.sequence == 6 {
+                    let mut context = r.context.to_value();
+                    for key in ["hash_chain", "previous_hash", "hash_key_id"] {
+                        context.remove(key);
+                    }
+                    r.context = Context::from_value(&context.into()).unwrap();
+                }
+                Some(r)
+            }),
+            "a",
+            6,
+            6,
+            EntryCheck::UnchainedAfterChain,
+        ),
     ];
     for (what, edit, entity, sequence, position, check) in cases {
         let forged = tempfile::tempdir().unwrap();
