@@ -717,36 +717,19 @@ impl LastHash {
     }
 }
 
-/// What a record's check still needs once its chain has moved past it.
-enum Step<'k> {
-    /// Nothing: the check is decided.
-    Decided(EntryCheck),
-    /// Its hash, recomputed under `key` (none: SHA-256) and compared with
-    /// the stored one (`None`: not a hash this verifier can compute).
-    Hash {
-        key: Option<&'k AuditKey>,
-        stored: Option<[u8; 32]>,
-        link_ok: bool,
-    },
-}
-
-/// The check of a record whose hash was recomputed as `computed`: a
-/// changed content first, then a broken link.
-fn finish(computed: &[u8; 32], stored: Option<&[u8; 32]>, link_ok: bool) -> EntryCheck {
-    // Compared in time independent of where they differ.
-    let matches = stored.is_some_and(|stored| {
-        computed
-            .iter()
-            .zip(stored)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
-    });
-    if !matches {
-        EntryCheck::HashMismatch
-    } else if !link_ok {
-        EntryCheck::BrokenLink
-    } else {
-        EntryCheck::Valid
+/// Whether a computed hash is the stored one (`last`, the stored text as
+/// kept), compared in time independent of where they differ.
+fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
+    match stored {
+        LastHash::Hex(bytes) => {
+            computed
+                .iter()
+                .zip(bytes)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+        }
+        // Not 64 lowercase hex digits: no hash this verifier computes.
+        LastHash::Text(_) | LastHash::None => false,
     }
 }
 
@@ -776,18 +759,16 @@ impl EntityChain {
     /// Checks the entity's next record, `record` with its context already
     /// read as `fields` (or the reason it could not be). `scratch` is a
     /// buffer reused between calls.
-    /// Moves the chain past `record` (its context read as `fields`, or the
-    /// reason it could not be) and decides its check, except for what
-    /// needs its hash: the links depend only on stored hashes, so the hash
-    /// can be recomputed later.
-    fn step<'k>(
+    fn check_fields(
         &mut self,
-        keys: &'k AuditKeyring,
+        keys: &AuditKeyring,
+        record: &ChainRecord<'_>,
         fields: &std::result::Result<ContextFields<'_>, String>,
-    ) -> Step<'k> {
+        scratch: &mut Vec<u8>,
+    ) -> EntryCheck {
         self.checked += 1;
         let fields = match fields {
-            Err(why) => return Step::Decided(EntryCheck::Malformed(why.clone())),
+            Err(why) => return EntryCheck::Malformed(why.clone()),
             Ok(fields) => fields,
         };
         for (key, field) in [
@@ -796,20 +777,20 @@ impl EntityChain {
             (HASH_KEY_ID, &fields.key_id),
         ] {
             if *field == Field::NotString {
-                return Step::Decided(EntryCheck::Malformed(format!("{key} is not a string")));
+                return EntryCheck::Malformed(format!("{key} is not a string"));
             }
         }
         if !fields.is_chained() {
-            return Step::Decided(if self.started {
+            return if self.started {
                 EntryCheck::UnchainedAfterChain
             } else {
                 EntryCheck::Unchained
-            });
+            };
         }
         let expected_previous = std::mem::take(&mut self.last);
         self.started = true;
         let Some(stored) = fields.hash_chain.text() else {
-            return Step::Decided(EntryCheck::MissingHash);
+            return EntryCheck::MissingHash;
         };
         // Later links are checked against the stored hash, so one bad
         // record does not also fail the next.
@@ -817,52 +798,30 @@ impl EntityChain {
         let key: Option<&AuditKey> = match fields.key_id.text() {
             Some(id) => match keys.get(id) {
                 Some(key) => Some(key),
-                None => return Step::Decided(EntryCheck::UnknownKey(id.to_string())),
+                None => return EntryCheck::UnknownKey(id.to_string()),
             },
-            None if !keys.is_empty() => return Step::Decided(EntryCheck::Unkeyed),
+            None if !keys.is_empty() => return EntryCheck::Unkeyed,
             None => None,
         };
-        Step::Hash {
-            key,
-            stored: match self.last {
-                LastHash::Hex(bytes) => Some(bytes),
-                // Not 64 lowercase hex digits: no hash this verifier computes.
-                _ => None,
-            },
-            link_ok: expected_previous.is(fields.previous_hash.text()),
-        }
-    }
-
-    fn check_fields(
-        &mut self,
-        keys: &AuditKeyring,
-        record: &ChainRecord<'_>,
-        fields: &std::result::Result<ContextFields<'_>, String>,
-        scratch: &mut Vec<u8>,
-    ) -> EntryCheck {
-        match self.step(keys, fields) {
-            Step::Decided(check) => check,
-            Step::Hash {
-                key,
-                stored,
-                link_ok,
-            } => {
-                let form = &fields.as_ref().expect("a hash step has fields").form;
-                let computed: [u8; 32] = match key {
-                    Some(key) => {
-                        let (mut inner, outer) = hmac_start(key.secret());
-                        write_content(&mut inner, scratch, record, form);
-                        hmac_finish(inner, outer)
-                    }
-                    None => {
-                        let mut hash = Sha256::new();
-                        write_content(&mut hash, scratch, record, form);
-                        hash.finalize().into()
-                    }
-                };
-                finish(&computed, stored.as_ref(), link_ok)
+        let computed: [u8; 32] = match key {
+            Some(key) => {
+                let (mut inner, outer) = hmac_start(key.secret());
+                write_content(&mut inner, scratch, record, &fields.form);
+                hmac_finish(inner, outer)
             }
+            None => {
+                let mut hash = Sha256::new();
+                write_content(&mut hash, scratch, record, &fields.form);
+                hash.finalize().into()
+            }
+        };
+        if !hash_matches(&computed, &self.last) {
+            return EntryCheck::HashMismatch;
         }
+        if !expected_previous.is(fields.previous_hash.text()) {
+            return EntryCheck::BrokenLink;
+        }
+        EntryCheck::Valid
     }
 
     /// Checks the entity's next record (the trail's path: every record the
@@ -966,53 +925,19 @@ impl<'k> ChainVerifier<'k> {
     /// when the record concerns no chain: no chain field, and not a DLQ
     /// event of an entity whose chain has started.
     pub fn push<'r>(&mut self, record: &ChainRecord<'r>) -> Option<ChainStep<'r>> {
-        let (fields, entity, chained) = match self.route(record) {
-            Route::Skip => return None,
-            Route::NoEntity => {
-                return Some(ChainStep {
-                    entity: None,
-                    sequence: record.sequence,
-                    position: 1,
-                    check: no_entity(),
-                    first_failure: true,
-                });
-            }
-            Route::Entity {
-                fields,
-                entity,
-                chained,
-            } => (fields, entity, chained),
-        };
-        let keys = self.keys;
-        let (state, scratch) = self.state(&entity, chained)?;
-        let check = state.check_fields(keys, record, &fields, scratch);
-        let first_failure = !check.is_ok() && !state.failed;
-        state.failed |= !check.is_ok();
-        Some(ChainStep {
-            entity: Some(entity),
-            sequence: record.sequence,
-            position: state.checked,
-            check,
-            first_failure,
-        })
-    }
-
-    /// Where a record goes: nowhere, nowhere it could (a chained record
-    /// without an entry id), or to its entity's chain.
-    fn route<'r>(&mut self, record: &ChainRecord<'r>) -> Route<'r> {
         self.records += 1;
         let chainless = |entity_type: Option<&str>| !concerns_entry(record, entity_type);
         let fields = if may_be_chained(record.context) {
             read_context(record.context)
         } else if chainless(None) || self.chains == 0 {
-            return Route::Skip;
+            return None;
         } else {
             read_context(record.context)
         };
         let (entity, chained) = match &fields {
             // Unreadable: it carries no chain it could be checked against,
             // but a DLQ event of a chained entity cannot be read either.
-            Err(_) => return Route::Skip,
+            Err(_) => return None,
             Ok(f) => (
                 f.entry_id.clone(),
                 f.is_chained()
@@ -1023,203 +948,45 @@ impl<'k> ChainVerifier<'k> {
         if chained {
             self.chained += 1;
         } else if chainless(fields.as_ref().ok().and_then(|f| f.entity_type.as_deref())) {
-            return Route::Skip;
+            return None;
         }
-        match entity.filter(|id| !id.is_empty()) {
-            Some(entity) => Route::Entity {
-                fields,
-                entity,
-                chained,
-            },
-            None if chained => Route::NoEntity,
-            None => Route::Skip,
-        }
-    }
-
-    /// The entity's chain state, with the scratch buffer; a new state only
-    /// for a chained record.
-    fn state(&mut self, entity: &str, chained: bool) -> Option<(&mut EntityChain, &mut Vec<u8>)> {
-        let shard = self.shard(entity);
-        let map = &mut self.shards[shard];
-        if !map.contains_key(entity) {
+        let Some(entity) = entity.filter(|id| !id.is_empty()) else {
             if !chained {
                 return None;
             }
-            self.chains += 1;
-            map.insert(entity.into(), EntityChain::default());
-        }
-        Some((map.get_mut(entity)?, &mut self.scratch))
-    }
-
-    /// As [`ChainVerifier::push`], but the record's hash is left to
-    /// [`Batch::hash`] and its failure to [`ChainVerifier::merge`]: the
-    /// chain state moves on at once (links depend only on stored hashes).
-    fn push_deferred(&mut self, record: &ChainRecord<'_>, batch: &mut Batch<'k>) {
-        let (fields, entity, chained) = match self.route(record) {
-            Route::Skip => return,
-            Route::NoEntity => {
-                batch.jobs.push(Job {
-                    sequence: record.sequence,
-                    position: 1,
-                    entity: None,
-                    work: Work::Decided(no_entity()),
-                });
-                return;
-            }
-            Route::Entity {
-                fields,
-                entity,
-                chained,
-            } => (fields, entity, chained),
-        };
-        let keys = self.keys;
-        let Some((state, scratch)) = self.state(&entity, chained) else {
-            return;
-        };
-        let work = match state.step(keys, &fields) {
-            Step::Decided(check) => Work::Decided(check),
-            Step::Hash {
-                key,
-                stored,
-                link_ok,
-            } => {
-                let form = &fields.as_ref().expect("a hash step has fields").form;
-                let start = batch.bytes.len();
-                write_content(&mut batch.bytes, scratch, record, form);
-                Work::Hash {
-                    key,
-                    stored,
-                    link_ok,
-                    content: (start, batch.bytes.len()),
-                }
-            }
-        };
-        let position = state.checked;
-        let start = batch.bytes.len();
-        batch.bytes.extend_from_slice(entity.as_bytes());
-        batch.jobs.push(Job {
-            sequence: record.sequence,
-            position,
-            entity: Some((start, batch.bytes.len())),
-            work,
-        });
-    }
-
-    /// Reports the failures of a hashed batch, in sequence order: each
-    /// chain's first one.
-    fn merge(&mut self, batch: &Batch<'_>, report: &mut ChainsReport) {
-        for job in &batch.jobs {
-            let Work::Decided(check) = &job.work else {
-                unreachable!("a merged batch is hashed");
-            };
-            if check.is_ok() {
-                continue;
-            }
-            let entity = job.entity.map(|(start, end)| {
-                std::str::from_utf8(&batch.bytes[start..end]).expect("copied from a str")
+            return Some(ChainStep {
+                entity: None,
+                sequence: record.sequence,
+                position: 1,
+                check: EntryCheck::Malformed(
+                    "a chained record needs a non-empty string entry_id".into(),
+                ),
+                first_failure: true,
             });
-            if let Some(entity) = entity {
-                let shard = self.shard(entity);
-                let state = self.shards[shard]
-                    .get_mut(entity)
-                    .expect("a job's entity has a chain");
-                if state.failed {
-                    continue;
-                }
-                state.failed = true;
+        };
+        let shard = self.shard(&entity);
+        let state = match self.shards[shard].get_mut(&*entity) {
+            Some(state) => state,
+            None if !chained => return None,
+            None => {
+                self.chains += 1;
+                self.shards[shard]
+                    .entry(entity.as_ref().into())
+                    .or_default()
             }
-            report.note_failure(
-                self.keys,
-                ChainFailure {
-                    entity: entity.map(String::from),
-                    sequence: job.sequence,
-                    position: job.position,
-                    check: check.clone(),
-                },
-            );
-        }
+        };
+        let check = state.check_fields(self.keys, record, &fields, &mut self.scratch);
+        let first_failure = !check.is_ok() && !state.failed;
+        state.failed |= !check.is_ok();
+        Some(ChainStep {
+            entity: Some(entity),
+            sequence: record.sequence,
+            position: state.checked,
+            check,
+            first_failure,
+        })
     }
 }
-
-/// The failure of a chained record without an entry id.
-fn no_entity() -> EntryCheck {
-    EntryCheck::Malformed("a chained record needs a non-empty string entry_id".into())
-}
-
-/// Where [`ChainVerifier::route`] sends a record.
-enum Route<'r> {
-    Skip,
-    NoEntity,
-    Entity {
-        fields: std::result::Result<ContextFields<'r>, String>,
-        entity: Cow<'r, str>,
-        chained: bool,
-    },
-}
-
-/// What a job still needs.
-enum Work<'k> {
-    /// Nothing: its check.
-    Decided(EntryCheck),
-    /// Its hash: the content is `bytes[content.0..content.1]` of its batch.
-    Hash {
-        key: Option<&'k AuditKey>,
-        stored: Option<[u8; 32]>,
-        link_ok: bool,
-        content: (usize, usize),
-    },
-}
-
-/// One record's check, on its way through a batch.
-struct Job<'k> {
-    sequence: u64,
-    position: u64,
-    /// The entity id, `bytes[entity.0..entity.1]` of the batch.
-    entity: Option<(usize, usize)>,
-    work: Work<'k>,
-}
-
-/// Records whose chains have moved past them and whose hashes are still
-/// to be recomputed, with their contents.
-#[derive(Default)]
-struct Batch<'k> {
-    jobs: Vec<Job<'k>>,
-    bytes: Vec<u8>,
-}
-
-impl Batch<'_> {
-    /// Recomputes every hash, deciding every check.
-    fn hash(&mut self) {
-        for job in &mut self.jobs {
-            if let Work::Hash {
-                key,
-                stored,
-                link_ok,
-                content,
-            } = job.work
-            {
-                let content = &self.bytes[content.0..content.1];
-                let computed = match key {
-                    Some(key) => {
-                        let (mut inner, outer) = hmac_start(key.secret());
-                        inner.update(content);
-                        hmac_finish(inner, outer)
-                    }
-                    None => Sha256::digest(content).into(),
-                };
-                job.work = Work::Decided(finish(&computed, stored.as_ref(), link_ok));
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.jobs.clear();
-        self.bytes.clear();
-    }
-}
-
-/// Records per batch of the two-thread pass.
-const BATCH_RECORDS: usize = 1024;
 
 /// What checking every audit chain of a journal found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -1264,100 +1031,36 @@ pub struct ChainFailure {
 /// Failures [`verify_chains`] keeps in its report; the rest are counted.
 pub const FAILURES_KEPT: usize = 10_000;
 
-impl ChainsReport {
-    /// Counts a chain's first failure, and keeps it while there is room.
-    fn note_failure(&mut self, keys: &AuditKeyring, failure: ChainFailure) {
-        if matches!(failure.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
-            // Given no key, a keyed chain cannot be vouched for; given keys,
-            // a key id outside them fails like any forgery.
-            self.unverifiable += 1;
-            return;
-        }
-        self.failed_chains += 1;
-        if self.failures.len() < FAILURES_KEPT {
-            self.failures.push(failure);
-        }
-    }
-}
-
 /// Verifies every audit chain of `journal` in one pass (see
-/// [`ChainVerifier`]). With two or more CPUs, hashes are recomputed on a
-/// second thread a batch of [`BATCH_RECORDS`] behind the reading: the
-/// chain state moves on at once (links depend only on stored hashes), and
-/// failures are reported in sequence order when a batch comes back. At
-/// most three batches (their records' contents) are held at a time.
+/// [`ChainVerifier`]).
 pub fn verify_chains<J: EventJournal + ?Sized>(
     journal: &J,
     keys: &AuditKeyring,
 ) -> Result<ChainsReport> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    verify_chains_on(journal, keys, threads >= 2)
-}
-
-/// [`verify_chains`], hashing on a second thread or not.
-fn verify_chains_on<J: EventJournal + ?Sized>(
-    journal: &J,
-    keys: &AuditKeyring,
-    two_threads: bool,
-) -> Result<ChainsReport> {
     let mut verifier = ChainVerifier::new(keys);
     let mut report = ChainsReport::default();
-    if !two_threads {
-        let mut batch = Batch::default();
-        journal.for_each_ref(0, u64::MAX, &mut |entry| {
-            verifier.push_deferred(&ChainRecord::from(entry), &mut batch);
-            if batch.jobs.len() >= BATCH_RECORDS {
-                batch.hash();
-                verifier.merge(&batch, &mut report);
-                batch.clear();
-            }
-            Ok(())
-        })?;
-        batch.hash();
-        verifier.merge(&batch, &mut report);
-    } else {
-        std::thread::scope(|scope| -> Result<()> {
-            let (to_hasher, hasher_in) = crossbeam_channel::bounded::<Batch<'_>>(1);
-            let (hasher_out, from_hasher) = crossbeam_channel::bounded::<Batch<'_>>(2);
-            scope.spawn(move || {
-                for mut batch in hasher_in {
-                    batch.hash();
-                    if hasher_out.send(batch).is_err() {
-                        break;
-                    }
+    journal.for_each_ref(0, u64::MAX, &mut |entry| {
+        if let Some(step) = verifier.push(&ChainRecord::from(entry))
+            && step.first_failure
+        {
+            if matches!(step.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
+                // Given no key, a keyed chain cannot be vouched for; given
+                // keys, a key id outside them fails like any forgery.
+                report.unverifiable += 1;
+            } else {
+                report.failed_chains += 1;
+                if report.failures.len() < FAILURES_KEPT {
+                    report.failures.push(ChainFailure {
+                        entity: step.entity.map(Cow::into_owned),
+                        sequence: step.sequence,
+                        position: step.position,
+                        check: step.check,
+                    });
                 }
-            });
-            let mut spare = vec![Batch::default(), Batch::default()];
-            let mut current = Batch::default();
-            let mut in_flight = 0usize;
-            let read = journal.for_each_ref(0, u64::MAX, &mut |entry| {
-                verifier.push_deferred(&ChainRecord::from(entry), &mut current);
-                if current.jobs.len() >= BATCH_RECORDS {
-                    if in_flight == 2 {
-                        let mut done = from_hasher.recv().expect("the hasher runs");
-                        in_flight -= 1;
-                        verifier.merge(&done, &mut report);
-                        done.clear();
-                        spare.push(done);
-                    }
-                    let next = spare.pop().unwrap_or_default();
-                    to_hasher
-                        .send(std::mem::replace(&mut current, next))
-                        .expect("the hasher runs");
-                    in_flight += 1;
-                }
-                Ok(())
-            });
-            to_hasher.send(current).expect("the hasher runs");
-            in_flight += 1;
-            drop(to_hasher);
-            for _ in 0..in_flight {
-                let done = from_hasher.recv().expect("the hasher runs");
-                verifier.merge(&done, &mut report);
             }
-            read
-        })?;
-    }
+        }
+        Ok(())
+    })?;
     report.records = verifier.records();
     report.chained_records = verifier.chained_records();
     report.chains = verifier.chains();
@@ -1447,65 +1150,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn one_and_two_threads_and_push_report_the_same_failures() {
-        use crate::journal::MemoryJournal;
-        use crate::projection::audit::seal;
-        use crate::projection::events::AuditLink;
-        let journal = MemoryJournal::new();
-        let mut last: Vec<Option<String>> = vec![None; 50];
-        for round in 0..60u64 {
-            for (e, slot) in last.iter_mut().enumerate() {
-                let at = Timestamp::from_unix_nanos((round * 50 + e as u64) as i64);
-                let mut event = AuditLink::new(format!("e{e}"), "review").to_entry(at);
-                *slot = Some(seal(&mut event, slot.as_deref(), None).unwrap());
-                // Forgeries: an edited record, a removed one, a stripped one.
-                match (round, e) {
-                    (7, 3) => event.region = "x".into(),
-                    (9, 4) => continue,
-                    (59, 5) => {
-                        event.context =
-                            crate::entry::Context::from_json("{\"entry_id\":\"e5\"}").unwrap()
-                    }
-                    _ => {}
-                }
-                journal.append(&event).unwrap();
-            }
-        }
-        let keys = AuditKeyring::new();
-        let one = verify_chains_on(&journal, &keys, false).unwrap();
-        let two = verify_chains_on(&journal, &keys, true).unwrap();
-        assert_eq!(one, two);
-        let mut verifier = ChainVerifier::new(&keys);
-        let mut pushed = Vec::new();
-        for entry in journal.range_iter(0, u64::MAX).unwrap() {
-            let entry = entry.unwrap();
-            if let Some(step) = verifier.push(&ChainRecord::from(&entry))
-                && step.first_failure
-            {
-                pushed.push((step.entity.map(Cow::into_owned), step.sequence, step.check));
-            }
-        }
-        let reported: Vec<_> = one
-            .failures
-            .iter()
-            .map(|f| (f.entity.clone(), f.sequence, f.check.clone()))
-            .collect();
-        assert_eq!(reported, pushed);
-        assert_eq!(
-            reported
-                .iter()
-                .map(|(_, _, check)| check.clone())
-                .collect::<Vec<_>>(),
-            vec![
-                EntryCheck::HashMismatch,
-                EntryCheck::BrokenLink,
-                EntryCheck::UnchainedAfterChain
-            ]
-        );
-        assert_eq!((one.chains, one.records), (50, 2999));
     }
 
     #[test]
