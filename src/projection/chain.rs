@@ -207,9 +207,9 @@ pub(crate) fn read_context(context: &str) -> std::result::Result<ContextFields<'
 #[inline]
 fn find_special(b: &[u8], mut i: usize) -> usize {
     while i + 16 <= b.len() {
-        let mask = special_mask(b[i..i + 16].try_into().expect("16 bytes"));
-        if mask != 0 {
-            return i + mask.trailing_zeros() as usize;
+        let first = special_mask(b[i..i + 16].try_into().expect("16 bytes"));
+        if first != u32::MAX {
+            return i + first as usize;
         }
         i += 16;
     }
@@ -219,38 +219,32 @@ fn find_special(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// One bit per byte of `block` that is `"`, `\\` or a control (below
-/// U+0020), lowest bit first.
-#[cfg(target_arch = "x86_64")]
+/// The index of the first byte of `block` that is `"`, `\\` or a control
+/// (below U+0020), or `u32::MAX`: two words at a time, in safe code.
 #[inline]
 fn special_mask(block: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+    let word = |w: [u8; 8]| -> u64 {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let w = u64::from_le_bytes(w);
+        let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+        // The lowest flagged byte is exact (borrows only flag bytes above).
+        zero(w ^ (LO * u64::from(b'"')))
+            | zero(w ^ (LO * u64::from(b'\\')))
+            | (w.wrapping_sub(LO * 0x20) & !w & HI)
     };
-    // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned load
-    // reads exactly the 16 bytes of `block`.
-    unsafe {
-        let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // c < 0x20 exactly when max(c, 0x1f) == 0x1f (unsigned).
-        let low = _mm_set1_epi8(0x1f);
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    let (low, high) = block.split_at(8);
+    let (low, high) = (
+        word(low.try_into().expect("8 bytes")),
+        word(high.try_into().expect("8 bytes")),
+    );
+    if low != 0 {
+        low.trailing_zeros() / 8
+    } else if high != 0 {
+        8 + high.trailing_zeros() / 8
+    } else {
+        u32::MAX
     }
-}
-
-/// One bit per byte of `block` that is `"`, `\\` or a control (below
-/// U+0020), lowest bit first.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn special_mask(block: &[u8; 16]) -> u32 {
-    block
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| matches!(c, b'"' | b'\\' | 0..=0x1f))
-        .fold(0, |mask, (k, _)| mask | 1 << k)
 }
 
 /// Whether `key` sorts strictly after `previous` (byte order, which for
@@ -1065,25 +1059,6 @@ pub fn verify_chains<J: EventJournal + ?Sized>(
     report.chained_records = verifier.chained_records();
     report.chains = verifier.chains();
     Ok(report)
-}
-
-/// The sequences of every record that [`ChainVerifier`] would check as part
-/// of `entity_id`'s chain: each record whose context carries a chain field
-/// and names the entity, whatever its event type. One pass; holds only
-/// these sequences.
-pub fn chain_sequences<J: EventJournal + ?Sized>(journal: &J, entity_id: &str) -> Result<Vec<u64>> {
-    let mut sequences = Vec::new();
-    journal.for_each_ref(0, u64::MAX, &mut |entry| {
-        if may_be_chained(entry.context)
-            && let Ok(fields) = read_context(entry.context)
-            && fields.is_chained()
-            && fields.entry_id.as_deref() == Some(entity_id)
-        {
-            sequences.push(entry.sequence);
-        }
-        Ok(())
-    })?;
-    Ok(sequences)
 }
 
 #[cfg(test)]
