@@ -21,7 +21,7 @@ variants=(
   "break-skip-dir-sync|crash_sim|every_crash_point_keeps_every_acknowledged_entry|-"
   "break-skip-crc|recovery_damage|a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry|-"
   "break-recovery-cut-too-far|recovery_torn_tail|cut_at_every_offset_without_head_is_a_torn_tail|-"
-  "break-snapshot-trust|snapshot_fold|missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold|-"
+  "break-snapshot-trust|stats|snapshot_fold::missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold|-"
   "break-skip-cas|audit_chain|two_handles_over_a_disk_journal_do_not_fork_a_chain|-"
   "break-prealloc-over-unsynced|preallocation|preallocation_never_overwrites_unsynced_records|-"
   "break-chain-text-search|cli_verify|an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike|-"

@@ -3,7 +3,8 @@
 //! byte in docs/FORMAT.md; all integers are little-endian with explicit
 //! widths.
 
-use crate::entry::{Context, JournalEntry, Timestamp};
+pub use crate::entry::EntryRef;
+use crate::entry::{JournalEntry, Timestamp};
 use crate::error::{Error, Result};
 
 /// Magic bytes that open every segment `.log` file.
@@ -169,67 +170,6 @@ pub fn push_frame(out: &mut Vec<u8>, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// A record read straight from the segment bytes, borrowing them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EntryRef<'a> {
-    /// The record's sequence.
-    pub sequence: u64,
-    /// Event time, UTC.
-    pub timestamp: Timestamp,
-    /// Append time, UTC.
-    pub appended_at: Timestamp,
-    /// The segment offset that was durable when the record was written.
-    pub commit_hint: u64,
-    /// Event name.
-    pub event_type: &'a str,
-    /// Emitting component.
-    pub source: &'a str,
-    /// Service concerned.
-    pub service_name: &'a str,
-    /// Region label.
-    pub region: &'a str,
-    /// Tier label.
-    pub tier_id: &'a str,
-    /// Context JSON text.
-    pub context: &'a str,
-}
-
-impl JournalEntry {
-    /// The entry as a borrowed record; `appended_at` is the event time when
-    /// the entry has no append time, and `commit_hint` is 0.
-    pub fn as_entry_ref(&self) -> EntryRef<'_> {
-        EntryRef {
-            sequence: self.sequence,
-            timestamp: self.timestamp,
-            appended_at: self.appended_at.unwrap_or(self.timestamp),
-            commit_hint: 0,
-            event_type: &self.event_type,
-            source: &self.source,
-            service_name: &self.service_name,
-            region: &self.region,
-            tier_id: &self.tier_id,
-            context: self.context.as_str(),
-        }
-    }
-}
-
-impl EntryRef<'_> {
-    /// Copies the record into an owned [`JournalEntry`].
-    pub fn to_entry(&self) -> JournalEntry {
-        JournalEntry {
-            sequence: self.sequence,
-            event_type: self.event_type.to_string(),
-            source: self.source.to_string(),
-            timestamp: self.timestamp,
-            service_name: self.service_name.to_string(),
-            context: Context::from_trusted(self.context),
-            region: self.region.to_string(),
-            tier_id: self.tier_id.to_string(),
-            appended_at: Some(self.appended_at),
-        }
-    }
-}
-
 /// Why a frame could not be read at some offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {
@@ -393,6 +333,7 @@ impl Footer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::Context;
 
     fn sample() -> JournalEntry {
         JournalEntry::new(

@@ -59,10 +59,34 @@ impl Timestamp {
                 Err(_) => return Err(bad(with_offset.to_string())),
             },
         };
+        check_offset(text).map_err(bad)?;
         let nanos = instant.as_nanosecond();
         i64::try_from(nanos).map(Timestamp).map_err(|_| {
             bad("outside the storable range 1677-09-21T00:12:43.145224192Z ..= 2262-04-11T23:47:16.854775807Z".into())
         })
+    }
+}
+
+/// The largest UTC offset RFC 3339 allows, in seconds: 23:59.
+const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
+
+/// Refuses a numeric UTC offset beyond ±23:59 (RFC 3339's `time-hour` is
+/// 00 to 23; the parser underneath accepts up to ±25:59:59).
+fn check_offset(text: &str) -> std::result::Result<(), String> {
+    use jiff::fmt::temporal::{Pieces, PiecesOffset};
+    let Ok(pieces) = Pieces::parse(text) else {
+        return Ok(());
+    };
+    match pieces.offset() {
+        Some(PiecesOffset::Numeric(numeric))
+            if numeric.offset().seconds().abs() > MAX_OFFSET_SECONDS =>
+        {
+            Err(format!(
+                "the UTC offset {} is beyond ±23:59",
+                numeric.offset()
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -102,11 +126,99 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The deepest nesting a context may have, the context object itself
+/// being level 1: `{"a":{"b":[1]}}` nests 3 levels.
+///
+/// Every reader of the journal parses what `append` accepts: the
+/// statistics fold, `audit` and `verify` parse contexts with serde_json,
+/// whose recursion limit (128 levels) also has to hold for a whole export
+/// line (one level more than its context), and Python's `json` (the Redis
+/// interop) allows about 1,000. 64 leaves room under all of them.
+pub const MAX_CONTEXT_DEPTH: usize = 64;
+
+/// Checks a context's JSON text (already known to be valid JSON) for what
+/// some readers could not read back: nesting deeper than
+/// [`MAX_CONTEXT_DEPTH`] and `\u` escapes of lone UTF-16 surrogates (JSON
+/// text is Unicode; serde_json refuses them, Python's `json` accepts
+/// them). One pass over the bytes, no allocation.
+fn check_context_text(text: &str) -> std::result::Result<(), String> {
+    check_json_text(text, Some(MAX_CONTEXT_DEPTH), "context")
+}
+
+/// What [`check_context_text`] checks, over any JSON text: `max_depth`
+/// levels of nesting at most (when given), and no lone surrogate escape.
+/// `what` names the text in the message.
+fn check_json_text(
+    text: &str,
+    max_depth: Option<usize>,
+    what: &str,
+) -> std::result::Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if let Some(max) = max_depth
+                    && depth > max
+                {
+                    return Err(format!(
+                        "{what} nests deeper than {max} levels (at byte {i} of the {what}), \
+                         the most every reader of the journal can parse"
+                    ));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        if bytes.get(i + 1) == Some(&b'u') {
+                            let unit = hex4(bytes, i + 2);
+                            let high = unit.is_some_and(|u| (0xD800..0xDC00).contains(&u));
+                            let low = unit.is_some_and(|u| (0xDC00..0xE000).contains(&u));
+                            let paired = high
+                                && bytes.get(i + 6) == Some(&b'\\')
+                                && bytes.get(i + 7) == Some(&b'u')
+                                && hex4(bytes, i + 8)
+                                    .is_some_and(|u| (0xDC00..0xE000).contains(&u));
+                            if (high && !paired) || low {
+                                return Err(format!(
+                                    "{what} holds a lone surrogate escape {} at byte {i}: JSON text must be \
+                                     Unicode",
+                                    &text[i..i + 6]
+                                ));
+                            }
+                            i += if paired { 12 } else { 6 };
+                            continue;
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The four hex digits at `at`, as a UTF-16 code unit.
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
 /// An entry's payload: a JSON object kept as the producer's text.
 ///
 /// The text is validated once, on construction, and never re-serialized:
 /// key order, spacing and big integers survive a round trip. Nothing parses
-/// it on the append or replay path unless a filter or a caller asks.
+/// it on the append or replay path unless a filter or a caller asks. A
+/// context nested deeper than [`MAX_CONTEXT_DEPTH`], or holding a `\u`
+/// escape of a lone surrogate, is refused.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Context(Box<str>);
 
@@ -131,15 +243,25 @@ impl Context {
                 crate::pystr::json_kind(text)
             )));
         }
+        check_context_text(text).map_err(Error::InvalidEntry)?;
         Ok(Context(text.into()))
     }
 
-    /// Builds a context from a parsed JSON value, which must be an object.
+    /// Builds a context from a parsed JSON value, which must be an object
+    /// nested at most [`MAX_CONTEXT_DEPTH`] levels deep.
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
         if !value.is_object() {
             return Err(Error::InvalidEntry("context must be a JSON object".into()));
         }
-        Ok(Context(value.to_string().into()))
+        let text = value.to_string();
+        check_context_text(&text).map_err(Error::InvalidEntry)?;
+        Ok(Context(text.into()))
+    }
+
+    /// Checks again what construction checks (nesting depth, lone
+    /// surrogates), for a context built without those checks.
+    pub(crate) fn check(&self) -> Result<()> {
+        check_context_text(&self.0).map_err(Error::InvalidEntry)
     }
 
     /// The JSON text, exactly as stored.
@@ -257,7 +379,14 @@ impl JournalEntry {
     /// may be absent). Errors say which field is wrong.
     pub fn from_json(text: &str) -> Result<Self> {
         require_object(text).map_err(Error::InvalidEntry)?;
-        serde_json::from_str(text).map_err(|e| Error::InvalidEntry(e.to_string()))
+        serde_json::from_str(text).map_err(|e| {
+            // serde_json names a lone surrogate in a string field "end of
+            // hex escape": say what it is.
+            match check_json_text(text, None, "entry") {
+                Err(surrogate) => Error::InvalidEntry(surrogate),
+                Ok(()) => Error::InvalidEntry(e.to_string()),
+            }
+        })
     }
 
     /// Replaces the context.
@@ -367,4 +496,101 @@ pub struct JournalQueryResult {
     pub truncated: bool,
     /// The number of all matches, exact.
     pub total_count: u64,
+}
+
+/// Conditions of a query beyond the seed's [`JournalQueryFilter`]: a
+/// sequence cursor and an append-time window. An empty value (the
+/// default) adds no condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Only entries with a sequence above this one: the cursor of the next
+    /// page is the last sequence of the page before.
+    pub after_sequence: Option<u64>,
+    /// Only entries appended at or after this time.
+    pub appended_since: Option<Timestamp>,
+    /// Only entries appended before this time (exclusive).
+    pub appended_until: Option<Timestamp>,
+}
+
+impl QueryOptions {
+    /// No condition set.
+    pub fn is_empty(&self) -> bool {
+        *self == QueryOptions::default()
+    }
+
+    /// The first sequence that can match (`None`: none can).
+    pub fn first_sequence(&self) -> Option<u64> {
+        match self.after_sequence {
+            None => Some(1),
+            Some(after) => after.checked_add(1),
+        }
+    }
+
+    /// Whether a record with this sequence and append time passes.
+    pub fn admits(&self, sequence: u64, appended_at: Timestamp) -> bool {
+        self.after_sequence.is_none_or(|after| sequence > after)
+            && self.appended_since.is_none_or(|since| appended_at >= since)
+            && self.appended_until.is_none_or(|until| appended_at < until)
+    }
+}
+
+/// A record read straight from the segment bytes, borrowing them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The record's sequence.
+    pub sequence: u64,
+    /// Event time, UTC.
+    pub timestamp: Timestamp,
+    /// Append time, UTC.
+    pub appended_at: Timestamp,
+    /// The segment offset that was durable when the record was written.
+    pub commit_hint: u64,
+    /// Event name.
+    pub event_type: &'a str,
+    /// Emitting component.
+    pub source: &'a str,
+    /// Service concerned.
+    pub service_name: &'a str,
+    /// Region label.
+    pub region: &'a str,
+    /// Tier label.
+    pub tier_id: &'a str,
+    /// Context JSON text.
+    pub context: &'a str,
+}
+
+impl JournalEntry {
+    /// The entry as a borrowed record; `appended_at` is the event time when
+    /// the entry has no append time, and `commit_hint` is 0.
+    pub fn as_entry_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            sequence: self.sequence,
+            timestamp: self.timestamp,
+            appended_at: self.appended_at.unwrap_or(self.timestamp),
+            commit_hint: 0,
+            event_type: &self.event_type,
+            source: &self.source,
+            service_name: &self.service_name,
+            region: &self.region,
+            tier_id: &self.tier_id,
+            context: self.context.as_str(),
+        }
+    }
+}
+
+impl EntryRef<'_> {
+    /// Copies the record into an owned [`JournalEntry`].
+    pub fn to_entry(&self) -> JournalEntry {
+        JournalEntry {
+            sequence: self.sequence,
+            event_type: self.event_type.to_string(),
+            source: self.source.to_string(),
+            timestamp: self.timestamp,
+            service_name: self.service_name.to_string(),
+            context: Context::from_trusted(self.context),
+            region: self.region.to_string(),
+            tier_id: self.tier_id.to_string(),
+            appended_at: Some(self.appended_at),
+        }
+    }
 }

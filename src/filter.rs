@@ -5,7 +5,7 @@
 //! `start_time <= timestamp < end_time`, and each context filter compares
 //! the reference's string form of the value ([`crate::pystr`]).
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, JournalQueryFilter, Timestamp};
 use crate::error::{Error, Result};
 

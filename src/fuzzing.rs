@@ -1059,7 +1059,7 @@ fn check_served(journal: &DiskJournal, dir: &Path, who: &str) -> Result<Served, 
     Ok(served)
 }
 
-fn open_writer(dir: &Path, recovery: RecoveryMode) -> crate::Result<DiskJournal> {
+fn open_writer(dir: &Path, recovery: RecoveryMode) -> crate::error::Result<DiskJournal> {
     DiskJournal::builder(dir)
         .segment_bytes(SEGMENT_BYTES)
         .durability(Durability::Os)
@@ -1266,8 +1266,8 @@ fn op_entry(input: &mut Input<'_>) -> JournalEntry {
 /// The disk journal's answer compared with the model's.
 fn same_result<T: PartialEq + std::fmt::Debug>(
     what: &str,
-    disk: &crate::Result<T>,
-    memory: &crate::Result<T>,
+    disk: &crate::error::Result<T>,
+    memory: &crate::error::Result<T>,
 ) -> CheckResult {
     match (disk, memory) {
         (Ok(d), Ok(m)) if d == m => Ok(()),
@@ -1335,11 +1335,13 @@ impl Pair {
     fn everything(&self, what: &str) -> CheckResult {
         let disk = self
             .disk()?
-            .get_sequence_range(0, u64::MAX)
+            .range_iter_from(0)
+            .and_then(|entries| entries.collect::<crate::error::Result<Vec<_>>>())
             .map_err(|e| format!("{what}: disk range: {e}"))?;
         let memory = self
             .memory
-            .get_sequence_range(0, u64::MAX)
+            .range_iter_from(0)
+            .and_then(|entries| entries.collect::<crate::error::Result<Vec<_>>>())
             .map_err(|e| format!("{what}: model range: {e}"))?;
         self.same_entries(what, &disk, &memory)
     }

@@ -27,6 +27,8 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+// The one exception is the module that maps segment files (disk/mmap.rs).
+#![deny(unsafe_code)]
 
 #[cfg(all(
     not(debug_assertions),
@@ -46,27 +48,51 @@
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");
 
+// The modules an embedder uses: the disk engine's options and reports, the
+// statistics, the Redis backend. The rest are the crate's insides, public
+// only for its own tests, benches, fuzz targets and command line, and
+// hidden from the documentation; what an embedder needs of them is
+// re-exported below.
+#[doc(hidden)]
 pub mod codec;
 pub mod disk;
+#[doc(hidden)]
 pub mod entry;
+#[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
 pub mod filter;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
 pub mod journal;
 pub mod projection;
+#[doc(hidden)]
 pub mod pystr;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[doc(hidden)]
+pub mod storage;
+#[doc(hidden)]
 pub mod url;
 
-pub use codec::EntryRef;
+#[doc(hidden)]
+pub use disk::RawRange;
 pub use disk::{
-    DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, RawRange, RecoveryMode,
-    RecoveryReport, TornTail,
+    DiskJournal, DiskJournalBuilder, DiskJournalOptions, Durability, JournalHead, JournalInfo,
+    Problem, RecoveryMode, RecoveryReport, TornTail, VerifyReport, verify,
 };
-pub use entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
+pub use entry::{
+    Context, EntryRef, JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions,
+    Timestamp,
+};
 pub use error::{Error, Result};
 pub use journal::{EntryIter, EventJournal, MemoryJournal, MemoryJournalOptions};
+pub use projection::{
+    AuditKey, AuditKeyring, AuditVerification, JournalStatistics, JournalStatisticsBuilder,
+    SnapshotConfig, StatisticsRepository,
+};
 #[cfg(feature = "redis")]
 pub use redis::{
     BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,

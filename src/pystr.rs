@@ -2,7 +2,7 @@
 //!
 //! The journal keeps each entry's `context` as the raw text of a JSON object. A query's
 //! `context_filters` pair `(key, wanted)` holds when the Python reference's
-//! `str(context.get(key))` equals `wanted` (BEHAVIOR.md section 2.3). This module reproduces that
+//! `str(context.get(key))` equals `wanted` (docs/DESIGN.md, "The string form of context values"). This module reproduces that
 //! string form directly from the raw JSON text, without building a value tree:
 //!
 //! - missing key and `null` print `None`; `true`/`false` print `True`/`False`;

@@ -258,7 +258,8 @@ mod tests {
         assert!(!missing.exists(), "a read-only open created {err}");
         let url = format!("file://{}", missing.display());
         let journal = open(&url).unwrap();
-        let entry = crate::JournalEntry::new("t", "s", crate::Timestamp::now(), "svc");
+        let entry =
+            crate::entry::JournalEntry::new("t", "s", crate::entry::Timestamp::now(), "svc");
         assert_eq!(journal.append(&entry).unwrap(), 1);
         drop(journal);
         let reader = open_read_only(&url).unwrap();

@@ -515,3 +515,114 @@ fn damage_is_reported_with_its_path_and_offset() {
             .is_corruption()
     );
 }
+
+/// A context object nested `depth` levels deep (the context itself is
+/// level 1).
+fn nested_context(depth: usize) -> String {
+    let mut text = r#"{"leaf":[]}"#.to_string();
+    // The array is a level too.
+    for _ in 0..depth.saturating_sub(2) {
+        text = format!(r#"{{"a":{text}}}"#);
+    }
+    text
+}
+
+#[test]
+fn contexts_nested_beyond_the_readers_limit_are_refused() {
+    use baldur_journal::entry::MAX_CONTEXT_DEPTH;
+    assert_eq!(MAX_CONTEXT_DEPTH, 64);
+    let deepest = nested_context(MAX_CONTEXT_DEPTH);
+    let context = Context::from_json(&deepest).expect("the limit is accepted");
+    // Every reader parses it: as a value, as a map, and inside an entry line.
+    serde_json::from_str::<serde_json::Value>(context.as_str()).unwrap();
+    assert!(!context.to_value().is_empty());
+    let line = serde_json::to_string(&entry(1).with_context(context)).unwrap();
+    serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    JournalEntry::from_json(&line).unwrap();
+
+    for depth in [MAX_CONTEXT_DEPTH + 1, 200] {
+        let text = nested_context(depth);
+        let message = match Context::from_json(&text) {
+            Err(Error::InvalidEntry(message)) => message,
+            other => panic!("depth {depth}: expected InvalidEntry, got {other:?}"),
+        };
+        assert!(message.contains("nests deeper than 64 levels"), "{message}");
+        // The same through an entry's JSON and through a parsed value.
+        let line = format!(
+            r#"{{"event_type":"e","source":"s","timestamp":"2025-01-01T00:00:00Z","service_name":"","context":{text}}}"#
+        );
+        let message = JournalEntry::from_json(&line).unwrap_err().to_string();
+        assert!(message.contains("nests deeper than 64 levels"), "{message}");
+        let value: serde_json::Value = serde_json::from_str(&nested_context(100)).unwrap();
+        assert!(Context::from_value(&value).is_err());
+    }
+    // Brackets inside strings are not nesting.
+    let brackets = format!(r#"{{"s":"{}"}}"#, "[{".repeat(500));
+    Context::from_json(&brackets).unwrap();
+}
+
+#[test]
+fn offsets_beyond_23_59_are_refused() {
+    for text in [
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:00+23:59",
+        "2025-01-01T00:00:00-23:59",
+        "2025-01-01T00:00:00+00:00",
+        "2025-01-01T00:00:00",
+    ] {
+        Timestamp::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
+    assert_eq!(
+        Timestamp::parse("2025-01-01T23:59:00+23:59").unwrap(),
+        Timestamp::parse("2025-01-01T00:00:00Z").unwrap()
+    );
+    for (text, offset) in [
+        ("2025-01-01T00:00:00+25:00", "+25"),
+        ("2025-01-01T00:00:00+24:00", "+24"),
+        ("2025-01-01T00:00:00-24:30", "-24:30"),
+        ("2025-01-01T00:00:00-23:59:01", "-23:59:01"),
+    ] {
+        match Timestamp::parse(text) {
+            Err(e @ Error::InvalidTimestamp { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains(text), "{message}");
+                assert!(
+                    message.contains(&format!("offset {offset}")) && message.contains("23:59"),
+                    "{message}"
+                );
+            }
+            other => panic!("{text}: expected InvalidTimestamp, got {other:?}"),
+        }
+        let line =
+            format!(r#"{{"event_type":"e","source":"s","timestamp":"{text}","service_name":""}}"#);
+        assert!(JournalEntry::from_json(&line).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn lone_surrogates_are_refused() {
+    for (context, escape) in [
+        (r#"{"k":"\ud800"}"#, r"\ud800"),
+        (r#"{"k":"\udfff x"}"#, r"\udfff"),
+        (r#"{"\ud83dk":1}"#, r"\ud83d"),
+        (r#"{"k":["ok \ud83d\ude00", "\ud800\u0041"]}"#, r"\ud800"),
+    ] {
+        let message = match Context::from_json(context) {
+            Err(Error::InvalidEntry(message)) => message,
+            other => panic!("{context}: expected InvalidEntry, got {other:?}"),
+        };
+        assert!(
+            message.contains(&format!("lone surrogate escape {escape}")),
+            "{message}"
+        );
+    }
+    // A pair is one character; escaped backslashes are not escapes.
+    Context::from_json(r#"{"k":"\ud83d\ude00","b":"\\ud800"}"#).unwrap();
+    // In a string field of the entry, the message says the same.
+    let line = r#"{"event_type":"\ud800","source":"s","timestamp":"2025-01-01T00:00:00Z","service_name":""}"#;
+    let message = JournalEntry::from_json(line).unwrap_err().to_string();
+    assert!(
+        message.contains("lone surrogate escape \\ud800"),
+        "{message}"
+    );
+}

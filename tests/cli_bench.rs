@@ -202,3 +202,68 @@ fn bad_arguments_are_a_clear_error_with_status_2() {
     }
     assert_scratch_removed(dir.path());
 }
+
+/// `bench query --filter F`: both sides find the same number of matches
+/// (the bench fails otherwise), and the SQLite peer's times and ratios are
+/// in the line, consistent with ours.
+#[test]
+fn query_bench_measures_every_filter_against_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12,000 records: 1% of types, 10% of services and regions, a window
+    // of 2,000 from record 6,000, and entry_id dlq-01700 at 1,700 and 11,700.
+    for (filter, matches, returned) in [
+        ("type", 120, 120),
+        ("service", 1200, 1000),
+        ("region", 1200, 1000),
+        ("window", 2000, 1000),
+        ("context", 2, 2),
+    ] {
+        let query = bench_json(
+            dir.path(),
+            &["query", "--events", "12000", "--filter", filter],
+        );
+        assert_eq!(query["filter"], filter);
+        assert_eq!(query["matches"], matches, "{filter}");
+        assert_eq!(query["returned"], returned, "{filter}");
+        for key in ["sqlite_count_seconds", "sqlite_query_seconds"] {
+            assert!(number(&query, key) > 0.0, "{filter}: {key}");
+        }
+        assert_close(
+            number(&query, "query_ratio"),
+            number(&query, "sqlite_query_seconds") / number(&query, "seconds"),
+            "query_ratio",
+        );
+        assert_close(
+            number(&query, "count_ratio"),
+            number(&query, "sqlite_count_seconds") / number(&query, "count_seconds"),
+            "count_ratio",
+        );
+    }
+    let output = cli(dir.path())
+        .args(["bench", "query", "--filter", "colour"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&output);
+}
+
+/// `bench stats`: the snapshot plus tail answers like the full fold (the
+/// bench checks both the answer and that only the tail was folded), and
+/// the ratio is the two times'.
+#[test]
+fn stats_bench_compares_a_snapshot_and_its_tail_with_a_full_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = bench_json(dir.path(), &["stats", "--events", "3000", "--tail", "300"]);
+    assert_eq!(stats["bench"], "stats");
+    assert_eq!(stats["tail"], 300);
+    assert_close(
+        number(&stats, "ratio_to_full_fold"),
+        number(&stats, "seconds") / number(&stats, "full_fold_seconds"),
+        "ratio_to_full_fold",
+    );
+    let output = cli(dir.path())
+        .args(["bench", "stats", "--events", "10", "--tail", "11"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&output);
+    assert!(err.contains("--tail 11 exceeds --events 10"), "{err}");
+}

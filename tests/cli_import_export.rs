@@ -197,3 +197,30 @@ fn importing_a_missing_file_creates_nothing() {
     assert!(err.contains("no-such-file.jsonl"), "{err}");
     assert!(!target.exists());
 }
+
+#[test]
+fn export_to_below_from_is_a_usage_error_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_journal(tmp.path(), 20);
+    let output = cli(tmp.path())
+        .args(["export", "--from", "5", "--to", "3"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&output);
+    assert!(output.stdout.is_empty());
+    assert!(err.contains("--to 3 is below --from 5"), "{err}");
+    // --to equal to --from exports nothing, exit 0.
+    let output = run_ok(cli(tmp.path()).args(["export", "--from", "5", "--to", "5"]));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    assert_eq!(
+        export(tmp.path(), &["--from", "5", "--to", "6"])
+            .lines()
+            .count(),
+        1
+    );
+    let help = stdout(&run_ok(cli(tmp.path()).args(["export", "--help"])));
+    assert!(
+        help.contains("--to below --from is a usage error"),
+        "{help}"
+    );
+}

@@ -288,8 +288,8 @@ fn the_table_is_readable_and_says_when_truncated() {
     assert_eq!(
         lines[3],
         format!(
-            "(2 of {} matches shown; raise --limit to see more)",
-            want.total_count
+            "(2 of {} matches shown; next page: --after {})",
+            want.total_count, want.entries[1].sequence
         )
     );
     // Nothing matched: the header alone.
@@ -299,4 +299,59 @@ fn the_table_is_readable_and_says_when_truncated() {
         "nobody",
     ])));
     assert_eq!(text.lines().count(), 1);
+}
+
+/// `--appended-since` / `--appended-until` select by the journal's append
+/// time (kept by `import --keep-sequence`), not the event time, for
+/// `query` and `count`, also next to `--filter-json`.
+#[test]
+fn appended_time_windows_select_by_append_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    // Event times run backwards; append times forwards, a second apart.
+    let lines: String = (1..=50u64)
+        .map(|i| {
+            format!(
+                r#"{{"sequence":{i},"event_type":"x","source":"s","timestamp":"2025-01-01T00:{:02}:00Z","service_name":"a","context":{{}},"appended_at":"2026-03-01T00:00:{:02}Z"}}"#,
+                59 - i,
+                i
+            ) + "\n"
+        })
+        .collect();
+    run_ok(
+        cli(&dir)
+            .args(["import", "--keep-sequence", "-"])
+            .write_stdin(lines),
+    );
+    let window = [
+        "--appended-since",
+        "2026-03-01T00:00:10Z",
+        "--appended-until",
+        "2026-03-01T00:00:20Z",
+    ];
+    let count = stdout(&run_ok(cli(&dir).arg("count").args(window)));
+    assert_eq!(count, "10\n");
+    let page: Value = serde_json::from_str(&stdout(&run_ok(
+        cli(&dir)
+            .arg("query")
+            .args(window)
+            .args(["--json", "--limit", "3"]),
+    )))
+    .unwrap();
+    assert_eq!(page["total_count"], 10);
+    let sequences: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, [10, 11, 12]);
+    // With the seed's filter as JSON: event time before 00:45 keeps 15..=19
+    // of the window's 10..=19.
+    let count =
+        stdout(&run_ok(cli(&dir).arg("count").args(window).args([
+            "--filter-json",
+            r#"{"end_time": "2025-01-01T00:45:00Z"}"#,
+        ])));
+    assert_eq!(count, "5\n");
 }

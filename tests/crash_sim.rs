@@ -21,9 +21,9 @@
 
 mod common;
 mod crash_common;
+mod seam;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use baldur_journal::disk::verify;
 use baldur_journal::{DiskJournal, EventJournal};
@@ -36,7 +36,7 @@ fn record_workload(seed: u64) -> Vec<Op> {
     let recorder = Recorder::default();
     let journal = DiskJournal::builder(live.path())
         .segment_bytes(64 << 10)
-        .storage(Arc::new(recorder.clone()))
+        .storage(seam::seam(recorder.clone()))
         .open()
         .unwrap();
     let mut rng = Rng(seed);

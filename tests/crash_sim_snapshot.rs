@@ -19,6 +19,7 @@
 
 mod common;
 mod crash_common;
+mod seam;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ fn record_workload(seed: u64) -> Vec<Op> {
     let journal = Arc::new(
         DiskJournal::builder(live.path())
             .segment_bytes(64 << 10)
-            .storage(Arc::new(recorder.clone()))
+            .storage(seam::seam(recorder.clone()))
             .open()
             .unwrap(),
     );

@@ -5,6 +5,7 @@
 //! is not vacuous). A failed fsync poisons the journal until reopen.
 
 mod common;
+mod seam;
 
 use std::collections::HashMap;
 use std::io;
@@ -12,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile};
+use baldur_journal::disk::StorageFile;
 use baldur_journal::{DiskJournal, Durability, Error, EventJournal};
 use common::{entry, record_offsets, segment_files};
+use seam::{Hooks, seam};
 
 #[derive(Default)]
 struct Log {
@@ -32,64 +34,35 @@ struct CountingStorage {
     fail_next_sync: Arc<AtomicBool>,
 }
 
-struct CountingFile {
-    path: PathBuf,
-    inner: Box<dyn StorageFile>,
-    storage: CountingStorage,
-}
-
-impl StorageFile for CountingFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(buf, offset)?;
-        self.storage.log.lock().unwrap().writes.push((
-            self.path.clone(),
-            offset,
-            offset + buf.len() as u64,
-        ));
-        Ok(())
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        let upto = self.storage.log.lock().unwrap().writes.len();
-        if self.storage.fail_next_sync.swap(false, Ordering::SeqCst) {
-            return Err(io::Error::other("injected fsync failure"));
-        }
-        self.inner.sync_data()?;
-        self.storage
-            .log
+impl Hooks for CountingStorage {
+    fn write(
+        &self,
+        path: &Path,
+        inner: &dyn StorageFile,
+        buf: &[u8],
+        offset: u64,
+    ) -> io::Result<()> {
+        inner.write_all_at(buf, offset)?;
+        let end = offset + buf.len() as u64;
+        self.log
             .lock()
             .unwrap()
-            .syncs
-            .push((self.path.clone(), upto));
+            .writes
+            .push((path.to_path_buf(), offset, end));
         Ok(())
     }
-    fn sync_all(&self) -> io::Result<()> {
-        self.sync_data()
+    fn sync_data(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        let upto = self.log.lock().unwrap().writes.len();
+        if self.fail_next_sync.swap(false, Ordering::SeqCst) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
+        inner.sync_data()?;
+        let synced = (path.to_path_buf(), upto);
+        self.log.lock().unwrap().syncs.push(synced);
+        Ok(())
     }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for CountingStorage {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        let inner = OsStorage.open(path, mode)?;
-        Ok(Box::new(CountingFile {
-            path: path.to_path_buf(),
-            inner,
-            storage: self.clone(),
-        }))
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        OsStorage.sync_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
+    fn sync_all(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        self.sync_data(path, inner)
     }
 }
 
@@ -105,7 +78,7 @@ fn run(
         DiskJournal::builder(dir.path())
             .segment_bytes(64 << 10)
             .durability(durability)
-            .storage(Arc::new(storage.clone()))
+            .storage(seam(storage.clone()))
             .open()
             .unwrap(),
     );
@@ -188,7 +161,7 @@ fn a_failed_fsync_poisons_the_journal_until_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let storage = CountingStorage::default();
     let journal = DiskJournal::builder(dir.path())
-        .storage(Arc::new(storage.clone()))
+        .storage(seam(storage.clone()))
         .open()
         .unwrap();
     for i in 1..=10 {

@@ -6,15 +6,17 @@
 //! and `verify` agrees with it.
 
 mod common;
+mod seam;
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile, verify};
+use baldur_journal::disk::{OsStorage, Storage, StorageFile, verify};
 use baldur_journal::{Context, DiskJournal, Error, EventJournal, JournalEntry, Timestamp};
 use common::{Rng, strip};
+use seam::{Hooks, seam};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -35,11 +37,6 @@ struct Faulty {
     seen: Arc<AtomicU64>,
 }
 
-struct FaultyFile {
-    inner: Box<dyn StorageFile>,
-    storage: Faulty,
-}
-
 impl Faulty {
     fn new(fault: Fault, at: i64) -> Self {
         Faulty {
@@ -56,55 +53,34 @@ impl Faulty {
     }
 }
 
-impl StorageFile for FaultyFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        if self.storage.fault != Fault::SyncError && self.storage.fire() {
-            return Err(match self.storage.fault {
+impl Hooks for Faulty {
+    fn write(&self, _: &Path, inner: &dyn StorageFile, buf: &[u8], offset: u64) -> io::Result<()> {
+        if self.fault != Fault::SyncError && self.fire() {
+            return Err(match self.fault {
                 Fault::NoSpace => io::Error::from_raw_os_error(ENOSPC),
                 Fault::ShortWrite => {
-                    self.inner.write_all_at(&buf[..buf.len() / 2], offset)?;
+                    inner.write_all_at(&buf[..buf.len() / 2], offset)?;
                     io::Error::new(io::ErrorKind::WriteZero, "injected short write")
                 }
                 _ => io::Error::from_raw_os_error(EIO),
             });
         }
-        self.inner.write_all_at(buf, offset)
+        inner.write_all_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        if self.storage.fault == Fault::SyncError && self.storage.fire() {
+    fn sync_data(&self, _: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        if self.fault == Fault::SyncError && self.fire() {
             return Err(io::Error::from_raw_os_error(EIO));
         }
-        self.inner.sync_data()
+        inner.sync_data()
     }
-    fn sync_all(&self) -> io::Result<()> {
-        self.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for Faulty {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        Ok(Box::new(FaultyFile {
-            inner: OsStorage.open(path, mode)?,
-            storage: self.clone(),
-        }))
+    fn sync_all(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        self.sync_data(path, inner)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         if self.fault == Fault::SyncError && self.fire() {
             return Err(io::Error::from_raw_os_error(EIO));
         }
         OsStorage.sync_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
     }
 }
 
@@ -125,7 +101,7 @@ fn big(i: u64) -> JournalEntry {
 fn workload(dir: &Path, storage: Faulty) -> (Vec<u64>, bool) {
     let journal = match DiskJournal::builder(dir)
         .segment_bytes(64 << 10)
-        .storage(Arc::new(storage))
+        .storage(seam(storage))
         .open()
     {
         Ok(j) => j,

@@ -5,6 +5,7 @@
 //! the file's length at every `fdatasync` of a segment.
 
 mod common;
+mod seam;
 
 use std::collections::HashMap;
 use std::io;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile, verify};
 use baldur_journal::{DiskJournal, Durability, EventJournal};
 use common::{entry, record_offsets, segment_files, strip};
+use seam::{Hooks, seam};
 
 /// Per segment file: its length at each completed `sync_data`.
 #[derive(Clone, Default)]
@@ -36,58 +38,20 @@ impl SyncLengths {
     }
 }
 
-struct File {
-    path: PathBuf,
-    inner: Box<dyn StorageFile>,
-    lengths: SyncLengths,
-}
-
-impl StorageFile for File {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(buf, offset)
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()?;
-        let len = self.inner.len()?;
-        let mut map = self.lengths.0.lock().unwrap();
-        map.entry(self.path.clone()).or_default().push(len);
-        Ok(())
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.inner.sync_all()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for SyncLengths {
+impl Hooks for SyncLengths {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
         let inner = OsStorage.open(path, mode)?;
         let opened_len = inner.len()?;
-        self.0
-            .lock()
-            .unwrap()
-            .entry(path.to_path_buf())
-            .or_default()
-            .push(opened_len);
-        Ok(Box::new(File {
-            path: path.to_path_buf(),
-            inner,
-            lengths: self.clone(),
-        }))
+        let mut map = self.0.lock().unwrap();
+        map.entry(path.to_path_buf()).or_default().push(opened_len);
+        Ok(inner)
     }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        OsStorage.sync_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
+    fn sync_data(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        inner.sync_data()?;
+        let len = inner.len()?;
+        let mut map = self.0.lock().unwrap();
+        map.entry(path.to_path_buf()).or_default().push(len);
+        Ok(())
     }
 }
 
@@ -100,7 +64,7 @@ fn open(
     DiskJournal::builder(dir)
         .durability(durability)
         .preallocate_bytes(preallocate)
-        .storage(Arc::new(lengths.clone()))
+        .storage(seam(lengths.clone()))
         .open()
         .unwrap()
 }

@@ -1,5 +1,5 @@
 //! Checks `pystr` against the reference's `str()` vectors
-//! (`reference/vectors/journal/str_semantics.jsonl`, BEHAVIOR.md section 2.3).
+//! (`reference/vectors/journal/str_semantics.jsonl`, docs/DESIGN.md).
 
 use baldur_journal::pystr::{lookup, matches, python_str};
 use serde::Deserialize;

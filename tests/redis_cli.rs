@@ -158,3 +158,92 @@ fn statistics_over_redis_answer_like_over_the_disk_and_chains_do_not_fork() {
     assert!(text.trim_end().ends_with("hashes recomputed)"), "{text}");
     RedisJournal::open_url(&url).unwrap().destroy().unwrap();
 }
+
+#[test]
+fn the_entry_at_u64_max_is_read_from_redis_by_every_command_without_an_end() {
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let url = redis_url(&server, &prefix("top"));
+    let journal = RedisJournal::open_url(&url).unwrap();
+    let top: Vec<u64> = (u64::MAX - 3..=u64::MAX).collect();
+    for (i, &sequence) in top.iter().enumerate() {
+        journal.append_at(sequence, &entry(i as u64 + 1)).unwrap();
+    }
+    let read: Vec<u64> = journal
+        .range_iter_from(u64::MAX - 1)
+        .unwrap()
+        .map(|e| e.unwrap().sequence)
+        .collect();
+    assert_eq!(read, top[2..].to_vec());
+    let on_redis = |args: &[&str]| stdout(&run_ok(bare().args(["--journal", &url]).args(args)));
+    let sequences = |text: String| text.lines().map(sequence_of).collect::<Vec<u64>>();
+    assert_eq!(sequences(on_redis(&["export"])), top);
+    let from = (u64::MAX - 1).to_string();
+    assert_eq!(sequences(on_redis(&["range", &from])), top[2..].to_vec());
+    assert_eq!(on_redis(&["count"]), "4\n");
+    // entry(1) and entry(4) (at u64::MAX) are of `orders`: the scan path,
+    // not the index.
+    assert_eq!(on_redis(&["count", "--service", "orders"]), "2\n");
+    let result: baldur_journal::JournalQueryResult =
+        serde_json::from_str(&on_redis(&["query", "--json"])).unwrap();
+    assert_eq!(result.entries.last().unwrap().sequence, u64::MAX);
+    let result: baldur_journal::JournalQueryResult =
+        serde_json::from_str(&on_redis(&["query", "--json", "--region", "us-east-1"])).unwrap();
+    assert_eq!(
+        result
+            .entries
+            .iter()
+            .map(|e| e.sequence)
+            .collect::<Vec<_>>(),
+        vec![u64::MAX - 3, u64::MAX - 1]
+    );
+    let text = on_redis(&["verify"]);
+    assert!(text.contains("4 entries"), "{text}");
+    // Copied to a file and back, every entry survives.
+    let file = tmp.path().join("file");
+    run_ok(bare().args(["copy", "--from", &url, "--to", file.to_str().unwrap()]));
+    assert_eq!(sequences(stdout(&run_ok(cli(&file).arg("export")))), top);
+    let url2 = redis_url(&server, &prefix("top-back"));
+    run_ok(bare().args(["copy", "--from", file.to_str().unwrap(), "--to", &url2]));
+    assert_eq!(
+        stdout(&run_ok(bare().args(["--journal", &url2, "export"]))),
+        on_redis(&["export"])
+    );
+    journal.destroy().unwrap();
+    RedisJournal::open_url(&url2).unwrap().destroy().unwrap();
+}
+
+#[test]
+fn statistics_over_redis_fold_the_entry_at_u64_max() {
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let url = redis_url(&server, &prefix("top-stats"));
+    let journal = RedisJournal::open_url(&url).unwrap();
+    let at = Timestamp::now();
+    journal
+        .append_at(
+            u64::MAX - 1,
+            &StoreEvent::new("dlq-top", "orders", "timeout").to_entry(at),
+        )
+        .unwrap();
+    journal
+        .append_at(
+            u64::MAX,
+            &LifecycleEvent::new(LifecycleKind::Resolve, "dlq-top").to_entry(at),
+        )
+        .unwrap();
+    let text = stdout(&run_ok(bare().args([
+        "--journal",
+        &url,
+        "stats",
+        "entry",
+        "dlq-top",
+        "--json",
+    ])));
+    let detail: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(detail["status"], "resolved", "{text}");
+    journal.destroy().unwrap();
+}

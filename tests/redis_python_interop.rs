@@ -261,3 +261,42 @@ fn rust_writes_and_python_reads_back_the_same_answers() {
     assert_eq!(j.append(&events[0]).unwrap(), 3002);
     j.destroy().unwrap();
 }
+
+/// The nesting depth of a JSON value (scalars 0, `{}` 1).
+fn depth_of(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[test]
+fn the_deepest_context_rust_accepts_is_read_by_python() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let depth = baldur_journal::entry::MAX_CONTEXT_DEPTH;
+    let mut context = "{}".to_string();
+    for _ in 1..depth {
+        context = format!(r#"{{"a":{context}}}"#);
+    }
+    let line = format!(
+        r#"{{"event_type":"deep","source":"rust","timestamp":"2025-03-01T12:00:00Z","service_name":"","context":{context}}}"#
+    );
+    let prefix = unique_prefix("deep");
+    let j = baldur(&server, &prefix);
+    assert_eq!(
+        j.append(&JournalEntry::from_json(&line).unwrap()).unwrap(),
+        1
+    );
+    let case = r#"{"id":"deep","kind":"range","start_sequence":1,"end_sequence":2}"#;
+    let answers = drive(&python, &server.url, &prefix, "answer", case);
+    let answer: Value = serde_json::from_str(answers.lines().next().unwrap()).unwrap();
+    assert_eq!(answer["sequences"], serde_json::json!([1]), "{answers}");
+    assert_eq!(depth_of(&answer["entries"][0]["context"]), depth);
+    j.destroy().unwrap();
+}

@@ -4,6 +4,7 @@
 //! `wait_durable` under a lazy policy really syncs.
 
 mod common;
+mod seam;
 
 use std::io;
 use std::path::Path;
@@ -11,10 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile};
+use baldur_journal::disk::StorageFile;
 use baldur_journal::{DiskJournal, Durability, Error, EventJournal};
 use common::entry;
 use crossbeam_channel::{Receiver, Sender};
+use seam::{Hooks, seam};
 
 /// A storage whose segment syncs can be held (the writer blocks in
 /// `sync_data` until released), can panic, and are counted.
@@ -27,56 +29,31 @@ struct Gate {
     syncs: Arc<AtomicUsize>,
 }
 
-struct GateFile {
-    inner: Box<dyn StorageFile>,
-    gate: Gate,
-    is_log: bool,
-}
-
-impl StorageFile for GateFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        if self.is_log && self.gate.panic_on_write.load(Ordering::SeqCst) {
+impl Hooks for Gate {
+    fn write(
+        &self,
+        path: &Path,
+        inner: &dyn StorageFile,
+        buf: &[u8],
+        offset: u64,
+    ) -> io::Result<()> {
+        if is_log(path) && self.panic_on_write.load(Ordering::SeqCst) {
             panic!("injected writer panic");
         }
-        self.inner.write_all_at(buf, offset)
+        inner.write_all_at(buf, offset)
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        if self.is_log && self.gate.hold.load(Ordering::SeqCst) {
-            self.gate.entered.send(()).unwrap();
-            self.gate.release.recv().unwrap();
+    fn sync_data(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        if is_log(path) && self.hold.load(Ordering::SeqCst) {
+            self.entered.send(()).unwrap();
+            self.release.recv().unwrap();
         }
-        self.gate.syncs.fetch_add(1, Ordering::SeqCst);
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.inner.sync_all()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        inner.sync_data()
     }
 }
 
-impl Storage for Gate {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        let is_log = path.extension().is_some_and(|x| x == "log");
-        Ok(Box::new(GateFile {
-            inner: OsStorage.open(path, mode)?,
-            gate: self.clone(),
-            is_log,
-        }))
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        OsStorage.sync_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsStorage.rename(from, to)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
-    }
+fn is_log(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "log")
 }
 
 fn gate() -> (Gate, Receiver<()>, Sender<()>) {
@@ -99,7 +76,7 @@ fn a_full_queue_blocks_appends_and_times_out_append_timeout() {
     let journal = Arc::new(
         DiskJournal::builder(dir.path())
             .queue_depth(2)
-            .storage(Arc::new(gate.clone()))
+            .storage(seam(gate.clone()))
             .open()
             .unwrap(),
     );
@@ -148,7 +125,7 @@ fn a_writer_panic_poisons_instead_of_hanging() {
     let dir = tempfile::tempdir().unwrap();
     let (gate, _entered, _release) = gate();
     let journal = DiskJournal::builder(dir.path())
-        .storage(Arc::new(gate.clone()))
+        .storage(seam(gate.clone()))
         .open()
         .unwrap();
     assert_eq!(journal.append(&entry(1)).unwrap(), 1);
@@ -170,7 +147,7 @@ fn wait_durable_syncs_under_a_lazy_policy() {
     let (gate, _entered, _release) = gate();
     let journal = DiskJournal::builder(dir.path())
         .durability(Durability::Os)
-        .storage(Arc::new(gate.clone()))
+        .storage(seam(gate.clone()))
         .open()
         .unwrap();
     let before = gate.syncs.load(Ordering::SeqCst);

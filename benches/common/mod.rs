@@ -1,6 +1,6 @@
 //! What the benches share: where their files go, the 200-byte records, the
 //! criterion settings, the raw-disk peer's files, and the SQLite peer (the
-//! reference's SQL adapter schema, BEHAVIOR.md section 2.6, in WAL mode).
+//! reference's SQL adapter schema, docs/PERFORMANCE.md, in WAL mode).
 #![allow(dead_code, reason = "each bench uses part of this module")]
 
 use std::fs::{File, OpenOptions};

@@ -152,8 +152,14 @@ impl DiskJournal {
         self.meta.segment_bytes
     }
 
+    /// The largest record (frame) `append` accepts: the `max_record_bytes`
+    /// option, capped to fit a segment.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.record_bytes_max
+    }
+
     /// The storage seam this journal writes through (its options').
-    pub fn storage(&self) -> Arc<dyn crate::disk::storage::Storage> {
+    pub fn storage(&self) -> Arc<dyn crate::storage::Storage> {
         self.options.storage.clone()
     }
 
@@ -284,6 +290,18 @@ impl DiskJournal {
             return Ok(());
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
+    }
+
+    /// A borrowed, zero-copy reader over every record with `start <=
+    /// sequence`, to the end of the journal (`u64::MAX` included).
+    pub fn range_ref_from(&self, start: u64) -> Result<RawRange> {
+        self.refresh()?;
+        Ok(RawRange::from_sequence(
+            self.shared.view(),
+            self.maps.clone(),
+            self.body_len_max,
+            start,
+        ))
     }
 
     /// A borrowed, zero-copy reader over `start <= sequence < end`.
@@ -679,6 +697,22 @@ impl EventJournal for DiskJournal {
         Ok(Box::new(OwnedRange(self.range_ref(start, end)?)))
     }
 
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        Ok(Box::new(OwnedRange(self.range_ref_from(start)?)))
+    }
+
+    fn for_each_ref_from(
+        &self,
+        start: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut range = self.range_ref_from(start)?;
+        while let Some(record) = range.next_entry() {
+            visit(&record?)?;
+        }
+        Ok(())
+    }
+
     fn for_each_ref(
         &self,
         start: u64,
@@ -741,4 +775,22 @@ pub struct SealedHead {
     pub last_sequence: u64,
     /// Its digest, chained over every earlier segment, 64 hex digits.
     pub digest: String,
+}
+
+impl crate::storage::JournalFiles for DiskJournal {
+    fn dir(&self) -> &Path {
+        DiskJournal::dir(self)
+    }
+
+    fn journal_id(&self) -> [u8; 16] {
+        DiskJournal::journal_id(self)
+    }
+
+    fn is_read_only(&self) -> bool {
+        DiskJournal::is_read_only(self)
+    }
+
+    fn storage(&self) -> Arc<dyn crate::storage::Storage> {
+        DiskJournal::storage(self)
+    }
 }

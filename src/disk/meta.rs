@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::FORMAT_VERSION;
 use crate::codec::{u32_at, u64_at};
-use crate::disk::storage::{OpenMode, Storage, StorageFile};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
+use crate::storage::{OpenMode, Storage, StorageFile};
 
 /// File name of the metadata file.
 pub const META_FILE: &str = "journal.meta";

@@ -18,9 +18,9 @@ use crate::disk::recovery::{self, ActiveFound, Loaded, RecoveryReport, TornTail}
 use crate::disk::segment::{
     ScanStop, Scanner, Segment, SegmentState, View, check_footer, index_file_name,
 };
-use crate::disk::storage::OpenMode;
 use crate::disk::writer::{self, Shared, Writer};
 use crate::error::{Error, Result};
+use crate::storage::OpenMode;
 
 /// A read-only handle's state for following a live writer.
 pub(super) struct Follower {
@@ -335,7 +335,7 @@ fn cut_from(at: u64) -> u64 {
 }
 
 fn zero_range(
-    file: &dyn crate::disk::storage::StorageFile,
+    file: &dyn crate::storage::StorageFile,
     path: &Path,
     from: u64,
     to: u64,

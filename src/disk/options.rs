@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::codec;
 use crate::disk::DiskJournal;
 use crate::disk::mmap::MAP_CACHE_CAPACITY;
-use crate::disk::storage::{OsStorage, Storage};
 use crate::error::{Error, Result};
 use crate::filter::DEFAULT_MAX_QUERY_LIMIT;
+use crate::storage::{OsStorage, Storage};
 
 /// When an append is acknowledged relative to `fdatasync`. Spelled
 /// `always`, `every:N`, `interval:MS` and `os` everywhere (its `Display` and
@@ -254,6 +254,11 @@ impl DiskJournalBuilder {
     pub fn options(mut self, options: DiskJournalOptions) -> Self {
         self.options = options;
         self
+    }
+    /// Checks the options as [`DiskJournalBuilder::open`] would, without
+    /// touching the disk.
+    pub fn validate(&self) -> Result<()> {
+        validate(&self.options)
     }
     /// Opens (and recovers) the journal.
     pub fn open(self) -> Result<DiskJournal> {

@@ -18,9 +18,9 @@ use crate::disk::Durability;
 use crate::disk::index::{SealedIndex, SparseIndex, Summary};
 use crate::disk::meta::Head;
 use crate::disk::segment::{Segment, SegmentState, View, index_file_name, log_file_name};
-use crate::disk::storage::{OpenMode, Storage, StorageFile};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
+use crate::storage::{OpenMode, Storage, StorageFile};
 
 /// Requests drained into one batch at most.
 pub(crate) const BATCH_REQUESTS_MAX: usize = 4096;

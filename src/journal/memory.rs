@@ -113,6 +113,34 @@ impl MemoryJournal {
     fn start_index(state: &State, start: u64) -> usize {
         state.entries.partition_point(|e| e.sequence < start)
     }
+
+    /// Streams `start <= sequence < end`, or to the end of the journal
+    /// (`u64::MAX` included) when `end` is `None`, a chunk of entries
+    /// copied out of the lock at a time.
+    fn stream(&self, start: u64, end: Option<u64>) -> EntryIter<'_> {
+        let mut next = start;
+        let mut buffer: VecDeque<JournalEntry> = VecDeque::new();
+        let mut done = end.is_some_and(|end| end <= start);
+        Box::new(std::iter::from_fn(move || {
+            if buffer.is_empty() && !done {
+                let state = self.read();
+                let from = Self::start_index(&state, next);
+                buffer.extend(
+                    state
+                        .entries
+                        .range(from..)
+                        .take_while(|e| end.is_none_or(|end| e.sequence < end))
+                        .take(RANGE_CHUNK_ENTRIES)
+                        .cloned(),
+                );
+                match buffer.back().and_then(|last| last.sequence.checked_add(1)) {
+                    Some(after) if buffer.len() == RANGE_CHUNK_ENTRIES => next = after,
+                    _ => done = true,
+                }
+            }
+            buffer.pop_front().map(Ok)
+        }))
+    }
 }
 
 /// The next sequence, when `count` more fit below `u64::MAX`.
@@ -197,28 +225,11 @@ impl EventJournal for MemoryJournal {
     }
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
-        let mut next = start;
-        let mut buffer: VecDeque<JournalEntry> = VecDeque::new();
-        let mut done = end <= start;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if buffer.is_empty() && !done {
-                let state = self.read();
-                let from = Self::start_index(&state, next);
-                buffer.extend(
-                    state
-                        .entries
-                        .range(from..)
-                        .take_while(|e| e.sequence < end)
-                        .take(RANGE_CHUNK_ENTRIES)
-                        .cloned(),
-                );
-                match buffer.back() {
-                    Some(last) if buffer.len() == RANGE_CHUNK_ENTRIES => next = last.sequence + 1,
-                    _ => done = true,
-                }
-            }
-            buffer.pop_front().map(Ok)
-        })))
+        Ok(self.stream(start, Some(end)))
+    }
+
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        Ok(self.stream(start, None))
     }
 
     fn sync(&self) -> Result<()> {

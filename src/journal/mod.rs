@@ -4,9 +4,10 @@ mod memory;
 
 pub use memory::{MemoryJournal, MemoryJournalOptions};
 
-use crate::codec::EntryRef;
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::entry::EntryRef;
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::Result;
+use crate::filter::{self, DEFAULT_MAX_QUERY_LIMIT, ResultBuilder};
 
 /// A streaming iterator of owned entries over a sequence range.
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<JournalEntry>> + Send + 'a>;
@@ -41,7 +42,7 @@ pub trait EventJournal: Send + Sync {
         entries: &[JournalEntry],
     ) -> Result<Option<Vec<u64>>> {
         let _ = (expected_latest, entries);
-        Err(crate::Error::Unsupported(
+        Err(crate::error::Error::Unsupported(
             "conditional append (append_batch_if_latest)".into(),
         ))
     }
@@ -67,8 +68,35 @@ pub trait EventJournal: Send + Sync {
     fn count(&self, filter: &JournalQueryFilter) -> Result<u64>;
 
     /// Streams `start <= sequence < end` without building the range in
-    /// memory.
+    /// memory. The end is exclusive, so no `end` reaches an entry at
+    /// `u64::MAX`: read to the end with [`EventJournal::range_iter_from`].
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>>;
+
+    /// Streams every entry with `start <= sequence`, to the end of the
+    /// journal, the entry at `u64::MAX` included.
+    ///
+    /// The default reads [`EventJournal::range_iter`]`(start, u64::MAX)`
+    /// and, when the journal's latest sequence is then `u64::MAX`, ends
+    /// with [`crate::Error::Unsupported`] rather than leave that entry out
+    /// silently. The backends of this crate read it.
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        let below = self.range_iter(start, u64::MAX)?;
+        let mut checked = false;
+        let last = std::iter::from_fn(move || {
+            if checked {
+                return None;
+            }
+            checked = true;
+            match self.get_latest_sequence() {
+                Ok(u64::MAX) => Some(Err(crate::error::Error::Unsupported(
+                    "reading the entry at sequence u64::MAX (range_iter_from)".into(),
+                ))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        });
+        Ok(Box::new(below.chain(last)))
+    }
 
     /// Appends `entry` only if the latest stored sequence is still
     /// `expected_latest`, atomically: returns the assigned sequence, or
@@ -98,7 +126,88 @@ pub trait EventJournal: Send + Sync {
         Ok(())
     }
 
+    /// [`EventJournal::query`] with the further conditions of `options`
+    /// (a sequence cursor, an append-time window); with none, the same
+    /// answer. `total_count` counts the matches that pass the options. The
+    /// default scans from the cursor with [`EventJournal::for_each_ref`]
+    /// and caps the limit at the default maximum query limit.
+    fn query_with(
+        &self,
+        filter: &JournalQueryFilter,
+        options: &QueryOptions,
+    ) -> Result<JournalQueryResult> {
+        if options.is_empty() {
+            return self.query(filter);
+        }
+        let mut result =
+            ResultBuilder::new(filter::effective_limit(filter, DEFAULT_MAX_QUERY_LIMIT)?);
+        if let Some(start) = options.first_sequence()
+            && !filter::matches_nothing(filter)
+        {
+            self.for_each_ref_from(start, &mut |entry| {
+                if options.admits(entry.sequence, entry.appended_at)
+                    && filter::matches(filter, entry)
+                {
+                    result.push_with(|| entry.to_entry());
+                }
+                Ok(())
+            })?;
+        }
+        Ok(result.finish())
+    }
+
+    /// [`EventJournal::count`] with the further conditions of `options`.
+    fn count_with(&self, filter: &JournalQueryFilter, options: &QueryOptions) -> Result<u64> {
+        if options.is_empty() {
+            return self.count(filter);
+        }
+        let mut count = 0;
+        if let Some(start) = options.first_sequence()
+            && !filter::matches_nothing(filter)
+        {
+            self.for_each_ref_from(start, &mut |entry| {
+                count += u64::from(
+                    options.admits(entry.sequence, entry.appended_at)
+                        && filter::matches(filter, entry),
+                );
+                Ok(())
+            })?;
+        }
+        Ok(count)
+    }
+
+    /// Calls `visit` with every entry with `start <= sequence`, to the end
+    /// of the journal (the entry at `u64::MAX` included), as
+    /// [`EventJournal::for_each_ref`] does for a bounded range. The
+    /// default reads [`EventJournal::range_iter_from`].
+    fn for_each_ref_from(
+        &self,
+        start: u64,
+        visit: &mut dyn FnMut(&EntryRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        for entry in self.range_iter_from(start)? {
+            visit(&entry?.as_entry_ref())?;
+        }
+        Ok(())
+    }
+
     /// Waits until everything acknowledged so far is durable (a no-op for
     /// backends without durability).
     fn sync(&self) -> Result<()>;
+}
+
+/// The entry at `sequence`, if the journal holds one (`u64::MAX`
+/// included): one bounded range read.
+pub(crate) fn entry_at<J: EventJournal + ?Sized>(
+    journal: &J,
+    sequence: u64,
+) -> Result<Option<JournalEntry>> {
+    let found = match sequence.checked_add(1) {
+        Some(end) => journal
+            .get_sequence_range(sequence, end)?
+            .into_iter()
+            .next(),
+        None => journal.range_iter_from(sequence)?.next().transpose()?,
+    };
+    Ok(found.filter(|e| e.sequence == sequence))
 }

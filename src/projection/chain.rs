@@ -28,8 +28,7 @@ use hashbrown::HashMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::codec::EntryRef;
-use crate::entry::{JournalEntry, Timestamp};
+use crate::entry::{EntryRef, JournalEntry, Timestamp};
 use crate::error::Result;
 use crate::journal::EventJournal;
 use crate::projection::audit::{
@@ -37,7 +36,7 @@ use crate::projection::audit::{
     canonical_json, is_chained_event_type,
 };
 use crate::projection::events;
-use crate::projection::hmac::{hmac_finish, hmac_start};
+use crate::projection::hmac::hmac_sha256_pieces;
 
 /// The fields of a record that chain verification reads, borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -571,6 +570,12 @@ impl Sink for Sha256 {
     }
 }
 
+impl Sink for hmac::Hmac<Sha256> {
+    fn put(&mut self, bytes: &[u8]) {
+        hmac::Mac::update(self, bytes);
+    }
+}
+
 /// Appends the decimal digits of `n`.
 fn push_integer(out: &mut Vec<u8>, n: i64) {
     let mut digits = [0u8; 20];
@@ -716,11 +721,7 @@ impl LastHash {
 fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
     match stored {
         LastHash::Hex(bytes) => {
-            computed
-                .iter()
-                .zip(bytes)
-                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                == 0
+            bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &bytes[..]))
         }
         // Not 64 lowercase hex digits: no hash this verifier computes.
         LastHash::Text(_) | LastHash::None => false,
@@ -799,9 +800,9 @@ impl EntityChain {
         };
         let computed: [u8; 32] = match key {
             Some(key) => {
-                let (mut inner, outer) = hmac_start(key.secret());
-                write_content(&mut inner, scratch, record, &fields.form);
-                hmac_finish(inner, outer)
+                let mut mac = hmac_sha256_pieces(key.secret());
+                write_content(&mut mac, scratch, record, &fields.form);
+                hmac::Mac::finalize(mac).into_bytes().into()
             }
             None => {
                 let mut hash = Sha256::new();
@@ -1033,7 +1034,7 @@ pub fn verify_chains<J: EventJournal + ?Sized>(
 ) -> Result<ChainsReport> {
     let mut verifier = ChainVerifier::new(keys);
     let mut report = ChainsReport::default();
-    journal.for_each_ref(0, u64::MAX, &mut |entry| {
+    journal.for_each_ref_from(0, &mut |entry| {
         if let Some(step) = verifier.push(&ChainRecord::from(entry))
             && step.first_failure
         {

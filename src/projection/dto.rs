@@ -394,7 +394,7 @@ impl EntityAuditTrail {
         }
     }
 
-    /// The reference's link check (BEHAVIOR.md section 1.2): true when the
+    /// The reference's link check (docs/AUDIT.md, the link check): true when the
     /// first entry's `previous_hash` is `None` and each later entry's
     /// `previous_hash` equals the entry before's `hash_chain`. It
     /// recomputes no hash.

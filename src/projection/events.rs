@@ -83,8 +83,11 @@ fn dlq_event(event_type: &str, at: Timestamp, context: Map<String, Value>) -> Jo
 }
 
 fn object(map: Map<String, Value>) -> Context {
-    // A map is always a JSON object, which is all `from_value` checks.
-    Context::from_value(&Value::Object(map)).unwrap_or_default()
+    let value = Value::Object(map);
+    // A map is always a JSON object; one nested deeper than the journal's
+    // readers allow is kept as it is here, and refused where the
+    // statistics append it (`Context::check`), never emptied silently.
+    Context::from_value(&value).unwrap_or_else(|_| Context::from_trusted(&value.to_string()))
 }
 
 /// Inserts `key: value` only when the value is present.
@@ -456,7 +459,7 @@ impl BreakerTransition {
 }
 
 /// A circuit-breaker event with the context keys the reference's
-/// publishers write (BEHAVIOR.md section 3).
+/// publishers write (docs/EVENTS.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BreakerEvent {
     /// Which change.

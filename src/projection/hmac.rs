@@ -1,49 +1,22 @@
-//! HMAC-SHA256 (RFC 2104) over `sha2`, and lowercase hex.
+//! HMAC-SHA256 (the `hmac` crate over `sha2`) and lowercase hex; hashes
+//! are compared in constant time with `subtle` where they are checked
+//! (`projection::chain`).
 
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-/// SHA-256's block size in bytes.
-const BLOCK: usize = 64;
-
-/// HMAC-SHA256 of `message` under `key` (RFC 2104): a key longer than the
-/// block is hashed first, then zero-padded to the block.
+/// HMAC-SHA256 of `message` under `key` (RFC 2104, by the `hmac` crate).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
-/// HMAC-SHA256 fed in pieces: the inner hash, started with the key's
-/// inner block, and the key's outer block; finish with [`hmac_finish`].
-pub(crate) fn hmac_start(key: &[u8]) -> (Sha256, [u8; BLOCK]) {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    (inner, block.map(|b| b ^ 0x5c))
-}
-
-/// The HMAC of what was fed to `inner` since [`hmac_start`].
-pub(crate) fn hmac_finish(inner: Sha256, outer_block: [u8; BLOCK]) -> [u8; 32] {
-    let mut outer = Sha256::new();
-    outer.update(outer_block);
-    outer.update(inner.finalize());
-    outer.finalize().into()
+/// HMAC-SHA256 under `key`, to be fed in pieces (`Mac::update`) and
+/// finished with `finalize`.
+pub(crate) fn hmac_sha256_pieces(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
 
 /// SHA-256 of `message`.
@@ -117,16 +90,6 @@ mod tests {
         for (i, (key, data, want)) in cases.iter().enumerate() {
             let got = hex(&hmac_sha256(key, data));
             assert_eq!(&got[..want.len()], *want, "RFC 4231 test case {}", i + 1);
-        }
-    }
-
-    #[test]
-    fn hmac_in_pieces_is_hmac() {
-        for key in [&b"k"[..], &[7u8; 100][..]] {
-            let (mut inner, outer) = hmac_start(key);
-            inner.update(b"hello, ");
-            inner.update(b"world");
-            assert_eq!(hmac_finish(inner, outer), hmac_sha256(key, b"hello, world"));
         }
     }
 

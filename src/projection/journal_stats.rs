@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
@@ -22,7 +22,8 @@ use crate::projection::dto::{
 };
 use crate::projection::events::{self, AuditLink, STATISTICS_SOURCE};
 use crate::projection::persister::{
-    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, Persister,
+    ASYNC_PERSIST_TASK_NAME, DEFAULT_PERSIST_QUEUE_DEPTH, PERSIST_QUEUE_DEPTH_MAX, PersistTarget,
+    Persister,
 };
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
 use crate::projection::snapshot::{self, SnapshotConfig};
@@ -75,21 +76,35 @@ pub(crate) struct Shared<J: ?Sized> {
     conflicts: AtomicU64,
 }
 
-/// Folds `[start, end)` of the journal into `projection`, keeping only the
-/// records `keep` accepts.
+/// Folds the records with `start <= sequence <= last` into `projection`
+/// (`last` may be `u64::MAX`), keeping only the records `keep` accepts.
 fn fold_range<J: EventJournal + ?Sized>(
     journal: &J,
     projection: &mut Projection,
     start: u64,
-    end: u64,
+    last: u64,
     keep: impl Fn(&EntryRef<'_>) -> bool,
 ) -> Result<()> {
-    journal.for_each_ref(start, end, &mut |record| {
+    let mut visit = |record: &EntryRef<'_>| {
         if keep(record) {
             projection.apply(&Record::of_ref(record));
         }
         Ok(())
-    })
+    };
+    match last.checked_add(1) {
+        Some(end) => journal.for_each_ref(start, end, &mut visit),
+        None => journal.for_each_ref_from(start, &mut visit),
+    }
+}
+
+impl<J: EventJournal + ?Sized + 'static> PersistTarget for Shared<J> {
+    fn append_all(&self, events: &[JournalEntry]) -> Result<()> {
+        Shared::append_all(self, events)
+    }
+
+    fn refresh(&self) -> Result<()> {
+        Shared::refresh(self).map(|_| ())
+    }
 }
 
 impl<J: EventJournal + ?Sized> Shared<J> {
@@ -104,6 +119,12 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// writes a snapshot when `interval` records were folded since the
     /// last one.
     fn catch_up(&self, projection: &mut Projection) -> Result<()> {
+        // After the record at u64::MAX nothing can follow.
+        let folded_the_last =
+            projection.summary.records > 0 && projection.summary.last_sequence == u64::MAX;
+        if folded_the_last {
+            return Ok(());
+        }
         let start = projection.summary.last_sequence.saturating_add(1);
         let before = projection.summary.records;
         let folded = fold_range(&*self.journal, projection, start, u64::MAX, |_| true);
@@ -121,7 +142,7 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     }
 
     fn write_snapshot(&self, projection: &Projection, config: &SnapshotConfig) -> Result<()> {
-        snapshot::store(&config.path, projection, &*self.journal, config.journal_id)?;
+        snapshot::store(config, projection, &*self.journal)?;
         self.snapshot_records
             .store(projection.summary.records, Ordering::Relaxed);
         Ok(())
@@ -183,6 +204,9 @@ impl<J: EventJournal + ?Sized> Shared<J> {
     /// go in one conditional batch; unchained ones, or a backend without
     /// conditional appends, as plain batches.
     fn append_sealed(&self, folded: u64, events: &[JournalEntry]) -> Result<bool> {
+        for event in events {
+            event.context.check()?;
+        }
         // Test-only break: plain appends, no compare-and-set (docs/RELIABILITY.md).
         let skip = cfg!(feature = "break-skip-cas");
         if skip || self.chain.is_none() || events.is_empty() {
@@ -467,8 +491,9 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// clock's now (change it with [`StatisticsView::with_now`]).
     pub fn as_of_sequence(&self, sequence: u64) -> Result<StatisticsView<J>> {
         let mut projection = Projection::default();
-        let end = sequence.saturating_add(1);
-        fold_range(&*self.shared.journal, &mut projection, 1, end, |_| true)?;
+        fold_range(&*self.shared.journal, &mut projection, 1, sequence, |_| {
+            true
+        })?;
         Ok(StatisticsView::new(
             self.shared.journal.clone(),
             projection,
@@ -483,8 +508,8 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// now = `time`.
     pub fn as_of_time(&self, time: Timestamp) -> Result<StatisticsView<J>> {
         let mut projection = Projection::default();
-        let end = self.shared.journal.get_latest_sequence()?.saturating_add(1);
-        fold_range(&*self.shared.journal, &mut projection, 1, end, |record| {
+        let last = self.shared.journal.get_latest_sequence()?;
+        fold_range(&*self.shared.journal, &mut projection, 1, last, |record| {
             record.appended_at <= time
         })?;
         Ok(StatisticsView::new(
@@ -628,7 +653,13 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for JournalStatist
     }
 
     fn get_entry_detail(&self, entry_id: &str) -> Result<Option<EntryDetail>> {
-        self.shared.read(|p, _| p.entry_detail(entry_id))
+        let Some((detail, events)) = self
+            .shared
+            .read(|p, _| p.entry_detail_and_events(entry_id))?
+        else {
+            return Ok(None);
+        };
+        crate::projection::reads::with_bodies(&*self.shared.journal, detail, &events).map(Some)
     }
 
     fn get_sla_breaches(

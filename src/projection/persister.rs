@@ -9,8 +9,15 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::entry::JournalEntry;
 use crate::error::{Error, Result};
-use crate::journal::EventJournal;
-use crate::projection::journal_stats::Shared;
+
+/// Where the persister's batches go: the statistics' shared state appends
+/// them (chaining them when configured) and folds what was appended.
+pub(crate) trait PersistTarget: Send + Sync + 'static {
+    /// Appends the events, in order.
+    fn append_all(&self, events: &[JournalEntry]) -> Result<()>;
+    /// Folds everything appended so far.
+    fn refresh(&self) -> Result<()>;
+}
 
 /// The persister's name: its thread's name, and what
 /// `get_async_persist_task_name` returns.
@@ -38,14 +45,14 @@ pub(crate) struct Persister {
 }
 
 impl Persister {
-    pub(crate) fn start<J: EventJournal + ?Sized + 'static>(
-        shared: Arc<Shared<J>>,
+    pub(crate) fn start<T: PersistTarget + ?Sized>(
+        shared: Arc<T>,
         queue_depth: usize,
     ) -> Result<Self> {
         let (sender, receiver) = bounded(queue_depth);
         let thread = std::thread::Builder::new()
             .name(ASYNC_PERSIST_TASK_NAME.into())
-            .spawn(move || run(&shared, &receiver))
+            .spawn(move || run(&*shared, &receiver))
             .map_err(|e| Error::io(ASYNC_PERSIST_TASK_NAME, e))?;
         Ok(Persister {
             sender: Some(sender),
@@ -86,7 +93,7 @@ impl Drop for Persister {
     }
 }
 
-fn run<J: EventJournal + ?Sized>(shared: &Shared<J>, receiver: &Receiver<Command>) {
+fn run<T: PersistTarget + ?Sized>(shared: &T, receiver: &Receiver<Command>) {
     let mut batch: Vec<JournalEntry> = Vec::new();
     let mut failure: Option<Error> = None;
     while let Ok(first) = receiver.recv() {
@@ -100,7 +107,7 @@ fn run<J: EventJournal + ?Sized>(shared: &Shared<J>, receiver: &Receiver<Command
                     write(shared, &mut batch, &mut failure);
                     let answer = match failure.take() {
                         Some(error) => Err(error),
-                        None => shared.refresh().map(|_| ()),
+                        None => shared.refresh(),
                     };
                     let _ = reply.send(answer);
                 }
@@ -114,8 +121,8 @@ fn run<J: EventJournal + ?Sized>(shared: &Shared<J>, receiver: &Receiver<Command
 }
 
 /// Appends the batch; keeps the first failure for the next flush.
-fn write<J: EventJournal + ?Sized>(
-    shared: &Shared<J>,
+fn write<T: PersistTarget + ?Sized>(
+    shared: &T,
     batch: &mut Vec<JournalEntry>,
     failure: &mut Option<Error>,
 ) {

@@ -132,6 +132,31 @@ fn summary_of(entry: &EntryState) -> EntrySummary {
     }
 }
 
+/// Fills `detail`'s error message, snapshot data and metadata by folding
+/// the entry's own events (`events`, read back from `journal`) into a
+/// projection that keeps bodies: the statistics keep per-entry state only,
+/// and an entry's state depends on its own events only.
+pub(crate) fn with_bodies<J: crate::journal::EventJournal + ?Sized>(
+    journal: &J,
+    mut detail: EntryDetail,
+    events: &[u64],
+) -> Result<EntryDetail> {
+    let mut own = Projection::with_bodies();
+    for &sequence in events {
+        // A record the journal no longer holds (a bounded MemoryJournal
+        // evicts) is left out, as in the audit trail.
+        if let Some(record) = crate::journal::entry_at(journal, sequence)? {
+            own.apply(&crate::projection::state::Record::of(&record));
+        }
+    }
+    if let Some(entry) = own.get(&detail.id) {
+        detail.error_message = entry.error_message.to_string();
+        detail.snapshot_data = json_or_empty_object(entry.snapshot_data.as_deref());
+        detail.metadata = json_or_empty_object(entry.metadata.as_deref());
+    }
+    Ok(detail)
+}
+
 fn json_or_empty_object(raw: Option<&str>) -> serde_json::Value {
     raw.and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_else(|| serde_json::Value::Object(Default::default()))
@@ -337,6 +362,18 @@ impl Projection {
             has_next: offset.saturating_add(query.page_size) < total,
             has_prev: query.page > 1,
         })
+    }
+
+    /// The detail of an entry from this projection's state, with the
+    /// sequences of its events (to read its bodies back with
+    /// [`with_bodies`]: the statistics' own fold keeps none).
+    pub(crate) fn entry_detail_and_events(
+        &self,
+        entry_id: &str,
+    ) -> Option<(EntryDetail, Vec<u64>)> {
+        let detail = self.entry_detail(entry_id)?;
+        let events = self.get(entry_id).map(|entry| entry.events.clone());
+        Some((detail, events.unwrap_or_default()))
     }
 
     pub(crate) fn entry_detail(&self, entry_id: &str) -> Option<EntryDetail> {

@@ -9,27 +9,28 @@
 //! record at its own sequence) matches the journal's record there; anything
 //! else means a full fold.
 //!
-//! The snapshot of a writable [`DiskJournal`](crate::disk::DiskJournal)
-//! (a config from [`SnapshotConfig::for_disk`]) is written through the
-//! journal's storage seam ([`Storage`]), like every other file the engine
-//! writes, so fault injection and the crash simulator
+//! The snapshot of a writable disk journal (a config from
+//! [`SnapshotConfig::for_disk`], which carries the journal's storage seam,
+//! [`Storage`]) is written through that seam, like every other file the
+//! engine writes, so fault injection and the crash simulator
 //! (`tests/crash_sim_snapshot.rs`) see its creation, write, sync, rename
 //! and directory sync.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::disk::{OpenMode, OsStorage, Storage};
-use crate::entry::{JournalEntry, Timestamp};
+use crate::entry::Timestamp;
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
 use crate::projection::state::{BreakerState, EntryState, FoldSummary, Projection};
 use crate::projection::status::Status;
+use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage};
 
 /// The snapshot's file name inside the journal directory.
 pub const SNAPSHOT_FILE: &str = "projection.snapshot";
@@ -42,7 +43,7 @@ const MAGIC: &[u8; 8] = b"BJPSNAP1";
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 
 /// Where and whether `JournalStatistics` keeps a snapshot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SnapshotConfig {
     /// The snapshot file.
     pub path: PathBuf,
@@ -52,43 +53,34 @@ pub struct SnapshotConfig {
     pub write: bool,
     /// Records folded between periodic snapshots.
     pub interval: u64,
+    /// The seam snapshots are written through (the real file system when
+    /// `None`).
+    pub storage: Option<Arc<dyn Storage>>,
 }
 
-/// The storage seam of each disk journal whose snapshot path a
-/// [`SnapshotConfig::for_disk`] named, so [`store`] writes that snapshot
-/// through the journal's seam. Weak: a closed journal's seam is dropped
-/// and its snapshot would be written to the real file system.
-type SeamRegistry = Mutex<HashMap<PathBuf, Weak<dyn Storage>>>;
-
-fn seams() -> &'static SeamRegistry {
-    static SEAMS: OnceLock<SeamRegistry> = OnceLock::new();
-    SEAMS.get_or_init(Default::default)
-}
-
-fn register_seam(path: &Path, storage: &Arc<dyn Storage>) {
-    let mut seams = seams().lock().unwrap_or_else(|e| e.into_inner());
-    seams.retain(|_, seam| seam.strong_count() > 0);
-    seams.insert(path.to_path_buf(), Arc::downgrade(storage));
-}
-
-fn seam_for(path: &Path) -> Option<Arc<dyn Storage>> {
-    let seams = seams().lock().unwrap_or_else(|e| e.into_inner());
-    seams.get(path).and_then(Weak::upgrade)
+impl fmt::Debug for SnapshotConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotConfig")
+            .field("path", &self.path)
+            .field("journal_id", &self.journal_id)
+            .field("write", &self.write)
+            .field("interval", &self.interval)
+            .field("storage", &self.storage.as_ref().map(|_| "seam"))
+            .finish()
+    }
 }
 
 impl SnapshotConfig {
-    /// `projection.snapshot` in a disk journal's directory, written only
-    /// when the journal is opened for writing, through its storage seam.
-    pub fn for_disk(journal: &crate::disk::DiskJournal) -> Self {
-        let path = journal.dir().join(SNAPSHOT_FILE);
-        if !journal.is_read_only() {
-            register_seam(&path, &journal.storage());
-        }
+    /// `projection.snapshot` in a disk journal's directory (any
+    /// [`JournalFiles`], such as a `DiskJournal`), written only when the
+    /// journal is opened for writing, through its storage seam.
+    pub fn for_disk(journal: &dyn JournalFiles) -> Self {
         SnapshotConfig {
-            path,
+            path: journal.dir().join(SNAPSHOT_FILE),
             journal_id: journal.journal_id(),
             write: !journal.is_read_only(),
             interval: DEFAULT_SNAPSHOT_INTERVAL,
+            storage: Some(journal.storage()),
         }
     }
 
@@ -167,11 +159,7 @@ fn anchor<J: EventJournal + ?Sized>(journal: &J, sequence: u64) -> Result<Option
     if sequence == 0 {
         return Ok(Some([0; 32]));
     }
-    let found: Option<JournalEntry> = journal
-        .get_sequence_range(sequence, sequence.saturating_add(1))?
-        .into_iter()
-        .find(|record| record.sequence == sequence);
-    let Some(record) = found else {
+    let Some(record) = crate::journal::entry_at(journal, sequence)? else {
         return Ok(None);
     };
     let mut hasher = Sha256::new();
@@ -383,17 +371,20 @@ pub(crate) fn load<J: EventJournal + ?Sized>(
 }
 
 /// Writes the snapshot via a temporary file, synced, then renamed over
-/// `path`, then the directory synced, so a crash leaves the old snapshot or
-/// the new one. Through the storage seam of the disk journal whose
-/// [`SnapshotConfig::for_disk`] named `path`, else the real file system.
+/// `config.path`, then the directory synced, so a crash leaves the old
+/// snapshot or the new one. Through the config's storage seam.
 pub(crate) fn store<J: EventJournal + ?Sized>(
-    path: &Path,
+    config: &SnapshotConfig,
     projection: &Projection,
     journal: &J,
-    journal_id: [u8; 16],
 ) -> Result<()> {
-    let seam = seam_for(path);
-    store_with(path, projection, journal, journal_id, seam.as_deref())
+    store_with(
+        &config.path,
+        projection,
+        journal,
+        config.journal_id,
+        config.storage.as_deref(),
+    )
 }
 
 /// [`store`] through `storage` (the real file system when `None`).

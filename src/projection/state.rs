@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::codec::EntryRef;
+use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
 use crate::projection::chain;
 use crate::projection::events::{self, BreakerTransition, LifecycleKind};
@@ -194,11 +194,70 @@ fn kind_of(event_type: &str) -> Kind {
 /// The name a missing domain or failure type is shown as, everywhere.
 pub(crate) const UNKNOWN: &str = "unknown";
 
+/// Entries per chunk of [`Entries`].
+const ENTRIES_CHUNK: usize = 4096;
+
+/// The entries of a projection, in chunks of [`ENTRIES_CHUNK`] allocated
+/// once each: a growing `Vec` would hold its old and new buffers at once
+/// when it reallocates, up to three times the entries' size at the peak.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Entries {
+    chunks: Vec<Vec<EntryState>>,
+    len: usize,
+}
+
+impl Entries {
+    /// The number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends an entry at index `len()`.
+    pub(crate) fn push(&mut self, entry: EntryState) {
+        if self.len.is_multiple_of(ENTRIES_CHUNK) {
+            self.chunks.push(Vec::with_capacity(ENTRIES_CHUNK));
+        }
+        self.chunks
+            .last_mut()
+            .expect("a chunk with room")
+            .push(entry);
+        self.len += 1;
+    }
+
+    /// The entries in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &EntryState> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl FromIterator<EntryState> for Entries {
+    fn from_iter<I: IntoIterator<Item = EntryState>>(items: I) -> Self {
+        let mut entries = Entries::default();
+        for entry in items {
+            entries.push(entry);
+        }
+        entries
+    }
+}
+
+impl std::ops::Index<usize> for Entries {
+    type Output = EntryState;
+    fn index(&self, index: usize) -> &EntryState {
+        &self.chunks[index / ENTRIES_CHUNK][index % ENTRIES_CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Entries {
+    fn index_mut(&mut self, index: usize) -> &mut EntryState {
+        &mut self.chunks[index / ENTRIES_CHUNK][index % ENTRIES_CHUNK]
+    }
+}
+
 /// The folded state.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Projection {
     /// In creation order (so by `first_sequence`).
-    pub entries: Vec<EntryState>,
+    pub entries: Entries,
     by_id: HashMap<Arc<str>, usize>,
     pub breakers: BTreeMap<Box<str>, BreakerState>,
     /// Repeated short strings (domains, failure types, codes) kept once.
@@ -209,6 +268,11 @@ pub(crate) struct Projection {
     /// never stored, a context it cannot read), by the context's entry id:
     /// a trail verifies them with the entry's own records.
     pub chain_strays: HashMap<Box<str>, Vec<u64>>,
+    /// Keep each entry's error message, snapshot data and metadata. Off
+    /// for the statistics' own fold, which keeps per-entry state only (its
+    /// memory must not grow with event bodies); an entry's detail folds
+    /// that entry's own events again with it on (`reads::entry_detail`).
+    keep_bodies: bool,
 }
 
 /// The result of folding a DLQ event: the entity it concerned and how.
@@ -218,7 +282,7 @@ impl Projection {
     /// A projection restored from a snapshot's parts: the id map and the
     /// interned strings are rebuilt from the entries.
     pub(crate) fn restore(
-        entries: Vec<EntryState>,
+        entries: Entries,
         breakers: BTreeMap<Box<str>, BreakerState>,
         summary: FoldSummary,
     ) -> Projection {
@@ -238,6 +302,33 @@ impl Projection {
             }
         }
         projection
+    }
+
+    /// A projection that keeps event bodies (error messages, snapshot
+    /// data, metadata): for folding one entry's own events.
+    pub(crate) fn with_bodies() -> Projection {
+        Projection {
+            keep_bodies: true,
+            ..Projection::default()
+        }
+    }
+
+    /// An entry's body fields as this projection keeps them: the given
+    /// ones, or empty ones when it keeps no bodies.
+    fn bodies(
+        &self,
+        error_message: Option<&str>,
+        snapshot_data: Option<&serde_json::value::RawValue>,
+        metadata: Option<&serde_json::value::RawValue>,
+    ) -> (Box<str>, Option<Box<str>>, Option<Box<str>>) {
+        if !self.keep_bodies {
+            return (Box::default(), None, None);
+        }
+        (
+            error_message.unwrap_or("").into(),
+            snapshot_data.map(|raw| raw.get().into()),
+            metadata.map(|raw| raw.get().into()),
+        )
     }
 
     /// The entry with this id, purged or not.
@@ -361,6 +452,8 @@ impl Projection {
         }
         let at = record.timestamp;
         let status = Status::parse(non_empty(&w.status).unwrap_or(status::PENDING));
+        let (error_message, snapshot_data, metadata) =
+            self.bodies(w.error_message.as_deref(), w.snapshot_data, w.metadata);
         let entry = EntryState {
             id: id.into(),
             domain: self.name(&w.domain),
@@ -373,9 +466,9 @@ impl Projection {
             retry_count: w.retry_count.unwrap_or(0),
             max_retries: w.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             error_code: self.intern(w.error_code.as_deref().unwrap_or("")),
-            error_message: w.error_message.as_deref().unwrap_or("").into(),
-            snapshot_data: w.snapshot_data.map(|raw| raw.get().into()),
-            metadata: w.metadata.map(|raw| raw.get().into()),
+            error_message,
+            snapshot_data,
+            metadata,
             created_at: at,
             updated_at: at,
             last_retry_at: None,
@@ -437,6 +530,11 @@ impl Projection {
         let at = record.timestamp;
         let snapshot = &w.entry;
         let status = Status::parse(non_empty(&snapshot.status).unwrap_or(status::PENDING));
+        let (error_message, snapshot_data, metadata) = self.bodies(
+            snapshot.error_message.as_deref(),
+            snapshot.snapshot_data,
+            snapshot.metadata,
+        );
         let Some(&index) = self.by_id.get(id) else {
             // A first insert: the snapshot is all there is to know.
             let entry = EntryState {
@@ -450,9 +548,9 @@ impl Projection {
                 retry_count: snapshot.retry_count.unwrap_or(0),
                 max_retries: snapshot.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
                 error_code: self.intern(snapshot.error_code.as_deref().unwrap_or("")),
-                error_message: snapshot.error_message.as_deref().unwrap_or("").into(),
-                snapshot_data: snapshot.snapshot_data.map(|raw| raw.get().into()),
-                metadata: snapshot.metadata.map(|raw| raw.get().into()),
+                error_message,
+                snapshot_data,
+                metadata,
                 created_at: times.created_at.unwrap_or(at),
                 updated_at: times.updated_at.unwrap_or(at),
                 resolved_at: times.resolved_at,
@@ -467,7 +565,7 @@ impl Projection {
             return Ok(self.insert(entry));
         };
         let current = &self.entries[index];
-        // IMPORTANT: the terminal-status guard (BEHAVIOR.md section 8 item 23).
+        // IMPORTANT: the terminal-status guard (docs/STATISTICS.md, "The terminal-status guard").
         let refusal = if current.purged {
             Some(REFUSED_PURGED)
         } else if current.status == Status::Archived {
@@ -489,9 +587,9 @@ impl Projection {
         entry.retry_count = snapshot.retry_count.unwrap_or(0);
         entry.resolved_at = times.resolved_at;
         entry.updated_at = times.updated_at.unwrap_or(at);
-        entry.error_message = snapshot.error_message.as_deref().unwrap_or("").into();
-        entry.snapshot_data = snapshot.snapshot_data.map(|raw| raw.get().into());
-        entry.metadata = snapshot.metadata.map(|raw| raw.get().into());
+        entry.error_message = error_message;
+        entry.snapshot_data = snapshot_data;
+        entry.metadata = metadata;
         entry.last_retry_at = times.last_retry_at;
         entry.expires_at = times.expires_at;
         Ok(self.note(index, record.sequence, Outcome::Applied))

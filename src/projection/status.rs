@@ -41,7 +41,7 @@ pub const ALL_STATUSES: [&str; 10] = [
 
 /// The statuses a snapshot (`dlq_persist`) may never walk back to a
 /// non-guarded status: the reference's terminal set plus `expired` and
-/// `permanently_failed` (BEHAVIOR.md section 8 item 23).
+/// `permanently_failed` (docs/STATISTICS.md, "The terminal-status guard").
 pub const GUARDED_STATUSES: [&str; 5] = [RESOLVED, REJECTED, ARCHIVED, EXPIRED, PERMANENTLY_FAILED];
 
 /// A status as the fold keeps it: the known ones as variants, anything

@@ -105,11 +105,7 @@ fn build<J: EventJournal + ?Sized>(
         };
         // A record the journal no longer holds (a bounded MemoryJournal
         // evicts) is left out of the trail.
-        let Some(record) = journal
-            .get_sequence_range(sequence, sequence.saturating_add(1))?
-            .into_iter()
-            .find(|record| record.sequence == sequence)
-        else {
+        let Some(record) = crate::journal::entry_at(journal, sequence)? else {
             continue;
         };
         if !is_folded {

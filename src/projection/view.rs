@@ -101,7 +101,10 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsRepository for StatisticsView
     }
 
     fn get_entry_detail(&self, entry_id: &str) -> Result<Option<EntryDetail>> {
-        Ok(self.projection.entry_detail(entry_id))
+        let Some((detail, events)) = self.projection.entry_detail_and_events(entry_id) else {
+            return Ok(None);
+        };
+        crate::projection::reads::with_bodies(&*self.journal, detail, &events).map(Some)
     }
 
     fn get_sla_breaches(

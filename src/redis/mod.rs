@@ -459,8 +459,18 @@ impl EventJournal for RedisJournal {
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
         match self.options.layout {
-            RedisLayout::Native => self.native_range_iter(start, end),
+            RedisLayout::Native => self.native_range_iter(start, Some(end)),
             RedisLayout::Baldur => self.baldur_range_iter(start, end),
+        }
+    }
+
+    /// The native layout reads to the end of its index, `u64::MAX`
+    /// included; the baldur layout keeps no sequence above 2^53, so its
+    /// half-open range to `u64::MAX` is every entry.
+    fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        match self.options.layout {
+            RedisLayout::Native => self.native_range_iter(start, None),
+            RedisLayout::Baldur => self.baldur_range_iter(start, u64::MAX),
         }
     }
 

@@ -344,7 +344,9 @@ impl RedisJournal {
     }
 
     /// Up to `count` stored values with `next <= sequence < end`.
-    fn raw_range_chunk(&self, next: u64, end: u64, count: usize) -> Result<Vec<String>> {
+    /// Up to `count` stored values with `next <= sequence < end`, or to
+    /// the end of the index (`u64::MAX` included) when `end` is `None`.
+    fn raw_range_chunk(&self, next: u64, end: Option<u64>, count: usize) -> Result<Vec<String>> {
         let (seq_key, entries_key) = (self.key("seq"), self.key("entries"));
         let values: Vec<Option<String>> = self.pool.run(
             &format!("EVALSHA range script on {seq_key}"),
@@ -354,7 +356,7 @@ impl RedisJournal {
                     .key(&seq_key)
                     .key(&entries_key)
                     .arg(format!("[{}", seq20(next)))
-                    .arg(format!("({}", seq20(end)))
+                    .arg(end.map_or_else(|| "+".to_string(), |end| format!("({}", seq20(end))))
                     .arg(count)
                     .invoke(con)
             },
@@ -366,19 +368,20 @@ impl RedisJournal {
             .collect()
     }
 
-    /// Up to `count` entries with `next <= sequence < end`.
-    fn range_chunk(&self, next: u64, end: u64, count: usize) -> Result<Vec<JournalEntry>> {
+    /// Up to `count` entries with `next <= sequence < end` (`None`: to the
+    /// end).
+    fn range_chunk(&self, next: u64, end: Option<u64>, count: usize) -> Result<Vec<JournalEntry>> {
         self.raw_range_chunk(next, end, count)?
             .iter()
             .map(|v| self.with_view("in range", v, |view| view.to_entry()))
             .collect()
     }
 
-    /// Every stored entry with `start <= sequence < end`, as views, in
-    /// chunks.
-    fn scan(&self, start: u64, end: u64, mut each: impl FnMut(&View<'_>)) -> Result<()> {
+    /// Every stored entry with `start <= sequence < end` (`None`: to the
+    /// end, `u64::MAX` included), as views, in chunks.
+    fn scan(&self, start: u64, end: Option<u64>, mut each: impl FnMut(&View<'_>)) -> Result<()> {
         let mut next = start;
-        while next < end {
+        while end.is_none_or(|end| next < end) {
             let chunk = self.raw_range_chunk(next, end, READ_CHUNK)?;
             let mut last = None;
             for value in &chunk {
@@ -395,12 +398,14 @@ impl RedisJournal {
         Ok(())
     }
 
-    pub(crate) fn native_range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
+    /// Streams `start <= sequence < end`, or to the end (`u64::MAX`
+    /// included) when `end` is `None`.
+    pub(crate) fn native_range_iter(&self, start: u64, end: Option<u64>) -> Result<EntryIter<'_>> {
         let mut next = Some(start);
         let mut buffer = std::collections::VecDeque::new();
         Ok(Box::new(std::iter::from_fn(move || {
             if buffer.is_empty() {
-                let from = next.filter(|n| *n < end)?;
+                let from = next.filter(|n| end.is_none_or(|end| *n < end))?;
                 match self.range_chunk(from, end, READ_CHUNK) {
                     Err(e) => {
                         next = None;
@@ -531,7 +536,7 @@ impl RedisJournal {
             let mut next = Some(0);
             while let Some(from) = next.filter(|_| entries.len() < wanted) {
                 let ask = (wanted - entries.len()).min(READ_CHUNK);
-                let chunk = self.range_chunk(from, u64::MAX, ask)?;
+                let chunk = self.range_chunk(from, None, ask)?;
                 next = match chunk.last() {
                     Some(last) if chunk.len() == ask => last.sequence.checked_add(1),
                     _ => None,
@@ -552,7 +557,7 @@ impl RedisJournal {
         if windowed {
             self.fetch(&self.window_sequences(filter)?, &mut keep)?;
         } else {
-            self.scan(0, u64::MAX, &mut keep)?;
+            self.scan(0, None, &mut keep)?;
         }
         Ok(result.finish())
     }
@@ -575,7 +580,7 @@ impl RedisJournal {
         if windowed {
             self.fetch(&self.window_sequences(filter)?, &mut tally)?;
         } else {
-            self.scan(0, u64::MAX, &mut tally)?;
+            self.scan(0, None, &mut tally)?;
         }
         Ok(total)
     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use baldur_journal::disk::{OpenMode, OsStorage, Storage, StorageFile};
 
 use crate::common::Rng;
+use crate::seam::Hooks;
 
 pub const SECTOR: usize = 512;
 
@@ -54,53 +55,41 @@ pub fn name_of(path: &Path) -> String {
     path.file_name().unwrap().to_str().unwrap().to_string()
 }
 
-struct RecordingFile {
-    name: String,
-    inner: Box<dyn StorageFile>,
-    recorder: Recorder,
-}
-
-impl StorageFile for RecordingFile {
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.inner.write_all_at(buf, offset)?;
-        self.recorder.push(Op::Write {
-            name: self.name.clone(),
+impl Hooks for Recorder {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
+        let existed = path.exists();
+        let inner = OsStorage.open(path, mode)?;
+        if mode == OpenMode::CreateNew || mode == OpenMode::Truncate || !existed {
+            self.push(Op::Create {
+                name: name_of(path),
+            });
+        }
+        Ok(inner)
+    }
+    fn write(
+        &self,
+        path: &Path,
+        inner: &dyn StorageFile,
+        buf: &[u8],
+        offset: u64,
+    ) -> io::Result<()> {
+        inner.write_all_at(buf, offset)?;
+        self.push(Op::Write {
+            name: name_of(path),
             offset,
             data: buf.to_vec(),
         });
         Ok(())
     }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()?;
-        self.recorder.push(Op::SyncFile {
-            name: self.name.clone(),
+    fn sync_data(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        inner.sync_data()?;
+        self.push(Op::SyncFile {
+            name: name_of(path),
         });
         Ok(())
     }
-    fn sync_all(&self) -> io::Result<()> {
-        self.sync_data()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-}
-
-impl Storage for Recorder {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn StorageFile>> {
-        let existed = path.exists();
-        let inner = OsStorage.open(path, mode)?;
-        let name = name_of(path);
-        if mode == OpenMode::CreateNew || (mode == OpenMode::Truncate) || !existed {
-            self.push(Op::Create { name: name.clone() });
-        }
-        Ok(Box::new(RecordingFile {
-            name,
-            inner,
-            recorder: self.clone(),
-        }))
+    fn sync_all(&self, path: &Path, inner: &dyn StorageFile) -> io::Result<()> {
+        self.sync_data(path, inner)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         OsStorage.sync_dir(path)?;
@@ -114,9 +103,6 @@ impl Storage for Recorder {
             to: name_of(to),
         });
         Ok(())
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        OsStorage.create_dir_all(path)
     }
 }
 

@@ -2,11 +2,14 @@
 //! per line) and `import` (a JSON-lines file, optionally keeping its
 //! sequences and append times).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
+use baldur_journal::projection::audit::ChainFields;
 use baldur_journal::{Durability, Error, EventJournal, JournalEntry};
 use clap::Args;
 use indicatif::ProgressBar;
@@ -18,6 +21,10 @@ use crate::output;
 /// Entries appended in one call at most (one sync covers them).
 const BATCH_MAX: usize = 4096;
 
+/// Input bytes gathered into one batch at most: with the line cap, what a
+/// batch holds stays bounded however large the lines are.
+const BATCH_BYTES_MAX: u64 = 8 << 20;
+
 #[derive(Args)]
 #[command(
     about = "Append JSON lines from stdin; print each entry's sequence once it is durable",
@@ -26,8 +33,11 @@ const BATCH_MAX: usize = 4096;
 is printed and flushed as soon as the journal acknowledges it: under the default durability \
 every printed sequence is on disk, even if the process is killed a moment later. Input \
 `sequence` fields are ignored; blank lines are skipped. A malformed line stops the command \
-with an error naming its line number; the lines before it stay committed. Creates the \
-journal when it does not exist.",
+with an error naming its line number; the lines before it stay committed. Refused at the \
+door: a line longer than the maximum record size (1 MiB by default; refused as soon as that \
+much is read, never held whole), a context nested deeper than 64 levels, a UTC offset beyond \
+±23:59, a lone surrogate escape such as \\ud800. Creates the journal with the first entry it \
+writes (a command that writes nothing leaves none behind).",
     after_help = "Examples:
   echo '{\"event_type\":\"circuit_breaker_opened\",\"source\":\"breaker\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"service_name\":\"payments\",\"context\":{\"trigger\":\"failure_rate\"}}' | baldur-journal append
   my-producer | baldur-journal append --durability every:100 > sequences.txt"
@@ -48,9 +58,15 @@ each line's `sequence` (and `appended_at`, when present) is kept, gaps included,
 exceed the journal's latest sequence. Writes go out in large batches and are synced once at \
 the end: when the command exits 0 every entry is durable. A malformed line stops the import \
 with an error naming FILE and the line; the lines before it stay committed (`latest` tells \
-where to resume). Creates the journal when it does not exist.",
+where to resume; with --keep-sequence, `--resume` skips the lines already in). Lines are \
+checked as `append` checks them (record size, context depth, UTC offset, lone surrogates). An \
+entry that would fork an entity's audit chain (its previous_hash is not the last hash of that \
+entity's chain in the journal) is refused the same way, unless --allow-fork. Ctrl-C syncs what \
+was written, says how many entries are durable and how to resume, and exits 130. Creates the \
+journal with the first entry it writes.",
     after_help = "Examples:
   baldur-journal --dir restored import --keep-sequence events.jsonl
+  baldur-journal --dir restored import --keep-sequence --resume events.jsonl   # after an interruption
   baldur-journal export --from 1000 | baldur-journal --dir other import -"
 )]
 pub struct ImportArgs {
@@ -60,6 +76,14 @@ pub struct ImportArgs {
     /// Keep each line's sequence and append time (gaps preserved)
     #[arg(long)]
     keep_sequence: bool,
+    /// With --keep-sequence: skip the lines whose sequence is at or below the
+    /// journal's latest (continue an interrupted import)
+    #[arg(long)]
+    resume: bool,
+    /// Import chained entries even when they would fork an entity's audit
+    /// chain in the journal (a later `verify` reports the fork)
+    #[arg(long)]
+    allow_fork: bool,
 }
 
 /// One input line.
@@ -70,7 +94,9 @@ enum Line {
 }
 
 /// JSON lines with their numbers; knows whether a whole line is already
-/// buffered (so `append` never waits for input it does not need).
+/// buffered (so `append` never waits for input it does not need). A line
+/// longer than `max_line_bytes` is refused as soon as its first
+/// `max_line_bytes + 1` bytes are read: it is never held whole.
 struct Lines<R> {
     reader: BufReader<R>,
     /// `line ` or `FILE:`: what precedes a line number in errors.
@@ -78,23 +104,27 @@ struct Lines<R> {
     number: u64,
     bytes: u64,
     buf: Vec<u8>,
+    /// The longest line read (without its newline): the record limit.
+    max_line_bytes: u64,
 }
 
 impl<R: Read> Lines<R> {
-    fn new(reader: R, place: String) -> Self {
+    fn new(reader: R, place: String, max_line_bytes: u64) -> Self {
         Lines {
             reader: BufReader::with_capacity(1 << 16, reader),
             place,
             number: 0,
             bytes: 0,
             buf: Vec::new(),
+            max_line_bytes,
         }
     }
 
     fn next(&mut self) -> Result<Option<Line>> {
         self.buf.clear();
-        let n = self
-            .reader
+        // At most the limit, its newline, and nothing more.
+        let n = (&mut self.reader)
+            .take(self.max_line_bytes.saturating_add(1))
             .read_until(b'\n', &mut self.buf)
             .context("cannot read the input")?;
         if n == 0 {
@@ -103,6 +133,15 @@ impl<R: Read> Lines<R> {
         self.number += 1;
         self.bytes += n as u64;
         let at = format!("{}{}", self.place, self.number);
+        if n as u64 > self.max_line_bytes && self.buf.last() != Some(&b'\n') {
+            // The rest of the line is never read: a bad line stops the
+            // command.
+            return Ok(Some(Line::Bad(anyhow!(
+                "{at}: the line exceeds {} bytes, the maximum record size (refused after \
+                 reading {n} bytes of it)",
+                self.max_line_bytes
+            ))));
+        }
         let text = match std::str::from_utf8(&self.buf) {
             Ok(text) => text.trim(),
             Err(e) => return Ok(Some(Line::Bad(anyhow!("{at}: not valid UTF-8 ({e})")))),
@@ -172,16 +211,16 @@ fn commit(
 }
 
 pub fn run_append(globals: &Globals, args: &AppendArgs) -> Result<Outcome> {
-    let opened = open::open_write(globals, args.durability)?;
-    let result = append_stream(opened.journal(), io::stdin().lock());
-    let closed = opened.close();
+    let mut writer = open::LazyWriter::new(globals, args.durability)?;
+    let result = append_stream(&mut writer, io::stdin().lock());
+    let closed = writer.close();
     result?;
     closed?;
     Ok(Outcome::Success)
 }
 
-fn append_stream(journal: &dyn EventJournal, input: impl Read) -> Result<()> {
-    let mut lines = Lines::new(input, "line ".into());
+fn append_stream(writer: &mut open::LazyWriter, input: impl Read) -> Result<()> {
+    let mut lines = Lines::new(input, "line ".into(), writer.max_record_bytes());
     let mut out = io::stdout().lock();
     let mut numbers = Vec::new();
     let mut entries = Vec::new();
@@ -190,6 +229,7 @@ fn append_stream(journal: &dyn EventJournal, input: impl Read) -> Result<()> {
         entries.clear();
         let mut stop = None;
         let mut eof = false;
+        let batch_start = lines.bytes;
         // At least one line (waiting for it), then only what is already here.
         loop {
             match lines.next()? {
@@ -201,22 +241,31 @@ fn append_stream(journal: &dyn EventJournal, input: impl Read) -> Result<()> {
                 }
                 Some(Line::Bad(error)) => stop = Some(error),
             }
-            if eof || stop.is_some() || entries.len() >= BATCH_MAX {
+            if eof
+                || stop.is_some()
+                || entries.len() >= BATCH_MAX
+                || lines.bytes - batch_start >= BATCH_BYTES_MAX
+            {
                 break;
             }
             if !lines.has_whole_line_buffered() {
                 break;
             }
         }
-        commit(journal, &lines.place, &numbers, &entries, |sequences| {
-            let mut text = String::with_capacity(sequences.len() * 8);
-            for sequence in sequences {
-                text.push_str(&sequence.to_string());
-                text.push('\n');
-            }
-            out.write_all(text.as_bytes())?;
-            out.flush()
-        })?;
+        if !entries.is_empty() {
+            let opened = writer.open()?;
+            lines.max_line_bytes = opened.max_record_bytes();
+            let journal = opened.journal();
+            commit(journal, &lines.place, &numbers, &entries, |sequences| {
+                let mut text = String::with_capacity(sequences.len() * 8);
+                for sequence in sequences {
+                    text.push_str(&sequence.to_string());
+                    text.push('\n');
+                }
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            })?;
+        }
         if let Some(error) = stop {
             return Err(error);
         }
@@ -226,7 +275,101 @@ fn append_stream(journal: &dyn EventJournal, input: impl Read) -> Result<()> {
     }
 }
 
+/// How far an import has come, shared with its SIGINT handler: the
+/// handler takes the lock (so no batch is half counted), syncs the
+/// journal and reports.
+#[derive(Default)]
+struct Progress {
+    /// The journal being written, once opened (taken out before close).
+    journal: Option<Arc<dyn EventJournal>>,
+    /// Input lines handled: every line up to this one is in the journal
+    /// (or was skipped by --resume).
+    lines: u64,
+    /// Entries this import appended.
+    entries: u64,
+    /// The sequence of the last entry appended.
+    last_sequence: u64,
+}
+
+/// What an interrupted import says: what is durable, and the command
+/// that resumes it.
+fn interrupted_message(progress: &Progress, synced: &Result<(), Error>, resume: &Resume) -> String {
+    let mut text = match synced {
+        Ok(()) if progress.entries == 0 => {
+            "interrupted: nothing of this import was written".to_string()
+        }
+        Ok(()) => format!(
+            "interrupted: {} entries of this import are durable (input lines 1 to {}, \
+             sequences up to {})",
+            progress.entries, progress.lines, progress.last_sequence
+        ),
+        Err(e) => format!(
+            "interrupted, and the final sync failed ({e}): {} entries of this import were \
+             written (input lines 1 to {}) but may not all be durable; `latest` tells what is",
+            progress.entries, progress.lines
+        ),
+    };
+    text.push('\n');
+    text.push_str(&resume.hint(progress.lines));
+    text
+}
+
+/// How to resume an import, for the interruption message.
+struct Resume {
+    /// `--dir D` or `--journal URL`, as given.
+    target: String,
+    /// The input file; `None` for stdin.
+    file: Option<PathBuf>,
+    keep_sequence: bool,
+}
+
+impl Resume {
+    fn hint(&self, lines: u64) -> String {
+        let target = &self.target;
+        match (&self.file, self.keep_sequence) {
+            (Some(file), true) => format!(
+                "resume with: baldur-journal {target} import --keep-sequence --resume {}",
+                shell_word(&file.display().to_string())
+            ),
+            (Some(file), false) => format!(
+                "resume with: tail -n +{} {} | baldur-journal {target} import -",
+                lines + 1,
+                shell_word(&file.display().to_string())
+            ),
+            (None, true) => format!(
+                "resume by feeding the same input to: baldur-journal {target} import \
+                 --keep-sequence --resume -"
+            ),
+            (None, false) => format!(
+                "resume by feeding the input from its line {} on to: baldur-journal {target} \
+                 import -",
+                lines + 1
+            ),
+        }
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 pub fn run_import(globals: &Globals, args: &ImportArgs) -> Result<Outcome> {
+    if args.resume && !args.keep_sequence {
+        bail!(
+            "--resume needs --keep-sequence: without it the journal assigns new sequences, so \
+             nothing tells which input lines are already in (give --keep-sequence, or import \
+             only the lines not yet imported)"
+        );
+    }
     // Open the input first: a missing file must not create a journal.
     let (input, len, place): (Box<dyn Read>, Option<u64>, String) = if args.file.as_os_str() == "-"
     {
@@ -237,38 +380,84 @@ pub fn run_import(globals: &Globals, args: &ImportArgs) -> Result<Outcome> {
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len, format!("{}:", args.file.display()))
     };
+    let resume = Resume {
+        target: match &globals.url {
+            Some(url) => format!("--journal {}", shell_word(&url.to_string())),
+            None => format!("--dir {}", shell_word(&globals.dir.display().to_string())),
+        },
+        file: (args.file.as_os_str() != "-").then(|| args.file.clone()),
+        keep_sequence: args.keep_sequence,
+    };
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    let for_handler = progress.clone();
+    ctrlc::set_handler(move || {
+        // Held until exit: no further batch starts, none is half counted.
+        let progress = for_handler.lock().unwrap_or_else(|p| p.into_inner());
+        let synced = match &progress.journal {
+            Some(journal) => journal.sync(),
+            None => Ok(()),
+        };
+        eprintln!("{}", interrupted_message(&progress, &synced, &resume));
+        std::process::exit(INTERRUPTED);
+    })
+    .context("cannot install the SIGINT handler")?;
     // Synced once, on close: the exit status tells whether all is durable.
-    let opened = open::open_write(globals, Durability::Os)?;
-    let journal = opened.journal();
+    let mut writer = open::LazyWriter::new(globals, Durability::Os)?;
     let bar = match len {
         Some(len) => output::progress_bytes(len, "importing"),
         None => output::progress(None, "importing", "entries"),
     };
-    let result = import_lines(journal, Lines::new(input, place), args.keep_sequence, &bar);
+    let options = ImportOptions {
+        keep_sequence: args.keep_sequence,
+        resume: args.resume,
+        allow_fork: args.allow_fork,
+    };
+    let lines = Lines::new(input, place, writer.max_record_bytes());
+    let result = import_lines(&mut writer, lines, options, &progress, &bar);
     bar.finish_and_clear();
-    let closed = opened.close();
+    // The lock is kept through close: an interruption now waits for it.
+    let mut guard = progress.lock().unwrap_or_else(|p| p.into_inner());
+    guard.journal = None;
+    let closed = writer.close();
+    drop(guard);
     result?;
     closed?;
     Ok(Outcome::Success)
 }
 
-fn import_lines(
-    journal: &dyn EventJournal,
-    mut lines: Lines<Box<dyn Read>>,
+/// The exit status of an interrupted import (128 + SIGINT, as shells do).
+const INTERRUPTED: i32 = 130;
+
+/// The flags that shape an import.
+#[derive(Clone, Copy)]
+struct ImportOptions {
     keep_sequence: bool,
+    resume: bool,
+    allow_fork: bool,
+}
+
+fn import_lines(
+    writer: &mut open::LazyWriter,
+    mut lines: Lines<Box<dyn Read>>,
+    options: ImportOptions,
+    progress: &Mutex<Progress>,
     bar: &ProgressBar,
 ) -> Result<()> {
     let mut numbers = Vec::with_capacity(BATCH_MAX);
     let mut entries = Vec::with_capacity(BATCH_MAX);
+    // With --resume, lines at or below the journal's latest are skipped.
+    let mut floor: Option<u64> = None;
+    let mut chains = ChainHeads::default();
     loop {
         let mut stop = None;
         let mut eof = false;
-        while entries.len() < BATCH_MAX {
+        let batch_start = lines.bytes;
+        while entries.len() < BATCH_MAX && lines.bytes - batch_start < BATCH_BYTES_MAX {
             match lines.next()? {
                 None => eof = true,
                 Some(Line::Blank) => continue,
                 Some(Line::Entry(number, entry)) => {
-                    if keep_sequence && entry.sequence == 0 {
+                    if options.keep_sequence && entry.sequence == 0 {
                         stop = Some(anyhow!(
                             "{}{number}: --keep-sequence needs a sequence above 0 on every line",
                             lines.place
@@ -283,14 +472,58 @@ fn import_lines(
             }
             break;
         }
-        if keep_sequence {
-            for (number, entry) in numbers.iter().zip(&entries) {
-                journal
-                    .append_at(entry.sequence, entry)
-                    .map_err(|e| anyhow!("{}{number}: {e}", lines.place))?;
+        if !entries.is_empty() {
+            let opened = writer.open()?;
+            lines.max_line_bytes = opened.max_record_bytes();
+            let journal = opened.journal();
+            let mut guard = progress.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.journal.is_none() {
+                guard.journal = Some(opened.share());
             }
-        } else {
-            commit(journal, &lines.place, &numbers, &entries, |_| Ok(()))?;
+            if options.resume && floor.is_none() {
+                floor = Some(journal.get_latest_sequence()?);
+            }
+            if let Some(floor) = floor {
+                let kept = entries.iter().position(|e| e.sequence > floor);
+                let skip = kept.unwrap_or(entries.len());
+                numbers.drain(..skip);
+                entries.drain(..skip);
+            }
+            // Every line before this one is handled once the batch is in.
+            let mut handled_to = lines.number - u64::from(stop.is_some());
+            if !options.allow_fork {
+                for (at, entry) in entries.iter().enumerate() {
+                    if let Err(e) = chains.admit(journal, entry) {
+                        // The entries before the refused one still go in.
+                        stop = Some(anyhow!("{}{}: {e}", lines.place, numbers[at]));
+                        handled_to = numbers[at] - 1;
+                        numbers.truncate(at);
+                        entries.truncate(at);
+                        break;
+                    }
+                }
+            }
+            if options.keep_sequence {
+                for (number, entry) in numbers.iter().zip(&entries) {
+                    journal
+                        .append_at(entry.sequence, entry)
+                        .map_err(|e| anyhow!("{}{number}: {e}", lines.place))?;
+                    guard.entries += 1;
+                    guard.last_sequence = entry.sequence;
+                    guard.lines = *number;
+                }
+            } else {
+                commit(journal, &lines.place, &numbers, &entries, |sequences| {
+                    guard.entries += sequences.len() as u64;
+                    if let Some(last) = sequences.last() {
+                        guard.last_sequence = *last;
+                    }
+                    Ok(())
+                })?;
+            }
+            guard.lines = handled_to;
+        } else if stop.is_none() {
+            progress.lock().unwrap_or_else(|p| p.into_inner()).lines = lines.number;
         }
         bar.set_position(lines.bytes);
         numbers.clear();
@@ -302,4 +535,74 @@ fn import_lines(
             return Ok(());
         }
     }
+}
+
+/// The destination's audit-chain heads, so that an import cannot fork a
+/// chain: read from the journal on the first chained input entry, then
+/// advanced by every chained entry admitted.
+#[derive(Default)]
+struct ChainHeads {
+    /// Entity (`entry_id`) → its chain's last `hash_chain`.
+    heads: Option<HashMap<String, String>>,
+}
+
+impl ChainHeads {
+    /// Refuses a chained entry whose `previous_hash` is not the last hash
+    /// of its entity's chain in the journal.
+    fn admit(&mut self, journal: &dyn EventJournal, entry: &JournalEntry) -> Result<()> {
+        let Some((entity, fields)) = chain_member(entry) else {
+            return Ok(());
+        };
+        if self.heads.is_none() {
+            self.heads = Some(read_heads(journal)?);
+        }
+        let heads = self.heads.as_mut().expect("read above");
+        if let Some(last) = heads.get(&entity)
+            && fields.previous_hash.as_deref() != Some(last.as_str())
+        {
+            let found = match &fields.previous_hash {
+                Some(previous) => format!("its previous_hash is {previous}"),
+                None => "it starts a new chain".to_string(),
+            };
+            bail!(
+                "refused: the entry would fork the audit chain of entity {entity}: {found}, but \
+                 the journal's chain for {entity} ends at {last} (nothing after the previous \
+                 line was written; give --allow-fork to import it anyway)"
+            );
+        }
+        if let Some(hash) = fields.hash_chain {
+            heads.insert(entity, hash);
+        }
+        Ok(())
+    }
+}
+
+/// The entity and chain fields of a chained entry (one whose context
+/// carries any chain field and names its `entry_id`).
+fn chain_member(entry: &JournalEntry) -> Option<(String, ChainFields)> {
+    let fields = ChainFields::of(entry).ok()?;
+    if fields.is_unchained() {
+        return None;
+    }
+    let entity = entry
+        .context
+        .to_value()
+        .get("entry_id")?
+        .as_str()?
+        .to_string();
+    Some((entity, fields))
+}
+
+/// Every chained entity's last `hash_chain` in `journal`.
+fn read_heads(journal: &dyn EventJournal) -> Result<HashMap<String, String>> {
+    let mut heads = HashMap::new();
+    for entry in journal.range_iter_from(1)? {
+        let entry = entry?;
+        if let Some((entity, fields)) = chain_member(&entry)
+            && let Some(hash) = fields.hash_chain
+        {
+            heads.insert(entity, hash);
+        }
+    }
+    Ok(heads)
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use baldur_journal::url::open_parsed;
-use baldur_journal::{DiskJournal, Durability, EventJournal, JournalUrl};
+use baldur_journal::{DiskJournal, Durability, EntryIter, EventJournal, JournalUrl};
 use clap::Args;
 
 use crate::Outcome;
@@ -71,7 +71,13 @@ pub fn run_copy(args: &CopyArgs) -> Result<Outcome> {
     let latest = source.get_latest_sequence()?;
     let bar = output::progress(Some(latest.saturating_sub(after)), "copying", "sequences");
     let (mut copied, mut first, mut last) = (0u64, None, 0u64);
-    for entry in source.range_iter(after.saturating_add(1), u64::MAX)? {
+    // After u64::MAX nothing can follow: a destination ending there is
+    // complete.
+    let entries: EntryIter<'_> = match after.checked_add(1) {
+        Some(first) => source.range_iter_from(first)?,
+        None => Box::new(std::iter::empty()),
+    };
+    for entry in entries {
         let entry = entry.with_context(|| format!("reading {from}"))?;
         destination
             .append_at(entry.sequence, &entry)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, bail};
-use baldur_journal::{JournalQueryFilter, Timestamp};
+use baldur_journal::{JournalQueryFilter, QueryOptions, Timestamp};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -38,6 +38,16 @@ pub struct FilterArgs {
         conflicts_with_all = ["event_types", "service", "region", "since", "until", "context"]
     )]
     pub filter_json: Option<String>,
+    /// Only entries appended at or after this time (the journal's append time, not the
+    /// event's; works with --filter-json too)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub appended_since: Option<Timestamp>,
+    /// Only entries appended before this time (exclusive)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub appended_until: Option<Timestamp>,
+    /// Only entries with a sequence above SEQ (the cursor of the next page)
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, String> {
@@ -54,6 +64,16 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 impl FilterArgs {
+    /// The conditions beyond the seed's filter: the cursor and the
+    /// append-time window.
+    pub fn to_options(&self) -> QueryOptions {
+        QueryOptions {
+            after_sequence: self.after,
+            appended_since: self.appended_since,
+            appended_until: self.appended_until,
+        }
+    }
+
     /// The filter; `limit` (when given) replaces the filter's own limit.
     pub fn to_filter(&self, limit: Option<usize>) -> Result<JournalQueryFilter> {
         let mut filter = match &self.filter_json {

@@ -271,7 +271,7 @@ fn verify_other(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     let bar = output::progress(None, "verifying", "");
     let mut problems = Vec::new();
     let (mut records, mut previous) = (0u64, 0u64);
-    for entry in journal.range_iter(1, u64::MAX)? {
+    for entry in journal.range_iter_from(1)? {
         let entry = entry?;
         if entry.sequence <= previous {
             problems.push(format!(

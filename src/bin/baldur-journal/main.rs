@@ -16,14 +16,12 @@ mod bench;
 mod copy;
 mod dashboard;
 mod demo;
-mod dlq_sim;
 mod filter;
 mod info;
 mod lifecycle;
 mod open;
 mod output;
 mod read;
-mod sim;
 mod stats;
 mod tail;
 
@@ -126,9 +124,12 @@ enum Command {
     Copy(copy::CopyArgs),
 }
 
-/// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`.
+/// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`, an
+/// END below START.
 fn usage_conflict(command: &Command) -> Option<String> {
     match command {
+        Command::Range(args) => args.inverted(),
+        Command::Export(args) => args.inverted(),
         Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
         Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
         _ => None,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use baldur_journal::disk::writer_is_live;
 use baldur_journal::url::open_shared;
-use baldur_journal::{DiskJournal, Durability, EventJournal, JournalUrl};
+use baldur_journal::{DiskJournal, DiskJournalBuilder, Durability, EventJournal, JournalUrl};
 
 pub const DIR_ENV: &str = "BALDUR_JOURNAL_DIR";
 pub const DEFAULT_DIR: &str = "./baldur-data";
@@ -90,7 +90,7 @@ pub fn require_dir(dir: &Path) -> Result<()> {
 /// A journal opened from the flags: the disk journal (whose own methods
 /// some commands use), or any other backend.
 pub enum Opened {
-    Disk(Box<DiskJournal>),
+    Disk(Arc<DiskJournal>),
     Other(Arc<dyn EventJournal>),
 }
 
@@ -104,15 +104,39 @@ impl Opened {
 
     pub fn shared(self) -> Arc<dyn EventJournal> {
         match self {
-            Opened::Disk(journal) => Arc::new(*journal),
+            Opened::Disk(journal) => journal,
             Opened::Other(journal) => journal,
         }
     }
 
-    /// Closes a disk journal (syncing; errors reported), syncs others.
+    /// The largest record the journal accepts: the disk journal's own
+    /// limit, else the disk default (1 MiB), which bounds input lines for
+    /// every backend.
+    pub fn max_record_bytes(&self) -> u64 {
+        match self {
+            Opened::Disk(journal) => journal.max_record_bytes(),
+            Opened::Other(_) => baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+
+    /// Another handle on the same journal (for a signal handler that
+    /// syncs it); drop it before [`Opened::close`].
+    pub fn share(&self) -> Arc<dyn EventJournal> {
+        match self {
+            Opened::Disk(journal) => journal.clone(),
+            Opened::Other(journal) => journal.clone(),
+        }
+    }
+
+    /// Closes a disk journal (syncing; errors reported), syncs others. A
+    /// disk journal still shared elsewhere is synced, and closed when the
+    /// last handle goes.
     pub fn close(self) -> Result<()> {
         match self {
-            Opened::Disk(journal) => journal.close()?,
+            Opened::Disk(journal) => match Arc::try_unwrap(journal) {
+                Ok(journal) => journal.close()?,
+                Err(journal) => journal.sync()?,
+            },
             Opened::Other(journal) => journal.sync()?,
         }
         Ok(())
@@ -123,22 +147,93 @@ impl Opened {
 /// other URL through the library.
 pub fn open_read(globals: &Globals) -> Result<Opened> {
     Ok(match &globals.url {
-        None => Opened::Disk(Box::new(open_read_only(globals)?)),
+        None => Opened::Disk(Arc::new(open_read_only(globals)?)),
         Some(url) => Opened::Other(open_shared(url, true)?),
     })
 }
 
-/// The journal for writing: a directory as [`open_writer`] opens it.
-/// A `memory:` journal is opened with a warning that it dies with the
-/// process.
-pub fn open_write(globals: &Globals, durability: Durability) -> Result<Opened> {
-    Ok(match &globals.url {
-        None => Opened::Disk(Box::new(open_writer(globals, durability, None)?)),
-        Some(url) => {
-            warn_if_memory(url);
-            Opened::Other(open_shared(url, false)?)
+/// A writer opened on first use: a command that fails before its first
+/// write leaves no journal behind, and one that created the journal
+/// directory but wrote nothing to it removes it again.
+pub struct LazyWriter<'a> {
+    globals: &'a Globals,
+    durability: Durability,
+    /// The outermost directory that opening the writer creates.
+    creates: Option<PathBuf>,
+    opened: Option<Opened>,
+}
+
+impl<'a> LazyWriter<'a> {
+    /// Checks what can be checked without creating anything (a `--dir`
+    /// that is a file; a `memory:` journal warns).
+    /// A directory that holds files already is opened now (so a directory
+    /// that is not a journal is named at once); a missing or empty one
+    /// waits for the first write, its options checked now.
+    pub fn new(globals: &'a Globals, durability: Durability) -> Result<Self> {
+        let creates = match &globals.url {
+            None => {
+                refuse_non_directory(&globals.dir)?;
+                writer_builder(globals, durability, None).validate()?;
+                first_missing(&globals.dir)
+            }
+            Some(url) => {
+                warn_if_memory(url);
+                None
+            }
+        };
+        let mut writer = LazyWriter {
+            globals,
+            durability,
+            creates,
+            opened: None,
+        };
+        let has_files = std::fs::read_dir(&globals.dir).is_ok_and(|mut d| d.next().is_some());
+        if globals.url.is_none() && has_files {
+            writer.open()?;
         }
-    })
+        Ok(writer)
+    }
+
+    /// The writer, opened (and the journal created) on the first call.
+    pub fn open(&mut self) -> Result<&Opened> {
+        if self.opened.is_none() {
+            let opened = match &self.globals.url {
+                None => Opened::Disk(Arc::new(open_writer(self.globals, self.durability, None)?)),
+                Some(url) => Opened::Other(open_shared(url, false)?),
+            };
+            self.opened = Some(opened);
+        }
+        Ok(self.opened.as_ref().expect("opened above"))
+    }
+
+    /// The largest record the journal accepts: its own limit once opened;
+    /// before, the default (1 MiB), which no journal the command line opens
+    /// exceeds (smaller segments only lower it).
+    pub fn max_record_bytes(&self) -> u64 {
+        self.opened.as_ref().map_or(
+            baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES,
+            Opened::max_record_bytes,
+        )
+    }
+
+    /// Closes the writer, if opened. When it created the journal's
+    /// directory and the journal is still empty, the directory goes too.
+    pub fn close(self) -> Result<()> {
+        let Some(opened) = self.opened else {
+            return Ok(());
+        };
+        let empty = opened
+            .journal()
+            .get_latest_sequence()
+            .map(|latest| latest == 0);
+        opened.close()?;
+        if let (Some(created), Ok(true)) = (self.creates, empty) {
+            std::fs::remove_dir_all(&created).map_err(|e| {
+                anyhow::anyhow!("cannot remove the empty journal {}: {e}", created.display())
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Says on stderr that a `memory:` journal written to is thrown away when
@@ -189,6 +284,21 @@ pub fn open_read_only(globals: &Globals) -> Result<DiskJournal> {
     Ok(journal)
 }
 
+/// The builder [`open_writer`] opens.
+fn writer_builder(
+    globals: &Globals,
+    durability: Durability,
+    default_segment_bytes: Option<u64>,
+) -> DiskJournalBuilder {
+    let mut builder = DiskJournal::builder(&globals.dir)
+        .durability(durability)
+        .create_if_missing(true);
+    if let Some(bytes) = globals.segment_bytes.or(default_segment_bytes) {
+        builder = builder.segment_bytes(bytes);
+    }
+    builder
+}
+
 /// Opens (creating when missing) the journal for writing.
 pub fn open_writer(
     globals: &Globals,
@@ -196,12 +306,7 @@ pub fn open_writer(
     default_segment_bytes: Option<u64>,
 ) -> Result<DiskJournal> {
     refuse_non_directory(&globals.dir)?;
-    let mut builder = DiskJournal::builder(&globals.dir)
-        .durability(durability)
-        .create_if_missing(true);
-    if let Some(bytes) = globals.segment_bytes.or(default_segment_bytes) {
-        builder = builder.segment_bytes(bytes);
-    }
+    let builder = writer_builder(globals, durability, default_segment_bytes);
     let journal = builder.open()?;
     if let Some(asked) = globals.segment_bytes
         && asked != journal.segment_bytes()

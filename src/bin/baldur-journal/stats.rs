@@ -2,15 +2,17 @@
 //! read method of `StatisticsRepository`, now or `--as-of` a past sequence
 //! or time, readable or `--json` (the seed's field names). Read-only.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use baldur_journal::projection::status::ALL_STATUSES;
 use baldur_journal::projection::{
-    DEFAULT_DISTRIBUTION_LIMIT, DEFAULT_PAGE_SIZE, DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS,
-    DEFAULT_RESOLUTION_DAYS, DEFAULT_SLA_THRESHOLD_HOURS, EntryListQuery, FoldSummary,
-    JournalStatistics, ManualClock, ORDER_BY_COLUMNS, StatisticsRepository,
+    CircuitBreakerInfo, CircuitBreakerSummary, DEFAULT_DISTRIBUTION_LIMIT, DEFAULT_PAGE_SIZE,
+    DEFAULT_RECENT_DAYS, DEFAULT_RECENT_HOURS, DEFAULT_RESOLUTION_DAYS,
+    DEFAULT_SLA_THRESHOLD_HOURS, DomainDistribution, EntryListQuery, EntrySummary,
+    FailureTypeDistribution, FoldSummary, JournalStatistics, ManualClock, ORDER_BY_COLUMNS,
+    PaginatedResult, RecentActivity, SnapshotConfig, StatisticsRepository,
 };
 use baldur_journal::{EventJournal, Timestamp};
 use clap::{Args, Subcommand};
@@ -200,6 +202,20 @@ struct ListArgs {
     order_by: String,
 }
 
+impl ListArgs {
+    /// The library's query of these flags.
+    fn query(&self) -> EntryListQuery {
+        EntryListQuery {
+            page: self.page,
+            page_size: self.page_size,
+            status: self.status.clone(),
+            domain: self.domain.clone(),
+            failure_type: self.failure_type.clone(),
+            order_by: self.order_by.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct EntryArgs {
     /// The entry's id
@@ -220,6 +236,14 @@ struct SlaArgs {
     no_status: bool,
 }
 
+impl SlaArgs {
+    /// The statuses argument of `get_sla_breaches`: `None` for the default.
+    fn given(&self) -> Option<Vec<&str>> {
+        (self.no_status || !self.statuses.is_empty())
+            .then(|| self.statuses.iter().map(String::as_str).collect())
+    }
+}
+
 /// The statistics to answer from: the live fold, or a view of the past.
 pub struct Statistics {
     pub repository: Box<dyn StatisticsRepository>,
@@ -234,9 +258,15 @@ pub fn open_statistics(
     as_of: Option<AsOf>,
     now: Option<Timestamp>,
 ) -> Result<Statistics> {
-    let journal = open::open_read(globals)?.shared();
+    let opened = open::open_read(globals)?;
+    // A disk journal's valid snapshot is read (never written: the open is
+    // read-only), so only the records after it are folded.
+    let snapshot = match &opened {
+        open::Opened::Disk(journal) => Some(SnapshotConfig::for_disk(journal)),
+        open::Opened::Other(_) => None,
+    };
     let bar = output::progress(None, "folding the journal", "");
-    let statistics = fold(journal, as_of, now);
+    let statistics = fold_from(opened.shared(), snapshot, as_of, now);
     bar.finish_and_clear();
     statistics
 }
@@ -249,15 +279,27 @@ pub fn fold(
     as_of: Option<AsOf>,
     now: Option<Timestamp>,
 ) -> Result<Statistics> {
+    fold_from(journal, None, as_of, now)
+}
+
+/// [`fold`], starting from the snapshot `snapshot` names when it is valid.
+pub fn fold_from(
+    journal: Arc<dyn EventJournal>,
+    snapshot: Option<SnapshotConfig>,
+    as_of: Option<AsOf>,
+    now: Option<Timestamp>,
+) -> Result<Statistics> {
     if let Some(message) = now_conflict(as_of, now) {
         bail!(message);
     }
-    let live = match now {
-        Some(now) => JournalStatistics::builder(journal)
-            .clock(ManualClock::new(now))
-            .build()?,
-        None => JournalStatistics::new(journal),
-    };
+    let mut builder = JournalStatistics::builder(journal);
+    if let Some(now) = now {
+        builder = builder.clock(ManualClock::new(now));
+    }
+    if let Some(config) = snapshot {
+        builder = builder.snapshot(config);
+    }
+    let live = builder.build()?;
     Ok(match as_of {
         None => {
             let summary = live.refresh()?;
@@ -287,6 +329,106 @@ pub fn fold(
     })
 }
 
+/// Prints `value` as JSON, or as text through `text`: the one place a
+/// `stats` answer chooses its form.
+fn render<T: serde::Serialize + ?Sized, W: Write>(
+    out: &mut W,
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut W, &T) -> io::Result<()>,
+) -> Result<()> {
+    if json {
+        print_json(out, value)
+    } else {
+        Ok(text(out, value)?)
+    }
+}
+
+fn write_domains(out: &mut impl Write, groups: &[DomainDistribution]) -> io::Result<()> {
+    let rows = groups
+        .iter()
+        .map(|g| share_row(&g.domain, g.count, g.percentage))
+        .collect::<Vec<_>>();
+    write_columns(out, &["DOMAIN", "ENTRIES", "SHARE"], &rows, RIGHT_2)
+}
+
+fn write_failure_types(out: &mut impl Write, groups: &[FailureTypeDistribution]) -> io::Result<()> {
+    let rows = groups
+        .iter()
+        .map(|g| share_row(&g.failure_type, g.count, g.percentage))
+        .collect::<Vec<_>>();
+    write_columns(out, &["FAILURE TYPE", "ENTRIES", "SHARE"], &rows, RIGHT_2)
+}
+
+fn write_activity(
+    out: &mut impl Write,
+    activity: &RecentActivity,
+    hours: u32,
+    days: u32,
+) -> io::Result<()> {
+    let rows = vec![
+        vec![
+            format!("last {hours} h"),
+            activity.new_in_24h.to_string(),
+            activity.resolved_in_24h.to_string(),
+        ],
+        vec![
+            format!("last {days} d"),
+            activity.new_in_7d.to_string(),
+            activity.resolved_in_7d.to_string(),
+        ],
+    ];
+    write_columns(out, &["WINDOW", "NEW", "RESOLVED"], &rows, RIGHT_2)?;
+    writeln!(
+        out,
+        "trend: {} (the last {days} days against the {days} before)",
+        activity.trend
+    )?;
+    Ok(())
+}
+
+fn write_resolution_rate(out: &mut impl Write, rate: f64, days: u32) -> io::Result<()> {
+    writeln!(
+        out,
+        "{rate} ({}% of the entries created in the last {days} days ended resolved)",
+        percent(rate * 100.0)
+    )?;
+    Ok(())
+}
+
+fn write_page(out: &mut impl Write, page: &PaginatedResult<EntrySummary>) -> io::Result<()> {
+    write_entry_list(out, &page.items)?;
+    writeln!(
+        out,
+        "page {} of {} ({} entries match, {} per page)",
+        page.page,
+        page.total_pages(),
+        page.total,
+        page.page_size
+    )?;
+    Ok(())
+}
+
+/// The breakers' summary and list, as `stats circuit-breakers` shows them.
+#[derive(serde::Serialize)]
+struct Breakers {
+    summary: CircuitBreakerSummary,
+    breakers: Vec<CircuitBreakerInfo>,
+}
+
+fn breakers(repo: &dyn StatisticsRepository) -> Result<Breakers> {
+    Ok(Breakers {
+        summary: repo.get_circuit_breaker_summary()?,
+        breakers: repo.list_circuit_breakers()?,
+    })
+}
+
+fn write_breakers_all(out: &mut impl Write, all: &Breakers) -> io::Result<()> {
+    write_breaker_summary(out, &all.summary)?;
+    writeln!(out)?;
+    write_breakers(out, &all.breakers)
+}
+
 /// Refuses an `--order-by` the listing does not know, naming the columns.
 pub fn check_order_by(order_by: &str) -> Result<()> {
     let column = order_by.strip_prefix('-').unwrap_or(order_by);
@@ -300,7 +442,7 @@ pub fn check_order_by(order_by: &str) -> Result<()> {
     Ok(())
 }
 
-fn print_json(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
+fn print_json(out: &mut impl Write, value: &(impl Serialize + ?Sized)) -> Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     writeln!(out)?;
     Ok(())
@@ -315,166 +457,63 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
     let repo = &*statistics.repository;
     let json = args.view.json;
     let mut out = output::stdout();
+    let o = &mut out;
     match &args.command {
-        StatsCommand::Status => {
-            let counts = repo.get_status_counts()?;
-            if json {
-                print_json(&mut out, &counts)?;
-            } else {
-                write_status_counts(&mut out, &counts, &repo.get_status_breakdown()?)?;
-            }
-        }
-        StatsCommand::Domains(a) => {
-            let groups = repo.get_domain_distribution(a.limit)?;
-            if json {
-                print_json(&mut out, &groups)?;
-            } else {
-                let rows = groups
-                    .iter()
-                    .map(|g| share_row(&g.domain, g.count, g.percentage))
-                    .collect::<Vec<_>>();
-                write_columns(&mut out, &["DOMAIN", "ENTRIES", "SHARE"], &rows, RIGHT_2)?;
-            }
-        }
-        StatsCommand::FailureTypes(a) => {
-            let groups = repo.get_failure_type_distribution(a.limit)?;
-            if json {
-                print_json(&mut out, &groups)?;
-            } else {
-                let rows = groups
-                    .iter()
-                    .map(|g| share_row(&g.failure_type, g.count, g.percentage))
-                    .collect::<Vec<_>>();
-                write_columns(
-                    &mut out,
-                    &["FAILURE TYPE", "ENTRIES", "SHARE"],
-                    &rows,
-                    RIGHT_2,
-                )?;
-            }
-        }
-        StatsCommand::Activity(a) => {
-            let activity = repo.get_recent_activity(a.hours, a.days)?;
-            if json {
-                print_json(&mut out, &activity)?;
-            } else {
-                let rows = vec![
-                    vec![
-                        format!("last {} h", a.hours),
-                        activity.new_in_24h.to_string(),
-                        activity.resolved_in_24h.to_string(),
-                    ],
-                    vec![
-                        format!("last {} d", a.days),
-                        activity.new_in_7d.to_string(),
-                        activity.resolved_in_7d.to_string(),
-                    ],
-                ];
-                write_columns(&mut out, &["WINDOW", "NEW", "RESOLVED"], &rows, RIGHT_2)?;
-                writeln!(
-                    out,
-                    "trend: {} (the last {} days against the {} before)",
-                    activity.trend, a.days, a.days
-                )?;
-            }
-        }
+        StatsCommand::Status => render(o, json, &repo.get_status_counts()?, |o, counts| {
+            let breakdown = repo.get_status_breakdown().map_err(io::Error::other)?;
+            write_status_counts(o, counts, &breakdown)
+        })?,
+        StatsCommand::Domains(a) => render(
+            o,
+            json,
+            &repo.get_domain_distribution(a.limit)?[..],
+            write_domains,
+        )?,
+        StatsCommand::FailureTypes(a) => render(
+            o,
+            json,
+            &repo.get_failure_type_distribution(a.limit)?[..],
+            write_failure_types,
+        )?,
+        StatsCommand::Activity(a) => render(
+            o,
+            json,
+            &repo.get_recent_activity(a.hours, a.days)?,
+            |o, v| write_activity(o, v, a.hours, a.days),
+        )?,
         StatsCommand::ResolutionRate(a) => {
-            let rate = repo.get_resolution_rate(a.days)?;
-            if json {
-                print_json(&mut out, &rate)?;
-            } else {
-                writeln!(
-                    out,
-                    "{rate} ({}% of the entries created in the last {} days ended resolved)",
-                    percent(rate * 100.0),
-                    a.days
-                )?;
-            }
+            render(o, json, &repo.get_resolution_rate(a.days)?, |o, rate| {
+                write_resolution_rate(o, *rate, a.days)
+            })?
         }
-        StatsCommand::Retries => {
-            let mean = repo.get_avg_retry_count()?;
-            if json {
-                print_json(&mut out, &mean)?;
-            } else {
-                writeln!(
-                    out,
-                    "{mean} (mean retry count of the entries created in the last 30 days)"
-                )?;
-            }
-        }
-        StatsCommand::List(a) => {
-            let query = EntryListQuery {
-                page: a.page,
-                page_size: a.page_size,
-                status: a.status.clone(),
-                domain: a.domain.clone(),
-                failure_type: a.failure_type.clone(),
-                order_by: a.order_by.clone(),
-            };
-            let page = repo.list_entries(&query)?;
-            if json {
-                print_json(&mut out, &page)?;
-            } else {
-                write_entry_list(&mut out, &page.items)?;
-                writeln!(
-                    out,
-                    "page {} of {} ({} entries match, {} per page)",
-                    page.page,
-                    page.total_pages(),
-                    page.total,
-                    page.page_size
-                )?;
-            }
-        }
-        StatsCommand::Entry(a) => {
-            let Some(detail) = repo.get_entry_detail(&a.id)? else {
+        StatsCommand::Retries => render(o, json, &repo.get_avg_retry_count()?, |o, mean| {
+            writeln!(
+                o,
+                "{mean} (mean retry count of the entries created in the last 30 days)"
+            )
+        })?,
+        StatsCommand::List(a) => render(o, json, &repo.list_entries(&a.query())?, write_page)?,
+        StatsCommand::Entry(a) => match repo.get_entry_detail(&a.id)? {
+            Some(detail) => render(o, json, &detail, write_entry_detail)?,
+            None => {
                 // "No match", as grep says it: exit 1, not an error.
                 if json {
-                    print_json(&mut out, &serde_json::Value::Null)?;
-                    out.flush()?;
+                    print_json(o, &serde_json::Value::Null)?;
+                    o.flush()?;
                 } else {
                     eprintln!("no DLQ entry with id {:?} (unknown or purged)", a.id);
                 }
                 return Ok(Outcome::ProblemsFound);
-            };
-            if json {
-                print_json(&mut out, &detail)?;
-            } else {
-                write_entry_detail(&mut out, &detail)?;
             }
-        }
-        StatsCommand::Sla(a) => {
-            let statuses: Vec<&str> = a.statuses.iter().map(String::as_str).collect();
-            let given = (a.no_status || !statuses.is_empty()).then_some(statuses.as_slice());
-            let breaches = repo.get_sla_breaches(a.hours, given)?;
-            if json {
-                print_json(&mut out, &breaches)?;
-            } else {
-                write_sla(&mut out, &breaches, a.hours)?;
-            }
-        }
-        StatsCommand::Cleanup => {
-            let cleanup = repo.get_cleanup_stats()?;
-            if json {
-                print_json(&mut out, &cleanup)?;
-            } else {
-                write_cleanup(&mut out, &cleanup)?;
-            }
-        }
-        StatsCommand::CircuitBreakers => {
-            let summary = repo.get_circuit_breaker_summary()?;
-            let breakers = repo.list_circuit_breakers()?;
-            if json {
-                print_json(
-                    &mut out,
-                    &serde_json::json!({ "summary": summary, "breakers": breakers }),
-                )?;
-            } else {
-                write_breaker_summary(&mut out, &summary)?;
-                writeln!(out)?;
-                write_breakers(&mut out, &breakers)?;
-            }
-        }
+        },
+        StatsCommand::Sla(a) => render(
+            o,
+            json,
+            &repo.get_sla_breaches(a.hours, a.given().as_deref())?,
+            |o, b| write_sla(o, b, a.hours),
+        )?,
+        StatsCommand::Cleanup => render(o, json, &repo.get_cleanup_stats()?, write_cleanup)?,
+        StatsCommand::CircuitBreakers => render(o, json, &breakers(repo)?, write_breakers_all)?,
     }
     if !json && (args.view.as_of.is_some() || args.now.now.is_some()) {
         writeln!(

@@ -43,14 +43,19 @@ pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
     let mut journal = open::open_read_only(globals)?;
     let mut out = output::stdout();
     let latest = journal.get_latest_sequence()?;
-    let start = first_of_last(&journal, latest, args.lines)?;
-    let mut next = latest + 1;
-    if args.lines > 0 {
-        let mut range = journal.range_ref(start, next)?;
+    if let Some(start) = first_of_last(&journal, latest, args.lines)? {
+        let mut range = journal.range_ref_from(start)?;
         while let Some(entry) = range.next_entry() {
-            output::write_entry_line(&mut out, &entry?)?;
+            let entry = entry?;
+            if entry.sequence > latest {
+                break;
+            }
+            output::write_entry_line(&mut out, &entry)?;
         }
     }
+    // The next sequence to print; `None` once u64::MAX was reached, after
+    // which nothing can be appended.
+    let mut next = latest.checked_add(1);
     out.flush()?;
     if !args.follow {
         return Ok(Outcome::Success);
@@ -58,14 +63,15 @@ pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
     let pause = Duration::from_millis(args.poll_ms.max(1));
     loop {
         let mut progressed = false;
-        let mut range = journal.range_ref(next, u64::MAX)?;
-        while let Some(entry) = range.next_entry() {
-            let entry = entry?;
-            output::write_entry_line(&mut out, &entry)?;
-            next = entry.sequence + 1;
-            progressed = true;
+        if let Some(from) = next {
+            let mut range = journal.range_ref_from(from)?;
+            while let Some(entry) = range.next_entry() {
+                let entry = entry?;
+                output::write_entry_line(&mut out, &entry)?;
+                next = entry.sequence.checked_add(1);
+                progressed = true;
+            }
         }
-        drop(range);
         out.flush()?;
         if progressed {
             continue;
@@ -86,23 +92,29 @@ pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
     }
 }
 
-/// The first sequence of the last `n` entries up to `latest`: windows
-/// doubling backwards from the end, so large gaps cost few steps.
-fn first_of_last(journal: &DiskJournal, latest: u64, n: u64) -> Result<u64> {
+/// The first sequence of the last `n` entries up to `latest` (inclusive,
+/// `u64::MAX` included), `None` when there are none: windows doubling
+/// backwards from the end, so large gaps cost few steps.
+fn first_of_last(journal: &DiskJournal, latest: u64, n: u64) -> Result<Option<u64>> {
     if n == 0 || latest == 0 {
-        return Ok(latest + 1);
+        return Ok(None);
     }
     let mut window = n;
     loop {
-        let start = (latest + 1).saturating_sub(window).max(1);
+        // `start..=latest` spans `window` sequences.
+        let start = latest.saturating_sub(window - 1).max(1);
         let mut sequences = Vec::new();
-        let mut range = journal.range_ref(start, latest + 1)?;
+        let mut range = journal.range_ref_from(start)?;
         while let Some(entry) = range.next_entry() {
-            sequences.push(entry?.sequence);
+            let sequence = entry?.sequence;
+            if sequence > latest {
+                break;
+            }
+            sequences.push(sequence);
         }
         if sequences.len() as u64 >= n || start == 1 {
             let skip = sequences.len().saturating_sub(n as usize);
-            return Ok(sequences.get(skip).copied().unwrap_or(latest + 1));
+            return Ok(sequences.get(skip).copied());
         }
         window = window.saturating_mul(2);
     }

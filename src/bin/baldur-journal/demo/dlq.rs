@@ -10,7 +10,7 @@ use baldur_journal::projection::{AuditLink, LifecycleEvent, LifecycleKind, Store
 use baldur_journal::{JournalEntry, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::sim::Rng;
+use super::fleet::Rng;
 
 const MINUTE_NS: i64 = 60_000_000_000;
 const HOUR_NS: i64 = 60 * MINUTE_NS;

@@ -1,5 +1,5 @@
 //! The demo's event stream: the seven kinds of events the reference's
-//! journal subscriber records (BEHAVIOR.md section 3), with the context
+//! journal subscriber records (docs/EVENTS.md), with the context
 //! keys its publishers send, from a small simulated fleet: circuit
 //! breakers per service and region that open, half-open and close; error
 //! budgets that warn, go critical and recover; emergency levels that

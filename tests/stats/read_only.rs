@@ -2,8 +2,6 @@
 //! folds what the writer has acknowledged since the last read, so a read
 //! issued after sequence N was acknowledged reflects N. Writes are refused.
 
-mod stats_common;
-
 use std::sync::Arc;
 
 use baldur_journal::projection::{

@@ -2,11 +2,9 @@
 //! database answered them with odd pages), a page past the end is empty,
 //! and the flags and `total_pages` follow the reference's formulas.
 
-mod stats_common;
-
+use crate::common::{Fixture, MINUTE};
 use baldur_journal::Error;
 use baldur_journal::projection::{EntryListQuery, PAGE_SIZE_MAX, StatisticsRepository};
-use stats_common::{Fixture, MINUTE};
 
 fn fixture_of_five() -> Fixture {
     let fixture = Fixture::new();

@@ -4,10 +4,8 @@
 //! "Resolved" counts entries that ended resolved (also when archived since),
 //! not rejected or expired ones, and archiving does not lower the rate.
 
-mod stats_common;
-
+use crate::common::{DAY, Fixture, HOUR};
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository};
-use stats_common::{DAY, Fixture, HOUR};
 
 /// `previous` entries created 10 days ago and `recent` ones a day ago.
 fn trend(previous: usize, recent: usize) -> String {

@@ -1,29 +1,26 @@
 //! Issue 6: projection snapshots. Snapshot + tail answers like a full fold
-//! and like the independent model of tests/stats_common;
+//! and like the independent model of tests/stats/common;
 //! a reopen with a valid snapshot folds exactly the records after it; a
 //! missing, corrupt, foreign or stale snapshot means a full fold; read-only
 //! opens never write one.
 
-mod common;
-mod stats_common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::{Ev, Model, check_reads};
 use baldur_journal::disk::DiskJournal;
 use baldur_journal::projection::{
     AuditLink, BreakerTransition, EntryListQuery, JournalStatistics, LifecycleEvent, LifecycleKind,
     ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
-use stats_common::{Ev, Model, check_reads};
 
 const T0: i64 = 1_700_000_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;
 
-use common::Rng;
+use crate::disk_common::Rng;
 
-/// A random workload event (tests/stats_common) at minute `i`: every
+/// A random workload event (tests/stats/common) at minute `i`: every
 /// DLQ event kind, breakers, noise and malformed records.
 fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
     let at = T0 + i * MINUTE;
@@ -60,7 +57,7 @@ fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
         }
         8 => {
             let mut snapshot =
-                stats_common::Snapshot::new(&id, (rng.below(4) > 0).then_some(status));
+                crate::common::Snapshot::new(&id, (rng.below(4) > 0).then_some(status));
             snapshot.retry_count = Some(rng.below(3) as i64);
             snapshot.created_minutes_ago = (rng.below(2) == 0).then(|| rng.below(5000) as i64);
             snapshot.resolved_minutes_ago = (rng.below(3) == 0).then(|| rng.below(500) as i64);
@@ -89,7 +86,7 @@ fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
 
 /// A random DLQ and breaker event at minute `i`.
 fn random_event(rng: &mut Rng, i: i64) -> JournalEntry {
-    common::random_dlq_event(rng, Timestamp::from_unix_nanos(T0 + i * MINUTE), 40, 2, i)
+    crate::disk_common::random_dlq_event(rng, Timestamp::from_unix_nanos(T0 + i * MINUTE), 40, 2, i)
 }
 
 fn open(dir: &Path) -> Arc<DiskJournal> {
@@ -221,7 +218,7 @@ fn snapshot_plus_tail_equals_a_full_fold_at_random_cuts() {
 }
 
 /// The issue's test in full: on random workloads, snapshot + tail answers
-/// equal a full fold's and the independent model's (tests/stats_common,
+/// equal a full fold's and the independent model's (tests/stats/common,
 /// every read method), at random cut points; views as of random sequences
 /// too.
 #[test]
@@ -261,7 +258,7 @@ fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
         };
         let now = clock().now().as_unix_nanos();
         let model = model_upto(total as u64);
-        let mut rng = stats_common::Rng(seed);
+        let mut rng = crate::common::Rng(seed);
         check_reads(
             &restored,
             &model,
@@ -391,7 +388,7 @@ fn missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold() {
     // Stale: a copy of this journal that went on differently; its snapshot
     // names a sequence whose record here differs.
     std::fs::remove_file(&path).unwrap();
-    let fork = common::copy_dir(dir.path());
+    let fork = crate::disk_common::copy_dir(dir.path());
     {
         let journal = open(fork.path());
         journal.append(&random_event(&mut rng, 1000)).unwrap();
@@ -404,7 +401,7 @@ fn missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold() {
     std::fs::copy(fork.path().join(SNAPSHOT_FILE), &path).unwrap();
     assert_eq!(folded_on_open(dir.path()), 101);
     // Ahead of the journal (the journal lost its tail): also a full fold.
-    let ahead = common::copy_dir(fork.path());
+    let ahead = crate::disk_common::copy_dir(fork.path());
     {
         let journal = open(ahead.path());
         for i in 0..5 {
@@ -450,7 +447,7 @@ fn audit_chains_continue_after_a_restored_snapshot() {
 /// The issue's measurement: reopen time with a snapshot for a journal of
 /// 5 million events (1 M entries, 5 events each), next to the full fold.
 /// `BALDUR_SNAPSHOT_EVENTS` overrides the count. Run with
-/// `cargo test --release --test snapshot_fold -- --ignored --nocapture`.
+/// `cargo test --release --test stats snapshot_fold -- --ignored --nocapture`.
 #[test]
 #[ignore = "slow: writes millions of events"]
 fn reopen_time_with_a_snapshot_for_millions_of_events() {

@@ -3,12 +3,10 @@
 //! entries, by ids, by age, or both, never everything by default. A purged
 //! entry leaves every statistic but keeps its audit trail.
 
-mod stats_common;
-
+use crate::common::{DAY, Fixture};
 use baldur_journal::Error;
 use baldur_journal::projection::{LifecycleKind, PurgeSelection, StatisticsRepository};
 use serde_json::{Map, json};
-use stats_common::{DAY, Fixture};
 
 fn resolved_long_ago(fixture: &Fixture, ids: &[&str]) {
     for id in ids {

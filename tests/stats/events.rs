@@ -3,15 +3,13 @@
 //! as documented, and unknown, malformed and orphaned events are skipped and
 //! counted, never an error. Reads see the writes made just before them.
 
-mod stats_common;
-
+use crate::common::{Fixture, MINUTE, T0, ts};
 use baldur_journal::projection::events::{self, FOLDED_EVENT_TYPES};
 use baldur_journal::projection::{
     AuditLink, LifecycleEvent, LifecycleKind, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{Context, JournalEntry};
 use serde_json::json;
-use stats_common::{Fixture, MINUTE, T0, ts};
 
 #[test]
 fn constructors_write_the_documented_contexts() {

@@ -2,17 +2,15 @@
 //! error), as does `NullStatistics`; the difference is that writes through
 //! `NullStatistics` record nothing.
 
-mod stats_common;
-
 use std::collections::BTreeMap;
 
+use crate::common::Fixture;
 use baldur_journal::projection::{
     AuditLink, CircuitBreakerSummary, CleanupStats, EntityAuditTrail, EntryListQuery,
     NullStatistics, PaginatedResult, PurgeSelection, RecentActivity, StatisticsRepository,
     StatusCounts,
 };
 use serde_json::{Map, json};
-use stats_common::Fixture;
 
 fn assert_empty_reads(repo: &dyn StatisticsRepository) {
     assert_eq!(repo.get_status_counts().unwrap(), StatusCounts::default());

@@ -2,12 +2,10 @@
 //! requires_review) created strictly more than the threshold ago, counted
 //! by domain, a missing domain spelled `unknown`.
 
-mod stats_common;
-
 use std::collections::BTreeMap;
 
+use crate::common::{Fixture, HOUR};
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository};
-use stats_common::{Fixture, HOUR};
 
 fn map(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()

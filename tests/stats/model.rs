@@ -1,17 +1,15 @@
-//! `JournalStatistics` agrees with an independent model (tests/stats_common)
+//! `JournalStatistics` agrees with an independent model (tests/stats/common)
 //! on random DLQ workloads, for every read method, live at random "now"s,
 //! as of random sequences and as of random times, over `MemoryJournal` and
 //! `DiskJournal`.
 
-mod stats_common;
-
 use std::sync::Arc;
 
+use crate::common::{Ev, IDS, Op, Snapshot, run_workload};
 use baldur_journal::projection::events::DLQ_ENTRY_ENTITY_TYPE;
 use baldur_journal::projection::{AuditLink, BreakerTransition, LifecycleKind};
 use baldur_journal::{DiskJournal, Durability, EventJournal, MemoryJournal};
 use proptest::prelude::*;
-use stats_common::{Ev, IDS, Op, Snapshot, run_workload};
 
 fn id() -> impl Strategy<Value = String> {
     prop::sample::select(&IDS[..]).prop_map(String::from)

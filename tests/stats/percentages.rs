@@ -2,10 +2,8 @@
 //! exact binary value to the nearest decimal, exact ties to even. Each
 //! expected value is written out.
 
-mod stats_common;
-
+use crate::common::Fixture;
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository, StoreEvent};
-use stats_common::Fixture;
 
 #[test]
 fn distribution_percentages_round_as_python() {

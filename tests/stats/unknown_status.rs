@@ -3,10 +3,8 @@
 //! overwrite the total; unknown statuses are listed, filtered and grouped
 //! like any other.
 
-mod stats_common;
-
+use crate::common::Fixture;
 use baldur_journal::projection::{EntryListQuery, StatisticsRepository, StatusCounts};
-use stats_common::Fixture;
 
 #[test]
 fn statuses_without_a_field_count_in_total_only() {
@@ -56,7 +54,7 @@ fn unknown_statuses_filter_group_and_breach_like_others() {
     let cleanup = fixture.stats.get_cleanup_stats().unwrap();
     assert_eq!(cleanup.by_status.get("weird"), Some(&1));
     assert_eq!(cleanup.by_status.len(), 2, "only the statuses present");
-    fixture.shift(5 * stats_common::HOUR);
+    fixture.shift(5 * crate::common::HOUR);
     let breaches = fixture.stats.get_sla_breaches(4, Some(&["weird"])).unwrap();
     assert_eq!(breaches.get("payments"), Some(&1));
     assert_eq!(
@@ -92,7 +90,7 @@ fn the_status_breakdown_names_every_status_in_the_window() {
     let latest = baldur_journal::EventJournal::get_latest_sequence(&*fixture.journal).unwrap();
     let view = fixture.stats.as_of_sequence(latest).unwrap();
     assert_eq!(view.get_status_breakdown().unwrap(), want);
-    fixture.shift(31 * stats_common::DAY);
+    fixture.shift(31 * crate::common::DAY);
     assert!(fixture.stats.get_status_breakdown().unwrap().is_empty());
     // NullStatistics (the trait's default, from its zero counts) has none.
     let null = baldur_journal::projection::NullStatistics;

@@ -1,15 +1,17 @@
 //! `demo`: the main job. Appends a month of a DLQ framework's life: tens
 //! of thousands of DLQ entries across domains and failure types with their
 //! replays, retries, escalations, operator reviews (audit links),
-//! resolutions, rejections, expiries and nightly archiving (`dlq_sim.rs`),
+//! resolutions, rejections, expiries and nightly archiving (`demo/dlq.rs`),
 //! interleaved in time with circuit breakers flapping, error budgets and
-//! emergency levels (`sim.rs`), in batches under the default durable
+//! emergency levels (`demo/fleet.rs`), in batches under the default durable
 //! policy, appended through the DLQ statistics with audit chaining set on
 //! (keyless) and a projection snapshot kept in the directory, so every
 //! entry's trail is a real hash chain; then prints the dashboard measured
 //! from the latest event's time. Run again, it continues the same journal,
 //! with event times after the latest entry's.
 
+pub mod dlq;
+mod fleet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,12 +23,12 @@ use baldur_journal::{
 };
 use clap::Args;
 
+use self::dlq::dlq_events;
+use self::fleet::Simulation;
 use crate::Outcome;
 use crate::dashboard::write_dashboard;
-use crate::dlq_sim::dlq_events;
 use crate::open::{self, Globals};
 use crate::output::{self, human_duration, time_to_second};
-use crate::sim::Simulation;
 use crate::stats::Statistics;
 
 /// Entries per `append_batch` call: one fdatasync each.
@@ -231,7 +233,7 @@ fn last_event_time(journal: &DiskJournal, latest: u64) -> Result<Option<Timestam
     if latest == 0 {
         return Ok(None);
     }
-    let mut range = journal.range_ref(latest, latest + 1)?;
+    let mut range = journal.range_ref_from(latest)?;
     match range.next_entry() {
         Some(entry) => Ok(Some(entry?.timestamp)),
         None => Ok(None),

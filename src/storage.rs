@@ -1,6 +1,9 @@
 //! The file-operation seam. Every write, sync, create and rename of the
-//! engine goes through [`Storage`], so tests can count operations and
-//! inject faults (a full disk, EIO on write or fsync, short writes).
+//! engine, and of the projection's snapshot, goes through [`Storage`], so
+//! tests can count operations and inject faults (a full disk, EIO on write
+//! or fsync, short writes). It stands below both the disk engine and the
+//! projection; [`JournalFiles`] is how the projection finds a journal's
+//! directory and seam without knowing the engine.
 //! Reads of segment data go through read-only maps of the real files
 //! (see `mmap.rs`).
 
@@ -9,6 +12,37 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+
+/// A journal that keeps its files in a directory: where files derived from
+/// it (a projection snapshot) go, and the seam they are written through.
+pub trait JournalFiles {
+    /// The journal's directory.
+    fn dir(&self) -> &Path;
+    /// The journal's id (fixed at creation).
+    fn journal_id(&self) -> [u8; 16];
+    /// True for a read-only handle: derived files are read, never written.
+    fn is_read_only(&self) -> bool;
+    /// The storage seam the journal writes through.
+    fn storage(&self) -> Arc<dyn Storage>;
+}
+
+impl<T: JournalFiles + ?Sized> JournalFiles for Arc<T> {
+    fn dir(&self) -> &Path {
+        (**self).dir()
+    }
+
+    fn journal_id(&self) -> [u8; 16] {
+        (**self).journal_id()
+    }
+
+    fn is_read_only(&self) -> bool {
+        (**self).is_read_only()
+    }
+
+    fn storage(&self) -> Arc<dyn Storage> {
+        (**self).storage()
+    }
+}
 
 /// A file opened through a [`Storage`].
 pub trait StorageFile: Send + Sync {

@@ -1,15 +1,13 @@
-//! `persist_entry` and the terminal-status guard (BEHAVIOR.md section 8
-//! item 23): a snapshot never walks a finished entry (resolved, rejected,
+//! `persist_entry` and the terminal-status guard (docs/STATISTICS.md,
+//! "The terminal-status guard"): a snapshot never walks a finished entry (resolved, rejected,
 //! expired, permanently_failed) back to an open status, never changes an
 //! archived entry, never revives a purged one; the call still returns the
 //! id, and the refusal is journaled and shown in the entity's trail.
 
-mod stats_common;
-
+use crate::common::{Fixture, HOUR};
 use baldur_journal::projection::{LifecycleKind, StatisticsRepository, events};
 use baldur_journal::{Error, EventJournal};
 use serde_json::{Map, Value, json};
-use stats_common::{Fixture, HOUR};
 
 fn snapshot(value: Value) -> Map<String, Value> {
     match value {

@@ -3,14 +3,12 @@
 //! count from `window_failure_count` (else `consecutive_failure_count`),
 //! reset when the breaker closes, and the times from the events.
 
-mod stats_common;
-
+use crate::common::{Fixture, MINUTE, T0, ts};
 use baldur_journal::projection::{
     BreakerEvent, BreakerTransition, CircuitBreakerInfo, CircuitBreakerSummary,
     StatisticsRepository,
 };
 use baldur_journal::{Context, JournalEntry};
-use stats_common::{Fixture, MINUTE, T0, ts};
 
 fn summary(closed: u64, open: u64, half_open: u64) -> CircuitBreakerSummary {
     CircuitBreakerSummary {

@@ -3,14 +3,12 @@
 //! sequence that created the entry in the same direction; any other
 //! `order_by` is an error.
 
-mod stats_common;
-
+use crate::common::{Fixture, HOUR, ts};
 use baldur_journal::Error;
 use baldur_journal::projection::{
     EntryListQuery, LifecycleEvent, LifecycleKind, ORDER_BY_COLUMNS, StatisticsRepository,
     StoreEvent,
 };
-use stats_common::{Fixture, HOUR, ts};
 
 /// Four entries with known values in every column:
 ///
@@ -21,7 +19,7 @@ use stats_common::{Fixture, HOUR, ts};
 /// | c  | billing  | timeout | rejected | user  | user-9  | 1 | E2 | 2h | 4h | 4h |
 fn fixture() -> Fixture {
     let fixture = Fixture::new();
-    let at = |hours: i64| ts(stats_common::T0 + hours * HOUR);
+    let at = |hours: i64| ts(crate::common::T0 + hours * HOUR);
     let store = |id: &str,
                  domain: &str,
                  failure_type: &str,

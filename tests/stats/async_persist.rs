@@ -3,8 +3,6 @@
 //! the snapshots; `persist_entry` returns once queued, `flush` waits until
 //! they are folded, and dropping the statistics drains the queue.
 
-mod stats_common;
-
 use std::sync::Arc;
 
 use baldur_journal::projection::{

@@ -3,16 +3,14 @@
 //! user sees what the dashboard showed before an incident. Views refuse
 //! writes.
 
-mod stats_common;
-
 use std::sync::Arc;
 
+use crate::common::{DAY, HOUR, MINUTE, T0, ts};
 use baldur_journal::projection::{
     BreakerEvent, BreakerTransition, JournalStatistics, LifecycleEvent, LifecycleKind,
     PurgeSelection, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{Error, EventJournal, JournalEntry, MemoryJournal};
-use stats_common::{DAY, HOUR, MINUTE, T0, ts};
 
 /// Appends `entry` as happening at `at` and appended `delay` later.
 fn append(journal: &MemoryJournal, mut entry: JournalEntry, appended: i64) -> u64 {
