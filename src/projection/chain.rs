@@ -1129,6 +1129,32 @@ mod tests {
     }
 
     #[test]
+    fn the_record_at_the_top_of_the_sequence_space_is_checked() {
+        use crate::journal::{EventJournal, MemoryJournal};
+        use crate::projection::audit::seal;
+        use crate::projection::events::AuditLink;
+        let journal = MemoryJournal::new();
+        let at = Timestamp::from_unix_nanos(1);
+        let mut first = AuditLink::new("e", "store").to_entry(at);
+        let hash = seal(&mut first, None, None).unwrap();
+        let mut last = AuditLink::new("e", "review").to_entry(at);
+        seal(&mut last, Some(&hash), None).unwrap();
+        last.region = "edited".into();
+        journal.append_at(u64::MAX - 1, &first).unwrap();
+        journal.append_at(u64::MAX, &last).unwrap();
+        let report = verify_chains(&journal, &AuditKeyring::new()).unwrap();
+        assert_eq!(
+            report.failures,
+            vec![ChainFailure {
+                entity: Some("e".into()),
+                sequence: u64::MAX,
+                position: 2,
+                check: EntryCheck::HashMismatch,
+            }]
+        );
+    }
+
+    #[test]
     fn escaped_chain_keys_are_chain_fields() {
         let fields = read_context(r#"{"entry\u005fid":"e","hash\u005fchain":"h"}"#).unwrap();
         assert!(fields.is_chained());
