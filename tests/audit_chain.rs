@@ -663,3 +663,156 @@ fn async_persist_snapshots_are_chained_under_the_lock() {
     assert_eq!(checked.entries.len(), 56);
     assert!(checked.is_chain_valid(), "{:?}", checked.first_bad_entry());
 }
+
+/// Rewrites `from` into `to` as a forger who knows docs/FORMAT.md can: the
+/// metadata copied, every record re-appended through the library at its
+/// sequence and append time after `edit` (`None` leaves it out), so every
+/// CRC, footer, digest, index and head is consistent.
+fn rewrite(from: &Path, to: &Path, mut edit: impl FnMut(JournalEntry) -> Option<JournalEntry>) {
+    std::fs::copy(from.join(META_FILE), to.join(META_FILE)).unwrap();
+    let original = DiskJournal::open_read_only(from).unwrap();
+    let forged = disk(to);
+    for record in original.range_iter(1, u64::MAX).unwrap() {
+        if let Some(record) = edit(record.unwrap()) {
+            forged.append_at(record.sequence, &record).unwrap();
+        }
+    }
+    forged.close().unwrap();
+}
+
+fn names(record: &JournalEntry, id: &str) -> bool {
+    record
+        .context
+        .as_str()
+        .contains(&format!(r#""entry_id":"{id}""#))
+}
+
+fn replaced(mut record: JournalEntry, from: &str, to: &str) -> JournalEntry {
+    record.context = Context::from_json(&record.context.as_str().replace(from, to)).unwrap();
+    record
+}
+
+type Edit = Box<dyn FnMut(JournalEntry) -> Option<JournalEntry>>;
+
+#[test]
+fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
+    use baldur_journal::projection::chain::{ChainFailure, verify_chains};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = disk(dir.path());
+        let stats = JournalStatistics::new(journal.clone());
+        life(&stats, "a", 0);
+        life(&stats, "b", 100);
+        journal.close().unwrap();
+    }
+    let clean = DiskJournal::open_read_only(dir.path()).unwrap();
+    let report = verify_chains(&clean, &AuditKeyring::new()).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!((report.chains, report.chained_records), (2, 12));
+
+    // (what, the forger's edit, entity, failing sequence, position, check)
+    let cases: Vec<(&str, Edit, &str, u64, u64, EntryCheck)> = vec![
+        (
+            "an edited event type",
+            Box::new(|mut r: JournalEntry| {
+                if r.event_type == "dlq_store" && names(&r, "a") {
+                    r.event_type = "dlq_stora".into();
+                }
+                Some(r)
+            }),
+            "a",
+            1,
+            1,
+            EntryCheck::HashMismatch,
+        ),
+        (
+            "a deleted first link",
+            Box::new(|r: JournalEntry| (r.sequence != 1).then_some(r)),
+            "a",
+            2,
+            1,
+            EntryCheck::BrokenLink,
+        ),
+        (
+            "a deleted middle link",
+            Box::new(|r: JournalEntry| (r.sequence != 10).then_some(r)),
+            "b",
+            11,
+            4,
+            EntryCheck::BrokenLink,
+        ),
+        (
+            "an escaped chain key and a one-byte edit",
+            Box::new(|r: JournalEntry| {
+                if !names(&r, "b") {
+                    return Some(r);
+                }
+                let r = replaced(r, r#""hash_chain""#, r#""hash\u005fchain""#);
+                Some(replaced(r, "needs a human", "needs a huma!"))
+            }),
+            "b",
+            10,
+            4,
+            EntryCheck::HashMismatch,
+        ),
+        (
+            "the chain fields stripped from the last record",
+            Box::new(|mut r: JournalEntry| {
+                if r.sequence == 6 {
+                    let mut context = r.context.to_value();
+                    for key in ["hash_chain", "previous_hash", "hash_key_id"] {
+                        context.remove(key);
+                    }
+                    r.context = Context::from_value(&context.into()).unwrap();
+                }
+                Some(r)
+            }),
+            "a",
+            6,
+            6,
+            EntryCheck::UnchainedAfterChain,
+        ),
+    ];
+    for (what, edit, entity, sequence, position, check) in cases {
+        let forged = tempfile::tempdir().unwrap();
+        rewrite(dir.path(), forged.path(), edit);
+        assert!(verify(forged.path()).unwrap().is_clean(), "{what}");
+        let journal = Arc::new(DiskJournal::open_read_only(forged.path()).unwrap());
+        let report = verify_chains(&*journal, &AuditKeyring::new()).unwrap();
+        assert_eq!(
+            report.failures,
+            vec![ChainFailure {
+                entity: Some(entity.into()),
+                sequence,
+                position,
+                check: check.clone(),
+            }],
+            "{what}"
+        );
+        // The statistics' trail checks the same records the same way.
+        let stats = JournalStatistics::builder(journal.clone())
+            .audit_chain(false)
+            .build()
+            .unwrap();
+        let verified = stats.verify_audit_trail(entity, "dlq_entry").unwrap();
+        let bad = verified.first_bad_entry().expect(what);
+        assert_eq!(
+            (verified.entries[bad].sequence, &verified.entries[bad].check),
+            (sequence, &check),
+            "{what}: {verified:#?}"
+        );
+        let trail = stats
+            .get_audit_trail_by_entity(entity, "dlq_entry")
+            .unwrap();
+        assert!(!trail.is_chain_valid(), "{what}");
+        assert_eq!(trail.first_bad_entry, Some(bad), "{what}");
+        let other = if entity == "a" { "b" } else { "a" };
+        assert!(
+            stats
+                .verify_audit_trail(other, "dlq_entry")
+                .unwrap()
+                .is_chain_valid(),
+            "{what}"
+        );
+    }
+}

@@ -489,3 +489,142 @@ fn damage_below_a_later_records_commit_hint_is_damage_without_head() {
         "acknowledged records zeroed"
     );
 }
+/// Chained journal `make_chained_journal` (entries "a", sequences 1 to 6,
+/// and "b", 7 to 12; keyless), rewritten into `forged` with `edit` by a
+/// forger who fixes everything but the audit hashes (`rewrite_journal`).
+fn forged_chained_journal(
+    tmp: &Path,
+    edit: impl FnMut(baldur_journal::JournalEntry) -> Option<baldur_journal::JournalEntry>,
+) -> std::path::PathBuf {
+    let dir = tmp.join("journal");
+    make_chained_journal(&dir, None);
+    run_code(cli(&dir).arg("verify"), 0);
+    let forged = tmp.join("forged");
+    rewrite_journal(&dir, &forged, edit);
+    // The engine's own checks pass: only the chains can tell.
+    assert!(
+        baldur_journal::disk::verify(&forged).unwrap().is_clean(),
+        "the forgery left the files consistent"
+    );
+    forged
+}
+
+/// `verify`'s one chain problem: the line naming `entity`.
+fn chain_problem(dir: &Path, entity: &str) -> String {
+    let output = run_code(cli(dir).arg("verify"), 1);
+    let lines = problem_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "audit chain of dlq_entry {entity:?}: broken at sequence "
+        )),
+        "{lines:?}"
+    );
+    lines[0].clone()
+}
+
+/// `audit ENTITY`'s verdict line (exit 1).
+fn audit_verdict(dir: &Path, entity: &str) -> String {
+    let output = run_code(cli(dir).args(["audit", entity]), 1);
+    stdout(&output).lines().last().unwrap().to_string()
+}
+
+#[test]
+fn an_edited_event_type_fails_verify_and_audit() {
+    // One byte of "a"'s `dlq_store` event type: the fold no longer reads
+    // the record (nor, so, the entry), but its context still carries the
+    // chain fields, so its chain is checked.
+    let tmp = tempfile::tempdir().unwrap();
+    let forged = forged_chained_journal(tmp.path(), |mut record| {
+        if record.event_type == "dlq_store" && names_entry(&record, "a") {
+            record.event_type = "dlq_stora".into();
+        }
+        Some(record)
+    });
+    let problem = chain_problem(&forged, "a");
+    assert!(
+        problem.ends_with("broken at sequence 1 (entry 1: hash_mismatch)"),
+        "{problem}"
+    );
+    let verdict = audit_verdict(&forged, "a");
+    assert!(
+        verdict.starts_with("BROKEN AT 1 (hash_mismatch at sequence 1, dlq_stora "),
+        "{verdict}"
+    );
+    run_ok(cli(&forged).args(["audit", "b"]));
+}
+
+#[test]
+fn a_deleted_first_link_fails_verify_and_audit() {
+    // "a"'s first chained record removed: the rest name a predecessor that
+    // is not there, although the entry was never stored.
+    let tmp = tempfile::tempdir().unwrap();
+    let forged = forged_chained_journal(tmp.path(), |record| {
+        (record.sequence != 1).then_some(record)
+    });
+    let problem = chain_problem(&forged, "a");
+    assert!(
+        problem.ends_with("broken at sequence 2 (entry 1: broken_link)"),
+        "{problem}"
+    );
+    let verdict = audit_verdict(&forged, "a");
+    assert!(
+        verdict.starts_with("BROKEN AT 1 (broken_link at sequence 2, "),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_deleted_middle_link_fails_verify_and_audit() {
+    // "b"'s escalation (sequence 10) removed.
+    let tmp = tempfile::tempdir().unwrap();
+    let forged = forged_chained_journal(tmp.path(), |record| {
+        (record.sequence != 10).then_some(record)
+    });
+    let problem = chain_problem(&forged, "b");
+    assert!(
+        problem.ends_with("broken at sequence 11 (entry 4: broken_link)"),
+        "{problem}"
+    );
+    let verdict = audit_verdict(&forged, "b");
+    assert!(
+        verdict.starts_with("BROKEN AT 4 (broken_link at sequence 11, "),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike() {
+    // In "b"'s records the key is spelled `"hash\u005fchain"` (the same
+    // key to any JSON reader), and one byte of its escalation's details
+    // changed.
+    let tmp = tempfile::tempdir().unwrap();
+    let forged = forged_chained_journal(tmp.path(), |record| {
+        if !names_entry(&record, "b") {
+            return Some(record);
+        }
+        let record = edit_context(record, r#""hash_chain""#, r#""hash\u005fchain""#);
+        Some(edit_context(record, "needs a human", "needs a huma!"))
+    });
+    let problem = chain_problem(&forged, "b");
+    assert!(
+        problem.ends_with("broken at sequence 10 (entry 4: hash_mismatch)"),
+        "{problem}"
+    );
+    let verdict = audit_verdict(&forged, "b");
+    assert!(
+        verdict.starts_with("BROKEN AT 4 (hash_mismatch at sequence 10, escalate "),
+        "{verdict}"
+    );
+    // Without the edit, the escaped spelling verifies: it is the same key.
+    let plain = tmp.path().join("plain");
+    rewrite_journal(&tmp.path().join("journal"), &plain, |record| {
+        Some(if names_entry(&record, "b") {
+            edit_context(record, r#""hash_chain""#, r#""hash\u005fchain""#)
+        } else {
+            record
+        })
+    });
+    run_code(cli(&plain).arg("verify"), 0);
+    run_ok(cli(&plain).args(["audit", "b"]));
+}

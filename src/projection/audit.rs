@@ -15,7 +15,7 @@ use crate::entry::{Context, JournalEntry};
 use crate::error::{Error, Result};
 use crate::projection::dto::EntityAuditTrail;
 use crate::projection::events::{self, LifecycleKind};
-use crate::projection::hmac::{constant_time_eq, hex, hmac_sha256, sha256};
+use crate::projection::hmac::{hex, hmac_sha256, sha256};
 
 /// The context key holding the event's chain hash (outside the content).
 pub const HASH_CHAIN: &str = "hash_chain";
@@ -59,6 +59,11 @@ impl AuditKey {
     /// The key's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The secret.
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
     }
 }
 
@@ -313,80 +318,11 @@ impl AuditVerification {
     }
 }
 
-/// Checks entries of one entity in order, carrying the previous hash.
-pub(crate) struct ChainChecker<'k> {
-    keys: &'k AuditKeyring,
-    last: Option<String>,
-    started: bool,
-}
-
-impl<'k> ChainChecker<'k> {
-    pub(crate) fn new(keys: &'k AuditKeyring) -> Self {
-        ChainChecker {
-            keys,
-            last: None,
-            started: false,
-        }
-    }
-
-    /// Verifies the next entry of the entity.
-    pub(crate) fn check(&mut self, event: &JournalEntry) -> EntryVerification {
-        let (key_id, check) = match ChainFields::of(event) {
-            Err(error) => (None, EntryCheck::Malformed(error.to_string())),
-            Ok(fields) => {
-                let check = self.check_fields(event, &fields);
-                (fields.key_id, check)
-            }
-        };
-        EntryVerification {
-            sequence: event.sequence,
-            key_id,
-            check,
-        }
-    }
-
-    fn check_fields(&mut self, event: &JournalEntry, fields: &ChainFields) -> EntryCheck {
-        if fields.is_unchained() {
-            return if self.started {
-                EntryCheck::UnchainedAfterChain
-            } else {
-                EntryCheck::Unchained
-            };
-        }
-        let expected_previous = self.last.take();
-        self.started = true;
-        let Some(stored) = &fields.hash_chain else {
-            return EntryCheck::MissingHash;
-        };
-        // Later links are checked against the stored hash, so one bad
-        // entry does not also fail the next.
-        self.last = Some(stored.clone());
-        let key = match &fields.key_id {
-            Some(id) => match self.keys.get(id) {
-                Some(key) => Some(key),
-                None => return EntryCheck::UnknownKey(id.clone()),
-            },
-            None if !self.keys.is_empty() => return EntryCheck::Unkeyed,
-            None => None,
-        };
-        let content = match canonical_content(event) {
-            Ok(content) => content,
-            Err(error) => return EntryCheck::Malformed(error.to_string()),
-        };
-        if !constant_time_eq(&compute_hash(content.as_bytes(), key), stored) {
-            return EntryCheck::HashMismatch;
-        }
-        if fields.previous_hash != expected_previous {
-            return EntryCheck::BrokenLink;
-        }
-        EntryCheck::Valid
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::entry::Timestamp;
+    use crate::projection::chain::{ChainRecord, EntityChain};
     use crate::projection::events::AuditLink;
 
     #[test]
@@ -420,24 +356,30 @@ mod tests {
         let mut second = AuditLink::new("e", "resolve").to_entry(at);
         seal(&mut second, Some(&h1), None).unwrap();
         let keys = AuditKeyring::new();
-        let mut checker = ChainChecker::new(&keys);
-        assert_eq!(checker.check(&first).check, EntryCheck::Valid);
-        assert_eq!(checker.check(&second).check, EntryCheck::Valid);
+        let mut scratch = Vec::new();
+        let mut chain = EntityChain::new();
+        let mut check = |chain: &mut EntityChain, keys: &AuditKeyring, event: &JournalEntry| {
+            chain
+                .check(keys, &ChainRecord::from(event), &mut scratch)
+                .check
+        };
+        assert_eq!(check(&mut chain, &keys, &first), EntryCheck::Valid);
+        assert_eq!(check(&mut chain, &keys, &second), EntryCheck::Valid);
         // Keyed, and checked with and without the key.
         let key = AuditKey::new("k1", b"secret".to_vec()).unwrap();
         let mut keyed = AuditLink::new("e", "store").to_entry(at);
         seal(&mut keyed, None, Some(&key)).unwrap();
         let with = AuditKeyring::new().with(key);
         assert_eq!(
-            ChainChecker::new(&with).check(&keyed).check,
+            check(&mut EntityChain::new(), &with, &keyed),
             EntryCheck::Valid
         );
         assert_eq!(
-            ChainChecker::new(&keys).check(&keyed).check,
+            check(&mut EntityChain::new(), &keys, &keyed),
             EntryCheck::UnknownKey("k1".into())
         );
         assert_eq!(
-            ChainChecker::new(&with).check(&first).check,
+            check(&mut EntityChain::new(), &with, &first),
             EntryCheck::Unkeyed
         );
     }

@@ -1,9 +1,9 @@
-//! HMAC-SHA256 (the `hmac` crate over `sha2`), constant-time comparison
-//! (`subtle`), and lowercase hex.
+//! HMAC-SHA256 (the `hmac` crate over `sha2`) and lowercase hex; hashes
+//! are compared in constant time with `subtle` where they are checked
+//! (`projection::chain`).
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// HMAC-SHA256 of `message` under `key` (RFC 2104, by the `hmac` crate).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
@@ -11,6 +11,12 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);
     mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 under `key`, to be fed in pieces (`Mac::update`) and
+/// finished with `finalize`.
+pub(crate) fn hmac_sha256_pieces(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length")
 }
 
 /// SHA-256 of `message`.
@@ -27,13 +33,6 @@ pub fn hex(bytes: &[u8]) -> String {
         out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
-}
-
-/// Compares two strings in time independent of where they differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    // The lengths are public (a hash's hex length); the contents are not.
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]
@@ -97,8 +96,5 @@ mod tests {
     #[test]
     fn hex_and_compare() {
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
-        assert!(constant_time_eq("ab", "ab"));
-        assert!(!constant_time_eq("ab", "ac"));
-        assert!(!constant_time_eq("ab", "abc"));
     }
 }

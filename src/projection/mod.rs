@@ -12,6 +12,7 @@
 //! docs/STATISTICS.md states every rule, method by method.
 
 pub mod audit;
+pub mod chain;
 mod clock;
 mod dto;
 pub mod events;

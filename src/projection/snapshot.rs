@@ -35,7 +35,7 @@ use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage};
 /// The snapshot's file name inside the journal directory.
 pub const SNAPSHOT_FILE: &str = "projection.snapshot";
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 /// Records folded between two periodic snapshots, by default.
 pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 1_000_000;
 
@@ -103,6 +103,9 @@ struct SnapshotData<'a> {
     entries: Vec<EntryData<'a>>,
     #[serde(borrow)]
     breakers: Vec<BreakerData<'a>>,
+    /// Chained records the fold did not attach to an entry, by entry id.
+    #[serde(borrow)]
+    chain_strays: Vec<(&'a str, Cow<'a, [u64]>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -229,6 +232,11 @@ pub(crate) fn encode<J: EventJournal + ?Sized>(
                 last_state_change: b.last_state_change.map(nanos),
             })
             .collect(),
+        chain_strays: projection
+            .chain_strays
+            .iter()
+            .map(|(id, sequences)| (&**id, Cow::Borrowed(&sequences[..])))
+            .collect(),
     };
     let payload = postcard::to_stdvec(&data).map_err(|e| Error::InvalidEntry(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -331,7 +339,13 @@ pub(crate) fn decode<J: EventJournal + ?Sized>(
         malformed,
         orphaned,
     };
-    Ok(Some(Projection::restore(entries, breakers, summary)))
+    let mut projection = Projection::restore(entries, breakers, summary);
+    projection.chain_strays = data
+        .chain_strays
+        .into_iter()
+        .map(|(id, sequences)| (id.into(), sequences.into_owned()))
+        .collect();
+    Ok(Some(projection))
 }
 
 /// One shared `Arc` per distinct short string, as the fold keeps them.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::entry::EntryRef;
 use crate::entry::{JournalEntry, Timestamp};
+use crate::projection::chain;
 use crate::projection::events::{self, BreakerTransition, LifecycleKind};
 use crate::projection::status::{self, Status};
 use crate::projection::wire::{self, Malformed, Text, non_empty};
@@ -262,6 +263,11 @@ pub(crate) struct Projection {
     /// Repeated short strings (domains, failure types, codes) kept once.
     strings: HashSet<Arc<str>>,
     pub summary: FoldSummary,
+    /// Records whose context carries a chain field but that the fold did
+    /// not attach to an entry (an event type it does not read, an entry it
+    /// never stored, a context it cannot read), by the context's entry id:
+    /// a trail verifies them with the entry's own records.
+    pub chain_strays: HashMap<Box<str>, Vec<u64>>,
     /// Keep each entry's error message, snapshot data and metadata. Off
     /// for the statistics' own fold, which keeps per-entry state only (its
     /// memory must not grow with event bodies); an entry's detail folds
@@ -362,13 +368,29 @@ impl Projection {
             self.summary.malformed += 1;
             None
         });
-        // Only chained events carry the key; most folds skip the parse.
-        if let Some((index, _)) = outcome
-            && record.context.contains("\"hash_chain\"")
-            && let Ok(chain) = wire::parse::<wire::ChainWire<'_>>(record.context)
-            && let Some(hash) = chain.hash_chain
+        // Chain membership is structural (docs/AUDIT.md): any spelling of
+        // the chain keys, any event type.
+        if chain::may_be_chained(record.context)
+            && let Ok(fields) = chain::read_context(record.context)
+            && fields.is_chained()
         {
-            self.entries[index].last_hash = Some(hash.as_ref().into());
+            match outcome {
+                Some((index, _)) => {
+                    if let Some(hash) = fields.hash_chain_text() {
+                        self.entries[index].last_hash = Some(hash.into());
+                    }
+                }
+                None => {
+                    if let Some(id) = fields.entry_id.as_deref().filter(|id| !id.is_empty()) {
+                        match self.chain_strays.get_mut(id) {
+                            Some(sequences) => sequences.push(record.sequence),
+                            None => {
+                                self.chain_strays.insert(id.into(), vec![record.sequence]);
+                            }
+                        }
+                    }
+                }
+            }
         }
         outcome
     }

@@ -5,7 +5,8 @@
 
 use crate::error::Result;
 use crate::journal::EventJournal;
-use crate::projection::audit::{AuditKeyring, AuditVerification, ChainChecker, EntryVerification};
+use crate::projection::audit::{AuditKeyring, AuditVerification, EntryVerification};
+use crate::projection::chain::{ChainRecord, EntityChain};
 use crate::projection::dto::{AuditTrailEntry, EntityAuditTrail};
 use crate::projection::events::{self, LifecycleKind};
 use crate::projection::state::{Outcome, Projection, Record};
@@ -63,27 +64,68 @@ fn build<J: EventJournal + ?Sized>(
 ) -> Result<(EntityAuditTrail, Vec<EntryVerification>)> {
     let mut trail = EntityAuditTrail::unknown(entity_id, entity_type);
     let mut checks = Vec::new();
-    let mut checker = ChainChecker::new(keys);
-    let entry = match projection.get(entity_id) {
-        Some(entry) if entity_type == events::DLQ_ENTRY_ENTITY_TYPE => entry,
-        _ => return Ok((trail, checks)),
-    };
-    trail.domain = entry.domain.to_string();
-    trail.created_at = Some(entry.created_at);
-    trail.resolved_at = entry.resolved_at;
-    trail.current_status = entry.trail_status().to_string();
+    let mut chain = EntityChain::new();
+    let mut scratch = Vec::new();
+    if entity_type != events::DLQ_ENTRY_ENTITY_TYPE {
+        return Ok((trail, checks));
+    }
+    let entry = projection.get(entity_id);
+    let strays: &[u64] = projection
+        .chain_strays
+        .get(entity_id)
+        .map_or(&[], |sequences| &sequences[..]);
+    if let Some(entry) = entry {
+        trail.domain = entry.domain.to_string();
+        trail.created_at = Some(entry.created_at);
+        trail.resolved_at = entry.resolved_at;
+        trail.current_status = entry.trail_status().to_string();
+    }
+    let folded: &[u64] = entry.map_or(&[], |entry| &entry.events[..]);
 
+    // The entry's folded records and the chained records naming it that the
+    // fold did not attach, merged in sequence order: the chain is checked
+    // over all of them (docs/AUDIT.md, chain membership).
+    let (mut f, mut s) = (0, 0);
     let mut own = Projection::default();
-    for &sequence in &entry.events {
+    loop {
+        let (sequence, is_folded) = match (folded.get(f), strays.get(s)) {
+            (Some(&a), Some(&b)) if a <= b => {
+                f += 1;
+                (a, true)
+            }
+            (_, Some(&b)) => {
+                s += 1;
+                (b, false)
+            }
+            (Some(&a), None) => {
+                f += 1;
+                (a, true)
+            }
+            (None, None) => break,
+        };
         // A record the journal no longer holds (a bounded MemoryJournal
         // evicts) is left out of the trail.
         let Some(record) = crate::journal::entry_at(journal, sequence)? else {
             continue;
         };
+        if !is_folded {
+            checks.push(chain.check(keys, &ChainRecord::from(&record), &mut scratch));
+            let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
+            trail.entries.push(AuditTrailEntry {
+                timestamp: record.timestamp,
+                action: record.event_type.clone(),
+                actor_id: shown.actor_id.as_deref().map(String::from),
+                status: None,
+                details: Some(STRAY_DETAILS.into()),
+                hash_chain: shown.hash_chain.as_deref().map(String::from),
+                previous_hash: shown.previous_hash.as_deref().map(String::from),
+            });
+            continue;
+        }
         let Some((index, outcome)) = own.apply(&Record::of(&record)) else {
             continue;
         };
-        checks.push(checker.check(&record));
+        checks.push(chain.check(keys, &ChainRecord::from(&record), &mut scratch));
         // The fold read this context already, so it parses.
         let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
         let is_link = record.event_type == events::AUDIT_LINK;
@@ -118,3 +160,8 @@ fn build<J: EventJournal + ?Sized>(
     }
     Ok((trail, checks))
 }
+
+/// The details a trail shows for a chained record the fold did not read:
+/// its action is its event type as stored.
+pub const STRAY_DETAILS: &str =
+    "chained record the statistics do not fold (event type, entry or context unknown to them)";

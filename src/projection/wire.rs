@@ -235,13 +235,6 @@ pub(crate) struct EntryIdWire<'a> {
     pub entry_id: Text<'a>,
 }
 
-/// The chain hash of a chained event (docs/AUDIT.md).
-#[derive(Default, Deserialize)]
-pub(crate) struct ChainWire<'a> {
-    #[serde(default, borrow)]
-    pub hash_chain: Text<'a>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

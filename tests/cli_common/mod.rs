@@ -544,3 +544,45 @@ pub fn assert_columns_aligned(lines: &[&str], right: &[bool]) {
         }
     }
 }
+
+/// Rewrites the journal at `from` into a fresh journal at `to` the way a
+/// forger who knows docs/FORMAT.md can: its metadata copied (the same
+/// journal id), then every record re-appended through the library at its
+/// own sequence and append time, after `edit` (which returns the record to
+/// write, changed or not, or `None` to leave it out). Every CRC, commit
+/// hint, footer, segment digest, `.idx` and `head` of `to` is the engine's
+/// own: only the audit chains (or a head recorded earlier) can tell.
+pub fn rewrite_journal(
+    from: &Path,
+    to: &Path,
+    mut edit: impl FnMut(JournalEntry) -> Option<JournalEntry>,
+) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(
+        from.join(baldur_journal::disk::META_FILE),
+        to.join(baldur_journal::disk::META_FILE),
+    )
+    .unwrap();
+    let original = DiskJournal::open_read_only(from).unwrap();
+    let forged = DiskJournal::builder(to).open().unwrap();
+    for record in original.range_iter(1, u64::MAX).unwrap() {
+        if let Some(record) = edit(record.unwrap()) {
+            forged.append_at(record.sequence, &record).unwrap();
+        }
+    }
+    forged.close().unwrap();
+}
+
+/// Whether `record`'s context names entry `id` (as the statistics write it).
+pub fn names_entry(record: &JournalEntry, id: &str) -> bool {
+    record
+        .context
+        .as_str()
+        .contains(&format!(r#""entry_id":"{id}""#))
+}
+
+/// `record` with `from` replaced by `to` in its context text.
+pub fn edit_context(mut record: JournalEntry, from: &str, to: &str) -> JournalEntry {
+    record.context = Context::from_json(&record.context.as_str().replace(from, to)).unwrap();
+    record
+}

@@ -4,18 +4,15 @@
 //! checked), and a verdict: VALID (exit 0) or BROKEN AT the first bad entry
 //! (exit 1). Also the audit-chain half of `verify`. Read-only.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use baldur_journal::projection::audit::is_chained_event_type;
+use baldur_journal::EventJournal;
+use baldur_journal::projection::chain::verify_chains;
 use baldur_journal::projection::{
     AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
-};
-use baldur_journal::{
-    EntryIter, EventJournal, JournalEntry, JournalQueryFilter, JournalQueryResult,
 };
 use clap::Args;
 
@@ -262,130 +259,50 @@ fn write_trail(out: &mut impl Write, verified: &AuditVerification) -> Result<()>
     Ok(())
 }
 
-/// What checking every audit chain of a journal found.
+/// What checking every audit chain of a journal found, as `verify` says it.
 pub struct ChainsReport {
-    /// One line per broken chain.
+    /// One line per broken chain (its first failure).
     pub problems: Vec<String>,
-    /// Entities with chained events.
-    pub chains: usize,
+    /// Entities with chained records.
+    pub chains: u64,
     /// Chains whose first failure is a key the verifier was not given.
-    pub unverifiable: usize,
+    pub unverifiable: u64,
 }
 
-/// Verifies the audit chain of every entity that has chained events: the
-/// statistics folded read-only, `verify_audit_trail` for each.
+/// Verifies every audit chain of the journal in one pass with the
+/// library's verifier (`projection::chain::verify_chains`): every record
+/// whose context carries a chain field, whatever its event type or the
+/// spelling of its keys; per chain only its last hash and position are
+/// kept.
 pub fn check_all_chains(
     journal: Arc<dyn EventJournal>,
     keys: AuditKeyring,
 ) -> Result<ChainsReport> {
-    let mut entities = BTreeSet::new();
-    let mut cached = Cached {
-        inner: journal.clone(),
-        records: HashMap::new(),
-    };
-    for record in journal.range_iter_from(1)? {
-        let record = record?;
-        if !is_chained_event_type(&record.event_type) {
-            continue;
-        }
-        if record.context.as_str().contains("\"hash_chain\"")
-            && let Some(id) = record
-                .context
-                .to_value()
-                .get("entry_id")
-                .and_then(|id| id.as_str())
-        {
-            entities.insert(id.to_string());
-        }
-        if cached.records.len() < CACHED_RECORDS_MAX {
-            cached.records.insert(record.sequence, record);
-        }
+    let report = verify_chains(&*journal, &keys)?;
+    let mut problems: Vec<String> = report
+        .failures
+        .iter()
+        .map(|failure| match &failure.entity {
+            Some(id) => format!(
+                "audit chain of {DLQ_ENTRY} {id:?}: broken at sequence {} (entry {}: {})",
+                failure.sequence,
+                failure.position,
+                check_text(&failure.check)
+            ),
+            None => format!(
+                "audit chain record at sequence {}: {}",
+                failure.sequence,
+                check_text(&failure.check)
+            ),
+        })
+        .collect();
+    let unlisted = report.failed_chains - report.failures.len() as u64;
+    if unlisted > 0 {
+        problems.push(format!("{unlisted} more broken audit chains (not listed)"));
     }
-    let lib = verifier(Arc::new(cached), keys)?;
-    let mut report = ChainsReport {
-        problems: Vec::new(),
-        chains: entities.len(),
-        unverifiable: 0,
-    };
-    for id in &entities {
-        let verified = lib.verify_audit_trail(id, DLQ_ENTRY)?;
-        let Some(i) = verified.first_bad_entry() else {
-            continue;
-        };
-        let bad = &verified.entries[i];
-        if let EntryCheck::UnknownKey(_) = bad.check {
-            report.unverifiable += 1;
-            continue;
-        }
-        report.problems.push(format!(
-            "audit chain of {DLQ_ENTRY} {id:?}: broken at sequence {} (entry {}: {})",
-            bad.sequence,
-            i + 1,
-            check_text(&bad.check)
-        ));
-    }
-    Ok(report)
-}
-
-/// DLQ records `verify` keeps in memory while it checks the chains; beyond
-/// them, each trail record is read back from the journal (slower).
-const CACHED_RECORDS_MAX: usize = 2_000_000;
-
-/// The journal, with the DLQ records the chain check reads back one by one
-/// served from memory (the trail reads each of an entity's records with a
-/// one-record range).
-struct Cached {
-    inner: Arc<dyn EventJournal>,
-    records: HashMap<u64, JournalEntry>,
-}
-
-impl EventJournal for Cached {
-    fn append(&self, entry: &JournalEntry) -> baldur_journal::Result<u64> {
-        self.inner.append(entry)
-    }
-
-    fn append_batch(&self, entries: &[JournalEntry]) -> baldur_journal::Result<Vec<u64>> {
-        self.inner.append_batch(entries)
-    }
-
-    fn append_at(&self, sequence: u64, entry: &JournalEntry) -> baldur_journal::Result<()> {
-        self.inner.append_at(sequence, entry)
-    }
-
-    fn query(&self, filter: &JournalQueryFilter) -> baldur_journal::Result<JournalQueryResult> {
-        self.inner.query(filter)
-    }
-
-    fn get_sequence_range(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> baldur_journal::Result<Vec<JournalEntry>> {
-        if end == start.saturating_add(1)
-            && let Some(record) = self.records.get(&start)
-        {
-            return Ok(vec![record.clone()]);
-        }
-        self.inner.get_sequence_range(start, end)
-    }
-
-    fn get_latest_sequence(&self) -> baldur_journal::Result<u64> {
-        self.inner.get_latest_sequence()
-    }
-
-    fn count(&self, filter: &JournalQueryFilter) -> baldur_journal::Result<u64> {
-        self.inner.count(filter)
-    }
-
-    fn range_iter(&self, start: u64, end: u64) -> baldur_journal::Result<EntryIter<'_>> {
-        self.inner.range_iter(start, end)
-    }
-
-    fn range_iter_from(&self, start: u64) -> baldur_journal::Result<EntryIter<'_>> {
-        self.inner.range_iter_from(start)
-    }
-
-    fn sync(&self) -> baldur_journal::Result<()> {
-        self.inner.sync()
-    }
+    Ok(ChainsReport {
+        problems,
+        chains: report.chains,
+        unverifiable: report.unverifiable,
+    })
 }

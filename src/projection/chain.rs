@@ -1,0 +1,1164 @@
+//! The one audit-chain verifier (docs/AUDIT.md, "Verification"): `verify`,
+//! `audit`, the trail DTO and the statistics all check chained records
+//! through [`EntityChain::check`], so they cannot disagree.
+//!
+//! Membership is structural: a record belongs to a chain because its
+//! context, parsed as JSON, carries `hash_chain`, `previous_hash` or
+//! `hash_key_id` at the top level, however the keys are spelled (escapes
+//! included) and whatever the record's event type. The chain is the one of
+//! the context's `entry_id`.
+//!
+//! [`ChainVerifier`] checks a whole journal in one pass, in sequence order,
+//! keeping per chain only its state (the last stored hash, how many records
+//! it has checked, whether it has failed), never records.
+//!
+//! Speed: a context stored in canonical form (what the statistics write:
+//! keys sorted, no whitespace, `serde_json`'s escapes, integers) is checked
+//! and cut in one scan, and the canonical content is written straight from
+//! the stored text into a reused buffer; any other context goes through a
+//! full `serde_json` parse and the canonical writer of
+//! [`canonical_json`](crate::projection::audit::canonical_json). Both give the
+//! same bytes.
+
+use std::borrow::Cow;
+use std::hash::BuildHasher;
+
+use hashbrown::HashMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::entry::{EntryRef, JournalEntry, Timestamp};
+use crate::error::Result;
+use crate::journal::EventJournal;
+use crate::projection::audit::{
+    AuditKey, AuditKeyring, EntryCheck, EntryVerification, HASH_CHAIN, HASH_KEY_ID, PREVIOUS_HASH,
+    canonical_json, is_chained_event_type,
+};
+use crate::projection::events;
+use crate::projection::hmac::hmac_sha256_pieces;
+
+/// The fields of a record that chain verification reads, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainRecord<'a> {
+    /// The journal sequence.
+    pub sequence: u64,
+    /// `event_type` (hashed).
+    pub event_type: &'a str,
+    /// `source` (hashed).
+    pub source: &'a str,
+    /// `service_name` (hashed).
+    pub service_name: &'a str,
+    /// `region` (hashed).
+    pub region: &'a str,
+    /// `tier_id` (hashed).
+    pub tier_id: &'a str,
+    /// The event time (hashed, as nanoseconds).
+    pub timestamp: Timestamp,
+    /// The context's JSON text.
+    pub context: &'a str,
+}
+
+impl<'a> From<&'a JournalEntry> for ChainRecord<'a> {
+    fn from(entry: &'a JournalEntry) -> Self {
+        ChainRecord {
+            sequence: entry.sequence,
+            event_type: &entry.event_type,
+            source: &entry.source,
+            service_name: &entry.service_name,
+            region: &entry.region,
+            tier_id: &entry.tier_id,
+            timestamp: entry.timestamp,
+            context: entry.context.as_str(),
+        }
+    }
+}
+
+impl<'a> From<&EntryRef<'a>> for ChainRecord<'a> {
+    fn from(entry: &EntryRef<'a>) -> Self {
+        ChainRecord {
+            sequence: entry.sequence,
+            event_type: entry.event_type,
+            source: entry.source,
+            service_name: entry.service_name,
+            region: entry.region,
+            tier_id: entry.tier_id,
+            timestamp: entry.timestamp,
+            context: entry.context,
+        }
+    }
+}
+
+/// A chain field as a context holds it (`null` reads as absent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Field<'a> {
+    Absent,
+    Text(Cow<'a, str>),
+    NotString,
+}
+
+impl Field<'_> {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Field::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// How the canonical context can be written.
+enum Form<'a> {
+    /// The stored text is canonical: write it without the bytes `cut`
+    /// (`hash_chain`'s member and one comma; empty when there is none).
+    Canonical { text: &'a str, cut: (usize, usize) },
+    /// Parsed: write this object (without `hash_chain`) canonically.
+    Parsed(Map<String, Value>),
+}
+
+/// What verification needs of a context.
+pub(crate) struct ContextFields<'a> {
+    hash_chain: Field<'a>,
+    previous_hash: Field<'a>,
+    key_id: Field<'a>,
+    /// The top-level `entry_id`, when it is a string.
+    pub(crate) entry_id: Option<Cow<'a, str>>,
+    /// The top-level `entity_type`, when it is a string.
+    entity_type: Option<Cow<'a, str>>,
+    form: Form<'a>,
+}
+
+impl ContextFields<'_> {
+    /// The `hash_chain` text, when it is a string.
+    pub(crate) fn hash_chain_text(&self) -> Option<&str> {
+        self.hash_chain.text()
+    }
+
+    /// Whether the context carries any chain field: the record is part of
+    /// its entry's chain.
+    pub(crate) fn is_chained(&self) -> bool {
+        if cfg!(feature = "break-chain-text-search") {
+            // The weakness this build exists to show: membership decided by
+            // the keys as spelled without escapes (see `read_context`).
+            return matches!(self.form, Form::Canonical { .. })
+                && !(self.hash_chain == Field::Absent
+                    && self.previous_hash == Field::Absent
+                    && self.key_id == Field::Absent);
+        }
+        !(self.hash_chain == Field::Absent
+            && self.previous_hash == Field::Absent
+            && self.key_id == Field::Absent)
+    }
+}
+
+/// Whether `context` may carry a chain key: every spelling of the three
+/// keys contains `hash` or an escape.
+pub(crate) fn may_be_chained(context: &str) -> bool {
+    static HASH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"hash"));
+    let bytes = context.as_bytes();
+    HASH.find(bytes).is_some() || memchr::memchr(b'\\', bytes).is_some()
+}
+
+/// Reads the chain fields, `entry_id` and `entity_type` of a context; `Err`
+/// when it is not a JSON object.
+pub(crate) fn read_context(context: &str) -> std::result::Result<ContextFields<'_>, String> {
+    if let Some(fields) = scan_canonical(context) {
+        return Ok(fields);
+    }
+    if cfg!(feature = "break-chain-text-search") && !context.contains("\"hash_chain\"") {
+        // The weakness this build exists to show: a context that does not
+        // spell the key plainly is not looked at.
+        return Ok(ContextFields {
+            hash_chain: Field::Absent,
+            previous_hash: Field::Absent,
+            key_id: Field::Absent,
+            entry_id: None,
+            entity_type: None,
+            form: Form::Parsed(Map::new()),
+        });
+    }
+    let map = match serde_json::from_str::<Value>(context) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err("context is not a JSON object".into()),
+        Err(error) => return Err(format!("context is not a JSON object: {error}")),
+    };
+    let field = |key: &str| match map.get(key) {
+        None | Some(Value::Null) => Field::Absent,
+        Some(Value::String(text)) => Field::Text(Cow::Owned(text.clone())),
+        Some(_) => Field::NotString,
+    };
+    let text = |key: &str| match map.get(key) {
+        Some(Value::String(text)) => Some(Cow::Owned(text.clone())),
+        _ => None,
+    };
+    Ok(ContextFields {
+        hash_chain: field(HASH_CHAIN),
+        previous_hash: field(PREVIOUS_HASH),
+        key_id: field(HASH_KEY_ID),
+        entry_id: text("entry_id"),
+        entity_type: text("entity_type"),
+        form: Form::Parsed(map),
+    })
+}
+
+/// The first byte at or after `i` that is `"`, `\\` or a control (or
+/// `b.len()`).
+#[inline]
+fn find_special(b: &[u8], mut i: usize) -> usize {
+    while i + 16 <= b.len() {
+        let first = special_mask(b[i..i + 16].try_into().expect("16 bytes"));
+        if first != u32::MAX {
+            return i + first as usize;
+        }
+        i += 16;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the first byte of `block` that is `"`, `\\` or a control
+/// (below U+0020), or `u32::MAX`: two words at a time, in safe code.
+#[inline]
+fn special_mask(block: &[u8; 16]) -> u32 {
+    let word = |w: [u8; 8]| -> u64 {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let w = u64::from_le_bytes(w);
+        let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+        // The lowest flagged byte is exact (borrows only flag bytes above).
+        zero(w ^ (LO * u64::from(b'"')))
+            | zero(w ^ (LO * u64::from(b'\\')))
+            | (w.wrapping_sub(LO * 0x20) & !w & HI)
+    };
+    let (low, high) = block.split_at(8);
+    let (low, high) = (
+        word(low.try_into().expect("8 bytes")),
+        word(high.try_into().expect("8 bytes")),
+    );
+    if low != 0 {
+        low.trailing_zeros() / 8
+    } else if high != 0 {
+        8 + high.trailing_zeros() / 8
+    } else {
+        u32::MAX
+    }
+}
+
+/// Whether `key` sorts strictly after `previous` (byte order, which for
+/// UTF-8 is code point order); keys are short, so compared inline.
+#[inline]
+fn ascends(previous: &[u8], key: &[u8]) -> bool {
+    for (a, b) in previous.iter().zip(key) {
+        if a != b {
+            return a < b;
+        }
+    }
+    previous.len() < key.len()
+}
+
+/// Deepest nesting the canonical scan follows; deeper contexts are parsed.
+const SCAN_DEPTH_MAX: usize = 64;
+
+/// A scanner that accepts only canonical JSON (the form `canonical_json`
+/// writes); `None` from any step means "not canonical, parse it instead".
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// A string at `i`; returns its content span and whether it has escapes.
+    /// Only the escapes the canonical form writes are accepted.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            i = find_special(self.b, i);
+            match self.b.get(i)? {
+                b'"' => {
+                    self.i = i + 1;
+                    return Some((start, i, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    match self.b.get(i + 1)? {
+                        b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => i += 2,
+                        b'u' => {
+                            let hex = self.b.get(i + 2..i + 6)?;
+                            if &hex[..2] != b"00" {
+                                return None;
+                            }
+                            let lower = |c: u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
+                            if !lower(hex[2]) || !lower(hex[3]) || hex[2] > b'1' {
+                                return None;
+                            }
+                            // The short forms must be used where they exist.
+                            if matches!(&hex[2..], b"08" | b"09" | b"0a" | b"0c" | b"0d") {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An integer in canonical form that `serde_json` keeps as an integer.
+    fn number(&mut self) -> Option<()> {
+        let b = self.b;
+        let mut i = self.i;
+        let negative = b.get(i) == Some(&b'-');
+        if negative {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = i - start;
+        // `-0`, leading zeros, fractions, exponents and integers of 19
+        // digits or more (which may become floats) are left to the parser.
+        if digits == 0 || digits > 18 || (b[start] == b'0' && (digits > 1 || negative)) {
+            return None;
+        }
+        if matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.i = i;
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match *self.b.get(self.i)? {
+            b'"' => self.string().map(|_| ()),
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH_MAX {
+            return None;
+        }
+        self.i += 1;
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.value(depth)?;
+            match self.b.get(self.i)? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A nested object: keys without escapes, strictly increasing.
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH_MAX {
+            return None;
+        }
+        self.i += 1;
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Some(());
+        }
+        let mut previous: &[u8] = &[];
+        let mut first = true;
+        loop {
+            let (start, end, escaped) = self.string()?;
+            let key = &self.b[start..end];
+            if escaped || (!first && !ascends(previous, key)) {
+                return None;
+            }
+            previous = key;
+            first = false;
+            if self.b.get(self.i) != Some(&b':') {
+                return None;
+            }
+            self.i += 1;
+            self.value(depth)?;
+            match self.b.get(self.i)? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The text of a string value at `start..end` (unescaped when it has
+/// escapes, which are then only canonical ones and so parse).
+fn string_at(text: &str, start: usize, end: usize, escaped: bool) -> Option<Cow<'_, str>> {
+    if escaped {
+        serde_json::from_str::<String>(&text[start - 1..end + 1])
+            .ok()
+            .map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(&text[start..end]))
+    }
+}
+
+/// Reads a context in canonical form in one pass; `None` when it is not
+/// canonical (then it is parsed).
+fn scan_canonical(text: &str) -> Option<ContextFields<'_>> {
+    let mut scan = Scan {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    if scan.b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut fields = ContextFields {
+        hash_chain: Field::Absent,
+        previous_hash: Field::Absent,
+        key_id: Field::Absent,
+        entry_id: None,
+        entity_type: None,
+        form: Form::Canonical { text, cut: (0, 0) },
+    };
+    let mut cut = (0, 0);
+    scan.i = 1;
+    if scan.b.get(1) == Some(&b'}') {
+        return (text.len() == 2).then_some(fields);
+    }
+    let mut previous: &[u8] = &[];
+    let mut first = true;
+    loop {
+        let member = scan.i;
+        let (start, end, escaped) = scan.string()?;
+        let key = &scan.b[start..end];
+        if escaped || (!first && !ascends(previous, key)) {
+            return None;
+        }
+        previous = key;
+        first = false;
+        if scan.b.get(scan.i) != Some(&b':') {
+            return None;
+        }
+        scan.i += 1;
+        let value = scan.i;
+        let is_string = scan.b.get(value) == Some(&b'"');
+        let (text_start, text_end, text_escaped) = if is_string {
+            scan.string()?
+        } else {
+            scan.value(0)?;
+            (0, 0, false)
+        };
+        let as_field = || {
+            if is_string {
+                string_at(text, text_start, text_end, text_escaped).map(Field::Text)
+            } else if &scan.b[value..scan.i] == b"null" {
+                Some(Field::Absent)
+            } else {
+                Some(Field::NotString)
+            }
+        };
+        match key {
+            b"hash_chain" => {
+                fields.hash_chain = as_field()?;
+                cut = (member, scan.i);
+            }
+            b"previous_hash" => fields.previous_hash = as_field()?,
+            b"hash_key_id" => fields.key_id = as_field()?,
+            b"entry_id" if is_string => {
+                fields.entry_id = Some(string_at(text, text_start, text_end, text_escaped)?)
+            }
+            b"entity_type" if is_string => {
+                fields.entity_type = Some(string_at(text, text_start, text_end, text_escaped)?)
+            }
+            _ => {}
+        }
+        match scan.b.get(scan.i)? {
+            b',' => scan.i += 1,
+            b'}' => {
+                if scan.i + 1 != scan.b.len() {
+                    return None;
+                }
+                break;
+            }
+            _ => return None,
+        }
+    }
+    if cut != (0, 0) {
+        // Take one comma with the member: the one before it, or else the
+        // one after it.
+        if scan.b[cut.0 - 1] == b',' {
+            cut.0 -= 1;
+        } else if scan.b[cut.1] == b',' {
+            cut.1 += 1;
+        }
+    }
+    fields.form = Form::Canonical { text, cut };
+    Some(fields)
+}
+
+/// Appends `text` as a JSON string, escaped as the canonical form does.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    let b = text.as_bytes();
+    out.push(b'"');
+    let mut i = 0;
+    loop {
+        let next = find_special(b, i);
+        out.extend_from_slice(&b[i..next]);
+        let Some(&c) = b.get(next) else { break };
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            c => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(DIGITS[usize::from(c >> 4)]);
+                out.push(DIGITS[usize::from(c & 15)]);
+            }
+        }
+        i = next + 1;
+    }
+    out.push(b'"');
+}
+
+/// Where canonical content goes: a buffer, or straight into a hash.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Sink for hmac::Hmac<Sha256> {
+    fn put(&mut self, bytes: &[u8]) {
+        hmac::Mac::update(self, bytes);
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_integer(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Writes the canonical content of `record` (docs/AUDIT.md) into `sink`;
+/// `tail` is a buffer reused for the fields after the context.
+fn write_content(
+    sink: &mut impl Sink,
+    tail: &mut Vec<u8>,
+    record: &ChainRecord<'_>,
+    form: &Form<'_>,
+) {
+    sink.put(b"{\"context\":");
+    match form {
+        Form::Canonical { text, cut } => {
+            sink.put(&text.as_bytes()[..cut.0]);
+            sink.put(&text.as_bytes()[cut.1..]);
+        }
+        Form::Parsed(map) => {
+            let mut context = String::new();
+            let mut map = map.clone();
+            map.remove(HASH_CHAIN);
+            canonical_json(&Value::Object(map), &mut context);
+            sink.put(context.as_bytes());
+        }
+    }
+    tail.clear();
+    tail.extend_from_slice(b",\"event_type\":");
+    push_json_string(tail, record.event_type);
+    tail.extend_from_slice(b",\"region\":");
+    push_json_string(tail, record.region);
+    tail.extend_from_slice(b",\"service_name\":");
+    push_json_string(tail, record.service_name);
+    tail.extend_from_slice(b",\"source\":");
+    push_json_string(tail, record.source);
+    tail.extend_from_slice(b",\"tier_id\":");
+    push_json_string(tail, record.tier_id);
+    tail.extend_from_slice(b",\"timestamp_ns\":");
+    push_integer(tail, record.timestamp.as_unix_nanos());
+    tail.push(b'}');
+    sink.put(tail);
+}
+
+/// The canonical content of a record, the bytes that are hashed (the same
+/// bytes `audit::canonical_content` gives); `Err` when its context is not a
+/// JSON object.
+pub fn canonical_content_of(record: &ChainRecord<'_>) -> std::result::Result<Vec<u8>, String> {
+    let fields = read_context(record.context)?;
+    let (mut out, mut tail) = (Vec::new(), Vec::new());
+    write_content(&mut out, &mut tail, record, &fields.form);
+    Ok(out)
+}
+
+/// The value of each lowercase hex digit; 0xff for any other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes 64 lowercase hex digits.
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let b: &[u8; 64] = text.as_bytes().try_into().ok()?;
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let (high, low) = (
+            HEX_VALUE[usize::from(b[2 * i])],
+            HEX_VALUE[usize::from(b[2 * i + 1])],
+        );
+        bad |= (high | low) & 0xf0;
+        *byte = (high << 4) | (low & 15);
+    }
+    (bad == 0).then_some(out)
+}
+
+/// `bytes` as 64 lowercase hex digits.
+fn hex64(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, &b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    }
+    out
+}
+
+/// An entity's last stored `hash_chain`: kept as 32 bytes when it is 64
+/// lowercase hex digits (as written), else as text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum LastHash {
+    #[default]
+    None,
+    Hex([u8; 32]),
+    Text(Box<str>),
+}
+
+impl LastHash {
+    fn of(text: &str) -> Self {
+        match unhex(text) {
+            Some(bytes) => LastHash::Hex(bytes),
+            None => LastHash::Text(text.into()),
+        }
+    }
+
+    /// Whether `previous` (a record's `previous_hash`) names this hash.
+    fn is(&self, previous: Option<&str>) -> bool {
+        match (self, previous) {
+            (LastHash::None, None) => true,
+            (LastHash::Hex(bytes), Some(text)) => hex64(bytes) == text.as_bytes(),
+            (LastHash::Text(kept), Some(text)) => **kept == *text,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a computed hash is the stored one (`last`, the stored text as
+/// kept), compared in time independent of where they differ.
+fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
+    match stored {
+        LastHash::Hex(bytes) => {
+            bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &bytes[..]))
+        }
+        // Not 64 lowercase hex digits: no hash this verifier computes.
+        LastHash::Text(_) | LastHash::None => false,
+    }
+}
+
+/// One entity's chain as verification walks it: the state carried from one
+/// record to the next, and nothing else.
+#[derive(Clone, Debug, Default)]
+pub struct EntityChain {
+    last: LastHash,
+    started: bool,
+    /// Records of the entity checked so far.
+    checked: u64,
+    /// Whether a record has failed (its first failure was reported).
+    failed: bool,
+}
+
+impl EntityChain {
+    /// A chain with nothing checked yet.
+    pub fn new() -> Self {
+        EntityChain::default()
+    }
+
+    /// Whether a chained record has been checked.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Checks the entity's next record, `record` with its context already
+    /// read as `fields` (or the reason it could not be). `scratch` is a
+    /// buffer reused between calls.
+    fn check_fields(
+        &mut self,
+        keys: &AuditKeyring,
+        record: &ChainRecord<'_>,
+        fields: &std::result::Result<ContextFields<'_>, String>,
+        scratch: &mut Vec<u8>,
+    ) -> EntryCheck {
+        self.checked += 1;
+        let fields = match fields {
+            Err(why) => return EntryCheck::Malformed(why.clone()),
+            Ok(fields) => fields,
+        };
+        for (key, field) in [
+            (HASH_CHAIN, &fields.hash_chain),
+            (PREVIOUS_HASH, &fields.previous_hash),
+            (HASH_KEY_ID, &fields.key_id),
+        ] {
+            if *field == Field::NotString {
+                return EntryCheck::Malformed(format!("{key} is not a string"));
+            }
+        }
+        if !fields.is_chained() {
+            return if self.started {
+                EntryCheck::UnchainedAfterChain
+            } else {
+                EntryCheck::Unchained
+            };
+        }
+        let expected_previous = std::mem::take(&mut self.last);
+        self.started = true;
+        let Some(stored) = fields.hash_chain.text() else {
+            return EntryCheck::MissingHash;
+        };
+        // Later links are checked against the stored hash, so one bad
+        // record does not also fail the next.
+        self.last = LastHash::of(stored);
+        let key: Option<&AuditKey> = match fields.key_id.text() {
+            Some(id) => match keys.get(id) {
+                Some(key) => Some(key),
+                None => return EntryCheck::UnknownKey(id.to_string()),
+            },
+            None if !keys.is_empty() => return EntryCheck::Unkeyed,
+            None => None,
+        };
+        let computed: [u8; 32] = match key {
+            Some(key) => {
+                let mut mac = hmac_sha256_pieces(key.secret());
+                write_content(&mut mac, scratch, record, &fields.form);
+                hmac::Mac::finalize(mac).into_bytes().into()
+            }
+            None => {
+                let mut hash = Sha256::new();
+                write_content(&mut hash, scratch, record, &fields.form);
+                hash.finalize().into()
+            }
+        };
+        if !hash_matches(&computed, &self.last) {
+            return EntryCheck::HashMismatch;
+        }
+        if !expected_previous.is(fields.previous_hash.text()) {
+            return EntryCheck::BrokenLink;
+        }
+        EntryCheck::Valid
+    }
+
+    /// Checks the entity's next record (the trail's path: every record the
+    /// fold attached to the entity, and every chained record naming it).
+    pub fn check(
+        &mut self,
+        keys: &AuditKeyring,
+        record: &ChainRecord<'_>,
+        scratch: &mut Vec<u8>,
+    ) -> EntryVerification {
+        let fields = read_context(record.context);
+        let check = self.check_fields(keys, record, &fields, scratch);
+        let key_id = fields
+            .as_ref()
+            .ok()
+            .and_then(|f| f.key_id.text().map(String::from));
+        EntryVerification {
+            sequence: record.sequence,
+            key_id,
+            check,
+        }
+    }
+}
+
+/// Whether a record whose context carries no chain field still concerns
+/// its entry's chain: a DLQ event of the entry (as the fold reads them),
+/// which after a chain has started must be chained too.
+fn concerns_entry(record: &ChainRecord<'_>, entity_type: Option<&str>) -> bool {
+    is_chained_event_type(record.event_type)
+        && (record.event_type != events::AUDIT_LINK
+            || entity_type.is_none_or(|t| t.is_empty() || t == events::DLQ_ENTRY_ENTITY_TYPE))
+}
+
+/// One record's verification as [`ChainVerifier::push`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainStep<'a> {
+    /// The entity (the context's `entry_id`); `None` for a chained record
+    /// without a string `entry_id`, which belongs to no chain and fails.
+    pub entity: Option<Cow<'a, str>>,
+    /// The record's sequence.
+    pub sequence: u64,
+    /// 1-based: how many records of this entity's chain were checked up to
+    /// and including this one.
+    pub position: u64,
+    /// The outcome.
+    pub check: EntryCheck,
+    /// Whether this is the first failure of the entity's chain.
+    pub first_failure: bool,
+}
+
+/// Shards of the per-chain map: each grows on its own, so growing never
+/// holds two copies of more than a small part of the state.
+const SHARDS: usize = 64;
+
+/// Verifies every audit chain of a journal in one pass over its records,
+/// in sequence order, keeping per chain only its [`EntityChain`] state.
+pub struct ChainVerifier<'k> {
+    keys: &'k AuditKeyring,
+    shards: Vec<HashMap<Box<str>, EntityChain>>,
+    hasher: hashbrown::DefaultHashBuilder,
+    scratch: Vec<u8>,
+    chains: u64,
+    records: u64,
+    chained: u64,
+}
+
+impl<'k> ChainVerifier<'k> {
+    /// A verifier holding `keys` (none: keyless chains only).
+    pub fn new(keys: &'k AuditKeyring) -> Self {
+        ChainVerifier {
+            keys,
+            shards: (0..SHARDS).map(|_| HashMap::new()).collect(),
+            hasher: Default::default(),
+            scratch: Vec::with_capacity(1024),
+            chains: 0,
+            records: 0,
+            chained: 0,
+        }
+    }
+
+    /// Entities with a chain seen so far.
+    pub fn chains(&self) -> u64 {
+        self.chains
+    }
+
+    /// Records pushed so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Chained records (carrying a chain field) pushed so far.
+    pub fn chained_records(&self) -> u64 {
+        self.chained
+    }
+
+    fn shard(&self, entity: &str) -> usize {
+        (self.hasher.hash_one(entity) >> 58) as usize % SHARDS
+    }
+
+    /// Checks the next record (records must come in sequence order). `None`
+    /// when the record concerns no chain: no chain field, and not a DLQ
+    /// event of an entity whose chain has started.
+    pub fn push<'r>(&mut self, record: &ChainRecord<'r>) -> Option<ChainStep<'r>> {
+        self.records += 1;
+        let chainless = |entity_type: Option<&str>| !concerns_entry(record, entity_type);
+        let fields = if may_be_chained(record.context) {
+            read_context(record.context)
+        } else if chainless(None) || self.chains == 0 {
+            return None;
+        } else {
+            read_context(record.context)
+        };
+        let (entity, chained) = match &fields {
+            // Unreadable: it carries no chain it could be checked against,
+            // but a DLQ event of a chained entity cannot be read either.
+            Err(_) => return None,
+            Ok(f) => (
+                f.entry_id.clone(),
+                f.is_chained()
+                    && (!cfg!(feature = "break-chain-text-search")
+                        || is_chained_event_type(record.event_type)),
+            ),
+        };
+        if chained {
+            self.chained += 1;
+        } else if chainless(fields.as_ref().ok().and_then(|f| f.entity_type.as_deref())) {
+            return None;
+        }
+        let Some(entity) = entity.filter(|id| !id.is_empty()) else {
+            if !chained {
+                return None;
+            }
+            return Some(ChainStep {
+                entity: None,
+                sequence: record.sequence,
+                position: 1,
+                check: EntryCheck::Malformed(
+                    "a chained record needs a non-empty string entry_id".into(),
+                ),
+                first_failure: true,
+            });
+        };
+        let shard = self.shard(&entity);
+        let state = match self.shards[shard].get_mut(&*entity) {
+            Some(state) => state,
+            None if !chained => return None,
+            None => {
+                self.chains += 1;
+                self.shards[shard]
+                    .entry(entity.as_ref().into())
+                    .or_default()
+            }
+        };
+        let check = state.check_fields(self.keys, record, &fields, &mut self.scratch);
+        let first_failure = !check.is_ok() && !state.failed;
+        state.failed |= !check.is_ok();
+        Some(ChainStep {
+            entity: Some(entity),
+            sequence: record.sequence,
+            position: state.checked,
+            check,
+            first_failure,
+        })
+    }
+}
+
+/// What checking every audit chain of a journal found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainsReport {
+    /// Records read.
+    pub records: u64,
+    /// Records carrying a chain field.
+    pub chained_records: u64,
+    /// Entities with a chain.
+    pub chains: u64,
+    /// The first failure of each failing chain, in sequence order (at most
+    /// [`FAILURES_KEPT`]; `failed_chains` counts them all).
+    pub failures: Vec<ChainFailure>,
+    /// Chains that fail.
+    pub failed_chains: u64,
+    /// With no key given, chains whose first failure is a keyed hash
+    /// (`unknown_key`): not verified, not counted as failed. With keys
+    /// given, an unknown key id is a failure.
+    pub unverifiable: u64,
+}
+
+impl ChainsReport {
+    /// No chain fails.
+    pub fn is_clean(&self) -> bool {
+        self.failed_chains == 0
+    }
+}
+
+/// The first failure of one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainFailure {
+    /// The entity (`None`: a chained record without an entry id).
+    pub entity: Option<String>,
+    /// The failing record's sequence.
+    pub sequence: u64,
+    /// Its 1-based position among the entity's checked records.
+    pub position: u64,
+    /// Why it fails.
+    pub check: EntryCheck,
+}
+
+/// Failures [`verify_chains`] keeps in its report; the rest are counted.
+pub const FAILURES_KEPT: usize = 10_000;
+
+/// Verifies every audit chain of `journal` in one pass (see
+/// [`ChainVerifier`]).
+pub fn verify_chains<J: EventJournal + ?Sized>(
+    journal: &J,
+    keys: &AuditKeyring,
+) -> Result<ChainsReport> {
+    let mut verifier = ChainVerifier::new(keys);
+    let mut report = ChainsReport::default();
+    journal.for_each_ref_from(0, &mut |entry| {
+        if let Some(step) = verifier.push(&ChainRecord::from(entry))
+            && step.first_failure
+        {
+            if matches!(step.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
+                // Given no key, a keyed chain cannot be vouched for; given
+                // keys, a key id outside them fails like any forgery.
+                report.unverifiable += 1;
+            } else {
+                report.failed_chains += 1;
+                if report.failures.len() < FAILURES_KEPT {
+                    report.failures.push(ChainFailure {
+                        entity: step.entity.map(Cow::into_owned),
+                        sequence: step.sequence,
+                        position: step.position,
+                        check: step.check,
+                    });
+                }
+            }
+        }
+        Ok(())
+    })?;
+    report.records = verifier.records();
+    report.chained_records = verifier.chained_records();
+    report.chains = verifier.chains();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projection::audit::canonical_content;
+
+    fn entry(context: &str) -> JournalEntry {
+        let mut entry = JournalEntry::new(
+            "audit_link",
+            "src \"q\"\n",
+            Timestamp::from_unix_nanos(-5),
+            "svc\u{1}é",
+        );
+        entry.context = crate::entry::Context::from_json(context).unwrap();
+        entry
+    }
+
+    #[test]
+    fn both_paths_write_the_same_content() {
+        for context in [
+            r#"{}"#,
+            r#"{"hash_chain":"x"}"#,
+            r#"{"a":1,"hash_chain":"x"}"#,
+            r#"{"hash_chain":"x","z":[1,2,{"b":null,"c":true}]}"#,
+            r#"{"a":"q\"\\\n\u001f\u007f é","hash_chain":"x","z":-12}"#,
+            r#"{"hash\u005fchain":"x","a":1}"#,
+            r#"{ "a": 1, "hash_chain": "x" }"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1.5,"b":1e3,"c":-0,"d":123456789012345678901234}"#,
+            r#"{"a":"\/","b":"\u00e9","c":"\u000a"}"#,
+            r#"{"a":{"y":1,"x":2},"hash_chain":null}"#,
+            r#"{"a":1,"a":2}"#,
+        ] {
+            let entry = entry(context);
+            let expected = canonical_content(&entry).unwrap();
+            let got = canonical_content_of(&ChainRecord::from(&entry)).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), expected, "{context}");
+        }
+    }
+
+    #[test]
+    fn find_special_finds_the_first_quote_backslash_or_control() {
+        let naive = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&k| matches!(b[k], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(b.len())
+        };
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 70] {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes.extend_from_slice("é\u{7f} ".as_bytes());
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    for start in [0, 1.min(bytes.len())] {
+                        assert_eq!(
+                            find_special(&bytes, start),
+                            naive(&bytes, start),
+                            "{bytes:?} from {start}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_record_at_the_top_of_the_sequence_space_is_checked() {
+        use crate::journal::{EventJournal, MemoryJournal};
+        use crate::projection::audit::seal;
+        use crate::projection::events::AuditLink;
+        let journal = MemoryJournal::new();
+        let at = Timestamp::from_unix_nanos(1);
+        let mut first = AuditLink::new("e", "store").to_entry(at);
+        let hash = seal(&mut first, None, None).unwrap();
+        let mut last = AuditLink::new("e", "review").to_entry(at);
+        seal(&mut last, Some(&hash), None).unwrap();
+        last.region = "edited".into();
+        journal.append_at(u64::MAX - 1, &first).unwrap();
+        journal.append_at(u64::MAX, &last).unwrap();
+        let report = verify_chains(&journal, &AuditKeyring::new()).unwrap();
+        assert_eq!(
+            report.failures,
+            vec![ChainFailure {
+                entity: Some("e".into()),
+                sequence: u64::MAX,
+                position: 2,
+                check: EntryCheck::HashMismatch,
+            }]
+        );
+    }
+
+    #[test]
+    fn escaped_chain_keys_are_chain_fields() {
+        let fields = read_context(r#"{"entry\u005fid":"e","hash\u005fchain":"h"}"#).unwrap();
+        assert!(fields.is_chained());
+        assert_eq!(fields.entry_id.as_deref(), Some("e"));
+        assert!(may_be_chained(r#"{"\u0068ash_chain":"h"}"#));
+    }
+}

@@ -1,0 +1,197 @@
+//! Memory of the audit-chain checks (docs/RELIABILITY.md, "Memory"): the
+//! one-pass verifier `verify` runs keeps per-chain state, never records (at
+//! most 64 MiB of heap plus 200 bytes per chained entity, whatever the
+//! journal's size), and an entity's trail holds only that entity's records.
+//! A counting global allocator measures the peak heap above the level
+//! before each operation.
+//!
+//! The 100,000-entity case is `#[ignore]`d by default; run it in release:
+//! `cargo test --release --test chain_memory -- --include-ignored --nocapture`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use baldur_journal::projection::audit::seal;
+use baldur_journal::projection::chain::verify_chains;
+use baldur_journal::projection::{AuditKeyring, AuditLink, JournalStatistics, StoreEvent};
+use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates to the system allocator; only counts bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Counted as a new block and the old one freed after: both are
+        // live while the bytes move.
+        let now = CURRENT.fetch_add(new_size, Ordering::Relaxed) + new_size;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Held by each test for its whole run: the counter is process-wide, so
+/// tests running side by side would count each other's allocations.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Peak heap above the starting level while `f` runs.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = CURRENT.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let out = f();
+    (out, PEAK.load(Ordering::SeqCst) - base)
+}
+
+/// The verifier's allowance: 64 MiB plus 200 bytes per chained entity.
+fn allowance(entities: u64) -> usize {
+    (64 << 20) + 200 * entities as usize
+}
+
+/// A closed journal of `entities` chained entities (ids of 12 bytes, as
+/// `dlq-00000001`), each a store then `per_entity - 1` audit links, keyless,
+/// sealed as the statistics seal them; entities interleaved.
+fn chained_journal(dir: &Path, entities: u64, per_entity: u64) {
+    let journal = DiskJournal::builder(dir)
+        .durability(Durability::Os)
+        .segment_bytes(16 << 20)
+        .open()
+        .unwrap();
+    let at = |k: u64| Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + k as i64 * 1_000_000);
+    let mut last: Vec<Option<String>> = vec![None; entities as usize];
+    let mut batch: Vec<JournalEntry> = Vec::new();
+    for round in 0..per_entity {
+        for e in 0..entities {
+            let id = format!("dlq-{e:08}");
+            let mut event = if round == 0 {
+                StoreEvent::new(id, "payments", "timeout").to_entry(at(e))
+            } else {
+                AuditLink::new(id, "review").to_entry(at(round * entities + e))
+            };
+            let slot = &mut last[e as usize];
+            *slot = Some(seal(&mut event, slot.as_deref(), None).unwrap());
+            batch.push(event);
+            if batch.len() == 4096 {
+                journal.append_batch(&batch).unwrap();
+                batch.clear();
+            }
+        }
+    }
+    journal.append_batch(&batch).unwrap();
+    journal.close().unwrap();
+}
+
+fn tmp() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&root).unwrap();
+    tempfile::tempdir_in(&root).unwrap()
+}
+
+/// Peak heap of the one-pass verifier over such a journal.
+fn verify_peak(entities: u64, per_entity: u64) -> usize {
+    let dir = tmp();
+    chained_journal(dir.path(), entities, per_entity);
+    let journal = DiskJournal::open_read_only(dir.path()).unwrap();
+    let keys = AuditKeyring::new();
+    // Warm the maps and lazily built state once.
+    assert!(verify_chains(&journal, &keys).unwrap().is_clean());
+    let (report, peak) = peak_during(|| verify_chains(&journal, &keys).unwrap());
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.chains, entities);
+    assert_eq!(report.chained_records, entities * per_entity);
+    println!(
+        "verify_chains: {entities} entities x {per_entity} records: peak heap {peak} B \
+         ({:.1} B per entity)",
+        peak as f64 / entities as f64
+    );
+    assert!(
+        peak <= allowance(entities),
+        "peak {peak} B over 64 MiB + 200 B x {entities}"
+    );
+    peak
+}
+
+#[test]
+fn verify_keeps_per_chain_state_not_records() {
+    let _serial = serial();
+    let small = verify_peak(1_000, 10);
+    let more_records = verify_peak(1_000, 100);
+    let more_entities = verify_peak(10_000, 10);
+    // Ten times the records of the same chains: no more memory.
+    assert!(
+        more_records <= small + (64 << 10),
+        "records: {small} B -> {more_records} B"
+    );
+    // Ten times the chains: at most 200 bytes more per chain.
+    let per_entity = (more_entities.saturating_sub(small)) / 9_000;
+    assert!(per_entity <= 200, "{per_entity} B per chained entity");
+}
+
+#[test]
+#[ignore = "large: run in release (cargo test --release --test chain_memory -- --include-ignored)"]
+fn verify_of_100k_chains_and_1m_records_stays_within_its_allowance() {
+    let _serial = serial();
+    let small = verify_peak(10_000, 10);
+    let large = verify_peak(100_000, 10);
+    let per_entity = (large.saturating_sub(small)) / 90_000;
+    println!("{per_entity} B per chained entity from 10,000 to 100,000 entities");
+    assert!(per_entity <= 200, "{per_entity} B per chained entity");
+}
+
+/// Peak heap of reading one entity's verified trail once the statistics
+/// are folded: the trail holds that entity's records only.
+fn trail_peak(entities: u64, per_entity: u64) -> usize {
+    let dir = tmp();
+    chained_journal(dir.path(), entities, per_entity);
+    let journal = Arc::new(DiskJournal::open_read_only(dir.path()).unwrap());
+    let stats = JournalStatistics::builder(journal.clone())
+        .audit_chain(false)
+        .build()
+        .unwrap();
+    let id = format!("dlq-{:08}", entities / 2);
+    assert!(
+        stats
+            .verify_audit_trail(&id, "dlq_entry")
+            .unwrap()
+            .is_chain_valid()
+    );
+    let (verified, peak) = peak_during(|| stats.verify_audit_trail(&id, "dlq_entry").unwrap());
+    assert_eq!(verified.entries.len() as u64, per_entity);
+    assert!(verified.is_chain_valid());
+    println!("trail of one entity of {per_entity} records among {entities}: peak heap {peak} B");
+    peak
+}
+
+#[test]
+fn an_entitys_trail_holds_only_its_records() {
+    let _serial = serial();
+    let small = trail_peak(1_000, 10);
+    let large = trail_peak(10_000, 10);
+    assert!(large <= small + (16 << 10), "{small} B -> {large} B");
+}
