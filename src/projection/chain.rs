@@ -17,7 +17,7 @@
 //! and cut in one scan, and the canonical content is written straight from
 //! the stored text into a reused buffer; any other context goes through a
 //! full `serde_json` parse and the canonical writer of
-//! [`canonical_json`](crate::projection::audit::canonical_json). Both give the
+//! [`canonical_json`]. Both give the
 //! same bytes.
 
 use std::borrow::Cow;
