@@ -8,66 +8,16 @@
 //! The 100,000-entity case is `#[ignore]`d by default; run it in release:
 //! `cargo test --release --test chain_memory -- --include-ignored --nocapture`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting_alloc;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baldur_journal::projection::audit::seal;
 use baldur_journal::projection::chain::verify_chains;
 use baldur_journal::projection::{AuditKeyring, AuditLink, JournalStatistics, StoreEvent};
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates to the system allocator; only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Counted as a new block and the old one freed after: both are
-        // live while the bytes move.
-        let now = CURRENT.fetch_add(new_size, Ordering::Relaxed) + new_size;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Held by each test for its whole run: the counter is process-wide, so
-/// tests running side by side would count each other's allocations.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Peak heap above the starting level while `f` runs.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst) - base)
-}
+use counting_alloc::{peak_during, serial};
 
 /// The verifier's allowance: 64 MiB plus 200 bytes per chained entity.
 fn allowance(entities: u64) -> usize {

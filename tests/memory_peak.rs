@@ -4,43 +4,12 @@
 //! The 1 M / 10 M case is `#[ignore]`d by default and run in release mode
 //! by `.ci/run` (scripts/test.sh); a 20 k / 200 k case always runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod counting_alloc;
 
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
 };
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates to the system allocator; only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Peak heap above the starting level while `f` runs.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst) - base)
-}
+use counting_alloc::{peak_during, serial};
 
 /// Builds a journal of `n` small entries and measures (count, replay) peaks.
 fn measure(n: u64) -> (usize, usize) {
@@ -106,11 +75,13 @@ fn assert_flat(small: u64, large: u64) {
 
 #[test]
 fn peak_heap_is_flat_from_20k_to_200k_entries() {
+    let _serial = serial();
     assert_flat(20_000, 200_000);
 }
 
 #[test]
 #[ignore = "large: run in release by scripts/test.sh (cargo test --release --test memory_peak -- --ignored)"]
 fn peak_heap_is_flat_from_1m_to_10m_entries() {
+    let _serial = serial();
     assert_flat(1_000_000, 10_000_000);
 }

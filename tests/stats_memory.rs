@@ -8,47 +8,17 @@
 //! `cargo test --test stats_memory -- --ignored --nocapture` runs the
 //! 200,000-entry case (460 MB of events, written under target/).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting_alloc;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use baldur_journal::projection::{
     EntryListQuery, JournalStatistics, LifecycleEvent, LifecycleKind, StatisticsRepository,
     StoreEvent,
 };
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
+use counting_alloc::{peak_during, serial};
 use serde_json::{Map, Value};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates to the system allocator; only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: same layout contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Peak heap above the starting level while `f` runs.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let out = f();
-    (out, PEAK.load(Ordering::SeqCst) - base)
-}
 
 /// The `dlq_store` event of entry `i`: about 2 KB of JSON.
 fn store_event(i: u64, at: Timestamp) -> JournalEntry {
@@ -174,11 +144,13 @@ fn check(small: u64, large: u64) {
 
 #[test]
 fn stats_keep_per_entry_state_not_event_bodies() {
+    let _serial = serial();
     check(4_000, 20_000);
 }
 
 #[test]
 #[ignore = "large: cargo test --test stats_memory -- --ignored --nocapture"]
 fn stats_keep_per_entry_state_not_event_bodies_at_200k_entries() {
+    let _serial = serial();
     check(40_000, 200_000);
 }
