@@ -67,6 +67,7 @@ pub mod filter;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hex;
 #[doc(hidden)]
 pub mod journal;
 pub mod projection;

@@ -65,10 +65,6 @@ pub struct SegmentInfo {
     pub missing_sequences: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn file_len(path: &std::path::Path) -> Result<u64> {
     Ok(std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
@@ -143,7 +139,7 @@ pub(crate) fn collect(
     Ok(JournalInfo {
         dir: dir.to_path_buf(),
         format_version: meta.format_version,
-        journal_id: hex(&meta.journal_id),
+        journal_id: crate::hex::hex(&meta.journal_id),
         segment_bytes: meta.segment_bytes,
         created_at: meta.created_at,
         latest_sequence: view.latest,

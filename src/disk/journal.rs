@@ -22,6 +22,7 @@ use crate::disk::writer::{Request, Shared};
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
 use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
+use crate::hex::hex;
 use crate::journal::{EntryIter, EventJournal};
 
 /// A durable journal in a directory of segment files.
@@ -205,23 +206,13 @@ impl DiskJournal {
             .filter_map(|s| s.sealed())
             .collect::<Vec<_>>();
         Ok(JournalHead {
-            journal_id: self
-                .meta
-                .journal_id
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            journal_id: hex(&self.meta.journal_id),
             last_sequence: view.latest,
             sealed_segments: sealed.len() as u64,
             last_sealed: sealed.last().map(|index| SealedHead {
                 base_sequence: index.base_sequence,
                 last_sequence: index.footer.last_sequence,
-                digest: index
-                    .footer
-                    .digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
+                digest: hex(&index.footer.digest),
             }),
         })
     }
@@ -263,12 +254,7 @@ impl DiskJournal {
             )));
         };
         let index = sealed[place];
-        let digest: String = index
-            .footer
-            .digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = hex(&index.footer.digest);
         Ok(if digest != want.digest {
             Some(format!(
                 "sealed segment at base sequence {} has digest {digest}, recorded {}",

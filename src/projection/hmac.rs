@@ -24,16 +24,8 @@ pub fn sha256(message: &[u8]) -> [u8; 32] {
     Sha256::digest(message).into()
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
+/// Lowercase hex (one function for the crate).
+pub use crate::hex::hex;
 
 #[cfg(test)]
 mod tests {
