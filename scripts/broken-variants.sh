@@ -57,7 +57,18 @@ blocked() {
 
 log=$(mktemp)
 test_skips=$(mktemp)
-trap 'rm -f "$log" "$test_skips"' EXIT
+stamp=$(mktemp)
+export CARGO_INCREMENTAL=0
+# Each variant builds the crate and its test binaries once more; what one
+# variant built is deleted before the next is built (the dependencies, shared
+# by all, stay), so that the variants together need no more disk than one.
+built_feature=""
+forget_variant() {
+  [ -n "$built_feature" ] || return 0
+  find target/debug/deps target/debug/.fingerprint -maxdepth 1 -newer "$stamp" \
+    ! -name '.*' -exec rm -rf {} + 2>/dev/null || true
+}
+trap 'forget_variant; rm -f "$log" "$test_skips" "$stamp"' EXIT
 ran=0
 caught=0
 skipped=0
@@ -72,6 +83,11 @@ for row in "${variants[@]}"; do
   [ "$dependency" = - ] || why=$(blocked "$dependency")
   if [ -z "$why" ]; then
     : >"$test_skips"
+    if [ "$feature" != "$built_feature" ]; then
+      forget_variant
+      touch "$stamp"
+      built_feature=$feature
+    fi
     if BALDUR_SKIP_LOG="$test_skips" BALDUR_CRASH_POINTS=3000 \
       cargo test --locked --quiet --features "$feature" --test "$target" -- --exact "$name" >"$log" 2>&1; then
       status=passed

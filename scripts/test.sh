@@ -9,6 +9,10 @@
 # is a failure unless turned off on purpose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One build per configuration, no incremental caches: they only cost disk
+# (gigabytes over the debug, release and broken-variant builds) on a run
+# that starts from a clean clone.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Fail fast, in one line, on what every step needs.
 die() {
