@@ -64,7 +64,7 @@ fn verify_all_chains(c: &mut Criterion) {
             .expect("open the journal"),
     );
     let statistics = JournalStatistics::new(journal.clone());
-    for first in (0..entities).step_by(ENTITIES_PER_WRITE as usize) {
+    for first in (0..entities).step_by(usize::try_from(ENTITIES_PER_WRITE).expect("small")) {
         let events = (first..(first + ENTITIES_PER_WRITE).min(entities))
             .flat_map(entity_events)
             .collect();

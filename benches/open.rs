@@ -107,7 +107,7 @@ fn open_after_a_clean_close(c: &mut Criterion) {
                         |row| row.get(0),
                     )
                     .expect("MAX(sequence)");
-                assert_eq!(latest as u64, records);
+                assert_eq!(u64::try_from(latest).expect("a sequence"), records);
                 conn
             })
         })

@@ -237,8 +237,8 @@ fn every_crash_point_of_snapshot_writing_answers_like_a_full_fold() {
     let mut restored = 0u64;
     let checked = for_each_crash_state(&ops, points, base_seed, |dir, acked, context| {
         let outcome = check_state(dir, acked, context);
-        with_file += outcome.snapshot_file as u64;
-        restored += outcome.restored as u64;
+        with_file += u64::from(outcome.snapshot_file);
+        restored += u64::from(outcome.restored);
     });
     println!(
         "snapshot crash points checked: {checked} over {} recorded operations \

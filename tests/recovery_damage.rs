@@ -49,7 +49,7 @@ fn a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry()
             let copy = copy_dir(template.path());
             let path = copy.path().join(sealed.file_name().unwrap());
             let mut bytes = std::fs::read(&path).unwrap();
-            bytes[offset as usize] ^= 1 << bit;
+            bytes[usize::try_from(offset).unwrap()] ^= 1 << bit;
             std::fs::write(&path, &bytes).unwrap();
             // Open never scans sealed segments, so it succeeds...
             let journal = DiskJournal::open(copy.path()).unwrap();

@@ -121,7 +121,8 @@ pub fn numbered_record(i: u64) -> JournalEntry {
     let event_type = if i.is_multiple_of(100) {
         RARE_EVENT_TYPE
     } else {
-        COMMON_EVENT_TYPES[(i % COMMON_EVENT_TYPES.len() as u64) as usize]
+        let at = i % COMMON_EVENT_TYPES.len() as u64;
+        COMMON_EVENT_TYPES[usize::try_from(at).expect("below the length")]
     };
     let base = JournalEntry::new(
         event_type,
@@ -203,7 +204,7 @@ pub fn prewrite_zeros(file: &File, len: u64) {
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < len {
-        let n = (len - at).min(zeros.len() as u64) as usize;
+        let n = usize::try_from(len - at).map_or(zeros.len(), |n| n.min(zeros.len()));
         file.write_all_at(&zeros[..n], at).expect("pre-write");
         at += n as u64;
     }

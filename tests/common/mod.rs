@@ -53,6 +53,10 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    /// An index into a slice of `len` items (the same draw as `below`).
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).unwrap()
+    }
 }
 
 /// The `.log` files of a journal directory, ascending.
@@ -134,15 +138,13 @@ pub fn random_dlq_event(
         0..=2 => {
             let mut store = StoreEvent::new(
                 &id,
-                ["payments", "orders", ""][rng.below(3) as usize],
-                ["timeout", "validation"][rng.below(2) as usize],
+                ["payments", "orders", ""][rng.index(3)],
+                ["timeout", "validation"][rng.index(2)],
             );
             store.retry_count = rng.below(retries) as i64;
             store.to_entry(at)
         }
-        3..=5 => {
-            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
-        }
+        3..=5 => LifecycleEvent::new(kinds[rng.index(kinds.len())], &id).to_entry(at),
         6 => {
             let mut link = AuditLink::new(&id, "review");
             link.details = Some(format!("note {i}"));
@@ -165,11 +167,8 @@ pub fn random_dlq_event(
                 BreakerTransition::Closed,
                 BreakerTransition::HalfOpened,
             ];
-            BreakerEvent::new(
-                transitions[rng.below(3) as usize],
-                ["svc-a", "svc-b"][rng.below(2) as usize],
-            )
-            .to_entry(at)
+            BreakerEvent::new(transitions[rng.index(3)], ["svc-a", "svc-b"][rng.index(2)])
+                .to_entry(at)
         }
     }
 }
