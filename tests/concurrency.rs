@@ -1,7 +1,7 @@
 //! Many threads appending to one `DiskJournal` (default durability, 64 KiB
 //! segments so rolls happen under contention), and appends racing `close`.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,11 +3,9 @@
 //! and the disk journal with 64 KiB segments (so ranges cross many rolls).
 //! It includes the reference's own answers to 396 queries and ranges.
 
-mod common;
+use baldur_test_support::common;
 #[cfg(feature = "redis")]
-mod redis_common;
-#[cfg(feature = "redis")]
-mod skip;
+use baldur_test_support::redis_common;
 
 use std::collections::BTreeMap;
 

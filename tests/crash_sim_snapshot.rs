@@ -17,9 +17,9 @@
 //! `BALDUR_CRASH_POINTS` sets how many crash states to check (default
 //! 400 in the debug run; CI adds 10,000 in release); `BALDUR_CRASH_SEED` the seed. A failure prints both.
 
-mod common;
-mod crash_common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::crash_common;
+use baldur_test_support::seam;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -5,8 +5,8 @@
 //! reopen; nothing acknowledged before is lost; the journal reopens cleanly
 //! and `verify` agrees with it.
 
-mod common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::seam;
 
 use std::io;
 use std::path::Path;

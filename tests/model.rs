@@ -4,7 +4,7 @@
 //! Every answer must be the same: sequences, stored entries (append times
 //! aside), `truncated`, `total_count`, counts, latest sequences and errors.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! end) the same cut removed synced data: the writer refuses with file and
 //! offset, and a read-only open serves the intact prefix and reports it.
 
-mod common;
+use baldur_test_support::common;
 
 use std::fs::OpenOptions;
 use std::path::Path;

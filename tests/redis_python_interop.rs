@@ -13,8 +13,8 @@
 //! failure under `CI` unless turned off on purpose); they also need Redis.
 #![cfg(feature = "redis")]
 
-mod redis_common;
-mod skip;
+use baldur_test_support::redis_common;
+use baldur_test_support::skip;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! damaging a sealed segment that the answer must not touch. Also: many
 //! segments read through a tiny map cache keep maps and descriptors bounded.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,

@@ -2,7 +2,7 @@
 //! crashes on a damaged or truncated copy; `DiskJournal::info` reports
 //! segments, sequence and time ranges and gaps.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::disk::verify;
 use baldur_journal::{DiskJournal, Durability, EventJournal};

@@ -2,7 +2,6 @@
 //! shared by `tests/crash_sim.rs` (appends) and
 //! `tests/crash_sim_snapshot.rs` (projection snapshots). See
 //! `tests/crash_sim.rs` for the model.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io;
@@ -51,6 +50,7 @@ impl Recorder {
     }
 }
 
+#[must_use]
 pub fn name_of(path: &Path) -> String {
     path.file_name().unwrap().to_str().unwrap().to_string()
 }
@@ -203,6 +203,7 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
 }
 
 /// A `u64` from the environment, or `default`.
+#[must_use]
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

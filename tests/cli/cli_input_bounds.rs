@@ -6,13 +6,11 @@
 //! while it is read, with the peak resident memory of the process measured
 //! (docs/RELIABILITY.md gives the figures).
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
+use crate::cli_common::*;
 use baldur_journal::entry::MAX_CONTEXT_DEPTH;
-use cli_common::*;
 
 /// A `dlq_store` line for entry `id` whose context nests `depth` levels
 /// (the context object is level 1; `metadata` carries the nesting).

@@ -3,13 +3,11 @@
 //! byte; a truncated copy gives problems, never a crash; a directory that
 //! is not a journal is an error (exit 2).
 
-mod cli_common;
-
 use std::path::Path;
 
-use cli_common::*;
+use crate::cli_common::*;
 
-mod common;
+use baldur_test_support::common;
 
 fn flip(path: &Path, offset: u64) {
     let mut bytes = std::fs::read(path).unwrap();

@@ -5,13 +5,12 @@
 //! missing sequences) on stderr, and exits 1. Writers refuse the flag.
 //! Without it, a read that needs the damaged segment fails naming it.
 
-mod cli_common;
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cli_common::{cli, run_code, sequence_of, snapshot, stderr, stdout};
+use crate::cli_common::{cli, run_code, sequence_of, snapshot, stderr, stdout};
 use common::{record_offsets, segment_files};
 
 const ENTRIES: u64 = 3000;
@@ -299,7 +298,7 @@ fn writers_and_followers_refuse_salvage() {
             .write_stdin("")
             .output()
             .unwrap();
-        let err = cli_common::assert_one_line_error(&output);
+        let err = crate::cli_common::assert_one_line_error(&output);
         assert!(
             err.contains("--salvage is a read-only mode")
                 || err.contains("--salvage cannot be used with"),
@@ -411,7 +410,7 @@ fn random_damage_every_sequence_not_served_is_in_a_listed_hole() {
             match rng.below(4) {
                 0 => {
                     for b in &mut bytes[at..at + len] {
-                        *b = rng.next().to_le_bytes()[0];
+                        *b = rng.next_u64().to_le_bytes()[0];
                     }
                     what.push(format!("garbage {i}@{at}+{len}"));
                 }
