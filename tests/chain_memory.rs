@@ -21,7 +21,7 @@ use counting_alloc::{peak_during, serial};
 
 /// The verifier's allowance: 64 MiB plus 200 bytes per chained entity.
 fn allowance(entities: u64) -> usize {
-    (64 << 20) + 200 * entities as usize
+    (64 << 20) + 200 * usize::try_from(entities).unwrap()
 }
 
 /// A closed journal of `entities` chained entities (ids of 12 bytes, as
@@ -34,7 +34,7 @@ fn chained_journal(dir: &Path, entities: u64, per_entity: u64) {
         .open()
         .unwrap();
     let at = |k: u64| Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + k as i64 * 1_000_000);
-    let mut last: Vec<Option<String>> = vec![None; entities as usize];
+    let mut last: Vec<Option<String>> = vec![None; usize::try_from(entities).unwrap()];
     let mut batch: Vec<JournalEntry> = Vec::new();
     for round in 0..per_entity {
         for e in 0..entities {
@@ -44,7 +44,7 @@ fn chained_journal(dir: &Path, entities: u64, per_entity: u64) {
             } else {
                 AuditLink::new(id, "review").to_entry(at(round * entities + e))
             };
-            let slot = &mut last[e as usize];
+            let slot = &mut last[usize::try_from(e).unwrap()];
             *slot = Some(seal(&mut event, slot.as_deref(), None).unwrap());
             batch.push(event);
             if batch.len() == 4096 {

@@ -52,6 +52,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of no records.
+    #[must_use]
     pub fn empty() -> Self {
         Summary {
             record_count: 0,
@@ -112,18 +113,21 @@ impl SparseIndex {
     /// Where to start scanning for the first record with sequence `>=
     /// target`: the offset of the last indexed record whose sequence is at
     /// most `target`, or `None` to start at the segment's first record.
+    #[must_use]
     pub fn seek(&self, target: u64) -> Option<u64> {
         let after = self.entries.partition_point(|e| e.sequence <= target);
         after.checked_sub(1).map(|i| self.entries[i].position)
     }
 
     /// The last entry whose sequence is at most `target`, with its place.
+    #[must_use]
     pub fn seek_entry(&self, target: u64) -> Option<(usize, IndexEntry)> {
         let after = self.entries.partition_point(|e| e.sequence <= target);
         after.checked_sub(1).map(|i| (i, self.entries[i]))
     }
 
     /// The entries.
+    #[must_use]
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }
@@ -163,16 +167,21 @@ impl SealedIndex {
         out.extend_from_slice(&s.max_timestamp_ns.to_le_bytes());
         out.extend_from_slice(&self.footer.digest);
         out.extend_from_slice(&self.footer.previous_digest);
-        out.extend_from_slice(&(self.index.entries.len() as u32).to_le_bytes());
+        let entry_count =
+            u32::try_from(self.index.entries.len()).expect("index entries fit in u32");
+        out.extend_from_slice(&entry_count.to_le_bytes());
         let types = s.event_types.as_ref();
-        out.extend_from_slice(&(types.map_or(0, BTreeMap::len) as u32).to_le_bytes());
+        let type_count =
+            u32::try_from(types.map_or(0, BTreeMap::len)).expect("event types fit in u32");
+        out.extend_from_slice(&type_count.to_le_bytes());
         debug_assert_eq!(out.len(), INDEX_FIXED_LEN);
         for e in &self.index.entries {
             out.extend_from_slice(&e.sequence.to_le_bytes());
             out.extend_from_slice(&e.position.to_le_bytes());
         }
         for (name, count) in types.into_iter().flatten() {
-            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            let name_len = u32::try_from(name.len()).expect("a name is shorter than a body");
+            out.extend_from_slice(&name_len.to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&count.to_le_bytes());
         }

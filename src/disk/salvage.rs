@@ -157,7 +157,7 @@ fn scan(
                         found.offset, found.sequence
                     ),
                 });
-                at = found.offset as usize;
+                at = usize::try_from(found.offset).expect("an offset inside the mapped bytes");
             }
             None => {
                 out.stopped = Some((at as u64, damage));

@@ -76,6 +76,7 @@ pub struct VerifyOptions {
 
 impl VerifyReport {
     /// True when no problem was found.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
@@ -278,7 +279,8 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     Ok(()) => {}
                 }
                 let footer_end = scanner.position + crate::codec::FOOTER_FRAME_LEN as u64;
-                if bytes[footer_end as usize..].iter().any(|&b| b != 0) {
+                let after_footer = usize::try_from(footer_end).expect("the footer is mapped");
+                if bytes[after_footer..].iter().any(|&b| b != 0) {
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
                 check_index(

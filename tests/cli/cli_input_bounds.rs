@@ -6,13 +6,11 @@
 //! while it is read, with the peak resident memory of the process measured
 //! (docs/RELIABILITY.md gives the figures).
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
+use crate::cli_common::*;
 use baldur_journal::entry::MAX_CONTEXT_DEPTH;
-use cli_common::*;
 
 /// A `dlq_store` line for entry `id` whose context nests `depth` levels
 /// (the context object is level 1; `metadata` carries the nesting).
@@ -150,8 +148,10 @@ fn offsets_beyond_23_59_and_lone_surrogates_are_refused_with_their_line() {
 /// entry whose context string never ends) to its stdin, in 1 MiB chunks,
 /// until it stops reading; returns the exit code, stderr and the peak
 /// resident memory in bytes (`wait4`'s `ru_maxrss`).
-// The child is reaped by `wait4` in `wait_with_peak`, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by `wait4` in `wait_with_peak`, not by `Child::wait`"
+)]
 fn run_with_long_line(dir: &std::path::Path, args: &[&str], total: usize) -> (i32, String, u64) {
     let mut child = std_cli(dir)
         .args(args)
@@ -193,7 +193,10 @@ fn wait_with_peak(child: &std::process::Child) -> (i32, u64) {
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid, "wait4 failed");
     assert!(libc::WIFEXITED(status), "the child did not exit normally");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
+    (
+        libc::WEXITSTATUS(status),
+        u64::try_from(usage.ru_maxrss).unwrap() * 1024,
+    )
 }
 
 #[test]
