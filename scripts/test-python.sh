@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The Python package (python/): `pip install ./python` into a throwaway
+# virtual environment, exactly as a user installs it (pip fetches maturin,
+# the crate builds --locked), then its pytest suite (python/tests) against
+# the installed wheel, with baldur-framework 1.17.1, pytest and hypothesis.
+# Run by scripts/test.sh.
+#
+# Skips visibly when Python 3.11+ with venv and pip is missing, in the
+# format of tests/skip (dependency "python_build"); fails instead under CI.
+# BALDUR_NO_PYTHON_BUILD=1 turns it off on purpose. The compiled crate is
+# kept in target/python between runs, and pip's cache serves the packages,
+# so a warm run spends its time in the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+is_set() { case "${!1:-}" in "" | 0 | false) return 1 ;; *) return 0 ;; esac }
+# skip KIND REASON: one line in BALDUR_SKIP_LOG (tests/skip/mod.rs's format).
+skip() {
+  echo "test-python::pytest: python_build $1: $2" >&2
+  if [ -n "${BALDUR_SKIP_LOG:-}" ]; then
+    printf 'python_build\t%s\ttest-python::pytest\t%s\n' "$1" "$2" >>"$BALDUR_SKIP_LOG"
+  fi
+}
+if is_set BALDUR_NO_PYTHON_BUILD; then
+  skip off "BALDUR_NO_PYTHON_BUILD is set"
+  exit 0
+fi
+python=${BALDUR_PYTHON3:-python3}
+if ! problem=$("$python" -c '
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"Python {sys.version.split()[0]} is below 3.11")
+import venv, ensurepip
+' 2>&1); then
+  reason="no Python 3.11+ with venv and pip at $python (Debian: python3 python3-venv): ${problem##*$'\n'}"
+  if is_set CI; then
+    skip failed "$reason"
+    echo "python_build is unavailable under CI (set BALDUR_NO_PYTHON_BUILD=1 to turn it off)" >&2
+    exit 1
+  fi
+  skip unavailable "$reason"
+  exit 0
+fi
+
+# The CLI the statistics are compared with (built by `cargo test` already).
+cargo build --locked --quiet --bin baldur-journal
+export BALDUR_CLI="$PWD/target/debug/baldur-journal"
+export BALDUR_VECTORS="$PWD/../shared/reference/vectors/journal"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export CARGO_TARGET_DIR="$PWD/target/python"
+"$python" -m venv "$work/venv"
+pip=("$work/venv/bin/pip" --disable-pip-version-check --quiet)
+echo "installing ./python (pip builds it with maturin; the crate in $CARGO_TARGET_DIR)"
+"${pip[@]}" install ./python 'baldur-framework==1.17.1' pytest hypothesis
+cd "$work"
+# From outside the source tree: the tests import the installed package.
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests"
