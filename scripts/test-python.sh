@@ -26,13 +26,21 @@ if is_set BALDUR_NO_PYTHON_BUILD; then
   exit 0
 fi
 python=${BALDUR_PYTHON3:-python3}
-if ! problem=$("$python" -c '
+problem=""
+if ! command -v "$python" >/dev/null 2>&1; then
+  problem="$python is not on PATH"
+elif ! problem=$("$python" -c '
 import sys
 if sys.version_info < (3, 11):
     sys.exit(f"Python {sys.version.split()[0]} is below 3.11")
 import venv, ensurepip
 ' 2>&1); then
-  reason="no Python 3.11+ with venv and pip at $python (Debian: python3 python3-venv): ${problem##*$'\n'}"
+  problem=${problem##*$'\n'}
+else
+  problem=""
+fi
+if [ -n "$problem" ]; then
+  reason="needs Python 3.11+ with venv and pip (Debian: python3 python3-venv): $problem"
   if is_set CI; then
     skip failed "$reason"
     echo "python_build is unavailable under CI (set BALDUR_NO_PYTHON_BUILD=1 to turn it off)" >&2
