@@ -46,6 +46,22 @@ def encode_context(context: dict) -> str:
         raise ValueError("context: nested too deeply") from None
 
 
+def _fills_dict(cls: type) -> bool:
+    """Whether instances of ``cls`` can be built by filling ``__dict__``: a
+    dataclass with exactly the seed's eight fields, no ``__post_init__``
+    and no slots (the reference's JournalEntry, and ours)."""
+    import dataclasses
+
+    names = ["sequence", "event_type", "source", "timestamp", "service_name", "context",
+             "region", "tier_id"]
+    return (
+        dataclasses.is_dataclass(cls)
+        and [f.name for f in dataclasses.fields(cls)] == names
+        and not hasattr(cls, "__post_init__")
+        and not hasattr(cls, "__slots__")
+    )
+
+
 _native.configure(
     entry_class=JournalEntry,
     datetime_type=datetime,
@@ -60,6 +76,7 @@ _native.configure(
         "closed": errors.JournalClosedError,
         "read_only": errors.JournalReadOnlyError,
     },
+    fill_entry_dict=_fills_dict(JournalEntry),
 )
 
 

@@ -57,6 +57,11 @@ pub struct Codec {
     pub encode_context: Py<PyAny>,
     /// The exception classes.
     pub errors: ErrorClasses,
+    /// Whether entries may be built without calling the class: a plain
+    /// dataclass whose instance `__dict__` holds the eight fields (the
+    /// reference's `JournalEntry` and ours), filled directly, which skips
+    /// a frozen dataclass's eight `object.__setattr__` calls.
+    pub fill_entry_dict: bool,
 }
 
 static CODEC: PyOnceLock<Codec> = PyOnceLock::new();
@@ -79,6 +84,10 @@ fn require(py: Python<'_>) -> PyResult<&'static Codec> {
 /// Sets the classes and functions the conversions use. Called once, by
 /// `baldur_journal` on import; later calls are ignored.
 #[pyfunction]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call from the Python layer, by keyword"
+)]
 pub fn configure(
     py: Python<'_>,
     entry_class: Py<PyAny>,
@@ -87,6 +96,7 @@ pub fn configure(
     json_loads: Py<PyAny>,
     encode_context: Py<PyAny>,
     errors: &Bound<'_, PyDict>,
+    fill_entry_dict: bool,
 ) -> PyResult<()> {
     let class = |name: &str| -> PyResult<Py<PyAny>> {
         errors
@@ -100,6 +110,7 @@ pub fn configure(
         epoch,
         json_loads,
         encode_context,
+        fill_entry_dict,
         errors: ErrorClasses {
             journal: class("journal")?,
             locked: class("locked")?,
@@ -321,24 +332,49 @@ pub fn entry_from_py(entry: &Bound<'_, PyAny>) -> PyResult<JournalEntry> {
     Ok(out)
 }
 
+/// The entry fields, in the seed's order.
+const ENTRY_FIELDS: [&str; 8] = [
+    "sequence",
+    "event_type",
+    "source",
+    "timestamp",
+    "service_name",
+    "context",
+    "region",
+    "tier_id",
+];
+
 /// An engine entry as the configured entry class.
 pub fn entry_to_py<'py>(py: Python<'py>, entry: &JournalEntry) -> PyResult<Bound<'py, PyAny>> {
     let codec = require(py)?;
-    let context = codec.json_loads.bind(py).call1((entry.context.as_str(),))?;
-    let args = PyTuple::new(
-        py,
-        [
-            entry.sequence.into_pyobject(py)?.into_any(),
-            PyString::new(py, &entry.event_type).into_any(),
-            PyString::new(py, &entry.source).into_any(),
-            timestamp_to_py(py, entry.timestamp)?,
-            PyString::new(py, &entry.service_name).into_any(),
-            context,
-            PyString::new(py, &entry.region).into_any(),
-            PyString::new(py, &entry.tier_id).into_any(),
-        ],
-    )?;
-    codec.entry_class.bind(py).call1(args)
+    let text = entry.context.as_str();
+    let context = if crate::json::needs_python(text) {
+        codec.json_loads.bind(py).call1((text,))?
+    } else {
+        crate::json::loads(py, text)?
+    };
+    let values = [
+        entry.sequence.into_pyobject(py)?.into_any(),
+        PyString::new(py, &entry.event_type).into_any(),
+        PyString::new(py, &entry.source).into_any(),
+        timestamp_to_py(py, entry.timestamp)?,
+        PyString::new(py, &entry.service_name).into_any(),
+        context,
+        PyString::new(py, &entry.region).into_any(),
+        PyString::new(py, &entry.tier_id).into_any(),
+    ];
+    let class = codec.entry_class.bind(py);
+    if codec.fill_entry_dict {
+        let instance = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;
+        let dict = instance.getattr(pyo3::intern!(py, "__dict__"))?;
+        let dict = dict.cast::<PyDict>()?;
+        for (name, value) in ENTRY_FIELDS.iter().zip(values) {
+            dict.set_item(PyString::intern(py, name), value)?;
+        }
+        Ok(instance)
+    } else {
+        class.call1(PyTuple::new(py, values)?)
+    }
 }
 
 /// Engine entries as a Python list.

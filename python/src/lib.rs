@@ -13,6 +13,7 @@
 mod convert;
 mod errors;
 mod journal;
+mod json;
 mod stats;
 
 use pyo3::prelude::*;
