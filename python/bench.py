@@ -1,7 +1,7 @@
 """Measures baldur_journal from Python against the reference's in-memory
 journal, in one process (docs/PERFORMANCE.md, "From Python").
 
-    python python/bench.py [--dir DIR] [--replay N] [--durable N]
+    python python/bench.py [--dir DIR] [--count N] [--durable N] [--replay N] [--cli PATH]
 
 Needs baldur_journal and baldur-framework 1.17.1 installed. Journals are
 built under --dir (default: the system's temp directory) and removed.
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +80,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000, help="entries for appends and queries")
     parser.add_argument("--durable", type=int, default=2_000, help="durable single-thread appends")
     parser.add_argument("--replay", type=int, default=1_000_000, help="entries replayed")
+    parser.add_argument(
+        "--cli",
+        default=shutil.which("baldur-journal"),
+        help="the baldur-journal binary whose `bench append` measures the raw disk beside us",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="baldur-bench-", dir=args.dir))
     try:
@@ -106,9 +113,20 @@ def run(root: Path, args) -> None:
     durable = bj.DiskEventJournalRepository(root / "durable", durability="always")
     few = prebuilt[: args.durable]
     t_durable = timed(lambda: [durable.append(e) for e in few])
-    print(f"{'append ' + format(args.durable, ',') + ', durable (always), 1 thread':58} ours "
-          f"{args.durable / t_durable:10.0f} appends/s (compare `baldur-journal bench append`)")
     durable.close()
+    name = f"append {args.durable:,}, durable (always), 1 thread"
+    if args.cli:
+        # The raw disk, measured by the CLI right after, on the same disk.
+        done = subprocess.run(
+            [args.cli, "--dir", str(root / "cli"), "bench", "append", "--events",
+             str(args.durable), "--json"],
+            capture_output=True, text=True, check=True,
+        )
+        raw = json.loads(done.stdout)["raw_events_per_s"]
+        print(f"{name:58} ours {args.durable / t_durable:10.0f} appends/s   raw pwrite+fdatasync "
+              f"{raw:10.0f} /s   ratio {args.durable / t_durable / raw:6.2f}")
+    else:
+        print(f"{name:58} ours {args.durable / t_durable:10.0f} appends/s (--cli: the raw disk)")
 
     # Queries on `count` entries, limit 100, per call (the journal of the
     # one-call appends holds exactly `count`).

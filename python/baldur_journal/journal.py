@@ -121,7 +121,7 @@ class DiskEventJournalRepository(EventJournalRepository):
 
     def replay(self, start: int = 1, end: int | None = None) -> Iterator[JournalEntry]:
         """Lazily yields the entries with ``start <= sequence < end`` (``end``
-        None: to the end of the journal as it is when each chunk is read),
+        None: to the end of the journal as it is when iteration starts),
         a chunk at a time, so a replay of millions of entries holds one
         chunk in memory."""
         start = _clamp_sequence(start, "start")
@@ -141,11 +141,15 @@ class DiskEventJournalRepository(EventJournalRepository):
 
     def _chunks(self, start: int, end: int | None, limit: int | None = None) -> Iterator[JournalEntry]:
         left = limit
+        cursor = self._native.cursor(start, end)
         while end is None or start < end:
             want = REPLAY_CHUNK_ENTRIES if left is None else min(left, REPLAY_CHUNK_ENTRIES)
             if want <= 0:
                 return
-            chunk = self._native.range(start, end, want)
+            if cursor is not None:
+                chunk = cursor.next_chunk(want)
+            else:
+                chunk = self._native.range(start, end, want)
             yield from chunk
             if len(chunk) < want:
                 return

@@ -5,9 +5,11 @@
 //! the answer is converted back with the GIL held again.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter};
+use baldur_journal::{
+    DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, RawRange,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
@@ -79,8 +81,71 @@ fn read_range(
     iter.take(max.min(CHUNK_ENTRIES_MAX)).collect()
 }
 
+/// A disk journal's range read in chunks: one zero-copy reader over the
+/// journal as it was when the cursor was made (no seek per chunk).
+#[pyclass(frozen, module = "baldur_journal._native")]
+pub struct NativeCursor {
+    range: Mutex<Option<RawRange>>,
+}
+
+#[pymethods]
+impl NativeCursor {
+    /// The next `max` entries at most; an empty list at the end.
+    fn next_chunk<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyList>> {
+        let max = max.min(CHUNK_ENTRIES_MAX);
+        let entries = py
+            .detach(|| {
+                let mut guard = self.range.lock().unwrap_or_else(|e| e.into_inner());
+                let mut out = Vec::with_capacity(max.min(4096));
+                let mut ended = false;
+                if let Some(range) = guard.as_mut() {
+                    while out.len() < max {
+                        match range.next_entry() {
+                            None => {
+                                ended = true;
+                                break;
+                            }
+                            Some(Err(e)) => return Err(e),
+                            Some(Ok(record)) => out.push(record.to_entry()),
+                        }
+                    }
+                }
+                if ended {
+                    // Releases the segment maps.
+                    *guard = None;
+                }
+                Ok(out)
+            })
+            .py_err(py)?;
+        entries_to_py(py, &entries)
+    }
+}
+
 #[pymethods]
 impl NativeJournal {
+    /// A cursor over `[start, end)` (`end` None: to the end as it is now)
+    /// of a disk journal; None for other backends, which page with `range`.
+    #[pyo3(signature = (start, end))]
+    fn cursor(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        end: Option<u64>,
+    ) -> PyResult<Option<NativeCursor>> {
+        let Backend::Disk(disk) = self.backend(py)? else {
+            return Ok(None);
+        };
+        let range = py
+            .detach(|| match end {
+                Some(end) => disk.range_ref(start, end),
+                None => disk.range_ref_from(start),
+            })
+            .py_err(py)?;
+        Ok(Some(NativeCursor {
+            range: Mutex::new(Some(range)),
+        }))
+    }
+
     /// Opens the journal directory `path` (created when missing, unless
     /// read-only).
     #[staticmethod]

@@ -24,6 +24,8 @@ mod _native {
     #[pymodule_export]
     use super::convert::configure;
     #[pymodule_export]
+    use super::journal::NativeCursor;
+    #[pymodule_export]
     use super::journal::NativeJournal;
     #[pymodule_export]
     use super::stats::NativeStatistics;
