@@ -262,3 +262,41 @@ def test_a_follower_sees_what_the_writer_synced(journal_dir):
             writer.append_batch([entry(), entry()])
             seen += [e.sequence for e in follower.tail(seen[-1])]
             assert seen == [1, 2, 3]
+
+
+def test_without_baldur_framework_the_dataclasses_stand_in(tmp_path):
+    """A fresh interpreter in which `import baldur` fails."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys
+        from datetime import datetime, timezone
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "baldur" or name.startswith("baldur."):
+                    raise ImportError("blocked")
+
+        sys.meta_path.insert(0, Block())
+        import baldur_journal as bj
+
+        assert not bj.REFERENCE
+        assert bj.JournalEntry.__module__ == "baldur_journal._types"
+        with bj.DiskEventJournalRepository(sys.argv[1]) as j:
+            e = bj.JournalEntry(0, "a", "b", datetime.now(timezone.utc), "c", {"x": [1]})
+            assert j.append_batch([e, e]) == [1, 2]
+            r = j.query(bj.JournalQueryFilter(limit=1))
+            assert isinstance(r, bj.JournalQueryResult) and r.total_count == 2
+            assert r.entries[0] == bj.JournalEntry(1, "a", "b", e.timestamp, "c", {"x": [1]})
+            stats = bj.JournalStatisticsRepository(j)
+            assert stats.get_status_counts().total == 0
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "journal")], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
