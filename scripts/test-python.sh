@@ -64,4 +64,4 @@ echo "installing ./python (pip builds it with maturin; the crate in $CARGO_TARGE
 "${pip[@]}" install ./python 'baldur-framework==1.17.1' pytest hypothesis
 cd "$work"
 # From outside the source tree: the tests import the installed package.
-"$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests"
+"$work/venv/bin/python" -m pytest -q -rs -p no:cacheprovider "$OLDPWD/python/tests"

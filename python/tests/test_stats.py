@@ -4,7 +4,7 @@ CLI's `stats ... --now T --json` on the same journal, with the same now."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from baldur.factory.registry import ProviderRegistry
@@ -167,3 +167,27 @@ def test_trails_writes_and_views(registered):
         bj.JournalStatisticsRepository(object())
     with pytest.raises(ValueError, match="now"):
         bj.JournalStatisticsRepository(journal, now=datetime(2025, 1, 1))
+
+
+def test_keys_sign_chains_and_views_by_time(journal_dir):
+    with bj.DiskEventJournalRepository(journal_dir) as journal:
+        journal.append_batch(dlq_events(entries=20))
+        with pytest.raises(bj.JournalInputError, match="signing_key"):
+            bj.JournalStatisticsRepository(journal, keys={"k1": b"s"}, signing_key="k2")
+        with pytest.raises(bj.JournalInputError, match="non-empty"):
+            bj.JournalStatisticsRepository(journal, keys={"k1": b""})
+        signed = bj.JournalStatisticsRepository(
+            journal, keys={"k1": "a secret"}, now=NOW, signing_key="k1"
+        )
+        assert signed.link_audit_entry("dlq-3", "dlq_entry", "review", actor_id="bob")
+        trail = signed.get_audit_trail_by_entity("dlq-3")
+        assert trail.entries[-1].action == "review" and trail.entries[-1].hash_chain
+        assert trail.is_chain_valid
+        # As of a time before the link: the trail without it; windows from then.
+        before = bj.JournalStatisticsRepository(journal, now=NOW).as_of(
+            time=datetime.now(timezone.utc) - timedelta(days=1)
+        )
+        assert before.get_status_counts().total == 0
+        assert before.get_audit_trail_by_entity("dlq-3").entries == []
+        with pytest.raises(ValueError, match="exactly one"):
+            signed.as_of()

@@ -300,3 +300,18 @@ def test_without_baldur_framework_the_dataclasses_stand_in(tmp_path):
         [sys.executable, "-c", script, str(tmp_path / "journal")], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_open_a_redis_journal():
+    """Runs when BALDUR_REDIS_URL names a server (.ci/run starts one)."""
+    import uuid
+
+    url = os.environ.get("BALDUR_REDIS_URL")
+    if not url:
+        pytest.skip("BALDUR_REDIS_URL is not set")
+    with bj.open(f"{url}?prefix=pytest-{uuid.uuid4().hex}") as journal:
+        assert journal.append_batch([entry(context={"n": 1}), entry()]) == [1, 2]
+        result = journal.query(bj.JournalQueryFilter(context_filters={"n": "1"}))
+        assert [e.sequence for e in result.entries] == [1] and result.total_count == 1
+        assert [e.sequence for e in journal.replay(1)] == [1, 2]
+        assert journal.write_stats() is None
