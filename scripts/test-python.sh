@@ -56,8 +56,13 @@ export BALDUR_CLI="$PWD/target/debug/baldur-journal"
 export BALDUR_VECTORS="$PWD/../shared/reference/vectors/journal"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 export CARGO_TARGET_DIR="$PWD/target/python"
+if is_set CI; then
+  # A CI machine builds once: give the disk back for the steps after this.
+  trap 'rm -rf "$work" "$CARGO_TARGET_DIR"' EXIT
+else
+  trap 'rm -rf "$work"' EXIT
+fi
 "$python" -m venv "$work/venv"
 pip=("$work/venv/bin/pip" --disable-pip-version-check --quiet)
 echo "installing ./python (pip builds it with maturin; the crate in $CARGO_TARGET_DIR)"
