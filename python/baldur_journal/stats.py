@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from . import _native
-from ._codec import from_text, to_nanos
+from ._codec import _primitive, from_text, to_nanos
 from ._types import (
     AuditTrailEntry,
     CircuitBreakerInfo,
@@ -40,12 +40,6 @@ def _times(item: dict[str, Any]) -> dict[str, Any]:
         if name in item:
             item[name] = from_text(item[name])
     return item
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class JournalStatisticsRepository(StatisticsRepositoryInterface):
@@ -116,7 +110,12 @@ class JournalStatisticsRepository(StatisticsRepositoryInterface):
         return JournalStatisticsRepository(self.journal, _native_stats=view)
 
     def _call(self, method: str, **arguments: Any) -> Any:
-        text = json.dumps(arguments, default=_json_default)
+        # Values beyond JSON (datetimes, Decimal, ...) as the reference's SQL
+        # adapter writes them.
+        try:
+            text = json.dumps(arguments, default=_primitive, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{method}: {e}") from None
         return json.loads(self._native.call(method, text))
 
     # -- reads -----------------------------------------------------------------
