@@ -70,3 +70,24 @@ echo "installing ./python (pip builds it with maturin; the crate in $CARGO_TARGE
 cd "$work"
 # From outside the source tree: the tests import the installed package.
 "$work/venv/bin/python" -m pytest -q -rs -p no:cacheprovider "$OLDPWD/python/tests"
+
+# The threads test bites: with the test-only `break-hold-gil` (appends keep
+# the GIL through the engine's sync) it must fail, finding one record per
+# sync. With the broken variants only (CI, or BALDUR_BROKEN_VARIANTS=1).
+if is_set CI || is_set BALDUR_BROKEN_VARIANTS; then
+  echo "broken variant break-hold-gil: python/tests/test_threads.py must fail"
+  (cd "$OLDPWD" && MATURIN_PEP517_ARGS="--features break-hold-gil" \
+    "${pip[@]}" install --force-reinstall --no-deps ./python)
+  if "$work/venv/bin/python" -m pytest -q -p no:cacheprovider \
+    "$OLDPWD/python/tests/test_threads.py" >"$work/broken.log" 2>&1; then
+    cat "$work/broken.log" >&2
+    echo "break-hold-gil: python/tests/test_threads.py passed on the broken build" >&2
+    exit 1
+  fi
+  grep -q "no group commit" "$work/broken.log" || {
+    cat "$work/broken.log" >&2
+    echo "break-hold-gil: test_threads.py failed, but not on the group commit" >&2
+    exit 1
+  }
+  echo "break-hold-gil: caught (one record per sync)"
+fi

@@ -67,6 +67,20 @@ impl NativeJournal {
     }
 }
 
+/// Runs an append without the GIL (with it under the test-only
+/// `break-hold-gil`, which the threads test must catch).
+fn release_for_append<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    #[cfg(feature = "break-hold-gil")]
+    {
+        let _ = py;
+        f()
+    }
+    #[cfg(not(feature = "break-hold-gil"))]
+    {
+        py.detach(f)
+    }
+}
+
 /// Reads up to `max` entries of `[start, end)` (`end` `None`: to the end).
 fn read_range(
     journal: &dyn EventJournal,
@@ -201,7 +215,7 @@ impl NativeJournal {
     fn append(&self, py: Python<'_>, entry: &Bound<'_, PyAny>) -> PyResult<u64> {
         let entry = entry_from_py(entry)?;
         let journal = self.journal(py)?;
-        py.detach(|| journal.append(&entry)).py_err(py)
+        release_for_append(py, || journal.append(&entry)).py_err(py)
     }
 
     /// Appends entries as one batch (one sync); returns their sequences.
@@ -224,7 +238,7 @@ impl NativeJournal {
             return Ok(Vec::new());
         }
         let journal = self.journal(py)?;
-        py.detach(|| journal.append_batch(&batch)).py_err(py)
+        release_for_append(py, || journal.append_batch(&batch)).py_err(py)
     }
 
     /// `(entries, truncated, total_count)` for a filter object.
