@@ -83,6 +83,7 @@ operations = st.lists(
 @settings(
     max_examples=150,
     deadline=None,
+    database=None,  # nothing written beside the tests; a failure prints its example
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(operations)
