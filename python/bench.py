@@ -1,7 +1,8 @@
 """Measures baldur_journal from Python against the reference's in-memory
 journal, in one process (docs/PERFORMANCE.md, "From Python").
 
-    python python/bench.py [--dir DIR] [--count N] [--durable N] [--replay N] [--cli PATH]
+    python python/bench.py [--dir DIR] [--count N] [--durable N] [--replay N]
+                           [--segment-bytes B] [--cli PATH]
 
 Needs baldur_journal and baldur-framework 1.17.1 installed. Journals are
 built under --dir (default: the system's temp directory) and removed.
@@ -81,6 +82,10 @@ def main() -> None:
     parser.add_argument("--durable", type=int, default=2_000, help="durable single-thread appends")
     parser.add_argument("--replay", type=int, default=1_000_000, help="entries replayed")
     parser.add_argument(
+        "--segment-bytes", type=int, default=None,
+        help="segment size of the queried journal (default the engine's 128 MiB)",
+    )
+    parser.add_argument(
         "--cli",
         default=shutil.which("baldur-journal"),
         help="the baldur-journal binary whose `bench append` measures the raw disk beside us",
@@ -99,7 +104,9 @@ def run(root: Path, args) -> None:
 
     # Appends, one call per entry, timing only the calls.
     reference = InMemoryEventJournalRepository(max_entries=count, max_query_limit=10_000)
-    ours = bj.DiskEventJournalRepository(root / "appends", durability="os")
+    ours = bj.DiskEventJournalRepository(
+        root / "appends", durability="os", segment_bytes=args.segment_bytes
+    )
     t_ref = timed(lambda: [reference.append(e) for e in prebuilt])
     t_ours = timed(lambda: [ours.append(e) for e in prebuilt])
     row(f"append {count:,} entries, one call each, not durable", t_ours / count, t_ref / count,
