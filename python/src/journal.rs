@@ -44,11 +44,45 @@ impl Backend {
 #[pyclass(frozen, module = "baldur_journal._native")]
 pub struct NativeJournal {
     backend: RwLock<Option<Backend>>,
+    /// The process that opened it. A child forked from it has no writer
+    /// thread: its calls are refused and its drop leaves the journal alone.
+    opened_by: u32,
+}
+
+/// The refusal in a forked child.
+pub fn forked(py: Python<'_>, what: &str, opened_by: u32) -> PyErr {
+    raise(
+        py,
+        Kind::Journal,
+        format!(
+            "this {what} was opened by process {opened_by}, and this process {} is a fork of it: \
+             open the journal in this process (a writer's lock and thread stay with the parent)",
+            std::process::id()
+        ),
+    )
+}
+
+impl Drop for NativeJournal {
+    fn drop(&mut self) {
+        if self.opened_by != std::process::id() {
+            // IMPORTANT: never close the parent's journal from a child: its
+            // writer thread does not exist here, and joining it would hang.
+            let backend = self
+                .backend
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            std::mem::forget(backend);
+        }
+    }
 }
 
 impl NativeJournal {
     /// The backend, or `JournalClosedError`.
     pub fn backend(&self, py: Python<'_>) -> PyResult<Backend> {
+        if self.opened_by != std::process::id() {
+            return Err(forked(py, "journal", self.opened_by));
+        }
         self.backend
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -63,6 +97,7 @@ impl NativeJournal {
     fn new(backend: Backend) -> Self {
         NativeJournal {
             backend: RwLock::new(Some(backend)),
+            opened_by: std::process::id(),
         }
     }
 }
@@ -336,6 +371,11 @@ impl NativeJournal {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        if self.opened_by != std::process::id() {
+            // A forked child: the parent's journal is not ours to close.
+            std::mem::forget(taken);
+            return Ok(());
+        }
         match taken {
             Some(Backend::Disk(disk)) => py.detach(|| disk.close()).py_err(py),
             Some(Backend::Other(other)) => py.detach(|| other.sync()).py_err(py),

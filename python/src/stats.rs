@@ -37,7 +37,42 @@ impl Repository {
 /// The statistics of one journal.
 #[pyclass(frozen, module = "baldur_journal._native")]
 pub struct NativeStatistics {
-    repository: Repository,
+    /// `None` only once dropped in a forked child.
+    repository: Option<Repository>,
+    /// The process that built it (see `NativeJournal`'s fork rule).
+    opened_by: u32,
+}
+
+impl Drop for NativeStatistics {
+    fn drop(&mut self) {
+        if self.opened_by != std::process::id() {
+            // IMPORTANT: the parent's journal and threads are not ours to
+            // close from a forked child.
+            std::mem::forget(self.repository.take());
+        }
+    }
+}
+
+impl NativeStatistics {
+    fn new_in_this_process(repository: Repository) -> Self {
+        NativeStatistics {
+            repository: Some(repository),
+            opened_by: std::process::id(),
+        }
+    }
+
+    fn repository(&self, py: Python<'_>) -> PyResult<&Repository> {
+        if self.opened_by != std::process::id() {
+            return Err(crate::journal::forked(
+                py,
+                "statistics repository",
+                self.opened_by,
+            ));
+        }
+        self.repository
+            .as_ref()
+            .ok_or_else(|| raise(py, Kind::Closed, "the statistics are dropped".into()))
+    }
 }
 
 /// An argument error, raised as `JournalInputError`.
@@ -220,9 +255,9 @@ impl NativeStatistics {
         let live = py
             .detach(|| builder.audit_verification_keys(keyring).build())
             .py_err(py)?;
-        Ok(NativeStatistics {
-            repository: Repository::Live(live),
-        })
+        Ok(NativeStatistics::new_in_this_process(Repository::Live(
+            live,
+        )))
     }
 
     /// The statistics as of a sequence (`sequence`) or an append time
@@ -237,7 +272,7 @@ impl NativeStatistics {
         time_ns: Option<i64>,
         now_ns: Option<i64>,
     ) -> PyResult<Self> {
-        let Repository::Live(live) = &self.repository else {
+        let Repository::Live(live) = self.repository(py)? else {
             return Err(raise(
                 py,
                 Kind::Input,
@@ -255,16 +290,16 @@ impl NativeStatistics {
             Some(now) => view.with_now(Timestamp::from_unix_nanos(now)),
             None => view,
         };
-        Ok(NativeStatistics {
-            repository: Repository::View(Box::new(view)),
-        })
+        Ok(NativeStatistics::new_in_this_process(Repository::View(
+            Box::new(view),
+        )))
     }
 
     /// Calls `method` with JSON `arguments`; returns the answer as JSON.
     fn call(&self, py: Python<'_>, method: &str, arguments: &str) -> PyResult<String> {
         let arguments: Map<String, Value> = serde_json::from_str(arguments)
             .map_err(|e| raise(py, Kind::Input, format!("{method}: arguments: {e}")))?;
-        let repository = self.repository.get();
+        let repository = self.repository(py)?.get();
         py.detach(|| answer(repository, method, &arguments))
             .map_err(|e| raise(py, error_kind(&e), format!("{method}: {e}")))
     }

@@ -315,3 +315,48 @@ def test_open_a_redis_journal():
         assert [e.sequence for e in result.entries] == [1] and result.total_count == 1
         assert [e.sequence for e in journal.replay(1)] == [1, 2]
         assert journal.write_stats() is None
+
+
+def test_a_forked_child_is_refused_and_leaves_the_parents_journal_alone(journal_dir):
+    """A service that opens the journal before its server forks workers: the
+    child has no writer thread, so its calls are refused (never a hang), and
+    dropping its copy closes nothing."""
+    import gc
+    import select
+
+    journal = bj.DiskEventJournalRepository(journal_dir)
+    stats = bj.JournalStatisticsRepository(journal)
+    journal.append(entry())
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, drop everything, exit without cleanup
+        outcome = []
+        for call in (
+            lambda: journal.append(entry()),
+            lambda: journal.get_latest_sequence(),
+            lambda: stats.get_status_counts(),
+        ):
+            try:
+                call()
+                outcome.append("served")
+            except bj.JournalError as e:
+                outcome.append("refused" if "fork" in str(e) else f"other: {e}")
+        journal.close()
+        del journal, stats
+        gc.collect()
+        os.write(write, ",".join(outcome).encode())
+        os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60)
+    if not ready:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert ready, "the child hung"
+    assert os.read(read, 4096).decode() == "refused,refused,refused"
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's journal still works, and the child appended nothing.
+    assert journal.append(entry()) == 2
+    assert stats.get_status_counts().total == 0
+    journal.close()
