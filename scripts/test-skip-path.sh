@@ -35,7 +35,7 @@ run() {
   : >"$log"
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
-    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_TMPFS -u BALDUR_NO_PYTHON_BUILD -u BALDUR_PYTHON3 BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -78,6 +78,21 @@ if run nonzero "$cli" redis_cli:: PATH=/nonexistent CI=true; then
 fi
 # CI=false is not CI.
 run 0 "$cli" redis_cli:: PATH=/nonexistent CI=false || true
+
+# The Python package's step (scripts/test-python.sh): off on purpose passes
+# under CI; without Python it skips outside CI and fails under CI.
+python_step() {
+  local expect=$1 kind=$2
+  shift 2
+  if run "$expect" scripts/test-python.sh "" "$@"; then
+    if ! grep -q $'^python_build\t'"$kind"$'\ttest-python::pytest\t' "$log"; then
+      fail "test-python.sh $*: no python_build $kind line; the log: $(cat "$log")"
+    fi
+  fi
+}
+python_step 0 off CI=true BALDUR_NO_PYTHON_BUILD=1
+python_step 0 unavailable BALDUR_PYTHON3=/nonexistent/python3
+python_step nonzero failed CI=true BALDUR_PYTHON3=/nonexistent/python3
 
 [ "$failures" -eq 0 ] || exit 1
 echo "skip path: turned-off dependencies pass under CI, unavailable ones skip (fail under CI), all logged"
