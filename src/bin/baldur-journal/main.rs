@@ -22,6 +22,7 @@ mod lifecycle;
 mod open;
 mod output;
 mod read;
+mod report;
 mod stats;
 mod tail;
 
@@ -125,6 +126,7 @@ enum Command {
     Tail(tail::TailArgs),
     Stats(stats::StatsArgs),
     Dashboard(dashboard::DashboardArgs),
+    Report(report::ReportArgs),
     Audit(audit::AuditArgs),
     Archive(lifecycle::ArchiveArgs),
     Purge(lifecycle::PurgeArgs),
@@ -141,6 +143,7 @@ fn usage_conflict(command: &Command) -> Option<String> {
         Command::Export(args) => args.inverted(),
         Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
         Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
+        Command::Report(args) => args.conflict(),
         _ => None,
     }
 }
@@ -221,6 +224,7 @@ fn run_command(globals: &Globals, command: Command) -> anyhow::Result<Outcome> {
         Command::Tail(args) => tail::run_tail(globals, &args),
         Command::Stats(args) => stats::run_stats(globals, &args),
         Command::Dashboard(args) => dashboard::run_dashboard(globals, &args),
+        Command::Report(args) => report::run_report(globals, &args),
         Command::Audit(args) => audit::run_audit(globals, &args),
         Command::Archive(args) => lifecycle::run_archive(globals, &args),
         Command::Purge(args) => lifecycle::run_purge(globals, &args),
