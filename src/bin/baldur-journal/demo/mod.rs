@@ -139,46 +139,16 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     )?;
     out.flush()?;
 
-    let mean_gap_ns = span_ns as f64 / args.events.max(1) as f64;
-    let mut sim = Simulation::new(seed, start, mean_gap_ns);
-    let mut fleet_left = args.events;
-    // The fleet's stream ends at `end` too, even with fewer events than asked.
-    let mut next_fleet = (fleet_left > 0)
-        .then(|| sim.next_event())
-        .filter(|e| e.timestamp <= end);
-    let mut dlq = dlq.into_iter().peekable();
     let bar = output::progress(Some(total), "appending", "events");
     let appending = Instant::now();
     let folding = statistics.refresh()?;
-    loop {
-        let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            // The earlier of the two streams' next events.
-            let take_fleet = match (&next_fleet, dlq.peek()) {
-                (Some(f), Some(d)) => f.timestamp <= d.timestamp,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            if take_fleet {
-                batch.extend(next_fleet.take());
-                fleet_left -= 1;
-                next_fleet = (fleet_left > 0)
-                    .then(|| sim.next_event())
-                    .filter(|e| e.timestamp <= end);
-            } else {
-                batch.extend(dlq.next());
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let count = batch.len() as u64;
-        // Chained (DLQ events) and appended under the statistics' lock,
-        // one append_batch and fdatasync, then folded.
-        statistics.record(batch)?;
-        bar.inc(count);
-    }
+    let fleet = Fleet {
+        seed,
+        start,
+        end,
+        events: args.events,
+    };
+    append_merged(&statistics, dlq, &fleet, |count| bar.inc(count))?;
     bar.finish_and_clear();
     let took = appending.elapsed();
     let last = journal.get_latest_sequence()?;
@@ -252,6 +222,69 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     writeln!(out, "done in {}", human_duration(started.elapsed()))?;
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The fleet's simulated events: circuit breakers, error budgets,
+/// emergency levels.
+pub struct Fleet {
+    pub seed: u64,
+    pub start: Timestamp,
+    /// No fleet event is later than this.
+    pub end: Timestamp,
+    /// Events to make, at most.
+    pub events: u64,
+}
+
+/// Appends the DLQ events `dlq` (in time order) interleaved in time with
+/// the fleet's, through `statistics` (so DLQ events are chained as they
+/// are appended), in batches of [`BATCH`]; `progress` gets each batch's
+/// size.
+pub fn append_merged<J: EventJournal + ?Sized>(
+    statistics: &JournalStatistics<J>,
+    dlq: Vec<JournalEntry>,
+    fleet: &Fleet,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
+    let span_ns = fleet.end.as_unix_nanos() - fleet.start.as_unix_nanos();
+    let mean_gap_ns = span_ns as f64 / fleet.events.max(1) as f64;
+    let mut sim = Simulation::new(fleet.seed, fleet.start, mean_gap_ns);
+    let mut fleet_left = fleet.events;
+    let end = fleet.end;
+    // The fleet's stream ends at `end` too, even with fewer events than asked.
+    let mut next_fleet = (fleet_left > 0)
+        .then(|| sim.next_event())
+        .filter(|e| e.timestamp <= end);
+    let mut dlq = dlq.into_iter().peekable();
+    loop {
+        let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH {
+            // The earlier of the two streams' next events.
+            let take_fleet = match (&next_fleet, dlq.peek()) {
+                (Some(f), Some(d)) => f.timestamp <= d.timestamp,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_fleet {
+                batch.extend(next_fleet.take());
+                fleet_left -= 1;
+                next_fleet = (fleet_left > 0)
+                    .then(|| sim.next_event())
+                    .filter(|e| e.timestamp <= end);
+            } else {
+                batch.extend(dlq.next());
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let count = batch.len() as u64;
+        // Chained (DLQ events) and appended under the statistics' lock,
+        // one append_batch and fdatasync, then folded.
+        statistics.record(batch)?;
+        progress(count);
+    }
+    Ok(())
 }
 
 /// The report's path: `baldur-report.html` beside the journal directory
