@@ -525,7 +525,7 @@ mod tests {
     fn only_the_latest_days_max_days_are_kept() {
         let journal = MemoryJournal::new();
         let events: Vec<_> = (0..10)
-            .map(|n| StoreEvent::new(&format!("e{n}"), "d", "t").to_entry(at(n, 0)))
+            .map(|n| StoreEvent::new(format!("e{n}"), "d", "t").to_entry(at(n, 0)))
             .collect();
         journal.append_batch(&events).unwrap();
         let (timeline, _) = collect(&journal, &TimelineOptions::default(), 4).unwrap();
