@@ -626,7 +626,7 @@ fn breaker_chart(report: &Report) -> String {
     let rows = breakers
         .iter()
         .map(|(history, trips)| TimelineRow {
-            label: format!("{} ({trips} trips)", svg::clip(&history.service_name, 15)),
+            label: format!("{} ({trips} trips)", svg::clip(&history.service_name, 12)),
             changes: history
                 .changes
                 .iter()

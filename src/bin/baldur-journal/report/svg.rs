@@ -451,7 +451,7 @@ pub fn timelines(chart: &Timelines<'_>) -> String {
     let mut body = String::new();
     let items: Vec<(&str, &str)> = chart.states.iter().map(|s| (s.name, s.color)).collect();
     let legend_h = legend(&mut body, &items, 18.0, chart.width);
-    let left = 150.0;
+    let left = 160.0;
     let top = legend_h + 14.0;
     let row_h = 22.0;
     let plot_w = chart.width - left - RIGHT;
