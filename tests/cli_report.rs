@@ -139,6 +139,6 @@ fn verify_shows_a_clean_journal_and_exits_1_on_a_broken_chain() {
     tamper(&dir, b"needs a human", b"needs a huma!");
     run_code(&mut report(&dir, &page, &["--verify"]), 1);
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("1 problems</span>"), "{html}");
+    assert!(html.contains("problems found: 1</span>"), "{html}");
     assert!(html.contains("audit chain of dlq_entry"), "{html}");
 }

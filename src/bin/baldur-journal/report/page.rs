@@ -765,7 +765,7 @@ fn write_health(out: &mut String, report: &Report) {
         Some(v) => {
             let _ = write!(
                 out,
-                r#"<tr><th>verify</th><td><span class="bad">{} problems</span><ul>"#,
+                r#"<tr><th>verify</th><td><span class="bad">problems found: {}</span><ul>"#,
                 v.problems.len()
             );
             for problem in &v.problems {
