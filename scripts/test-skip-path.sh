@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk 2>&1) || {
+built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk \
+  --test report_browser 2>&1) || {
   echo "$built" | tail -n 30 >&2
   exit 1
 }
@@ -15,6 +16,7 @@ binary() { sed -n "s|.*Executable tests/$1\.rs (\(.*\))\$|\1|p" <<<"$built"; }
 redis_cli=$(binary redis_cli)
 interop=$(binary redis_python_interop)
 full_disk=$(binary full_disk)
+browser=$(binary report_browser)
 
 log=$(mktemp)
 out=$(mktemp)
@@ -33,7 +35,8 @@ run() {
   : >"$log"
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
-    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_TMPFS -u BALDUR_NO_CHROMIUM -u BALDUR_CHROMIUM BALDUR_SKIP_LOG="$log" "$@" "$bin" \
+    >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -63,12 +66,22 @@ fi
 if run 0 "$full_disk" CI=true BALDUR_NO_TMPFS=1; then
   logged full_disk "$full_disk" $'^tmpfs\toff\tfull_disk::'
 fi
+if run 0 "$browser" CI=true BALDUR_NO_CHROMIUM=1; then
+  logged report_browser "$browser" $'^chromium\toff\treport_browser::'
+fi
 # No redis-server, no switch: skips outside CI, fails under CI.
 if run 0 "$redis_cli" PATH=/nonexistent; then
   logged redis_cli "$redis_cli" $'^redis\tunavailable\tredis_cli::'
 fi
 if run nonzero "$redis_cli" PATH=/nonexistent CI=true; then
   logged redis_cli "$redis_cli" $'^redis\tfailed\tredis_cli::'
+fi
+# No browser (a path that is none), no switch: the same.
+if run 0 "$browser" BALDUR_CHROMIUM=/nonexistent/chromium; then
+  logged report_browser "$browser" $'^chromium\tunavailable\treport_browser::'
+fi
+if run nonzero "$browser" BALDUR_CHROMIUM=/nonexistent/chromium CI=true; then
+  logged report_browser "$browser" $'^chromium\tfailed\treport_browser::'
 fi
 # CI=false is not CI.
 run 0 "$redis_cli" PATH=/nonexistent CI=false || true

@@ -2,8 +2,9 @@
 //! loads the page the demo wrote; the DOM it dumps holds every chart's SVG
 //! with marks in it, every audit-trail link has its target, there is no
 //! script; and its screenshot is not blank. Needs Debian's `chromium`
-//! (`.ci/run` installs it): skips visibly without it (or with
-//! BALDUR_NO_CHROMIUM set), fails under CI.
+//! (`.ci/run` installs it; `BALDUR_CHROMIUM` names another browser
+//! binary): skips visibly without it (or with BALDUR_NO_CHROMIUM set),
+//! fails under CI.
 
 mod skip;
 
@@ -30,12 +31,16 @@ const CHARTS: [(&str, usize); 8] = [
     ("chart-health", 1),
 ];
 
-/// The browser: `/usr/bin/chromium` (Debian's), or `chromium` on the path.
+/// The browser: `$BALDUR_CHROMIUM` when set, else `/usr/bin/chromium`
+/// (Debian's), else `chromium` on the path.
 fn chromium() -> Result<PathBuf, String> {
-    let candidates = [
-        PathBuf::from("/usr/bin/chromium"),
-        PathBuf::from("chromium"),
-    ];
+    let candidates = match std::env::var_os("BALDUR_CHROMIUM") {
+        Some(path) => vec![PathBuf::from(path)],
+        None => vec![
+            PathBuf::from("/usr/bin/chromium"),
+            PathBuf::from("chromium"),
+        ],
+    };
     for candidate in candidates {
         if let Ok(output) = Command::new(&candidate).arg("--version").output()
             && output.status.success()
@@ -43,7 +48,10 @@ fn chromium() -> Result<PathBuf, String> {
             return Ok(candidate);
         }
     }
-    Err("no chromium (/usr/bin/chromium or on PATH): apt-get install chromium".into())
+    Err(
+        "no chromium ($BALDUR_CHROMIUM, /usr/bin/chromium or on PATH): apt-get install chromium"
+            .into(),
+    )
 }
 
 /// Runs headless Chromium on `page` with `extra` arguments, a fresh
