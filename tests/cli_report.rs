@@ -142,3 +142,23 @@ fn verify_shows_a_clean_journal_and_exits_1_on_a_broken_chain() {
     assert!(html.contains("problems found: 1</span>"), "{html}");
     assert!(html.contains("audit chain of dlq_entry"), "{html}");
 }
+
+#[test]
+fn extreme_event_times_and_gaps_still_make_a_page() {
+    // The golden journal: gaps, a sequence past u32::MAX, event times at
+    // the ends of the range a timestamp holds.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("golden");
+    golden_copy(&dir);
+    let page = tmp.path().join("report.html");
+    let out = stdout(&run_ok(&mut report(&dir, &page, &["--verify"])));
+    assert!(
+        out.contains(", 366 days,"),
+        "at most 366 days are charted: {out}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for id in CHARTS {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(html.contains("<span class=\"good\">clean</span>"));
+}

@@ -218,7 +218,7 @@ pub fn collect(
         settings.since,
         settings
             .until
-            .map(|t| Timestamp::from_unix_nanos(t.as_unix_nanos() - 1)),
+            .map(|t| Timestamp::from_unix_nanos(t.as_unix_nanos().saturating_sub(1))),
     );
     let mut trails = Vec::new();
     for entry in timeline.waiting.iter().take(LONGEST_WAITING) {
@@ -251,7 +251,7 @@ fn window(days: &[DayRow], since: Option<Timestamp>, until: Option<Timestamp>) -
         .iter()
         .filter(|day| {
             let start = day.start.as_unix_nanos();
-            since.is_none_or(|t| start + DAY_NS > t.as_unix_nanos())
+            since.is_none_or(|t| start.saturating_add(DAY_NS) > t.as_unix_nanos())
                 && until.is_none_or(|t| start < t.as_unix_nanos())
         })
         .cloned()

@@ -298,18 +298,18 @@ fn breaches(
         .timeline
         .waiting
         .iter()
-        .filter(move |entry| now - entry.created_at.as_unix_nanos() > SLA_NS)
+        .filter(move |entry| now.saturating_sub(entry.created_at.as_unix_nanos()) > SLA_NS)
 }
 
 fn window_bounds(report: &Report) -> (i64, i64) {
     match (report.days.first(), report.days.last()) {
         (Some(first), Some(last)) => (
             first.start.as_unix_nanos(),
-            last.start.as_unix_nanos() + DAY_NS,
+            last.start.as_unix_nanos().saturating_add(DAY_NS),
         ),
         _ => {
             let now = report.now.as_unix_nanos();
-            (now - DAY_NS, now)
+            (now.saturating_sub(DAY_NS), now)
         }
     }
 }
@@ -556,7 +556,7 @@ fn sla_chart(report: &Report) -> String {
     let now = report.now.as_unix_nanos();
     let mut by_domain: BTreeMap<&str, [u64; AGE_BUCKETS.len()]> = BTreeMap::new();
     for entry in breaches(report) {
-        let hours = (now - entry.created_at.as_unix_nanos()) / 3_600_000_000_000;
+        let hours = now.saturating_sub(entry.created_at.as_unix_nanos()) / 3_600_000_000_000;
         let bucket = AGE_BUCKETS
             .iter()
             .rposition(|(_, from)| hours >= *from)
@@ -655,7 +655,9 @@ fn breaker_chart(report: &Report) -> String {
         states: &BREAKER_STATES,
         rows,
         start: window.0,
-        end: window.1.min(report.now.as_unix_nanos().max(window.0 + 1)),
+        end: window
+            .1
+            .min(report.now.as_unix_nanos().max(window.0.saturating_add(1))),
         ticks,
         x_title: "day (UTC)",
         width: NARROW,
@@ -799,7 +801,7 @@ fn write_waiting(out: &mut String, report: &Report) {
             escape(&entry.status),
             entry.retry_count,
             time_to_second(entry.created_at),
-            age(now - entry.created_at.as_unix_nanos())
+            age(now.saturating_sub(entry.created_at.as_unix_nanos()))
         );
     }
     let _ = write!(

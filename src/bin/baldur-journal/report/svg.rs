@@ -458,9 +458,9 @@ pub fn timelines(chart: &Timelines<'_>) -> String {
     // Pixel columns of PIXEL units each: a run shorter than that shows
     // its most severe state.
     let columns = (plot_w / PIXEL) as usize;
-    let span = (chart.end - chart.start).max(1) as f64;
+    let span = chart.end.saturating_sub(chart.start).max(1) as f64;
     let column_of = |at: i64| -> usize {
-        let x = (at - chart.start) as f64 / span * columns as f64;
+        let x = at.saturating_sub(chart.start) as f64 / span * columns as f64;
         (x.max(0.0) as usize).min(columns)
     };
     for (r, row) in chart.rows.iter().enumerate() {
@@ -519,7 +519,7 @@ pub fn timelines(chart: &Timelines<'_>) -> String {
         chart.width - RIGHT
     );
     for (at, label) in &chart.ticks {
-        let x = left + (*at - chart.start) as f64 / span * plot_w;
+        let x = left + at.saturating_sub(chart.start) as f64 / span * plot_w;
         let _ = write!(
             body,
             r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{top:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
