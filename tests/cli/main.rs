@@ -18,6 +18,7 @@ mod cli_info;
 mod cli_input_bounds;
 mod cli_query;
 mod cli_range_latest;
+mod cli_report;
 mod cli_read_only;
 mod cli_sequence_max;
 mod cli_stats;
