@@ -81,6 +81,7 @@ pub struct DayRow {
 pub const STATUS_SLOTS: usize = ALL_STATUSES.len() + 1;
 
 /// The name of each slot of [`DayRow::statuses`].
+#[must_use]
 pub fn status_slot_names() -> [&'static str; STATUS_SLOTS] {
     let mut names = [OTHER_STATUS; STATUS_SLOTS];
     names[..ALL_STATUSES.len()].copy_from_slice(&ALL_STATUSES);
@@ -272,7 +273,9 @@ impl Collector {
         if let Some(new) = new_slot {
             self.mix[new] += 1;
         }
-        self.slots[index] = new_slot.map_or(u8::MAX, |s| s as u8);
+        self.slots[index] = new_slot.map_or(u8::MAX, |s| {
+            u8::try_from(s).expect("a status slot is below STATUS_SLOTS, a handful")
+        });
         if old_slot != new_slot && !created {
             let row = self.day(day);
             match status {

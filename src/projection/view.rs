@@ -73,6 +73,7 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsView<J> {
     /// Entries not purged, by domain and failure type, counting those
     /// created in `[since, until]` (an end left open when `None`); one row
     /// per pair present, ordered by domain then failure type.
+    #[must_use]
     pub fn failure_types_by_domain(
         &self,
         since: Option<Timestamp>,

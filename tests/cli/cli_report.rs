@@ -3,8 +3,6 @@
 //! --until choose the days, --as-of the past; --verify shows the verify
 //! result and exits 1 on a problem; usage mistakes exit 2.
 
-
-
 use crate::cli_common::*;
 
 /// The SVG ids of every chart the page draws.

@@ -118,6 +118,10 @@ impl Simulation {
 
     /// Whether `service` is in an incident now (scheduling the next ones
     /// as time passes).
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "simulated gaps and durations of hours, in nanoseconds: far inside i64"
+    )]
     fn in_incident(&mut self, service: usize) -> bool {
         let now = self.now_ns;
         let (mut start, mut end) = self.incidents[service];

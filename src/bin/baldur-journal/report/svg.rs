@@ -91,6 +91,11 @@ fn ticks(max: f64) -> (f64, f64) {
 }
 
 /// A tick value: whole numbers with thousands separated, else 2 decimals.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the integer part of an axis label, finite and far below 2^64"
+)]
 pub fn number(value: f64) -> String {
     if value.fract().abs() > 1e-9 {
         return format!("{value:.2}")
@@ -329,6 +334,11 @@ const HEAT: [&str; 6] = [
 
 /// The colour of `value` on a scale up to `max` (square root, so the small
 /// counts stay apart from zero).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a share in 0..=1 times the palette's length: a small non-negative index"
+)]
 fn heat_color(value: u64, max: u64) -> &'static str {
     if value == 0 || max == 0 {
         return HEAT[0];
@@ -447,6 +457,11 @@ pub struct Timelines<'a> {
 /// State timelines as an `<svg>` element. A pixel column where several
 /// states alternate shows the most severe (a trip never vanishes between
 /// two pixels); the `<title>` of each band says its state and time span.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "pixel columns of a chart a few hundred pixels wide, clamped at 0"
+)]
 pub fn timelines(chart: &Timelines<'_>) -> String {
     let mut body = String::new();
     let items: Vec<(&str, &str)> = chart.states.iter().map(|s| (s.name, s.color)).collect();
