@@ -4,6 +4,7 @@
 //! the statistics fold over Redis answer like over the disk, with audit
 //! chains that two handles cannot fork (the conditional append runs in
 //! the server's script).
+#![cfg(feature = "redis")]
 
 mod cli_common;
 mod redis_common;
