@@ -470,11 +470,35 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
             .unwrap();
         assert_eq!(n, 1, "{key} is not on the target node");
     }
+    #[cfg(feature = "cli")]
+    the_cli_opens_the_cluster(&format!("{base}-0"), acknowledged[0].len() as u64);
     eprintln!(
         "cluster: {} entries in {JOURNALS} journals on {} primaries; journal 0's slot {slot} \
          moved from node {source} to {target} at sequences {before}..{after}",
         acknowledged.iter().map(BTreeMap::len).sum::<usize>(),
         owners.len()
+    );
+}
+
+/// The CLI's `--journal` takes the cluster URL, and refuses it with the
+/// baldur layout.
+#[cfg(feature = "cli")]
+fn the_cli_opens_the_cluster(url: &str, latest: u64) {
+    let cli = || Command::new(env!("CARGO_BIN_EXE_baldur-journal"));
+    let out = cli().args(["--journal", url, "latest"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        latest.to_string()
+    );
+    let out = cli()
+        .args(["--journal", &format!("{url}&layout=baldur"), "latest"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("layout=baldur on a Redis Cluster"),
+        "{out:?}"
     );
 }
 
