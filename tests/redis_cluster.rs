@@ -470,6 +470,21 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
             .unwrap();
         assert_eq!(n, 1, "{key} is not on the target node");
     }
+    // min_replicas on a cluster: the script and WAIT go to the slot's
+    // primary in one pipeline; these primaries have no replica, so the
+    // append is applied there and reported unconfirmed.
+    let waiting =
+        RedisJournal::open_url(&format!("{base}-1&min_replicas=1&replica_timeout_ms=100")).unwrap();
+    let before_wait = waiting.get_latest_sequence().unwrap();
+    match waiting.append(&entry(9, 0)) {
+        Err(baldur_journal::Error::ReplicasMissing {
+            first_sequence,
+            acknowledged: 0,
+            ..
+        }) => assert_eq!(first_sequence, before_wait + 1),
+        other => panic!("expected ReplicasMissing, got {other:?}"),
+    }
+    assert_eq!(waiting.get_latest_sequence().unwrap(), before_wait + 1);
     #[cfg(feature = "cli")]
     the_cli_opens_the_cluster(&format!("{base}-0"), acknowledged[0].len() as u64);
     eprintln!(
