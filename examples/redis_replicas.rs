@@ -10,7 +10,9 @@
 //!   append followed by `WAIT 1 1000` in the same round trip;
 //! - `min_replicas=1 + always`: the same with `appendfsync always` on both.
 //!
-//! Each runs 2,000 appends from one thread, then 2,000 from 8 threads.
+//! Each runs 200 appends to warm up, 2,000 appends from one thread, then
+//! 2,000 from 8 threads; the four deployments take turns for 3 rounds and
+//! the table shows each one's median.
 //!
 //! ```sh
 //! cargo run --release --example redis_replicas      # needs redis-server on PATH
@@ -25,6 +27,7 @@ use baldur_journal::{Context, EventJournal, JournalEntry, RedisJournal, Timestam
 
 const SINGLE: usize = 2_000;
 const THREADS: usize = 8;
+const ROUNDS: usize = 3;
 
 fn entry(i: usize) -> JournalEntry {
     JournalEntry::new(
@@ -113,6 +116,9 @@ fn aof(always: bool) -> Vec<String> {
 /// Appends per second from one thread and from `THREADS`.
 fn measure(url: &str) -> (f64, f64) {
     let j = Arc::new(RedisJournal::open_url(url).unwrap());
+    for i in 0..200 {
+        j.append(&entry(i)).unwrap();
+    }
     let t = Instant::now();
     for i in 0..SINGLE {
         j.append(&entry(i)).unwrap();
@@ -165,7 +171,25 @@ fn main() {
         ("min_replicas=1", true, false),
         ("min_replicas=1 + always", true, true),
     ];
-    let results: Vec<_> = rows.iter().map(|&(_, r, a)| run(r, a)).collect();
+    let mut samples = vec![Vec::new(); rows.len()];
+    for _ in 0..ROUNDS {
+        for (i, &(_, replica, always)) in rows.iter().enumerate() {
+            samples[i].push(run(replica, always));
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let results: Vec<(f64, f64)> = samples
+        .into_iter()
+        .map(|s| {
+            (
+                median(s.iter().map(|r| r.0).collect()),
+                median(s.iter().map(|r| r.1).collect()),
+            )
+        })
+        .collect();
     let (base1, base8) = results[0];
     println!("| deployment | append, 1 thread | append, {THREADS} threads |");
     println!("| --- | --- | --- |");
