@@ -506,6 +506,24 @@ fn the_cli_opens_the_cluster(url: &str, latest: u64) {
         String::from_utf8_lossy(&out.stdout).trim(),
         latest.to_string()
     );
+    // `copy` into a new journal on the cluster keeps every sequence.
+    let copy = url.replacen("?prefix=", "?prefix=copy-", 1);
+    let out = cli()
+        .args(["copy", "--from", url, "--to", &copy])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let export = |url: &str| {
+        let out = cli().args(["--journal", url, "export"]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        out.stdout
+    };
+    let exported = export(url);
+    assert_eq!(
+        exported.iter().filter(|b| **b == b'\n').count() as u64,
+        latest
+    );
+    assert!(exported == export(&copy), "the copy exports differently");
     let out = cli()
         .args(["--journal", &format!("{url}&layout=baldur"), "latest"])
         .output()
