@@ -485,6 +485,7 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
         other => panic!("expected ReplicasMissing, got {other:?}"),
     }
     assert_eq!(waiting.get_latest_sequence().unwrap(), before_wait + 1);
+    every_operation_works_on_the_cluster(&format!("{base}-ops"));
     #[cfg(feature = "cli")]
     the_cli_opens_the_cluster(&format!("{base}-0"), acknowledged[0].len() as u64);
     eprintln!(
@@ -493,6 +494,74 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
         acknowledged.iter().map(BTreeMap::len).sum::<usize>(),
         owners.len()
     );
+}
+
+/// The journal's operations on a cluster, each against a known answer:
+/// batches over several script calls, `append_at`, the conditional
+/// append, ranges, time windows and filtered queries.
+fn every_operation_works_on_the_cluster(url: &str) {
+    use baldur_journal::{Error, JournalQueryFilter};
+    let j = RedisJournal::open_url(url).unwrap();
+    let at = |i: u64| Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + i as i64 * 1_000);
+    let batch: Vec<JournalEntry> = (1..=1500u64)
+        .map(|i| {
+            let kind = if i % 3 == 0 {
+                "dlq_resolve"
+            } else {
+                "dlq_store"
+            };
+            let mut e = JournalEntry::new(kind, "ops", at(i), "payments");
+            e.context = Context::from_json(&format!(r#"{{"i":{i}}}"#)).unwrap();
+            e
+        })
+        .collect();
+    let seqs = j.append_batch(&batch).unwrap();
+    assert_eq!(seqs, (1..=1500).collect::<Vec<u64>>());
+    j.append_at(2000, &entry(0, 2000)).unwrap();
+    assert!(matches!(
+        j.append_at(1999, &entry(0, 1999)),
+        Err(Error::NonMonotonic { .. })
+    ));
+    assert_eq!(
+        j.append_if_latest(2000, &entry(0, 2001)).unwrap(),
+        Some(2001)
+    );
+    assert_eq!(j.append_if_latest(5, &entry(0, 0)).unwrap(), None);
+    assert_eq!(j.get_latest_sequence().unwrap(), 2001);
+    let range: Vec<u64> = j
+        .get_sequence_range(1490, 1510)
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(range, (1490..=1500).collect::<Vec<u64>>());
+    let tail: Vec<u64> = j
+        .range_iter_from(1995)
+        .unwrap()
+        .map(|e| e.unwrap().sequence)
+        .collect();
+    assert_eq!(tail, [2000, 2001]);
+    // Entries 101..=200 by time; a third of them resolved.
+    let window = JournalQueryFilter {
+        start_time: Some(at(101)),
+        end_time: Some(at(201)),
+        limit: 10,
+        ..JournalQueryFilter::default()
+    };
+    let found = j.query(&window).unwrap();
+    assert_eq!(found.total_count, 100);
+    assert_eq!(
+        found.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        (101..=110).collect::<Vec<u64>>()
+    );
+    assert_eq!(j.count(&window).unwrap(), 100);
+    let resolved = JournalQueryFilter {
+        event_types: Some(vec!["dlq_resolve".into()]),
+        ..window
+    };
+    assert_eq!(j.count(&resolved).unwrap(), 33);
+    j.destroy().unwrap();
+    assert_eq!(j.get_latest_sequence().unwrap(), 0);
 }
 
 /// The CLI's `--journal` takes the cluster URL, and refuses it with the
