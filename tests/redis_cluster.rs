@@ -486,6 +486,25 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
     }
     assert_eq!(waiting.get_latest_sequence().unwrap(), before_wait + 1);
     every_operation_works_on_the_cluster(&format!("{base}-ops"));
+    // A journal under the untagged names of before the hash tag cannot
+    // run on a cluster: refused at open, naming the key and the remedy.
+    let legacy = format!("{prefix}-legacy");
+    let mut con = redis::cluster::ClusterClient::new(vec![cluster.nodes[0].url()])
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SET")
+        .arg(format!("{legacy}:format"))
+        .arg("1")
+        .query::<()>(&mut con)
+        .unwrap();
+    let err = RedisJournal::open_url(&cluster.url(&legacy))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("{legacy}:format")) && err.contains("Key names and migration"),
+        "{err}"
+    );
     #[cfg(feature = "cli")]
     the_cli_opens_the_cluster(&format!("{base}-0"), acknowledged[0].len() as u64);
     eprintln!(
