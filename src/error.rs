@@ -172,7 +172,7 @@ pub enum Error {
          failover may lose it"
     )]
     ReplicasMissing {
-        /// `host:port/db` of the server, or `cluster host:port,…`.
+        /// `host:port/db` of the server, or `cluster host:port,...`.
         server: String,
         /// The command (or script) that was applied.
         command: String,

@@ -465,7 +465,7 @@ impl RedisJournal {
         &self.prefix
     }
 
-    /// `host:port/db` of the server, or `cluster host:port,…` (no
+    /// `host:port/db` of the server, or `cluster host:port,...` (no
     /// credentials).
     pub fn server(&self) -> &str {
         &self.pool.server
