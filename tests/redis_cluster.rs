@@ -72,6 +72,8 @@ impl Node {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            // A replica's first sync starts at once, not after 5 s.
+            .args(["--repl-diskless-sync-delay", "0"])
             .arg("--dir")
             .arg(dir.path())
             .args(extra)
@@ -148,20 +150,7 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
-        let nodes: Vec<Node> = (0..3)
-            .map(|_| {
-                Node::start(&[
-                    "--cluster-enabled".into(),
-                    "yes".into(),
-                    "--cluster-config-file".into(),
-                    "nodes.conf".into(),
-                    "--cluster-port".into(),
-                    free_port().to_string(),
-                    "--cluster-node-timeout".into(),
-                    "5000".into(),
-                ])
-            })
-            .collect();
+        let nodes: Vec<Node> = (0..3).map(|_| Node::start(&cluster_node_args())).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
@@ -517,6 +506,116 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
     );
 }
 
+#[test]
+fn min_replicas_on_a_cluster_waits_for_the_replicas_of_the_journal_s_own_primary() {
+    if skip::needs("redis", tools_on_path).is_none() {
+        return;
+    }
+    let cluster = Cluster::start();
+    // Node 0 gets a replica; nodes 1 and 2 have none.
+    let replica = Node::start(&cluster_node_args());
+    let primary_id = cluster.id(0);
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "add-node"])
+        .arg(format!("127.0.0.1:{}", replica.port))
+        .arg(format!("127.0.0.1:{}", cluster.nodes[0].port))
+        .args(["--cluster-slave", "--cluster-master-id", &primary_id])
+        .output()
+        .expect("cannot run redis-cli --cluster add-node");
+    assert!(out.status.success(), "add-node failed: {out:?}");
+    wait_for("the replica of node 0 in sync", || {
+        replica
+            .info("replication")
+            .contains("master_link_status:up")
+            && cluster.nodes[0]
+                .info("replication")
+                .contains("connected_slaves:1")
+    });
+    wait_for("every node to know the replica", || {
+        cluster.nodes.iter().all(|n| {
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut n.con())
+                .unwrap();
+            info.contains("cluster_known_nodes:4")
+        })
+    });
+    // One journal on node 0's slots, one elsewhere.
+    let stamp = std::process::id();
+    let on = |want_zero: bool| {
+        (0..1000)
+            .map(|i| format!("wait-{stamp}-{i}"))
+            .find(|p| (cluster.owner(cluster.slot_of(p)) == 0) == want_zero)
+            .unwrap()
+    };
+    let (replicated, alone) = (on(true), on(false));
+    // Streaming to a new replica starts with its first acknowledgement:
+    // wait until a write to node 0 is confirmed.
+    let mut con = cluster.nodes[0].con();
+    wait_for("a write to node 0 confirmed by its replica", || {
+        redis::cmd("SET")
+            .arg(format!("{{{replicated}}}:probe"))
+            .arg(1)
+            .query::<()>(&mut con)
+            .unwrap();
+        redis::cmd("WAIT")
+            .arg(1)
+            .arg(100)
+            .query::<u64>(&mut con)
+            .unwrap()
+            == 1
+    });
+    let waiting = |prefix: &str, ms: u64| {
+        RedisJournal::open_url(&format!(
+            "{}&min_replicas=1&replica_timeout_ms={ms}",
+            cluster.url(prefix)
+        ))
+        .unwrap()
+    };
+    let j = waiting(&replicated, 1000);
+    for i in 1..=20u64 {
+        assert_eq!(j.append(&entry(0, i as usize)).unwrap(), i);
+    }
+    assert_eq!(
+        j.append_batch(&[entry(0, 21), entry(0, 22)]).unwrap(),
+        [21, 22]
+    );
+    let k = waiting(&alone, 100);
+    match k.append(&entry(0, 0)) {
+        Err(baldur_journal::Error::ReplicasMissing {
+            first_sequence: 1,
+            acknowledged: 0,
+            required: 1,
+            ..
+        }) => {}
+        other => panic!("expected ReplicasMissing for the journal without replica: {other:?}"),
+    }
+    // What the primary acknowledged is on its replica.
+    let mut replica_con = replica.con();
+    redis::cmd("READONLY")
+        .query::<()>(&mut replica_con)
+        .unwrap();
+    let on_replica: u64 = redis::cmd("HLEN")
+        .arg(format!("{{{replicated}}}:entries"))
+        .query(&mut replica_con)
+        .unwrap();
+    assert_eq!(on_replica, 22);
+}
+
+/// Settings of a cluster node.
+fn cluster_node_args() -> Vec<String> {
+    vec![
+        "--cluster-enabled".into(),
+        "yes".into(),
+        "--cluster-config-file".into(),
+        "nodes.conf".into(),
+        "--cluster-port".into(),
+        free_port().to_string(),
+        "--cluster-node-timeout".into(),
+        "5000".into(),
+    ]
+}
+
 /// The journal's operations on a cluster, each against a known answer:
 /// batches over several script calls, `append_at`, the conditional
 /// append, ranges, time windows and filtered queries.
@@ -631,11 +730,22 @@ fn primary_and_replica() -> (Node, Node) {
         "127.0.0.1".into(),
         primary.port.to_string(),
     ]);
-    wait_for("the replica's link to the primary", || {
-        replica
-            .info("replication")
-            .contains("master_link_status:up")
-            && primary.info("replication").contains("connected_slaves:1")
+    // The primary streams writes to a new replica only after the
+    // replica's first acknowledgement (sent once a second), so the link
+    // being up is not enough: wait until a write is confirmed by WAIT.
+    let mut con = primary.con();
+    wait_for("a write confirmed by the replica", || {
+        redis::cmd("SET")
+            .arg("replication-probe")
+            .arg(1)
+            .query::<()>(&mut con)
+            .unwrap();
+        redis::cmd("WAIT")
+            .arg(1)
+            .arg(100)
+            .query::<u64>(&mut con)
+            .unwrap()
+            == 1
     });
     (primary, replica)
 }
