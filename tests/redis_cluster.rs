@@ -549,8 +549,8 @@ fn min_replicas_on_a_cluster_waits_for_the_replicas_of_the_journal_s_own_primary
             .unwrap()
     };
     let (replicated, alone) = (on(true), on(false));
-    // Streaming to a new replica starts with its first acknowledgement:
-    // wait until a write to node 0 is confirmed.
+    // As for a primary and replica: wait until a write to node 0 is
+    // confirmed by its replica.
     let mut con = cluster.nodes[0].con();
     wait_for("a write to node 0 confirmed by its replica", || {
         redis::cmd("SET")
@@ -730,9 +730,9 @@ fn primary_and_replica() -> (Node, Node) {
         "127.0.0.1".into(),
         primary.port.to_string(),
     ]);
-    // The primary streams writes to a new replica only after the
-    // replica's first acknowledgement (sent once a second), so the link
-    // being up is not enough: wait until a write is confirmed by WAIT.
+    // A link that is up is not yet proof of replication (writes right
+    // after it were seen missing on the replica): wait until a write is
+    // confirmed by WAIT.
     let mut con = primary.con();
     wait_for("a write confirmed by the replica", || {
         redis::cmd("SET")
