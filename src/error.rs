@@ -160,6 +160,31 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An append that had to be confirmed by `min_replicas` Redis replicas
+    /// (`WAIT`) was applied on the primary, but fewer replicas confirmed
+    /// it within the timeout. The entry may still exist (it is on the
+    /// primary, and on the replicas that confirmed it), and a failover may
+    /// keep it or lose it.
+    #[error(
+        "Redis server {server}: {command}: applied on the primary (sequence {first_sequence} \
+         onwards) but only {acknowledged} of {required} replicas confirmed it within \
+         {timeout:?}; the entry may still exist (read the latest sequence to find out) and a \
+         failover may lose it"
+    )]
+    ReplicasMissing {
+        /// `host:port/db` of the server, or `cluster host:port,...`.
+        server: String,
+        /// The command (or script) that was applied.
+        command: String,
+        /// The first sequence the append was given.
+        first_sequence: u64,
+        /// Replicas that confirmed it.
+        acknowledged: u64,
+        /// Replicas asked for (`min_replicas`).
+        required: u32,
+        /// How long the append waited (`replica_timeout`).
+        timeout: std::time::Duration,
+    },
     /// The fail-fast breaker is open after consecutive failures: the call
     /// was not sent to the server.
     #[error(

@@ -1,7 +1,8 @@
 //! Opening any backend by URL: `file:///path` or a bare path (the disk
 //! journal), `memory:` (an empty in-memory journal), and
-//! `redis://host:port/db?prefix=name[&layout=baldur]` (the Redis journal,
-//! docs/REDIS.md; with the `redis` feature).
+//! `redis://host:port/db?prefix=name[&layout=baldur]` or
+//! `redis+cluster://h1:p1,h2:p2/?prefix=name` (the Redis journal on one
+//! server or a Redis Cluster, docs/REDIS.md; with the `redis` feature).
 //!
 //! ```
 //! use baldur_journal::{EventJournal, JournalUrl};
@@ -31,8 +32,9 @@ pub enum JournalUrl {
     File(PathBuf),
     /// A new, empty in-memory journal: `memory:`.
     Memory,
-    /// A Redis journal: the whole `redis://` (or `rediss://`) URL, with
-    /// its `prefix`, `layout` and timeout parameters (docs/REDIS.md).
+    /// A Redis journal: the whole `redis://` URL, or `redis+cluster://`
+    /// with several seed nodes, with its `prefix`, `layout` and timeout
+    /// parameters (docs/REDIS.md).
     Redis(String),
 }
 
@@ -46,6 +48,10 @@ impl JournalUrl {
     pub fn parse(text: &str) -> Result<JournalUrl> {
         if text.is_empty() {
             return Err(Error::InvalidOption("an empty journal URL".into()));
+        }
+        // Several seed nodes in the authority: not a URL the parser takes.
+        if text.starts_with("redis+cluster://") {
+            return Ok(JournalUrl::Redis(text.to_string()));
         }
         let parsed = match url::Url::parse(text) {
             Ok(parsed) => parsed,
@@ -74,7 +80,7 @@ impl JournalUrl {
                 redact(text)
             ))),
             scheme if text.contains("://") => Err(Error::InvalidOption(format!(
-                "unknown journal URL scheme {scheme:?}: expected file://, memory: or redis://"
+                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis:// or redis+cluster://"
             ))),
             // `name:thing` without `//` is a directory name with a colon.
             _ => Ok(JournalUrl::File(PathBuf::from(text))),
@@ -206,6 +212,15 @@ mod tests {
         assert_eq!(
             JournalUrl::parse(redis).unwrap(),
             JournalUrl::Redis(redis.into())
+        );
+        let cluster = "redis+cluster://u:pw@h1:7000,h2:7001/?prefix=a";
+        assert_eq!(
+            JournalUrl::parse(cluster).unwrap(),
+            JournalUrl::Redis(cluster.into())
+        );
+        assert_eq!(
+            JournalUrl::parse(cluster).unwrap().to_string(),
+            "redis+cluster://u:***@h1:7000,h2:7001/?prefix=a"
         );
         assert_eq!(
             JournalUrl::parse("file:///srv/j/sp%20ace").unwrap(),

@@ -81,7 +81,8 @@ struct Cli {
     )]
     dir: Option<PathBuf>,
     /// The journal by URL: file:///path or a path (the same as --dir), memory:, or
-    /// redis://host:port/db?prefix=NAME[&layout=baldur] (docs/REDIS.md). Commands that
+    /// redis://host:port/db?prefix=NAME[&layout=baldur], or a Redis Cluster
+    /// redis+cluster://h1:7000,h2:7001/?prefix=NAME (docs/REDIS.md). Commands that
     /// need the disk format (info, tail, demo, bench, and verify's file checks) take
     /// file journals only
     #[arg(
