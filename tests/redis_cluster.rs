@@ -210,7 +210,7 @@ impl Cluster {
                 let redis::Value::Array(primary) = &fields[2] else {
                     panic!("CLUSTER SLOTS primary: {fields:?}")
                 };
-                let port = num(&primary[1]) as u16;
+                let port = u16::try_from(num(&primary[1])).expect("a port");
                 return self.nodes.iter().position(|n| n.port == port).unwrap();
             }
         }
@@ -281,7 +281,7 @@ fn entry(worker: usize, n: usize) -> JournalEntry {
 
 fn context_number(e: &JournalEntry, key: &str) -> usize {
     match e.context.to_value().get(key) {
-        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap() as usize,
+        Some(serde_json::Value::Number(n)) => usize::try_from(n.as_u64().unwrap()).unwrap(),
         other => panic!("entry {} has {key} = {other:?}", e.sequence),
     }
 }
@@ -397,7 +397,8 @@ fn sixteen_journals_from_four_processes_on_a_cluster_survive_a_slot_migration() 
             .filter_map(|l| l.split_once("SEQ ").map(|(_, rest)| rest))
         {
             let f: Vec<u64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
-            let (j, seq, worker, n) = (f[0] as usize, f[1], f[2] as usize, f[3] as usize);
+            let index = |v: u64| usize::try_from(v).expect("an index");
+            let (j, seq, worker, n) = (index(f[0]), f[1], index(f[2]), index(f[3]));
             assert!(
                 seq > last[j],
                 "journal {j}: worker {w} got {seq} after {}",
@@ -574,7 +575,7 @@ fn min_replicas_on_a_cluster_waits_for_the_replicas_of_the_journal_s_own_primary
     };
     let j = waiting(&replicated, 1000);
     for i in 1..=20u64 {
-        assert_eq!(j.append(&entry(0, i as usize)).unwrap(), i);
+        assert_eq!(j.append(&entry(0, usize::try_from(i).unwrap())).unwrap(), i);
     }
     assert_eq!(
         j.append_batch(&[entry(0, 21), entry(0, 22)]).unwrap(),

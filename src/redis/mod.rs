@@ -150,9 +150,11 @@ impl RedisJournalBuilder {
         self.options.breaker = Some(breaker);
         self
     }
+
     /// Makes every append wait until `replicas` replicas confirm it
     /// (`WAIT replicas timeout`), or fail with
     /// [`Error::ReplicasMissing`] after `timeout`.
+    #[must_use]
     pub fn min_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
         self.options.min_replicas = replicas;
         self.options.replica_timeout = timeout;
