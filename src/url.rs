@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::disk::DiskJournal;
+use crate::error::redact;
 use crate::error::{Error, Result};
 use crate::journal::{EventJournal, MemoryJournal};
 
@@ -136,22 +137,6 @@ fn file_path(text: &str, parsed: &url::Url) -> Result<PathBuf> {
             parsed.host_str().unwrap_or("")
         ))
     })
-}
-
-/// `url` with any password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_string(),
-    }
 }
 
 /// Opens the journal `url` names, for reading and writing: a disk journal

@@ -245,7 +245,7 @@ fn parse_url(url: &str) -> Result<(String, RedisJournalOptions)> {
         return Err(Error::InvalidOption(format!(
             "{:?} is not a Redis URL (redis://host:port/db?prefix=name or \
              redis+cluster://host:port,host:port/?prefix=name)",
-            crate::url::redact(url)
+            crate::error::redact(url)
         )));
     }
     let mut options = RedisJournalOptions::default();
@@ -330,7 +330,7 @@ fn cluster_nodes(base: &str) -> Result<(Vec<String>, String)> {
     if !matches!(path, "" | "/" | "/0") {
         return Err(Error::InvalidOption(format!(
             "{}: a Redis Cluster has only database 0 (redis+cluster://host:port,host:port/?prefix=name)",
-            crate::url::redact(base)
+            crate::error::redact(base)
         )));
     }
     let (userinfo, hosts) = match authority.rsplit_once('@') {
@@ -345,7 +345,7 @@ fn cluster_nodes(base: &str) -> Result<(Vec<String>, String)> {
         if host.is_empty() || !port_ok {
             return Err(Error::InvalidOption(format!(
                 "{}: seed node {host:?} is not host[:port]",
-                crate::url::redact(base)
+                crate::error::redact(base)
             )));
         }
         nodes.push(format!("redis://{userinfo}{host}"));
