@@ -65,7 +65,7 @@ export CARGO_INCREMENTAL=0
 built_feature=""
 forget_variant() {
   [ -n "$built_feature" ] || return 0
-  find target/debug/deps target/debug/.fingerprint -maxdepth 1 -newer "$stamp" \
+  find target/debug/deps target/debug/.fingerprint -mindepth 1 -maxdepth 1 -newer "$stamp" \
     ! -name '.*' -exec rm -rf {} + 2>/dev/null || true
 }
 trap 'forget_variant; rm -f "$log" "$test_skips" "$stamp"' EXIT

@@ -69,6 +69,14 @@ fn map_file(path: &Path, needed: u64) -> Result<SegmentMap> {
     Ok(SegmentMap { map })
 }
 
+/// A read-only map of the whole file at `path`, as long as it is now: for
+/// `verify` and salvage, which read every byte of a segment once, so that
+/// their memory is the kernel's page cache, never a heap copy of the
+/// segment.
+pub(crate) fn map_whole(path: &Path) -> Result<SegmentMap> {
+    map_file(path, 0)
+}
+
 /// A bounded set of segment maps, least recently used evicted first, so
 /// many segments never exhaust map or file-descriptor limits (no file
 /// descriptor is kept open: a map outlives its file handle).
