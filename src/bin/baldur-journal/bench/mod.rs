@@ -28,6 +28,8 @@ mod fold;
 mod read;
 #[cfg(feature = "sqlite-peer")]
 mod sqlite;
+#[cfg(feature = "sqlite-peer")]
+mod sqlite_table;
 
 use self::append::bench_append;
 use self::fold::{bench_fold, bench_stats};
