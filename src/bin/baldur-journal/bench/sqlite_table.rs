@@ -1,7 +1,7 @@
 //! The reference's SQL journal table on SQLite, the peer the benchmarks
 //! measure against: its schema and indexes, columns, insert and timestamp
 //! text, defined once for `bench query` (`sqlite.rs`) and the criterion
-//! benches (`benches/common`, through tests/support). Only text and one
+//! benches (`benches/common`). Only text and one
 //! function of the library's types, so both can include this file.
 
 use baldur_journal::Timestamp;
