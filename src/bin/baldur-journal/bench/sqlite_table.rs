@@ -1,8 +1,8 @@
 //! The reference's SQL journal table on SQLite, the peer the benchmarks
 //! measure against: its schema and indexes, columns, insert and timestamp
 //! text, defined once for `bench query` (`sqlite.rs`) and the criterion
-//! benches (`benches/common`). Only text and one
-//! function of the library's types, so both can include this file.
+//! benches (`benches/common`). Only text and one function of the library's
+//! types, so both can include this file.
 
 use baldur_journal::Timestamp;
 
