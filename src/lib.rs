@@ -75,6 +75,8 @@ pub mod projection;
 pub mod pystr;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sql")]
+pub mod sql;
 #[doc(hidden)]
 pub mod storage;
 #[doc(hidden)]
@@ -100,6 +102,8 @@ pub use projection::{
 pub use redis::{
     BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,
 };
+#[cfg(feature = "sql")]
+pub use sql::{SqlJournal, SqlJournalOptions};
 pub use url::{JournalUrl, open, open_read_only};
 
 /// The README's example, compiled as a doctest so it cannot rot.

@@ -1,6 +1,7 @@
 //! One conformance suite, generic over `EventJournal`, run against every
 //! backend: the in-memory journal, the disk journal with default segments,
-//! and the disk journal with 64 KiB segments (so ranges cross many rolls).
+//! the disk journal with 64 KiB segments (so ranges cross many rolls), the
+//! Redis journal and the SQL journal on SQLite.
 //! It includes the reference's own answers to 396 queries and ranges.
 
 mod common;
@@ -92,6 +93,22 @@ fn redis(max_query_limit: usize) -> Option<Backend> {
     })
 }
 
+/// The SQL journal in a SQLite file of its own, opened by URL.
+#[cfg(feature = "sql")]
+fn sql(max_query_limit: usize) -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite:///{}/journal.db?max_query_limit={max_query_limit}",
+        dir.path().display()
+    );
+    Backend {
+        journal: Box::new(baldur_journal::SqlJournal::open_url(&url).unwrap()),
+        _dir: Some(dir),
+        #[cfg(feature = "redis")]
+        _server: None,
+    }
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory_backend {
@@ -102,6 +119,10 @@ macro_rules! conformance {
         }
         mod disk_small_segments {
             $(#[test] fn $name() { super::$name(&|limit| super::disk(64 << 10, limit)); })*
+        }
+        #[cfg(feature = "sql")]
+        mod sql_backend {
+            $(#[test] fn $name() { super::$name(&|limit| super::sql(limit)); })*
         }
         #[cfg(feature = "redis")]
         mod redis_backend {
