@@ -103,7 +103,7 @@ pub use redis::{
     BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,
 };
 #[cfg(feature = "sql")]
-pub use sql::{SqlJournal, SqlJournalOptions};
+pub use sql::{SqlJournal, SqlJournalOptions, SqlStatistics, SqlStatisticsOptions};
 pub use url::{JournalUrl, open, open_read_only};
 
 /// The README's example, compiled as a doctest so it cannot rot.

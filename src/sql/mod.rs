@@ -19,6 +19,7 @@
 //! ```
 
 mod dialect;
+mod statistics;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use dialect::{Dialect, MAX_SEQUENCE, TABLE, parse_timestamp_text, timestamp_text};
+pub use statistics::{CB_TABLE, DLQ_TABLE, PURGED_TABLE, SqlStatistics, SqlStatisticsOptions};
 
 use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 use crate::error::{Error, Result};
@@ -172,33 +174,7 @@ impl SqlJournal {
             operation: operation.to_string(),
             reason: e.to_string(),
         };
-        let flags = if options.read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        };
-        let mut conn =
-            Connection::open_with_flags(path, flags).map_err(|e| sql_error("opening", e))?;
-        conn.busy_timeout(options.busy_timeout)
-            .map_err(|e| sql_error("setting the busy timeout", e))?;
-        conn.create_scalar_function(
-            "baldur_instant_ns",
-            1,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| {
-                let text = ctx.get_raw(0).as_str().map_err(|e| {
-                    rusqlite::Error::UserFunctionError(
-                        format!("a timestamp that is not text: {e}").into(),
-                    )
-                })?;
-                parse_timestamp_text(text)
-                    .map(Timestamp::as_unix_nanos)
-                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
-            },
-        )
-        .map_err(|e| sql_error("registering baldur_instant_ns", e))?;
+        let mut conn = connect(path, options.read_only, options.busy_timeout)?;
         let dialect = Dialect::Sqlite;
         let appended_at = if options.read_only {
             let columns = table_columns(&conn).map_err(|e| sql_error("reading the table", e))?;
@@ -562,6 +538,50 @@ impl SqlJournal {
             buffer.pop_front().map(Ok)
         }))
     }
+}
+
+/// Opens a SQLite connection the way every SQL handle of this crate does:
+/// read-only or created when missing, with the busy timeout, and with the
+/// `baldur_instant_ns(text)` function registered (a stored timestamp's
+/// instant in nanoseconds, NULL for NULL; an error for text that is not a
+/// timestamp), which time conditions use to compare instants.
+pub(crate) fn connect(path: &Path, read_only: bool, busy_timeout: Duration) -> Result<Connection> {
+    let sql_error = |operation: &str, e: rusqlite::Error| Error::Sql {
+        database: path.display().to_string(),
+        operation: operation.to_string(),
+        reason: e.to_string(),
+    };
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error("opening", e))?;
+    conn.busy_timeout(busy_timeout)
+        .map_err(|e| sql_error("setting the busy timeout", e))?;
+    conn.create_scalar_function(
+        "baldur_instant_ns",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let raw = ctx.get_raw(0);
+            if raw == rusqlite::types::ValueRef::Null {
+                return Ok(None);
+            }
+            let text = raw.as_str().map_err(|e| {
+                rusqlite::Error::UserFunctionError(
+                    format!("a timestamp that is not text: {e}").into(),
+                )
+            })?;
+            parse_timestamp_text(text)
+                .map(|t| Some(t.as_unix_nanos()))
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+        },
+    )
+    .map_err(|e| sql_error("registering baldur_instant_ns", e))?;
+    Ok(conn)
 }
 
 /// The column names of the journal table, empty when it does not exist.
