@@ -36,8 +36,8 @@ pub enum JournalUrl {
     /// A Redis journal: the whole `redis://` (or `rediss://`) URL, with
     /// its `prefix`, `layout` and timeout parameters (docs/REDIS.md).
     Redis(String),
-    /// A SQL journal: the whole `sqlite://` URL, with its parameters
-    /// (docs/SQL.md).
+    /// A SQL journal: the whole `sqlite://`, `postgres://` or
+    /// `postgresql://` URL, with its parameters (docs/SQL.md).
     Sql(String),
 }
 
@@ -73,14 +73,14 @@ impl JournalUrl {
                 "{text:?}: a memory journal takes no path or parameters (memory:)"
             ))),
             "redis" => Ok(JournalUrl::Redis(text.to_string())),
-            "sqlite" => Ok(JournalUrl::Sql(text.to_string())),
+            "sqlite" | "postgres" | "postgresql" => Ok(JournalUrl::Sql(text.to_string())),
             "rediss" => Err(Error::Unsupported(format!(
                 "{}: TLS (rediss://) is not supported by this build; use redis:// on a \
                  trusted network or through a TLS tunnel (docs/REDIS.md)",
                 redact(text)
             ))),
             scheme if text.contains("://") => Err(Error::InvalidOption(format!(
-                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis:// or sqlite://"
+                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis://, sqlite:// or postgres://"
             ))),
             // `name:thing` without `//` is a directory name with a colon.
             _ => Ok(JournalUrl::File(PathBuf::from(text))),
@@ -189,12 +189,7 @@ pub fn open_parsed(url: &JournalUrl, read_only: bool) -> Result<Box<dyn EventJou
             ));
         }
         #[cfg(feature = "sql")]
-        JournalUrl::Sql(text) => {
-            let parsed = crate::sql::SqlUrl::parse(text)?;
-            let mut options = parsed.options;
-            options.read_only = read_only;
-            Box::new(crate::sql::SqlJournal::open_sqlite(&parsed.path, options)?)
-        }
+        JournalUrl::Sql(text) => Box::new(crate::sql::SqlJournal::open_url_with(text, read_only)?),
         #[cfg(not(feature = "sql"))]
         JournalUrl::Sql(_) => {
             return Err(Error::Unsupported(

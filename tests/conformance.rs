@@ -1,13 +1,16 @@
 //! One conformance suite, generic over `EventJournal`, run against every
 //! backend: the in-memory journal, the disk journal with default segments,
 //! the disk journal with 64 KiB segments (so ranges cross many rolls), the
-//! Redis journal and the SQL journal on SQLite.
+//! Redis journal, and the SQL journal on SQLite and on a throwaway
+//! PostgreSQL server (tests/pg_common).
 //! It includes the reference's own answers to 396 queries and ranges.
 
 mod common;
+#[cfg(feature = "postgres")]
+mod pg_common;
 #[cfg(feature = "redis")]
 mod redis_common;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 mod skip;
 
 use std::collections::BTreeMap;
@@ -27,6 +30,8 @@ const VECTORS: &str = concat!(
 struct Backend {
     journal: Box<dyn EventJournal>,
     _dir: Option<tempfile::TempDir>,
+    #[cfg(feature = "postgres")]
+    _postgres: Option<pg_common::Server>,
     #[cfg(feature = "redis")]
     _server: Option<redis_common::Server>,
 }
@@ -41,6 +46,8 @@ fn memory(max_query_limit: usize) -> Backend {
         _dir: None,
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -57,6 +64,8 @@ fn disk(segment_bytes: u64, max_query_limit: usize) -> Backend {
         _dir: Some(dir),
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -72,6 +81,8 @@ fn disk_default(max_query_limit: usize) -> Backend {
         _dir: Some(dir),
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -90,6 +101,8 @@ fn redis(max_query_limit: usize) -> Option<Backend> {
         journal: Box::new(journal),
         _dir: None,
         _server: Some(server),
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     })
 }
 
@@ -106,7 +119,24 @@ fn sql(max_query_limit: usize) -> Backend {
         _dir: Some(dir),
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
+}
+
+/// The SQL journal on a PostgreSQL server of its own; `None` skips (or
+/// fails under `CI`).
+#[cfg(feature = "postgres")]
+fn postgres(max_query_limit: usize) -> Option<Backend> {
+    let server = pg_common::Server::start()?;
+    let url = format!("{}?max_query_limit={max_query_limit}", server.url);
+    Some(Backend {
+        journal: Box::new(baldur_journal::SqlJournal::open_url(&url).unwrap()),
+        _dir: None,
+        #[cfg(feature = "redis")]
+        _server: None,
+        _postgres: Some(server),
+    })
 }
 
 macro_rules! conformance {
@@ -123,6 +153,19 @@ macro_rules! conformance {
         #[cfg(feature = "sql")]
         mod sql_backend {
             $(#[test] fn $name() { super::$name(&|limit| super::sql(limit)); })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres_backend {
+            $(#[test] fn $name() {
+                let Some(backend) = super::postgres(10_000) else {
+                    return; // skipped, with the reason printed
+                };
+                let first = std::sync::Mutex::new(Some(backend));
+                super::$name(&move |limit| match first.lock().unwrap().take() {
+                    Some(b) if limit == 10_000 => b,
+                    _ => super::postgres(limit).unwrap(),
+                });
+            })*
         }
         #[cfg(feature = "redis")]
         mod redis_backend {

@@ -11,6 +11,11 @@ pub enum Dialect {
     /// SQLite, through the bundled library: timestamps are TEXT, context
     /// is TEXT, the key is `INTEGER PRIMARY KEY AUTOINCREMENT`.
     Sqlite,
+    /// PostgreSQL, through the `postgres` crate: timestamps are
+    /// TIMESTAMPTZ, context is JSONB, the key is `BIGSERIAL`, plus our
+    /// columns `timestamp_ns`, `context_text` and `appended_at_ns` that
+    /// keep what those types round (docs/SQL.md).
+    Postgres,
 }
 
 /// The reference's table.
@@ -24,6 +29,7 @@ impl Dialect {
     pub fn create_statements(self) -> Vec<String> {
         let (key, ts, json) = match self {
             Dialect::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT"),
+            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ", "JSONB"),
         };
         vec![
             format!(
@@ -51,6 +57,9 @@ impl Dialect {
     pub fn add_appended_at(self) -> String {
         match self {
             Dialect::Sqlite => format!("ALTER TABLE {TABLE} ADD COLUMN appended_at TEXT"),
+            Dialect::Postgres => {
+                format!("ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS appended_at_ns BIGINT")
+            }
         }
     }
 }

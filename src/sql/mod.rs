@@ -19,6 +19,8 @@
 //! ```
 
 mod dialect;
+#[cfg(feature = "postgres")]
+mod pg;
 mod statistics;
 
 use std::collections::VecDeque;
@@ -138,13 +140,37 @@ impl SqlUrl {
 /// takes the database's write lock for its transaction, so a reader never
 /// sees sequence N+1 while N is still to commit.
 pub struct SqlJournal {
-    conn: Mutex<Connection>,
+    backend: Backend,
     dialect: Dialect,
     database: String,
     options: SqlJournalOptions,
     /// Whether the table has our `appended_at` column (a table the
     /// reference created and only a read-only handle opened lacks it).
     appended_at: bool,
+}
+
+/// The connection of a [`SqlJournal`]: the SQLite code below, or the
+/// PostgreSQL module.
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    #[cfg(feature = "postgres")]
+    Postgres(Box<pg::PgJournal>),
+}
+
+/// `url` with any password replaced by `***`.
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
+    }
 }
 
 impl std::fmt::Debug for SqlJournal {
@@ -160,8 +186,48 @@ impl SqlJournal {
     /// Opens the journal a `sqlite://` URL names ([`SqlUrl::parse`]),
     /// creating the database file and the table when missing.
     pub fn open_url(url: &str) -> Result<SqlJournal> {
+        SqlJournal::open_url_with(url, false)
+    }
+
+    /// [`SqlJournal::open_url`], read-only when asked: `sqlite://` (the
+    /// table must then exist) or, with the `postgres` feature,
+    /// `postgres://` and `postgresql://` (docs/SQL.md).
+    pub fn open_url_with(url: &str, read_only: bool) -> Result<SqlJournal> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return SqlJournal::open_postgres(url, read_only);
+        }
         let parsed = SqlUrl::parse(url)?;
-        SqlJournal::open_sqlite(&parsed.path, parsed.options)
+        let mut options = parsed.options;
+        options.read_only |= read_only;
+        SqlJournal::open_sqlite(&parsed.path, options)
+    }
+
+    /// Connects to the PostgreSQL server a `postgres://` or
+    /// `postgresql://` URL names (the driver's parameters, and
+    /// `max_query_limit`), creating the table and our columns when
+    /// missing unless `read_only`.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(url: &str, read_only: bool) -> Result<SqlJournal> {
+        let pg = pg::PgJournal::open(url, read_only)?;
+        Ok(SqlJournal {
+            database: pg.database().to_string(),
+            backend: Backend::Postgres(Box::new(pg)),
+            dialect: Dialect::Postgres,
+            options: SqlJournalOptions {
+                read_only,
+                ..Default::default()
+            },
+            appended_at: true,
+        })
+    }
+
+    /// Without the `postgres` feature: an error saying so.
+    #[cfg(not(feature = "postgres"))]
+    pub fn open_postgres(url: &str, _read_only: bool) -> Result<SqlJournal> {
+        Err(Error::Unsupported(format!(
+            "{}: this build has no `postgres` feature",
+            redacted(url)
+        )))
     }
 
     /// Opens the SQLite database at `path` with `options`. Unless
@@ -204,7 +270,7 @@ impl SqlJournal {
             true
         };
         Ok(SqlJournal {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
             dialect,
             database,
             options,
@@ -228,9 +294,24 @@ impl SqlJournal {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic inside a transaction rolled it back when the transaction
-        // dropped: the connection is usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        match &self.backend {
+            // A panic inside a transaction rolled it back when the
+            // transaction dropped: the connection is usable.
+            Backend::Sqlite(conn) => conn.lock().unwrap_or_else(|e| e.into_inner()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => {
+                unreachable!("every method hands PostgreSQL to its module first")
+            }
+        }
+    }
+
+    /// The PostgreSQL journal, when this is one.
+    fn postgres(&self) -> Option<&dyn EventJournal> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => Some(pg.as_ref()),
+        }
     }
 
     fn error(&self, operation: &str, e: rusqlite::Error) -> Error {
@@ -593,10 +674,16 @@ fn table_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 
 impl EventJournal for SqlJournal {
     fn append(&self, entry: &JournalEntry) -> Result<u64> {
+        if let Some(pg) = self.postgres() {
+            return pg.append(entry);
+        }
         self.write(|conn| self.insert(conn, None, entry, Timestamp::now()))
     }
 
     fn append_batch(&self, entries: &[JournalEntry]) -> Result<Vec<u64>> {
+        if let Some(pg) = self.postgres() {
+            return pg.append_batch(entries);
+        }
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -614,6 +701,9 @@ impl EventJournal for SqlJournal {
         expected_latest: u64,
         entries: &[JournalEntry],
     ) -> Result<Option<Vec<u64>>> {
+        if let Some(pg) = self.postgres() {
+            return pg.append_batch_if_latest(expected_latest, entries);
+        }
         let now = Timestamp::now();
         self.write(|conn| {
             if self.latest(conn)? != expected_latest {
@@ -628,6 +718,9 @@ impl EventJournal for SqlJournal {
     }
 
     fn append_at(&self, sequence: u64, entry: &JournalEntry) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.append_at(sequence, entry);
+        }
         self.write(|conn| {
             let latest = self.latest(conn)?;
             if sequence <= latest {
@@ -646,6 +739,9 @@ impl EventJournal for SqlJournal {
     /// Exact counts: with context filters, every row passing the
     /// database-side conditions is read and tested (no candidate window).
     fn query(&self, filter: &JournalQueryFilter) -> Result<JournalQueryResult> {
+        if let Some(pg) = self.postgres() {
+            return pg.query(filter);
+        }
         let limit = filter::effective_limit(filter, self.options.max_query_limit)?;
         let mut result = ResultBuilder::new(limit);
         if filter::matches_nothing(filter) {
@@ -683,11 +779,17 @@ impl EventJournal for SqlJournal {
     }
 
     fn get_latest_sequence(&self) -> Result<u64> {
+        if let Some(pg) = self.postgres() {
+            return pg.get_latest_sequence();
+        }
         let conn = self.lock();
         self.latest(&conn)
     }
 
     fn count(&self, filter: &JournalQueryFilter) -> Result<u64> {
+        if let Some(pg) = self.postgres() {
+            return pg.count(filter);
+        }
         filter::effective_limit(filter, self.options.max_query_limit)?;
         if filter::matches_nothing(filter) {
             return Ok(0);
@@ -710,12 +812,18 @@ impl EventJournal for SqlJournal {
     }
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
+        if let Some(pg) = self.postgres() {
+            return pg.range_iter(start, end);
+        }
         Ok(self.range(start, Some(end)))
     }
 
     /// Every entry from `start`: a SQL key never exceeds
     /// [`MAX_SEQUENCE`], so nothing lies beyond.
     fn range_iter_from(&self, start: u64) -> Result<EntryIter<'_>> {
+        if let Some(pg) = self.postgres() {
+            return pg.range_iter_from(start);
+        }
         Ok(self.range(start, None))
     }
 
