@@ -46,6 +46,7 @@
         feature = "break-chain-text-search",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
+        feature = "break-sql-skip-lock",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");

@@ -21,6 +21,8 @@
 mod dialect;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+pub use pg::LOCK_KEY as POSTGRES_LOCK_KEY;
 mod statistics;
 
 use std::collections::VecDeque;

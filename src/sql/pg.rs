@@ -18,8 +18,10 @@ use crate::filter::{self, DEFAULT_MAX_QUERY_LIMIT, ResultBuilder};
 use crate::journal::{EntryIter, EventJournal};
 use crate::sql::dialect::{MAX_SEQUENCE, TABLE};
 
-/// The advisory lock every write of the journal takes (`"baldurjr"`).
-const LOCK_KEY: i64 = 0x6261_6c64_7572_6a72;
+/// The transaction-level advisory lock every write of the journal takes
+/// (`pg_advisory_xact_lock`; the key spells `"baldurjr"`). Another writer
+/// of the table that takes it too keeps sequences visible in order.
+pub const LOCK_KEY: i64 = 0x6261_6c64_7572_6a72;
 /// Rows per read of a streamed range.
 const READ_CHUNK: i64 = 1000;
 
@@ -314,6 +316,7 @@ impl PgJournal {
     fn write<T>(&self, write: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut client = self.lock();
         let mut tx = client.transaction().map_err(|e| self.error("begin", e))?;
+        #[cfg(not(feature = "break-sql-skip-lock"))]
         tx.query_one("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
             .map_err(|e| self.error("locking", e))?;
         let out = write(&mut tx)?;
