@@ -8,6 +8,9 @@ on a SQLite file, for tests/sql_statistics_python.rs.
         moved to each event's time: repeated and late snapshots, archives
         and purges; then fills a baldur_cb_state table. Prints the number
         of persist calls.
+    python baldur_sql_stats.py DB_PATH time NOW REPS
+        times the reads of TIMED (mean microseconds per call), for
+        examples/sql_stats_reads.rs and docs/PERFORMANCE.md.
     python baldur_sql_stats.py DB_PATH answer < requests.jsonl
         for each request {"now": ISO, "reads": [[method, kwargs], ...]}
         prints one JSON object per line: {"now", "answers": [...]}, each
@@ -163,11 +166,44 @@ def answer(path):
         print(json.dumps({"now": request["now"], "answers": answers}))
 
 
+TIMED = [
+    ("get_status_counts", {}),
+    ("get_domain_distribution", {"limit": 10}),
+    ("get_failure_type_distribution", {"limit": 10}),
+    ("get_recent_activity", {"hours": 24, "days": 7}),
+    ("get_resolution_rate", {"days": 30}),
+    ("get_avg_retry_count", {}),
+    ("list_entries", {"page": 3, "page_size": 20}),
+    ("get_entry_detail", {"entry_id": "250"}),
+    ("get_sla_breaches", {"sla_threshold_hours": 4}),
+    ("get_cleanup_stats", {}),
+]
+
+
+def timing(path, now, reps):
+    """Mean microseconds per call of each read in TIMED, one JSON line."""
+    import time
+
+    _, repo = repository(path)
+    CLOCK[0] = datetime.fromisoformat(now)
+    out = {}
+    for method, kwargs in TIMED:
+        call = getattr(repo, method)
+        call(**kwargs)
+        start = time.perf_counter()
+        for _ in range(reps):
+            call(**kwargs)
+        out[method] = (time.perf_counter() - start) / reps * 1e6
+    print(json.dumps(out))
+
+
 def main():
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     path, command = sys.argv[1:3]
     if command == "generate":
         generate(path, int(sys.argv[3]), int(sys.argv[4]))
+    elif command == "time":
+        timing(path, sys.argv[3], int(sys.argv[4]))
     else:
         answer(path)
 
