@@ -66,62 +66,62 @@ fn main() {
         (
             "get_status_counts",
             Box::new(|| {
-                std::hint::black_box(stats.get_status_counts().unwrap();
-            })),
+                std::hint::black_box(stats.get_status_counts().unwrap());
+            }),
         ),
         (
             "get_domain_distribution",
             Box::new(|| {
-                std::hint::black_box(stats.get_domain_distribution(10).unwrap();
-            })),
+                std::hint::black_box(stats.get_domain_distribution(10).unwrap());
+            }),
         ),
         (
             "get_failure_type_distribution",
             Box::new(|| {
-                std::hint::black_box(stats.get_failure_type_distribution(10).unwrap();
-            })),
+                std::hint::black_box(stats.get_failure_type_distribution(10).unwrap());
+            }),
         ),
         (
             "get_recent_activity",
             Box::new(|| {
-                std::hint::black_box(stats.get_recent_activity(24, 7).unwrap();
-            })),
+                std::hint::black_box(stats.get_recent_activity(24, 7).unwrap());
+            }),
         ),
         (
             "get_resolution_rate",
             Box::new(|| {
-                stats.get_resolution_rate(30).unwrap();
+                std::hint::black_box(stats.get_resolution_rate(30).unwrap());
             }),
         ),
         (
             "get_avg_retry_count",
             Box::new(|| {
-                stats.get_avg_retry_count().unwrap();
+                std::hint::black_box(stats.get_avg_retry_count().unwrap());
             }),
         ),
         (
             "list_entries",
             Box::new(|| {
-                std::hint::black_box(stats.list_entries(&page).unwrap();
-            })),
+                std::hint::black_box(stats.list_entries(&page).unwrap());
+            }),
         ),
         (
             "get_entry_detail",
             Box::new(|| {
-                std::hint::black_box(stats.get_entry_detail("250").unwrap();
-            })),
+                std::hint::black_box(stats.get_entry_detail("250").unwrap());
+            }),
         ),
         (
             "get_sla_breaches",
             Box::new(|| {
-                std::hint::black_box(stats.get_sla_breaches(4, None).unwrap();
-            })),
+                std::hint::black_box(stats.get_sla_breaches(4, None).unwrap());
+            }),
         ),
         (
             "get_cleanup_stats",
             Box::new(|| {
-                std::hint::black_box(stats.get_cleanup_stats().unwrap();
-            })),
+                std::hint::black_box(stats.get_cleanup_stats().unwrap());
+            }),
         ),
     ];
     println!(
