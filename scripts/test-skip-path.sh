@@ -3,11 +3,12 @@
 # tests that need it pass and log a skip, also under CI; without the
 # dependency and without the switch they skip outside CI and fail under CI.
 # Runs the test binaries directly, with PATH emptied so that no
-# redis-server is found and BALDUR_REDIS_URL unset. Run by scripts/test.sh.
+# redis-server is found and BALDUR_REDIS_URL unset. PostgreSQL is checked
+# turned off only (its binaries live outside PATH). Run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk 2>&1) || {
+built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk --test sql_postgres 2>&1) || {
   echo "$built" | tail -n 30 >&2
   exit 1
 }
@@ -15,6 +16,7 @@ binary() { sed -n "s|.*Executable tests/$1\.rs (\(.*\))\$|\1|p" <<<"$built"; }
 redis_cli=$(binary redis_cli)
 interop=$(binary redis_python_interop)
 full_disk=$(binary full_disk)
+sql_postgres=$(binary sql_postgres)
 
 log=$(mktemp)
 out=$(mktemp)
@@ -33,7 +35,7 @@ run() {
   : >"$log"
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
-    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_TMPFS -u BALDUR_NO_POSTGRES BALDUR_SKIP_LOG="$log" "$@" "$bin" >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -62,6 +64,9 @@ if run 0 "$interop" CI=true BALDUR_NO_PYTHON=1; then
 fi
 if run 0 "$full_disk" CI=true BALDUR_NO_TMPFS=1; then
   logged full_disk "$full_disk" $'^tmpfs\toff\tfull_disk::'
+fi
+if run 0 "$sql_postgres" CI=true BALDUR_NO_POSTGRES=1; then
+  logged sql_postgres "$sql_postgres" $'^postgres\toff\tsql_postgres::'
 fi
 # No redis-server, no switch: skips outside CI, fails under CI.
 if run 0 "$redis_cli" PATH=/nonexistent; then
