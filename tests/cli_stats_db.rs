@@ -127,4 +127,18 @@ fn as_of_is_refused_and_a_missing_database_is_an_error() {
     let output = run_code(bare().args(["stats", "status", "--stats-db", &missing]), 2);
     assert!(stderr(&output).contains("missing.db"), "{output:?}");
     assert!(!dir.path().join("missing.db").exists());
+    let output = run_code(
+        bare().args([
+            "stats",
+            "status",
+            "--stats-db",
+            "postgres://app:s3cret@127.0.0.1:1/dlq",
+        ]),
+        2,
+    );
+    let shown = stderr(&output);
+    assert!(
+        shown.contains("SQLite only") && !shown.contains("s3cret"),
+        "{shown}"
+    );
 }

@@ -224,6 +224,9 @@ fn a_database_that_cannot_answer_is_an_error_not_empty_data() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Sql { .. }), "{err}");
+    let err = SqlStatistics::open_url("postgresql://app:s3cret@db:5432/dlq").unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
     let clock = ManualClock::new(at("2025-01-10T00:00:00Z"));
     let stats = open(&dir, &clock);
     stats

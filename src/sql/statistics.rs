@@ -221,6 +221,7 @@ impl SqlStatistics {
     /// Opens the tables a `sqlite://` URL names (docs/SQL.md), creating
     /// `baldur_dlq` (the reference's DDL) when missing.
     pub fn open_url(url: &str) -> Result<SqlStatistics> {
+        refuse_postgres(url)?;
         let parsed = SqlUrl::parse(url)?;
         SqlStatistics::open_sqlite(
             &parsed.path,
@@ -434,6 +435,19 @@ impl SqlStatistics {
     fn cb_table_exists(&self, conn: &Connection) -> Result<bool> {
         table_exists(conn, CB_TABLE).map_err(|e| self.error("reading the schema", e))
     }
+}
+
+/// A PostgreSQL URL, which the statistics do not read yet: an error
+/// saying so (the password redacted).
+fn refuse_postgres(url: &str) -> Result<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(Error::Unsupported(format!(
+            "{}: SqlStatistics reads SQLite only in this release (docs/SQL.md); the journal \
+             (SqlJournal) runs on PostgreSQL",
+            crate::sql::redacted(url)
+        )));
+    }
+    Ok(())
 }
 
 fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {

@@ -309,6 +309,9 @@ fn open_sql_statistics(url: &str, now: Option<Timestamp>) -> Result<Statistics> 
     let shown = baldur_journal::JournalUrl::parse(url)
         .map(|u| u.to_string())
         .unwrap_or_else(|_| url.to_string());
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("--stats-db {shown}: the statistics read SQLite only in this release (docs/SQL.md)");
+    }
     let parsed = SqlUrl::parse(url).with_context(|| format!("--stats-db {shown}"))?;
     let options = SqlStatisticsOptions {
         busy_timeout: parsed.options.busy_timeout,
