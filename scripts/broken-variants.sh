@@ -33,6 +33,7 @@ variants=(
   "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences|redis"
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
   "break-redis-skip-wait|redis_cluster|with_min_replicas_a_replica_cut_off_before_the_kill_lacks_nothing_acknowledged|redis"
+  "break-sql-skip-lock|cli|sql_postgres::an_append_waits_for_an_earlier_uncommitted_sequence|postgres"
 )
 
 # An environment switch as tests/skip reads it: set, and not empty, 0 or false.
@@ -51,6 +52,11 @@ blocked() {
     redis)
       if [ -z "${BALDUR_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
         printf "unavailable\tredis-server is not on PATH (install Debian's redis-server)\n"
+      fi
+      ;;
+    postgres)
+      if ! { [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }; then
+        printf "unavailable\tno initdb (install Debian's postgresql)\n"
       fi
       ;;
   esac

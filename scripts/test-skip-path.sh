@@ -3,7 +3,8 @@
 # tests that need it pass and log a skip, also under CI; without the
 # dependency and without the switch they skip outside CI and fail under CI.
 # Runs the test binaries directly, with PATH emptied so that no
-# redis-server is found and BALDUR_REDIS_URL unset. Run by scripts/test.sh.
+# redis-server is found and BALDUR_REDIS_URL unset. PostgreSQL is checked
+# turned off only (its binaries live outside PATH). Run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,7 @@ run() {
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
     -u BALDUR_NO_TMPFS -u BALDUR_NO_PYTHON_BUILD -u BALDUR_PYTHON3 -u BALDUR_NO_CHROMIUM -u BALDUR_CHROMIUM \
-    BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_POSTGRES BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -74,6 +75,9 @@ if run 0 "$full_disk" "" CI=true BALDUR_NO_TMPFS=1; then
 fi
 if run 0 "$browser" "" CI=true BALDUR_NO_CHROMIUM=1; then
   logged report_browser "$browser" "" $'^chromium\toff\treport_browser::'
+fi
+if run 0 "$cli" sql_postgres:: CI=true BALDUR_NO_POSTGRES=1; then
+  logged sql_postgres "$cli" sql_postgres:: $'^postgres\toff\tcli::sql_postgres::'
 fi
 # No redis-server, no switch: skips outside CI, fails under CI.
 if run 0 "$cli" redis_cli:: PATH=/nonexistent; then

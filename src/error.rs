@@ -200,6 +200,30 @@ pub enum Error {
         /// Time left before a trial call is let through.
         retry_in: std::time::Duration,
     },
+    /// A SQL statement failed: the database could not be opened, refused
+    /// the statement, or stayed locked by another writer beyond the busy
+    /// timeout.
+    #[error("SQL database {database}: {operation} failed: {reason}")]
+    Sql {
+        /// The database (a file path, or a server without credentials).
+        database: String,
+        /// What was being done.
+        operation: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A row in a SQL table that is not what the reference writes there.
+    #[error("SQL database {database}: unreadable {row} in {table}: {reason}")]
+    SqlData {
+        /// The database (a file path, or a server without credentials).
+        database: String,
+        /// The table holding the row.
+        table: String,
+        /// Which row (`sequence N`, `id N`).
+        row: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// A value stored in Redis that is not what this layout writes.
     #[error("Redis server {server}: unreadable value in key {key}: {reason}")]
     RedisData {

@@ -46,6 +46,7 @@
         feature = "break-chain-text-search",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
+        feature = "break-sql-skip-lock",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");
@@ -75,6 +76,8 @@ pub mod projection;
 pub mod pystr;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sql")]
+pub mod sql;
 #[doc(hidden)]
 pub mod storage;
 #[doc(hidden)]
@@ -100,6 +103,8 @@ pub use projection::{
 pub use redis::{
     BreakerOptions, RedisJournal, RedisJournalBuilder, RedisJournalOptions, RedisLayout,
 };
+#[cfg(feature = "sql")]
+pub use sql::{SqlJournal, SqlJournalOptions, SqlStatistics, SqlStatisticsOptions};
 pub use url::{JournalUrl, open, open_read_only};
 
 /// The README's example, compiled as a doctest so it cannot rot.

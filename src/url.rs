@@ -2,7 +2,9 @@
 //! journal), `memory:` (an empty in-memory journal), and
 //! `redis://host:port/db?prefix=name[&layout=baldur]` or
 //! `redis+cluster://h1:p1,h2:p2/?prefix=name` (the Redis journal on one
-//! server or a Redis Cluster, docs/REDIS.md; with the `redis` feature).
+//! server or a Redis Cluster, docs/REDIS.md; with the `redis` feature), and
+//! `sqlite:///relative.db` or `sqlite:////absolute.db` (the reference's SQL
+//! table, docs/SQL.md; with the `sql` feature).
 //!
 //! ```
 //! use baldur_journal::{EventJournal, JournalUrl};
@@ -37,6 +39,9 @@ pub enum JournalUrl {
     /// with several seed nodes, with its `prefix`, `layout` and timeout
     /// parameters (docs/REDIS.md).
     Redis(String),
+    /// A SQL journal: the whole `sqlite://`, `postgres://` or
+    /// `postgresql://` URL, with its parameters (docs/SQL.md).
+    Sql(String),
 }
 
 impl JournalUrl {
@@ -75,13 +80,14 @@ impl JournalUrl {
                 "{text:?}: a memory journal takes no path or parameters (memory:)"
             ))),
             "redis" => Ok(JournalUrl::Redis(text.to_string())),
+            "sqlite" | "postgres" | "postgresql" => Ok(JournalUrl::Sql(text.to_string())),
             "rediss" => Err(Error::Unsupported(format!(
                 "{}: TLS (rediss://) is not supported by this build; use redis:// on a \
                  trusted network or through a TLS tunnel (docs/REDIS.md)",
                 redact(text)
             ))),
             scheme if text.contains("://") => Err(Error::InvalidOption(format!(
-                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis:// or redis+cluster://"
+                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis://, redis+cluster://, sqlite:// or postgres://"
             ))),
             // `name:thing` without `//` is a directory name with a colon.
             _ => Ok(JournalUrl::File(PathBuf::from(text))),
@@ -104,7 +110,7 @@ impl std::fmt::Display for JournalUrl {
             JournalUrl::File(dir) => write!(f, "file://{}", dir.display()),
             JournalUrl::Memory => f.write_str("memory:"),
             // Never print a password a URL may carry.
-            JournalUrl::Redis(url) => f.write_str(&redact(url)),
+            JournalUrl::Redis(url) | JournalUrl::Sql(url) => f.write_str(&redact(url)),
         }
     }
 }
@@ -150,7 +156,8 @@ pub fn open(url: &str) -> Result<Box<dyn EventJournal>> {
 /// Opens the journal `url` names without writing to it: a disk journal is
 /// opened read-only (it must exist; nothing in its directory changes).
 /// Redis has no read-only connection: the journal is opened as [`open`]
-/// does, and the caller simply does not append.
+/// does, and the caller simply does not append. A SQLite database is
+/// opened read-only (its table must exist).
 pub fn open_read_only(url: &str) -> Result<Box<dyn EventJournal>> {
     open_parsed(&JournalUrl::parse(url)?, true)
 }
@@ -171,6 +178,14 @@ pub fn open_parsed(url: &JournalUrl, read_only: bool) -> Result<Box<dyn EventJou
         JournalUrl::Redis(_) => {
             return Err(Error::Unsupported(
                 "redis:// URLs: this build has no `redis` feature".into(),
+            ));
+        }
+        #[cfg(feature = "sql")]
+        JournalUrl::Sql(text) => Box::new(crate::sql::SqlJournal::open_url_with(text, read_only)?),
+        #[cfg(not(feature = "sql"))]
+        JournalUrl::Sql(_) => {
+            return Err(Error::Unsupported(
+                "sqlite:// URLs: this build has no `sql` feature".into(),
             ));
         }
     })

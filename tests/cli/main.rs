@@ -21,7 +21,9 @@ mod cli_range_latest;
 mod cli_read_only;
 mod cli_report;
 mod cli_sequence_max;
+mod cli_sql;
 mod cli_stats;
+mod cli_stats_db;
 mod cli_tail;
 mod cli_usage;
 mod cli_verify;
@@ -29,3 +31,5 @@ mod cli_verify_head;
 mod recovery_damage;
 mod redis_cli;
 mod salvage;
+#[cfg(feature = "postgres")]
+mod sql_postgres;

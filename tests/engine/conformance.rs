@@ -1,9 +1,13 @@
 //! One conformance suite, generic over `EventJournal`, run against every
 //! backend: the in-memory journal, the disk journal with default segments,
-//! and the disk journal with 64 KiB segments (so ranges cross many rolls).
+//! the disk journal with 64 KiB segments (so ranges cross many rolls), the
+//! Redis journal, and the SQL journal on SQLite and on a throwaway
+//! PostgreSQL server (tests/pg_common).
 //! It includes the reference's own answers to 396 queries and ranges.
 
 use baldur_test_support::common;
+#[cfg(feature = "postgres")]
+use baldur_test_support::pg_common;
 #[cfg(feature = "redis")]
 use baldur_test_support::redis_common;
 
@@ -24,6 +28,8 @@ const VECTORS: &str = concat!(
 struct Backend {
     journal: Box<dyn EventJournal>,
     _dir: Option<tempfile::TempDir>,
+    #[cfg(feature = "postgres")]
+    _postgres: Option<pg_common::Server>,
     #[cfg(feature = "redis")]
     _server: Option<redis_common::Server>,
 }
@@ -38,6 +44,8 @@ fn memory(max_query_limit: usize) -> Backend {
         _dir: None,
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -54,6 +62,8 @@ fn disk(segment_bytes: u64, max_query_limit: usize) -> Backend {
         _dir: Some(dir),
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -69,6 +79,8 @@ fn disk_default(max_query_limit: usize) -> Backend {
         _dir: Some(dir),
         #[cfg(feature = "redis")]
         _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
     }
 }
 
@@ -87,6 +99,41 @@ fn redis(max_query_limit: usize) -> Option<Backend> {
         journal: Box::new(journal),
         _dir: None,
         _server: Some(server),
+        #[cfg(feature = "postgres")]
+        _postgres: None,
+    })
+}
+
+/// The SQL journal in a SQLite file of its own, opened by URL.
+#[cfg(feature = "sql")]
+fn sql(max_query_limit: usize) -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite:///{}/journal.db?max_query_limit={max_query_limit}",
+        dir.path().display()
+    );
+    Backend {
+        journal: Box::new(baldur_journal::SqlJournal::open_url(&url).unwrap()),
+        _dir: Some(dir),
+        #[cfg(feature = "redis")]
+        _server: None,
+        #[cfg(feature = "postgres")]
+        _postgres: None,
+    }
+}
+
+/// The SQL journal on a PostgreSQL server of its own; `None` skips (or
+/// fails under `CI`).
+#[cfg(feature = "postgres")]
+fn postgres(max_query_limit: usize) -> Option<Backend> {
+    let server = pg_common::Server::start()?;
+    let url = format!("{}?max_query_limit={max_query_limit}", server.url);
+    Some(Backend {
+        journal: Box::new(baldur_journal::SqlJournal::open_url(&url).unwrap()),
+        _dir: None,
+        #[cfg(feature = "redis")]
+        _server: None,
+        _postgres: Some(server),
     })
 }
 
@@ -100,6 +147,23 @@ macro_rules! conformance {
         }
         mod disk_small_segments {
             $(#[test] fn $name() { super::$name(&|limit| super::disk(64 << 10, limit)); })*
+        }
+        #[cfg(feature = "sql")]
+        mod sql_backend {
+            $(#[test] fn $name() { super::$name(&|limit| super::sql(limit)); })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres_backend {
+            $(#[test] fn $name() {
+                let Some(backend) = super::postgres(10_000) else {
+                    return; // skipped, with the reason printed
+                };
+                let first = std::sync::Mutex::new(Some(backend));
+                super::$name(&move |limit| match first.lock().unwrap().take() {
+                    Some(b) if limit == 10_000 => b,
+                    _ => super::postgres(limit).unwrap(),
+                });
+            })*
         }
         #[cfg(feature = "redis")]
         mod redis_backend {

@@ -8,6 +8,8 @@
 pub mod common;
 #[path = "../crash_common/mod.rs"]
 pub mod crash_common;
+#[path = "../pg_common/mod.rs"]
+pub mod pg_common;
 #[path = "../redis_common/mod.rs"]
 pub mod redis_common;
 #[path = "../seam/mod.rs"]

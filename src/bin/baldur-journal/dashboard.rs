@@ -26,13 +26,16 @@ const LATEST: u64 = 5;
 and failure types, SLA breaches (older than 4 hours, still waiting), what the cleanup could \
 do, circuit breakers, and the latest entries. Windows are measured from now: the wall clock, \
 --now TIME, or the TIME of --as-of TIME (--as-of SEQUENCE --now TIME sets the now of that past \
-view). --json prints one object with the seed's field names. Opens the journal read-only.",
+view). --json prints one object with the seed's field names. Opens the journal read-only. \
+--stats-db URL answers from the reference's SQL tables instead of the journal (as_of_sequence \
+is then null).",
     after_help = "Examples:
   baldur-journal dashboard
   baldur-journal dashboard --as-of 2025-01-01T12:00:00Z
   baldur-journal dashboard --now 2025-01-01T12:00:00Z
   baldur-journal dashboard --as-of 120000 --now 2025-01-01T12:00:00Z
-  baldur-journal dashboard --json | jq .status_counts"
+  baldur-journal dashboard --json | jq .status_counts
+  baldur-journal dashboard --stats-db sqlite:////var/lib/app/dlq.db --now 2025-01-01T12:00:00Z"
 )]
 pub struct DashboardArgs {
     #[command(flatten)]
@@ -42,7 +45,7 @@ pub struct DashboardArgs {
 }
 
 pub fn run_dashboard(globals: &Globals, args: &DashboardArgs) -> Result<Outcome> {
-    let statistics = stats::open_statistics(globals, args.view.as_of, args.now.now)?;
+    let statistics = stats::open_statistics(globals, &args.view, args.now.now)?;
     let mut out = output::stdout();
     if args.view.json {
         let value = dashboard_json(&statistics)?;
@@ -66,7 +69,11 @@ fn latest_query() -> EntryListQuery {
 pub fn dashboard_json(statistics: &Statistics) -> Result<serde_json::Value> {
     let repo = &*statistics.repository;
     Ok(serde_json::json!({
-        "as_of_sequence": statistics.summary.last_sequence,
+        // No sequence when answering from SQL tables (--stats-db).
+        "as_of_sequence": statistics
+            .sql_source
+            .is_none()
+            .then_some(statistics.summary.last_sequence),
         "now": statistics.now,
         "status_counts": repo.get_status_counts()?,
         "recent_activity": repo.get_recent_activity(DEFAULT_RECENT_HOURS, DEFAULT_RECENT_DAYS)?,
@@ -110,11 +117,14 @@ pub fn write_dashboard(
         Some(what) => format!("measured from {what}, {}", statistics.now),
         None => format!("at {}", time_to_second(statistics.now)),
     };
-    writeln!(
-        out,
-        "DLQ dashboard {at} (journal folded up to sequence {}: {} records, {} of other kinds)",
-        summary.last_sequence, summary.records, summary.skipped
-    )?;
+    match &statistics.sql_source {
+        Some(url) => writeln!(out, "DLQ dashboard {at} (from the SQL tables of {url})")?,
+        None => writeln!(
+            out,
+            "DLQ dashboard {at} (journal folded up to sequence {}: {} records, {} of other kinds)",
+            summary.last_sequence, summary.records, summary.skipped
+        )?,
+    }
     if summary.malformed + summary.orphaned > 0 {
         writeln!(
             out,

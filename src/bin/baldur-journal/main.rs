@@ -143,8 +143,8 @@ fn usage_conflict(command: &Command) -> Option<String> {
     match command {
         Command::Range(args) => args.inverted(),
         Command::Export(args) => args.inverted(),
-        Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
-        Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
+        Command::Stats(args) => stats::view_conflict(&args.view, args.now.now),
+        Command::Dashboard(args) => stats::view_conflict(&args.view, args.now.now),
         Command::Report(args) => args.conflict(),
         _ => None,
     }

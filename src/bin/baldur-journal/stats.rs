@@ -87,6 +87,24 @@ pub struct ViewArgs {
     /// Print the answer as JSON, with the seed's field names
     #[arg(long, global = true)]
     pub json: bool,
+    /// Answer from the reference's SQL tables (baldur_dlq, baldur_cb_state)
+    /// at URL (sqlite:///relative.db or sqlite:////absolute.db) instead of
+    /// folding the journal; opened read-only. Not with --as-of: a table
+    /// keeps no past (docs/SQL.md)
+    #[arg(long, global = true, value_name = "URL")]
+    pub stats_db: Option<String>,
+}
+
+/// The usage mistakes of [`ViewArgs`] with `--now`: `--now` with `--as-of
+/// TIME`, and `--as-of` with `--stats-db`.
+pub fn view_conflict(view: &ViewArgs, now: Option<Timestamp>) -> Option<String> {
+    if view.stats_db.is_some() && view.as_of.is_some() {
+        return Some(
+            "the argument '--as-of' cannot be used with '--stats-db <URL>': the SQL tables hold              only the present (fold the journal to look at the past)"
+                .into(),
+        );
+    }
+    now_conflict(view.as_of, now)
 }
 
 const STATS_HELP: &str = "\
@@ -99,6 +117,7 @@ Examples:
   baldur-journal stats domains --as-of 2025-01-01T00:00:00Z
   baldur-journal stats status --as-of 120000 --now 2025-01-01T00:00:00Z --json
   baldur-journal stats activity --now 2025-01-01T00:00:00Z
+  baldur-journal stats status --stats-db sqlite:////var/lib/app/dlq.db --json
 
 Windows are measured from now: the wall clock, --now TIME, or the TIME of
 --as-of TIME. `entry ID` exits 1 when no entry has that id (unknown or
@@ -107,7 +126,9 @@ for usage and other errors.
 
 The statistics are a fold over the journal's DLQ and circuit-breaker events
 (docs/STATISTICS.md states every rule, docs/EVENTS.md the events). Opens the
-journal read-only: nothing in the directory changes.";
+journal read-only: nothing in the directory changes. With --stats-db URL the
+answers come from the reference's SQL tables instead (docs/SQL.md), in the
+same JSON.";
 
 #[derive(Args)]
 #[command(
@@ -244,20 +265,29 @@ impl SlaArgs {
     }
 }
 
-/// The statistics to answer from: the live fold, or a view of the past.
+/// The statistics to answer from: the live fold, a view of the past, or
+/// the reference's SQL tables.
 pub struct Statistics {
     pub repository: Box<dyn StatisticsRepository>,
     pub summary: FoldSummary,
     pub now: Timestamp,
+    /// The SQL tables answered from (`--stats-db`, credentials redacted),
+    /// instead of a fold.
+    pub sql_source: Option<String>,
 }
 
 /// Opens the journal read-only and folds it, as of `as_of` when given,
-/// answering at `now` when given.
+/// answering at `now` when given; or, with `--stats-db`, opens the SQL
+/// tables read-only instead.
 pub fn open_statistics(
     globals: &Globals,
-    as_of: Option<AsOf>,
+    view: &ViewArgs,
     now: Option<Timestamp>,
 ) -> Result<Statistics> {
+    if let Some(url) = &view.stats_db {
+        return open_sql_statistics(url, now);
+    }
+    let as_of = view.as_of;
     let opened = open::open_read(globals)?;
     // A disk journal's valid snapshot is read (never written: the open is
     // read-only), so only the records after it are folded.
@@ -269,6 +299,40 @@ pub fn open_statistics(
     let statistics = fold_from(opened.shared(), snapshot, as_of, now);
     bar.finish_and_clear();
     statistics
+}
+
+/// The statistics in the reference's SQL tables at `url`, read-only.
+#[cfg(feature = "sql")]
+fn open_sql_statistics(url: &str, now: Option<Timestamp>) -> Result<Statistics> {
+    use anyhow::Context as _;
+    use baldur_journal::{SqlStatistics, SqlStatisticsOptions, sql::SqlUrl};
+    let shown = baldur_journal::JournalUrl::parse(url)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| url.to_string());
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("--stats-db {shown}: the statistics read SQLite only in this release (docs/SQL.md)");
+    }
+    let parsed = SqlUrl::parse(url).with_context(|| format!("--stats-db {shown}"))?;
+    let options = SqlStatisticsOptions {
+        busy_timeout: parsed.options.busy_timeout,
+        read_only: true,
+    };
+    let mut stats = SqlStatistics::open_sqlite(&parsed.path, options)
+        .with_context(|| format!("opening --stats-db {shown}"))?;
+    if let Some(now) = now {
+        stats = stats.with_clock(Arc::new(ManualClock::new(now)));
+    }
+    Ok(Statistics {
+        repository: Box::new(stats),
+        summary: FoldSummary::default(),
+        now: now.unwrap_or_else(Timestamp::now),
+        sql_source: Some(shown),
+    })
+}
+
+#[cfg(not(feature = "sql"))]
+fn open_sql_statistics(_url: &str, _now: Option<Timestamp>) -> Result<Statistics> {
+    bail!("--stats-db: this build has no `sql` feature")
 }
 
 /// The statistics of `journal`, now or as of a past point; `now` sets the
@@ -308,6 +372,7 @@ pub fn fold_from(
                 repository: Box::new(live),
                 summary,
                 now,
+                sql_source: None,
             }
         }
         Some(AsOf::Sequence(sequence)) => {
@@ -316,6 +381,7 @@ pub fn fold_from(
                 summary: view.summary(),
                 now: view.now(),
                 repository: Box::new(view),
+                sql_source: None,
             }
         }
         Some(AsOf::Time(time)) => {
@@ -324,6 +390,7 @@ pub fn fold_from(
                 summary: view.summary(),
                 now: view.now(),
                 repository: Box::new(view),
+                sql_source: None,
             }
         }
     })
@@ -453,7 +520,7 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
     if let StatsCommand::List(list) = &args.command {
         check_order_by(&list.order_by)?;
     }
-    let statistics = open_statistics(globals, args.view.as_of, args.now.now)?;
+    let statistics = open_statistics(globals, &args.view, args.now.now)?;
     let repo = &*statistics.repository;
     let json = args.view.json;
     let mut out = output::stdout();

@@ -180,6 +180,7 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
         repository: Box::new(statistics),
         summary,
         now,
+        sql_source: None,
     };
     let prefix = if globals.dir_given {
         format!("baldur-journal --dir {}", globals.dir.display())

@@ -1,0 +1,268 @@
+//! `SqlStatistics`'s writes and failures: the terminal guard (also for
+//! `expired` and `permanently_failed`, unlike the reference), purges that
+//! stay purged, audit links that keep `details`, an invalid `order_by`
+//! refused, and a database that cannot answer giving an error, never
+//! empty data.
+#![cfg(feature = "sql")]
+
+use std::sync::Arc;
+
+use baldur_journal::projection::{
+    AuditLink, EntryListQuery, ManualClock, PurgeSelection, StatisticsRepository,
+};
+use baldur_journal::{Error, SqlStatistics, SqlStatisticsOptions, Timestamp};
+use serde_json::{Map, Value, json};
+
+const DAY: i64 = 86_400 * 1_000_000_000;
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+fn snapshot(value: Value) -> Map<String, Value> {
+    value.as_object().unwrap().clone()
+}
+
+fn open(dir: &tempfile::TempDir, clock: &ManualClock) -> SqlStatistics {
+    SqlStatistics::open_url(&format!("sqlite:///{}/dlq.db", dir.path().display()))
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()))
+}
+
+fn status_of(stats: &SqlStatistics, id: &str) -> Option<String> {
+    stats.get_entry_detail(id).unwrap().map(|d| d.status)
+}
+
+#[test]
+fn the_terminal_guard_covers_expired_and_permanently_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2025-03-01T00:00:00Z"));
+    let stats = open(&dir, &clock);
+    assert_eq!(
+        stats
+            .persist_entry(&snapshot(json!({"domain": "x"})))
+            .unwrap(),
+        None
+    );
+    let base = json!({"domain": "payments", "failure_type": "timeout", "created_at": "2025-02-28T10:00:00Z"});
+    let with = |id: u64, status: &str| {
+        let mut s = snapshot(base.clone());
+        s.insert("id".into(), id.into());
+        s.insert("status".into(), status.into());
+        s
+    };
+    for (id, end) in [
+        (1, "resolved"),
+        (2, "rejected"),
+        (3, "archived"),
+        (4, "expired"),
+        (5, "permanently_failed"),
+    ] {
+        assert_eq!(
+            stats.persist_entry(&with(id, "pending")).unwrap(),
+            Some(id.to_string())
+        );
+        stats.persist_entry(&with(id, end)).unwrap();
+        // A late snapshot from before the end: refused, the id still returned.
+        assert_eq!(
+            stats.persist_entry(&with(id, "pending")).unwrap(),
+            Some(id.to_string())
+        );
+        assert_eq!(
+            status_of(&stats, &id.to_string()).as_deref(),
+            Some(end),
+            "entry {id}"
+        );
+    }
+    // Terminal to terminal still applies.
+    stats.persist_entry(&with(4, "resolved")).unwrap();
+    assert_eq!(status_of(&stats, "4").as_deref(), Some("resolved"));
+    // Open statuses move freely.
+    stats.persist_entry(&with(6, "pending")).unwrap();
+    stats.persist_entry(&with(6, "requires_review")).unwrap();
+    stats.persist_entry(&with(6, "pending")).unwrap();
+    assert_eq!(status_of(&stats, "6").as_deref(), Some("pending"));
+    // Keys that are not columns land in data; the detail reads them back.
+    let mut rich = with(7, "pending");
+    rich.insert("error_message".into(), "boom".into());
+    rich.insert("snapshot_data".into(), json!({"order": 42}));
+    stats.persist_entry(&rich).unwrap();
+    let detail = stats.get_entry_detail("7").unwrap().unwrap();
+    assert_eq!(detail.error_message, "boom");
+    assert_eq!(detail.snapshot_data, json!({"order": 42}));
+    assert_eq!(detail.created_at, at("2025-02-28T10:00:00Z"));
+    assert_eq!(detail.updated_at, clock.now());
+    assert_eq!(
+        stats
+            .sync_from_runtime(&[with(8, "pending"), snapshot(json!({}))])
+            .unwrap(),
+        1
+    );
+    // An id the table cannot key is an error, not a silent None.
+    let mut bad = with(9, "pending");
+    bad.insert("id".into(), "node-1:42".into());
+    assert!(matches!(
+        stats.persist_entry(&bad),
+        Err(Error::InvalidEntry(_))
+    ));
+}
+
+#[test]
+fn archives_and_purges_are_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2025-01-01T00:00:00Z"));
+    let stats = open(&dir, &clock);
+    for id in 1..=4 {
+        stats
+            .persist_entry(&snapshot(json!({
+                "id": id, "domain": "d", "failure_type": "t", "status": "resolved",
+                "resolved_at": "2025-01-01T00:00:00Z",
+            })))
+            .unwrap();
+    }
+    clock.set(Timestamp::from_unix_nanos(
+        at("2025-01-01T00:00:00Z").as_unix_nanos() + 31 * DAY,
+    ));
+    assert_eq!(stats.archive_old_entries(30).unwrap(), 4);
+    assert_eq!(stats.archive_old_entries(30).unwrap(), 0);
+    let cleanup = stats.get_cleanup_stats().unwrap();
+    assert_eq!(cleanup.by_status.get("archived"), Some(&4));
+    assert_eq!(
+        stats
+            .purge_archived(&PurgeSelection::Ids(vec![
+                "1".into(),
+                "2".into(),
+                "nope".into()
+            ]))
+            .unwrap(),
+        2
+    );
+    // A late snapshot of a purged entry does not bring it back.
+    stats
+        .persist_entry(&snapshot(
+            json!({"id": 1, "domain": "d", "failure_type": "t", "status": "pending"}),
+        ))
+        .unwrap();
+    assert_eq!(stats.get_entry_detail("1").unwrap(), None);
+    // Ids and an age together: both conditions (the reference ignored the age).
+    assert_eq!(
+        stats
+            .purge_archived(&PurgeSelection::IdsOlderThanDays {
+                ids: vec!["3".into()],
+                older_than_days: 1
+            })
+            .unwrap(),
+        0
+    );
+    clock.set(Timestamp::from_unix_nanos(
+        clock.now().as_unix_nanos() + 2 * DAY,
+    ));
+    assert_eq!(
+        stats
+            .purge_archived(&PurgeSelection::OlderThanDays(1))
+            .unwrap(),
+        2
+    );
+    assert_eq!(stats.get_cleanup_stats().unwrap().total, 0);
+}
+
+#[test]
+fn audit_links_keep_details_and_reads_refuse_a_bad_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2025-01-01T00:00:00Z"));
+    let stats = open(&dir, &clock);
+    stats
+        .persist_entry(&snapshot(
+            json!({"id": 5, "domain": "d", "failure_type": "t"}),
+        ))
+        .unwrap();
+    let mut link = AuditLink::new("5", "replay");
+    link.details = Some("operator asked".into());
+    link.audit_record_hash = Some("ab12".into());
+    assert!(stats.link_audit_entry(&link).unwrap());
+    assert!(
+        !stats
+            .link_audit_entry(&AuditLink::new("6", "replay"))
+            .unwrap()
+    );
+    let mut other = AuditLink::new("5", "replay");
+    other.entity_type = "incident".into();
+    assert!(!stats.link_audit_entry(&other).unwrap());
+    let trail = stats.get_audit_trail_by_entity("5", "dlq_entry").unwrap();
+    assert_eq!(trail.entries.len(), 1);
+    assert_eq!(trail.entries[0].details.as_deref(), Some("operator asked"));
+    assert_eq!(trail.entries[0].hash_chain.as_deref(), Some("ab12"));
+    assert_eq!(trail.domain, "d");
+    let bad = EntryListQuery {
+        order_by: "-password".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        stats.list_entries(&bad),
+        Err(Error::InvalidFilter(_))
+    ));
+    let zero = EntryListQuery {
+        page: 0,
+        ..Default::default()
+    };
+    assert!(stats.list_entries(&zero).is_err());
+    // No baldur_cb_state table: no breakers (the reference never writes one).
+    assert_eq!(stats.get_circuit_breaker_summary().unwrap().total, 0);
+    assert!(stats.list_circuit_breakers().unwrap().is_empty());
+}
+
+#[test]
+fn a_database_that_cannot_answer_is_an_error_not_empty_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.db");
+    let err = SqlStatistics::open_sqlite(
+        &missing,
+        SqlStatisticsOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Sql { .. }), "{err}");
+    let err = SqlStatistics::open_url("postgresql://app:s3cret@db:5432/dlq").unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let clock = ManualClock::new(at("2025-01-10T00:00:00Z"));
+    let stats = open(&dir, &clock);
+    stats
+        .persist_entry(&snapshot(
+            json!({"id": 1, "domain": "d", "failure_type": "t"}),
+        ))
+        .unwrap();
+    let other = rusqlite::Connection::open(dir.path().join("dlq.db")).unwrap();
+    other
+        .execute("UPDATE baldur_dlq SET created_at = 'soon' WHERE id = 1", [])
+        .unwrap();
+    let err = stats.get_status_counts().unwrap_err().to_string();
+    assert!(err.contains("soon"), "{err}");
+    let err = stats.get_entry_detail("1").unwrap_err().to_string();
+    assert!(err.contains("id 1") && err.contains("created_at"), "{err}");
+    other
+        .execute(
+            "UPDATE baldur_dlq SET created_at = '2025-01-09 00:00:00+00:00'",
+            [],
+        )
+        .unwrap();
+    let locked = SqlStatistics::open_sqlite(
+        &dir.path().join("dlq.db"),
+        SqlStatisticsOptions {
+            busy_timeout: std::time::Duration::from_millis(50),
+            read_only: false,
+        },
+    )
+    .unwrap()
+    .with_clock(Arc::new(clock.clone()));
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    assert!(matches!(locked.get_status_counts(), Err(Error::Sql { .. })));
+    assert!(matches!(
+        locked.archive_old_entries(1),
+        Err(Error::Sql { .. })
+    ));
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(locked.get_status_counts().unwrap().total, 1);
+}
