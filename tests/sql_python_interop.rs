@@ -114,8 +114,12 @@ fn parse_filter(value: &Value) -> JournalQueryFilter {
 fn our_answer(j: &dyn EventJournal, case: &Value) -> Value {
     let id = case["id"].clone();
     if case["kind"] == "range" {
-        let start = case["start_sequence"].as_i64().unwrap().max(0) as u64;
-        let end = case["end_sequence"].as_i64().unwrap().max(0) as u64;
+        let start = case["start_sequence"]
+            .as_i64()
+            .unwrap()
+            .max(0)
+            .unsigned_abs();
+        let end = case["end_sequence"].as_i64().unwrap().max(0).unsigned_abs();
         let entries = j.get_sequence_range(start, end).unwrap();
         serde_json::json!({
             "id": id,

@@ -132,22 +132,27 @@ fn ours(stats: &SqlStatistics, read: &Value) -> Value {
         "get_status_counts" => serde_json::to_value(stats.get_status_counts().unwrap()),
         "get_domain_distribution" => serde_json::to_value(
             stats
-                .get_domain_distribution(n("limit", 10) as usize)
+                .get_domain_distribution(usize::try_from(n("limit", 10)).unwrap())
                 .unwrap(),
         ),
         "get_failure_type_distribution" => serde_json::to_value(
             stats
-                .get_failure_type_distribution(n("limit", 10) as usize)
+                .get_failure_type_distribution(usize::try_from(n("limit", 10)).unwrap())
                 .unwrap(),
         ),
         "get_recent_activity" => serde_json::to_value(
             stats
-                .get_recent_activity(n("hours", 24) as u32, n("days", 7) as u32)
+                .get_recent_activity(
+                    u32::try_from(n("hours", 24)).unwrap(),
+                    u32::try_from(n("days", 7)).unwrap(),
+                )
                 .unwrap(),
         ),
-        "get_resolution_rate" => {
-            serde_json::to_value(stats.get_resolution_rate(n("days", 30) as u32).unwrap())
-        }
+        "get_resolution_rate" => serde_json::to_value(
+            stats
+                .get_resolution_rate(u32::try_from(n("days", 30)).unwrap())
+                .unwrap(),
+        ),
         "get_avg_retry_count" => serde_json::to_value(stats.get_avg_retry_count().unwrap()),
         "get_sla_breaches" => {
             let statuses: Option<Vec<&str>> = args["statuses"]
@@ -155,7 +160,10 @@ fn ours(stats: &SqlStatistics, read: &Value) -> Value {
                 .map(|list| list.iter().map(|s| s.as_str().unwrap()).collect());
             serde_json::to_value(
                 stats
-                    .get_sla_breaches(n("sla_threshold_hours", 4) as u32, statuses.as_deref())
+                    .get_sla_breaches(
+                        u32::try_from(n("sla_threshold_hours", 4)).unwrap(),
+                        statuses.as_deref(),
+                    )
                     .unwrap(),
             )
         }

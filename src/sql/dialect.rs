@@ -26,6 +26,7 @@ impl Dialect {
     /// this database (`baldur/adapters/sql/event_journal.py`, schema
     /// version 1), then ours: the nullable `appended_at` column, which the
     /// reference neither writes nor reads.
+    #[must_use]
     pub fn create_statements(self) -> Vec<String> {
         let (key, ts, json) = match self {
             Dialect::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT"),
@@ -54,6 +55,7 @@ impl Dialect {
 
     /// The statement adding our `appended_at` column to a table that
     /// lacks it.
+    #[must_use]
     pub fn add_appended_at(self) -> String {
         match self {
             Dialect::Sqlite => format!("ALTER TABLE {TABLE} ADD COLUMN appended_at TEXT"),
@@ -74,6 +76,7 @@ pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
 /// Python reads back truncated to the microsecond. Every text this writes
 /// ends in `+00:00`, so comparing two of them as strings compares them as
 /// instants (`+` sorts below every digit and below `.`).
+#[must_use]
 pub fn timestamp_text(t: Timestamp) -> String {
     let nanos = t.as_unix_nanos();
     let seconds = nanos.div_euclid(1_000_000_000);
@@ -145,14 +148,14 @@ fn parse_utc_fast(b: &[u8]) -> Option<Timestamp> {
         30,
         31,
     ];
-    if day > days_in_month[(month - 1) as usize] {
+    if day > days_in_month[usize::try_from(month - 1).ok()?] {
         return None;
     }
     let fraction = match &tail[19..] {
         [] => 0,
         [b'.', rest @ ..] if (1..=9).contains(&rest.len()) => {
             let value = digits(20..tail.len())?;
-            value * 10i64.pow(9 - rest.len() as u32)
+            value * 10i64.pow(9 - u32::try_from(rest.len()).ok()?)
         }
         _ => return None,
     };

@@ -479,7 +479,7 @@ impl SqlJournal {
                 |row| row.get(0),
             )
             .map_err(|e| self.error("count", e))?;
-        Ok(count as u64)
+        Ok(unsigned(count))
     }
 
     fn latest(&self, conn: &Connection) -> Result<u64> {
@@ -490,7 +490,7 @@ impl SqlJournal {
                 |row| row.get(0),
             )
             .map_err(|e| self.error("reading the latest sequence", e))?;
-        Ok(latest.max(0) as u64)
+        Ok(unsigned(latest))
     }
 
     /// Inserts one entry, at `sequence` or (None) at the table's next key,
@@ -537,7 +537,7 @@ impl SqlJournal {
                 latest: MAX_SEQUENCE,
             });
         }
-        Ok(assigned as u64)
+        Ok(unsigned(assigned))
     }
 
     /// Runs `write` in one transaction holding the database's write lock.
@@ -834,6 +834,13 @@ impl EventJournal for SqlJournal {
     fn sync(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// A count or sequence that SQL returns as a signed 64-bit integer: never
+/// negative in the rows this crate writes or the counts a database gives;
+/// a negative one (a table edited by hand) reads as zero.
+pub(crate) fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -254,7 +254,7 @@ impl PgJournal {
             )
             .map_err(|e| self.error("reading the latest sequence", e))?
             .get(0);
-        Ok(latest.max(0) as u64)
+        Ok(super::unsigned(latest))
     }
 
     fn insert(
@@ -309,7 +309,7 @@ impl PgJournal {
         }
         .map_err(|e| self.error("append", e))?;
         let assigned: i64 = row.get(0);
-        Ok(assigned as u64)
+        Ok(super::unsigned(assigned))
     }
 
     /// Runs `write` in a transaction holding the journal's advisory lock.
@@ -362,7 +362,7 @@ impl PgJournal {
             .query_one(&format!("SELECT COUNT(*) FROM {TABLE}{where_sql}"), &refs)
             .map_err(|e| self.error("count", e))?
             .get(0);
-        Ok(n as u64)
+        Ok(super::unsigned(n))
     }
 
     fn chunk(&self, start: u64, end: Option<u64>) -> Result<Vec<JournalEntry>> {

@@ -318,7 +318,7 @@ impl SqlStatistics {
                 |row| row.get(0),
             )
             .map_err(|e| self.error("count", e))?;
-        Ok(n as u64)
+        Ok(super::unsigned(n))
     }
 
     /// `(group value, count)` of `column` over the rows of `condition`,
@@ -343,7 +343,7 @@ impl SqlStatistics {
             })
             .map_err(|e| self.error("group", e))?;
         rows.map(|r| {
-            r.map(|(name, n)| (name, n as u64))
+            r.map(|(name, n)| (name, super::unsigned(n)))
                 .map_err(|e| self.error("group", e))
         })
         .collect()
@@ -919,7 +919,7 @@ impl StatisticsRepository for SqlStatistics {
                 .map_err(|e| self.error("circuit breakers", e))?;
             for row in rows {
                 let (state, n) = row.map_err(|e| self.error("circuit breakers", e))?;
-                let n = n as u64;
+                let n = super::unsigned(n);
                 summary.total += n;
                 match state.as_deref() {
                     Some("closed") => summary.closed = n,

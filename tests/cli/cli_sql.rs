@@ -5,7 +5,6 @@
 //! and the commands answer the same on both.
 #![cfg(feature = "sql")]
 
-
 use crate::cli_common::*;
 
 /// The binary without `--dir`.

@@ -4,12 +4,11 @@
 //! nothing.
 #![cfg(feature = "sql")]
 
-
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{ManualClock, StatisticsRepository};
 use baldur_journal::{SqlStatistics, Timestamp};
-use crate::cli_common::*;
 use serde_json::{Value, json};
 
 fn bare() -> assert_cmd::Command {

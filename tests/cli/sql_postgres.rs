@@ -9,7 +9,6 @@
 use crate::cli_common;
 use baldur_test_support::common;
 use baldur_test_support::pg_common;
-use baldur_test_support::skip;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
