@@ -18,8 +18,9 @@ use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
 use crate::disk::recovery::RecoveryReport;
 use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
+use crate::disk::skip::Conditions;
 use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
 use crate::hex::hex;
@@ -45,10 +46,9 @@ pub struct DiskJournal {
     pub(super) follower: Option<Mutex<Follower>>,
     /// The writer lock, released by `close`.
     pub(super) lock: Mutex<Option<WriterLock>>,
-    /// The summary of the active segment's readable records, as far as
-    /// counts have read them: extended by what was appended since, so a
-    /// count answered from summaries reads only new records.
-    pub(super) active_summary: Mutex<Option<ActiveSummary>>,
+    /// Blocks queries and counts read, and passed by ([`ReadStats`]).
+    pub(super) blocks_read: AtomicU64,
+    pub(super) blocks_passed: AtomicU64,
     /// Times a follower reloaded the directory (a writer came or went):
     /// what was summarised may have been zeroed and written again.
     pub(super) reloads: AtomicU64,
@@ -70,13 +70,6 @@ impl WriteStats {
     pub fn mean_batch(&self) -> Option<f64> {
         (self.syncs > 0).then(|| self.records as f64 / self.syncs as f64)
     }
-}
-
-/// [`DiskJournal::with_active_summary`]'s cache.
-pub(super) struct ActiveSummary {
-    base: u64,
-    reloads: u64,
-    summary: crate::disk::index::Summary,
 }
 
 impl std::fmt::Debug for DiskJournal {
@@ -523,98 +516,95 @@ impl DiskJournal {
         Ok(())
     }
 
-    /// The number of records of `view` matching `query`: sealed segments
-    /// and the active one answer from their summaries when the filter has
-    /// only event types; the rest is read.
-    fn count_in(&self, view: &Arc<View>, query: &JournalQueryFilter) -> Result<u64> {
-        let summary_answers = !filter::needs_scan_beyond_types(query);
+    /// The number of records of `view` from `first` on matching `query`
+    /// and `options`: segments and blocks whose summaries can count their
+    /// matches are counted, the rest read (skipping what the summaries
+    /// rule out).
+    fn count_in(
+        &self,
+        view: &Arc<View>,
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+        first: u64,
+    ) -> Result<u64> {
+        let mut range = self.filtered_range(view, query, options, first);
+        range.count_from_summaries();
         let mut total = 0u64;
-        for (i, segment) in view.segments.iter().enumerate() {
-            if summary_answers {
-                let counted = match segment.summary() {
-                    Some(summary) => summary_count(query, summary),
-                    None => self.with_active_summary(view, i, |s| summary_count(query, s))?,
-                };
-                if let Some(counted) = counted {
-                    total += counted;
-                    continue;
-                }
-            }
-            let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
-                .segments(i, i + 1)
-                .skip_sealed(Self::skip_for(query));
-            while let Some(record) = range.next_entry() {
-                if filter::matches(query, &record?) {
-                    total += 1;
-                }
+        while let Some(record) = range.next_entry() {
+            let record = record?;
+            if options.admits(record.sequence, record.appended_at)
+                && filter::matches(query, &record)
+            {
+                total += 1;
             }
         }
+        total += range.counted();
+        self.note_reads(&range);
         Ok(total)
     }
 
-    /// Calls `answer` with the summary of segment `i` of `view` (the active
-    /// one) up to the view's readable end: the cached summary, extended by
-    /// the records appended since it was taken. Reset when the active
-    /// segment changed or a follower reloaded.
-    fn with_active_summary<R>(
+    /// A reader from sequence `first` on that skips the segments and
+    /// blocks whose summaries rule out `query` and `options`.
+    fn filtered_range(
         &self,
         view: &Arc<View>,
-        i: usize,
-        answer: impl FnOnce(&crate::disk::index::Summary) -> R,
-    ) -> Result<R> {
-        let base = view.segments[i].base;
-        let reloads = self.reloads.load(Ordering::Acquire);
-        let mut cache = self
-            .active_summary
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let stale = cache.as_ref().is_none_or(|c| {
-            c.base != base || c.reloads != reloads || c.summary.last_sequence > view.latest
-        });
-        if stale {
-            *cache = Some(ActiveSummary {
-                base,
-                reloads,
-                summary: crate::disk::index::Summary::empty(),
-            });
-        }
-        let cached = cache.as_mut().expect("set above");
-        let summary = &mut cached.summary;
-        let next = if summary.record_count == 0 {
-            Some(0)
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+        first: u64,
+    ) -> RawRange {
+        let conditions = Arc::new(Conditions::new(query, options));
+        let range = if first == 0 {
+            RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
         } else {
-            summary.last_sequence.checked_add(1)
+            RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, first)
         };
-        if let Some(next) = next {
-            let mut range =
-                RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, next)
-                    .segments(i, i + 1);
-            while let Some(record) = range.next_entry() {
-                summary.add(&record?);
-            }
-        }
-        Ok(answer(summary))
+        range.filtered(conditions)
     }
 
-    fn skip_for(query: &JournalQueryFilter) -> crate::disk::segment::SegmentSkip {
-        let start = query.start_time.map(|t| t.as_unix_nanos());
-        let end = query.end_time.map(|t| t.as_unix_nanos());
-        let types = query.event_types.clone();
-        Box::new(move |summary| {
-            if summary.record_count == 0 {
-                return true;
-            }
-            if start.is_some_and(|s| summary.max_timestamp_ns < s)
-                || end.is_some_and(|e| summary.min_timestamp_ns >= e)
-            {
-                return true;
-            }
-            match (&types, &summary.event_types) {
-                (Some(wanted), Some(present)) => !wanted.iter().any(|t| present.contains_key(t)),
-                _ => false,
-            }
-        })
+    /// Adds a finished read's block counts to [`DiskJournal::read_stats`].
+    fn note_reads(&self, range: &RawRange) {
+        let (read, passed) = range.block_counts();
+        self.blocks_read.fetch_add(read, Ordering::Relaxed);
+        self.blocks_passed.fetch_add(passed, Ordering::Relaxed);
     }
+
+    /// Blocks (about 4 KiB of records each, docs/FORMAT.md "Index") that
+    /// queries and counts on this handle have read, and passed by because
+    /// their summaries ruled them out or counted their matches, since the
+    /// open. Reads without conditions (ranges, replay) count none.
+    pub fn read_stats(&self) -> ReadStats {
+        ReadStats {
+            blocks_read: self.blocks_read.load(Ordering::Relaxed),
+            blocks_passed: self.blocks_passed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The first sequence a query with `options` reads from, or `None`
+    /// when nothing can match.
+    fn first_sequence(query: &JournalQueryFilter, options: &QueryOptions) -> Option<u64> {
+        if filter::matches_nothing(query) {
+            return None;
+        }
+        if let (Some(since), Some(until)) = (options.appended_since, options.appended_until)
+            && until <= since
+        {
+            return None;
+        }
+        match options.after_sequence {
+            None => Some(0),
+            Some(after) => after.checked_add(1),
+        }
+    }
+}
+
+/// Counters of a handle's queries and counts, from
+/// [`DiskJournal::read_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Blocks whose records were read.
+    pub blocks_read: u64,
+    /// Blocks passed by: skipped, or counted from their summaries.
+    pub blocks_passed: u64,
 }
 
 impl Drop for DiskJournal {
@@ -658,37 +648,40 @@ impl EventJournal for DiskJournal {
     }
 
     fn query(&self, query: &JournalQueryFilter) -> Result<JournalQueryResult> {
+        self.query_with(query, &QueryOptions::default())
+    }
+
+    fn query_with(
+        &self,
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+    ) -> Result<JournalQueryResult> {
         let limit = filter::effective_limit(query, self.options.max_query_limit)?;
         let mut result = ResultBuilder::new(limit);
-        if filter::matches_nothing(query) {
+        let Some(first) = Self::first_sequence(query, options) else {
             return Ok(result.finish());
-        }
+        };
         self.refresh()?;
         let view = self.shared.view();
-        let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
-            .skip_sealed(Self::skip_for(query));
-        if !filter::needs_scan_beyond_types(query) {
-            // The summaries count the matches: read only until the limit
-            // is filled, then take the total from them (same view).
-            while result.len() < limit {
-                let Some(record) = range.next_entry() else {
-                    break;
-                };
-                let record = record?;
-                if filter::matches(query, &record) {
-                    result.push_with(|| record.to_entry());
-                }
-            }
-            let total = self.count_in(&view, query)?;
-            return Ok(result.finish_with_total(total));
-        }
+        let mut range = self.filtered_range(&view, query, options, first);
+        let mut total = 0u64;
         while let Some(record) = range.next_entry() {
             let record = record?;
-            if filter::matches(query, &record) {
+            if options.admits(record.sequence, record.appended_at)
+                && filter::matches(query, &record)
+            {
+                total += 1;
                 result.push_with(|| record.to_entry());
+                if result.len() == limit {
+                    // The page is full: the rest is only counted, from
+                    // the summaries where they can tell.
+                    range.count_from_summaries();
+                }
             }
         }
-        Ok(result.finish())
+        total += range.counted();
+        self.note_reads(&range);
+        Ok(result.finish_with_total(total))
     }
 
     fn get_latest_sequence(&self) -> Result<u64> {
@@ -697,12 +690,16 @@ impl EventJournal for DiskJournal {
     }
 
     fn count(&self, query: &JournalQueryFilter) -> Result<u64> {
+        self.count_with(query, &QueryOptions::default())
+    }
+
+    fn count_with(&self, query: &JournalQueryFilter, options: &QueryOptions) -> Result<u64> {
         filter::effective_limit(query, self.options.max_query_limit)?;
-        if filter::matches_nothing(query) {
+        let Some(first) = Self::first_sequence(query, options) else {
             return Ok(0);
-        }
+        };
         self.refresh()?;
-        self.count_in(&self.shared.view(), query)
+        self.count_in(&self.shared.view(), query, options, first)
     }
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
@@ -743,21 +740,6 @@ impl EventJournal for DiskJournal {
             return Ok(());
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
-    }
-}
-
-/// The matches of `query` (event types at most) a summary counts, or
-/// `None` when it cannot tell (too many types to keep).
-fn summary_count(query: &JournalQueryFilter, summary: &crate::disk::index::Summary) -> Option<u64> {
-    match (&query.event_types, &summary.event_types) {
-        (None, _) => Some(summary.record_count),
-        (Some(wanted), Some(present)) => {
-            let mut unique: Vec<&String> = wanted.iter().collect();
-            unique.sort_unstable();
-            unique.dedup();
-            Some(unique.iter().filter_map(|t| present.get(*t)).sum())
-        }
-        (Some(_), None) => None,
     }
 }
 
