@@ -462,6 +462,15 @@ impl SparseIndex {
         }
     }
 
+    /// The same entries with other block summaries (for tests that forge
+    /// an index).
+    pub fn with_blocks(&self, blocks: Blocks) -> SparseIndex {
+        SparseIndex {
+            entries: self.entries.clone(),
+            blocks: Some(blocks),
+        }
+    }
+
     /// What a version-1 index records of this one: no blocks.
     pub fn as_version_1(&self) -> SparseIndex {
         SparseIndex {

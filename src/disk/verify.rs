@@ -567,7 +567,7 @@ fn check_index(
                     expected.summary.last_sequence
                 ),
             )
-        } else if index.index != expected.index {
+        } else if index.index.entries() != expected.index.entries() {
             let entries = index.index.entries();
             let wanted = expected.index.entries();
             let i = (0..entries.len().max(wanted.len()))
