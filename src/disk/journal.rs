@@ -285,6 +285,18 @@ impl DiskJournal {
         self.append_entries(std::slice::from_ref(entry), None, Some(timeout))
     }
 
+    /// Appends `entries` at sequences `first`, `first + 1`, ... in one
+    /// request, like that many [`EventJournal::append_at`] calls: when
+    /// every entry has an append time, the times are kept (an import, or
+    /// a bench with synthetic append times); otherwise all are stamped
+    /// now. `first` must be above the latest sequence.
+    pub fn append_batch_at(&self, first: u64, entries: &[JournalEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.append_entries(entries, Some(first), None).map(|_| ())
+    }
+
     /// Waits until `sequence` (and everything before it) is durable.
     pub fn wait_durable(&self, sequence: u64) -> Result<()> {
         if self.durable_sequence() >= sequence {
