@@ -46,6 +46,10 @@ pub struct DiskJournal {
     pub(super) follower: Option<Mutex<Follower>>,
     /// The writer lock, released by `close`.
     pub(super) lock: Mutex<Option<WriterLock>>,
+    /// The summary of the active segment's readable records, as far as
+    /// counts have read them: extended by what was appended since, so a
+    /// count answered from summaries reads only new records.
+    pub(super) active_summary: Mutex<Option<ActiveSummary>>,
     /// Blocks queries and counts read, and passed by ([`ReadStats`]).
     pub(super) blocks_read: AtomicU64,
     pub(super) blocks_passed: AtomicU64,
@@ -70,6 +74,13 @@ impl WriteStats {
     pub fn mean_batch(&self) -> Option<f64> {
         (self.syncs > 0).then(|| self.records as f64 / self.syncs as f64)
     }
+}
+
+/// [`DiskJournal::with_active_summary`]'s cache.
+pub(super) struct ActiveSummary {
+    base: u64,
+    reloads: u64,
+    summary: crate::disk::index::Summary,
 }
 
 impl std::fmt::Debug for DiskJournal {
@@ -528,10 +539,11 @@ impl DiskJournal {
         Ok(())
     }
 
-    /// The number of records of `view` from `first` on matching `query`
-    /// and `options`: segments and blocks whose summaries can count their
-    /// matches are counted, the rest read (skipping what the summaries
-    /// rule out).
+    /// The number of records of `view` from sequence `first` on matching
+    /// `query` and `options`: whole segments whose summaries (the active
+    /// one's kept up to date in memory) can count their matches are
+    /// counted; in the others, blocks whose summaries can are counted and
+    /// the rest read, skipping what the summaries rule out.
     fn count_in(
         &self,
         view: &Arc<View>,
@@ -539,20 +551,101 @@ impl DiskJournal {
         options: &QueryOptions,
         first: u64,
     ) -> Result<u64> {
-        let mut range = self.filtered_range(view, query, options, first);
-        range.count_from_summaries();
+        let conditions = Arc::new(Conditions::new(query, options));
         let mut total = 0u64;
-        while let Some(record) = range.next_entry() {
-            let record = record?;
-            if options.admits(record.sequence, record.appended_at)
-                && filter::matches(query, &record)
+        for i in view.segment_for(first)..view.segments.len() {
+            let segment = &view.segments[i];
+            if segment.base >= first
+                && let Some(counted) = self.segment_matches(view, i, &conditions)?
             {
-                total += 1;
+                total += counted;
+                continue;
+            }
+            let mut range =
+                RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, first)
+                    .segments(i, i + 1)
+                    .filtered(conditions.clone());
+            range.count_from_summaries();
+            while let Some(record) = range.next_entry() {
+                let record = record?;
+                if options.admits(record.sequence, record.appended_at)
+                    && filter::matches(query, &record)
+                {
+                    total += 1;
+                }
+            }
+            total += range.counted();
+            self.note_reads(&range);
+        }
+        Ok(total)
+    }
+
+    /// Calls `answer` with the summary of segment `i` of `view` (the active
+    /// one) up to the view's readable end: the cached summary, extended by
+    /// the records appended since it was taken. Reset when the active
+    /// segment changed or a follower reloaded.
+    fn with_active_summary<R>(
+        &self,
+        view: &Arc<View>,
+        i: usize,
+        answer: impl FnOnce(&crate::disk::index::Summary) -> R,
+    ) -> Result<R> {
+        let base = view.segments[i].base;
+        let reloads = self.reloads.load(Ordering::Acquire);
+        let mut cache = self
+            .active_summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let stale = cache.as_ref().is_none_or(|c| {
+            c.base != base || c.reloads != reloads || c.summary.last_sequence > view.latest
+        });
+        if stale {
+            *cache = Some(ActiveSummary {
+                base,
+                reloads,
+                summary: crate::disk::index::Summary::empty(),
+            });
+        }
+        let cached = cache.as_mut().expect("set above");
+        let summary = &mut cached.summary;
+        let next = if summary.record_count == 0 {
+            Some(0)
+        } else {
+            summary.last_sequence.checked_add(1)
+        };
+        if let Some(next) = next {
+            let mut range =
+                RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, next)
+                    .segments(i, i + 1);
+            while let Some(record) = range.next_entry() {
+                summary.add(&record?);
             }
         }
-        total += range.counted();
-        self.note_reads(&range);
-        Ok(total)
+        Ok(answer(summary))
+    }
+
+    /// The matches of segment `i` of `view` when its summary (the active
+    /// one's kept up to date in memory) tells: 0 when it rules the
+    /// segment out, else its count when it can count.
+    fn segment_matches(
+        &self,
+        view: &Arc<View>,
+        i: usize,
+        conditions: &Conditions,
+    ) -> Result<Option<u64>> {
+        let decide = |s: &crate::disk::index::Summary| {
+            if conditions.skips_segment(s) {
+                Some(0)
+            } else {
+                conditions.segment_count(s)
+            }
+        };
+        let segment = &view.segments[i];
+        Ok(match (segment.summary(), &segment.state) {
+            (Some(summary), _) => decide(summary),
+            (None, SegmentState::Active(_)) => self.with_active_summary(view, i, decide)?,
+            _ => None,
+        })
     }
 
     /// A reader from sequence `first` on that skips the segments and
@@ -677,22 +770,55 @@ impl EventJournal for DiskJournal {
         let view = self.shared.view();
         let mut range = self.filtered_range(&view, query, options, first);
         let mut total = 0u64;
+        // The segment of the last match, and the matches read in it.
+        let mut current = (usize::MAX, 0u64);
+        let mut full_at = None;
         while let Some(record) = range.next_entry() {
             let record = record?;
             if options.admits(record.sequence, record.appended_at)
                 && filter::matches(query, &record)
             {
                 total += 1;
+                let sequence = record.sequence;
                 result.push_with(|| record.to_entry());
+                let segment = range.current_segment();
+                if segment != current.0 {
+                    current = (segment, 0);
+                }
+                current.1 += 1;
                 if result.len() == limit {
-                    // The page is full: the rest is only counted, from
-                    // the summaries where they can tell.
-                    range.count_from_summaries();
+                    full_at = Some(sequence);
+                    break;
                 }
             }
         }
-        total += range.counted();
         self.note_reads(&range);
+        if let Some(last) = full_at {
+            // The page is full: the rest is only counted, from the
+            // summaries where they can tell. The segment being read counts
+            // whole by its summary when it can (its matches read so far
+            // are among them), else from the next record on.
+            let (segment, read_in_it) = current;
+            let conditions = Conditions::new(query, options);
+            let whole = if first <= view.segments[segment].base {
+                self.segment_matches(&view, segment, &conditions)?
+            } else {
+                None
+            };
+            match (whole, view.segments.get(segment + 1)) {
+                (Some(n), next) => {
+                    total = total - read_in_it + n;
+                    if let Some(next) = next {
+                        total += self.count_in(&view, query, options, next.base)?;
+                    }
+                }
+                (None, _) => {
+                    if let Some(next) = last.checked_add(1) {
+                        total += self.count_in(&view, query, options, next)?;
+                    }
+                }
+            }
+        }
         Ok(result.finish_with_total(total))
     }
 

@@ -448,6 +448,11 @@ impl RawRange {
         self.counted
     }
 
+    /// The place in the view of the segment the last record came from.
+    pub(crate) fn current_segment(&self) -> usize {
+        self.segment.saturating_sub(1)
+    }
+
     /// Blocks read and blocks passed by (skipped or counted) so far.
     pub(crate) fn block_counts(&self) -> (u64, u64) {
         (self.blocks_read, self.blocks_passed)
