@@ -664,7 +664,13 @@ impl RawRange {
                         self.last_segment = 0;
                         return None;
                     }
-                    if frame.sequence >= self.start {
+                    // A record the conditions rule out by its fixed fields
+                    // or its raw event type, service or region (its CRC
+                    // held) is passed by without decoding it.
+                    let passed = self.conditions.as_ref().is_some_and(|c| {
+                        !c.may_match_body(&bytes[at + FRAME_HEADER_LEN..at + frame.total_len])
+                    });
+                    if frame.sequence >= self.start && !passed {
                         break (at, frame.total_len);
                     }
                 }

@@ -4,6 +4,7 @@
 //! may skip and count, and a decision here never changes an answer, only
 //! how much is read to give it.
 
+use crate::codec::{BODY_FIXED_LEN, u32_at, u64_at};
 use crate::disk::index::{BlockSummary, Blocks, Field, Summary};
 use crate::entry::{JournalQueryFilter, QueryOptions};
 
@@ -79,6 +80,42 @@ impl Conditions {
             }
         }
         Ok(found)
+    }
+
+    /// False when a record body (CRC checked, not yet decoded) cannot
+    /// match: its event or append time outside the windows, or its raw
+    /// event type, service or region none of the wanted ones. True when
+    /// it may match, or when its field lengths do not add up (decoding
+    /// then reports the damage).
+    pub(crate) fn may_match_body(&self, body: &[u8]) -> bool {
+        if body.len() < BODY_FIXED_LEN {
+            return true;
+        }
+        let ts = u64_at(body, 8) as i64;
+        let appended = u64_at(body, 16) as i64;
+        if self.outside(ts, ts, appended, appended) {
+            return false;
+        }
+        if self.values.iter().all(Option::is_none) {
+            return true;
+        }
+        let mut at = BODY_FIXED_LEN;
+        let mut fields: [&[u8]; 4] = [&[]; 4];
+        for (i, field) in fields.iter_mut().enumerate() {
+            let len = u32_at(body, 32 + 4 * i) as usize;
+            let Some(bytes) = body.get(at..at.saturating_add(len)) else {
+                return true;
+            };
+            *field = bytes;
+            at += len;
+        }
+        // Body field order: event type, source, service, region.
+        let raw = [fields[0], fields[2], fields[3]];
+        Field::ALL.into_iter().all(|field| {
+            self.values[field as usize]
+                .as_ref()
+                .is_none_or(|wanted| wanted.iter().any(|w| w.as_bytes() == raw[field as usize]))
+        })
     }
 
     /// Whether no record of a segment with this summary can match.
