@@ -301,9 +301,105 @@ pub struct Blocks {
     pub dictionaries: [Dictionary; 3],
     /// One summary per index entry.
     pub summaries: Vec<BlockSummary>,
+    /// Running bounds over the summaries, computed once when first asked
+    /// (only for blocks that no longer change: a sealed segment's).
+    bounds: BoundsCache,
 }
 
+/// Running time bounds over a segment's blocks: block `i`'s latest times
+/// are at most the maxima over blocks `..=i`, its earliest at least the
+/// minima over blocks `i..`. Both sequences are monotone, so the blocks a
+/// time window can touch form one run, found by binary search.
+#[derive(Clone, Debug)]
+pub struct BlockBounds {
+    prefix_max_timestamp_ns: Vec<i64>,
+    suffix_min_timestamp_ns: Vec<i64>,
+    prefix_max_appended_ns: Vec<i64>,
+    suffix_min_appended_ns: Vec<i64>,
+}
+
+impl BlockBounds {
+    fn of(summaries: &[BlockSummary]) -> Self {
+        let prefix = |value: fn(&BlockSummary) -> i64| {
+            let mut running = i64::MIN;
+            summaries
+                .iter()
+                .map(|b| {
+                    running = running.max(value(b));
+                    running
+                })
+                .collect::<Vec<_>>()
+        };
+        let suffix = |value: fn(&BlockSummary) -> i64| {
+            let mut running = i64::MAX;
+            let mut out: Vec<i64> = summaries
+                .iter()
+                .rev()
+                .map(|b| {
+                    running = running.min(value(b));
+                    running
+                })
+                .collect();
+            out.reverse();
+            out
+        };
+        BlockBounds {
+            prefix_max_timestamp_ns: prefix(|b| b.max_timestamp_ns),
+            suffix_min_timestamp_ns: suffix(|b| b.min_timestamp_ns),
+            prefix_max_appended_ns: prefix(|b| b.max_appended_ns),
+            suffix_min_appended_ns: suffix(|b| b.min_appended_ns),
+        }
+    }
+
+    /// The blocks `lo..hi` outside which no block can hold an event time
+    /// in `[start, end)` and an append time in `[since, until)`.
+    pub fn candidates(
+        &self,
+        start: Option<i64>,
+        end: Option<i64>,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> (usize, usize) {
+        let mut lo = 0;
+        let mut hi = self.prefix_max_timestamp_ns.len();
+        if let Some(start) = start {
+            lo = lo.max(self.prefix_max_timestamp_ns.partition_point(|&m| m < start));
+        }
+        if let Some(since) = since {
+            lo = lo.max(self.prefix_max_appended_ns.partition_point(|&m| m < since));
+        }
+        if let Some(end) = end {
+            hi = hi.min(self.suffix_min_timestamp_ns.partition_point(|&m| m < end));
+        }
+        if let Some(until) = until {
+            hi = hi.min(self.suffix_min_appended_ns.partition_point(|&m| m < until));
+        }
+        (lo, hi.max(lo))
+    }
+}
+
+/// [`Blocks`]' cache of its [`BlockBounds`]: derived, so never part of
+/// equality.
+#[derive(Clone, Debug, Default)]
+struct BoundsCache(std::sync::OnceLock<BlockBounds>);
+
+impl PartialEq for BoundsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for BoundsCache {}
+
 impl Blocks {
+    /// The running bounds of the blocks, computed on the first call: only
+    /// for blocks that no longer change (a sealed segment's).
+    pub fn sealed_bounds(&self) -> &BlockBounds {
+        self.bounds
+            .0
+            .get_or_init(|| BlockBounds::of(&self.summaries))
+    }
+
     fn add(&mut self, keys: &SummaryKeys<'_>) {
         let mut ids = [None; 3];
         for field in Field::ALL {
@@ -381,6 +477,7 @@ impl Blocks {
         Blocks {
             dictionaries,
             summaries,
+            bounds: BoundsCache::default(),
         }
     }
 }
@@ -893,6 +990,7 @@ fn decode_blocks(
     Ok(Blocks {
         dictionaries,
         summaries,
+        bounds: BoundsCache::default(),
     })
 }
 

@@ -354,6 +354,10 @@ pub struct RawRange {
     /// The current block and where the next one starts.
     block: usize,
     block_end: u64,
+    /// Blocks of the current segment outside `first_block..end_block`
+    /// cannot meet the time windows (a sealed segment's running bounds).
+    first_block: usize,
+    end_block: usize,
     /// Blocks read and passed by (skipped or counted).
     blocks_read: u64,
     blocks_passed: u64,
@@ -416,6 +420,8 @@ impl RawRange {
             wanted: Default::default(),
             block: 0,
             block_end: u64::MAX,
+            first_block: 0,
+            end_block: usize::MAX,
             blocks_read: 0,
             blocks_passed: 0,
         }
@@ -500,6 +506,27 @@ impl RawRange {
     /// rule out or count.
     fn enter_block(&mut self, mut i: usize) {
         let seg = self.view.segments[self.segment - 1].clone();
+        if i >= self.end_block || self.first_block >= self.end_block {
+            // No later block meets the windows.
+            self.blocks_passed += 1;
+            self.position = self.segment_end;
+            self.promise = None;
+            self.block_end = u64::MAX;
+            return;
+        }
+        if i < self.first_block
+            && let Some(sealed) = seg.sealed()
+            && let Some(entry) = sealed.index.entries().get(self.first_block)
+        {
+            // The blocks before the first that can meet the windows.
+            self.blocks_passed += (self.first_block - i) as u64;
+            i = self.first_block;
+            self.position = entry.position;
+            self.promise = Some(Promise {
+                entry: i,
+                sequence: entry.sequence,
+            });
+        }
         loop {
             match self.block_step(&seg, i, self.segment_end) {
                 BlockStep::Read { next } => {
@@ -568,6 +595,7 @@ impl RawRange {
             self.previous = None;
             self.blocks_on = false;
             self.block_end = u64::MAX;
+            (self.first_block, self.end_block) = (0, usize::MAX);
             if let Some(conditions) = &self.conditions {
                 let position = self.position;
                 let found = seg.with_index(|index| {
@@ -576,6 +604,12 @@ impl RawRange {
                     Some((conditions.wanted_ids(blocks), at.checked_sub(1)?))
                 });
                 if let Some(Some((wanted, block))) = found {
+                    if let Some(blocks) = seg.sealed().and_then(|s| s.index.blocks())
+                        && let Some((start, end, since, until)) = conditions.windows()
+                    {
+                        (self.first_block, self.end_block) =
+                            blocks.sealed_bounds().candidates(start, end, since, until);
+                    }
                     self.wanted = wanted;
                     self.blocks_on = true;
                     self.enter_block(block);

@@ -52,6 +52,13 @@ impl Conditions {
         }
     }
 
+    /// The event-time and append-time windows, when any bound is set.
+    #[expect(clippy::type_complexity, reason = "four bounds, named at the call")]
+    pub(crate) fn windows(&self) -> Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> {
+        let bounds = (self.start_ns, self.end_ns, self.since_ns, self.until_ns);
+        (bounds != (None, None, None, None)).then_some(bounds)
+    }
+
     /// True when the time ranges `[min, max]` cannot meet the windows.
     fn outside(&self, min_ts: i64, max_ts: i64, min_app: i64, max_app: i64) -> bool {
         self.start_ns.is_some_and(|s| max_ts < s)
@@ -291,5 +298,12 @@ mod tests {
         let ids = c.wanted_ids(blocks);
         assert_eq!(c.block_count(&blocks.summaries[0], &ids), None);
         assert!(c.skips_block(&blocks.summaries[1], &ids));
+        // Running bounds: event times 100..=1000 and 1100..=2000 ns.
+        let bounds = blocks.sealed_bounds();
+        assert_eq!(bounds.candidates(Some(1050), None, None, None), (1, 2));
+        assert_eq!(bounds.candidates(None, Some(1050), None, None), (0, 1));
+        assert_eq!(bounds.candidates(Some(900), Some(1200), None, None), (0, 2));
+        assert_eq!(bounds.candidates(Some(5000), None, None, None), (2, 2));
+        assert_eq!(bounds.candidates(None, None, Some(12_000), None), (1, 2));
     }
 }
