@@ -488,13 +488,15 @@ impl RawRange {
             // view's end) and none is before the range's start.
             let whole = next.is_some_and(|n| n.position <= end)
                 || matches!(seg.state, SegmentState::Sealed(_));
-            if self.counting && whole && entry.sequence >= self.start {
-                if let Some(n) = conditions.block_count(block, &self.wanted) {
-                    return BlockStep::Pass {
-                        counted: Some(n),
-                        next,
-                    };
-                }
+            if self.counting
+                && whole
+                && entry.sequence >= self.start
+                && let Some(n) = conditions.block_count(block, &self.wanted)
+            {
+                return BlockStep::Pass {
+                    counted: Some(n),
+                    next,
+                };
             }
             BlockStep::Read { next }
         });

@@ -249,7 +249,11 @@ mod tests {
             timestamp_ns: sequence as i64 * 100,
             appended_ns: sequence as i64 * 1000,
             event_type,
-            service_name: if sequence % 2 == 0 { "even" } else { "odd" },
+            service_name: if sequence.is_multiple_of(2) {
+                "even"
+            } else {
+                "odd"
+            },
             region: "r",
         }
     }

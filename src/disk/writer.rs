@@ -549,7 +549,7 @@ impl Writer {
         let path = self.active.segment.log_path.clone();
         let io = |e| Error::io(&path, e);
         self.active.file.sync_data().map_err(io)?;
-        let summary = std::mem::replace(&mut self.active.summary, Summary::empty());
+        let summary = std::mem::take(&mut self.active.summary);
         let footer = Footer {
             record_count: summary.record_count,
             first_sequence: summary.first_sequence,
