@@ -31,7 +31,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::params;
 
-mod common;
+use baldur_test_support::bench as common;
 use common::{
     SqliteSync, bench_dir, configure, create_file, prewrite_zeros, raw_record, record_of_200_bytes,
     sqlite_insert, sqlite_open, sqlite_timestamp,
@@ -231,6 +231,11 @@ fn raw_pwrite_and_fdatasync(c: &mut Criterion) {
         .map(|&n| (n, format!("{n} per sync")))
         .collect();
     if let Some(mean) = *MEAN_BATCH_OF_64_PRODUCERS.lock().expect("lock") {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rounded mean batch size; `as` saturates, and 0 becomes 1 below"
+        )]
         let n = (mean.round() as usize).max(1);
         batches.push((n, format!("{n} per sync (the 64-producer Always mean)")));
     }

@@ -27,7 +27,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timest
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
 
-mod common;
+use baldur_test_support::bench as common;
 use common::{FIRST_EVENT_NANOS, MILLI, bench_dir, configure, env_u64};
 
 /// Records in the journal, unless `BALDUR_AUDIT_EVENTS` says otherwise.
@@ -64,7 +64,7 @@ fn verify_all_chains(c: &mut Criterion) {
             .expect("open the journal"),
     );
     let statistics = JournalStatistics::new(journal.clone());
-    for first in (0..entities).step_by(ENTITIES_PER_WRITE as usize) {
+    for first in (0..entities).step_by(usize::try_from(ENTITIES_PER_WRITE).expect("small")) {
         let events = (first..(first + ENTITIES_PER_WRITE).min(entities))
             .flat_map(entity_events)
             .collect();

@@ -33,7 +33,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timest
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
-mod common;
+use baldur_test_support::bench as common;
 use common::bench_dir;
 
 /// Events in the journal, unless `BALDUR_FOLD_EVENTS` says otherwise.
@@ -186,7 +186,7 @@ fn full_rebuild(c: &mut Criterion) {
     eprintln!(
         "built {wanted} events in {} segments ({:.0} MiB) in {:.1} s",
         info.segments.len(),
-        info.segments.iter().map(|s| s.log_bytes).sum::<u64>() as f64 / (1 << 20) as f64,
+        info.segments.iter().map(|s| s.log_bytes).sum::<u64>() as f64 / f64::from(1 << 20),
         started.elapsed().as_secs_f64()
     );
 

@@ -21,7 +21,7 @@ use baldur_journal::{DiskJournal, EventJournal};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rusqlite::Connection;
 
-mod common;
+use baldur_test_support::bench as common;
 use common::{RECORD_BYTES, bench_dir, build_journal, build_sqlite, configure, segment_count};
 
 /// Journal size, unless `BALDUR_OPEN_BYTES` says otherwise.
@@ -107,7 +107,7 @@ fn open_after_a_clean_close(c: &mut Criterion) {
                         |row| row.get(0),
                     )
                     .expect("MAX(sequence)");
-                assert_eq!(latest as u64, records);
+                assert_eq!(u64::try_from(latest).expect("a sequence"), records);
                 conn
             })
         })

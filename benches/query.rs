@@ -30,7 +30,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-mod common;
+use baldur_test_support::bench as common;
 use common::{
     FIRST_EVENT_NANOS, MILLI, RARE_EVENT_TYPE, SERVICES, SQLITE_COLUMNS, bench_dir, build_journal,
     build_sqlite, configure, env_u64, rare_records_below, segment_count, sqlite_timestamp,
@@ -69,17 +69,19 @@ fn sqlite_query(conn: &Connection, condition: &str, args: &[&str]) -> (u64, usiz
         black_box((sequence, texts));
         read += 1;
     }
-    (count as u64, read)
+    (u64::try_from(count).expect("a count"), read)
 }
 
 /// `COUNT(*)` with the WHERE clause.
 fn sqlite_count(conn: &Connection, condition: &str, args: &[&str]) -> u64 {
-    conn.prepare_cached(&format!(
-        "SELECT COUNT(*) FROM baldur_event_journal WHERE {condition}"
-    ))
-    .expect("prepare")
-    .query_row(rusqlite::params_from_iter(args), |row| row.get::<_, i64>(0))
-    .expect("count") as u64
+    let count = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM baldur_event_journal WHERE {condition}"
+        ))
+        .expect("prepare")
+        .query_row(rusqlite::params_from_iter(args), |row| row.get::<_, i64>(0))
+        .expect("count");
+    u64::try_from(count).expect("a count")
 }
 
 fn count_and_query(c: &mut Criterion) {
@@ -129,7 +131,10 @@ fn count_and_query(c: &mut Criterion) {
         b.iter(|| {
             let result = journal.query(black_box(&by_type)).expect("query");
             assert_eq!(result.total_count, rare);
-            assert_eq!(result.entries.len(), LIMIT.min(rare as usize));
+            assert_eq!(
+                result.entries.len(),
+                LIMIT.min(usize::try_from(rare).expect("a count"))
+            );
             result
         })
     });
@@ -137,7 +142,10 @@ fn count_and_query(c: &mut Criterion) {
         let (_, conn) = get();
         b.iter(|| {
             let (count, read) = sqlite_query(conn, type_condition, &[RARE_EVENT_TYPE]);
-            assert_eq!((count, read), (rare, LIMIT.min(rare as usize)));
+            assert_eq!(
+                (count, read),
+                (rare, LIMIT.min(usize::try_from(rare).expect("a count")))
+            );
         })
     });
     group.finish();

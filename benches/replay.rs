@@ -22,7 +22,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use tempfile::TempDir;
 
-mod common;
+use baldur_test_support::bench as common;
 use common::{
     SQLITE_COLUMNS, bench_dir, build_journal, build_sqlite, configure, env_u64, segment_count,
 };
@@ -50,7 +50,7 @@ fn sqlite_scan(conn: &Connection, n: u64, owned: bool) -> (u64, usize) {
     let mut rows = scan.query([1, n as i64 + 1]).expect("query");
     let (mut sum, mut bytes) = (0u64, 0usize);
     while let Some(row) = rows.next().expect("row") {
-        sum += row.get::<_, i64>(0).expect("sequence") as u64;
+        sum += u64::try_from(row.get::<_, i64>(0).expect("sequence")).expect("a sequence");
         if owned {
             let texts: [String; 7] =
                 std::array::from_fn(|i| row.get::<_, String>(i + 1).expect("text"));

@@ -19,17 +19,17 @@ variants=(
   "break-ack-before-write|durability_seam|every_acknowledgement_follows_a_sync_covering_its_record|-"
   "break-ack-before-write|crash_sim|every_crash_point_keeps_every_acknowledged_entry|-"
   "break-skip-dir-sync|crash_sim|every_crash_point_keeps_every_acknowledged_entry|-"
-  "break-skip-crc|recovery_damage|a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry|-"
+  "break-skip-crc|cli|recovery_damage::a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry|-"
   "break-recovery-cut-too-far|recovery_torn_tail|cut_at_every_offset_without_head_is_a_torn_tail|-"
   "break-snapshot-trust|stats|snapshot_fold::missing_corrupt_foreign_or_stale_snapshots_mean_a_full_fold|-"
   "break-skip-cas|audit_chain|two_handles_over_a_disk_journal_do_not_fork_a_chain|-"
   "break-prealloc-over-unsynced|preallocation|preallocation_never_overwrites_unsynced_records|-"
-  "break-ignore-synced-end|cli_verify|synced_records_cut_or_zeroed_in_the_active_segment_are_damage|-"
-  "break-ignore-synced-end|salvage|synced_records_cut_from_the_active_segment_are_a_hole|-"
-  "break-trust-index-sequence|recovery_damage|a_forged_index_never_gives_a_wrong_answer_through_the_binary|-"
+  "break-ignore-synced-end|cli|cli_verify::synced_records_cut_or_zeroed_in_the_active_segment_are_damage|-"
+  "break-ignore-synced-end|cli|salvage::synced_records_cut_from_the_active_segment_are_a_hole|-"
+  "break-trust-index-sequence|cli|recovery_damage::a_forged_index_never_gives_a_wrong_answer_through_the_binary|-"
   "break-wrong-block-summary|block_summaries|queries_and_counts_through_block_summaries_answer_like_a_scan|-"
-  "break-chain-text-search|cli_verify|an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike|-"
-  "break-chain-text-search|cli_verify|an_edited_event_type_fails_verify_and_audit|-"
+  "break-chain-text-search|cli|cli_verify::an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike|-"
+  "break-chain-text-search|cli|cli_verify::an_edited_event_type_fails_verify_and_audit|-"
   "break-chain-text-search|audit_chain|forgeries_fail_the_one_pass_verifier_and_the_trail_alike|-"
   "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences|redis"
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
@@ -66,7 +66,7 @@ export CARGO_INCREMENTAL=0
 built_feature=""
 forget_variant() {
   [ -n "$built_feature" ] || return 0
-  find target/debug/deps target/debug/.fingerprint -maxdepth 1 -newer "$stamp" \
+  find target/debug/deps target/debug/.fingerprint -mindepth 1 -maxdepth 1 -newer "$stamp" \
     ! -name '.*' -exec rm -rf {} + 2>/dev/null || true
 }
 trap 'forget_variant; rm -f "$log" "$test_skips" "$stamp"' EXIT

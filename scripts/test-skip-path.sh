@@ -7,14 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-built=$(cargo test --locked --no-run --test redis_cli --test redis_python_interop --test full_disk 2>&1) || {
+built=$(cargo test --locked --no-run --test cli --test redis_python_interop --test full_disk 2>&1) || {
   echo "$built" | tail -n 30 >&2
   exit 1
 }
-binary() { sed -n "s|.*Executable tests/$1\.rs (\(.*\))\$|\1|p" <<<"$built"; }
-redis_cli=$(binary redis_cli)
-interop=$(binary redis_python_interop)
-full_disk=$(binary full_disk)
+binary() { sed -n "s|.*Executable tests/$1 (\(.*\))\$|\1|p" <<<"$built"; }
+# The Redis legs of the command line: the `redis_cli` module of tests/cli.
+cli=$(binary cli/main.rs)
+interop=$(binary redis_python_interop.rs)
+full_disk=$(binary full_disk.rs)
 
 log=$(mktemp)
 out=$(mktemp)
@@ -25,15 +26,16 @@ fail() {
   tail -n 20 "$out" >&2
   failures=$((failures + 1))
 }
-# run EXPECTED_EXIT(0|nonzero) BINARY VAR=VALUE...: runs BINARY in a clean
-# skip environment plus the given variables, with a fresh skip log.
+# run EXPECTED_EXIT(0|nonzero) BINARY FILTER VAR=VALUE...: runs BINARY's tests
+# whose names contain FILTER (all when empty) in a clean skip environment plus
+# the given variables, with a fresh skip log.
 run() {
-  local expect=$1 bin=$2
-  shift 2
+  local expect=$1 bin=$2 filter=$3
+  shift 3
   : >"$log"
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
-    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -43,35 +45,39 @@ run() {
     return 1
   fi
 }
-# logged SUITE PATTERN: every test of SUITE logged one line matching PATTERN.
+# logged SUITE BINARY FILTER PATTERN: every test of BINARY whose name contains
+# FILTER logged one line matching PATTERN.
 logged() {
   local tests lines
-  tests=$("$2" --list 2>/dev/null | grep -c ': test$')
-  lines=$(grep -c -- "$3" "$log" || true)
+  tests=$("$2" --list ${3:+"$3"} 2>/dev/null | grep -c ': test$')
+  lines=$(grep -c -- "$4" "$log" || true)
+  if [ "$tests" -eq 0 ]; then
+    fail "$1: no test of $(basename "$2") matches \"$3\""
+  fi
   if [ "$lines" -ne "$tests" ]; then
-    fail "$1: $lines of $tests tests logged \"$3\"; the log: $(cat "$log")"
+    fail "$1: $lines of $tests tests logged \"$4\"; the log: $(cat "$log")"
   fi
 }
 
 # Turned off on purpose: passes under CI, every test logged as off.
-if run 0 "$redis_cli" CI=true BALDUR_NO_REDIS=1; then
-  logged redis_cli "$redis_cli" $'^redis\toff\tredis_cli::'
+if run 0 "$cli" redis_cli:: CI=true BALDUR_NO_REDIS=1; then
+  logged redis_cli "$cli" redis_cli:: $'^redis\toff\tcli::redis_cli::'
 fi
-if run 0 "$interop" CI=true BALDUR_NO_PYTHON=1; then
-  logged redis_python_interop "$interop" $'^python\toff\tredis_python_interop::'
+if run 0 "$interop" "" CI=true BALDUR_NO_PYTHON=1; then
+  logged redis_python_interop "$interop" "" $'^python\toff\tredis_python_interop::'
 fi
-if run 0 "$full_disk" CI=true BALDUR_NO_TMPFS=1; then
-  logged full_disk "$full_disk" $'^tmpfs\toff\tfull_disk::'
+if run 0 "$full_disk" "" CI=true BALDUR_NO_TMPFS=1; then
+  logged full_disk "$full_disk" "" $'^tmpfs\toff\tfull_disk::'
 fi
 # No redis-server, no switch: skips outside CI, fails under CI.
-if run 0 "$redis_cli" PATH=/nonexistent; then
-  logged redis_cli "$redis_cli" $'^redis\tunavailable\tredis_cli::'
+if run 0 "$cli" redis_cli:: PATH=/nonexistent; then
+  logged redis_cli "$cli" redis_cli:: $'^redis\tunavailable\tcli::redis_cli::'
 fi
-if run nonzero "$redis_cli" PATH=/nonexistent CI=true; then
-  logged redis_cli "$redis_cli" $'^redis\tfailed\tredis_cli::'
+if run nonzero "$cli" redis_cli:: PATH=/nonexistent CI=true; then
+  logged redis_cli "$cli" redis_cli:: $'^redis\tfailed\tcli::redis_cli::'
 fi
 # CI=false is not CI.
-run 0 "$redis_cli" PATH=/nonexistent CI=false || true
+run 0 "$cli" redis_cli:: PATH=/nonexistent CI=false || true
 
 [ "$failures" -eq 0 ] || exit 1
 echo "skip path: turned-off dependencies pass under CI, unavailable ones skip (fail under CI), all logged"

@@ -87,7 +87,7 @@ begin() {
 begin "format"
 cargo fmt --all -- --check
 begin "lints"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 begin "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 begin "tests (debug)"

@@ -27,6 +27,20 @@ pub const FOOTER_FRAME_LEN: usize = FRAME_HEADER_LEN + FOOTER_BODY_LEN;
 pub const BODY_LEN_MAX: usize = 0x7fff_ffff;
 
 const _: () = assert!(BODY_FIXED_LEN == 32 + 6 * 4);
+/// `SEGMENT_HEADER_LEN` as the header's 4-byte length field spells it.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the header is 64 bytes (checked below)"
+)]
+const SEGMENT_HEADER_LEN_WORD: u32 = SEGMENT_HEADER_LEN as u32;
+const _: () = assert!(SEGMENT_HEADER_LEN_WORD as usize == SEGMENT_HEADER_LEN);
+/// A footer's length word: the flag and the body length.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the footer body is 96 bytes (checked below)"
+)]
+const FOOTER_WORD: u32 = FOOTER_FLAG | FOOTER_BODY_LEN as u32;
+const _: () = assert!((FOOTER_WORD & !FOOTER_FLAG) as usize == FOOTER_BODY_LEN);
 const _: () = assert!(FOOTER_BODY_LEN == 32 + 2 * 32);
 
 /// The little-endian `u32` at `bytes[at..at + 4]`.
@@ -52,11 +66,12 @@ pub struct SegmentHeader {
 
 impl SegmentHeader {
     /// Encodes the 64-byte header.
+    #[must_use]
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut out = [0u8; SEGMENT_HEADER_LEN];
         out[0..8].copy_from_slice(&SEGMENT_MAGIC);
         out[8..12].copy_from_slice(&self.format_version.to_le_bytes());
-        out[12..16].copy_from_slice(&(SEGMENT_HEADER_LEN as u32).to_le_bytes());
+        out[12..16].copy_from_slice(&SEGMENT_HEADER_LEN_WORD.to_le_bytes());
         out[16..32].copy_from_slice(&self.journal_id);
         out[32..40].copy_from_slice(&self.base_sequence.to_le_bytes());
         let crc = crc32fast::hash(&out[0..60]);
@@ -140,7 +155,8 @@ pub fn encode_body(entry: &JournalEntry, out: &mut Vec<u8>) -> Result<()> {
     out.extend_from_slice(&appended.to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes());
     for field in &fields {
-        out.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        let len = u32::try_from(field.len()).expect("fields sum to at most BODY_LEN_MAX");
+        out.extend_from_slice(&len.to_le_bytes());
     }
     for field in &fields {
         out.extend_from_slice(field);
@@ -149,6 +165,7 @@ pub fn encode_body(entry: &JournalEntry, out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// The append time an encoded body carries (the one `append_at` keeps).
+#[must_use]
 pub fn body_appended_at(body: &[u8]) -> Timestamp {
     Timestamp::from_unix_nanos(u64_at(body, 16) as i64)
 }
@@ -166,7 +183,9 @@ pub fn push_frame(out: &mut Vec<u8>, body: &[u8]) {
         !body.is_empty() && body.len() <= BODY_LEN_MAX,
         "frame body length out of range"
     );
-    let len = (body.len() as u32).to_le_bytes();
+    let len = u32::try_from(body.len())
+        .expect("BODY_LEN_MAX fits in 31 bits")
+        .to_le_bytes();
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&len);
     hasher.update(body);
@@ -197,6 +216,7 @@ pub enum FrameError {
 
 impl FrameError {
     /// A human description for error messages.
+    #[must_use]
     pub fn describe(&self) -> String {
         match self {
             FrameError::End => "zero length word".into(),
@@ -210,6 +230,7 @@ impl FrameError {
     }
 
     /// Turns the problem into an [`Error`] located at `path` and `offset`.
+    #[must_use]
     pub fn into_error(self, path: &std::path::Path, offset: u64) -> Error {
         match self {
             FrameError::BadCrc { expected, actual } => Error::ChecksumMismatch {
@@ -300,6 +321,7 @@ pub struct Footer {
 
 impl Footer {
     /// Encodes the whole footer frame.
+    #[must_use]
     pub fn encode_frame(&self) -> [u8; FOOTER_FRAME_LEN] {
         let mut body = [0u8; FOOTER_BODY_LEN];
         body[0..8].copy_from_slice(&self.record_count.to_le_bytes());
@@ -308,7 +330,7 @@ impl Footer {
         body[24..32].copy_from_slice(&self.data_end.to_le_bytes());
         body[32..64].copy_from_slice(&self.digest);
         body[64..96].copy_from_slice(&self.previous_digest);
-        let word = (FOOTER_FLAG | FOOTER_BODY_LEN as u32).to_le_bytes();
+        let word = FOOTER_WORD.to_le_bytes();
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&word);
         hasher.update(&body);
@@ -468,6 +490,7 @@ pub fn check_frame(bytes: &[u8], body_len_max: usize) -> Result<CheckedFrame, Fr
 
 /// The length of the encoded body at the start of `bodies` (a run of
 /// bodies made by [`encode_body`]), read from its field lengths.
+#[must_use]
 pub fn body_len(bodies: &[u8]) -> usize {
     BODY_FIXED_LEN
         + (0..6)
@@ -509,6 +532,7 @@ impl<'a> From<&EntryRef<'a>> for SummaryKeys<'a> {
 
 /// The summary keys of an encoded body (made by [`encode_body`] from valid
 /// strings, then patched).
+#[must_use]
 pub fn body_keys(body: &[u8]) -> SummaryKeys<'_> {
     let type_len = u32_at(body, 32) as usize;
     let source_len = u32_at(body, 36) as usize;

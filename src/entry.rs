@@ -27,16 +27,19 @@ impl Timestamp {
     pub const MAX: Timestamp = Timestamp(i64::MAX);
 
     /// A timestamp from UTC nanoseconds since the Unix epoch.
+    #[must_use]
     pub const fn from_unix_nanos(nanos: i64) -> Self {
         Timestamp(nanos)
     }
 
     /// UTC nanoseconds since the Unix epoch.
+    #[must_use]
     pub const fn as_unix_nanos(self) -> i64 {
         self.0
     }
 
     /// The current time of the system clock.
+    #[must_use]
     pub fn now() -> Self {
         let nanos = jiff::Timestamp::now().as_nanosecond();
         // The clock would have to be past 2262 for this to saturate.
@@ -224,6 +227,7 @@ pub struct Context(Box<str>);
 
 impl Context {
     /// The empty object `{}`.
+    #[must_use]
     pub fn empty() -> Self {
         Context("{}".into())
     }
@@ -265,11 +269,13 @@ impl Context {
     }
 
     /// The JSON text, exactly as stored.
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Parses the text into a JSON map (the caller asked, so we parse).
+    #[must_use]
     pub fn to_value(&self) -> serde_json::Map<String, serde_json::Value> {
         // The text was validated as an object on construction.
         serde_json::from_str(&self.0).unwrap_or_default()
@@ -390,6 +396,7 @@ impl JournalEntry {
     }
 
     /// Replaces the context.
+    #[must_use]
     pub fn with_context(mut self, context: Context) -> Self {
         self.context = context;
         self
@@ -514,11 +521,13 @@ pub struct QueryOptions {
 
 impl QueryOptions {
     /// No condition set.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         *self == QueryOptions::default()
     }
 
     /// The first sequence that can match (`None`: none can).
+    #[must_use]
     pub fn first_sequence(&self) -> Option<u64> {
         match self.after_sequence {
             None => Some(1),
@@ -527,6 +536,7 @@ impl QueryOptions {
     }
 
     /// Whether a record with this sequence and append time passes.
+    #[must_use]
     pub fn admits(&self, sequence: u64, appended_at: Timestamp) -> bool {
         self.after_sequence.is_none_or(|after| sequence > after)
             && self.appended_since.is_none_or(|since| appended_at >= since)
@@ -562,6 +572,7 @@ pub struct EntryRef<'a> {
 impl JournalEntry {
     /// The entry as a borrowed record; `appended_at` is the event time when
     /// the entry has no append time, and `commit_hint` is 0.
+    #[must_use]
     pub fn as_entry_ref(&self) -> EntryRef<'_> {
         EntryRef {
             sequence: self.sequence,
@@ -580,6 +591,7 @@ impl JournalEntry {
 
 impl EntryRef<'_> {
     /// Copies the record into an owned [`JournalEntry`].
+    #[must_use]
     pub fn to_entry(&self) -> JournalEntry {
         JournalEntry {
             sequence: self.sequence,

@@ -208,6 +208,7 @@ impl Error {
     }
 
     /// True when the error reports damaged bytes on disk.
+    #[must_use]
     pub fn is_corruption(&self) -> bool {
         matches!(
             self,

@@ -118,6 +118,7 @@ pub fn matches<V: FilterView + ?Sized>(filter: &JournalQueryFilter, entry: &V) -
 
 /// True when the filter sets conditions beyond event types (so a
 /// per-segment event-type count cannot answer it).
+#[must_use]
 pub fn needs_scan_beyond_types(filter: &JournalQueryFilter) -> bool {
     filter.service_name.is_some()
         || filter.region.is_some()
@@ -139,6 +140,7 @@ pub struct ResultBuilder {
 
 impl ResultBuilder {
     /// A builder that keeps at most `limit` entries.
+    #[must_use]
     pub fn new(limit: usize) -> Self {
         ResultBuilder {
             limit,
@@ -156,11 +158,13 @@ impl ResultBuilder {
     }
 
     /// Entries kept so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether no entry was kept.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -168,12 +172,14 @@ impl ResultBuilder {
     /// The finished result, with the number of matches counted elsewhere
     /// (from summaries) instead of by `push_with`: at least the entries
     /// kept.
+    #[must_use]
     pub fn finish_with_total(mut self, total: u64) -> crate::entry::JournalQueryResult {
         self.total = total.max(self.entries.len() as u64);
         self.finish()
     }
 
     /// The finished result.
+    #[must_use]
     pub fn finish(self) -> crate::entry::JournalQueryResult {
         crate::entry::JournalQueryResult {
             truncated: self.total > self.entries.len() as u64,

@@ -657,6 +657,7 @@ fn run_filter(filter: &JournalQueryFilter) -> CheckResult {
 /// Segment size of the journals the checks build.
 const SEGMENT_BYTES: u64 = 64 << 10;
 /// The largest frame such a journal accepts: what fits a segment.
+#[expect(clippy::cast_possible_truncation, reason = "SEGMENT_BYTES is 64 KiB")]
 const RECORD_FRAME_MAX: usize = SEGMENT_BYTES as usize - SEGMENT_HEADER_LEN - FOOTER_FRAME_LEN;
 /// The template journal's identity.
 const TEMPLATE_ID: [u8; 16] = *b"baldur-fuzzing!!";
@@ -765,7 +766,8 @@ fn seal_in_place(files: &mut Files, file: usize) {
 
 /// A template record: sequence `seq` with a deterministic append time.
 fn template_frame(seq: u64, commit_hint: u64) -> Result<Vec<u8>, String> {
-    let i = seq as u8;
+    // The low byte: the palette repeats every 256 sequences.
+    let i = seq.to_le_bytes()[0];
     let entry = palette_entry(i.wrapping_mul(13), i.wrapping_mul(7) & 0x3b);
     record_frame(
         &entry,
@@ -863,7 +865,8 @@ fn apply_file_op(files: &mut Files, input: &mut Input<'_>) {
             if footer {
                 body.resize(FOOTER_BODY_LEN, 0);
             }
-            let len = body.len() as u32 | if footer { FOOTER_FLAG } else { 0 };
+            let body_len = u32::try_from(body.len()).expect("at most 0x7fff bytes");
+            let len = body_len | if footer { FOOTER_FLAG } else { 0 };
             let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
             frame.extend_from_slice(&len.to_le_bytes());
             let mut hasher = crc32fast::Hasher::new();
@@ -1532,7 +1535,10 @@ impl Pair {
         let b = input.u8();
         let latest = self.latest()?;
         let delta = i128::from(b & 7) - 3;
-        let shifted = |x: u64| (i128::from(x) + delta).clamp(0, i128::from(u64::MAX)) as u64;
+        let shifted = |x: u64| {
+            let clamped = (i128::from(x) + delta).clamp(0, i128::from(u64::MAX));
+            u64::try_from(clamped).expect("clamped to u64's range")
+        };
         Ok(match b >> 3 {
             0 => 0,
             1 => u64::MAX,

@@ -2,6 +2,7 @@
 //! audit hashes are shown and stored this way.
 
 /// Lowercase hex.
+#[must_use]
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

@@ -51,6 +51,7 @@ use std::collections::HashMap;
 ///
 /// Returns one of `"an object"`, `"an array"`, `"a string"`, `"a boolean"`, `"null"` and
 /// `"a number"`, judged from the first non-whitespace character.
+#[must_use]
 pub fn json_kind(text: &str) -> &'static str {
     let b = text.as_bytes();
     match b.get(skip_ws(b, 0)) {
@@ -115,6 +116,7 @@ pub fn lookup<'a>(context: &'a str, key: &str) -> Option<&'a str> {
 /// For a string this is the decoded string itself; for the other kinds see the module
 /// documentation (`None`, `True`, exact integers, float `repr`, list and dict `repr`).
 /// Surrounding JSON whitespace is ignored.
+#[must_use]
 pub fn python_str(raw: &str) -> String {
     let raw = trim_ws(raw);
     match raw.as_bytes().first() {
@@ -436,7 +438,7 @@ fn write_float(out: &mut String, f: f64) {
     let digits = std::str::from_utf8(&digits).unwrap_or("0");
     if (-4..16).contains(&exp) {
         if exp >= 0 {
-            let int_len = exp as usize + 1;
+            let int_len = usize::try_from(exp).expect("0 <= exp < 16") + 1;
             if digits.len() > int_len {
                 out.push_str(&digits[..int_len]);
                 out.push('.');
@@ -448,7 +450,8 @@ fn write_float(out: &mut String, f: f64) {
             }
         } else {
             out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+            let zeros = usize::try_from(-exp - 1).expect("-4 <= exp < 0");
+            out.extend(std::iter::repeat_n('0', zeros));
             out.push_str(digits);
         }
     } else {
@@ -503,7 +506,7 @@ fn break_tie_to_even(f: f64, digits: &mut [u8], exp: i32) {
     // k = q: for q < 0 the exact expansion of f ends with a 5 at 10^q; q >= 0 would need
     // m 2^q = (2T + 1) 5^(k+1) 2^k, so q = k, and both candidates lie 5 * 10^k away from f,
     // more than half an ulp (at most 2^(k-1)), so they would not read back as f.
-    let k = exp - n as i32;
+    let k = exp - i32::try_from(n).expect("at most 17 digits");
     if q != k || q >= 0 {
         return;
     }

@@ -91,6 +91,7 @@ pub struct OsStorage;
 
 impl OsStorage {
     /// The shared default storage.
+    #[must_use]
     pub fn shared() -> Arc<dyn Storage> {
         Arc::new(OsStorage)
     }

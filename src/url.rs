@@ -82,6 +82,7 @@ impl JournalUrl {
     }
 
     /// The directory, for a disk journal.
+    #[must_use]
     pub fn dir(&self) -> Option<&std::path::Path> {
         match self {
             JournalUrl::File(dir) => Some(dir),

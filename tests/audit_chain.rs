@@ -1,7 +1,7 @@
 //! Issue 6: tamper-evident audit chains (docs/AUDIT.md), the journal head,
 //! and the sealed-segment digest chain as `verify` checks it.
 
-mod common;
+use baldur_test_support::common;
 
 use std::path::Path;
 use std::sync::Arc;

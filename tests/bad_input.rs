@@ -4,7 +4,7 @@
 //! timestamps outside the storable range, contexts that are not objects,
 //! malformed filters and writes to a read-only handle.
 
-mod common;
+use baldur_test_support::common;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! segment beyond the blocks holding matches; `verify` names a block whose
 //! summary disagrees with its log.
 
-mod common;
+use baldur_test_support::common;
 
 use std::path::Path;
 
@@ -331,7 +331,7 @@ fn a_time_window_reads_at_most_two_blocks_per_segment_beyond_its_matches() {
             let before = journal.read_stats();
             let result = journal.query_with(filter, options).unwrap();
             let after = journal.read_stats();
-            assert_eq!(result.total_count, (to - from) as u64);
+            assert_eq!(result.total_count, u64::try_from(to - from).unwrap());
             let read = after.blocks_read - before.blocks_read;
             assert!(
                 read >= holding && read <= holding + 2 * overlapping,
@@ -341,7 +341,7 @@ fn a_time_window_reads_at_most_two_blocks_per_segment_beyond_its_matches() {
             let before = journal.read_stats();
             assert_eq!(
                 journal.count_with(filter, options).unwrap(),
-                (to - from) as u64
+                u64::try_from(to - from).unwrap()
             );
             let read = journal.read_stats().blocks_read - before.blocks_read;
             assert!(

@@ -21,7 +21,7 @@ use counting_alloc::{peak_during, serial};
 
 /// The verifier's allowance: 64 MiB plus 200 bytes per chained entity.
 fn allowance(entities: u64) -> usize {
-    (64 << 20) + 200 * entities as usize
+    (64 << 20) + 200 * usize::try_from(entities).unwrap()
 }
 
 /// A closed journal of `entities` chained entities (ids of 12 bytes, as
@@ -34,7 +34,7 @@ fn chained_journal(dir: &Path, entities: u64, per_entity: u64) {
         .open()
         .unwrap();
     let at = |k: u64| Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + k as i64 * 1_000_000);
-    let mut last: Vec<Option<String>> = vec![None; entities as usize];
+    let mut last: Vec<Option<String>> = vec![None; usize::try_from(entities).unwrap()];
     let mut batch: Vec<JournalEntry> = Vec::new();
     for round in 0..per_entity {
         for e in 0..entities {
@@ -44,7 +44,7 @@ fn chained_journal(dir: &Path, entities: u64, per_entity: u64) {
             } else {
                 AuditLink::new(id, "review").to_entry(at(round * entities + e))
             };
-            let slot = &mut last[e as usize];
+            let slot = &mut last[usize::try_from(e).unwrap()];
             *slot = Some(seal(&mut event, slot.as_deref(), None).unwrap());
             batch.push(event);
             if batch.len() == 4096 {
@@ -144,4 +144,40 @@ fn an_entitys_trail_holds_only_its_records() {
     let small = trail_peak(1_000, 10);
     let large = trail_peak(10_000, 10);
     assert!(large <= small + (16 << 10), "{small} B -> {large} B");
+}
+
+#[test]
+fn the_disk_check_of_verify_holds_no_copy_of_a_segment() {
+    // One segment of about 80 MiB of 2 KB records: the record, digest and
+    // index checks read it through a map, so their heap stays small
+    // whatever the segment's size.
+    const EVENTS: u64 = 40_000;
+    let _serial = serial();
+    let dir = tmp();
+    let journal = DiskJournal::builder(dir.path())
+        .durability(Durability::Os)
+        .open()
+        .unwrap();
+    let padding = "x".repeat(1800);
+    let at = Timestamp::from_unix_nanos(1_700_000_000_000_000_000);
+    for first in (0..EVENTS).step_by(1000) {
+        let batch: Vec<JournalEntry> = (first..first + 1000)
+            .map(|i| {
+                let mut store = StoreEvent::new(format!("dlq-{i}"), "payments", "timeout");
+                store.error_message = padding.clone();
+                store.to_entry(at)
+            })
+            .collect();
+        journal.append_batch(&batch).unwrap();
+    }
+    journal.close().unwrap();
+    drop(journal);
+    let (report, peak) = peak_during(|| baldur_journal::verify(dir.path()).unwrap());
+    assert!(report.problems.is_empty(), "{report:?}");
+    assert_eq!(report.records, EVENTS);
+    println!("disk verify of {EVENTS} records of 2 KB in one segment: peak heap {peak} B");
+    assert!(
+        peak < 16 << 20,
+        "peak heap {peak} B: a copy of the segment?"
+    );
 }

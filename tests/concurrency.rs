@@ -1,7 +1,7 @@
 //! Many threads appending to one `DiskJournal` (default durability, 64 KiB
 //! segments so rolls happen under contention), and appends racing `close`.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,7 +64,7 @@ fn eight_threads_get_unique_increasing_sequences_and_everything_survives_reopen(
 fn eight_threads() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(open(dir.path()));
-    let barrier = Arc::new(Barrier::new(THREADS as usize));
+    let barrier = Arc::new(Barrier::new(usize::try_from(THREADS).unwrap()));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let journal = journal.clone();
@@ -104,7 +104,7 @@ fn eight_threads() {
                 pair[0].1
             );
         }
-        for chunk in got.chunks(BATCH as usize).step_by(2) {
+        for chunk in got.chunks(usize::try_from(BATCH).unwrap()).step_by(2) {
             let first = chunk[0].1;
             let seqs: Vec<u64> = chunk.iter().map(|&(_, s)| s).collect();
             assert_eq!(
@@ -166,7 +166,7 @@ fn appends_race_close(closers: usize, seed: u64) {
     const APPENDS: u64 = 150;
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(open(dir.path()));
-    let barrier = Arc::new(Barrier::new(APPENDERS as usize + closers));
+    let barrier = Arc::new(Barrier::new(usize::try_from(APPENDERS).unwrap() + closers));
     let finished = Arc::new(AtomicU64::new(0));
     // Close at different points of the run: right away, or once this many
     // appends are visible (waiting on the journal's state, not on time).

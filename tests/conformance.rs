@@ -3,11 +3,9 @@
 //! and the disk journal with 64 KiB segments (so ranges cross many rolls).
 //! It includes the reference's own answers to 396 queries and ranges.
 
-mod common;
+use baldur_test_support::common;
 #[cfg(feature = "redis")]
-mod redis_common;
-#[cfg(feature = "redis")]
-mod skip;
+use baldur_test_support::redis_common;
 
 use std::collections::BTreeMap;
 
@@ -444,6 +442,7 @@ fn parse_filter(value: &serde_json::Value) -> JournalQueryFilter {
     JournalQueryFilter::from_json(&serde_json::Value::Object(object).to_string()).unwrap()
 }
 
+#[must_use]
 pub fn load_events() -> Vec<JournalEntry> {
     load_lines::<JournalEntry>("events.jsonl")
 }
@@ -455,8 +454,8 @@ fn run_vectors(j: &dyn EventJournal, expected_file: &str) -> usize {
     for (case, want) in cases.iter().zip(&expected) {
         assert_eq!(case.id, want.id);
         if case.kind == "range" {
-            let start = case.start_sequence.max(0) as u64;
-            let end = case.end_sequence.max(0) as u64;
+            let start = u64::try_from(case.start_sequence.max(0)).unwrap();
+            let end = u64::try_from(case.end_sequence.max(0)).unwrap();
             let got: Vec<u64> = j
                 .get_sequence_range(start, end)
                 .unwrap()

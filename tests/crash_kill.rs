@@ -6,7 +6,7 @@
 //! The children are this same test binary, re-run with an environment
 //! variable that selects `child_process`.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};

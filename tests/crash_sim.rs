@@ -19,9 +19,9 @@
 //! `BALDUR_CRASH_POINTS` sets how many crash states to check (default
 //! 1,500; CI runs 10,000 in release). A failure prints the seed.
 
-mod common;
-mod crash_common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::crash_common;
+use baldur_test_support::seam;
 
 use std::path::Path;
 

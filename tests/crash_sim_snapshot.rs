@@ -17,9 +17,9 @@
 //! `BALDUR_CRASH_POINTS` sets how many crash states to check (default
 //! 400 in the debug run; CI adds 10,000 in release); `BALDUR_CRASH_SEED` the seed. A failure prints both.
 
-mod common;
-mod crash_common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::crash_common;
+use baldur_test_support::seam;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -237,8 +237,8 @@ fn every_crash_point_of_snapshot_writing_answers_like_a_full_fold() {
     let mut restored = 0u64;
     let checked = for_each_crash_state(&ops, points, base_seed, |dir, acked, context| {
         let outcome = check_state(dir, acked, context);
-        with_file += outcome.snapshot_file as u64;
-        restored += outcome.restored as u64;
+        with_file += u64::from(outcome.snapshot_file);
+        restored += u64::from(outcome.restored);
     });
     println!(
         "snapshot crash points checked: {checked} over {} recorded operations \

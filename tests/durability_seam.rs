@@ -4,8 +4,8 @@
 //! The same checker run under `Durability::Os` must find violations (so it
 //! is not vacuous). A failed fsync poisons the journal until reopen.
 
-mod common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::seam;
 
 use std::collections::HashMap;
 use std::io;

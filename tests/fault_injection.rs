@@ -5,8 +5,8 @@
 //! reopen; nothing acknowledged before is lost; the journal reopens cleanly
 //! and `verify` agrees with it.
 
-mod common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::seam;
 
 use std::io;
 use std::path::Path;
@@ -176,7 +176,7 @@ fn inject_everywhere(fault: Fault) {
     let counter = Faulty::new(fault, i64::MAX);
     let (acked, failed) = workload(dir.path(), counter.clone());
     assert!(!failed);
-    assert_eq!(acked.len(), acked.last().copied().unwrap_or(0) as usize);
+    assert_eq!(acked.len() as u64, acked.last().copied().unwrap_or(0));
     let total = counter.seen.load(Ordering::SeqCst) as i64;
     assert!(total > 20, "{fault:?}: only {total} operations");
     let mut injected = 0;

@@ -5,8 +5,8 @@
 //! skips (tests/skip: a skip is a failure under `CI` unless turned off on
 //! purpose).
 
-mod common;
-mod skip;
+use baldur_test_support::common;
+use baldur_test_support::skip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

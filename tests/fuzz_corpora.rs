@@ -343,28 +343,27 @@ mod dir_ops {
     pub const LOG_MAX: u8 = 6;
 
     pub fn overwrite(file: u8, at: u16, bytes: &[u8]) -> Vec<u8> {
-        let mut out = vec![file, at as u8, (at >> 8) as u8, bytes.len() as u8];
+        let [at_low, at_high] = at.to_le_bytes();
+        let len = u8::try_from(bytes.len()).unwrap();
+        let mut out = vec![file, at_low, at_high, len];
         out.extend_from_slice(bytes);
         out
     }
     pub fn truncate(file: u8, len: u16) -> Vec<u8> {
-        vec![0x30 | file, len as u8, (len >> 8) as u8]
+        let [len_low, len_high] = len.to_le_bytes();
+        vec![0x30 | file, len_low, len_high]
     }
     pub fn delete(file: u8) -> Vec<u8> {
         vec![0x40 | file]
     }
     pub fn flip(file: u8, at: u16, mask: u8) -> Vec<u8> {
-        vec![0x50 | file, at as u8, (at >> 8) as u8, mask]
+        let [at_low, at_high] = at.to_le_bytes();
+        vec![0x50 | file, at_low, at_high, mask]
     }
     pub fn frame(file: u8, at: u16, body: &[u8]) -> Vec<u8> {
-        let n = body.len() as u16;
-        let mut out = vec![
-            0x60 | file,
-            at as u8,
-            (at >> 8) as u8,
-            n as u8,
-            (n >> 8) as u8,
-        ];
+        let [at_low, at_high] = at.to_le_bytes();
+        let [n_low, n_high] = u16::try_from(body.len()).unwrap().to_le_bytes();
+        let mut out = vec![0x60 | file, at_low, at_high, n_low, n_high];
         out.extend_from_slice(body);
         out
     }

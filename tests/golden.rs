@@ -20,7 +20,7 @@
 //! with gaps and kept append times, a jump past `u32::MAX` inside a sealed
 //! segment, the timestamp range's edges, Unicode, escapes, raw context text.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

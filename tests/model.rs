@@ -4,7 +4,7 @@
 //! Every answer must be the same: sequences, stored entries (append times
 //! aside), `truncated`, `total_count`, counts, latest sequences and errors.
 
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -175,7 +175,7 @@ fn resolve_filter(spec: &FilterSpec) -> JournalQueryFilter {
 }
 
 fn offset(base: u64, delta: i8) -> u64 {
-    (i128::from(base) + i128::from(delta)).clamp(0, i128::from(u64::MAX)) as u64
+    u64::try_from((i128::from(base) + i128::from(delta)).clamp(0, i128::from(u64::MAX))).unwrap()
 }
 
 fn resolve_bound(b: &Bound, latest: u64, sequences: &[u64]) -> u64 {

@@ -3,7 +3,7 @@
 //! of an open does not grow with what the segments hold. Records are
 //! checked when read.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::codec::{FOOTER_FRAME_LEN, SEGMENT_HEADER_LEN};
 use baldur_journal::{DiskJournal, EventJournal};

@@ -4,8 +4,8 @@
 //! only and never a new file size. Counted through the file-operation seam:
 //! the file's length at every `fdatasync` of a segment.
 
-mod common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::seam;
 
 use std::collections::HashMap;
 use std::io;

@@ -2,7 +2,7 @@
 //! and an append-time window, on every backend, equal a brute-force pass
 //! over all the entries; with no option they are `query` and `count`.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::{
     DiskJournal, EventJournal, JournalEntry, JournalQueryFilter, MemoryJournal, QueryOptions,

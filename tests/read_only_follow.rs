@@ -2,7 +2,7 @@
 //! quiet journal, it sees what later writers appended, also after they
 //! exited, and across segment rolls.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::{DiskJournal, Durability, EventJournal};
 use common::{assert_entries_intact, entry};

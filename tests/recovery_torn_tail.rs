@@ -5,7 +5,7 @@
 //! end) the same cut removed synced data: the writer refuses with file and
 //! offset, and a read-only open serves the intact prefix and reports it.
 
-mod common;
+use baldur_test_support::common;
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -48,7 +48,7 @@ fn cut_at_every_offset_without_head_is_a_torn_tail() {
         let kept: Vec<u64> = records.iter().filter(|r| r.2 <= at).map(|r| r.0).collect();
         let seqs = all_sequences(&journal);
         assert_eq!(seqs.last(), kept.last(), "cut at {at}");
-        assert_eq!(seqs.len(), *kept.last().unwrap() as usize, "cut at {at}");
+        assert_eq!(seqs.len() as u64, *kept.last().unwrap(), "cut at {at}");
         let report = journal.recovery_report();
         let boundary = records
             .iter()
@@ -118,7 +118,7 @@ fn cut_inside_synced_data_is_corruption_and_read_only_serves_the_prefix() {
             "{corruption}"
         );
         let kept = records.iter().filter(|r| r.2 <= at).count() as u64;
-        let expected_latest = records[kept as usize - 1].0;
+        let expected_latest = records[usize::try_from(kept).unwrap() - 1].0;
         assert_eq!(reader.get_latest_sequence().unwrap(), expected_latest);
         assert_entries_intact(&reader);
         // Read-only never wrote: the file is still cut where we cut it.
@@ -135,7 +135,7 @@ fn salvage_mode_drops_the_damaged_tail_and_says_how_much() {
     let log = copy.path().join(last.file_name().unwrap());
     let victim = records[records.len() - 15];
     let mut bytes = std::fs::read(&log).unwrap();
-    bytes[victim.1 as usize + 20] ^= 0x01;
+    bytes[usize::try_from(victim.1).unwrap() + 20] ^= 0x01;
     std::fs::write(&log, &bytes).unwrap();
     assert!(
         matches!(DiskJournal::open(copy.path()), Err(Error::ChecksumMismatch { offset, .. }) if offset == victim.1)

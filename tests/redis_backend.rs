@@ -5,9 +5,8 @@
 //! Servers: tests/redis_common (skips without one, fails under `CI`).
 #![cfg(feature = "redis")]
 
-mod common;
-mod redis_common;
-mod skip;
+use baldur_test_support::common;
+use baldur_test_support::redis_common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

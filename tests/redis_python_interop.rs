@@ -13,8 +13,8 @@
 //! failure under `CI` unless turned off on purpose); they also need Redis.
 #![cfg(feature = "redis")]
 
-mod redis_common;
-mod skip;
+use baldur_test_support::redis_common;
+use baldur_test_support::skip;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -104,8 +104,8 @@ fn parse_filter(value: &Value) -> JournalQueryFilter {
 fn our_answer(j: &RedisJournal, case: &Value) -> Value {
     let id = case["id"].clone();
     if case["kind"] == "range" {
-        let start = case["start_sequence"].as_i64().unwrap().max(0) as u64;
-        let end = case["end_sequence"].as_i64().unwrap().max(0) as u64;
+        let start = u64::try_from(case["start_sequence"].as_i64().unwrap().max(0)).unwrap();
+        let end = u64::try_from(case["end_sequence"].as_i64().unwrap().max(0)).unwrap();
         let entries = j.get_sequence_range(start, end).unwrap();
         serde_json::json!({
             "id": id,

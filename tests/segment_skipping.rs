@@ -4,7 +4,7 @@
 //! damaging a sealed segment that the answer must not touch. Also: many
 //! segments read through a tiny map cache keep maps and descriptors bounded.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
@@ -41,7 +41,7 @@ fn summaries_answer_without_reading_damaged_segments() {
     let records = record_offsets(&first);
     let (damaged_seq, start, _) = records[records.len() / 2];
     let mut bytes = std::fs::read(&first).unwrap();
-    bytes[start as usize + 30] ^= 0xff;
+    bytes[usize::try_from(start).unwrap() + 30] ^= 0xff;
     std::fs::write(&first, bytes).unwrap();
 
     let journal = DiskJournal::open_read_only(dir.path()).unwrap();

@@ -125,12 +125,12 @@ fn check(small: u64, large: u64) {
     println!(
         "stats memory: {event_bytes}-byte DLQ events; peak heap {:.1} MiB at {small} entries, \
          {:.1} MiB at {large} entries: {per_entry:.0} bytes per entry",
-        peak_small as f64 / (1 << 20) as f64,
-        peak_large as f64 / (1 << 20) as f64,
+        peak_small as f64 / f64::from(1 << 20),
+        peak_large as f64 / f64::from(1 << 20),
     );
     assert!(event_bytes >= 2000, "events of {event_bytes} bytes");
     for (n, peak) in [(small, peak_small), (large, peak_large)] {
-        let bound = (64 << 20) + 1024 * n as usize;
+        let bound = (64 << 20) + 1024 * usize::try_from(n).unwrap();
         assert!(
             peak <= bound,
             "{n} entries: peak heap {peak} B above 64 MiB + 1 KiB per entry ({bound} B)"

@@ -2,7 +2,7 @@
 //! crashes on a damaged or truncated copy; `DiskJournal::info` reports
 //! segments, sequence and time ranges and gaps.
 
-mod common;
+use baldur_test_support::common;
 
 use baldur_journal::disk::verify;
 use baldur_journal::{DiskJournal, Durability, EventJournal};
@@ -40,7 +40,7 @@ fn a_flipped_byte_is_named_by_file_and_offset() {
     let copy = copy_dir(template.path());
     let path = copy.path().join(sealed.file_name().unwrap());
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[start as usize + 40] ^= 0x20;
+    bytes[usize::try_from(start).unwrap() + 40] ^= 0x20;
     std::fs::write(&path, bytes).unwrap();
     let report = verify(copy.path()).unwrap();
     assert_eq!(
@@ -65,7 +65,7 @@ fn a_damaged_log_with_a_damaged_index_reports_both() {
     let sealed = segment_files(copy.path())[0].clone();
     let (_, start, _) = record_offsets(&sealed)[3];
     let mut bytes = std::fs::read(&sealed).unwrap();
-    bytes[start as usize + 30] ^= 1;
+    bytes[usize::try_from(start).unwrap() + 30] ^= 1;
     std::fs::write(&sealed, bytes).unwrap();
     let idx = sealed.with_extension("idx");
     let mut bytes = std::fs::read(&idx).unwrap();
@@ -131,17 +131,15 @@ fn random_damage_and_truncation_never_crash_and_are_always_reported() {
         .collect();
     for round in 0..60 {
         let copy = copy_dir(template.path());
-        let victim = copy.path().join(
-            files[rng.below(files.len() as u64) as usize]
-                .file_name()
-                .unwrap(),
-        );
+        let victim = copy
+            .path()
+            .join(files[rng.index(files.len())].file_name().unwrap());
         let mut bytes = std::fs::read(&victim).unwrap();
         if round % 3 == 0 {
-            let keep = rng.below(bytes.len() as u64) as usize;
+            let keep = rng.index(bytes.len());
             bytes.truncate(keep);
         } else {
-            let at = rng.below(bytes.len() as u64) as usize;
+            let at = rng.index(bytes.len());
             bytes[at] ^= 1 << rng.below(8);
         }
         std::fs::write(&victim, &bytes).unwrap();

@@ -3,8 +3,8 @@
 //! poisons the journal and every caller gets an error instead of hanging;
 //! `wait_durable` under a lazy policy really syncs.
 
-mod common;
-mod seam;
+use baldur_test_support::common;
+use baldur_test_support::seam;
 
 use std::io;
 use std::path::Path;

@@ -1,7 +1,6 @@
 //! What the benches share: where their files go, the 200-byte records, the
 //! criterion settings, the raw-disk peer's files, and the SQLite peer (the
 //! reference's SQL adapter schema, docs/PERFORMANCE.md, in WAL mode).
-#![allow(dead_code, reason = "each bench uses part of this module")]
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -19,14 +18,16 @@ use tempfile::TempDir;
 pub const RECORD_BYTES: usize = 200;
 
 /// A directory for one bench's files, on the crate's own disk (not a tmpfs).
+#[must_use]
 pub fn bench_dir() -> TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-tmp");
     std::fs::create_dir_all(&root).expect("create target/bench-tmp");
     tempfile::tempdir_in(root).expect("create a bench directory")
 }
 
 /// The number in environment variable `name`, else `default`; a value that
 /// is set but not a number stops the bench with a message saying so.
+#[must_use]
 pub fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Err(_) => default,
@@ -48,6 +49,7 @@ pub fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
 }
 
 /// The encoded frame length of `entry`.
+#[must_use]
 pub fn frame_len(entry: &JournalEntry) -> usize {
     let mut body = Vec::new();
     codec::encode_body(entry, &mut body).expect("encodable entry");
@@ -71,6 +73,7 @@ pub fn padded_to_record_bytes(
 }
 
 /// A realistic entry whose encoded frame is exactly [`RECORD_BYTES`].
+#[must_use]
 pub fn record_of_200_bytes() -> JournalEntry {
     let base = JournalEntry::new(
         "circuit_breaker_opened",
@@ -109,6 +112,7 @@ pub const COMMON_EVENT_TYPES: [&str; 4] = [
 pub const SERVICES: u64 = 10;
 
 /// Records `0..n` hold exactly this many of [`RARE_EVENT_TYPE`].
+#[must_use]
 pub fn rare_records_below(n: u64) -> u64 {
     n.div_ceil(100)
 }
@@ -117,11 +121,13 @@ pub fn rare_records_below(n: u64) -> u64 {
 /// of [`COMMON_EVENT_TYPES`] in turn; one of [`SERVICES`] services in
 /// turn; event time `i` ms after [`FIRST_EVENT_NANOS`]; the context padded
 /// so the frame is [`RECORD_BYTES`].
+#[must_use]
 pub fn numbered_record(i: u64) -> JournalEntry {
     let event_type = if i.is_multiple_of(100) {
         RARE_EVENT_TYPE
     } else {
-        COMMON_EVENT_TYPES[(i % COMMON_EVENT_TYPES.len() as u64) as usize]
+        let at = i % COMMON_EVENT_TYPES.len() as u64;
+        COMMON_EVENT_TYPES[usize::try_from(at).expect("below the length")]
     };
     let base = JournalEntry::new(
         event_type,
@@ -164,6 +170,7 @@ pub fn build_journal(dir: &Path, n: u64, segment_bytes: u64) -> DiskJournal {
 }
 
 /// The number of `.log` segment files in `dir`.
+#[must_use]
 pub fn segment_count(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .expect("read the journal directory")
@@ -178,6 +185,7 @@ pub fn segment_count(dir: &Path) -> usize {
 // The raw-disk peer.
 
 /// A 200-byte record as raw bytes (the journal's frame of the same entry).
+#[must_use]
 pub fn raw_record() -> Vec<u8> {
     let mut body = Vec::new();
     codec::encode_body(&record_of_200_bytes(), &mut body).expect("encodable entry");
@@ -188,6 +196,7 @@ pub fn raw_record() -> Vec<u8> {
 }
 
 /// Creates a new file for the raw peer (fails if it exists).
+#[must_use]
 pub fn create_file(path: &Path) -> File {
     OpenOptions::new()
         .read(true)
@@ -203,7 +212,7 @@ pub fn prewrite_zeros(file: &File, len: u64) {
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < len {
-        let n = (len - at).min(zeros.len() as u64) as usize;
+        let n = usize::try_from(len - at).map_or(zeros.len(), |n| n.min(zeros.len()));
         file.write_all_at(&zeros[..n], at).expect("pre-write");
         at += n as u64;
     }
@@ -250,6 +259,7 @@ pub enum SqliteSync {
 
 /// Opens (creating) a SQLite database in WAL mode with the reference's
 /// schema and indexes.
+#[must_use]
 pub fn sqlite_open(path: &Path, sync: SqliteSync) -> Connection {
     let conn = Connection::open(path).expect("open SQLite");
     let mode: String = conn
@@ -268,6 +278,7 @@ pub fn sqlite_open(path: &Path, sync: SqliteSync) -> Connection {
 
 /// The timestamp as the reference's SQLite driver stores it
 /// (`2025-01-01 00:00:00+00:00`, microseconds when present).
+#[must_use]
 pub fn sqlite_timestamp(ts: Timestamp) -> String {
     let nanos = ts.as_unix_nanos();
     let text = Timestamp::from_unix_nanos(nanos - nanos.rem_euclid(1000)).to_string();

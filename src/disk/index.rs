@@ -51,6 +51,7 @@ impl Field {
     pub const ALL: [Field; 3] = [Field::EventType, Field::ServiceName, Field::Region];
 
     /// The field's value in a record.
+    #[must_use]
     pub fn of<'a>(self, keys: &SummaryKeys<'a>) -> &'a str {
         match self {
             Field::EventType => keys.event_type,
@@ -60,6 +61,7 @@ impl Field {
     }
 
     /// The field's name in messages.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Field::EventType => "event type",
@@ -131,6 +133,7 @@ fn count_value(counts: &mut ValueCounts, value: &str) {
 
 impl Summary {
     /// The summary of no records.
+    #[must_use]
     pub fn empty() -> Self {
         Summary {
             record_count: 0,
@@ -169,6 +172,7 @@ impl Summary {
     }
 
     /// A field's value counts.
+    #[must_use]
     pub fn counts(&self, field: Field) -> &ValueCounts {
         match field {
             Field::EventType => &self.event_types,
@@ -179,6 +183,7 @@ impl Summary {
 
     /// What a version-1 index records of this summary: no services,
     /// regions or append times.
+    #[must_use]
     pub fn as_version_1(&self) -> Summary {
         Summary {
             min_appended_ns: i64::MIN,
@@ -223,6 +228,7 @@ impl BlockSummary {
     }
 
     /// The count of value `id` of `field` in the block (0 when absent).
+    #[must_use]
     pub fn count_of(&self, field: Field, id: u32) -> u32 {
         let values = &self.values[field as usize];
         values
@@ -277,7 +283,7 @@ impl Dictionary {
         let ids = names
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
+            .map(|(i, n)| (n.clone(), u32::try_from(i).expect("at most 4096 values")))
             .collect();
         Dictionary {
             names,
@@ -412,7 +418,7 @@ impl Blocks {
             let id = match dictionary.ids.get(value) {
                 Some(&id) => id,
                 None if dictionary.names.len() < SUMMARY_VALUES_MAX => {
-                    let id = dictionary.names.len() as u32;
+                    let id = u32::try_from(dictionary.names.len()).expect("at most 4096 values");
                     dictionary.names.push(value.to_string());
                     dictionary.ids.insert(value.to_string(), id);
                     id
@@ -530,18 +536,21 @@ impl SparseIndex {
     /// Where to start scanning for the first record with sequence `>=
     /// target`: the offset of the last indexed record whose sequence is at
     /// most `target`, or `None` to start at the segment's first record.
+    #[must_use]
     pub fn seek(&self, target: u64) -> Option<u64> {
         let after = self.entries.partition_point(|e| e.sequence <= target);
         after.checked_sub(1).map(|i| self.entries[i].position)
     }
 
     /// The last entry whose sequence is at most `target`, with its place.
+    #[must_use]
     pub fn seek_entry(&self, target: u64) -> Option<(usize, IndexEntry)> {
         let after = self.entries.partition_point(|e| e.sequence <= target);
         after.checked_sub(1).map(|i| (i, self.entries[i]))
     }
 
     /// The entries.
+    #[must_use]
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }
@@ -595,9 +604,12 @@ pub struct SealedIndex {
 /// Writes a field's value table: count, then (length, name, count) each.
 fn put_table(out: &mut Vec<u8>, counts: &ValueCounts) {
     let map = counts.as_ref();
-    out.extend_from_slice(&(map.map_or(0, BTreeMap::len) as u32).to_le_bytes());
+    let len =
+        u32::try_from(map.map_or(0, BTreeMap::len)).expect("a table holds at most 4096 values");
+    out.extend_from_slice(&len.to_le_bytes());
     for (name, count) in map.into_iter().flatten() {
-        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        let name_len = u32::try_from(name.len()).expect("a name is shorter than a body");
+        out.extend_from_slice(&name_len.to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(&count.to_le_bytes());
     }
@@ -701,16 +713,21 @@ impl SealedIndex {
         out.extend_from_slice(&s.max_timestamp_ns.to_le_bytes());
         out.extend_from_slice(&self.footer.digest);
         out.extend_from_slice(&self.footer.previous_digest);
-        out.extend_from_slice(&(self.index.entries.len() as u32).to_le_bytes());
+        let entry_count =
+            u32::try_from(self.index.entries.len()).expect("index entries fit in u32");
+        out.extend_from_slice(&entry_count.to_le_bytes());
         let types = s.event_types.as_ref();
-        out.extend_from_slice(&(types.map_or(0, BTreeMap::len) as u32).to_le_bytes());
+        let type_count =
+            u32::try_from(types.map_or(0, BTreeMap::len)).expect("event types fit in u32");
+        out.extend_from_slice(&type_count.to_le_bytes());
         debug_assert_eq!(out.len(), INDEX_FIXED_LEN);
         for e in &self.index.entries {
             out.extend_from_slice(&e.sequence.to_le_bytes());
             out.extend_from_slice(&e.position.to_le_bytes());
         }
         for (name, count) in types.into_iter().flatten() {
-            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            let name_len = u32::try_from(name.len()).expect("a name is shorter than a body");
+            out.extend_from_slice(&name_len.to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&count.to_le_bytes());
         }
@@ -719,7 +736,9 @@ impl SealedIndex {
             put_table(&mut out, &s.regions);
             out.extend_from_slice(&s.min_appended_ns.to_le_bytes());
             out.extend_from_slice(&s.max_appended_ns.to_le_bytes());
-            out.extend_from_slice(&(blocks.summaries.len() as u32).to_le_bytes());
+            let block_count =
+                u32::try_from(blocks.summaries.len()).expect("blocks are index entries");
+            out.extend_from_slice(&block_count.to_le_bytes());
             let count = blocks.summaries.len();
             for (i, block) in blocks.summaries.iter().enumerate() {
                 let mut block = block.clone();
@@ -734,7 +753,9 @@ impl SealedIndex {
                 out.extend_from_slice(&block.min_appended_ns.to_le_bytes());
                 out.extend_from_slice(&block.max_appended_ns.to_le_bytes());
                 for values in &block.values {
-                    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+                    let len =
+                        u32::try_from(values.len()).expect("a block holds at most 4096 values");
+                    out.extend_from_slice(&len.to_le_bytes());
                 }
                 for values in &block.values {
                     for (id, n) in values {

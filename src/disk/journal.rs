@@ -71,6 +71,7 @@ pub struct WriteStats {
 
 impl WriteStats {
     /// Records per sync (the mean group-commit batch), if any sync ran.
+    #[must_use]
     pub fn mean_batch(&self) -> Option<f64> {
         (self.syncs > 0).then(|| self.records as f64 / self.syncs as f64)
     }

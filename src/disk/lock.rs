@@ -37,6 +37,7 @@ impl WriterLock {
 
 /// Whether a writer process holds the journal's lock right now. Opens the
 /// lock file read-only and never creates it.
+#[must_use]
 pub fn writer_is_live(dir: &Path) -> bool {
     let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
         return false;

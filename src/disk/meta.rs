@@ -41,6 +41,7 @@ pub struct Meta {
 
 impl Meta {
     /// A new identity for a journal created now in `dir`.
+    #[must_use]
     pub fn new(dir: &Path, segment_bytes: u64) -> Meta {
         let created_at = Timestamp::now();
         let mut hasher = Sha256::new();
@@ -62,6 +63,7 @@ impl Meta {
     }
 
     /// The 64 bytes of the file.
+    #[must_use]
     pub fn encode(&self) -> [u8; META_LEN] {
         let mut out = [0u8; META_LEN];
         out[0..8].copy_from_slice(&META_MAGIC);
@@ -158,6 +160,7 @@ pub struct Head {
 
 impl Head {
     /// The 64 bytes of the file.
+    #[must_use]
     pub fn encode(&self) -> [u8; HEAD_LEN] {
         let mut out = [0u8; HEAD_LEN];
         out[0..8].copy_from_slice(&HEAD_MAGIC);
@@ -172,6 +175,7 @@ impl Head {
     }
 
     /// Decodes a head; `None` when it is torn, absent or damaged.
+    #[must_use]
     pub fn decode(bytes: &[u8]) -> Option<Head> {
         if bytes.len() < HEAD_LEN || bytes[0..8] != HEAD_MAGIC {
             return None;
@@ -190,6 +194,7 @@ impl Head {
 
     /// Reads the head of the journal in `dir`, retrying a torn read a few
     /// times (the writer rewrites it in place).
+    #[must_use]
     pub fn read(dir: &Path) -> Option<Head> {
         use std::os::unix::fs::FileExt;
         const HEAD_READ_ATTEMPTS_MAX: usize = 8;

@@ -53,12 +53,28 @@ fn map_file(path: &Path, needed: u64) -> Result<SegmentMap> {
             ),
         ));
     }
+    let map_len = usize::try_from(len).map_err(|_| {
+        Error::io(
+            path,
+            std::io::Error::other(format!(
+                "file is {len} bytes, more than this platform can map"
+            )),
+        )
+    })?;
     // SAFETY: see the module's safety contract: we map exactly the length
     // the file has now, and segment files are never shortened while the
     // journal is open. The map is read-only and outlives the File handle.
-    let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file) }
+    let map = unsafe { memmap2::MmapOptions::new().len(map_len).map(&file) }
         .map_err(|e| Error::io(path, e))?;
     Ok(SegmentMap { map })
+}
+
+/// A read-only map of the whole file at `path`, as long as it is now: for
+/// `verify` and salvage, which read every byte of a segment once, so that
+/// their memory is the kernel's page cache, never a heap copy of the
+/// segment.
+pub(crate) fn map_whole(path: &Path) -> Result<SegmentMap> {
+    map_file(path, 0)
 }
 
 /// A bounded set of segment maps, least recently used evicted first, so

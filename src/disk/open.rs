@@ -406,7 +406,7 @@ fn zero_range(
     let zeros = vec![0u8; ZERO_CHUNK_BYTES];
     let mut at = from;
     while at < to {
-        let n = ((to - at) as usize).min(ZERO_CHUNK_BYTES);
+        let n = usize::try_from(to - at).map_or(ZERO_CHUNK_BYTES, |n| n.min(ZERO_CHUNK_BYTES));
         file.write_all_at(&zeros[..n], at)
             .map_err(|e| Error::io(path, e))?;
         at += n as u64;

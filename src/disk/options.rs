@@ -204,58 +204,69 @@ pub struct DiskJournalBuilder {
 
 impl DiskJournalBuilder {
     /// Segment size for a new journal (ignored when opening an existing one).
+    #[must_use]
     pub fn segment_bytes(mut self, bytes: u64) -> Self {
         self.options.segment_bytes = bytes;
         self
     }
     /// Largest record accepted by appends.
+    #[must_use]
     pub fn max_record_bytes(mut self, bytes: u64) -> Self {
         self.options.max_record_bytes = bytes;
         self
     }
     /// Appends queued before `append` blocks.
+    #[must_use]
     pub fn queue_depth(mut self, depth: usize) -> Self {
         self.options.queue_depth = depth;
         self
     }
     /// The durability policy.
+    #[must_use]
     pub fn durability(mut self, durability: Durability) -> Self {
         self.options.durability = durability;
         self
     }
     /// Whether to create a missing journal.
+    #[must_use]
     pub fn create_if_missing(mut self, create: bool) -> Self {
         self.options.create_if_missing = create;
         self
     }
     /// Open read-only.
+    #[must_use]
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.options.read_only = read_only;
         self
     }
     /// Cap on a query's limit.
+    #[must_use]
     pub fn max_query_limit(mut self, limit: usize) -> Self {
         self.options.max_query_limit = limit;
         self
     }
     /// Segment maps kept at once.
+    #[must_use]
     pub fn map_cache_capacity(mut self, capacity: usize) -> Self {
         self.options.map_cache_capacity = capacity;
         self
     }
     /// What a writer's open does with damage at the end of the active segment.
+    #[must_use]
     pub fn recovery(mut self, mode: RecoveryMode) -> Self {
         self.options.recovery = mode;
         self
     }
     /// Zero-filled bytes kept written and synced ahead of the active
     /// segment's end (0: off), so syncs never commit a size change.
+    #[must_use]
     pub fn preallocate_bytes(mut self, bytes: u64) -> Self {
         self.options.preallocate_bytes = bytes;
         self
     }
     /// Salvage: read what can be read of a damaged journal, listing the
     /// holes (read-only opens only).
+    #[must_use]
     pub fn salvage(mut self, salvage: bool) -> Self {
         self.options.salvage = salvage;
         self
@@ -266,6 +277,7 @@ impl DiskJournalBuilder {
         self
     }
     /// Replaces every option at once.
+    #[must_use]
     pub fn options(mut self, options: DiskJournalOptions) -> Self {
         self.options = options;
         self

@@ -231,7 +231,7 @@ pub(crate) fn body_len_max(segment_bytes: u64) -> usize {
         .saturating_sub(SEGMENT_HEADER_LEN as u64)
         .saturating_sub(codec::FOOTER_FRAME_LEN as u64)
         .saturating_sub(codec::FRAME_HEADER_LEN as u64);
-    room.min(codec::BODY_LEN_MAX as u64) as usize
+    usize::try_from(room).map_or(codec::BODY_LEN_MAX, |room| room.min(codec::BODY_LEN_MAX))
 }
 
 fn read_header(
@@ -265,7 +265,10 @@ fn read_header(
 
 /// Loads a sealed segment through its index, or by scanning its log when
 /// the index is missing, stale or damaged.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the segment, its neighbour's evidence and the shared read state, each distinct"
+)]
 fn load_sealed(
     dir: &Path,
     meta: &Meta,
@@ -622,7 +625,9 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         let map = maps.get(last_base, &path, file_len)?;
         let stop = scanner.scan(map.bytes(), scan_limit);
         if let ScanStop::Damage(_) = stop {
-            let readable = &map.bytes()[..(scan_limit.min(file_len)) as usize];
+            let readable_len =
+                usize::try_from(scan_limit.min(file_len)).expect("the file is mapped whole");
+            let readable = &map.bytes()[..readable_len];
             let after = (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
             later_commit_hint =
                 commit_hint_after(readable, scanner.position, after, last_base, body_len_max);

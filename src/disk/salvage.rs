@@ -157,7 +157,7 @@ fn scan(
                         found.offset, found.sequence
                     ),
                 });
-                at = found.offset as usize;
+                at = usize::try_from(found.offset).expect("an offset inside the mapped bytes");
             }
             None => {
                 out.stopped = Some((at as u64, damage));
@@ -226,8 +226,8 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             previous_digest = index.map(|index| index.footer.digest);
             holes.push(hole);
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let map = match crate::disk::mmap::map_whole(&path) {
+            Ok(map) => map,
             Err(e) => {
                 holes.push(Hole {
                     path: path.clone(),
@@ -239,7 +239,8 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                 continue;
             }
         };
-        let header = codec::SegmentHeader::decode(&bytes, &path);
+        let bytes = map.bytes();
+        let header = codec::SegmentHeader::decode(bytes, &path);
         let header_ok = header
             .as_ref()
             .is_ok_and(|h| h.journal_id == meta.journal_id && h.base_sequence == base);
@@ -275,7 +276,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             continue;
         }
         let empty_tail =
-            is_last && crate::disk::recovery::is_unwritten_header(&bytes, meta.journal_id, base);
+            is_last && crate::disk::recovery::is_unwritten_header(bytes, meta.journal_id, base);
         if !header_ok && !empty_tail {
             holes.push(Hole {
                 path: path.clone(),
@@ -286,7 +287,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
                     .into(),
             });
         }
-        let scanned = scan(&bytes, &path, base, ceiling, body_len_max);
+        let scanned = scan(bytes, &path, base, ceiling, body_len_max);
         // In the active segment, damage at or after the synced end is a
         // torn tail (never acknowledged), not a hole.
         // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).

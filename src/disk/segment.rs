@@ -14,11 +14,13 @@ use crate::disk::skip::{Conditions, WantedIds};
 use crate::error::{Error, Result};
 
 /// Segment file name for a base sequence: 20 zero-padded digits.
+#[must_use]
 pub fn log_file_name(base: u64) -> String {
     format!("{base:020}.log")
 }
 
 /// Index file name for a base sequence.
+#[must_use]
 pub fn index_file_name(base: u64) -> String {
     format!("{base:020}.idx")
 }
@@ -233,9 +235,9 @@ impl Scanner {
     /// Scans `bytes` (the segment from offset 0) up to `limit`, stopping at
     /// the first frame that is not a valid record in sequence.
     pub(crate) fn scan(&mut self, bytes: &[u8], limit: u64) -> ScanStop {
-        let limit = (limit as usize).min(bytes.len());
+        let limit = usize::try_from(limit).map_or(bytes.len(), |limit| limit.min(bytes.len()));
         loop {
-            let at = self.position as usize;
+            let at = usize::try_from(self.position).unwrap_or(usize::MAX);
             if at >= limit {
                 return ScanStop::Limit;
             }
@@ -648,8 +650,9 @@ impl RawRange {
                 continue;
             }
             let bytes = self.map.as_ref().expect("map is set").bytes();
-            let at = self.position as usize;
-            let window = &bytes[at..self.segment_end as usize];
+            let at = usize::try_from(self.position).expect("below the segment end");
+            let end = usize::try_from(self.segment_end).expect("the segment end is mapped");
+            let window = &bytes[at..end];
             let checked = codec::check_frame(window, self.body_len_max);
             if let Some(promise) = self.promise.take()
                 && !cfg!(feature = "break-trust-index-sequence")
@@ -840,7 +843,7 @@ pub(crate) fn commit_hint_after(
     let mut hint = 0;
     let mut at = from.saturating_add(1);
     while let Some(found) = resync(bytes, at, last, base, None, body_len_max) {
-        let mut pos = found.offset as usize;
+        let mut pos = usize::try_from(found.offset).expect("an offset inside `bytes`");
         while let Ok((codec::Frame::Record(record), len)) =
             codec::read_frame(&bytes[pos..], body_len_max)
         {

@@ -76,6 +76,7 @@ pub struct VerifyOptions {
 
 impl VerifyReport {
     /// True when no problem was found.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
@@ -142,19 +143,20 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         let is_last = i + 1 == bases.len() && beyond.is_none();
         let ceiling = bases.get(i + 1).copied().or(beyond);
         let path = dir.join(log_file_name(base));
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let map = match crate::disk::mmap::map_whole(&path) {
+            Ok(map) => map,
             Err(e) => {
                 problem(&path, 0, format!("cannot read: {e}"));
                 previous_digest = None;
                 continue;
             }
         };
-        let header = match SegmentHeader::decode(&bytes, &path) {
+        let bytes = map.bytes();
+        let header = match SegmentHeader::decode(bytes, &path) {
             Ok(h) => h,
             Err(e) => {
                 let empty_tail = is_last
-                    && crate::disk::recovery::is_unwritten_header(&bytes, meta.journal_id, base);
+                    && crate::disk::recovery::is_unwritten_header(bytes, meta.journal_id, base);
                 let synced = head_naming(head, base)
                     .filter(|h| is_last && h.synced_end > SEGMENT_HEADER_LEN as u64);
                 if let Some(head) = synced {
@@ -225,7 +227,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         let header_bytes = &bytes[..SEGMENT_HEADER_LEN];
         let seed = previous_digest.unwrap_or_default();
         let mut scanner = Scanner::new(base, header_bytes, &seed, limit);
-        let stop = scanner.scan(&bytes, u64::MAX);
+        let stop = scanner.scan(bytes, u64::MAX);
         records += scanner.summary.record_count;
         if scanner.summary.record_count > 0 {
             previous_last = Some((scanner.summary.last_sequence, path.clone()));
@@ -239,7 +241,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     None => {
                         let mut again =
                             Scanner::new(base, header_bytes, &footer.previous_digest, limit);
-                        again.scan(&bytes, u64::MAX);
+                        again.scan(bytes, u64::MAX);
                         (again, footer.previous_digest)
                     }
                 };
@@ -247,7 +249,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     Err(_)
                         if footer.previous_digest != link
                             && crate::disk::segment::check_footer(
-                                &relinked(base, header_bytes, &footer, &bytes, limit),
+                                &relinked(base, header_bytes, &footer, bytes, limit),
                                 &footer,
                                 &footer.previous_digest,
                                 &path,
@@ -277,7 +279,8 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     Ok(()) => {}
                 }
                 let footer_end = scanner.position + crate::codec::FOOTER_FRAME_LEN as u64;
-                if bytes[footer_end as usize..].iter().any(|&b| b != 0) {
+                let after_footer = usize::try_from(footer_end).expect("the footer is mapped");
+                if bytes[after_footer..].iter().any(|&b| b != 0) {
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
                 check_index(
@@ -296,7 +299,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                 let later = if is_last {
                     let after =
                         (scanner.summary.record_count > 0).then_some(scanner.summary.last_sequence);
-                    commit_hint_after(&bytes, scanner.position, after, base, limit)
+                    commit_hint_after(bytes, scanner.position, after, base, limit)
                 } else {
                     0
                 };
@@ -314,7 +317,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     );
                 } else {
                     let lost =
-                        lost_after_damage(&bytes, &scanner, base, ceiling, head, is_last, limit);
+                        lost_after_damage(bytes, &scanner, base, ceiling, head, is_last, limit);
                     let region = if is_last {
                         format!(" inside the synced region (synced end {synced})")
                     } else {

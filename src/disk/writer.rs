@@ -453,7 +453,7 @@ impl Writer {
             );
         }
         while at < target {
-            let len = (target - at).min(ZEROS.len() as u64) as usize;
+            let len = usize::try_from(target - at).map_or(ZEROS.len(), |n| n.min(ZEROS.len()));
             self.active
                 .file
                 .write_all_at(&ZEROS[..len], at)

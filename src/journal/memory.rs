@@ -51,6 +51,7 @@ impl Default for MemoryJournal {
 
 impl MemoryJournal {
     /// An unbounded journal with default options.
+    #[must_use]
     pub fn new() -> Self {
         MemoryJournal {
             options: MemoryJournalOptions::default(),

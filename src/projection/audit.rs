@@ -26,6 +26,7 @@ pub const HASH_KEY_ID: &str = "hash_key_id";
 
 /// Whether events of this type are chained: every DLQ event about one
 /// entry (store, lifecycle steps, persist, archive, purge, audit links).
+#[must_use]
 pub fn is_chained_event_type(event_type: &str) -> bool {
     matches!(
         event_type,
@@ -57,6 +58,7 @@ impl AuditKey {
     }
 
     /// The key's id.
+    #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -84,6 +86,7 @@ pub struct AuditKeyring {
 
 impl AuditKeyring {
     /// No keys: only keyless chains verify.
+    #[must_use]
     pub fn new() -> Self {
         AuditKeyring::default()
     }
@@ -94,17 +97,20 @@ impl AuditKeyring {
     }
 
     /// With `key` added.
+    #[must_use]
     pub fn with(mut self, key: AuditKey) -> Self {
         self.insert(key);
         self
     }
 
     /// The key with this id.
+    #[must_use]
     pub fn get(&self, id: &str) -> Option<&AuditKey> {
         self.keys.get(id)
     }
 
     /// No keys.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
@@ -181,6 +187,7 @@ fn content_of(event: &JournalEntry, context: Map<String, Value>) -> String {
 
 /// The hash of canonical content: HMAC-SHA256 under `key`, else SHA-256;
 /// 64 lowercase hex digits.
+#[must_use]
 pub fn compute_hash(content: &[u8], key: Option<&AuditKey>) -> String {
     match key {
         Some(key) => hex(&hmac_sha256(&key.secret, content)),
@@ -239,6 +246,7 @@ impl ChainFields {
     }
 
     /// None of the fields: the event was written outside a chain.
+    #[must_use]
     pub fn is_unchained(&self) -> bool {
         self.hash_chain.is_none() && self.previous_hash.is_none() && self.key_id.is_none()
     }
@@ -272,6 +280,7 @@ pub enum EntryCheck {
 
 impl EntryCheck {
     /// Passes: `Valid` or `Unchained`.
+    #[must_use]
     pub fn is_ok(&self) -> bool {
         matches!(self, EntryCheck::Valid | EntryCheck::Unchained)
     }
@@ -301,16 +310,19 @@ pub struct AuditVerification {
 
 impl AuditVerification {
     /// The index of the first entry that fails, if any.
+    #[must_use]
     pub fn first_bad_entry(&self) -> Option<usize> {
         self.entries.iter().position(|entry| !entry.check.is_ok())
     }
 
     /// Every hash recomputes and every link matches.
+    #[must_use]
     pub fn is_chain_valid(&self) -> bool {
         self.first_bad_entry().is_none()
     }
 
     /// At least one entry is chained.
+    #[must_use]
     pub fn is_chained(&self) -> bool {
         self.entries
             .iter()

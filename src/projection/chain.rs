@@ -647,14 +647,14 @@ pub fn canonical_content_of(record: &ChainRecord<'_>) -> std::result::Result<Vec
 /// The value of each lowercase hex digit; 0xff for any other byte.
 const HEX_VALUE: [u8; 256] = {
     let mut table = [0xffu8; 256];
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 10 {
-        table[b'0' as usize + i] = i as u8;
+        table[(b'0' + i) as usize] = i;
         i += 1;
     }
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
+        table[(b'a' + i) as usize] = 10 + i;
         i += 1;
     }
     table
@@ -742,11 +742,13 @@ pub struct EntityChain {
 
 impl EntityChain {
     /// A chain with nothing checked yet.
+    #[must_use]
     pub fn new() -> Self {
         EntityChain::default()
     }
 
     /// Whether a chained record has been checked.
+    #[must_use]
     pub fn is_started(&self) -> bool {
         self.started
     }
@@ -885,6 +887,7 @@ pub struct ChainVerifier<'k> {
 
 impl<'k> ChainVerifier<'k> {
     /// A verifier holding `keys` (none: keyless chains only).
+    #[must_use]
     pub fn new(keys: &'k AuditKeyring) -> Self {
         ChainVerifier {
             keys,
@@ -898,16 +901,19 @@ impl<'k> ChainVerifier<'k> {
     }
 
     /// Entities with a chain seen so far.
+    #[must_use]
     pub fn chains(&self) -> u64 {
         self.chains
     }
 
     /// Records pushed so far.
+    #[must_use]
     pub fn records(&self) -> u64 {
         self.records
     }
 
     /// Chained records (carrying a chain field) pushed so far.
+    #[must_use]
     pub fn chained_records(&self) -> u64 {
         self.chained
     }
@@ -1005,6 +1011,7 @@ pub struct ChainsReport {
 
 impl ChainsReport {
     /// No chain fails.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.failed_chains == 0
     }

@@ -42,11 +42,13 @@ pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
     /// A clock showing `start`.
+    #[must_use]
     pub fn new(start: Timestamp) -> Self {
         ManualClock(Arc::new(AtomicI64::new(start.as_unix_nanos())))
     }
 
     /// The time it shows (also available through [`Clock::now`]).
+    #[must_use]
     pub fn now(&self) -> Timestamp {
         Timestamp::from_unix_nanos(self.0.load(Ordering::SeqCst))
     }

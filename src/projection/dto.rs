@@ -110,11 +110,13 @@ pub struct CleanupStats {
 
 impl CleanupStats {
     /// Entries the archiving could take now (`resolved_older_than_30_days`).
+    #[must_use]
     pub fn can_archive(&self) -> u64 {
         self.resolved_older_than_30_days
     }
 
     /// Entries a purge could take now (`archived_older_than_90_days`).
+    #[must_use]
     pub fn can_purge(&self) -> u64 {
         self.archived_older_than_90_days
     }
@@ -158,6 +160,7 @@ pub struct PaginatedResult<T> {
 
 impl<T> PaginatedResult<T> {
     /// An empty page that echoes `page` and `page_size`.
+    #[must_use]
     pub fn empty(page: u64, page_size: u64) -> Self {
         PaginatedResult {
             items: Vec::new(),
@@ -171,6 +174,7 @@ impl<T> PaginatedResult<T> {
 
     /// Pages in all: 0 when `page_size` is 0, otherwise `total / page_size`
     /// rounded up.
+    #[must_use]
     pub fn total_pages(&self) -> u64 {
         if self.page_size == 0 {
             0
@@ -358,6 +362,7 @@ pub struct EntityAuditTrail {
 
 impl EntityAuditTrail {
     /// The trail of an entity nothing is known about.
+    #[must_use]
     pub fn unknown(entity_id: &str, entity_type: &str) -> Self {
         EntityAuditTrail {
             entity_id: entity_id.into(),
@@ -373,6 +378,7 @@ impl EntityAuditTrail {
     }
 
     /// The number of actions.
+    #[must_use]
     pub fn total_entries(&self) -> usize {
         self.entries.len()
     }
@@ -386,6 +392,7 @@ impl EntityAuditTrail {
     /// no entry failed. For a trail built by hand or deserialized, only the
     /// shown links can be compared ([`EntityAuditTrail::links_valid`]),
     /// which proves nothing about tampering.
+    #[must_use]
     pub fn is_chain_valid(&self) -> bool {
         if self.hashes_recomputed {
             self.first_bad_entry.is_none()
@@ -398,6 +405,7 @@ impl EntityAuditTrail {
     /// first entry's `previous_hash` is `None` and each later entry's
     /// `previous_hash` equals the entry before's `hash_chain`. It
     /// recomputes no hash.
+    #[must_use]
     pub fn links_valid(&self) -> bool {
         let Some(first) = self.entries.first() else {
             return true;

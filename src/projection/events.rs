@@ -163,6 +163,7 @@ impl StoreEvent {
     }
 
     /// The event, happening at `at`.
+    #[must_use]
     pub fn to_entry(&self, at: Timestamp) -> JournalEntry {
         let mut context = Map::new();
         context.insert("entry_id".into(), self.entry_id.clone().into());
@@ -227,6 +228,7 @@ impl LifecycleKind {
     ];
 
     /// The journal's `event_type`.
+    #[must_use]
     pub fn event_type(self) -> &'static str {
         match self {
             LifecycleKind::ReplayStart => DLQ_REPLAY_START,
@@ -242,6 +244,7 @@ impl LifecycleKind {
     }
 
     /// The kind of an `event_type`, if it is a lifecycle event.
+    #[must_use]
     pub fn from_event_type(event_type: &str) -> Option<Self> {
         LifecycleKind::ALL
             .into_iter()
@@ -249,12 +252,14 @@ impl LifecycleKind {
     }
 
     /// The action's name in audit trails: the event type without `dlq_`.
+    #[must_use]
     pub fn action(self) -> &'static str {
         &self.event_type()["dlq_".len()..]
     }
 
     /// The status the step moves to when the event names none; `None` for
     /// `ReplayFailed`, whose status depends on the retry cap.
+    #[must_use]
     pub fn default_status(self) -> Option<&'static str> {
         match self {
             LifecycleKind::ReplayStart | LifecycleKind::ForceRedrive => Some(status::REPLAYING),
@@ -308,6 +313,7 @@ impl LifecycleEvent {
     /// The event, happening at `at`. The status is written out (the
     /// kind's default when none was given), except for a `ReplayFailed`
     /// without one, which the fold decides from the retry cap.
+    #[must_use]
     pub fn to_entry(&self, at: Timestamp) -> JournalEntry {
         let mut context = Map::new();
         context.insert("entry_id".into(), self.entry_id.clone().into());
@@ -338,6 +344,7 @@ fn entry_event(
 }
 
 /// `dlq_archive`: the entry is archived at `at`.
+#[must_use]
 pub fn dlq_archive(
     entry_id: &str,
     actor_id: Option<&str>,
@@ -348,6 +355,7 @@ pub fn dlq_archive(
 }
 
 /// `dlq_purge`: the archived entry is purged from the statistics at `at`.
+#[must_use]
 pub fn dlq_purge(
     entry_id: &str,
     actor_id: Option<&str>,
@@ -359,6 +367,7 @@ pub fn dlq_purge(
 
 /// `dlq_persist`: a snapshot of the entry from the runtime repository,
 /// kept verbatim under `entry`. `entry_id` is the snapshot's `id` as text.
+#[must_use]
 pub fn dlq_persist(entry_id: &str, entry_data: &Map<String, Value>, at: Timestamp) -> JournalEntry {
     let mut context = Map::new();
     context.insert("entry_id".into(), entry_id.into());
@@ -400,6 +409,7 @@ impl AuditLink {
     }
 
     /// The `audit_link` event, happening at `at`.
+    #[must_use]
     pub fn to_entry(&self, at: Timestamp) -> JournalEntry {
         let mut context = Map::new();
         context.insert("entry_id".into(), self.entity_id.clone().into());
@@ -430,6 +440,7 @@ pub enum BreakerTransition {
 
 impl BreakerTransition {
     /// The journal's `event_type`.
+    #[must_use]
     pub fn event_type(self) -> &'static str {
         match self {
             BreakerTransition::Opened => CIRCUIT_BREAKER_OPENED,
@@ -439,6 +450,7 @@ impl BreakerTransition {
     }
 
     /// The transition of an `event_type`, if it is a breaker event.
+    #[must_use]
     pub fn from_event_type(event_type: &str) -> Option<Self> {
         match event_type {
             CIRCUIT_BREAKER_OPENED => Some(BreakerTransition::Opened),
@@ -449,6 +461,7 @@ impl BreakerTransition {
     }
 
     /// The state after the transition: `open`, `closed` or `half_open`.
+    #[must_use]
     pub fn state(self) -> &'static str {
         match self {
             BreakerTransition::Opened => "open",
@@ -496,6 +509,7 @@ impl BreakerEvent {
     /// field and in the context, as the reference's subscriber writes it;
     /// `new_state` for closed and half-opened, as the convenience emitter
     /// writes it.
+    #[must_use]
     pub fn to_entry(&self, at: Timestamp) -> JournalEntry {
         let mut context = Map::new();
         context.insert("service_name".into(), self.service_name.clone().into());

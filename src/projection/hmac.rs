@@ -6,6 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// HMAC-SHA256 of `message` under `key` (RFC 2104, by the `hmac` crate).
+#[must_use]
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length");
@@ -20,6 +21,7 @@ pub(crate) fn hmac_sha256_pieces(key: &[u8]) -> Hmac<Sha256> {
 }
 
 /// SHA-256 of `message`.
+#[must_use]
 pub fn sha256(message: &[u8]) -> [u8; 32] {
     Sha256::digest(message).into()
 }

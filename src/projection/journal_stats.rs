@@ -49,6 +49,7 @@ pub enum PersistMode {
 
 impl PersistMode {
     /// Asynchronous, with the default queue depth (1024).
+    #[must_use]
     pub fn asynchronous() -> Self {
         PersistMode::Async {
             queue_depth: DEFAULT_PERSIST_QUEUE_DEPTH,
@@ -297,6 +298,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
     }
 
     /// How snapshots are persisted (default [`PersistMode::Sync`]).
+    #[must_use]
     pub fn persist_mode(mut self, mode: PersistMode) -> Self {
         self.persist_mode = mode;
         self
@@ -308,6 +310,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
     /// like a reference implementation that does not chain), and `true`
     /// after `audit_key` keeps the key. Keyless chains show tampering only
     /// by someone who cannot recompute them.
+    #[must_use]
     pub fn audit_chain(mut self, on: bool) -> Self {
         self.chain = on.then(|| self.chain.take().flatten());
         self
@@ -315,6 +318,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
 
     /// Chains every DLQ event with HMAC-SHA256 under `key`, recording its
     /// id; the key also verifies trails.
+    #[must_use]
     pub fn audit_key(mut self, key: AuditKey) -> Self {
         self.keys.insert(key.clone());
         self.chain = Some(Some(key));
@@ -324,6 +328,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
     /// Keys trails are verified with, by id (for example the keys rotated
     /// out); the signing key, if any, is always among them. With any key
     /// known, a keyless chained entry fails verification.
+    #[must_use]
     pub fn audit_verification_keys(mut self, keys: AuditKeyring) -> Self {
         let signing = self.chain.clone().flatten();
         self.keys = keys;
@@ -337,6 +342,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
     /// starts from it when it is valid for the journal, and, when
     /// `config.write`, a snapshot is written every `config.interval`
     /// folded records and when the statistics are dropped.
+    #[must_use]
     pub fn snapshot(mut self, config: SnapshotConfig) -> Self {
         self.snapshot = Some(config);
         self
@@ -462,11 +468,13 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     }
 
     /// The journal folded.
+    #[must_use]
     pub fn journal(&self) -> &Arc<J> {
         &self.shared.journal
     }
 
     /// The clock's time now.
+    #[must_use]
     pub fn now(&self) -> Timestamp {
         self.shared.clock.now()
     }
@@ -530,6 +538,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
 
     /// Records this handle folded from the journal itself: with a valid
     /// snapshot, only those after the snapshot's sequence.
+    #[must_use]
     pub fn folded_records(&self) -> u64 {
         self.shared.folded.load(Ordering::Relaxed)
     }
@@ -537,6 +546,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     /// Chained writes of this handle that found the journal moved (another
     /// handle or process appended after this one's fold) and were folded
     /// and decided again, so no chain forked.
+    #[must_use]
     pub fn write_conflicts(&self) -> u64 {
         self.shared.conflicts.load(Ordering::Relaxed)
     }
@@ -549,6 +559,7 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
     }
 
     /// Whether writes chain DLQ events, and with which key id.
+    #[must_use]
     pub fn audit_chain(&self) -> Option<Option<&str>> {
         self.shared
             .chain

@@ -85,6 +85,7 @@ impl SnapshotConfig {
     }
 
     /// With another interval (at least 1).
+    #[must_use]
     pub fn interval(mut self, records: u64) -> Self {
         self.interval = records.max(1);
         self

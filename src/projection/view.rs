@@ -51,17 +51,20 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsView<J> {
     }
 
     /// The "now" its windows are measured from.
+    #[must_use]
     pub fn now(&self) -> Timestamp {
         self.now
     }
 
     /// The same fold, answering at another "now".
+    #[must_use]
     pub fn with_now(mut self, now: Timestamp) -> Self {
         self.now = now;
         self
     }
 
     /// What the fold read.
+    #[must_use]
     pub fn summary(&self) -> FoldSummary {
         self.projection.summary
     }

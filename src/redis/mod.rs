@@ -107,36 +107,43 @@ impl RedisJournalBuilder {
         self
     }
     /// Sets the layout.
+    #[must_use]
     pub fn layout(mut self, layout: RedisLayout) -> Self {
         self.options.layout = layout;
         self
     }
     /// Sets the connect timeout.
+    #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.options.connect_timeout = timeout;
         self
     }
     /// Sets the command timeout.
+    #[must_use]
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.options.command_timeout = timeout;
         self
     }
     /// Sets the cap on a query's limit.
+    #[must_use]
     pub fn max_query_limit(mut self, limit: usize) -> Self {
         self.options.max_query_limit = limit;
         self
     }
     /// Sets the retention (see [`RedisJournalOptions::retention`]).
+    #[must_use]
     pub fn retention(mut self, retention: Duration) -> Self {
         self.options.retention = Some(retention);
         self
     }
     /// Turns the fail-fast breaker on.
+    #[must_use]
     pub fn breaker(mut self, breaker: BreakerOptions) -> Self {
         self.options.breaker = Some(breaker);
         self
     }
     /// Replaces every option.
+    #[must_use]
     pub fn options(mut self, options: RedisJournalOptions) -> Self {
         self.options = options;
         self

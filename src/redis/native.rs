@@ -55,7 +55,7 @@ pub(crate) fn seq20(sequence: u64) -> String {
 /// A timestamp as 16 hex digits whose lexicographic order is time order
 /// (the sign bit flipped).
 pub(crate) fn time16(t: Timestamp) -> String {
-    format!("{:016x}", (t.as_unix_nanos() as u64) ^ (1 << 63))
+    format!("{:016x}", t.as_unix_nanos().cast_unsigned() ^ (1 << 63))
 }
 
 /// The append script. KEYS: latest, entries, seq index, time index,

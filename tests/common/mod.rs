@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
 
 use baldur_journal::{Context, JournalEntry, Timestamp};
 
 /// A deterministic entry number `i`, varied in every field.
+#[must_use]
 pub fn entry(i: u64) -> JournalEntry {
     const TYPES: [&str; 4] = [
         "dlq_store",
@@ -33,6 +33,7 @@ pub fn entry(i: u64) -> JournalEntry {
 
 /// The entry as the journal stores it: assigned sequence, append time dropped
 /// (compare with `strip`).
+#[must_use]
 pub fn strip(mut e: JournalEntry) -> JournalEntry {
     e.appended_at = None;
     e
@@ -42,7 +43,8 @@ pub fn strip(mut e: JournalEntry) -> JournalEntry {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -51,11 +53,16 @@ impl Rng {
         x
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
+    }
+    /// An index into a slice of `len` items (the same draw as `below`).
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).unwrap()
     }
 }
 
 /// The `.log` files of a journal directory, ascending.
+#[must_use]
 pub fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut logs: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -67,6 +74,7 @@ pub fn segment_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// `(sequence, start, end)` of every record frame in a segment file.
+#[must_use]
 pub fn record_offsets(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
     use baldur_journal::codec::{BODY_LEN_MAX, SEGMENT_HEADER_LEN, check_frame};
     let bytes = std::fs::read(path).unwrap();
@@ -83,6 +91,7 @@ pub fn record_offsets(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
 }
 
 /// Copies a journal directory (files only) into a fresh temporary directory.
+#[must_use]
 pub fn copy_dir(from: &std::path::Path) -> tempfile::TempDir {
     let to = tempfile::tempdir().unwrap();
     for item in std::fs::read_dir(from).unwrap() {
@@ -134,15 +143,13 @@ pub fn random_dlq_event(
         0..=2 => {
             let mut store = StoreEvent::new(
                 &id,
-                ["payments", "orders", ""][rng.below(3) as usize],
-                ["timeout", "validation"][rng.below(2) as usize],
+                ["payments", "orders", ""][rng.index(3)],
+                ["timeout", "validation"][rng.index(2)],
             );
             store.retry_count = rng.below(retries) as i64;
             store.to_entry(at)
         }
-        3..=5 => {
-            LifecycleEvent::new(kinds[rng.below(kinds.len() as u64) as usize], &id).to_entry(at)
-        }
+        3..=5 => LifecycleEvent::new(kinds[rng.index(kinds.len())], &id).to_entry(at),
         6 => {
             let mut link = AuditLink::new(&id, "review");
             link.details = Some(format!("note {i}"));
@@ -165,11 +172,8 @@ pub fn random_dlq_event(
                 BreakerTransition::Closed,
                 BreakerTransition::HalfOpened,
             ];
-            BreakerEvent::new(
-                transitions[rng.below(3) as usize],
-                ["svc-a", "svc-b"][rng.below(2) as usize],
-            )
-            .to_entry(at)
+            BreakerEvent::new(transitions[rng.index(3)], ["svc-a", "svc-b"][rng.index(2)])
+                .to_entry(at)
         }
     }
 }

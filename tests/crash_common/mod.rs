@@ -2,7 +2,6 @@
 //! shared by `tests/crash_sim.rs` (appends) and
 //! `tests/crash_sim_snapshot.rs` (projection snapshots). See
 //! `tests/crash_sim.rs` for the model.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io;
@@ -51,6 +50,7 @@ impl Recorder {
     }
 }
 
+#[must_use]
 pub fn name_of(path: &Path) -> String {
     path.file_name().unwrap().to_str().unwrap().to_string()
 }
@@ -128,7 +128,7 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
         .filter(|&i| last_dir_sync.is_none_or(|d| i > d))
         .collect();
     // Unsynced metadata survives in order, up to a random point.
-    let keep_volatile = rng.below(volatile.len() as u64 + 1) as usize;
+    let keep_volatile = rng.index(volatile.len() + 1);
     let dropped: Vec<usize> = volatile[keep_volatile..].to_vec();
 
     let mut inodes: Vec<Inode> = Vec::new();
@@ -174,6 +174,7 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
     for (name, inode) in &names {
         let mut content: Vec<u8> = Vec::new();
         for (offset, data, durable) in &inodes[*inode].writes {
+            let start = usize::try_from(*offset).unwrap();
             let keep = if *durable {
                 data.len()
             } else {
@@ -182,15 +183,12 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
                     1 => data.len(),
                     // Torn at a sector boundary of the file.
                     _ => {
-                        let end = *offset as usize + data.len();
-                        let cut = (*offset as usize + rng.below(data.len() as u64 + 1) as usize)
-                            / SECTOR
-                            * SECTOR;
-                        cut.clamp(*offset as usize, end) - *offset as usize
+                        let end = start + data.len();
+                        let cut = (start + rng.index(data.len() + 1)) / SECTOR * SECTOR;
+                        cut.clamp(start, end) - start
                     }
                 }
             };
-            let start = *offset as usize;
             if keep == 0 {
                 continue;
             }
@@ -205,6 +203,7 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
 }
 
 /// A `u64` from the environment, or `default`.
+#[must_use]
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

@@ -5,7 +5,6 @@
 //! `BALDUR_NO_REDIS` set, tests skip (tests/skip: a skip is a failure under
 //! `CI` unless turned off on purpose). Test crates that include this module
 //! also include `mod skip;`.
-#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -92,6 +91,7 @@ fn wait_ready(port: u16) {
 
 /// True when a server can be had; otherwise false after logging the skip
 /// (tests/skip; panics under `CI`).
+#[must_use]
 pub fn available() -> bool {
     crate::skip::needs("redis", || {
         if std::env::var_os("BALDUR_REDIS_URL").is_some() || redis_server_on_path() {
@@ -107,6 +107,7 @@ impl Server {
     /// The shared server if `BALDUR_REDIS_URL` is set, else one of our own;
     /// `None` when neither can be had or Redis is turned off (the test then
     /// returns early).
+    #[must_use]
     pub fn shared_or_own() -> Option<Server> {
         crate::skip::needs("redis", || match std::env::var("BALDUR_REDIS_URL") {
             Ok(url) => Ok(Server { url, own: None }),

@@ -2,8 +2,7 @@
 //! fixtures in `common` compile once), one module per subject.
 
 mod common;
-#[path = "../common/mod.rs"]
-mod disk_common;
+use baldur_test_support::common as disk_common;
 
 mod archive_purge;
 mod as_of;

@@ -26,23 +26,23 @@ fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
     let at = T0 + i * MINUTE;
     let id = format!("e{}", rng.below(8));
     let statuses = ["pending", "resolved", "archived", "rejected", "weird", ""];
-    let status = statuses[rng.below(statuses.len() as u64) as usize];
+    let status = statuses[rng.index(statuses.len())];
     let ev = match rng.below(14) {
         0..=2 => Ev::Store {
             id,
-            domain: ["payments", "orders", ""][rng.below(3) as usize].into(),
-            failure_type: ["timeout", "validation"][rng.below(2) as usize].into(),
+            domain: ["payments", "orders", ""][rng.index(3)].into(),
+            failure_type: ["timeout", "validation"][rng.index(2)].into(),
             status: if rng.below(3) == 0 { status } else { "" }.into(),
             retry_count: rng.below(2) as i64,
             max_retries: 1 + rng.below(3) as i64,
             entity_type: (rng.below(2) == 0).then(|| "order".into()),
-            error_code: ["E1", ""][rng.below(2) as usize].into(),
+            error_code: ["E1", ""][rng.index(2)].into(),
             actor: (rng.below(2) == 0).then(|| "ops".into()),
         },
         3..=6 => {
             let kinds = LifecycleKind::ALL;
             Ev::Life {
-                kind: kinds[rng.below(kinds.len() as u64) as usize],
+                kind: kinds[rng.index(kinds.len())],
                 id,
                 status: (rng.below(4) == 0).then(|| status.into()),
                 retry_count: (rng.below(4) == 0).then(|| rng.below(4) as i64),
@@ -73,8 +73,8 @@ fn random_ev(rng: &mut Rng, i: i64) -> (Ev, i64) {
                 BreakerTransition::Opened,
                 BreakerTransition::Closed,
                 BreakerTransition::HalfOpened,
-            ][rng.below(3) as usize],
-            name: ["svc-a", "svc-b"][rng.below(2) as usize].into(),
+            ][rng.index(3)],
+            name: ["svc-a", "svc-b"][rng.index(2)].into(),
             window: (rng.below(2) == 0).then(|| rng.below(9) as i64),
             consecutive: None,
         },
@@ -185,22 +185,23 @@ fn snapshot_plus_tail_equals_a_full_fold_at_random_cuts() {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let dir = tempfile::tempdir().unwrap();
         let total = 300 + rng.below(500) as i64;
-        let cut = rng.below(total as u64) as i64;
+        let total_records = u64::try_from(total).unwrap();
+        let cut = rng.index(usize::try_from(total).unwrap());
         let journal = open(dir.path());
         let events: Vec<JournalEntry> = (0..total).map(|i| random_event(&mut rng, i)).collect();
-        journal.append_batch(&events[..cut as usize]).unwrap();
+        journal.append_batch(&events[..cut]).unwrap();
         {
             let stats = with_snapshot(&journal);
             assert!(stats.snapshot_now().unwrap());
             assert_eq!(stats.folded_records(), cut as u64);
         }
-        journal.append_batch(&events[cut as usize..]).unwrap();
+        journal.append_batch(&events[cut..]).unwrap();
         let restored = with_snapshot(&journal);
         let full = full_fold(&journal);
         assert_eq!(restored.refresh().unwrap(), full.refresh().unwrap());
         assert_eq!(
             restored.folded_records(),
-            (total - cut) as u64,
+            total_records - cut as u64,
             "seed {seed}: only the tail is folded"
         );
         assert_same(
@@ -227,7 +228,8 @@ fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
         let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let dir = tempfile::tempdir().unwrap();
         let total = 200 + rng.below(400) as i64;
-        let cut = rng.below(total as u64 + 1) as usize;
+        let total_records = u64::try_from(total).unwrap();
+        let cut = rng.index(usize::try_from(total).unwrap() + 1);
         let journal = open(dir.path());
         let workload: Vec<(Ev, i64)> = (0..total).map(|i| random_ev(&mut rng, i)).collect();
         let events: Vec<JournalEntry> = workload.iter().map(|(ev, at)| ev.to_entry(*at)).collect();
@@ -243,7 +245,7 @@ fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
         assert_eq!(restored.refresh().unwrap(), full.refresh().unwrap());
         assert_eq!(
             restored.folded_records(),
-            total as u64 - cut as u64,
+            total_records - cut as u64,
             "seed {seed}: only the tail is folded"
         );
         let why = format!("seed {seed}, cut {cut} of {total}");
@@ -257,7 +259,7 @@ fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
             model
         };
         let now = clock().now().as_unix_nanos();
-        let model = model_upto(total as u64);
+        let model = model_upto(total_records);
         let mut rng = crate::common::Rng(seed);
         check_reads(
             &restored,
@@ -268,7 +270,7 @@ fn snapshot_plus_tail_equals_a_full_fold_and_the_model_at_random_cuts() {
         );
         check_reads(&full, &model, now, &mut rng, &format!("{why}: full fold"));
         for _ in 0..2 {
-            let sequence = rng.below(total as u64 + 2);
+            let sequence = rng.below(total_records + 2);
             let view = restored.as_of_sequence(sequence).unwrap();
             check_reads(
                 &view,
@@ -478,7 +480,9 @@ fn reopen_time_with_a_snapshot_for_millions_of_events() {
                     "timeout",
                 )
                 .to_entry(at),
-                step => LifecycleEvent::new(kinds[step as usize - 1], &id).to_entry(at),
+                step => {
+                    LifecycleEvent::new(kinds[usize::try_from(step).unwrap() - 1], &id).to_entry(at)
+                }
             };
             batch.push(event);
             if batch.len() == 5000 {

@@ -113,7 +113,7 @@ fn first_of_last(journal: &DiskJournal, latest: u64, n: u64) -> Result<Option<u6
             sequences.push(sequence);
         }
         if sequences.len() as u64 >= n || start == 1 {
-            let skip = sequences.len().saturating_sub(n as usize);
+            let skip = usize::try_from(n).map_or(0, |n| sequences.len().saturating_sub(n));
             return Ok(sequences.get(skip).copied());
         }
         window = window.saturating_mul(2);

@@ -37,8 +37,8 @@ pub fn check_reads(
             ctx(&format!("failure type distribution limit {limit}"))
         );
     }
-    let random_hours = rng.below(200) as u32;
-    let random_days = rng.below(60) as u32;
+    let random_hours = u32::try_from(rng.below(200)).unwrap();
+    let random_days = u32::try_from(rng.below(60)).unwrap();
     for (hours, days) in [
         (24, 7),
         (1, 1),
@@ -134,7 +134,7 @@ pub fn check_reads(
             assert_eq!(got.is_chain_valid(), want.is_chain_valid());
         }
     }
-    let random_threshold = rng.below(24 * 20) as u32;
+    let random_threshold = u32::try_from(rng.below(24 * 20)).unwrap();
     let custom: [&[&str]; 3] = [
         &["replaying", "pending"],
         &[],

@@ -1,8 +1,7 @@
-//! Shared by the `stats_*` tests: an independent model of the statistics
+//! Shared by the statistics tests (the modules of this binary): an independent model of the statistics
 //! (a plain list of entry states, the rules of docs/STATISTICS.md written
 //! out a second time), a random-workload driver, and a checker that
 //! compares every read method of a `StatisticsRepository` with the model.
-#![allow(dead_code, unused_imports)]
 
 mod chain;
 mod check;
@@ -16,9 +15,8 @@ pub use chain::Stamp;
 pub use check::{IDS, check_reads};
 pub use events::{Ev, Snapshot};
 pub use fixture::Fixture;
-pub use model::{MBreaker, MEntry, MTrail, Model};
-pub use model_reads::py_round;
-pub use workload::{Logged, Op, model_of, run_workload};
+pub use model::{MEntry, Model};
+pub use workload::{Op, run_workload};
 
 use baldur_journal::Timestamp;
 
@@ -48,7 +46,11 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next() % n }
     }
+    /// An index into a slice of `len` items (the same draw as `below`).
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).unwrap()
+    }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+        &items[self.index(items.len())]
     }
 }

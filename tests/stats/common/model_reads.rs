@@ -173,8 +173,8 @@ impl Model {
         let start = (q.page - 1) * q.page_size;
         let items = rows
             .iter()
-            .skip(start as usize)
-            .take(q.page_size as usize)
+            .skip(usize::try_from(start).unwrap())
+            .take(usize::try_from(q.page_size).unwrap())
             .map(|e| EntrySummary {
                 id: e.id.clone(),
                 domain: e.domain.clone(),
@@ -337,7 +337,7 @@ pub fn py_round(x: f64, digits: u32) -> f64 {
     if exp2 >= 0 {
         return x;
     }
-    let shift = (-exp2) as u32;
+    let shift = u32::try_from(-exp2).unwrap();
     if shift >= 100 {
         return 0.0;
     }

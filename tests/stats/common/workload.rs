@@ -126,9 +126,9 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
                     chain: None,
                 });
             }
-            Op::Advance(minutes) => {
-                clock.advance(std::time::Duration::from_secs(*minutes as u64 * 60))
-            }
+            Op::Advance(minutes) => clock.advance(std::time::Duration::from_secs(
+                u64::try_from(*minutes).unwrap() * 60,
+            )),
             Op::ArchiveOld(days) => {
                 let ids = model.archive_ids(at, *days);
                 assert_eq!(
@@ -222,7 +222,9 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
     ];
     for round in 0..4 {
         let when = if round == 0 || log.is_empty() {
-            T0 - DAY + rng.below(((end - T0) / MINUTE + 130 * 24 * 60) as u64) as i64 * MINUTE
+            T0 - DAY
+                + rng.below(u64::try_from((end - T0) / MINUTE + 130 * 24 * 60).unwrap()) as i64
+                    * MINUTE
         } else {
             rng.pick(&log).at + rng.pick(&windows)
         };
@@ -234,7 +236,8 @@ pub fn run_workload(journal: Arc<dyn EventJournal>, ops: &[Op], seed: u64) {
     let latest = journal.get_latest_sequence().unwrap();
     for _ in 0..3 {
         let sequence = rng.below(latest + 2);
-        let when = T0 + rng.below(((end - T0) / MINUTE + 100 * 24 * 60) as u64) as i64 * MINUTE;
+        let minutes = u64::try_from((end - T0) / MINUTE + 100 * 24 * 60).unwrap();
+        let when = T0 + rng.below(minutes) as i64 * MINUTE;
         let view = stats.as_of_sequence(sequence).unwrap().with_now(ts(when));
         let model = model_of(&log, |l| l.seq <= sequence);
         check_reads(

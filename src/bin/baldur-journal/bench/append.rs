@@ -16,19 +16,24 @@ pub fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
     // Producer k appends its share; each append timed from call to ack.
     let producers = bench.producers;
     let share = |k: u64| bench.events / producers + u64::from(k < bench.events % producers);
-    let start_line = Barrier::new(producers as usize + 1);
+    let threads = usize::try_from(producers).context("--producers")?;
+    let start_line = Barrier::new(threads + 1);
+    let events = usize::try_from(bench.events).context("--events")?;
     let before = journal.write_stats();
     let (latencies, seconds) = std::thread::scope(|scope| -> Result<(Vec<u64>, f64)> {
         let workers: Vec<_> = (0..producers)
             .map(|k| {
                 let (journal, entry, start_line) = (&journal, &entry, &start_line);
                 scope.spawn(move || -> baldur_journal::Result<Vec<u64>> {
-                    let mut acks = Vec::with_capacity(share(k) as usize);
+                    let mut acks = Vec::with_capacity(
+                        usize::try_from(share(k)).expect("a share of --events, which fits"),
+                    );
                     start_line.wait();
                     for _ in 0..share(k) {
                         let called = Instant::now();
                         journal.append(entry)?;
-                        acks.push(called.elapsed().as_nanos() as u64);
+                        let nanos = called.elapsed().as_nanos();
+                        acks.push(u64::try_from(nanos).unwrap_or(u64::MAX));
                     }
                     Ok(acks)
                 })
@@ -36,7 +41,7 @@ pub fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
             .collect();
         start_line.wait();
         let started = Instant::now();
-        let mut latencies = Vec::with_capacity(bench.events as usize);
+        let mut latencies = Vec::with_capacity(events);
         for worker in workers {
             let acks = worker
                 .join()
@@ -64,7 +69,7 @@ pub fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
     // directory, at the batch size the journal achieved (the whole run in
     // one batch when it did not sync).
     let raw_batch = mean_batch
-        .map_or(bench.events, |mean| mean.round().max(1.0) as u64)
+        .map_or(bench.events, whole_batch)
         .min(RAW_FILE_BYTES / bytes)
         .max(1);
     let raw_rate = raw_pwrite_fdatasync(scratch.path(), bytes, raw_batch, bench.events)?;
@@ -99,6 +104,16 @@ pub fn bench_append(scratch: &Scratch, bench: &AppendBench) -> Result<Report> {
     Ok(report)
 }
 
+/// A mean batch size as a whole number of records, at least one.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "rounded and at least 1; `as` saturates at u64::MAX"
+)]
+fn whole_batch(mean: f64) -> u64 {
+    mean.round().max(1.0) as u64
+}
+
 /// The largest pre-written file of the raw peer (its writes wrap around).
 const RAW_FILE_BYTES: u64 = 64 << 20;
 
@@ -117,12 +132,12 @@ fn raw_pwrite_fdatasync(dir: &Path, bytes: u64, batch: u64, events: u64) -> Resu
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < file_bytes {
-        let n = (file_bytes - at).min(zeros.len() as u64);
-        file.write_all_at(&zeros[..n as usize], at)?;
-        at += n;
+        let n = usize::try_from(file_bytes - at).map_or(zeros.len(), |n| n.min(zeros.len()));
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
     }
     file.sync_all()?;
-    let buffer = vec![b'r'; (batch * bytes) as usize];
+    let buffer = vec![b'r'; usize::try_from(batch * bytes)?];
     let rounds = events.div_ceil(batch);
     let wrap = file_bytes - buffer.len() as u64 + 1;
     let mut at = 0u64;

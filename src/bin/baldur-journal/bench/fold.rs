@@ -19,7 +19,7 @@ fn dlq_workload(n: u64) -> Result<Vec<JournalEntry>> {
             events.len()
         );
     }
-    events.truncate(n as usize);
+    events.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     Ok(events)
 }
 

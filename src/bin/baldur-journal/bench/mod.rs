@@ -316,11 +316,11 @@ fn record(i: u64, bytes: u64) -> Result<JournalEntry> {
         format!("service-{:02}", i % 10),
     )
     .with_region(format!("region-{}", (i / 10) % 10));
-    let context = |pad: u64| {
+    let context = |pad: usize| {
         Context::from_json(&format!(
             r#"{{"entry_id":"dlq-{:05}","pad":"{}"}}"#,
             i % 10_000,
-            "x".repeat(pad as usize)
+            "x".repeat(pad)
         ))
     };
     let smallest = frame_len(&base.clone().with_context(context(0)?))?;
@@ -330,7 +330,8 @@ fn record(i: u64, bytes: u64) -> Result<JournalEntry> {
              smallest record) to {DEFAULT_MAX_RECORD_BYTES}"
         );
     }
-    let mut entry = base.with_context(context(bytes - smallest)?);
+    let pad = usize::try_from(bytes - smallest)?;
+    let mut entry = base.with_context(context(pad)?);
     entry.appended_at = Some(Timestamp::from_unix_nanos(
         FIRST_APPEND_NS + i as i64 * 1_000_000,
     ));

@@ -56,6 +56,10 @@ fn pick<T: Copy>(rng: &mut Rng, items: &[T], weight: impl Fn(&T) -> u64) -> T {
 }
 
 /// An exponential delay with this mean, at least a second.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "nanoseconds of a positive delay; `as` saturates, never wraps"
+)]
 fn delay(rng: &mut Rng, mean_ns: f64) -> i64 {
     ((-rng.unit().ln() * mean_ns) as i64).max(1_000_000_000)
 }
@@ -73,13 +77,20 @@ pub fn dlq_events(
     let mut rng = Rng(seed | 1);
     let (start, end) = (start.as_unix_nanos(), end.as_unix_nanos());
     let span = (end - start).max(1) as f64;
-    let mut out: Vec<JournalEntry> = Vec::with_capacity(entries as usize * 5);
+    // A hint: about five events per entry.
+    let capacity = usize::try_from(entries).map_or(0, |n| n.saturating_mul(5));
+    let mut out: Vec<JournalEntry> = Vec::with_capacity(capacity);
     for n in 0..entries {
         // Arrivals spread over the span, busier towards its end (a growing
         // backlog), with a daily curve.
         let mut created;
         loop {
-            created = start + (rng.unit().powf(0.8) * span) as i64;
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "a fraction (0, 1] of `span`, itself an i64 difference"
+            )]
+            let offset = (rng.unit().powf(0.8) * span) as i64;
+            created = start + offset;
             let hour = (created.rem_euclid(DAY_NS) / HOUR_NS) as f64;
             let load = 1.0 + 0.6 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
             if rng.unit() * 1.6 <= load {
@@ -121,7 +132,7 @@ fn entry_life(rng: &mut Rng, id: &str, created: i64, end: i64, out: &mut Vec<Jou
     let mut needs_human = rng.chance(0.08);
     let mut retries = 0;
     while !needs_human && retries < MAX_RETRIES {
-        now += delay(rng, 25.0 * MINUTE_NS as f64 * f64::from(retries as i32 + 1));
+        now += delay(rng, 25.0 * MINUTE_NS as f64 * (retries + 1) as f64);
         retries += 1;
         if !put(
             out,
@@ -165,7 +176,7 @@ fn entry_life(rng: &mut Rng, id: &str, created: i64, end: i64, out: &mut Vec<Jou
             return;
         }
     }
-    let operator = OPERATORS[rng.below(OPERATORS.len() as u64) as usize];
+    let operator = OPERATORS[rng.index(OPERATORS.len())];
     now += delay(rng, 30.0 * HOUR_NS as f64);
     if rng.chance(0.05) {
         // Nobody got to it in time.

@@ -61,6 +61,10 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    /// An index into a slice of `len` items (the same draw as `below`).
+    pub fn index(&mut self, len: usize) -> usize {
+        usize::try_from(self.below(len as u64)).expect("below len, a usize")
+    }
     /// Uniform in (0, 1].
     pub fn unit(&mut self) -> f64 {
         ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
@@ -111,6 +115,10 @@ impl Simulation {
         let load = 1.0 + 0.6 * phase.cos();
         let gap = -self.rng.unit().ln() * self.mean_gap_ns / load;
         // Microsecond resolution, as Python's datetimes have.
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a gap of microseconds, at least 1; `as` saturates, never wraps"
+        )]
         let gap_us = (gap / 1e3).max(1.0) as i64;
         self.now_ns = self.now_ns.saturating_add(gap_us * 1_000);
     }
@@ -144,7 +152,9 @@ impl Simulation {
         for (i, (_, _, weight)) in SERVICES.iter().enumerate() {
             let span = u64::from(*weight) * REGIONS.len() as u64;
             if pick < span {
-                index = i * REGIONS.len() + (pick / u64::from(*weight)) as usize;
+                let region =
+                    usize::try_from(pick / u64::from(*weight)).expect("below REGIONS.len()");
+                index = i * REGIONS.len() + region;
                 break;
             }
             pick -= span;
@@ -192,9 +202,14 @@ impl Simulation {
         let trigger = if previous == "half_open" {
             "half_open_probe_failed"
         } else {
-            TRIGGERS[self.rng.below(TRIGGERS.len() as u64) as usize]
+            TRIGGERS[self.rng.index(TRIGGERS.len())]
         };
         let total = 20 + self.rng.below(480);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "between half and 95% of `total` (20..500): positive and small"
+        )]
         let failures = (total as f64 * self.rng.between(0.5, 0.95)) as u64;
         let consecutive = 5 + self.rng.below(failures.clamp(1, 30));
         format!(
@@ -204,7 +219,7 @@ impl Simulation {
     }
 
     fn budget_event(&mut self) -> JournalEntry {
-        let index = self.rng.below(self.budgets.len() as u64) as usize;
+        let index = self.rng.index(self.budgets.len());
         let (event_type, percent, threshold) = match self.budgets[index] {
             Budget::Healthy => {
                 self.budgets[index] = Budget::Warning;
@@ -224,7 +239,7 @@ impl Simulation {
     }
 
     fn emergency_event(&mut self) -> JournalEntry {
-        let index = self.rng.below(NAMESPACES.len() as u64) as usize;
+        let index = self.rng.index(NAMESPACES.len());
         let previous = self.levels[index];
         let escalate = previous == 0 || (previous < 3 && self.rng.chance(0.45));
         let level = if escalate { previous + 1 } else { previous - 1 };
@@ -235,7 +250,7 @@ impl Simulation {
                 1 => ("circuit breaker storm", "auto".to_string()),
                 _ => (
                     "manual escalation",
-                    OPERATORS[self.rng.below(3) as usize].to_string(),
+                    OPERATORS[self.rng.index(3)].to_string(),
                 ),
             }
         } else {

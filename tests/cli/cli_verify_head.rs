@@ -2,10 +2,8 @@
 //! line, the library's `DiskJournal::head`; and `verify`'s audit-chain
 //! check (every chained entity's trail verified). Read-only.
 
-mod cli_common;
-
+use crate::cli_common::*;
 use baldur_journal::{DiskJournal, EventJournal};
-use cli_common::*;
 use serde_json::Value;
 
 #[test]

@@ -1,16 +1,14 @@
 //! `dashboard`: every statistic at once; `--json` holds the library's
 //! answers under the seed's method names, now and `--as-of`; read-only.
 
-mod cli_common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{
     EntryListQuery, JournalStatistics, ManualClock, StatisticsRepository,
 };
 use baldur_journal::{DiskJournal, Timestamp};
-use cli_common::*;
 use serde_json::Value;
 
 fn value(v: impl serde::Serialize) -> Value {

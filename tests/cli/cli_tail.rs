@@ -2,12 +2,10 @@
 //! and `tail -f` printing what other processes append: a writer that
 //! stays open, and writers that come and go between two polls.
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use cli_common::*;
+use crate::cli_common::*;
 
 fn tail(dir: &std::path::Path, args: &[&str]) -> Vec<u64> {
     stdout(&run_ok(cli(dir).arg("tail").args(args)))

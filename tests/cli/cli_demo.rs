@@ -5,14 +5,12 @@
 //! snapshot kept in the directory; prints the dashboard, and run again
 //! appends to the same journal with later event times and new entry ids.
 
-mod cli_common;
-
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::audit::is_chained_event_type;
 use baldur_journal::projection::{EntryCheck, JournalStatistics, StatisticsRepository};
 use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter, Timestamp};
-use cli_common::*;
 
 const KINDS: [(&str, &[&str]); 7] = [
     (

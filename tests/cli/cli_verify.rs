@@ -3,17 +3,15 @@
 //! byte; a truncated copy gives problems, never a crash; a directory that
 //! is not a journal is an error (exit 2).
 
-mod cli_common;
-
 use std::path::Path;
 
-use cli_common::*;
+use crate::cli_common::*;
 
-mod common;
+use baldur_test_support::common;
 
 fn flip(path: &Path, offset: u64) {
     let mut bytes = std::fs::read(path).unwrap();
-    bytes[offset as usize] ^= 0x20;
+    bytes[usize::try_from(offset).unwrap()] ^= 0x20;
     std::fs::write(path, bytes).unwrap();
 }
 
@@ -252,7 +250,7 @@ fn synced_records_cut_or_zeroed_in_the_active_segment_are_damage() {
     let target = copy.join(name);
     let mut bytes = std::fs::read(&target).unwrap();
     let (first, start, _) = records[0];
-    bytes[start as usize..].fill(0);
+    bytes[usize::try_from(start).unwrap()..].fill(0);
     std::fs::write(&target, &bytes).unwrap();
     let output = run_code(cli(&copy).arg("verify"), 1);
     let lines = problem_lines(&output);
@@ -274,7 +272,7 @@ fn synced_records_cut_or_zeroed_in_the_active_segment_are_damage() {
     let target = copy.join(name);
     let mut bytes = std::fs::read(&target).unwrap();
     let (lost, start, end) = records[10];
-    for b in &mut bytes[start as usize..end as usize] {
+    for b in &mut bytes[usize::try_from(start).unwrap()..usize::try_from(end).unwrap()] {
         *b = 0xA5;
     }
     std::fs::write(&target, &bytes).unwrap();
@@ -337,9 +335,9 @@ fn crash_states_the_writer_repairs_are_notes_not_damage() {
     copy_dir(&source, &copy);
     let target = copy.join(name);
     let mut bytes = std::fs::read(&target).unwrap();
-    let end = records.last().unwrap().2 as usize;
+    let end = usize::try_from(records.last().unwrap().2).unwrap();
     let (_, start, stop) = records[3];
-    let frame = bytes[start as usize..stop as usize].to_vec();
+    let frame = bytes[usize::try_from(start).unwrap()..usize::try_from(stop).unwrap()].to_vec();
     bytes.truncate(end);
     bytes.extend_from_slice(&frame[..frame.len() / 2]);
     std::fs::write(&target, &bytes).unwrap();
@@ -459,7 +457,7 @@ fn damage_below_a_later_records_commit_hint_is_damage_without_head() {
     std::fs::remove_file(tmp.path().join("head")).unwrap();
     let (lost, start, end) = records[2];
     let mut bytes = std::fs::read(&active).unwrap();
-    bytes[start as usize..end as usize].fill(0x77);
+    bytes[usize::try_from(start).unwrap()..usize::try_from(end).unwrap()].fill(0x77);
     std::fs::write(&active, &bytes).unwrap();
     let output = run_code(cli(tmp.path()).arg("verify"), 1);
     let lines = problem_lines(&output);

@@ -11,13 +11,11 @@
 //! has nothing to hold it to). Chained journals are made by
 //! `make_chained_journal`, through the statistics with chaining on.
 
-mod cli_common;
-
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::DiskJournal;
 use baldur_journal::projection::{AuditKey, JournalStatistics, StatisticsRepository};
-use cli_common::*;
 use serde_json::Value;
 
 #[test]

@@ -3,9 +3,7 @@
 //! clear error with exit status 2. Small sizes only: speed itself is
 //! measured by the benches, never asserted here.
 
-mod cli_common;
-
-use cli_common::*;
+use crate::cli_common::*;
 use serde_json::Value;
 
 /// Runs `bench ARGS --json` with its scratch directory inside `dir` and

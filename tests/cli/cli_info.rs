@@ -2,10 +2,8 @@
 //! use, one row per segment) and `--json`, both from the library's
 //! `DiskJournal::info`.
 
-mod cli_common;
-
+use crate::cli_common::*;
 use baldur_journal::DiskJournal;
-use cli_common::*;
 use serde_json::Value;
 
 #[test]

@@ -3,16 +3,14 @@
 //! sequence or a time; invalid arguments are one clear error line; the
 //! directory is never written.
 
-mod cli_common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{
     EntryListQuery, JournalStatistics, ManualClock, StatisticsRepository,
 };
 use baldur_journal::{DiskJournal, Timestamp};
-use cli_common::*;
 use serde_json::{Value, json};
 
 fn library(dir: &Path) -> JournalStatistics<DiskJournal> {

@@ -2,13 +2,11 @@
 //! sequence printed (and flushed) per line; a malformed line is an error
 //! naming its line number, and the lines before it stay committed.
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
+use crate::cli_common::*;
 use baldur_journal::{DiskJournal, EventJournal};
-use cli_common::*;
 
 #[test]
 fn prints_one_sequence_per_line_and_stores_the_entries() {

@@ -3,12 +3,10 @@
 //! never a panic; the journal directory comes from `--dir`, else
 //! `$BALDUR_JOURNAL_DIR`; a second writer is refused clearly.
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use cli_common::*;
+use crate::cli_common::*;
 
 const COMMANDS: [&str; 11] = [
     "append", "import", "export", "query", "count", "range", "latest", "info", "verify", "tail",

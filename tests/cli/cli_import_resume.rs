@@ -2,14 +2,12 @@
 //! what an interrupted import says (and that following it loses and
 //! duplicates nothing), and imports that would fork an audit chain.
 
-mod cli_common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_common::*;
+use crate::cli_common::*;
 use serde_json::Value;
 
 /// `entry_line(i)` carrying sequence `i` (as `export` writes it).

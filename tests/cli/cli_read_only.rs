@@ -4,12 +4,10 @@
 //! with an unsynced torn tail (which a writer would zero). Pointed at a
 //! directory that does not exist, they fail and create nothing.
 
-mod cli_common;
-
 use std::path::Path;
 use std::process::Stdio;
 
-use cli_common::*;
+use crate::cli_common::*;
 
 const READ_ONLY: [&[&str]; 14] = [
     &["query"],

@@ -3,8 +3,7 @@
 //! indexes are rebuilt with identical answers; a crash in the middle of a
 //! roll is completed on open.
 
-mod cli_common;
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeMap;
 
@@ -49,7 +48,7 @@ fn a_flipped_bit_in_a_sealed_segment_is_an_error_when_read_never_a_wrong_entry()
             let copy = copy_dir(template.path());
             let path = copy.path().join(sealed.file_name().unwrap());
             let mut bytes = std::fs::read(&path).unwrap();
-            bytes[offset as usize] ^= 1 << bit;
+            bytes[usize::try_from(offset).unwrap()] ^= 1 << bit;
             std::fs::write(&path, &bytes).unwrap();
             // Open never scans sealed segments, so it succeeds...
             let journal = DiskJournal::open(copy.path()).unwrap();
@@ -238,7 +237,7 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 /// contradicting the footer is not used to count.
 #[test]
 fn a_forged_index_never_gives_a_wrong_answer_through_the_binary() {
-    use cli_common::{cli, run_code, stderr, stdout};
+    use crate::cli_common::{cli, run_code, stderr, stdout};
     let dir = build(3000);
     let logs = segment_files(dir.path());
     let index = logs[0].with_extension("idx");
@@ -310,7 +309,7 @@ fn a_forged_index_never_gives_a_wrong_answer_through_the_binary() {
 /// that do not need it answer.
 #[test]
 fn a_deleted_segment_is_named_not_the_next_intact_one() {
-    use cli_common::{cli, run_code, stderr, stdout};
+    use crate::cli_common::{cli, run_code, stderr, stdout};
     let dir = build(3000);
     let logs = segment_files(dir.path());
     assert!(logs.len() >= 4);
@@ -353,7 +352,7 @@ fn a_deleted_segment_is_named_not_the_next_intact_one() {
         let output = run_code(
             cli(copy.path())
                 .arg("append")
-                .write_stdin(cli_common::entry_line(1) + "\n"),
+                .write_stdin(crate::cli_common::entry_line(1) + "\n"),
             2,
         );
         assert!(stderr(&output).starts_with(&want), "{}", stderr(&output));
@@ -372,7 +371,7 @@ fn a_deleted_segment_is_named_not_the_next_intact_one() {
         let output = run_code(
             cli(copy.path())
                 .args(command)
-                .write_stdin(cli_common::entry_line(1) + "\n"),
+                .write_stdin(crate::cli_common::entry_line(1) + "\n"),
             2,
         );
         assert!(

@@ -2,13 +2,11 @@
 //! backends keeps its sequences, gaps and append times (the exports are
 //! byte-identical), the destination must be empty unless `--resume`, and
 //! URLs are checked with clear errors. The Redis legs are in
-//! tests/redis_cli.rs.
-
-mod cli_common;
+//! tests/cli/redis_cli.rs.
 
 use std::path::Path;
 
-use cli_common::*;
+use crate::cli_common::*;
 
 /// The binary without `--dir`.
 fn bare() -> assert_cmd::Command {

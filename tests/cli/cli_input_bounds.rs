@@ -6,13 +6,11 @@
 //! while it is read, with the peak resident memory of the process measured
 //! (docs/RELIABILITY.md gives the figures).
 
-mod cli_common;
-
 use std::io::Write;
 use std::process::Stdio;
 
+use crate::cli_common::*;
 use baldur_journal::entry::MAX_CONTEXT_DEPTH;
-use cli_common::*;
 
 /// A `dlq_store` line for entry `id` whose context nests `depth` levels
 /// (the context object is level 1; `metadata` carries the nesting).
@@ -150,8 +148,10 @@ fn offsets_beyond_23_59_and_lone_surrogates_are_refused_with_their_line() {
 /// entry whose context string never ends) to its stdin, in 1 MiB chunks,
 /// until it stops reading; returns the exit code, stderr and the peak
 /// resident memory in bytes (`wait4`'s `ru_maxrss`).
-// The child is reaped by `wait4` in `wait_with_peak`, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by `wait4` in `wait_with_peak`, not by `Child::wait`"
+)]
 fn run_with_long_line(dir: &std::path::Path, args: &[&str], total: usize) -> (i32, String, u64) {
     let mut child = std_cli(dir)
         .args(args)
@@ -193,7 +193,10 @@ fn wait_with_peak(child: &std::process::Child) -> (i32, u64) {
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid, "wait4 failed");
     assert!(libc::WIFEXITED(status), "the child did not exit normally");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
+    (
+        libc::WEXITSTATUS(status),
+        u64::try_from(usage.ru_maxrss).unwrap() * 1024,
+    )
 }
 
 #[test]
@@ -311,4 +314,65 @@ fn a_chained_event_at_the_depth_limit_verifies_and_one_level_more_is_refused() {
     );
     let text = stdout(&run_ok(cli(tmp.path()).arg("verify")));
     assert!(text.starts_with("clean"), "{text}");
+}
+
+/// The bytes of every file in `dir`.
+fn directory_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|item| item.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4 in wait_with_peak"
+)]
+fn verify_peak_resident_memory_stays_under_the_journal_bytes_plus_64_mib() {
+    use baldur_journal::projection::StoreEvent;
+    // One segment larger than the allowance, of unchained DLQ events of
+    // about 2 KB (the shape that once took 3.4 times the journal's size):
+    // a heap copy of the segment alone breaks the bound.
+    const SEGMENT: u64 = 160 << 20;
+    const EVENTS: u64 = 70_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = baldur_journal::DiskJournal::builder(tmp.path())
+        .segment_bytes(SEGMENT)
+        .durability(baldur_journal::Durability::Os)
+        .open()
+        .unwrap();
+    let padding = "x".repeat(1800);
+    let at = baldur_journal::Timestamp::now();
+    for first in (0..EVENTS).step_by(1000) {
+        let batch: Vec<_> = (first..first + 1000)
+            .map(|i| {
+                let mut store = StoreEvent::new(format!("dlq-{i}"), "payments", "timeout");
+                store.error_message = padding.clone();
+                store.to_entry(at)
+            })
+            .collect();
+        baldur_journal::EventJournal::append_batch(&journal, &batch).unwrap();
+    }
+    journal.close().unwrap();
+    drop(journal);
+    let bytes = directory_bytes(tmp.path());
+    assert!(bytes > 100 << 20, "the journal is {bytes} bytes");
+    let child = std_cli(tmp.path())
+        .arg("verify")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak) = wait_with_peak(&child);
+    assert_eq!(code, 0, "verify failed");
+    eprintln!(
+        "verify of a {} MiB journal: peak resident {} MiB",
+        bytes >> 20,
+        peak >> 20
+    );
+    assert!(
+        peak < bytes + (64 << 20),
+        "verify's peak resident memory {peak} exceeds the journal's {bytes} bytes plus 64 MiB"
+    );
 }

@@ -4,18 +4,17 @@
 //! the statistics fold over Redis answer like over the disk, with audit
 //! chains that two handles cannot fork (the conditional append runs in
 //! the server's script).
+#![cfg(feature = "redis")]
 
-mod cli_common;
-mod redis_common;
-mod skip;
+use baldur_test_support::redis_common;
 
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{
     AuditLink, JournalStatistics, LifecycleEvent, LifecycleKind, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{EventJournal, RedisJournal, Timestamp};
-use cli_common::*;
 use redis_common::Server;
 
 fn bare() -> assert_cmd::Command {

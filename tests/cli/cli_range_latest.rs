@@ -2,10 +2,8 @@
 //! entries exactly; END below START a usage error, END equal to START
 //! empty) and `latest` (the number; 0 for an empty journal).
 
-mod cli_common;
-
+use crate::cli_common::*;
 use baldur_journal::{DiskJournal, EventJournal, JournalEntry};
-use cli_common::*;
 
 #[test]
 fn range_prints_the_half_open_window_as_json_lines() {

@@ -1,13 +1,11 @@
 //! `archive` and `purge`: what they did, as the library counts it; purge
 //! refuses a selection of nothing; the statistics show the result.
 
-mod cli_common;
-
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{JournalStatistics, StatisticsRepository};
 use baldur_journal::{DiskJournal, EventJournal};
-use cli_common::*;
 use serde_json::Value;
 
 fn status_of(dir: &std::path::Path, id: &str) -> Option<String> {

@@ -3,9 +3,7 @@
 //! a file given as the journal directory named the same way by readers
 //! and writers, and no journal left behind by a write that never happened.
 
-mod cli_common;
-
-use cli_common::*;
+use crate::cli_common::*;
 
 /// `baldur-journal ARGS` without a `--dir`.
 fn bare() -> assert_cmd::Command {

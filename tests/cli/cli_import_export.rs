@@ -3,10 +3,8 @@
 //! that number a new journal from 1, sequence windows, and import errors
 //! that name the file and line and keep the lines before.
 
-mod cli_common;
-
+use crate::cli_common::*;
 use baldur_journal::{DiskJournal, EventJournal, JournalEntry};
-use cli_common::*;
 
 fn export(dir: &std::path::Path, extra: &[&str]) -> String {
     stdout(&run_ok(cli(dir).arg("export").args(extra)))

@@ -3,19 +3,17 @@
 //! START`, `export`, `copy`, `tail` with and without `-f`, `query`,
 //! `count`, `stats`, `verify`), and so do the library's reads to the end
 //! (`range_iter_from`, the statistics fold) over the disk and memory
-//! backends. The Redis legs are in tests/redis_cli.rs.
-
-mod cli_common;
+//! backends. The Redis legs are in tests/cli/redis_cli.rs.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 
+use crate::cli_common::*;
 use baldur_journal::projection::{
     JournalStatistics, LifecycleEvent, LifecycleKind, StatisticsRepository, StoreEvent,
 };
 use baldur_journal::{DiskJournal, EventJournal, JournalEntry, MemoryJournal, Timestamp};
-use cli_common::*;
 
 /// The sequences of the top journal: the last six of the space.
 fn top_sequences() -> Vec<u64> {

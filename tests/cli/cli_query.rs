@@ -2,10 +2,8 @@
 //! errors), the readable table, and the `--json` output's shape, each
 //! checked against the library's own answer.
 
-mod cli_common;
-
+use crate::cli_common::*;
 use baldur_journal::{DiskJournal, EventJournal, JournalQueryFilter, Timestamp};
-use cli_common::*;
 use serde_json::Value;
 
 fn journal() -> (tempfile::TempDir, DiskJournal) {

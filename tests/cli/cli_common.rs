@@ -1,6 +1,5 @@
-//! Helpers shared by the `cli_*` tests, which drive the `baldur-journal`
-//! binary as a user would.
-#![allow(dead_code)]
+//! Helpers shared by the command-line tests (the modules of this binary),
+//! which drive the `baldur-journal` binary as a user would.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

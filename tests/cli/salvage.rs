@@ -5,13 +5,12 @@
 //! missing sequences) on stderr, and exits 1. Writers refuse the flag.
 //! Without it, a read that needs the damaged segment fails naming it.
 
-mod cli_common;
-mod common;
+use baldur_test_support::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cli_common::{cli, run_code, sequence_of, snapshot, stderr, stdout};
+use crate::cli_common::{cli, run_code, sequence_of, snapshot, stderr, stdout};
 use common::{record_offsets, segment_files};
 
 const ENTRIES: u64 = 3000;
@@ -213,8 +212,11 @@ fn records_after_damage_are_found_again_by_their_frames() {
     let (b, _, end) = sealed[11];
     let sealed_path = copy.path().join(logs[1].file_name().unwrap());
     let mut bytes = std::fs::read(&sealed_path).unwrap();
-    for (i, byte) in bytes[start as usize..end as usize].iter_mut().enumerate() {
-        *byte = (i as u8).wrapping_mul(31) ^ 0x5A;
+    for (i, byte) in bytes[usize::try_from(start).unwrap()..usize::try_from(end).unwrap()]
+        .iter_mut()
+        .enumerate()
+    {
+        *byte = i.to_le_bytes()[0].wrapping_mul(31) ^ 0x5A;
     }
     std::fs::write(&sealed_path, &bytes).unwrap();
     let n = logs.len();
@@ -223,7 +225,7 @@ fn records_after_damage_are_found_again_by_their_frames() {
     let (z, zstart, zend) = active[2];
     let active_path = copy.path().join(logs[n - 1].file_name().unwrap());
     let mut bytes = std::fs::read(&active_path).unwrap();
-    bytes[zstart as usize..zend as usize].fill(0);
+    bytes[usize::try_from(zstart).unwrap()..usize::try_from(zend).unwrap()].fill(0);
     std::fs::write(&active_path, &bytes).unwrap();
     let kept: Vec<u64> = (1..=ENTRIES)
         .filter(|&s| s != a && s != b && s != z)
@@ -296,7 +298,7 @@ fn writers_and_followers_refuse_salvage() {
             .write_stdin("")
             .output()
             .unwrap();
-        let err = cli_common::assert_one_line_error(&output);
+        let err = crate::cli_common::assert_one_line_error(&output);
         assert!(
             err.contains("--salvage is a read-only mode")
                 || err.contains("--salvage cannot be used with"),
@@ -395,7 +397,7 @@ fn random_damage_every_sequence_not_served_is_in_a_listed_hole() {
         let copy = common::copy_dir(source.path());
         let mut what = Vec::new();
         for _ in 0..1 + rng.below(3) {
-            let i = rng.below(n as u64) as usize;
+            let i = rng.index(n);
             let path = copy.path().join(logs[i].file_name().unwrap());
             let Ok(mut bytes) = std::fs::read(&path) else {
                 continue;
@@ -403,12 +405,12 @@ fn random_damage_every_sequence_not_served_is_in_a_listed_hole() {
             if bytes.is_empty() {
                 continue;
             }
-            let at = rng.below(bytes.len() as u64) as usize;
-            let len = (1 + rng.below(3000) as usize).min(bytes.len() - at);
+            let at = rng.index(bytes.len());
+            let len = (1 + rng.index(3000)).min(bytes.len() - at);
             match rng.below(4) {
                 0 => {
                     for b in &mut bytes[at..at + len] {
-                        *b = rng.next() as u8;
+                        *b = rng.next_u64().to_le_bytes()[0];
                     }
                     what.push(format!("garbage {i}@{at}+{len}"));
                 }
