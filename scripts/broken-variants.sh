@@ -33,6 +33,7 @@ variants=(
   "break-chain-text-search|audit_chain|forgeries_fail_the_one_pass_verifier_and_the_trail_alike|-"
   "break-redis-split-append|redis_backend|four_processes_appending_get_unique_strictly_increasing_sequences|redis"
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
+  "break-redis-skip-wait|redis_cluster|with_min_replicas_a_replica_cut_off_before_the_kill_lacks_nothing_acknowledged|redis"
 )
 
 # An environment switch as tests/skip reads it: set, and not empty, 0 or false.

@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-built=$(cargo test --locked --no-run --test cli --test redis_python_interop --test full_disk 2>&1) || {
+built=$(cargo test --locked --no-run --test cli --test redis_python_interop --test full_disk \
+  --test report_browser 2>&1) || {
   echo "$built" | tail -n 30 >&2
   exit 1
 }
@@ -16,6 +17,7 @@ binary() { sed -n "s|.*Executable tests/$1 (\(.*\))\$|\1|p" <<<"$built"; }
 cli=$(binary cli/main.rs)
 interop=$(binary redis_python_interop.rs)
 full_disk=$(binary full_disk.rs)
+browser=$(binary report_browser.rs)
 
 log=$(mktemp)
 out=$(mktemp)
@@ -35,7 +37,8 @@ run() {
   : >"$log"
   local status=0
   env -u CI -u BALDUR_REDIS_URL -u BALDUR_PYTHON -u BALDUR_NO_REDIS -u BALDUR_NO_PYTHON \
-    -u BALDUR_NO_TMPFS BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
+    -u BALDUR_NO_TMPFS -u BALDUR_NO_PYTHON_BUILD -u BALDUR_PYTHON3 -u BALDUR_NO_CHROMIUM -u BALDUR_CHROMIUM \
+    BALDUR_SKIP_LOG="$log" "$@" "$bin" ${filter:+"$filter"} >"$out" 2>&1 || status=$?
   if [ "$expect" = 0 ] && [ "$status" -ne 0 ]; then
     fail "$(basename "$bin") $* exited $status, expected success"
     return 1
@@ -69,6 +72,9 @@ fi
 if run 0 "$full_disk" "" CI=true BALDUR_NO_TMPFS=1; then
   logged full_disk "$full_disk" "" $'^tmpfs\toff\tfull_disk::'
 fi
+if run 0 "$browser" "" CI=true BALDUR_NO_CHROMIUM=1; then
+  logged report_browser "$browser" "" $'^chromium\toff\treport_browser::'
+fi
 # No redis-server, no switch: skips outside CI, fails under CI.
 if run 0 "$cli" redis_cli:: PATH=/nonexistent; then
   logged redis_cli "$cli" redis_cli:: $'^redis\tunavailable\tcli::redis_cli::'
@@ -76,8 +82,30 @@ fi
 if run nonzero "$cli" redis_cli:: PATH=/nonexistent CI=true; then
   logged redis_cli "$cli" redis_cli:: $'^redis\tfailed\tcli::redis_cli::'
 fi
+# No browser (a path that is none), no switch: the same.
+if run 0 "$browser" "" BALDUR_CHROMIUM=/nonexistent/chromium; then
+  logged report_browser "$browser" "" $'^chromium\tunavailable\treport_browser::'
+fi
+if run nonzero "$browser" "" BALDUR_CHROMIUM=/nonexistent/chromium CI=true; then
+  logged report_browser "$browser" "" $'^chromium\tfailed\treport_browser::'
+fi
 # CI=false is not CI.
 run 0 "$cli" redis_cli:: PATH=/nonexistent CI=false || true
+
+# The Python package's step (scripts/test-python.sh): off on purpose passes
+# under CI; without Python it skips outside CI and fails under CI.
+python_step() {
+  local expect=$1 kind=$2
+  shift 2
+  if run "$expect" scripts/test-python.sh "" "$@"; then
+    if ! grep -q $'^python_build\t'"$kind"$'\ttest-python::pytest\t' "$log"; then
+      fail "test-python.sh $*: no python_build $kind line; the log: $(cat "$log")"
+    fi
+  fi
+}
+python_step 0 off CI=true BALDUR_NO_PYTHON_BUILD=1
+python_step 0 unavailable BALDUR_PYTHON3=/nonexistent/python3
+python_step nonzero failed CI=true BALDUR_PYTHON3=/nonexistent/python3
 
 [ "$failures" -eq 0 ] || exit 1
 echo "skip path: turned-off dependencies pass under CI, unavailable ones skip (fail under CI), all logged"

@@ -92,6 +92,8 @@ begin "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 begin "tests (debug)"
 cargo test --locked
+begin "Python package: pip install ./python into a throwaway venv, then its pytest suite"
+bash scripts/test-python.sh
 begin "skips: BALDUR_NO_* turns a dependency off, an unexpected skip fails under CI"
 bash scripts/test-skip-path.sh
 begin "every test docs/RELIABILITY.md names exists"

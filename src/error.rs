@@ -160,6 +160,31 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An append that had to be confirmed by `min_replicas` Redis replicas
+    /// (`WAIT`) was applied on the primary, but fewer replicas confirmed
+    /// it within the timeout. The entry may still exist (it is on the
+    /// primary, and on the replicas that confirmed it), and a failover may
+    /// keep it or lose it.
+    #[error(
+        "Redis server {server}: {command}: applied on the primary (sequence {first_sequence} \
+         onwards) but only {acknowledged} of {required} replicas confirmed it within \
+         {timeout:?}; the entry may still exist (read the latest sequence to find out) and a \
+         failover may lose it"
+    )]
+    ReplicasMissing {
+        /// `host:port/db` of the server, or `cluster host:port,...`.
+        server: String,
+        /// The command (or script) that was applied.
+        command: String,
+        /// The first sequence the append was given.
+        first_sequence: u64,
+        /// Replicas that confirmed it.
+        acknowledged: u64,
+        /// Replicas asked for (`min_replicas`).
+        required: u32,
+        /// How long the append waited (`replica_timeout`).
+        timeout: std::time::Duration,
+    },
     /// The fail-fast breaker is open after consecutive failures: the call
     /// was not sent to the server.
     #[error(
@@ -221,3 +246,20 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `url` with any password replaced by `***`: how every error and
+/// message names a URL (the journal URLs of `url`, Redis, SQL).
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}

@@ -1,7 +1,8 @@
 //! Opening any backend by URL: `file:///path` or a bare path (the disk
 //! journal), `memory:` (an empty in-memory journal), and
-//! `redis://host:port/db?prefix=name[&layout=baldur]` (the Redis journal,
-//! docs/REDIS.md; with the `redis` feature).
+//! `redis://host:port/db?prefix=name[&layout=baldur]` or
+//! `redis+cluster://h1:p1,h2:p2/?prefix=name` (the Redis journal on one
+//! server or a Redis Cluster, docs/REDIS.md; with the `redis` feature).
 //!
 //! ```
 //! use baldur_journal::{EventJournal, JournalUrl};
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::disk::DiskJournal;
+use crate::error::redact;
 use crate::error::{Error, Result};
 use crate::journal::{EventJournal, MemoryJournal};
 
@@ -31,8 +33,9 @@ pub enum JournalUrl {
     File(PathBuf),
     /// A new, empty in-memory journal: `memory:`.
     Memory,
-    /// A Redis journal: the whole `redis://` (or `rediss://`) URL, with
-    /// its `prefix`, `layout` and timeout parameters (docs/REDIS.md).
+    /// A Redis journal: the whole `redis://` URL, or `redis+cluster://`
+    /// with several seed nodes, with its `prefix`, `layout` and timeout
+    /// parameters (docs/REDIS.md).
     Redis(String),
 }
 
@@ -46,6 +49,10 @@ impl JournalUrl {
     pub fn parse(text: &str) -> Result<JournalUrl> {
         if text.is_empty() {
             return Err(Error::InvalidOption("an empty journal URL".into()));
+        }
+        // Several seed nodes in the authority: not a URL the parser takes.
+        if text.starts_with("redis+cluster://") {
+            return Ok(JournalUrl::Redis(text.to_string()));
         }
         let parsed = match url::Url::parse(text) {
             Ok(parsed) => parsed,
@@ -74,7 +81,7 @@ impl JournalUrl {
                 redact(text)
             ))),
             scheme if text.contains("://") => Err(Error::InvalidOption(format!(
-                "unknown journal URL scheme {scheme:?}: expected file://, memory: or redis://"
+                "unknown journal URL scheme {scheme:?}: expected file://, memory:, redis:// or redis+cluster://"
             ))),
             // `name:thing` without `//` is a directory name with a colon.
             _ => Ok(JournalUrl::File(PathBuf::from(text))),
@@ -130,22 +137,6 @@ fn file_path(text: &str, parsed: &url::Url) -> Result<PathBuf> {
             parsed.host_str().unwrap_or("")
         ))
     })
-}
-
-/// `url` with any password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_string(),
-    }
 }
 
 /// Opens the journal `url` names, for reading and writing: a disk journal
@@ -206,6 +197,15 @@ mod tests {
         assert_eq!(
             JournalUrl::parse(redis).unwrap(),
             JournalUrl::Redis(redis.into())
+        );
+        let cluster = "redis+cluster://u:pw@h1:7000,h2:7001/?prefix=a";
+        assert_eq!(
+            JournalUrl::parse(cluster).unwrap(),
+            JournalUrl::Redis(cluster.into())
+        );
+        assert_eq!(
+            JournalUrl::parse(cluster).unwrap().to_string(),
+            "redis+cluster://u:***@h1:7000,h2:7001/?prefix=a"
         );
         assert_eq!(
             JournalUrl::parse("file:///srv/j/sp%20ace").unwrap(),

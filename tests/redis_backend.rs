@@ -675,3 +675,113 @@ fn the_breaker_lets_one_trial_through_after_its_recovery_period() {
     assert!(!j.breaker_open());
     assert_eq!(j.append(&worker_entry(0, 1, "")).unwrap(), 2);
 }
+
+/// The documented migration (docs/REDIS.md "Key names and migration"):
+/// one atomic script renaming `P:*` to `{P}:*`, run with writers stopped.
+const MIGRATE_KEY_NAMES: &str = "for _,k in ipairs({'entries','seq','time','latest','format'}) do \
+    local old = ARGV[1]..':'..k \
+    if redis.call('EXISTS', old) == 1 then redis.call('RENAME', old, '{'..ARGV[1]..'}:'..k) end end";
+
+fn raw(server: &Server) -> redis::Connection {
+    redis::Client::open(server.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+fn key_exists(con: &mut redis::Connection, key: &str) -> bool {
+    redis::cmd("EXISTS").arg(key).query::<u64>(con).unwrap() == 1
+}
+
+#[test]
+fn journals_with_the_untagged_key_names_keep_opening_and_the_documented_rename_migrates_them() {
+    let Some(server) = Server::shared_or_own() else {
+        return;
+    };
+    let prefix = unique_prefix("legacy");
+    let names = ["entries", "seq", "time", "latest", "format"];
+    let j = open(&server, &prefix);
+    assert!(j.hash_tagged(), "a new journal takes the hash-tagged names");
+    for i in 1..=3 {
+        assert_eq!(j.append(&timed_entry(i)).unwrap(), i);
+    }
+    drop(j);
+    // What a build before hash tags wrote: the same keys and values under
+    // `P:name` (the values did not change).
+    let mut con = raw(&server);
+    for name in names {
+        let tagged = format!("{{{prefix}}}:{name}");
+        assert!(key_exists(&mut con, &tagged), "{tagged} was not written");
+        redis::cmd("RENAME")
+            .arg(&tagged)
+            .arg(format!("{prefix}:{name}"))
+            .query::<()>(&mut con)
+            .unwrap();
+    }
+    let old = open(&server, &prefix);
+    assert!(!old.hash_tagged(), "the untagged journal was not detected");
+    assert_eq!(old.get_latest_sequence().unwrap(), 3);
+    assert_eq!(old.append(&timed_entry(4)).unwrap(), 4);
+    let all = old.get_sequence_range(1, 100).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    for name in names {
+        let tagged = format!("{{{prefix}}}:{name}");
+        assert!(
+            !key_exists(&mut con, &tagged),
+            "{tagged} written beside the untagged journal"
+        );
+    }
+    drop(old);
+    redis::cmd("EVAL")
+        .arg(MIGRATE_KEY_NAMES)
+        .arg(0)
+        .arg(&prefix)
+        .query::<()>(&mut con)
+        .unwrap();
+    let migrated = open(&server, &prefix);
+    assert!(migrated.hash_tagged());
+    assert_eq!(migrated.append(&timed_entry(5)).unwrap(), 5);
+    assert_eq!(migrated.get_sequence_range(1, 100).unwrap().len(), 5);
+    for name in names {
+        assert!(!key_exists(&mut con, &format!("{prefix}:{name}")));
+    }
+    migrated.destroy().unwrap();
+}
+
+#[test]
+fn min_replicas_that_do_not_confirm_is_an_error_saying_the_entry_may_still_exist() {
+    // A server of our own: it has no replica, so WAIT 1 times out.
+    let Some(server) = Server::own() else {
+        return;
+    };
+    let prefix = unique_prefix("wait");
+    let url = format!(
+        "{}?prefix={}&min_replicas=1&replica_timeout_ms=100",
+        server.url, prefix
+    );
+    let j = RedisJournal::open_url(&url).unwrap();
+    let started = Instant::now();
+    let err = j.append(&timed_entry(1)).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    match &err {
+        Error::ReplicasMissing {
+            first_sequence,
+            acknowledged,
+            required,
+            ..
+        } => assert_eq!((*first_sequence, *acknowledged, *required), (1, 0, 1)),
+        other => panic!("not ReplicasMissing: {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("may still exist"), "{text}");
+    // It does exist on the primary.
+    assert_eq!(j.get_latest_sequence().unwrap(), 1);
+    // A refused conditional append wrote nothing, so nothing is missing.
+    assert_eq!(j.append_if_latest(0, &timed_entry(2)).unwrap(), None);
+    // min_replicas=0 is the plain append.
+    let plain = RedisJournal::open_url(&format!("{}?prefix={}", server.url, prefix)).unwrap();
+    assert_eq!(plain.append(&timed_entry(2)).unwrap(), 2);
+}

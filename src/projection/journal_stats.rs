@@ -28,6 +28,7 @@ use crate::projection::persister::{
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
 use crate::projection::snapshot::{self, SnapshotConfig};
 use crate::projection::state::{FoldSummary, Projection, Record};
+use crate::projection::timeline::{self, Timeline, TimelineOptions};
 use crate::projection::view::StatisticsView;
 use crate::projection::{trail, wire};
 
@@ -526,6 +527,28 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatistics<J> {
             time,
             self.shared.keys.clone(),
         ))
+    }
+
+    /// The statistics over time ([`Timeline`]: each day's counts and
+    /// closing status mix, every breaker's changes, the entries waiting),
+    /// collected in one fresh pass over the records `options` selects,
+    /// keeping the latest `days_max` days; and a view of the same fold,
+    /// answering with now = `options.appended_until` when set, else the
+    /// clock's now.
+    pub fn timeline(
+        &self,
+        options: &TimelineOptions,
+        days_max: usize,
+    ) -> Result<(Timeline, StatisticsView<J>)> {
+        let (timeline, projection) = timeline::collect(&*self.shared.journal, options, days_max)?;
+        let now = options.appended_until.unwrap_or_else(|| self.now());
+        let view = StatisticsView::new(
+            self.shared.journal.clone(),
+            projection,
+            now,
+            self.shared.keys.clone(),
+        );
+        Ok((timeline, view))
     }
 
     /// Appends a runtime's events (a `StoreEvent`, `LifecycleEvent`s, ...)

@@ -5,6 +5,8 @@
 //! - [`JournalStatistics`]: the repository as an incremental fold over any
 //!   [`EventJournal`](crate::EventJournal); [`StatisticsView`] is the same
 //!   fold "as of" a past sequence or time.
+//! - [`Timeline`]: the statistics over time, day by day, from one pass
+//!   ([`JournalStatistics::timeline`]), for reports.
 //! - [`NullStatistics`]: empty answers, never an error.
 //! - [`events`]: the event vocabulary (docs/EVENTS.md) and typed
 //!   constructors for a DLQ runtime to append.
@@ -25,6 +27,7 @@ mod repository;
 mod snapshot;
 mod state;
 pub mod status;
+pub mod timeline;
 mod trail;
 mod view;
 mod wire;
@@ -56,4 +59,5 @@ pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, SNAPSHOT_FILE, SNAPSHOT_FORMAT_VERSION, SnapshotConfig,
 };
 pub use state::FoldSummary;
+pub use timeline::{Timeline, TimelineOptions};
 pub use view::StatisticsView;

@@ -17,6 +17,7 @@ use crate::projection::dto::{
 use crate::projection::events::AuditLink;
 use crate::projection::repository::{EntryListQuery, PurgeSelection, StatisticsRepository};
 use crate::projection::state::{FoldSummary, Projection};
+use crate::projection::timeline::{self, DomainFailureCount};
 use crate::projection::trail;
 
 /// The statistics folded up to a past point (from
@@ -67,6 +68,18 @@ impl<J: EventJournal + ?Sized + 'static> StatisticsView<J> {
     #[must_use]
     pub fn summary(&self) -> FoldSummary {
         self.projection.summary
+    }
+
+    /// Entries not purged, by domain and failure type, counting those
+    /// created in `[since, until]` (an end left open when `None`); one row
+    /// per pair present, ordered by domain then failure type.
+    #[must_use]
+    pub fn failure_types_by_domain(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Vec<DomainFailureCount> {
+        timeline::failure_types_by_domain(&self.projection, since, until)
     }
 }
 

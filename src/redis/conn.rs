@@ -1,6 +1,8 @@
-//! Connections to one Redis server: a small pool of synchronous
-//! connections with connect and command timeouts, the optional fail-fast
-//! breaker, and the mapping of the client's errors to ours.
+//! Connections to one Redis server or one Redis Cluster: a small pool of
+//! synchronous connections (a cluster connection reaches every primary and
+//! follows `MOVED`/`ASK` redirections itself) with connect and command
+//! timeouts, the optional fail-fast breaker, and the mapping of the
+//! client's errors to ours.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,13 +43,80 @@ struct BreakerState {
     trial_running: bool,
 }
 
+/// What a pool connects to.
+enum Target {
+    /// One server.
+    Single(redis::Client),
+    /// A Redis Cluster, reached through its seed nodes.
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// A connection to one server, or to a cluster (routing each command by
+/// its keys' slot).
+pub(crate) enum Conn {
+    /// One server.
+    Single(redis::Connection),
+    /// A cluster.
+    Cluster(Box<redis::cluster::ClusterConnection>),
+}
+
+impl redis::ConnectionLike for Conn {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+    fn req_command(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_command(cmd),
+            Conn::Cluster(c) => c.req_command(cmd),
+        }
+    }
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+    fn supports_pipelining(&self) -> bool {
+        match self {
+            Conn::Single(c) => c.supports_pipelining(),
+            Conn::Cluster(c) => c.supports_pipelining(),
+        }
+    }
+    fn check_connection(&mut self) -> bool {
+        match self {
+            Conn::Single(c) => c.check_connection(),
+            Conn::Cluster(c) => redis::ConnectionLike::check_connection(c.as_mut()),
+        }
+    }
+    fn is_open(&self) -> bool {
+        match self {
+            Conn::Single(c) => c.is_open(),
+            Conn::Cluster(c) => c.is_open(),
+        }
+    }
+}
+
 pub(crate) struct Pool {
-    client: redis::Client,
+    client: Target,
     /// `host:port/db`, for error messages.
     pub(crate) server: String,
     connect_timeout: Duration,
     command_timeout: Duration,
-    idle: Mutex<Vec<redis::Connection>>,
+    idle: Mutex<Vec<Conn>>,
     breaker: Option<BreakerOptions>,
     state: Mutex<BreakerState>,
     /// Elements (entries, members) the server returned to reads.
@@ -68,9 +137,50 @@ impl Pool {
         command_timeout: Duration,
         breaker: Option<BreakerOptions>,
     ) -> Result<Pool> {
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::InvalidOption(format!("Redis URL for {server}: {e}")))?;
-        Ok(Pool {
+        let client = Target::Single(
+            redis::Client::open(url)
+                .map_err(|e| Error::InvalidOption(format!("Redis URL for {server}: {e}")))?,
+        );
+        Ok(Pool::with_target(
+            client,
+            server,
+            connect_timeout,
+            command_timeout,
+            breaker,
+        ))
+    }
+
+    /// A pool on the cluster that `nodes` (`redis://[user:pass@]host:port`
+    /// URLs of seed nodes) belong to.
+    pub(crate) fn cluster(
+        nodes: &[String],
+        server: String,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+        breaker: Option<BreakerOptions>,
+    ) -> Result<Pool> {
+        let client = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(connect_timeout)
+            .response_timeout(command_timeout)
+            .build()
+            .map_err(|e| Error::InvalidOption(format!("Redis Cluster URL for {server}: {e}")))?;
+        Ok(Pool::with_target(
+            Target::Cluster(client),
+            server,
+            connect_timeout,
+            command_timeout,
+            breaker,
+        ))
+    }
+
+    fn with_target(
+        client: Target,
+        server: String,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+        breaker: Option<BreakerOptions>,
+    ) -> Pool {
+        Pool {
             client,
             server,
             connect_timeout,
@@ -79,7 +189,12 @@ impl Pool {
             breaker,
             state: Mutex::new(BreakerState::default()),
             elements_read: AtomicU64::new(0),
-        })
+        }
+    }
+
+    /// True when the pool reaches a cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Target::Cluster(_))
     }
 
     pub(crate) fn count_read(&self, elements: usize) {
@@ -139,16 +254,24 @@ impl Pool {
             .is_some_and(|until| Instant::now() < until)
     }
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+    fn connect(&self) -> redis::RedisResult<Conn> {
         if let Some(con) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Ok(con);
         }
-        let con = self
-            .client
-            .get_connection_with_timeout(self.connect_timeout)?;
-        con.set_read_timeout(Some(self.command_timeout))?;
-        con.set_write_timeout(Some(self.command_timeout))?;
-        Ok(con)
+        match &self.client {
+            Target::Single(client) => {
+                let con = client.get_connection_with_timeout(self.connect_timeout)?;
+                con.set_read_timeout(Some(self.command_timeout))?;
+                con.set_write_timeout(Some(self.command_timeout))?;
+                Ok(Conn::Single(con))
+            }
+            Target::Cluster(client) => {
+                let con = client.get_connection()?;
+                con.set_read_timeout(Some(self.command_timeout))?;
+                con.set_write_timeout(Some(self.command_timeout))?;
+                Ok(Conn::Cluster(Box::new(con)))
+            }
+        }
     }
 
     /// Runs `f` on a pooled connection. Transport failures (refused,
@@ -160,7 +283,7 @@ impl Pool {
         &self,
         command: &str,
         writes: bool,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl FnOnce(&mut Conn) -> redis::RedisResult<T>,
     ) -> Result<T> {
         self.admit(command)?;
         let mut con = match self.connect() {

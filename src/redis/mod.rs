@@ -77,6 +77,12 @@ pub struct RedisJournalOptions {
     pub retention: Option<Duration>,
     /// The fail-fast breaker (default off).
     pub breaker: Option<BreakerOptions>,
+    /// Replicas that must confirm each append (`WAIT`) before it returns
+    /// (default 0: no wait). docs/REDIS.md "More than one server".
+    pub min_replicas: u32,
+    /// How long an append waits for `min_replicas` (default 1 s); must be
+    /// below `command_timeout`.
+    pub replica_timeout: Duration,
 }
 
 impl Default for RedisJournalOptions {
@@ -89,6 +95,8 @@ impl Default for RedisJournalOptions {
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
             retention: None,
             breaker: None,
+            min_replicas: 0,
+            replica_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -142,6 +150,16 @@ impl RedisJournalBuilder {
         self.options.breaker = Some(breaker);
         self
     }
+
+    /// Makes every append wait until `replicas` replicas confirm it
+    /// (`WAIT replicas timeout`), or fail with
+    /// [`Error::ReplicasMissing`] after `timeout`.
+    #[must_use]
+    pub fn min_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.options.min_replicas = replicas;
+        self.options.replica_timeout = timeout;
+        self
+    }
     /// Replaces every option.
     #[must_use]
     pub fn options(mut self, options: RedisJournalOptions) -> Self {
@@ -162,6 +180,10 @@ pub struct RedisJournal {
     pool: Pool,
     options: RedisJournalOptions,
     prefix: String,
+    /// Native layout: keys are `{prefix}:name` (hash-tagged, one cluster
+    /// slot) rather than the untagged `prefix:name` of journals created
+    /// before hash tags.
+    tagged: bool,
 }
 
 impl std::fmt::Debug for RedisJournal {
@@ -216,9 +238,14 @@ fn percent_decode(text: &str) -> Result<String> {
 /// the client connects to and the options its parameters set.
 fn parse_url(url: &str) -> Result<(String, RedisJournalOptions)> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    if !(base.starts_with("redis://") || base.starts_with("unix://")) {
+    if !(base.starts_with("redis://")
+        || base.starts_with("unix://")
+        || base.starts_with(CLUSTER_SCHEME))
+    {
         return Err(Error::InvalidOption(format!(
-            "{url:?} is not a Redis URL (redis://host:port/db?prefix=name)"
+            "{:?} is not a Redis URL (redis://host:port/db?prefix=name or \
+             redis+cluster://host:port,host:port/?prefix=name)",
+            crate::error::redact(url)
         )));
     }
     let mut options = RedisJournalOptions::default();
@@ -268,9 +295,15 @@ fn parse_url(url: &str) -> Result<(String, RedisJournalOptions)> {
                 )?)
             }
             "breaker_recovery_ms" => breaker_recovery = Some(duration_ms(name, &value)?),
+            "min_replicas" => {
+                options.min_replicas = value.parse().map_err(|_| {
+                    Error::InvalidOption(format!("min_replicas={value:?}: expected a count"))
+                })?
+            }
+            "replica_timeout_ms" => options.replica_timeout = duration_ms(name, &value)?,
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown Redis URL parameter {other:?} (known: prefix, layout, timeout_ms, connect_timeout_ms, max_query_limit, retention_s, breaker_failures, breaker_recovery_ms)"
+                    "unknown Redis URL parameter {other:?} (known: prefix, layout, timeout_ms, connect_timeout_ms, max_query_limit, retention_s, breaker_failures, breaker_recovery_ms, min_replicas, replica_timeout_ms)"
                 )));
             }
         }
@@ -283,6 +316,41 @@ fn parse_url(url: &str) -> Result<(String, RedisJournalOptions)> {
         });
     }
     Ok((base.to_string(), options))
+}
+
+/// The scheme of a Redis Cluster URL.
+const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+/// The seed nodes of `redis+cluster://[user:pass@]h1:p1,h2:p2[/[0]]` as
+/// `redis://[user:pass@]host:port` URLs, and the label for messages
+/// (`cluster h1:p1,h2:p2`, no credentials).
+fn cluster_nodes(base: &str) -> Result<(Vec<String>, String)> {
+    let rest = &base[CLUSTER_SCHEME.len()..];
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if !matches!(path, "" | "/" | "/0") {
+        return Err(Error::InvalidOption(format!(
+            "{}: a Redis Cluster has only database 0 (redis+cluster://host:port,host:port/?prefix=name)",
+            crate::error::redact(base)
+        )));
+    }
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let mut nodes = Vec::new();
+    for host in hosts.split(',') {
+        let port_ok = host
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_ok());
+        if host.is_empty() || !port_ok {
+            return Err(Error::InvalidOption(format!(
+                "{}: seed node {host:?} is not host[:port]",
+                crate::error::redact(base)
+            )));
+        }
+        nodes.push(format!("redis://{userinfo}{host}"));
+    }
+    Ok((nodes, format!("cluster {hosts}")))
 }
 
 /// `host:port/db` of a URL, without credentials, for messages.
@@ -329,6 +397,26 @@ impl RedisJournal {
                 "Redis timeouts must be above zero".into(),
             ));
         }
+        if options.min_replicas > 0
+            && (options.replica_timeout.is_zero()
+                || options.replica_timeout >= options.command_timeout)
+        {
+            return Err(Error::InvalidOption(format!(
+                "replica_timeout {:?} must be above zero and below the command timeout {:?} \
+                 (the reply to WAIT comes after it)",
+                options.replica_timeout, options.command_timeout
+            )));
+        }
+        let cluster = url.starts_with(CLUSTER_SCHEME);
+        if cluster && options.layout == RedisLayout::Baldur {
+            return Err(Error::Unsupported(
+                "layout=baldur on a Redis Cluster: the reference's key names (P:sequence, \
+                 P:YYYY-MM) are fixed by the Python package and cannot share one hash slot; \
+                 use one server (redis://) for the baldur layout, or the native layout on a \
+                 cluster"
+                    .into(),
+            ));
+        }
         let prefix = options.prefix.clone().unwrap_or_else(|| {
             match options.layout {
                 RedisLayout::Native => DEFAULT_NATIVE_PREFIX,
@@ -336,23 +424,42 @@ impl RedisJournal {
             }
             .to_string()
         });
-        let pool = Pool::new(
-            url,
-            server_label(url),
-            options.connect_timeout,
-            options.command_timeout,
-            options.breaker,
-        )?;
-        let journal = RedisJournal {
+        if cluster && prefix.is_empty() {
+            return Err(Error::InvalidOption(
+                "an empty prefix on a Redis Cluster: the hash tag {} would not keep the \
+                 journal's keys in one slot"
+                    .into(),
+            ));
+        }
+        let pool = if cluster {
+            let (nodes, label) = cluster_nodes(url)?;
+            Pool::cluster(
+                &nodes,
+                label,
+                options.connect_timeout,
+                options.command_timeout,
+                options.breaker,
+            )?
+        } else {
+            Pool::new(
+                url,
+                server_label(url),
+                options.connect_timeout,
+                options.command_timeout,
+                options.breaker,
+            )?
+        };
+        let mut journal = RedisJournal {
             pool,
             options,
             prefix,
+            tagged: true,
         };
         journal
             .pool
             .run("PING", false, |con| redis::cmd("PING").query::<String>(con))?;
         if journal.options.layout == RedisLayout::Native {
-            journal.native_check_format()?;
+            journal.native_detect_keys()?;
         }
         Ok(journal)
     }
@@ -367,9 +474,97 @@ impl RedisJournal {
         &self.prefix
     }
 
-    /// `host:port/db` of the server (no credentials).
+    /// `host:port/db` of the server, or `cluster host:port,...` (no
+    /// credentials).
     pub fn server(&self) -> &str {
         &self.pool.server
+    }
+
+    /// True when the journal is on a Redis Cluster (`redis+cluster://`).
+    pub fn is_cluster(&self) -> bool {
+        self.pool.is_cluster()
+    }
+
+    /// Native layout: true when the keys carry the hash tag
+    /// (`{prefix}:entries`), false for a journal created before hash tags
+    /// (`prefix:entries`), which is opened under its own names
+    /// (docs/REDIS.md "Key names and migration").
+    pub fn hash_tagged(&self) -> bool {
+        self.tagged
+    }
+
+    /// Runs an append script (`EVALSHA`, loading it on `NOSCRIPT`) and,
+    /// with `min_replicas`, `WAIT min_replicas replica_timeout` on the
+    /// same connection in the same round trip (a pipeline, which a cluster
+    /// connection sends to the node that owns the script's keys). Returns
+    /// the script's reply; a write that fewer replicas confirmed is
+    /// [`Error::ReplicasMissing`].
+    pub(crate) fn write_script(
+        &self,
+        label: String,
+        script: &redis::Script,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<Vec<String>> {
+        let mut evalsha = redis::cmd("EVALSHA");
+        evalsha
+            .arg(script.get_hash())
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args);
+        #[cfg(not(feature = "break-redis-skip-wait"))]
+        let replicas = self.options.min_replicas;
+        #[cfg(feature = "break-redis-skip-wait")]
+        let replicas = 0;
+        let wait_ms = u64::try_from(self.options.replica_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut packed = evalsha.get_packed_command();
+        if replicas > 0 {
+            packed.extend(
+                redis::cmd("WAIT")
+                    .arg(replicas)
+                    .arg(wait_ms)
+                    .get_packed_command(),
+            );
+        }
+        let run = |con: &mut conn::Conn| -> redis::RedisResult<(Vec<String>, Option<u64>)> {
+            use redis::ConnectionLike;
+            if replicas == 0 {
+                return Ok((evalsha.query(con)?, None));
+            }
+            let mut values = con.req_packed_commands(&packed, 0, 2)?.into_iter();
+            let mut next = || {
+                values.next().ok_or_else(|| {
+                    redis::RedisError::from((redis::ErrorKind::Client, "missing pipeline reply"))
+                })
+            };
+            let reply = next()?.extract_error()?;
+            let acknowledged = next()?.extract_error()?;
+            Ok((
+                redis::from_redis_value(reply)?,
+                Some(redis::from_redis_value(acknowledged)?),
+            ))
+        };
+        let (reply, acknowledged) = self.pool.run(&label, true, |con| match run(con) {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                script.load(con)?;
+                run(con)
+            }
+            other => other,
+        })?;
+        if let Some(acknowledged) = acknowledged
+            && acknowledged < u64::from(replicas)
+            && reply.first().map(String::as_str) == Some("ok")
+        {
+            return Err(Error::ReplicasMissing {
+                server: self.pool.server.clone(),
+                command: label,
+                first_sequence: reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0),
+                acknowledged,
+                required: replicas,
+                timeout: self.options.replica_timeout,
+            });
+        }
+        Ok(reply)
     }
 
     /// Elements the server has returned to this handle's reads so far:
@@ -524,5 +719,54 @@ mod tests {
         assert!(parse_url("redis://h/0?prefx=a").is_err());
         assert!(parse_url("http://h/0").is_err());
         assert!(parse_url("redis://h/0?timeout_ms=0").is_err());
+        let (_, o) = parse_url("redis://h/0?min_replicas=2&replica_timeout_ms=300").unwrap();
+        assert_eq!(
+            (o.min_replicas, o.replica_timeout),
+            (2, Duration::from_millis(300))
+        );
+        assert!(parse_url("redis://h/0?min_replicas=x").is_err());
+    }
+
+    #[test]
+    fn cluster_urls_name_their_seed_nodes() {
+        let (base, o) =
+            parse_url("redis+cluster://u:pw@10.0.0.1:7000,10.0.0.2:7001/?prefix=t1").unwrap();
+        assert_eq!(o.prefix.as_deref(), Some("t1"));
+        let (nodes, label) = cluster_nodes(&base).unwrap();
+        assert_eq!(
+            nodes,
+            ["redis://u:pw@10.0.0.1:7000", "redis://u:pw@10.0.0.2:7001"]
+        );
+        assert_eq!(label, "cluster 10.0.0.1:7000,10.0.0.2:7001");
+        assert_eq!(
+            cluster_nodes("redis+cluster://h1:7000").unwrap().0,
+            ["redis://h1:7000"]
+        );
+        for bad in [
+            "redis+cluster://h1:7000/3",
+            "redis+cluster://h1:7000,,h2:7001/",
+            "redis+cluster://h1:x/",
+        ] {
+            let err = cluster_nodes(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("database 0") || err.contains("seed node"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cluster_refuses_the_baldur_layout_and_bad_replica_timeouts_before_connecting() {
+        // Port 1 has no server: these fail on the options, not on connecting.
+        let err = RedisJournal::open_url("redis+cluster://127.0.0.1:1/?layout=baldur")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("layout=baldur on a Redis Cluster"), "{err}");
+        let err = RedisJournal::open_url(
+            "redis://127.0.0.1:1/0?min_replicas=1&replica_timeout_ms=5000&timeout_ms=5000",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("replica_timeout"), "{err}");
     }
 }

@@ -161,14 +161,52 @@ fn only_time(filter: &JournalQueryFilter) -> bool {
 
 impl RedisJournal {
     fn key(&self, name: &str) -> String {
-        format!("{}:{name}", self.prefix)
+        if self.tagged {
+            format!("{{{}}}:{name}", self.prefix)
+        } else {
+            format!("{}:{name}", self.prefix)
+        }
     }
 
-    pub(crate) fn native_check_format(&self) -> Result<()> {
+    /// The keys' prefix in messages: `{P}:*` or `P:*`.
+    fn keys_label(&self) -> String {
+        self.key("*")
+    }
+
+    fn get_format(&self, key: &str) -> Result<Option<String>> {
+        self.pool.run(&format!("GET {key}"), false, |con| {
+            redis::cmd("GET").arg(key).query(con)
+        })
+    }
+
+    /// Chooses the key names: the hash-tagged `{P}:*` when that journal
+    /// exists or neither does; the untagged `P:*` of a journal created
+    /// before hash tags when only it exists (one server only: on a
+    /// cluster its keys lie in different slots).
+    pub(crate) fn native_detect_keys(&mut self) -> Result<()> {
+        self.tagged = true;
+        let mut found = self.get_format(&self.key("format"))?;
+        if found.is_none() {
+            let untagged = format!("{}:format", self.prefix);
+            if let Some(legacy) = self.get_format(&untagged)? {
+                if self.pool.is_cluster() {
+                    return Err(Error::RedisData {
+                        server: self.pool.server.clone(),
+                        key: untagged,
+                        reason: format!(
+                            "a journal under the untagged key names {}:* (before hash tags), \
+                             which a cluster cannot update in one script: rename its keys to \
+                             {{{}}}:* on one server first (docs/REDIS.md \"Key names and \
+                             migration\")",
+                            self.prefix, self.prefix
+                        ),
+                    });
+                }
+                self.tagged = false;
+                found = Some(legacy);
+            }
+        }
         let key = self.key("format");
-        let found: Option<String> = self.pool.run(&format!("GET {key}"), false, |con| {
-            redis::cmd("GET").arg(&key).query(con)
-        })?;
         match found {
             Some(v) if v != FORMAT => Err(Error::RedisData {
                 server: self.pool.server.clone(),
@@ -214,32 +252,34 @@ impl RedisJournal {
             }
             None => String::new(),
         };
-        let mut invocation = append_script().prepare_invoke();
-        for name in ["latest", "entries", "seq", "time", "format"] {
-            invocation.key(self.key(name));
-        }
-        invocation
-            .arg(mode.name())
-            .arg(seq20(mode.param()))
-            .arg(cutoff)
-            .arg(entries.len());
+        let keys: Vec<String> = ["latest", "entries", "seq", "time", "format"]
+            .iter()
+            .map(|name| self.key(name))
+            .collect();
+        let mut args = Vec::with_capacity(4 + 2 * entries.len());
+        args.extend([
+            mode.name().to_string(),
+            seq20(mode.param()),
+            cutoff,
+            entries.len().to_string(),
+        ]);
         for entry in entries {
             let appended_at = match mode {
                 Mode::At(_) => entry.appended_at.unwrap_or(appended_now),
                 _ => appended_now,
             };
-            invocation
-                .arg(time16(entry.timestamp))
-                .arg(json_after_sequence(entry, appended_at)?);
+            args.push(time16(entry.timestamp));
+            args.push(json_after_sequence(entry, appended_at)?);
         }
-        let reply: Vec<String> = self.pool.run(
-            &format!(
-                "EVALSHA append script ({} entries) on {}:*",
+        let reply = self.write_script(
+            format!(
+                "EVALSHA append script ({} entries) on {}",
                 entries.len(),
-                self.prefix
+                self.keys_label()
             ),
-            true,
-            |con| invocation.invoke(con),
+            append_script(),
+            &keys,
+            &args,
         )?;
         self.script_reply(mode, &reply)
     }

@@ -184,31 +184,32 @@ impl RedisJournal {
         }
         let now = Timestamp::now();
         let ttl = self.options.retention.map_or(0, |r| r.as_secs().max(1));
-        let mut invocation = append_script().prepare_invoke();
-        invocation.key(self.counter_key());
+        let mut keys = vec![self.counter_key()];
         for entry in entries {
-            invocation.key(format!("{}:{}", self.prefix, month(entry.timestamp)));
+            keys.push(format!("{}:{}", self.prefix, month(entry.timestamp)));
         }
-        invocation
-            .arg(mode.name())
-            .arg(mode.param())
-            .arg(ttl)
-            .arg(entries.len());
+        let mut args = vec![
+            mode.name().to_string(),
+            mode.param().to_string(),
+            ttl.to_string(),
+            entries.len().to_string(),
+        ];
         for entry in entries {
             let appended_at = match mode {
                 Mode::At(_) => entry.appended_at.unwrap_or(now),
                 _ => now,
             };
-            invocation.arg(member_after_sequence(entry, appended_at)?);
+            args.push(member_after_sequence(entry, appended_at)?);
         }
-        let reply: Vec<String> = self.pool.run(
-            &format!(
+        let reply = self.write_script(
+            format!(
                 "EVALSHA baldur append script ({} entries) on {}",
                 entries.len(),
                 self.counter_key()
             ),
-            true,
-            |con| invocation.invoke(con),
+            append_script(),
+            &keys,
+            &args,
         )?;
         self.script_reply(mode, &reply)
     }

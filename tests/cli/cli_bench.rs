@@ -265,3 +265,29 @@ fn stats_bench_compares_a_snapshot_and_its_tail_with_a_full_fold() {
     let err = assert_one_line_error(&output);
     assert!(err.contains("--tail 11 exceeds --events 10"), "{err}");
 }
+
+#[test]
+fn report_bench_times_the_html_report_against_a_full_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = bench_json(
+        dir.path(),
+        &[
+            "report",
+            "--entries",
+            "300",
+            "--events",
+            "500",
+            "--days",
+            "5",
+        ],
+    );
+    assert_eq!(report["bench"], "report");
+    assert!(number(&report, "events") > 300.0 + 500.0 * 0.5);
+    assert!(number(&report, "page_bytes") > 10_000.0);
+    assert_close(
+        number(&report, "ratio_to_full_fold"),
+        number(&report, "seconds") / number(&report, "full_fold_seconds"),
+        "ratio_to_full_fold",
+    );
+    assert_scratch_removed(dir.path());
+}

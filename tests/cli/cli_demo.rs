@@ -2,7 +2,8 @@
 //! their lifecycles and audit links, interleaved with the seven fleet event
 //! kinds with the reference publishers' context keys), its DLQ events
 //! audit-chained (keyless) so `audit` recomputes every hash, a projection
-//! snapshot kept in the directory; prints the dashboard, and run again
+//! snapshot kept in the directory; prints the dashboard, writes the HTML
+//! report beside the journal directory, and run again
 //! appends to the same journal with later event times and new entry ids.
 
 use std::sync::Arc;
@@ -134,6 +135,16 @@ fn demo_writes_a_dlq_month_shows_the_dashboard_and_continues() {
         dir.join("projection.snapshot").is_file(),
         "the demo's writer keeps a snapshot"
     );
+    // The HTML report beside the journal directory, never inside it.
+    let report = tmp.path().join("baldur-report.html");
+    assert!(
+        first.contains(&format!("report: {}", report.display())),
+        "{first}"
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("<script"), "no script in the report");
+    assert!(!dir.join("baldur-report.html").exists());
     drop(journal);
 
     // The statistics see every entry, nothing malformed or orphaned.

@@ -19,6 +19,7 @@ mod cli_input_bounds;
 mod cli_query;
 mod cli_range_latest;
 mod cli_read_only;
+mod cli_report;
 mod cli_sequence_max;
 mod cli_stats;
 mod cli_tail;

@@ -106,6 +106,18 @@ fn every_read_command_answers_and_lists_the_holes(dir: &Path, kept: &[u64], hole
         assert_eq!(output.status.code(), Some(1), "{command:?}: {output:?}");
         check_holes(&output, &format!("{command:?}"));
     }
+    // The HTML report (issue 19), written outside the journal directory.
+    let page = tempfile::tempdir().unwrap();
+    let html = page.path().join("report.html");
+    let output = cli(dir)
+        .args(["--salvage", "report", "--html"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "report: {output:?}");
+    check_holes(&output, "report");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("id=\"chart-backlog\""), "report");
 
     let to = tempfile::tempdir().unwrap();
     let target = to.path().join("copy");

@@ -16,7 +16,8 @@ use crate::output;
     about = "Copy a journal between backends (file, Redis, memory), sequences and gaps kept",
     long_about = "Reads every entry of --from in sequence order and appends it to --to at the \
 same sequence (gaps stay gaps) with its append time, where the source keeps one. URLs: \
-file:///path or a path, redis://host:port/db?prefix=NAME[&layout=baldur], memory:. The \
+file:///path or a path, redis://host:port/db?prefix=NAME[&layout=baldur], \
+redis+cluster://h1:7000,h2:7001/?prefix=NAME, memory:. The \
 source is opened read-only. A file destination is created when missing, written without a \
 sync per entry and synced once at the end (exit 0 means every copied entry is durable). The \
 destination must be empty, unless --resume: then only the source's entries after the \

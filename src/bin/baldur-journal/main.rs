@@ -2,7 +2,7 @@
 //!
 //! Append and import JSON lines, export and replay them, query and count,
 //! inspect, verify and follow a journal; read the DLQ statistics folded
-//! over it (`stats`, `dashboard`, `audit`), run their cleanup (`archive`,
+//! over it (`stats`, `dashboard`, `report`, `audit`), run their cleanup (`archive`,
 //! `purge`), and run the demo. A thin layer:
 //! every command is a few library calls (see `docs/DESIGN.md`). Commands
 //! that only read open the journal read-only and never write to its
@@ -22,6 +22,7 @@ mod lifecycle;
 mod open;
 mod output;
 mod read;
+mod report;
 mod stats;
 mod tail;
 
@@ -45,12 +46,13 @@ Examples:
   baldur-journal --dir /mnt/copy-of-journal --salvage export > recovered.jsonl
   baldur-journal tail -f
   baldur-journal dashboard                          # the DLQ statistics at a glance
+  baldur-journal report --html report.html          # the DLQ over time, one self-contained page
   baldur-journal stats list --status requires_review --order-by created_at --json
   baldur-journal audit dlq-000042                   # VALID, or BROKEN AT n (exit 1)
 
 The journal directory is --dir, else $BALDUR_JOURNAL_DIR, else ./baldur-data.
 Commands that only read (query, count, range, latest, info, verify, export,
-tail, stats, dashboard, audit) open the journal read-only and never write to
+tail, stats, dashboard, report, audit) open the journal read-only and never write to
 the directory; archive and purge append their events as the writer.
 
 Exit status:
@@ -79,7 +81,8 @@ struct Cli {
     )]
     dir: Option<PathBuf>,
     /// The journal by URL: file:///path or a path (the same as --dir), memory:, or
-    /// redis://host:port/db?prefix=NAME[&layout=baldur] (docs/REDIS.md). Commands that
+    /// redis://host:port/db?prefix=NAME[&layout=baldur], or a Redis Cluster
+    /// redis+cluster://h1:7000,h2:7001/?prefix=NAME (docs/REDIS.md). Commands that
     /// need the disk format (info, tail, demo, bench, and verify's file checks) take
     /// file journals only
     #[arg(
@@ -104,7 +107,7 @@ struct Cli {
     /// can be found (intact segments whole; in a damaged one, the records before the damage
     /// and those found again after it), list each hole (file, offset, missing sequences) on
     /// stderr, and exit 1 when there is one. For the commands that only read (export, copy's
-    /// source, range, query, count, latest, stats, dashboard, audit, info, tail without -f)
+    /// source, range, query, count, latest, stats, dashboard, report, audit, info, tail without -f)
     #[arg(long, global = true, help_heading = "Global options")]
     salvage: bool,
     #[command(subcommand)]
@@ -125,6 +128,7 @@ enum Command {
     Tail(tail::TailArgs),
     Stats(stats::StatsArgs),
     Dashboard(dashboard::DashboardArgs),
+    Report(report::ReportArgs),
     Audit(audit::AuditArgs),
     Archive(lifecycle::ArchiveArgs),
     Purge(lifecycle::PurgeArgs),
@@ -141,6 +145,7 @@ fn usage_conflict(command: &Command) -> Option<String> {
         Command::Export(args) => args.inverted(),
         Command::Stats(args) => stats::now_conflict(args.view.as_of, args.now.now),
         Command::Dashboard(args) => stats::now_conflict(args.view.as_of, args.now.now),
+        Command::Report(args) => args.conflict(),
         _ => None,
     }
 }
@@ -221,6 +226,7 @@ fn run_command(globals: &Globals, command: Command) -> anyhow::Result<Outcome> {
         Command::Tail(args) => tail::run_tail(globals, &args),
         Command::Stats(args) => stats::run_stats(globals, &args),
         Command::Dashboard(args) => dashboard::run_dashboard(globals, &args),
+        Command::Report(args) => report::run_report(globals, &args),
         Command::Audit(args) => audit::run_audit(globals, &args),
         Command::Archive(args) => lifecycle::run_archive(globals, &args),
         Command::Purge(args) => lifecycle::run_purge(globals, &args),

@@ -26,19 +26,21 @@ use crate::Outcome;
 mod append;
 mod fold;
 mod read;
+mod report;
 #[cfg(feature = "sqlite-peer")]
 mod sqlite;
 
 use self::append::bench_append;
 use self::fold::{bench_fold, bench_stats};
 use self::read::{bench_open, bench_query, bench_replay};
+use self::report::bench_report;
 use crate::demo::dlq::dlq_events;
 use crate::open::{self, Globals};
 use crate::output;
 
 #[derive(Args)]
 #[command(
-    about = "Measure appends, replay, queries, open, fold and stats on this machine",
+    about = "Measure appends, replay, queries, open, fold, stats and report on this machine",
     long_about = "Measures the journal on this machine. Each bench builds what it needs in a \
 scratch directory inside --dir when given (on the disk you want to measure), else in the \
 system's temp directory, and removes it afterwards. A readable summary, or with --json one \
@@ -53,7 +55,8 @@ batch size the journal achieved, and prints the ratio.",
   baldur-journal bench query --events 1000000 --json
   baldur-journal bench open --events 5000000
   baldur-journal bench fold --events 500000
-  baldur-journal bench stats --events 10000000 --tail 500000"
+  baldur-journal bench stats --events 10000000 --tail 500000
+  baldur-journal bench report"
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -75,6 +78,24 @@ enum Bench {
     Fold(FoldBench),
     /// `stats status` on N DLQ events: a full fold against a snapshot plus the events after it
     Stats(StatsBench),
+    /// `report --html` over a journal like the demo's, against a full fold of the same journal
+    Report(ReportBench),
+}
+
+#[derive(Args)]
+struct ReportBench {
+    /// DLQ entries (as `demo --entries`)
+    #[arg(long, value_name = "N", default_value_t = 40_000)]
+    entries: u64,
+    /// Circuit-breaker, error-budget and emergency events (as `demo --events`)
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    events: u64,
+    /// Simulated days (as `demo --days`)
+    #[arg(long, value_name = "DAYS", default_value_t = 35, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    days: u64,
+    /// Print one JSON line
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -168,6 +189,7 @@ pub fn run_bench(globals: &Globals, args: &BenchArgs) -> Result<Outcome> {
         Bench::Open(bench) => bench_open(&scratch, bench)?,
         Bench::Fold(bench) => bench_fold(&scratch, bench)?,
         Bench::Stats(bench) => bench_stats(&scratch, bench)?,
+        Bench::Report(bench) => bench_report(&scratch, bench)?,
     };
     let json = match &args.bench {
         Bench::Append(b) => b.record.json,
@@ -175,6 +197,7 @@ pub fn run_bench(globals: &Globals, args: &BenchArgs) -> Result<Outcome> {
         Bench::Query(b) => b.read.record.json,
         Bench::Fold(b) => b.json,
         Bench::Stats(b) => b.json,
+        Bench::Report(b) => b.json,
     };
     let mut out = output::stdout();
     if json {

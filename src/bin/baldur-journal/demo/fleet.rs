@@ -3,7 +3,10 @@
 //! keys its publishers send, from a small simulated fleet: circuit
 //! breakers per service and region that open, half-open and close; error
 //! budgets that warn, go critical and recover; emergency levels that
-//! escalate and de-escalate. Deterministic for a given seed.
+//! escalate and de-escalate. Breakers trip during incidents: each service
+//! has a few hours of trouble every few days (more often the more it
+//! trips), and between them its breakers only recover. Deterministic for
+//! a given seed.
 
 use baldur_journal::{Context, JournalEntry, Timestamp};
 
@@ -85,7 +88,15 @@ pub struct Simulation {
     budgets: Vec<Budget>,
     levels: Vec<usize>,
     breaker_weight_total: u64,
+    /// Each service's current or next incident: its start and end.
+    incidents: Vec<(i64, i64)>,
 }
+
+/// Mean days between a weight-1 service's incidents (a service of weight
+/// w has one every `INCIDENT_GAP_DAYS / w` days on average).
+const INCIDENT_GAP_DAYS: f64 = 24.0;
+/// Mean hours an incident lasts (at least half an hour).
+const INCIDENT_HOURS: f64 = 3.0;
 
 impl Simulation {
     /// Events from `start`, `mean_gap_ns` apart on average (more by day,
@@ -100,7 +111,29 @@ impl Simulation {
             levels: vec![0; NAMESPACES.len()],
             breaker_weight_total: SERVICES.iter().map(|s| u64::from(s.2)).sum::<u64>()
                 * REGIONS.len() as u64,
+            // Before the start: the first incident is scheduled on first use.
+            incidents: vec![(start.as_unix_nanos(), start.as_unix_nanos()); SERVICES.len()],
         }
+    }
+
+    /// Whether `service` is in an incident now (scheduling the next ones
+    /// as time passes).
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "simulated gaps and durations of hours, in nanoseconds: far inside i64"
+    )]
+    fn in_incident(&mut self, service: usize) -> bool {
+        let now = self.now_ns;
+        let (mut start, mut end) = self.incidents[service];
+        while now >= end {
+            let day_ns = 86_400e9;
+            let mean_gap = INCIDENT_GAP_DAYS / f64::from(SERVICES[service].2) * day_ns;
+            start = end + (-self.rng.unit().ln() * mean_gap) as i64;
+            let hours = (-self.rng.unit().ln() * INCIDENT_HOURS).max(0.5);
+            end = start + (hours * 3_600e9) as i64;
+        }
+        self.incidents[service] = (start, end);
+        now >= start
     }
 
     pub fn now(&self) -> Timestamp {
@@ -158,6 +191,12 @@ impl Simulation {
                 break;
             }
             pick -= span;
+        }
+        // Outside an incident a closed breaker stays closed: the event is
+        // an error budget's instead.
+        if self.breakers[index] == BreakerState::Closed && !self.in_incident(index / REGIONS.len())
+        {
+            return self.budget_event();
         }
         let (service, tier, _) = SERVICES[index / REGIONS.len()];
         let region = REGIONS[index % REGIONS.len()];

@@ -8,11 +8,13 @@
 //! (keyless) and a projection snapshot kept in the directory, so every
 //! entry's trail is a real hash chain; then prints the dashboard measured
 //! from the latest event's time. Run again, it continues the same journal,
-//! with event times after the latest entry's.
+//! with event times after the latest entry's. It ends by writing the
+//! HTML report (`report --html`) beside the journal directory.
 
 pub mod dlq;
 mod fleet;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +31,7 @@ use crate::Outcome;
 use crate::dashboard::write_dashboard;
 use crate::open::{self, Globals};
 use crate::output::{self, human_duration, time_to_second};
+use crate::report;
 use crate::stats::Statistics;
 
 /// Entries per `append_batch` call: one fdatasync each.
@@ -54,7 +57,9 @@ demo ends, so a later writer folds only what came after it. Then prints the dash
 from the latest event's time (as `dashboard --now TIME` does), not from the wall clock. A new \
 journal is created with 16 MiB segments unless --segment-bytes says otherwise. Run again, it \
 appends to the same journal, continuing after the latest entry's event time, and its dashboard \
-is measured from the new latest event.",
+is measured from the new latest event. Last, it writes the HTML report (as `report --html` does, \
+measured from the latest event) to baldur-report.html beside the journal directory, not inside \
+it, and prints its path.",
     after_help = "Examples:
   cargo run --release -- demo
   baldur-journal --dir /tmp/demo demo --entries 100000 --events 500000 --days 60
@@ -134,46 +139,16 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     )?;
     out.flush()?;
 
-    let mean_gap_ns = span_ns as f64 / args.events.max(1) as f64;
-    let mut sim = Simulation::new(seed, start, mean_gap_ns);
-    let mut fleet_left = args.events;
-    // The fleet's stream ends at `end` too, even with fewer events than asked.
-    let mut next_fleet = (fleet_left > 0)
-        .then(|| sim.next_event())
-        .filter(|e| e.timestamp <= end);
-    let mut dlq = dlq.into_iter().peekable();
     let bar = output::progress(Some(total), "appending", "events");
     let appending = Instant::now();
     let folding = statistics.refresh()?;
-    loop {
-        let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
-        while batch.len() < BATCH {
-            // The earlier of the two streams' next events.
-            let take_fleet = match (&next_fleet, dlq.peek()) {
-                (Some(f), Some(d)) => f.timestamp <= d.timestamp,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            if take_fleet {
-                batch.extend(next_fleet.take());
-                fleet_left -= 1;
-                next_fleet = (fleet_left > 0)
-                    .then(|| sim.next_event())
-                    .filter(|e| e.timestamp <= end);
-            } else {
-                batch.extend(dlq.next());
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let count = batch.len() as u64;
-        // Chained (DLQ events) and appended under the statistics' lock,
-        // one append_batch and fdatasync, then folded.
-        statistics.record(batch)?;
-        bar.inc(count);
-    }
+    let fleet = Fleet {
+        seed,
+        start,
+        end,
+        events: args.events,
+    };
+    append_merged(&statistics, dlq, &fleet, |count| bar.inc(count))?;
     bar.finish_and_clear();
     let took = appending.elapsed();
     let last = journal.get_latest_sequence()?;
@@ -220,6 +195,26 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
         "\nmore: {prefix} stats list --status requires_review | audit dlq-{:06} | info | verify",
         stored_before + 1
     )?;
+    let path = report_path(&globals.dir);
+    let reporting = Instant::now();
+    let settings = report::Settings {
+        since: None,
+        until: None,
+        now: Some(latest_time),
+        as_of: None,
+        source: globals.dir.display().to_string(),
+    };
+    let shared: Arc<dyn EventJournal> = journal.clone();
+    let collected = report::collect(shared, Some(&journal), settings)?;
+    let bytes = report::write(&path, &collected)?;
+    drop(collected);
+    writeln!(
+        out,
+        "report: {} ({}, written in {}; open it in a browser)",
+        path.display(),
+        output::human_bytes(bytes),
+        human_duration(reporting.elapsed())
+    )?;
     match Arc::try_unwrap(journal) {
         Ok(journal) => journal.close()?,
         Err(journal) => drop(journal),
@@ -228,6 +223,83 @@ pub fn run_demo(globals: &Globals, args: &DemoArgs) -> Result<Outcome> {
     out.flush()?;
     Ok(Outcome::Success)
 }
+
+/// The fleet's simulated events: circuit breakers, error budgets,
+/// emergency levels.
+pub struct Fleet {
+    pub seed: u64,
+    pub start: Timestamp,
+    /// No fleet event is later than this.
+    pub end: Timestamp,
+    /// Events to make, at most.
+    pub events: u64,
+}
+
+/// Appends the DLQ events `dlq` (in time order) interleaved in time with
+/// the fleet's, through `statistics` (so DLQ events are chained as they
+/// are appended), in batches of [`BATCH`]; `progress` gets each batch's
+/// size.
+pub fn append_merged<J: EventJournal + ?Sized>(
+    statistics: &JournalStatistics<J>,
+    dlq: Vec<JournalEntry>,
+    fleet: &Fleet,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
+    let span_ns = fleet.end.as_unix_nanos() - fleet.start.as_unix_nanos();
+    let mean_gap_ns = span_ns as f64 / fleet.events.max(1) as f64;
+    let mut sim = Simulation::new(fleet.seed, fleet.start, mean_gap_ns);
+    let mut fleet_left = fleet.events;
+    let end = fleet.end;
+    // The fleet's stream ends at `end` too, even with fewer events than asked.
+    let mut next_fleet = (fleet_left > 0)
+        .then(|| sim.next_event())
+        .filter(|e| e.timestamp <= end);
+    let mut dlq = dlq.into_iter().peekable();
+    loop {
+        let mut batch: Vec<JournalEntry> = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH {
+            // The earlier of the two streams' next events.
+            let take_fleet = match (&next_fleet, dlq.peek()) {
+                (Some(f), Some(d)) => f.timestamp <= d.timestamp,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_fleet {
+                batch.extend(next_fleet.take());
+                fleet_left -= 1;
+                next_fleet = (fleet_left > 0)
+                    .then(|| sim.next_event())
+                    .filter(|e| e.timestamp <= end);
+            } else {
+                batch.extend(dlq.next());
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let count = batch.len() as u64;
+        // Chained (DLQ events) and appended under the statistics' lock,
+        // one append_batch and fdatasync, then folded.
+        statistics.record(batch)?;
+        progress(count);
+    }
+    Ok(())
+}
+
+/// The report's path: `baldur-report.html` beside the journal directory
+/// (in its parent), never inside it.
+fn report_path(dir: &Path) -> PathBuf {
+    let parent = match dir.parent() {
+        Some(parent) => parent,
+        // The root, or a bare `..`: the working directory.
+        None => Path::new(""),
+    };
+    parent.join(REPORT_FILE)
+}
+
+/// The file name of the report the demo writes.
+pub const REPORT_FILE: &str = "baldur-report.html";
 
 fn last_event_time(journal: &DiskJournal, latest: u64) -> Result<Option<Timestamp>> {
     if latest == 0 {

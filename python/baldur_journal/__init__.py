@@ -1,0 +1,49 @@
+"""baldur_journal: the baldur-journal engine for Python services on
+baldur-framework.
+
+- :class:`DiskEventJournalRepository`: the ``EventJournalRepository`` on a
+  durable, append-only journal directory.
+- :class:`JournalStatisticsRepository`: the ``StatisticsRepositoryInterface``
+  folded over any of these journals.
+- :func:`open`: a journal by URL (``file:``, ``memory:``, ``redis://``).
+
+With baldur-framework installed the classes subclass its interfaces and take
+and return its own ``JournalEntry``, ``JournalQueryFilter`` and
+``JournalQueryResult`` and statistics DTOs; without it, dataclasses of the
+same shape from this package.
+"""
+
+from . import errors
+from ._types import (
+    REFERENCE,
+    JournalEntry,
+    JournalQueryFilter,
+    JournalQueryResult,
+)
+from .errors import (
+    JournalClosedError,
+    JournalCorruptionError,
+    JournalError,
+    JournalInputError,
+    JournalLockedError,
+    JournalReadOnlyError,
+)
+from .journal import DiskEventJournalRepository, open
+from .stats import JournalStatisticsRepository
+
+__all__ = [
+    "REFERENCE",
+    "DiskEventJournalRepository",
+    "JournalClosedError",
+    "JournalCorruptionError",
+    "JournalEntry",
+    "JournalError",
+    "JournalInputError",
+    "JournalLockedError",
+    "JournalQueryFilter",
+    "JournalQueryResult",
+    "JournalReadOnlyError",
+    "JournalStatisticsRepository",
+    "errors",
+    "open",
+]
