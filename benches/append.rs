@@ -31,7 +31,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::params;
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{
     SqliteSync, bench_dir, configure, create_file, prewrite_zeros, raw_record, record_of_200_bytes,
     sqlite_insert, sqlite_open, sqlite_timestamp,

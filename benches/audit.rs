@@ -27,7 +27,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timest
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{FIRST_EVENT_NANOS, MILLI, bench_dir, configure, env_u64};
 
 /// Records in the journal, unless `BALDUR_AUDIT_EVENTS` says otherwise.

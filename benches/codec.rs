@@ -10,7 +10,7 @@ use baldur_journal::codec::{self, BODY_LEN_MAX, Frame};
 use baldur_journal::{JournalEntry, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{RECORD_BYTES, record_of_200_bytes};
 
 fn frame_of(entry: &JournalEntry) -> Vec<u8> {

@@ -33,7 +33,7 @@ use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timest
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::bench_dir;
 
 /// Events in the journal, unless `BALDUR_FOLD_EVENTS` says otherwise.

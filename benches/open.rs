@@ -21,7 +21,7 @@ use baldur_journal::{DiskJournal, EventJournal};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rusqlite::Connection;
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{RECORD_BYTES, bench_dir, build_journal, build_sqlite, configure, segment_count};
 
 /// Journal size, unless `BALDUR_OPEN_BYTES` says otherwise.

@@ -30,7 +30,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{
     FIRST_EVENT_NANOS, MILLI, RARE_EVENT_TYPE, SERVICES, SQLITE_COLUMNS, bench_dir, build_journal,
     build_sqlite, configure, env_u64, rare_records_below, segment_count, sqlite_timestamp,

@@ -22,7 +22,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use tempfile::TempDir;
 
-use baldur_test_support::bench as common;
+use baldur_bench_support as common;
 use common::{
     SQLITE_COLUMNS, bench_dir, build_journal, build_sqlite, configure, env_u64, segment_count,
 };

@@ -1,5 +1,5 @@
 //! Property checks shared by the fuzz targets in `fuzz/` and by the
-//! ordinary tests that replay their corpora (`tests/fuzz_corpora.rs`).
+//! ordinary tests that replay their corpora (`tests/engine/fuzz_corpora.rs`).
 //!
 //! Each `check_*` function takes arbitrary bytes and returns `Err` with a
 //! description when the library breaks a property; it never panics of its

@@ -782,7 +782,7 @@ fn kill_primary_mid_appends(params: &str, before_kill: u64, cut_off: bool) -> Fa
     let (mut primary, replica) = primary_and_replica();
     let prefix = format!("failover-{}", std::process::id());
     let url = format!(
-        "{}/0?prefix={prefix}&timeout_ms=2000{params}",
+        "{}/0?prefix={prefix}&timeout_ms=6000{params}",
         primary.url()
     );
     let journal = RedisJournal::open_url(&url).unwrap();
@@ -848,7 +848,10 @@ fn kill_primary_mid_appends(params: &str, before_kill: u64, cut_off: bool) -> Fa
     }
 }
 
-const WAIT_ONE: &str = "&min_replicas=1&replica_timeout_ms=500";
+/// One replica must confirm each append, within a timeout generous enough
+/// for a machine busy with other test binaries (a timeout is an error, not
+/// a pass, so a longer one only slows the cut-off run's last append).
+const WAIT_ONE: &str = "&min_replicas=1&replica_timeout_ms=3000";
 
 #[test]
 fn with_min_replicas_every_acknowledged_append_survives_the_primary_s_sigkill() {

@@ -159,6 +159,51 @@ pub(crate) fn may_be_chained(context: &str) -> bool {
     HASH.find(bytes).is_some() || memchr::memchr(b'\\', bytes).is_some()
 }
 
+/// A chained record's place in its chain, as verification reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainLink<'a> {
+    /// The entity whose chain the record belongs to: the context's
+    /// `entry_id`.
+    pub entity: Cow<'a, str>,
+    /// The record's `hash_chain`, when it is a string.
+    pub hash_chain: Option<Cow<'a, str>>,
+    /// The record's `previous_hash`, when it is a string: the hash of the
+    /// entity's chained record before it.
+    pub previous_hash: Option<Cow<'a, str>>,
+}
+
+/// The entity and link of a record, decided as [`ChainVerifier`] decides
+/// them (docs/AUDIT.md, "Verification"): `None` when the record belongs to
+/// no chain, that is its context carries no chain field (however spelled),
+/// is not a JSON object, or has no non-empty string `entry_id`.
+#[must_use]
+pub fn chain_link<'a>(record: &ChainRecord<'a>) -> Option<ChainLink<'a>> {
+    if !may_be_chained(record.context) {
+        return None;
+    }
+    let fields = read_context(record.context).ok()?;
+    if !is_member(record, &fields) {
+        return None;
+    }
+    let entity = fields.entry_id.filter(|id| !id.is_empty())?;
+    let text = |field: Field<'a>| match field {
+        Field::Text(text) => Some(text),
+        Field::Absent | Field::NotString => None,
+    };
+    Some(ChainLink {
+        entity,
+        hash_chain: text(fields.hash_chain),
+        previous_hash: text(fields.previous_hash),
+    })
+}
+
+/// Whether `record`, its context read as `fields`, is part of its entry's
+/// chain.
+fn is_member(record: &ChainRecord<'_>, fields: &ContextFields<'_>) -> bool {
+    fields.is_chained()
+        && (!cfg!(feature = "break-chain-text-search") || is_chained_event_type(record.event_type))
+}
+
 /// Reads the chain fields, `entry_id` and `entity_type` of a context; `Err`
 /// when it is not a JSON object.
 pub(crate) fn read_context(context: &str) -> std::result::Result<ContextFields<'_>, String> {
@@ -939,12 +984,7 @@ impl<'k> ChainVerifier<'k> {
             // Unreadable: it carries no chain it could be checked against,
             // but a DLQ event of a chained entity cannot be read either.
             Err(_) => return None,
-            Ok(f) => (
-                f.entry_id.clone(),
-                f.is_chained()
-                    && (!cfg!(feature = "break-chain-text-search")
-                        || is_chained_event_type(record.event_type)),
-            ),
+            Ok(f) => (f.entry_id.clone(), is_member(record, f)),
         };
         if chained {
             self.chained += 1;
@@ -1159,6 +1199,49 @@ mod tests {
                 check: EntryCheck::HashMismatch,
             }]
         );
+    }
+
+    #[test]
+    fn the_link_of_a_record_is_its_entity_and_hashes_as_verification_reads_them() {
+        let entry = |context: &str| {
+            JournalEntry::new("dlq_store", "s", Timestamp::from_unix_nanos(0), "svc")
+                .with_context(crate::entry::Context::from_json(context).unwrap())
+        };
+        let link = |context: &str| {
+            let entry = entry(context);
+            chain_link(&ChainRecord::from(&entry)).map(|l| {
+                (
+                    l.entity.into_owned(),
+                    l.hash_chain.map(Cow::into_owned),
+                    l.previous_hash.map(Cow::into_owned),
+                )
+            })
+        };
+        let some = |e: &str, h: Option<&str>, p: Option<&str>| {
+            Some((e.to_string(), h.map(String::from), p.map(String::from)))
+        };
+        // Canonical text and any other spelling give the same link.
+        assert_eq!(
+            link(r#"{"entry_id":"e","hash_chain":"h2","previous_hash":"h1"}"#),
+            some("e", Some("h2"), Some("h1"))
+        );
+        assert_eq!(
+            link(r#"{ "previous\u005fhash": "h1", "hash\u005fchain": "h2", "entry_id": "e" }"#),
+            some("e", Some("h2"), Some("h1"))
+        );
+        // Any chain field makes a member, with or without the hashes.
+        assert_eq!(
+            link(r#"{"entry_id":"e","hash_key_id":"k"}"#),
+            some("e", None, None)
+        );
+        assert_eq!(
+            link(r#"{"entry_id":"e","hash_chain":7}"#),
+            some("e", None, None)
+        );
+        // No chain field, or no entity: no chain.
+        assert_eq!(link(r#"{"entry_id":"e","hash":"x"}"#), None);
+        assert_eq!(link(r#"{"hash_chain":"h"}"#), None);
+        assert_eq!(link(r#"{"entry_id":"","hash_chain":"h"}"#), None);
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Helpers shared by the integration tests (`tests/`) and the benches
-//! (`benches/`). The modules stay beside the tests that use them; this
-//! crate compiles each once, for every test binary.
+//! Helpers shared by the integration tests (`tests/`). The modules stay
+//! beside the tests that use them; this crate compiles each once, for
+//! every test binary, and a helper one binary leaves unused is not dead
+//! code there. (The benches' helpers are a crate of their own,
+//! `benches/common`, so that test binaries do not link criterion.)
 
-#[path = "../../benches/common/mod.rs"]
-pub mod bench;
 #[path = "../common/mod.rs"]
 pub mod common;
 #[path = "../crash_common/mod.rs"]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use baldur_journal::projection::audit::ChainFields;
+use baldur_journal::projection::chain::{ChainRecord, chain_link};
 use baldur_journal::{Durability, Error, EventJournal, JournalEntry};
 use clap::Args;
 use indicatif::ProgressBar;
@@ -550,17 +550,18 @@ impl ChainHeads {
     /// Refuses a chained entry whose `previous_hash` is not the last hash
     /// of its entity's chain in the journal.
     fn admit(&mut self, journal: &dyn EventJournal, entry: &JournalEntry) -> Result<()> {
-        let Some((entity, fields)) = chain_member(entry) else {
+        let Some(link) = chain_link(&ChainRecord::from(entry)) else {
             return Ok(());
         };
+        let entity = link.entity.as_ref();
         if self.heads.is_none() {
             self.heads = Some(read_heads(journal)?);
         }
         let heads = self.heads.as_mut().expect("read above");
-        if let Some(last) = heads.get(&entity)
-            && fields.previous_hash.as_deref() != Some(last.as_str())
+        if let Some(last) = heads.get(entity)
+            && link.previous_hash.as_deref() != Some(last.as_str())
         {
-            let found = match &fields.previous_hash {
+            let found = match &link.previous_hash {
                 Some(previous) => format!("its previous_hash is {previous}"),
                 None => "it starts a new chain".to_string(),
             };
@@ -570,27 +571,11 @@ impl ChainHeads {
                  line was written; give --allow-fork to import it anyway)"
             );
         }
-        if let Some(hash) = fields.hash_chain {
-            heads.insert(entity, hash);
+        if let Some(hash) = link.hash_chain {
+            heads.insert(entity.to_string(), hash.into_owned());
         }
         Ok(())
     }
-}
-
-/// The entity and chain fields of a chained entry (one whose context
-/// carries any chain field and names its `entry_id`).
-fn chain_member(entry: &JournalEntry) -> Option<(String, ChainFields)> {
-    let fields = ChainFields::of(entry).ok()?;
-    if fields.is_unchained() {
-        return None;
-    }
-    let entity = entry
-        .context
-        .to_value()
-        .get("entry_id")?
-        .as_str()?
-        .to_string();
-    Some((entity, fields))
 }
 
 /// Every chained entity's last `hash_chain` in `journal`.
@@ -598,10 +583,10 @@ fn read_heads(journal: &dyn EventJournal) -> Result<HashMap<String, String>> {
     let mut heads = HashMap::new();
     for entry in journal.range_iter_from(1)? {
         let entry = entry?;
-        if let Some((entity, fields)) = chain_member(&entry)
-            && let Some(hash) = fields.hash_chain
+        if let Some(link) = chain_link(&ChainRecord::from(&entry))
+            && let Some(hash) = link.hash_chain
         {
-            heads.insert(entity, hash);
+            heads.insert(link.entity.into_owned(), hash.into_owned());
         }
     }
     Ok(heads)

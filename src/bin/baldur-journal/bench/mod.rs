@@ -29,6 +29,8 @@ mod read;
 mod report;
 #[cfg(feature = "sqlite-peer")]
 mod sqlite;
+#[cfg(feature = "sqlite-peer")]
+mod sqlite_table;
 
 use self::append::bench_append;
 use self::fold::{bench_fold, bench_stats};

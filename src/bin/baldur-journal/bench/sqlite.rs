@@ -8,39 +8,14 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 
 use super::read::{CONTEXT_ENTRY, QueryCase, WINDOW_MS, event_time, window_start};
+use super::sqlite_table::{
+    SQLITE_COLUMNS, SQLITE_INSERT, SQLITE_REGION_INDEX, SQLITE_SCHEMA, sqlite_timestamp,
+};
 use super::*;
-
-const SCHEMA: &str = "
-CREATE TABLE baldur_event_journal (
-    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_type VARCHAR(256) NOT NULL,
-    source VARCHAR(256) NOT NULL,
-    service_name VARCHAR(256) NOT NULL,
-    region VARCHAR(128) NOT NULL DEFAULT '',
-    tier_id VARCHAR(128) NOT NULL DEFAULT '',
-    timestamp TEXT NOT NULL,
-    context TEXT NOT NULL
-);
-CREATE INDEX idx_baldur_event_journal_event_type ON baldur_event_journal (event_type);
-CREATE INDEX idx_baldur_event_journal_service_name ON baldur_event_journal (service_name);
-CREATE INDEX idx_baldur_event_journal_timestamp ON baldur_event_journal (timestamp);
-CREATE INDEX idx_bench_region ON baldur_event_journal (region);
-";
-
-const COLUMNS: &str =
-    "sequence, event_type, source, service_name, region, tier_id, timestamp, context";
 
 /// A SQLite database holding the bench's records.
 pub struct Peer {
     conn: Connection,
-}
-
-/// The timestamp as the reference's SQLite driver stores it
-/// (`2025-01-01 00:00:00+00:00`, microseconds when present).
-fn sqlite_timestamp(ts: Timestamp) -> String {
-    let nanos = ts.as_unix_nanos();
-    let text = Timestamp::from_unix_nanos(nanos - nanos.rem_euclid(1000)).to_string();
-    format!("{}+00:00", text.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 impl Peer {
@@ -50,17 +25,14 @@ impl Peer {
         let mut conn = Connection::open(path).context("cannot create the SQLite peer")?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        conn.execute_batch(SQLITE_REGION_INDEX)?;
         let mut i = 0;
         while i < bench.events {
             let end = (i + 10_000).min(bench.events);
             let tx = conn.transaction()?;
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO baldur_event_journal \
-                     (event_type, source, service_name, region, tier_id, timestamp, context) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
+                let mut insert = tx.prepare_cached(SQLITE_INSERT)?;
                 for n in i..end {
                     let e = record(n, bench.record.record_bytes)?;
                     insert.execute(params![
@@ -112,7 +84,7 @@ impl Peer {
         let params = rusqlite::params_from_iter(values.iter());
         let count_sql = format!("SELECT COUNT(*) FROM baldur_event_journal WHERE {condition}");
         let select_sql = format!(
-            "SELECT {COLUMNS} FROM baldur_event_journal WHERE {condition} \
+            "SELECT {SQLITE_COLUMNS} FROM baldur_event_journal WHERE {condition} \
              ORDER BY sequence LIMIT 1000"
         );
         let count = || -> Result<u64> {

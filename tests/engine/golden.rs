@@ -7,7 +7,7 @@
 //! The fixture is made by the ignored test `regenerate_golden_v1`:
 //!
 //! ```text
-//! cargo test --test golden -- --ignored regenerate
+//! cargo test --test engine -- --ignored golden::regenerate
 //! ```
 //!
 //! Regenerate only on purpose: the point of the files is that they are old.
@@ -278,7 +278,7 @@ fn load_expected() -> Vec<JournalEntry> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "cannot read {}: {e} (the fixture is made by \
-             `cargo test --test golden -- --ignored regenerate`)",
+             `cargo test --test engine -- --ignored golden::regenerate`)",
             path.display()
         )
     });
@@ -505,7 +505,7 @@ fn golden_v1_opens_read_only_and_as_a_writer() {
     assert!(
         golden_entries().exists(),
         "no golden files under {GOLDEN} (made by \
-         `cargo test --test golden -- --ignored regenerate`)"
+         `cargo test --test engine -- --ignored golden::regenerate`)"
     );
     // Exactly the files of a closed journal: no LOCK or head left behind,
     // an index for each sealed segment.

@@ -9,7 +9,7 @@
 //! (`../shared/reference/vectors/journal`):
 //!
 //! ```text
-//! cargo test --test fuzz_corpora -- --ignored regenerate
+//! cargo test --test engine -- --ignored fuzz_corpora::regenerate
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -117,7 +117,7 @@ fn every_fuzz_target_has_its_corpora_here() {
             let name = path.file_stem().unwrap().to_str().unwrap().to_string();
             assert!(
                 known.contains(&name.as_str()),
-                "fuzz/{kind}/{name} has no test in tests/fuzz_corpora.rs"
+                "fuzz/{kind}/{name} has no test in tests/engine/fuzz_corpora.rs"
             );
         }
     }

@@ -86,7 +86,8 @@ fn child(dir: &std::path::Path, mode: &str) -> std::process::Child {
         .args([
             "--ignored",
             "--exact",
-            "child_process",
+            // This module's test, by its name in the engine binary.
+            "crash_kill::child_process",
             "--nocapture",
             "--test-threads=1",
         ])
