@@ -27,6 +27,7 @@ variants=(
   "break-ignore-synced-end|cli|cli_verify::synced_records_cut_or_zeroed_in_the_active_segment_are_damage|-"
   "break-ignore-synced-end|cli|salvage::synced_records_cut_from_the_active_segment_are_a_hole|-"
   "break-trust-index-sequence|cli|recovery_damage::a_forged_index_never_gives_a_wrong_answer_through_the_binary|-"
+  "break-wrong-block-summary|engine|block_summaries::queries_and_counts_through_block_summaries_answer_like_a_scan|-"
   "break-chain-text-search|cli|cli_verify::an_escaped_chain_key_and_a_one_byte_edit_fail_verify_and_audit_alike|-"
   "break-chain-text-search|cli|cli_verify::an_edited_event_type_fails_verify_and_audit|-"
   "break-chain-text-search|audit_chain|forgeries_fail_the_one_pass_verifier_and_the_trail_alike|-"

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// Magic bytes that open every segment `.log` file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"BJLOG\0\0\x01";
 /// The newest format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Length of the segment header; the first frame starts here.
 pub const SEGMENT_HEADER_LEN: usize = 64;
 /// Length of the frame header: body length and CRC.
@@ -498,14 +498,57 @@ pub fn body_len(bodies: &[u8]) -> usize {
             .sum::<usize>()
 }
 
-/// The event time and event type of an encoded body (made by
-/// [`encode_body`] from valid strings).
+/// The fields of a record that index summaries keep (docs/FORMAT.md,
+/// "Index"): the sequence, both times, and the three fields queries test
+/// for equality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryKeys<'a> {
+    /// The record's sequence.
+    pub sequence: u64,
+    /// Event time, UTC nanoseconds.
+    pub timestamp_ns: i64,
+    /// Append time, UTC nanoseconds.
+    pub appended_ns: i64,
+    /// Event name.
+    pub event_type: &'a str,
+    /// Service concerned.
+    pub service_name: &'a str,
+    /// Region label.
+    pub region: &'a str,
+}
+
+impl<'a> From<&EntryRef<'a>> for SummaryKeys<'a> {
+    fn from(record: &EntryRef<'a>) -> Self {
+        SummaryKeys {
+            sequence: record.sequence,
+            timestamp_ns: record.timestamp.as_unix_nanos(),
+            appended_ns: record.appended_at.as_unix_nanos(),
+            event_type: record.event_type,
+            service_name: record.service_name,
+            region: record.region,
+        }
+    }
+}
+
+/// The summary keys of an encoded body (made by [`encode_body`] from valid
+/// strings, then patched).
 #[must_use]
-pub fn body_time_and_type(body: &[u8]) -> (Timestamp, &str) {
-    let len = u32_at(body, 32) as usize;
-    let ts = Timestamp::from_unix_nanos(u64_at(body, 8) as i64);
-    // The bytes came from a `String` a moment ago; a failure is our bug.
-    let event_type = std::str::from_utf8(&body[BODY_FIXED_LEN..BODY_FIXED_LEN + len])
-        .expect("encoded event type is UTF-8");
-    (ts, event_type)
+pub fn body_keys(body: &[u8]) -> SummaryKeys<'_> {
+    let type_len = u32_at(body, 32) as usize;
+    let source_len = u32_at(body, 36) as usize;
+    let service_len = u32_at(body, 40) as usize;
+    let region_len = u32_at(body, 44) as usize;
+    // The bytes came from `String`s a moment ago; a failure is our bug.
+    let text = |from: usize, len: usize| {
+        std::str::from_utf8(&body[from..from + len]).expect("encoded field is UTF-8")
+    };
+    let service_at = BODY_FIXED_LEN + type_len + source_len;
+    SummaryKeys {
+        sequence: u64_at(body, 0),
+        timestamp_ns: u64_at(body, 8) as i64,
+        appended_ns: u64_at(body, 16) as i64,
+        event_type: text(BODY_FIXED_LEN, type_len),
+        service_name: text(service_at, service_len),
+        region: text(service_at + service_len, region_len),
+    }
 }

@@ -255,8 +255,8 @@ fn record_properties(data: &[u8]) -> CheckResult {
             if codec::body_len(body) != body.len() {
                 return Err("body_len disagrees with the frame length".into());
             }
-            if codec::body_time_and_type(body) != (record.timestamp, record.event_type) {
-                return Err("body_time_and_type disagrees with the decoded record".into());
+            if codec::body_keys(body) != codec::SummaryKeys::from(&record) {
+                return Err("body_keys disagrees with the decoded record".into());
             }
         }
         Ok((Frame::Footer(footer), len)) => {
@@ -715,7 +715,7 @@ fn seal_segment(log: &[u8], base: u64, previous_digest: [u8; 32]) -> Option<(Vec
     let mut position = SEGMENT_HEADER_LEN;
     while let Ok((Frame::Record(record), len)) = codec::read_frame(&log[position..], BODY_LEN_MAX) {
         summary.add(&record);
-        index.note(record.sequence, position as u64);
+        index.note_record(&record, position as u64);
         position += len;
     }
     let mut hasher = Sha256::new();

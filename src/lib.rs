@@ -43,6 +43,7 @@
         feature = "break-prealloc-over-unsynced",
         feature = "break-ignore-synced-end",
         feature = "break-trust-index-sequence",
+        feature = "break-wrong-block-summary",
         feature = "break-chain-text-search",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",

@@ -25,7 +25,7 @@ use baldur_test_support::seam;
 
 use std::path::Path;
 
-use baldur_journal::disk::verify;
+use baldur_journal::disk::{SealedIndex, verify};
 use baldur_journal::{DiskJournal, EventJournal};
 use common::{Rng, entry, strip};
 use crash_common::{Op, Recorder, env_u64, for_each_crash_state};
@@ -105,6 +105,99 @@ fn every_crash_point_keeps_every_acknowledged_entry() {
     let checked = for_each_crash_state(&ops, points, base_seed, check_state);
     println!(
         "crash points checked: {checked} over {} recorded operations",
+        ops.len()
+    );
+}
+
+/// A journal whose sealed segments have version-1 indexes (as an older
+/// build left them, all durable), then a writer's open that rewrites them
+/// as version 2 and appends: every crash point, during the rewrite too,
+/// opens with every acknowledged entry, and `verify` agrees with whichever
+/// indexes it finds. Only the second open is recorded; the starting state
+/// enters the log as durable files.
+fn record_upgrade_workload() -> Vec<Op> {
+    let live = tempfile::tempdir().unwrap();
+    let journal = DiskJournal::builder(live.path())
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let first: Vec<_> = (1..=1500).map(entry).collect();
+    journal.append_batch(&first).unwrap();
+    journal.close().unwrap();
+    let recorder = Recorder::default();
+    let mut files: Vec<_> = std::fs::read_dir(live.path())
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .collect();
+    files.sort();
+    let mut rewritten = 0;
+    for path in files {
+        let mut bytes = std::fs::read(&path).unwrap();
+        if path.extension().is_some_and(|x| x == "idx") {
+            let index = SealedIndex::decode(&bytes, &path).unwrap();
+            let old = SealedIndex {
+                summary: index.summary.as_version_1(),
+                index: index.index.as_version_1(),
+                ..index
+            };
+            bytes = old.encode();
+            std::fs::write(&path, &bytes).unwrap();
+            rewritten += 1;
+        }
+        let name = crash_common::name_of(&path);
+        recorder.push(Op::Create { name: name.clone() });
+        recorder.push(Op::Write {
+            name: name.clone(),
+            offset: 0,
+            data: bytes,
+        });
+        recorder.push(Op::SyncFile { name });
+    }
+    recorder.push(Op::SyncDir);
+    recorder.push(Op::Ack { sequence: 1500 });
+    assert!(rewritten >= 2, "{rewritten} sealed segments");
+    let journal = DiskJournal::builder(live.path())
+        .storage(seam::seam(recorder.clone()))
+        .open()
+        .unwrap();
+    assert_eq!(journal.recovery_report().upgraded_indexes.len(), rewritten);
+    let more: Vec<_> = (1501..=1600).map(entry).collect();
+    for sequence in journal.append_batch(&more).unwrap() {
+        recorder.push(Op::Ack { sequence });
+    }
+    journal.close().unwrap();
+    recorder.ops.lock().unwrap().clone()
+}
+
+#[test]
+fn crash_points_while_upgrading_version_1_indexes_keep_every_entry() {
+    let points = env_u64("BALDUR_CRASH_POINTS", 1500) / 5;
+    let base_seed = env_u64("BALDUR_CRASH_SEED", 0x0c0ffee);
+    let ops = record_upgrade_workload();
+    let renames = ops
+        .iter()
+        .filter(|op| matches!(op, Op::Rename { to, .. } if to.ends_with(".idx")))
+        .count();
+    assert!(renames >= 2, "{renames} index renames");
+    assert!(
+        ops.len() as u64 <= points,
+        "every prefix of the {} operations is a crash point",
+        ops.len()
+    );
+    // Prefixes that end before the starting state is whole (its files
+    // and then the acknowledgement of its 1,500 entries) are not states
+    // the upgrade can leave: only the rest are checked.
+    let mut upgrade_states = 0;
+    let checked = for_each_crash_state(&ops, points, base_seed, |dir, acked, context| {
+        if acked >= 1500 {
+            upgrade_states += 1;
+            check_state(dir, acked, context);
+        }
+    });
+    assert!(upgrade_states > 0);
+    println!(
+        "crash points checked: {upgrade_states} of {checked} after the starting state, over {} \
+         recorded operations",
         ops.len()
     );
 }

@@ -5,23 +5,71 @@
 //! (sequence and time bounds, event types with counts) so queries and
 //! counts skip or answer whole segments.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::codec::{FORMAT_VERSION, Footer};
+use crate::codec::{FORMAT_VERSION, Footer, SummaryKeys};
 use crate::codec::{u32_at, u64_at};
-use crate::entry::{EntryRef, Timestamp};
+use crate::entry::EntryRef;
 use crate::error::{Error, Result};
 
-/// Log bytes between two index entries.
+/// Log bytes between two index entries: each entry starts a block, and
+/// each block has its summary.
 pub const INDEX_INTERVAL_BYTES: u64 = 4096;
 /// Magic of an index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"BJIDX\0\0\x01";
 /// Length of the fixed part of an index file.
 pub const INDEX_FIXED_LEN: usize = 160;
-/// Most distinct event types one segment's summary records; past that the
-/// summary marks itself incomplete and queries scan the segment.
-pub const SUMMARY_EVENT_TYPES_MAX: usize = 4096;
+/// The first index version with block summaries and service and region
+/// tables.
+pub const INDEX_BLOCKS_VERSION: u32 = 2;
+/// Most distinct values of one field (event type, service or region) one
+/// segment's summary records; past that the field's table is marked
+/// incomplete and neither the segment nor its blocks are skipped or
+/// counted by that field.
+pub const SUMMARY_VALUES_MAX: usize = 4096;
+/// The event-type bound, by its older name.
+pub const SUMMARY_EVENT_TYPES_MAX: usize = SUMMARY_VALUES_MAX;
+/// Length of a block summary's fixed part in an index file.
+pub const BLOCK_FIXED_LEN: usize = 4 + 4 * 8 + 3 * 4;
+
+const _: () = assert!(FORMAT_VERSION >= INDEX_BLOCKS_VERSION);
+
+/// The fields summaries count values of, in their order in an index file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// `event_type`.
+    EventType = 0,
+    /// `service_name`.
+    ServiceName = 1,
+    /// `region`.
+    Region = 2,
+}
+
+impl Field {
+    /// The three fields in file order.
+    pub const ALL: [Field; 3] = [Field::EventType, Field::ServiceName, Field::Region];
+
+    /// The field's value in a record.
+    #[must_use]
+    pub fn of<'a>(self, keys: &SummaryKeys<'a>) -> &'a str {
+        match self {
+            Field::EventType => keys.event_type,
+            Field::ServiceName => keys.service_name,
+            Field::Region => keys.region,
+        }
+    }
+
+    /// The field's name in messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::EventType => "event type",
+            Field::ServiceName => "service",
+            Field::Region => "region",
+        }
+    }
+}
 
 /// One sparse index entry: a record's sequence and its frame's offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,8 +80,12 @@ pub struct IndexEntry {
     pub position: u64,
 }
 
+/// Values of one field with their counts; `None` when there are more
+/// than [`SUMMARY_VALUES_MAX`] distinct ones.
+pub type ValueCounts = Option<BTreeMap<String, u64>>;
+
 /// What is known of a segment's records without reading them.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     /// Records in the segment.
     pub record_count: u64,
@@ -45,9 +97,38 @@ pub struct Summary {
     pub min_timestamp_ns: i64,
     /// Latest event time (`i64::MIN` when empty).
     pub max_timestamp_ns: i64,
+    /// Earliest append time (`i64::MAX` when empty, `i64::MIN` when
+    /// unknown: a version-1 index does not record it).
+    pub min_appended_ns: i64,
+    /// Latest append time (`i64::MIN` when empty, `i64::MAX` when unknown).
+    pub max_appended_ns: i64,
     /// Event types present with their counts; `None` when the segment has
-    /// more than [`SUMMARY_EVENT_TYPES_MAX`] distinct types.
-    pub event_types: Option<BTreeMap<String, u64>>,
+    /// more than [`SUMMARY_VALUES_MAX`] distinct types.
+    pub event_types: ValueCounts,
+    /// Services present with their counts (`None`: too many, or a
+    /// version-1 index, which does not record them).
+    pub services: ValueCounts,
+    /// Regions present with their counts (as `services`).
+    pub regions: ValueCounts,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// Counts one value into a field's counts, giving up past the bound.
+fn count_value(counts: &mut ValueCounts, value: &str) {
+    if let Some(map) = counts {
+        if let Some(count) = map.get_mut(value) {
+            *count += 1;
+        } else if map.len() < SUMMARY_VALUES_MAX {
+            map.insert(value.to_string(), 1);
+        } else {
+            *counts = None;
+        }
+    }
 }
 
 impl Summary {
@@ -60,54 +141,396 @@ impl Summary {
             last_sequence: 0,
             min_timestamp_ns: i64::MAX,
             max_timestamp_ns: i64::MIN,
+            min_appended_ns: i64::MAX,
+            max_appended_ns: i64::MIN,
             event_types: Some(BTreeMap::new()),
+            services: Some(BTreeMap::new()),
+            regions: Some(BTreeMap::new()),
         }
     }
 
     /// Adds one record.
     pub fn add(&mut self, record: &EntryRef<'_>) {
-        self.add_parts(record.sequence, record.timestamp, record.event_type);
+        self.add_keys(&SummaryKeys::from(record));
     }
 
     /// Adds one record by the fields a summary keeps (the writer has them
     /// from the encoded body, without decoding the record).
-    pub fn add_parts(&mut self, sequence: u64, timestamp: Timestamp, event_type: &str) {
+    pub fn add_keys(&mut self, keys: &SummaryKeys<'_>) {
         if self.record_count == 0 {
-            self.first_sequence = sequence;
+            self.first_sequence = keys.sequence;
         }
         self.record_count += 1;
-        self.last_sequence = sequence;
-        let ts = timestamp.as_unix_nanos();
-        self.min_timestamp_ns = self.min_timestamp_ns.min(ts);
-        self.max_timestamp_ns = self.max_timestamp_ns.max(ts);
-        if let Some(types) = &mut self.event_types {
-            if let Some(count) = types.get_mut(event_type) {
-                *count += 1;
-            } else if types.len() < SUMMARY_EVENT_TYPES_MAX {
-                types.insert(event_type.to_string(), 1);
-            } else {
-                self.event_types = None;
-            }
+        self.last_sequence = keys.sequence;
+        self.min_timestamp_ns = self.min_timestamp_ns.min(keys.timestamp_ns);
+        self.max_timestamp_ns = self.max_timestamp_ns.max(keys.timestamp_ns);
+        self.min_appended_ns = self.min_appended_ns.min(keys.appended_ns);
+        self.max_appended_ns = self.max_appended_ns.max(keys.appended_ns);
+        count_value(&mut self.event_types, keys.event_type);
+        count_value(&mut self.services, keys.service_name);
+        count_value(&mut self.regions, keys.region);
+    }
+
+    /// A field's value counts.
+    #[must_use]
+    pub fn counts(&self, field: Field) -> &ValueCounts {
+        match field {
+            Field::EventType => &self.event_types,
+            Field::ServiceName => &self.services,
+            Field::Region => &self.regions,
+        }
+    }
+
+    /// What a version-1 index records of this summary: no services,
+    /// regions or append times.
+    #[must_use]
+    pub fn as_version_1(&self) -> Summary {
+        Summary {
+            min_appended_ns: i64::MIN,
+            max_appended_ns: i64::MAX,
+            services: None,
+            regions: None,
+            ..self.clone()
         }
     }
 }
 
-/// The sparse index under construction or loaded.
+/// The summary of one block: the records from one index entry up to the
+/// next (about [`INDEX_INTERVAL_BYTES`] of log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockSummary {
+    /// Records in the block (at least one).
+    pub record_count: u32,
+    /// Earliest event time.
+    pub min_timestamp_ns: i64,
+    /// Latest event time.
+    pub max_timestamp_ns: i64,
+    /// Earliest append time.
+    pub min_appended_ns: i64,
+    /// Latest append time.
+    pub max_appended_ns: i64,
+    /// Per [`Field`]: the values present, as ids into the segment's
+    /// dictionary of that field, with their counts, ascending by id.
+    /// Empty when the field's dictionary is incomplete.
+    pub values: [Vec<(u32, u32)>; 3],
+}
+
+impl BlockSummary {
+    fn new() -> Self {
+        BlockSummary {
+            record_count: 0,
+            min_timestamp_ns: i64::MAX,
+            max_timestamp_ns: i64::MIN,
+            min_appended_ns: i64::MAX,
+            max_appended_ns: i64::MIN,
+            values: [Vec::new(), Vec::new(), Vec::new()],
+        }
+    }
+
+    /// The count of value `id` of `field` in the block (0 when absent).
+    #[must_use]
+    pub fn count_of(&self, field: Field, id: u32) -> u32 {
+        let values = &self.values[field as usize];
+        values
+            .binary_search_by_key(&id, |&(v, _)| v)
+            .map_or(0, |at| values[at].1)
+    }
+}
+
+/// The distinct values of one field in a segment, each with its id.
+#[derive(Clone, Debug)]
+pub struct Dictionary {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    complete: bool,
+}
+
+impl Default for Dictionary {
+    fn default() -> Self {
+        Dictionary {
+            names: Vec::new(),
+            ids: HashMap::new(),
+            complete: true,
+        }
+    }
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        self.complete == other.complete && self.names == other.names
+    }
+}
+
+impl Eq for Dictionary {}
+
+impl Dictionary {
+    /// The id of `name`, if present.
+    pub fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// Whether every value of the segment has an id.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The names, by id.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn from_sorted(names: Vec<String>) -> Self {
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), u32::try_from(i).expect("at most 4096 values")))
+            .collect();
+        Dictionary {
+            names,
+            ids,
+            complete: true,
+        }
+    }
+
+    fn incomplete() -> Self {
+        Dictionary {
+            complete: false,
+            ..Dictionary::default()
+        }
+    }
+}
+
+/// The block summaries of a segment with their dictionaries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Blocks {
+    /// Per [`Field`], the segment's distinct values.
+    pub dictionaries: [Dictionary; 3],
+    /// One summary per index entry.
+    pub summaries: Vec<BlockSummary>,
+    /// Running bounds over the summaries, computed once when first asked
+    /// (only for blocks that no longer change: a sealed segment's).
+    bounds: BoundsCache,
+}
+
+/// Running time bounds over a segment's blocks: block `i`'s latest times
+/// are at most the maxima over blocks `..=i`, its earliest at least the
+/// minima over blocks `i..`. Both sequences are monotone, so the blocks a
+/// time window can touch form one run, found by binary search.
+#[derive(Clone, Debug)]
+pub struct BlockBounds {
+    prefix_max_timestamp_ns: Vec<i64>,
+    suffix_min_timestamp_ns: Vec<i64>,
+    prefix_max_appended_ns: Vec<i64>,
+    suffix_min_appended_ns: Vec<i64>,
+}
+
+impl BlockBounds {
+    fn of(summaries: &[BlockSummary]) -> Self {
+        let prefix = |value: fn(&BlockSummary) -> i64| {
+            let mut running = i64::MIN;
+            summaries
+                .iter()
+                .map(|b| {
+                    running = running.max(value(b));
+                    running
+                })
+                .collect::<Vec<_>>()
+        };
+        let suffix = |value: fn(&BlockSummary) -> i64| {
+            let mut running = i64::MAX;
+            let mut out: Vec<i64> = summaries
+                .iter()
+                .rev()
+                .map(|b| {
+                    running = running.min(value(b));
+                    running
+                })
+                .collect();
+            out.reverse();
+            out
+        };
+        BlockBounds {
+            prefix_max_timestamp_ns: prefix(|b| b.max_timestamp_ns),
+            suffix_min_timestamp_ns: suffix(|b| b.min_timestamp_ns),
+            prefix_max_appended_ns: prefix(|b| b.max_appended_ns),
+            suffix_min_appended_ns: suffix(|b| b.min_appended_ns),
+        }
+    }
+
+    /// The blocks `lo..hi` outside which no block can hold an event time
+    /// in `[start, end)` and an append time in `[since, until)`.
+    pub fn candidates(
+        &self,
+        start: Option<i64>,
+        end: Option<i64>,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> (usize, usize) {
+        let mut lo = 0;
+        let mut hi = self.prefix_max_timestamp_ns.len();
+        if let Some(start) = start {
+            lo = lo.max(self.prefix_max_timestamp_ns.partition_point(|&m| m < start));
+        }
+        if let Some(since) = since {
+            lo = lo.max(self.prefix_max_appended_ns.partition_point(|&m| m < since));
+        }
+        if let Some(end) = end {
+            hi = hi.min(self.suffix_min_timestamp_ns.partition_point(|&m| m < end));
+        }
+        if let Some(until) = until {
+            hi = hi.min(self.suffix_min_appended_ns.partition_point(|&m| m < until));
+        }
+        (lo, hi.max(lo))
+    }
+}
+
+/// [`Blocks`]' cache of its [`BlockBounds`]: derived, so never part of
+/// equality.
+#[derive(Clone, Debug, Default)]
+struct BoundsCache(std::sync::OnceLock<BlockBounds>);
+
+impl PartialEq for BoundsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for BoundsCache {}
+
+impl Blocks {
+    /// The running bounds of the blocks, computed on the first call: only
+    /// for blocks that no longer change (a sealed segment's).
+    pub fn sealed_bounds(&self) -> &BlockBounds {
+        self.bounds
+            .0
+            .get_or_init(|| BlockBounds::of(&self.summaries))
+    }
+
+    fn add(&mut self, keys: &SummaryKeys<'_>) {
+        let mut ids = [None; 3];
+        for field in Field::ALL {
+            let f = field as usize;
+            let dictionary = &mut self.dictionaries[f];
+            if !dictionary.complete {
+                continue;
+            }
+            let value = field.of(keys);
+            let id = match dictionary.ids.get(value) {
+                Some(&id) => id,
+                None if dictionary.names.len() < SUMMARY_VALUES_MAX => {
+                    let id = u32::try_from(dictionary.names.len()).expect("at most 4096 values");
+                    dictionary.names.push(value.to_string());
+                    dictionary.ids.insert(value.to_string(), id);
+                    id
+                }
+                None => {
+                    *dictionary = Dictionary::incomplete();
+                    for block in &mut self.summaries {
+                        block.values[f] = Vec::new();
+                    }
+                    continue;
+                }
+            };
+            ids[f] = Some(id);
+        }
+        let block = self.summaries.last_mut().expect("a block was started");
+        block.record_count += 1;
+        block.min_timestamp_ns = block.min_timestamp_ns.min(keys.timestamp_ns);
+        block.max_timestamp_ns = block.max_timestamp_ns.max(keys.timestamp_ns);
+        block.min_appended_ns = block.min_appended_ns.min(keys.appended_ns);
+        block.max_appended_ns = block.max_appended_ns.max(keys.appended_ns);
+        for (f, id) in ids.iter().enumerate() {
+            let Some(id) = *id else { continue };
+            let values = &mut block.values[f];
+            match values.binary_search_by_key(&id, |&(v, _)| v) {
+                Ok(at) => values[at].1 += 1,
+                Err(at) => values.insert(at, (id, 1)),
+            }
+        }
+    }
+
+    /// The same blocks with every dictionary sorted by name (ids are then
+    /// ranks in name order, as an index file stores them).
+    pub fn canonical(&self) -> Blocks {
+        let mut dictionaries: [Dictionary; 3] = Default::default();
+        let mut remap: [Vec<u32>; 3] = Default::default();
+        for f in 0..3 {
+            let old = &self.dictionaries[f];
+            if !old.complete {
+                dictionaries[f] = Dictionary::incomplete();
+                continue;
+            }
+            let mut sorted = old.names.clone();
+            sorted.sort_unstable();
+            let fresh = Dictionary::from_sorted(sorted);
+            remap[f] = old.names.iter().map(|n| fresh.ids[n]).collect();
+            dictionaries[f] = fresh;
+        }
+        let summaries = self
+            .summaries
+            .iter()
+            .map(|block| {
+                let mut block = block.clone();
+                for (f, values) in block.values.iter_mut().enumerate() {
+                    for (id, _) in values.iter_mut() {
+                        *id = remap[f][*id as usize];
+                    }
+                    values.sort_unstable();
+                }
+                block
+            })
+            .collect();
+        Blocks {
+            dictionaries,
+            summaries,
+            bounds: BoundsCache::default(),
+        }
+    }
+}
+
+/// The sparse index under construction or loaded, with its blocks'
+/// summaries (none for a version-1 index).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SparseIndex {
     entries: Vec<IndexEntry>,
+    blocks: Option<Blocks>,
+}
+
+impl Default for SparseIndex {
+    fn default() -> Self {
+        SparseIndex {
+            entries: Vec::new(),
+            blocks: Some(Blocks::default()),
+        }
+    }
 }
 
 impl SparseIndex {
-    /// Notes a record at `position`; keeps it when it starts a new interval.
-    pub fn note(&mut self, sequence: u64, position: u64) {
+    /// Notes a record at `position`: it starts a new entry (and block) when
+    /// it is the first record or at least [`INDEX_INTERVAL_BYTES`] past the
+    /// last entry; its block's summary counts it.
+    pub fn note(&mut self, keys: &SummaryKeys<'_>, position: u64) {
         let due = match self.entries.last() {
             None => true,
             Some(last) => position >= last.position + INDEX_INTERVAL_BYTES,
         };
         if due {
-            self.entries.push(IndexEntry { sequence, position });
+            self.entries.push(IndexEntry {
+                sequence: keys.sequence,
+                position,
+            });
+            if let Some(blocks) = &mut self.blocks {
+                blocks.summaries.push(BlockSummary::new());
+            }
         }
+        if let Some(blocks) = &mut self.blocks {
+            blocks.add(keys);
+        }
+    }
+
+    /// Notes a record read from the log (see [`SparseIndex::note`]).
+    pub fn note_record(&mut self, record: &EntryRef<'_>, position: u64) {
+        self.note(&SummaryKeys::from(record), position);
     }
 
     /// Where to start scanning for the first record with sequence `>=
@@ -131,6 +554,36 @@ impl SparseIndex {
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }
+
+    /// The block summaries (`None` for a version-1 index).
+    pub fn blocks(&self) -> Option<&Blocks> {
+        self.blocks.as_ref()
+    }
+
+    /// The same index with canonical block dictionaries.
+    pub fn canonical(&self) -> SparseIndex {
+        SparseIndex {
+            entries: self.entries.clone(),
+            blocks: self.blocks.as_ref().map(Blocks::canonical),
+        }
+    }
+
+    /// The same entries with other block summaries (for tests that forge
+    /// an index).
+    pub fn with_blocks(&self, blocks: Blocks) -> SparseIndex {
+        SparseIndex {
+            entries: self.entries.clone(),
+            blocks: Some(blocks),
+        }
+    }
+
+    /// What a version-1 index records of this one: no blocks.
+    pub fn as_version_1(&self) -> SparseIndex {
+        SparseIndex {
+            entries: self.entries.clone(),
+            blocks: None,
+        }
+    }
 }
 
 /// A sealed segment's index file contents.
@@ -148,14 +601,107 @@ pub struct SealedIndex {
     pub footer: Footer,
 }
 
+/// Writes a field's value table: count, then (length, name, count) each.
+fn put_table(out: &mut Vec<u8>, counts: &ValueCounts) {
+    let map = counts.as_ref();
+    let len =
+        u32::try_from(map.map_or(0, BTreeMap::len)).expect("a table holds at most 4096 values");
+    out.extend_from_slice(&len.to_le_bytes());
+    for (name, count) in map.into_iter().flatten() {
+        let name_len = u32::try_from(name.len()).expect("a name is shorter than a body");
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&count.to_le_bytes());
+    }
+}
+
+/// Reads an index file's bytes in order, every read bounds-checked.
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn bad(&self, offset: usize, reason: &str) -> Error {
+        Error::corruption(self.path, offset as u64, reason)
+    }
+
+    fn need(&self, len: usize, what: &str) -> Result<()> {
+        if self.body.len() - self.at < len {
+            return Err(self.bad(self.at, &format!("{what} runs past the end")));
+        }
+        Ok(())
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        self.need(4, what)?;
+        let value = u32_at(self.body, self.at);
+        self.at += 4;
+        Ok(value)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        self.need(8, what)?;
+        let value = u64_at(self.body, self.at);
+        self.at += 8;
+        Ok(value)
+    }
+
+    /// A table of `count` (name, count) pairs, names strictly ascending.
+    fn table(&mut self, count: usize, field: Field) -> Result<BTreeMap<String, u64>> {
+        let what = format!("{} table", field.name());
+        let mut map = BTreeMap::new();
+        let mut previous: Option<&str> = None;
+        for _ in 0..count {
+            let len = self.u32(&what)? as usize;
+            self.need(len, &what)?;
+            let name = std::str::from_utf8(&self.body[self.at..self.at + len])
+                .map_err(|_| self.bad(self.at, &format!("{} is not UTF-8", field.name())))?;
+            if previous.is_some_and(|p| name <= p) {
+                return Err(self.bad(
+                    self.at,
+                    &format!("{} table out of order or repeated", field.name()),
+                ));
+            }
+            previous = Some(name);
+            self.at += len;
+            let value = self.u64(&what)?;
+            if value == 0 {
+                return Err(self.bad(self.at - 8, &format!("{} counted 0 times", field.name())));
+            }
+            map.insert(name.to_string(), value);
+        }
+        Ok(map)
+    }
+}
+
+/// The flag bit saying a field's table is complete.
+fn complete_flag(field: Field) -> u32 {
+    0b10 << (field as u32)
+}
+
 impl SealedIndex {
-    /// The bytes of the `.idx` file.
+    /// The bytes of the `.idx` file (version [`FORMAT_VERSION`], or 1 when
+    /// the index has no block summaries).
     pub fn encode(&self) -> Vec<u8> {
         let s = &self.summary;
-        let mut out = Vec::with_capacity(INDEX_FIXED_LEN + self.index.entries.len() * 16 + 64);
+        let blocks = self.index.blocks.as_ref().map(Blocks::canonical);
+        let version: u32 = if blocks.is_some() { FORMAT_VERSION } else { 1 };
+        let mut out = Vec::with_capacity(INDEX_FIXED_LEN + self.index.entries.len() * 160 + 64);
         out.extend_from_slice(&INDEX_MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        let flags: u32 = if s.event_types.is_some() { 0b11 } else { 0b01 };
+        out.extend_from_slice(&version.to_le_bytes());
+        let mut flags: u32 = 1;
+        let fields: &[Field] = if blocks.is_some() {
+            &Field::ALL
+        } else {
+            &[Field::EventType]
+        };
+        for &field in fields {
+            if s.counts(field).is_some() {
+                flags |= complete_flag(field);
+            }
+        }
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&self.journal_id);
         out.extend_from_slice(&self.base_sequence.to_le_bytes());
@@ -185,6 +731,40 @@ impl SealedIndex {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&count.to_le_bytes());
         }
+        if let Some(blocks) = blocks {
+            put_table(&mut out, &s.services);
+            put_table(&mut out, &s.regions);
+            out.extend_from_slice(&s.min_appended_ns.to_le_bytes());
+            out.extend_from_slice(&s.max_appended_ns.to_le_bytes());
+            let block_count =
+                u32::try_from(blocks.summaries.len()).expect("blocks are index entries");
+            out.extend_from_slice(&block_count.to_le_bytes());
+            let count = blocks.summaries.len();
+            for (i, block) in blocks.summaries.iter().enumerate() {
+                let mut block = block.clone();
+                // Test-only break: a block claims a narrower event-time
+                // range than its records have (docs/RELIABILITY.md).
+                if cfg!(feature = "break-wrong-block-summary") && i > 0 && i + 1 < count {
+                    block.max_timestamp_ns = block.min_timestamp_ns;
+                }
+                out.extend_from_slice(&block.record_count.to_le_bytes());
+                out.extend_from_slice(&block.min_timestamp_ns.to_le_bytes());
+                out.extend_from_slice(&block.max_timestamp_ns.to_le_bytes());
+                out.extend_from_slice(&block.min_appended_ns.to_le_bytes());
+                out.extend_from_slice(&block.max_appended_ns.to_le_bytes());
+                for values in &block.values {
+                    let len =
+                        u32::try_from(values.len()).expect("a block holds at most 4096 values");
+                    out.extend_from_slice(&len.to_le_bytes());
+                }
+                for values in &block.values {
+                    for (id, n) in values {
+                        out.extend_from_slice(&id.to_le_bytes());
+                        out.extend_from_slice(&n.to_le_bytes());
+                    }
+                }
+            }
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -193,6 +773,12 @@ impl SealedIndex {
     /// Decodes and sanity-checks an index file. Any problem is an error
     /// naming the file and offset; the caller rebuilds from the `.log`.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<SealedIndex> {
+        Self::decode_with_offsets(bytes, path).map(|(index, _)| index)
+    }
+
+    /// [`SealedIndex::decode`], also giving each block summary's offset in
+    /// the file (empty for a version-1 index).
+    pub fn decode_with_offsets(bytes: &[u8], path: &Path) -> Result<(SealedIndex, Vec<u64>)> {
         let bad = |offset: usize, reason: &str| Error::corruption(path, offset as u64, reason);
         if bytes.len() < INDEX_FIXED_LEN + 4 {
             return Err(bad(0, "index file too short"));
@@ -222,13 +808,16 @@ impl SealedIndex {
         if version == 0 {
             return Err(bad(8, "format version 0 does not exist"));
         }
+        let with_blocks = version >= INDEX_BLOCKS_VERSION;
         let flags = u32_at(body, 12);
         if flags & 1 == 0 {
             return Err(bad(12, "index is not of a sealed segment"));
         }
-        if flags & !0b11 != 0 {
+        let known_flags = if with_blocks { 0b1111 } else { 0b11 };
+        if flags & !known_flags != 0 {
             return Err(bad(12, "unknown index flags"));
         }
+        let complete = |field: Field| flags & complete_flag(field) != 0;
         let mut journal_id = [0u8; 16];
         journal_id.copy_from_slice(&body[16..32]);
         let mut digest = [0u8; 32];
@@ -237,14 +826,7 @@ impl SealedIndex {
         previous_digest.copy_from_slice(&body[120..152]);
         let entry_count = u32_at(body, 152) as usize;
         let type_count = u32_at(body, 156) as usize;
-        let summary_base = Summary {
-            record_count: u64_at(body, 48),
-            first_sequence: u64_at(body, 56),
-            last_sequence: u64_at(body, 64),
-            min_timestamp_ns: u64_at(body, 72) as i64,
-            max_timestamp_ns: u64_at(body, 80) as i64,
-            event_types: None,
-        };
+        let record_count = u64_at(body, 48);
         let data_end = u64_at(body, 40);
         let mut at = INDEX_FIXED_LEN;
         let entries_len = entry_count
@@ -271,67 +853,196 @@ impl SealedIndex {
             entries.push(entry);
             at += 16;
         }
-        if flags & 0b10 == 0 && type_count != 0 {
+        if !complete(Field::EventType) && type_count != 0 {
             return Err(bad(156, "event types listed although flagged incomplete"));
         }
-        let mut event_types = BTreeMap::new();
-        let mut previous_name: Option<&str> = None;
-        for _ in 0..type_count {
-            if body.len() < at + 4 {
-                return Err(bad(at, "event type table runs past the end"));
-            }
-            let len = u32_at(body, at) as usize;
-            at += 4;
-            if body.len() < at + len + 8 {
-                return Err(bad(at, "event type table runs past the end"));
-            }
-            let name = std::str::from_utf8(&body[at..at + len])
-                .map_err(|_| bad(at, "event type is not UTF-8"))?;
-            if previous_name.is_some_and(|p| name <= p) {
-                return Err(bad(at, "event types out of order or repeated"));
-            }
-            previous_name = Some(name);
-            at += len;
-            event_types.insert(name.to_string(), u64_at(body, at));
-            at += 8;
-        }
-        if at != body.len() {
-            return Err(bad(at, "trailing bytes after the event type table"));
-        }
-        let summary = Summary {
-            event_types: if flags & 0b10 != 0 {
-                Some(event_types)
-            } else {
-                None
-            },
-            ..summary_base
+        let mut reader = Reader { body, at, path };
+        let event_types = reader.table(type_count, Field::EventType)?;
+        let mut summary = Summary {
+            record_count,
+            first_sequence: u64_at(body, 56),
+            last_sequence: u64_at(body, 64),
+            min_timestamp_ns: u64_at(body, 72) as i64,
+            max_timestamp_ns: u64_at(body, 80) as i64,
+            event_types: complete(Field::EventType).then_some(event_types),
+            ..Summary::empty().as_version_1()
         };
-        Ok(SealedIndex {
-            journal_id,
-            base_sequence: u64_at(body, 32),
-            footer: Footer {
-                record_count: summary.record_count,
-                first_sequence: summary.first_sequence,
-                last_sequence: summary.last_sequence,
-                data_end,
-                digest,
-                previous_digest,
+        let mut offsets = Vec::new();
+        let mut blocks = None;
+        if with_blocks {
+            let mut tables = Vec::new();
+            for field in [Field::ServiceName, Field::Region] {
+                let count_at = reader.at;
+                let count = reader.u32(&format!("{} table", field.name()))? as usize;
+                if !complete(field) && count != 0 {
+                    return Err(bad(
+                        count_at,
+                        &format!("{}s listed although flagged incomplete", field.name()),
+                    ));
+                }
+                tables.push(complete(field).then_some(reader.table(count, field)?));
+            }
+            summary.regions = tables.pop().expect("two tables");
+            summary.services = tables.pop().expect("two tables");
+            summary.min_appended_ns = reader.u64("append time bounds")? as i64;
+            summary.max_appended_ns = reader.u64("append time bounds")? as i64;
+            let count_at = reader.at;
+            let block_count = reader.u32("block count")? as usize;
+            if block_count != entry_count {
+                return Err(bad(count_at, "block count differs from the entry count"));
+            }
+            let decoded = decode_blocks(&mut reader, &summary, block_count, &mut offsets)?;
+            blocks = Some(decoded);
+        }
+        if reader.at != body.len() {
+            return Err(bad(reader.at, "trailing bytes after the index's tables"));
+        }
+        Ok((
+            SealedIndex {
+                journal_id,
+                base_sequence: u64_at(body, 32),
+                footer: Footer {
+                    record_count: summary.record_count,
+                    first_sequence: summary.first_sequence,
+                    last_sequence: summary.last_sequence,
+                    data_end,
+                    digest,
+                    previous_digest,
+                },
+                summary,
+                index: SparseIndex { entries, blocks },
             },
-            summary,
-            index: SparseIndex { entries },
-        })
+            offsets,
+        ))
     }
+}
+
+/// Reads `count` block summaries and checks them against each other and
+/// the segment's summary: counts add up, per value and in all, ids name
+/// values of the tables, and the time bounds agree.
+fn decode_blocks(
+    reader: &mut Reader<'_>,
+    summary: &Summary,
+    count: usize,
+    offsets: &mut Vec<u64>,
+) -> Result<Blocks> {
+    let tables: [&ValueCounts; 3] = [&summary.event_types, &summary.services, &summary.regions];
+    let mut dictionaries: [Dictionary; 3] = Default::default();
+    let mut sums: [Vec<u64>; 3] = Default::default();
+    for f in 0..3 {
+        dictionaries[f] = match tables[f] {
+            Some(map) => Dictionary::from_sorted(map.keys().cloned().collect()),
+            None => Dictionary::incomplete(),
+        };
+        sums[f] = vec![0; dictionaries[f].names.len()];
+    }
+    let mut summaries = Vec::with_capacity(count);
+    let mut records = 0u64;
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
+    let (mut min_app, mut max_app) = (i64::MAX, i64::MIN);
+    for _ in 0..count {
+        let start = reader.at;
+        offsets.push(start as u64);
+        reader.need(BLOCK_FIXED_LEN, "block summary")?;
+        let mut block = BlockSummary::new();
+        block.record_count = reader.u32("block summary")?;
+        block.min_timestamp_ns = reader.u64("block summary")? as i64;
+        block.max_timestamp_ns = reader.u64("block summary")? as i64;
+        block.min_appended_ns = reader.u64("block summary")? as i64;
+        block.max_appended_ns = reader.u64("block summary")? as i64;
+        if block.record_count == 0
+            || block.min_timestamp_ns > block.max_timestamp_ns
+            || block.min_appended_ns > block.max_appended_ns
+        {
+            return Err(reader.bad(start, "block summary with no records or reversed times"));
+        }
+        let lens = [
+            reader.u32("block summary")? as usize,
+            reader.u32("block summary")? as usize,
+            reader.u32("block summary")? as usize,
+        ];
+        for f in 0..3 {
+            let complete = dictionaries[f].complete;
+            if !complete && lens[f] != 0 {
+                return Err(reader.bad(start, "block lists values of an incomplete table"));
+            }
+            let mut values = Vec::with_capacity(lens[f].min(SUMMARY_VALUES_MAX));
+            let mut total = 0u64;
+            for _ in 0..lens[f] {
+                let value_at = reader.at;
+                let id = reader.u32("block summary")?;
+                let n = reader.u32("block summary")?;
+                let in_order = values.last().is_none_or(|&(previous, _)| id > previous);
+                if n == 0 || !in_order || id as usize >= sums[f].len() {
+                    return Err(reader.bad(value_at, "block value out of order or unknown"));
+                }
+                sums[f][id as usize] += u64::from(n);
+                total += u64::from(n);
+                values.push((id, n));
+            }
+            if complete && total != u64::from(block.record_count) {
+                return Err(reader.bad(start, "block value counts do not add up to its records"));
+            }
+            block.values[f] = values;
+        }
+        records += u64::from(block.record_count);
+        min_ts = min_ts.min(block.min_timestamp_ns);
+        max_ts = max_ts.max(block.max_timestamp_ns);
+        min_app = min_app.min(block.min_appended_ns);
+        max_app = max_app.max(block.max_appended_ns);
+        summaries.push(block);
+    }
+    let end = reader.at;
+    if records != summary.record_count {
+        return Err(reader.bad(end, "block record counts do not add up to the segment's"));
+    }
+    if (min_ts, max_ts) != (summary.min_timestamp_ns, summary.max_timestamp_ns)
+        || (min_app, max_app) != (summary.min_appended_ns, summary.max_appended_ns)
+    {
+        return Err(reader.bad(end, "block time bounds disagree with the segment's"));
+    }
+    for f in 0..3 {
+        if let Some(table) = tables[f]
+            && !table.values().zip(&sums[f]).all(|(a, b)| a == b)
+        {
+            return Err(reader.bad(end, "block value counts disagree with the segment's table"));
+        }
+    }
+    Ok(Blocks {
+        dictionaries,
+        summaries,
+        bounds: BoundsCache::default(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(
+        sequence: u64,
+        event_type: &'static str,
+        service: &'static str,
+        region: &'static str,
+    ) -> SummaryKeys<'static> {
+        SummaryKeys {
+            sequence,
+            timestamp_ns: sequence as i64 * 10,
+            appended_ns: sequence as i64 * 20,
+            event_type,
+            service_name: service,
+            region,
+        }
+    }
+
     #[test]
     fn seek_finds_the_last_entry_at_or_before_the_target() {
         let mut index = SparseIndex::default();
         for (i, seq) in [5u64, 9, 20, 1_000_000_000_000].iter().enumerate() {
-            index.note(*seq, 64 + i as u64 * INDEX_INTERVAL_BYTES);
+            index.note(
+                &keys(*seq, "a", "s", "r"),
+                64 + i as u64 * INDEX_INTERVAL_BYTES,
+            );
         }
         assert_eq!(index.seek(4), None);
         assert_eq!(index.seek(5), Some(64));
@@ -343,29 +1054,54 @@ mod tests {
     #[test]
     fn index_round_trips_and_rejects_damage() {
         let mut summary = Summary::empty();
-        summary.record_count = 2;
-        summary.first_sequence = 1;
-        summary.last_sequence = 2;
-        summary.event_types.as_mut().unwrap().insert("a".into(), 2);
         let mut index = SparseIndex::default();
-        index.note(1, 64);
+        let records = [
+            keys(1, "b", "s1", "r"),
+            keys(2, "a", "s2", "r"),
+            keys(3, "b", "s1", ""),
+            keys(4, "c", "s1", "r"),
+        ];
+        for (i, record) in records.iter().enumerate() {
+            summary.add_keys(record);
+            index.note(record, 64 + i as u64 * 3000);
+        }
+        assert_eq!(index.entries().len(), 2);
         let sealed = SealedIndex {
             journal_id: [3; 16],
             base_sequence: 1,
             summary,
             index,
             footer: Footer {
-                record_count: 2,
+                record_count: 4,
                 first_sequence: 1,
-                last_sequence: 2,
-                data_end: 300,
+                last_sequence: 4,
+                data_end: 12_000,
                 digest: [1; 32],
                 previous_digest: [0; 32],
             },
         };
         let bytes = sealed.encode();
         let path = Path::new("x.idx");
-        assert_eq!(SealedIndex::decode(&bytes, path).unwrap(), sealed);
+        let decoded = SealedIndex::decode(&bytes, path).unwrap();
+        assert_eq!(decoded.index, sealed.index.canonical());
+        assert_eq!(decoded.summary, sealed.summary);
+        assert_eq!(decoded.encode(), bytes);
+        // The canonical dictionaries are sorted: "b" was seen first.
+        let blocks = decoded.index.blocks().unwrap();
+        assert_eq!(blocks.dictionaries[0].names(), ["a", "b", "c"]);
+        assert_eq!(blocks.summaries[0].count_of(Field::EventType, 1), 1);
+        assert_eq!(blocks.summaries[1].count_of(Field::EventType, 1), 1);
+        assert_eq!(blocks.summaries[1].count_of(Field::EventType, 0), 0);
+        assert_eq!(blocks.summaries[1].count_of(Field::EventType, 2), 1);
+        // Without blocks it is a version-1 index, read back as one.
+        let old = SealedIndex {
+            summary: sealed.summary.as_version_1(),
+            index: sealed.index.as_version_1(),
+            ..sealed.clone()
+        };
+        let old_bytes = old.encode();
+        assert_eq!(u32_at(&old_bytes, 8), 1);
+        assert_eq!(SealedIndex::decode(&old_bytes, path).unwrap(), old);
         for i in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x40;

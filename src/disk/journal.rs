@@ -18,8 +18,9 @@ use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
 use crate::disk::recovery::RecoveryReport;
 use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
+use crate::disk::skip::Conditions;
 use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult};
+use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
 use crate::hex::hex;
@@ -49,6 +50,9 @@ pub struct DiskJournal {
     /// counts have read them: extended by what was appended since, so a
     /// count answered from summaries reads only new records.
     pub(super) active_summary: Mutex<Option<ActiveSummary>>,
+    /// Blocks queries and counts read, and passed by ([`ReadStats`]).
+    pub(super) blocks_read: AtomicU64,
+    pub(super) blocks_passed: AtomicU64,
     /// Times a follower reloaded the directory (a writer came or went):
     /// what was summarised may have been zeroed and written again.
     pub(super) reloads: AtomicU64,
@@ -293,6 +297,18 @@ impl DiskJournal {
         self.append_entries(std::slice::from_ref(entry), None, Some(timeout))
     }
 
+    /// Appends `entries` at sequences `first`, `first + 1`, ... in one
+    /// request, like that many [`EventJournal::append_at`] calls: when
+    /// every entry has an append time, the times are kept (an import, or
+    /// a bench with synthetic append times); otherwise all are stamped
+    /// now. `first` must be above the latest sequence.
+    pub fn append_batch_at(&self, first: u64, entries: &[JournalEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.append_entries(entries, Some(first), None).map(|_| ())
+    }
+
     /// Waits until `sequence` (and everything before it) is durable.
     pub fn wait_durable(&self, sequence: u64) -> Result<()> {
         if self.durable_sequence() >= sequence {
@@ -524,31 +540,43 @@ impl DiskJournal {
         Ok(())
     }
 
-    /// The number of records of `view` matching `query`: sealed segments
-    /// and the active one answer from their summaries when the filter has
-    /// only event types; the rest is read.
-    fn count_in(&self, view: &Arc<View>, query: &JournalQueryFilter) -> Result<u64> {
-        let summary_answers = !filter::needs_scan_beyond_types(query);
+    /// The number of records of `view` from sequence `first` on matching
+    /// `query` and `options`: whole segments whose summaries (the active
+    /// one's kept up to date in memory) can count their matches are
+    /// counted; in the others, blocks whose summaries can are counted and
+    /// the rest read, skipping what the summaries rule out.
+    fn count_in(
+        &self,
+        view: &Arc<View>,
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+        first: u64,
+    ) -> Result<u64> {
+        let conditions = Arc::new(Conditions::new(query, options));
         let mut total = 0u64;
-        for (i, segment) in view.segments.iter().enumerate() {
-            if summary_answers {
-                let counted = match segment.summary() {
-                    Some(summary) => summary_count(query, summary),
-                    None => self.with_active_summary(view, i, |s| summary_count(query, s))?,
-                };
-                if let Some(counted) = counted {
-                    total += counted;
-                    continue;
-                }
+        for i in view.segment_for(first)..view.segments.len() {
+            let segment = &view.segments[i];
+            if segment.base >= first
+                && let Some(counted) = self.segment_matches(view, i, &conditions)?
+            {
+                total += counted;
+                continue;
             }
-            let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
-                .segments(i, i + 1)
-                .skip_sealed(Self::skip_for(query));
+            let mut range =
+                RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, first)
+                    .segments(i, i + 1)
+                    .filtered(conditions.clone());
+            range.count_from_summaries();
             while let Some(record) = range.next_entry() {
-                if filter::matches(query, &record?) {
+                let record = record?;
+                if options.admits(record.sequence, record.appended_at)
+                    && filter::matches(query, &record)
+                {
                     total += 1;
                 }
             }
+            total += range.counted();
+            self.note_reads(&range);
         }
         Ok(total)
     }
@@ -597,25 +625,92 @@ impl DiskJournal {
         Ok(answer(summary))
     }
 
-    fn skip_for(query: &JournalQueryFilter) -> crate::disk::segment::SegmentSkip {
-        let start = query.start_time.map(|t| t.as_unix_nanos());
-        let end = query.end_time.map(|t| t.as_unix_nanos());
-        let types = query.event_types.clone();
-        Box::new(move |summary| {
-            if summary.record_count == 0 {
-                return true;
+    /// The matches of segment `i` of `view` when its summary (the active
+    /// one's kept up to date in memory) tells: 0 when it rules the
+    /// segment out, else its count when it can count.
+    fn segment_matches(
+        &self,
+        view: &Arc<View>,
+        i: usize,
+        conditions: &Conditions,
+    ) -> Result<Option<u64>> {
+        let decide = |s: &crate::disk::index::Summary| {
+            if conditions.skips_segment(s) {
+                Some(0)
+            } else {
+                conditions.segment_count(s)
             }
-            if start.is_some_and(|s| summary.max_timestamp_ns < s)
-                || end.is_some_and(|e| summary.min_timestamp_ns >= e)
-            {
-                return true;
-            }
-            match (&types, &summary.event_types) {
-                (Some(wanted), Some(present)) => !wanted.iter().any(|t| present.contains_key(t)),
-                _ => false,
-            }
+        };
+        let segment = &view.segments[i];
+        Ok(match (segment.summary(), &segment.state) {
+            (Some(summary), _) => decide(summary),
+            (None, SegmentState::Active(_)) => self.with_active_summary(view, i, decide)?,
+            _ => None,
         })
     }
+
+    /// A reader from sequence `first` on that skips the segments and
+    /// blocks whose summaries rule out `query` and `options`.
+    fn filtered_range(
+        &self,
+        view: &Arc<View>,
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+        first: u64,
+    ) -> RawRange {
+        let conditions = Arc::new(Conditions::new(query, options));
+        let range = if first == 0 {
+            RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
+        } else {
+            RawRange::from_sequence(view.clone(), self.maps.clone(), self.body_len_max, first)
+        };
+        range.filtered(conditions)
+    }
+
+    /// Adds a finished read's block counts to [`DiskJournal::read_stats`].
+    fn note_reads(&self, range: &RawRange) {
+        let (read, passed) = range.block_counts();
+        self.blocks_read.fetch_add(read, Ordering::Relaxed);
+        self.blocks_passed.fetch_add(passed, Ordering::Relaxed);
+    }
+
+    /// Blocks (about 4 KiB of records each, docs/FORMAT.md "Index") that
+    /// queries and counts on this handle have read, and passed by because
+    /// their summaries ruled them out or counted their matches, since the
+    /// open. Reads without conditions (ranges, replay) count none.
+    pub fn read_stats(&self) -> ReadStats {
+        ReadStats {
+            blocks_read: self.blocks_read.load(Ordering::Relaxed),
+            blocks_passed: self.blocks_passed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The first sequence a query with `options` reads from, or `None`
+    /// when nothing can match.
+    fn first_sequence(query: &JournalQueryFilter, options: &QueryOptions) -> Option<u64> {
+        if filter::matches_nothing(query) {
+            return None;
+        }
+        if let (Some(since), Some(until)) = (options.appended_since, options.appended_until)
+            && until <= since
+        {
+            return None;
+        }
+        match options.after_sequence {
+            None => Some(0),
+            Some(after) => after.checked_add(1),
+        }
+    }
+}
+
+/// Counters of a handle's queries and counts, from
+/// [`DiskJournal::read_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Blocks whose records were read.
+    pub blocks_read: u64,
+    /// Blocks passed by: skipped, or counted from their summaries.
+    pub blocks_passed: u64,
 }
 
 impl Drop for DiskJournal {
@@ -659,37 +754,73 @@ impl EventJournal for DiskJournal {
     }
 
     fn query(&self, query: &JournalQueryFilter) -> Result<JournalQueryResult> {
+        self.query_with(query, &QueryOptions::default())
+    }
+
+    fn query_with(
+        &self,
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+    ) -> Result<JournalQueryResult> {
         let limit = filter::effective_limit(query, self.options.max_query_limit)?;
         let mut result = ResultBuilder::new(limit);
-        if filter::matches_nothing(query) {
+        let Some(first) = Self::first_sequence(query, options) else {
             return Ok(result.finish());
-        }
+        };
         self.refresh()?;
         let view = self.shared.view();
-        let mut range = RawRange::all(view.clone(), self.maps.clone(), self.body_len_max)
-            .skip_sealed(Self::skip_for(query));
-        if !filter::needs_scan_beyond_types(query) {
-            // The summaries count the matches: read only until the limit
-            // is filled, then take the total from them (same view).
-            while result.len() < limit {
-                let Some(record) = range.next_entry() else {
-                    break;
-                };
-                let record = record?;
-                if filter::matches(query, &record) {
-                    result.push_with(|| record.to_entry());
-                }
-            }
-            let total = self.count_in(&view, query)?;
-            return Ok(result.finish_with_total(total));
-        }
+        let mut range = self.filtered_range(&view, query, options, first);
+        let mut total = 0u64;
+        // The segment of the last match, and the matches read in it.
+        let mut current = (usize::MAX, 0u64);
+        let mut full_at = None;
         while let Some(record) = range.next_entry() {
             let record = record?;
-            if filter::matches(query, &record) {
+            if options.admits(record.sequence, record.appended_at)
+                && filter::matches(query, &record)
+            {
+                total += 1;
+                let sequence = record.sequence;
                 result.push_with(|| record.to_entry());
+                let segment = range.current_segment();
+                if segment != current.0 {
+                    current = (segment, 0);
+                }
+                current.1 += 1;
+                if result.len() == limit {
+                    full_at = Some(sequence);
+                    break;
+                }
             }
         }
-        Ok(result.finish())
+        self.note_reads(&range);
+        if let Some(last) = full_at {
+            // The page is full: the rest is only counted, from the
+            // summaries where they can tell. The segment being read counts
+            // whole by its summary when it can (its matches read so far
+            // are among them), else from the next record on.
+            let (segment, read_in_it) = current;
+            let conditions = Conditions::new(query, options);
+            let whole = if first <= view.segments[segment].base {
+                self.segment_matches(&view, segment, &conditions)?
+            } else {
+                None
+            };
+            match (whole, view.segments.get(segment + 1)) {
+                (Some(n), next) => {
+                    total = total - read_in_it + n;
+                    if let Some(next) = next {
+                        total += self.count_in(&view, query, options, next.base)?;
+                    }
+                }
+                (None, _) => {
+                    if let Some(next) = last.checked_add(1) {
+                        total += self.count_in(&view, query, options, next)?;
+                    }
+                }
+            }
+        }
+        Ok(result.finish_with_total(total))
     }
 
     fn get_latest_sequence(&self) -> Result<u64> {
@@ -698,12 +829,16 @@ impl EventJournal for DiskJournal {
     }
 
     fn count(&self, query: &JournalQueryFilter) -> Result<u64> {
+        self.count_with(query, &QueryOptions::default())
+    }
+
+    fn count_with(&self, query: &JournalQueryFilter, options: &QueryOptions) -> Result<u64> {
         filter::effective_limit(query, self.options.max_query_limit)?;
-        if filter::matches_nothing(query) {
+        let Some(first) = Self::first_sequence(query, options) else {
             return Ok(0);
-        }
+        };
         self.refresh()?;
-        self.count_in(&self.shared.view(), query)
+        self.count_in(&self.shared.view(), query, options, first)
     }
 
     fn range_iter(&self, start: u64, end: u64) -> Result<EntryIter<'_>> {
@@ -744,21 +879,6 @@ impl EventJournal for DiskJournal {
             return Ok(());
         }
         self.submit(|ack| Request::Sync { ack }, None).map(|_| ())
-    }
-}
-
-/// The matches of `query` (event types at most) a summary counts, or
-/// `None` when it cannot tell (too many types to keep).
-fn summary_count(query: &JournalQueryFilter, summary: &crate::disk::index::Summary) -> Option<u64> {
-    match (&query.event_types, &summary.event_types) {
-        (None, _) => Some(summary.record_count),
-        (Some(wanted), Some(present)) => {
-            let mut unique: Vec<&String> = wanted.iter().collect();
-            unique.sort_unstable();
-            unique.dedup();
-            Some(unique.iter().filter_map(|t| present.get(*t)).sum())
-        }
-        (Some(_), None) => None,
     }
 }
 

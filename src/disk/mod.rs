@@ -15,6 +15,7 @@ mod options;
 mod recovery;
 mod salvage;
 mod segment;
+mod skip;
 pub mod verify;
 mod writer;
 
@@ -24,10 +25,11 @@ pub use crate::storage;
 pub use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage, StorageFile};
 #[doc(hidden)]
 pub use index::{
-    INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX, SealedIndex, SparseIndex, Summary,
+    BlockSummary, Blocks, Field, INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX,
+    SUMMARY_VALUES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{DiskJournal, JournalHead, SealedHead, WriteStats};
+pub use journal::{DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats};
 pub use lock::{LOCK_FILE, writer_is_live};
 #[doc(hidden)]
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};

@@ -142,6 +142,26 @@ impl DiskJournal {
         for (path, index) in &rebuilt {
             writer::write_index(storage.as_ref(), path, index)?;
         }
+        // Version-1 indexes become the current version: rebuilt from their
+        // logs and written whole (temp file and rename), like any index.
+        let body_len_max = recovery::body_len_max(meta.segment_bytes);
+        for segment in &mut sealed {
+            let Some(old) = segment.sealed() else {
+                continue;
+            };
+            if old.index.blocks().is_some() {
+                continue;
+            }
+            let fresh = recovery::rebuild_from_log(dir, old, &maps, body_len_max)?;
+            let path = segment.index_path();
+            writer::write_index(storage.as_ref(), &path, &fresh)?;
+            report.upgraded_indexes.push(path);
+            *segment = Arc::new(Segment {
+                base: segment.base,
+                log_path: segment.log_path.clone(),
+                state: SegmentState::Sealed(Box::new(fresh)),
+            });
+        }
         let mut latest = sealed_latest(&sealed);
         let active = match active {
             None => {
@@ -301,6 +321,8 @@ impl DiskJournal {
             follower: None,
             lock: Mutex::new(Some(lock)),
             active_summary: Mutex::new(None),
+            blocks_read: AtomicU64::new(0),
+            blocks_passed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             holes: Vec::new(),
         })
@@ -357,6 +379,8 @@ impl DiskJournal {
             follower: Some(Mutex::new(follower)),
             lock: Mutex::new(None),
             active_summary: Mutex::new(None),
+            blocks_read: AtomicU64::new(0),
+            blocks_passed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             holes,
         })

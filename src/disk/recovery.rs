@@ -50,6 +50,9 @@ pub struct RecoveryReport {
     /// headers and footers only, when their indexes are sound (the records
     /// are checked when read). A rebuilt index adds its segment's bytes.
     pub sealed_log_bytes_read: u64,
+    /// Version-1 index files (no block summaries) that a writer rewrote as
+    /// the current version, from their logs (docs/FORMAT.md, "Index").
+    pub upgraded_indexes: Vec<PathBuf>,
 }
 
 /// A torn tail: where it starts and how many bytes it spans.
@@ -379,6 +382,49 @@ fn load_sealed(
     }
 }
 
+/// A sealed segment's index rebuilt from its log, for a version-1 index
+/// that lacks block summaries. The log must agree with the index's footer
+/// (every CRC and the digest are checked by the scan).
+pub(crate) fn rebuild_from_log(
+    dir: &Path,
+    idx: &SealedIndex,
+    maps: &MapCache,
+    body_len_max: usize,
+) -> Result<SealedIndex> {
+    let base = idx.base_sequence;
+    let log_path = dir.join(log_file_name(base));
+    let map = maps.get(
+        base,
+        &log_path,
+        idx.footer.data_end + codec::FOOTER_FRAME_LEN as u64,
+    )?;
+    let bytes = map.bytes();
+    let mut scanner = Scanner::new(
+        base,
+        &bytes[..SEGMENT_HEADER_LEN],
+        &idx.footer.previous_digest,
+        body_len_max,
+    );
+    match scanner.scan(bytes, u64::MAX) {
+        ScanStop::Footer(footer) if footer == idx.footer => {
+            check_footer(&scanner, &footer, &idx.footer.previous_digest, &log_path)?;
+            Ok(SealedIndex {
+                journal_id: idx.journal_id,
+                base_sequence: base,
+                summary: scanner.summary,
+                index: scanner.index.canonical(),
+                footer,
+            })
+        }
+        ScanStop::Damage(problem) => Err(problem.into_error(&log_path, scanner.position)),
+        _ => Err(Error::corruption(
+            &log_path,
+            scanner.position,
+            "the segment's records do not end at its index's footer",
+        )),
+    }
+}
+
 /// The cheap checks of an index's summary against its own copy of the
 /// footer (which open compares with the log's): the record count and the
 /// sequence bounds, and the event-type counts adding up to the records.
@@ -387,10 +433,13 @@ fn load_sealed(
 fn summary_agrees_with_footer(idx: &SealedIndex) -> bool {
     let s = &idx.summary;
     let f = &idx.footer;
-    let types_add_up = s
-        .event_types
-        .as_ref()
-        .is_none_or(|types| types.values().sum::<u64>() == s.record_count);
+    let types_add_up = [&s.event_types, &s.services, &s.regions]
+        .iter()
+        .all(|counts| {
+            counts
+                .as_ref()
+                .is_none_or(|map| map.values().sum::<u64>() == s.record_count)
+        });
     let entries_inside = idx.index.entries().iter().all(|e| {
         e.position >= SEGMENT_HEADER_LEN as u64
             && e.position < f.data_end

@@ -122,7 +122,7 @@ fn scan(
                         summary: Summary::empty(),
                         index: SparseIndex::default(),
                     });
-                    current.index.note(record.sequence, at as u64);
+                    current.index.note_record(&record, at as u64);
                     current.summary.add(&record);
                     current.end = (at + len) as u64;
                     out.last = Some(record.sequence);

@@ -8,8 +8,9 @@ use std::sync::{Arc, RwLock};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{self, EntryRef, FRAME_HEADER_LEN, Footer, FrameError, SEGMENT_HEADER_LEN};
-use crate::disk::index::{SealedIndex, SparseIndex, Summary};
+use crate::disk::index::{IndexEntry, SealedIndex, SparseIndex, Summary};
 use crate::disk::mmap::{MapCache, SegmentMap};
+use crate::disk::skip::{Conditions, WantedIds};
 use crate::error::{Error, Result};
 
 /// Segment file name for a base sequence: 20 zero-padded digits.
@@ -126,6 +127,18 @@ impl Segment {
         }
     }
 
+    /// Calls `read` with the segment's sparse index and block summaries
+    /// (sealed or active; `None` for the others).
+    fn with_index<R>(&self, read: impl FnOnce(&SparseIndex) -> R) -> Option<R> {
+        match &self.state {
+            SegmentState::Sealed(s) => Some(read(&s.index)),
+            SegmentState::Active(index) => {
+                Some(read(&index.read().unwrap_or_else(|e| e.into_inner())))
+            }
+            SegmentState::Salvaged(_) | SegmentState::Missing(_) => None,
+        }
+    }
+
     /// The segment's index file.
     pub(crate) fn index_path(&self) -> PathBuf {
         self.log_path.with_file_name(index_file_name(self.base))
@@ -238,7 +251,7 @@ impl Scanner {
                     if record.sequence < expected_min {
                         return ScanStop::Damage(FrameError::BadBody("sequence does not increase"));
                     }
-                    self.index.note(record.sequence, self.position);
+                    self.index.note_record(&record, self.position);
                     self.summary.add(&record);
                     self.max_commit_hint = self.max_commit_hint.max(record.commit_hint);
                     self.hasher.update(&bytes[at..at + len]);
@@ -293,8 +306,17 @@ pub(crate) fn check_footer(
     Ok(())
 }
 
-/// Decides, per sealed segment, whether a read may skip it.
-pub(crate) type SegmentSkip = Box<dyn Fn(&Summary) -> bool + Send>;
+/// What one decision about a block found.
+enum BlockStep {
+    /// Read the block's records; the next block starts here (or never).
+    Read { next: Option<IndexEntry> },
+    /// Pass the block by (skipped, or its matches counted from its
+    /// summary); the next block, if any.
+    Pass {
+        counted: Option<u64>,
+        next: Option<IndexEntry>,
+    },
+}
 
 /// A borrowed, zero-copy reader over `start <= sequence < end`. Every
 /// frame's length and CRC are checked before its bytes are used. Call
@@ -319,7 +341,28 @@ pub struct RawRange {
     /// The index entry the current position came from, until the frame
     /// there has been checked against it.
     promise: Option<Promise>,
-    skip: Option<SegmentSkip>,
+    /// The query's conditions: segments and blocks they rule out are
+    /// skipped (or counted, in counting mode).
+    conditions: Option<Arc<Conditions>>,
+    /// Counting mode: segments and blocks whose summaries can count their
+    /// matches are counted, not read.
+    counting: bool,
+    /// Matches counted from summaries in counting mode.
+    counted: u64,
+    /// Block summaries apply to the current segment.
+    blocks_on: bool,
+    /// The wanted values' ids in the current segment's dictionaries.
+    wanted: WantedIds,
+    /// The current block and where the next one starts.
+    block: usize,
+    block_end: u64,
+    /// Blocks of the current segment outside `first_block..end_block`
+    /// cannot meet the time windows (a sealed segment's running bounds).
+    first_block: usize,
+    end_block: usize,
+    /// Blocks read and passed by (skipped or counted).
+    blocks_read: u64,
+    blocks_passed: u64,
 }
 
 impl RawRange {
@@ -372,7 +415,17 @@ impl RawRange {
             ceiling: None,
             previous: None,
             promise: None,
-            skip: None,
+            conditions: None,
+            counting: false,
+            counted: 0,
+            blocks_on: false,
+            wanted: Default::default(),
+            block: 0,
+            block_end: u64::MAX,
+            first_block: 0,
+            end_block: usize::MAX,
+            blocks_read: 0,
+            blocks_passed: 0,
         }
     }
 
@@ -383,10 +436,131 @@ impl RawRange {
         self
     }
 
-    /// Skips sealed segments whose summary the predicate rejects.
-    pub(crate) fn skip_sealed(mut self, skip: SegmentSkip) -> Self {
-        self.skip = Some(skip);
+    /// Skips segments and blocks whose summaries rule out `conditions`
+    /// (the records returned still need the full filter).
+    pub(crate) fn filtered(mut self, conditions: Arc<Conditions>) -> Self {
+        self.conditions = Some(conditions);
         self
+    }
+
+    /// Turns counting mode on: from the next segment or block on, those
+    /// whose summaries can count their matches are counted into
+    /// [`RawRange::counted`] instead of read. Needs conditions and an
+    /// open end.
+    pub(crate) fn count_from_summaries(&mut self) {
+        self.counting = self.conditions.is_some() && self.end.is_none();
+    }
+
+    /// Matches counted from summaries in counting mode.
+    pub(crate) fn counted(&self) -> u64 {
+        self.counted
+    }
+
+    /// The place in the view of the segment the last record came from.
+    pub(crate) fn current_segment(&self) -> usize {
+        self.segment.saturating_sub(1)
+    }
+
+    /// Blocks read and blocks passed by (skipped or counted) so far.
+    pub(crate) fn block_counts(&self) -> (u64, u64) {
+        (self.blocks_read, self.blocks_passed)
+    }
+
+    /// Decides about block `i` of `seg`, whose readable data ends at
+    /// `end`.
+    fn block_step(&self, seg: &Segment, i: usize, end: u64) -> BlockStep {
+        let conditions = self.conditions.as_ref().expect("blocks need conditions");
+        let step = seg.with_index(|index| {
+            let entries = index.entries();
+            let next = entries.get(i + 1).copied();
+            let (Some(entry), Some(block)) = (
+                entries.get(i),
+                index.blocks().and_then(|b| b.summaries.get(i)),
+            ) else {
+                return BlockStep::Read { next };
+            };
+            if conditions.skips_block(block, &self.wanted) {
+                return BlockStep::Pass {
+                    counted: None,
+                    next,
+                };
+            }
+            // Counted only when every record of the block is readable (an
+            // active segment's last block may summarise records past the
+            // view's end) and none is before the range's start.
+            let whole = next.is_some_and(|n| n.position <= end)
+                || matches!(seg.state, SegmentState::Sealed(_));
+            if self.counting
+                && whole
+                && entry.sequence >= self.start
+                && let Some(n) = conditions.block_count(block, &self.wanted)
+            {
+                return BlockStep::Pass {
+                    counted: Some(n),
+                    next,
+                };
+            }
+            BlockStep::Read { next }
+        });
+        step.unwrap_or(BlockStep::Read { next: None })
+    }
+
+    /// Enters block `i` of the current segment at its start (or wherever a
+    /// seek put the position inside it), passing by blocks the conditions
+    /// rule out or count.
+    fn enter_block(&mut self, mut i: usize) {
+        let seg = self.view.segments[self.segment - 1].clone();
+        if i >= self.end_block || self.first_block >= self.end_block {
+            // No later block meets the windows.
+            self.blocks_passed += 1;
+            self.position = self.segment_end;
+            self.promise = None;
+            self.block_end = u64::MAX;
+            return;
+        }
+        if i < self.first_block
+            && let Some(sealed) = seg.sealed()
+            && let Some(entry) = sealed.index.entries().get(self.first_block)
+        {
+            // The blocks before the first that can meet the windows.
+            self.blocks_passed += (self.first_block - i) as u64;
+            i = self.first_block;
+            self.position = entry.position;
+            self.promise = Some(Promise {
+                entry: i,
+                sequence: entry.sequence,
+            });
+        }
+        loop {
+            match self.block_step(&seg, i, self.segment_end) {
+                BlockStep::Read { next } => {
+                    self.blocks_read += 1;
+                    self.block = i;
+                    self.block_end = next.map_or(u64::MAX, |n| n.position);
+                    return;
+                }
+                BlockStep::Pass { counted, next } => {
+                    self.blocks_passed += 1;
+                    self.counted += counted.unwrap_or(0);
+                    match next {
+                        Some(n) if n.position < self.segment_end => {
+                            self.position = n.position;
+                            self.promise = seg.sealed().map(|_| Promise {
+                                entry: i + 1,
+                                sequence: n.sequence,
+                            });
+                            i += 1;
+                        }
+                        _ => {
+                            self.position = self.segment_end;
+                            self.promise = None;
+                            self.block_end = u64::MAX;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn open_next_segment(&mut self) -> Result<bool> {
@@ -394,10 +568,17 @@ impl RawRange {
             let i = self.segment;
             self.segment += 1;
             let seg = self.view.segments[i].clone();
-            if let (Some(skip), Some(summary)) = (&self.skip, seg.summary())
-                && skip(summary)
-            {
-                continue;
+            if let (Some(conditions), Some(summary)) = (&self.conditions, seg.summary()) {
+                if conditions.skips_segment(summary) {
+                    continue;
+                }
+                if self.counting
+                    && summary.first_sequence >= self.start
+                    && let Some(n) = conditions.segment_count(summary)
+                {
+                    self.counted += n;
+                    continue;
+                }
             }
             if let Some(error) = seg.missing_error() {
                 return Err(error);
@@ -416,6 +597,28 @@ impl RawRange {
             self.floor = seg.base;
             self.ceiling = self.view.segments.get(i + 1).map(|next| next.base);
             self.previous = None;
+            self.blocks_on = false;
+            self.block_end = u64::MAX;
+            (self.first_block, self.end_block) = (0, usize::MAX);
+            if let Some(conditions) = &self.conditions {
+                let position = self.position;
+                let found = seg.with_index(|index| {
+                    let blocks = index.blocks()?;
+                    let at = index.entries().partition_point(|e| e.position <= position);
+                    Some((conditions.wanted_ids(blocks), at.checked_sub(1)?))
+                });
+                if let Some(Some((wanted, block))) = found {
+                    if let Some(blocks) = seg.sealed().and_then(|s| s.index.blocks())
+                        && let Some((start, end, since, until)) = conditions.windows()
+                    {
+                        (self.first_block, self.end_block) =
+                            blocks.sealed_bounds().candidates(start, end, since, until);
+                    }
+                    self.wanted = wanted;
+                    self.blocks_on = true;
+                    self.enter_block(block);
+                }
+            }
             return Ok(true);
         }
         Ok(false)
@@ -440,6 +643,10 @@ impl RawRange {
             }
             if self.position >= self.segment_end {
                 self.map = None;
+                continue;
+            }
+            if self.blocks_on && self.position >= self.block_end {
+                self.enter_block(self.block + 1);
                 continue;
             }
             let bytes = self.map.as_ref().expect("map is set").bytes();
@@ -496,7 +703,13 @@ impl RawRange {
                         self.last_segment = 0;
                         return None;
                     }
-                    if frame.sequence >= self.start {
+                    // A record the conditions rule out by its fixed fields
+                    // or its raw event type, service or region (its CRC
+                    // held) is passed by without decoding it.
+                    let passed = self.conditions.as_ref().is_some_and(|c| {
+                        !c.may_match_body(&bytes[at + FRAME_HEADER_LEN..at + frame.total_len])
+                    });
+                    if frame.sequence >= self.start && !passed {
                         break (at, frame.total_len);
                     }
                 }

@@ -528,20 +528,31 @@ fn check_index(
             return;
         }
     };
-    let index = match SealedIndex::decode(&bytes, &path) {
-        Ok(index) => index,
+    let (index, block_offsets) = match SealedIndex::decode_with_offsets(&bytes, &path) {
+        Ok(decoded) => decoded,
         Err(e) => {
             problem(&path, error_offset(&e), strip_location(&e));
             return;
         }
     };
-    let expected = SealedIndex {
+    let mut expected = SealedIndex {
         journal_id: *journal_id,
         base_sequence: base,
         summary: scanner.summary.clone(),
-        index: scanner.index.clone(),
+        index: scanner.index.canonical(),
         footer: *footer,
     };
+    if index.index.blocks().is_none() {
+        note(
+            &path,
+            8,
+            "a version-1 index (no block summaries): a writer's open rewrites it as the \
+             current version"
+                .into(),
+        );
+        expected.summary = expected.summary.as_version_1();
+        expected.index = expected.index.as_version_1();
+    }
     if index != expected {
         let (offset, what) = if index.footer != expected.footer {
             (40, "footer or digests".to_string())
@@ -559,7 +570,7 @@ fn check_index(
                     expected.summary.last_sequence
                 ),
             )
-        } else if index.index != expected.index {
+        } else if index.index.entries() != expected.index.entries() {
             let entries = index.index.entries();
             let wanted = expected.index.entries();
             let i = (0..entries.len().max(wanted.len()))
@@ -581,6 +592,10 @@ fn check_index(
                 (INDEX_FIXED_LEN + 16 * i) as u64,
                 format!("sparse index {what}"),
             )
+        } else if index.index.blocks() != expected.index.blocks()
+            && let (Some(found), Some(wanted)) = (index.index.blocks(), expected.index.blocks())
+        {
+            block_difference(found, wanted, index.index.entries(), &block_offsets)
         } else {
             (16, "identity (journal id or base sequence)".to_string())
         };
@@ -590,6 +605,63 @@ fn check_index(
             format!("index disagrees with its log: {what}"),
         );
     }
+}
+
+/// Where and how an index's block summaries differ from the log's: the
+/// first differing block, named by its place, first record and offset.
+fn block_difference(
+    found: &crate::disk::index::Blocks,
+    wanted: &crate::disk::index::Blocks,
+    entries: &[crate::disk::index::IndexEntry],
+    offsets: &[u64],
+) -> (u64, String) {
+    use crate::disk::index::Field;
+    if let Some(field) = Field::ALL
+        .into_iter()
+        .find(|&f| found.dictionaries[f as usize] != wanted.dictionaries[f as usize])
+    {
+        return (
+            offsets.first().copied().unwrap_or(INDEX_FIXED_LEN as u64),
+            format!("the {} table differs from the log's values", field.name()),
+        );
+    }
+    let i = (0..found.summaries.len())
+        .find(|&i| found.summaries.get(i) != wanted.summaries.get(i))
+        .unwrap_or(0);
+    let (f, w) = (&found.summaries[i], &wanted.summaries[i]);
+    let what =
+        if (f.min_timestamp_ns, f.max_timestamp_ns) != (w.min_timestamp_ns, w.max_timestamp_ns) {
+            format!(
+                "event times {}..={} recorded, the log's are {}..={}",
+                f.min_timestamp_ns, f.max_timestamp_ns, w.min_timestamp_ns, w.max_timestamp_ns
+            )
+        } else if (f.min_appended_ns, f.max_appended_ns) != (w.min_appended_ns, w.max_appended_ns) {
+            format!(
+                "append times {}..={} recorded, the log's are {}..={}",
+                f.min_appended_ns, f.max_appended_ns, w.min_appended_ns, w.max_appended_ns
+            )
+        } else if f.record_count != w.record_count {
+            format!(
+                "{} records recorded, the log has {}",
+                f.record_count, w.record_count
+            )
+        } else {
+            "the values counted differ from the log's".to_string()
+        };
+    let entry = entries
+        .get(i)
+        .copied()
+        .unwrap_or(crate::disk::index::IndexEntry {
+            sequence: 0,
+            position: 0,
+        });
+    (
+        offsets.get(i).copied().unwrap_or(0),
+        format!(
+            "block summary {i} (records from sequence {} at byte {} of the log): {what}",
+            entry.sequence, entry.position
+        ),
+    )
 }
 
 fn error_offset(e: &Error) -> u64 {

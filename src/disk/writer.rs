@@ -361,13 +361,13 @@ impl Writer {
                 now
             };
             codec::patch_body(body, sequence, appended_at, self.active.synced_end);
-            let (ts, event_type) = codec::body_time_and_type(body);
-            self.active.summary.add_parts(sequence, ts, event_type);
+            let keys = codec::body_keys(body);
+            self.active.summary.add_keys(&keys);
             self.active
                 .index
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .note(sequence, position);
+                .note(&keys, position);
             assert!(
                 sequence > self.latest,
                 "writer: sequence {sequence} does not follow {}",
@@ -549,7 +549,7 @@ impl Writer {
         let path = self.active.segment.log_path.clone();
         let io = |e| Error::io(&path, e);
         self.active.file.sync_data().map_err(io)?;
-        let summary = std::mem::replace(&mut self.active.summary, Summary::empty());
+        let summary = std::mem::take(&mut self.active.summary);
         let footer = Footer {
             record_count: summary.record_count,
             first_sequence: summary.first_sequence,

@@ -18,7 +18,7 @@ fn info_json_is_the_library_info() {
     assert_eq!(got["latest_sequence"], 3001);
     assert_eq!(got["record_count"], 2003);
     assert_eq!(got["missing_sequences"], 998);
-    assert_eq!(got["format_version"], 1);
+    assert_eq!(got["format_version"], 2);
     assert_eq!(got["segment_bytes"], 65536);
     assert!(
         got["segments"].as_array().unwrap().len() >= 3,
@@ -35,7 +35,7 @@ fn info_text_shows_identity_entries_and_every_segment() {
     drop(journal);
     let text = stdout(&run_ok(cli(tmp.path()).arg("info")));
     assert!(text.contains(&info.journal_id), "{text}");
-    assert!(text.contains("version 1, segments of 64.0 KiB"), "{text}");
+    assert!(text.contains("version 2, segments of 64.0 KiB"), "{text}");
     assert!(
         text.contains("entries     2003 (sequences up to 3001, 998 missing)"),
         "{text}"

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use baldur_journal::disk::{OsStorage, Storage, StorageFile, verify};
+use baldur_journal::disk::{OsStorage, SealedIndex, Storage, StorageFile, verify};
 use baldur_journal::{Context, DiskJournal, Error, EventJournal, JournalEntry, Timestamp};
 use common::{Rng, strip};
 use seam::{Hooks, seam};
@@ -215,4 +215,72 @@ fn io_error_on_sync() {
 #[test]
 fn short_write() {
     inject_everywhere(Fault::ShortWrite);
+}
+
+/// A journal of 120 big entries whose sealed segments' indexes are
+/// rewritten as version 1 (as an older build left them).
+fn version_1_journal(dir: &Path) {
+    let journal = DiskJournal::builder(dir)
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let entries: Vec<_> = (1..=120).map(big).collect();
+    journal.append_batch(&entries).unwrap();
+    journal.close().unwrap();
+    for item in std::fs::read_dir(dir).unwrap() {
+        let path = item.unwrap().path();
+        if path.extension().is_some_and(|x| x == "idx") {
+            let index = SealedIndex::decode(&std::fs::read(&path).unwrap(), &path).unwrap();
+            let old = SealedIndex {
+                summary: index.summary.as_version_1(),
+                index: index.index.as_version_1(),
+                ..index
+            };
+            std::fs::write(&path, old.encode()).unwrap();
+        }
+    }
+}
+
+/// A writer's open that rewrites version-1 indexes as version 2, with a
+/// fault at each of its writes: it opens, or fails with the error; either
+/// way the next open finds every entry, and its indexes verify.
+fn upgrade_with_fault(fault: Fault) {
+    let count = |at: i64| {
+        let dir = tempfile::tempdir().unwrap();
+        version_1_journal(dir.path());
+        let faulty = Faulty::new(fault, at);
+        let opened = DiskJournal::builder(dir.path())
+            .storage(seam(faulty.clone()))
+            .open();
+        let upgraded = opened
+            .as_ref()
+            .ok()
+            .map(|j| j.recovery_report().upgraded_indexes.len());
+        drop(opened);
+        (dir, faulty.seen.load(Ordering::SeqCst) as i64, upgraded)
+    };
+    let (_, total, upgraded) = count(i64::MAX);
+    let upgraded = upgraded.unwrap();
+    assert!(upgraded >= 2, "{upgraded} indexes upgraded");
+    assert!(total >= upgraded as i64, "{fault:?}: {total} operations");
+    for at in 0..total {
+        let (dir, _, _) = count(at);
+        let context = format!("{fault:?} at operation {at} of {total} of the upgrade");
+        let acked: Vec<u64> = (1..=120).collect();
+        check_reopen(dir.path(), &acked, &context);
+        for item in std::fs::read_dir(dir.path()).unwrap() {
+            let path = item.unwrap().path();
+            if path.extension().is_some_and(|x| x == "idx") {
+                let bytes = std::fs::read(&path).unwrap();
+                assert_eq!(bytes[8], 2, "{context}: {} not upgraded", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn faults_while_upgrading_version_1_indexes_lose_nothing() {
+    for fault in [Fault::NoSpace, Fault::WriteError, Fault::ShortWrite] {
+        upgrade_with_fault(fault);
+    }
 }

@@ -232,20 +232,21 @@ fn seed_decode_index() {
             );
         }
     }
-    // Several sparse entries and event types; and an incomplete table.
+    // Several sparse entries (blocks) and event types; and an incomplete table.
     let mut summary = Summary::empty();
     let mut index = SparseIndex::default();
     for (i, seq) in [5u64, 6, 9, 4_000_000_000].into_iter().enumerate() {
-        index.note(seq, 64 + 4096 * i as u64);
-        summary.first_sequence = if i == 0 { seq } else { summary.first_sequence };
-        summary.last_sequence = seq;
-        summary.record_count += 1;
+        let keys = codec::SummaryKeys {
+            sequence: seq,
+            timestamp_ns: if i == 3 { i64::MAX } else { -5 + i as i64 },
+            appended_ns: 1000 + i as i64,
+            event_type: if i == 1 { "é" } else { "dlq_store" },
+            service_name: if i == 2 { "orders" } else { "payments" },
+            region: "eu-west-1",
+        };
+        index.note(&keys, 64 + 4096 * i as u64);
+        summary.add_keys(&keys);
     }
-    summary.min_timestamp_ns = -5;
-    summary.max_timestamp_ns = i64::MAX;
-    let types = summary.event_types.as_mut().unwrap();
-    types.insert("dlq_store".into(), 3);
-    types.insert("é".into(), 1);
     let footer = codec::Footer {
         record_count: 4,
         first_sequence: 5,
@@ -262,6 +263,9 @@ fn seed_decode_index() {
         footer,
     };
     write_seed("decode_index", "four-entries.idx", &sealed.encode());
+    sealed.index = sealed.index.as_version_1();
+    sealed.summary = sealed.summary.as_version_1();
+    write_seed("decode_index", "four-entries-v1.idx", &sealed.encode());
     sealed.summary.event_types = None;
     write_seed("decode_index", "incomplete-types.idx", &sealed.encode());
 }

@@ -463,6 +463,42 @@ fn check_handle(j: &DiskJournal, expected: &[JournalEntry], how: &str) {
     }
 }
 
+/// After the upgrade: counts by service, region, and type in a time window
+/// agree with the stored entries (now answered from version-2 summaries).
+fn check_counts(j: &DiskJournal, expected: &[JournalEntry]) {
+    let model = MemoryJournal::new();
+    for e in expected {
+        model.append_at(e.sequence, e).unwrap();
+    }
+    let first_filler = expected
+        .iter()
+        .filter(|e| e.event_type == BIG_TYPE)
+        .map(|e| e.timestamp)
+        .min()
+        .unwrap();
+    let filters = [
+        JournalQueryFilter {
+            service_name: Some(expected[3].service_name.clone()),
+            ..Default::default()
+        },
+        JournalQueryFilter {
+            region: Some(expected[5].region.clone()),
+            ..Default::default()
+        },
+        JournalQueryFilter {
+            event_types: Some(vec![BIG_TYPE.into()]),
+            start_time: Some(Timestamp::from_unix_nanos(first_filler.as_unix_nanos() + 1)),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        let want = model.query(filter).unwrap().total_count;
+        assert!(want > 0, "nothing matches {filter:?}");
+        assert_eq!(j.count(filter).unwrap(), want, "{filter:?}");
+        assert_eq!(j.query(filter).unwrap().total_count, want, "{filter:?}");
+    }
+}
+
 #[test]
 fn golden_v1_opens_read_only_and_as_a_writer() {
     let originals = snapshot(Path::new(GOLDEN));
@@ -521,6 +557,17 @@ fn golden_v1_opens_read_only_and_as_a_writer() {
         "a read-only open changed the files"
     );
 
+    // `verify` reads the version-1 indexes as they are and says a writer
+    // rewrites them.
+    let report = baldur_journal::disk::verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let old_notes = report
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("version-1 index"))
+        .count();
+    assert_eq!(old_notes, 2, "{:?}", report.notes);
+
     // As a writer: recovers without repairs and appends after the latest.
     let sealed: Vec<(PathBuf, Vec<u8>)> = log_names(dir.path())[..2]
         .iter()
@@ -536,6 +583,22 @@ fn golden_v1_opens_read_only_and_as_a_writer() {
         .open()
         .unwrap();
     check_handle(&writer, &expected, "writer");
+    // The writer rewrote both version-1 indexes as version 2 (with block
+    // summaries), from their logs.
+    assert_eq!(
+        writer.recovery_report().upgraded_indexes.len(),
+        2,
+        "{:?}",
+        writer.recovery_report()
+    );
+    for log in &log_names(dir.path())[..2] {
+        let idx = std::fs::read(dir.path().join(log.replace(".log", ".idx"))).unwrap();
+        assert_eq!(
+            u32_at(&idx, 8),
+            2,
+            "{log}'s index version after a writer's open"
+        );
+    }
     let latest = expected.last().unwrap().sequence;
     let mut next = common::entry(7);
     assert_eq!(writer.append(&next).unwrap(), latest + 1);
@@ -548,8 +611,17 @@ fn golden_v1_opens_read_only_and_as_a_writer() {
             path.display()
         );
     }
+    let report = baldur_journal::disk::verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert!(
+        !report.notes.iter().any(|n| n.message.contains("version-1")),
+        "{:?}",
+        report.notes
+    );
     let reader = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert!(reader.recovery_report().upgraded_indexes.is_empty());
     let stored = reader.get_sequence_range(0, u64::MAX).unwrap();
+    check_counts(&reader, &stored);
     assert_eq!(stored.len(), expected.len() + 1);
     assert_eq!(&stored[..expected.len()], expected);
     next.sequence = latest + 1;

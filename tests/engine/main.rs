@@ -4,6 +4,7 @@
 
 mod append_if_latest;
 mod bad_input;
+mod block_summaries;
 mod concurrency;
 mod conformance;
 mod crash_kill;

@@ -74,9 +74,15 @@ fn summaries_answer_without_reading_damaged_segments() {
         500,
         "outside the window: skipped"
     );
+    // Counts by service answer from the summaries' service tables.
+    let by_service = JournalQueryFilter {
+        service_name: Some("svc".into()),
+        ..Default::default()
+    };
+    assert_eq!(journal.count(&by_service).unwrap(), 3000);
     // Anything that must read the damaged record says where it is.
     let scan = JournalQueryFilter {
-        service_name: Some("svc".into()),
+        context_filters: Some([("k".to_string(), "v".to_string())].into()),
         ..Default::default()
     };
     let error = journal.count(&scan).unwrap_err();

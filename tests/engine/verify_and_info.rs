@@ -168,7 +168,7 @@ fn info_reports_segments_ranges_and_gaps() {
     assert_eq!(info.latest_sequence, 1300);
     assert_eq!(info.record_count, 1201);
     assert_eq!(info.missing_sequences, 99);
-    assert_eq!(info.format_version, 1);
+    assert_eq!(info.format_version, 2);
     assert_eq!(info.journal_id.len(), 32);
     assert_eq!(info.segments.len(), segment_files(dir.path()).len());
     assert!(

@@ -17,7 +17,7 @@ use baldur_journal::codec::{self, FRAME_HEADER_LEN};
 use baldur_journal::disk::DEFAULT_MAX_RECORD_BYTES;
 use baldur_journal::projection::JournalStatistics;
 use baldur_journal::{Context, DiskJournal, Durability, EventJournal, JournalEntry};
-use baldur_journal::{JournalQueryFilter, Timestamp};
+use baldur_journal::{JournalQueryFilter, QueryOptions, Timestamp};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
@@ -131,7 +131,8 @@ struct QueryBench {
     read: ReadBench,
     /// The filter: type (an event type in 1% of the records), service (one of ten
     /// services), region (one of ten regions), window (two seconds of event time),
-    /// context (a context entry_id held by 1 in 10,000)
+    /// appended (two seconds of append time), context (a context entry_id held by 1 in
+    /// 10,000)
     #[arg(long, value_enum, default_value = "type")]
     filter: QueryKind,
 }
@@ -143,6 +144,7 @@ enum QueryKind {
     Service,
     Region,
     Window,
+    Appended,
     Context,
 }
 
@@ -317,6 +319,9 @@ fn frame_len(entry: &JournalEntry) -> Result<u64> {
 
 /// The event time of record 0; record `i`'s is `i` ms later.
 const FIRST_EVENT_NS: i64 = 1_700_000_000_000_000_000;
+/// The append time of record 0; record `i`'s is `i` ms later (kept by
+/// [`build`], as an import keeps them).
+const FIRST_APPEND_NS: i64 = 1_800_000_000_000_000_000;
 
 /// Record `i`: [`EVENT_TYPES`]`[0]` when `i` is a multiple of 100, else
 /// one of the others in turn; ten services in turn (`service-0N`, N = i
@@ -351,11 +356,17 @@ fn record(i: u64, bytes: u64) -> Result<JournalEntry> {
         );
     }
     let pad = usize::try_from(bytes - smallest)?;
-    Ok(base.with_context(context(pad)?))
+    let mut entry = base.with_context(context(pad)?);
+    entry.appended_at = Some(Timestamp::from_unix_nanos(
+        FIRST_APPEND_NS + i as i64 * 1_000_000,
+    ));
+    Ok(entry)
 }
 
 /// Builds a journal of `n` records made by `make` (appended in batches
-/// under `Durability::Os`, then synced) and returns it open (writer).
+/// under `Durability::Os` at sequences 1..=n, keeping the records' append
+/// times when they all have one, then synced) and returns it open
+/// (writer).
 fn build(
     dir: &Path,
     n: u64,
@@ -365,14 +376,16 @@ fn build(
         .durability(Durability::Os)
         .open()?;
     let mut batch = Vec::with_capacity(1024);
+    let mut next = 1;
     for i in 0..n {
         batch.push(make(i)?);
         if batch.len() == batch.capacity() {
-            journal.append_batch(&batch)?;
+            journal.append_batch_at(next, &batch)?;
+            next += batch.len() as u64;
             batch.clear();
         }
     }
-    journal.append_batch(&batch)?;
+    journal.append_batch_at(next, &batch)?;
     journal.sync()?;
     Ok(journal)
 }

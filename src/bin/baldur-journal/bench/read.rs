@@ -59,6 +59,8 @@ pub fn bench_replay(scratch: &Scratch, bench: &ReadBench) -> Result<Report> {
 pub struct QueryCase {
     pub kind: QueryKind,
     pub filter: JournalQueryFilter,
+    /// Conditions beyond the filter (the append-time window).
+    pub options: QueryOptions,
     pub what: String,
     /// Whether record `i` matches.
     pub matches: fn(u64, u64) -> bool,
@@ -81,6 +83,7 @@ impl QueryCase {
             limit: 1000,
             ..Default::default()
         };
+        let mut options = QueryOptions::default();
         let (what, matches): (String, fn(u64, u64) -> bool) = match kind {
             QueryKind::Type => {
                 filter.event_types = Some(vec![EVENT_TYPES[0].into()]);
@@ -109,6 +112,15 @@ impl QueryCase {
                     |i, n| (window_start(n)..window_start(n) + WINDOW_MS).contains(&i),
                 )
             }
+            QueryKind::Appended => {
+                let start = window_start(n);
+                options.appended_since = Some(append_time(start));
+                options.appended_until = Some(append_time(start + WINDOW_MS));
+                (
+                    format!("a {} s window of append time", WINDOW_MS / 1000),
+                    |i, n| (window_start(n)..window_start(n) + WINDOW_MS).contains(&i),
+                )
+            }
             QueryKind::Context => {
                 filter.context_filters =
                     Some([("entry_id".to_string(), format!("dlq-{CONTEXT_ENTRY:05}"))].into());
@@ -121,6 +133,7 @@ impl QueryCase {
         QueryCase {
             kind,
             filter,
+            options,
             what,
             matches,
         }
@@ -137,13 +150,19 @@ pub fn event_time(i: u64) -> Timestamp {
     Timestamp::from_unix_nanos(FIRST_EVENT_NS + i as i64 * 1_000_000)
 }
 
+/// Record `i`'s append time.
+pub fn append_time(i: u64) -> Timestamp {
+    Timestamp::from_unix_nanos(FIRST_APPEND_NS + i as i64 * 1_000_000)
+}
+
 pub fn bench_query(scratch: &Scratch, bench: &ReadBench, kind: QueryKind) -> Result<Report> {
     let journal = build_records(scratch, bench)?;
     let case = QueryCase::new(kind, bench.events);
     let filter = &case.filter;
+    let options = &case.options;
     let matches = case.expected(bench.events);
     let count_seconds = median_time(5, || {
-        let n = journal.count(filter)?;
+        let n = journal.count_with(filter, options)?;
         if n != matches {
             bail!("count gave {n} where {matches} records match");
         }
@@ -151,7 +170,7 @@ pub fn bench_query(scratch: &Scratch, bench: &ReadBench, kind: QueryKind) -> Res
     })?;
     let mut returned = 0;
     let seconds = median_time(5, || {
-        let result = journal.query(filter)?;
+        let result = journal.query_with(filter, options)?;
         if result.total_count != matches {
             bail!(
                 "query's total_count is {} where {matches} records match",
