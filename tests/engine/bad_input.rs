@@ -268,7 +268,11 @@ fn expect_unsupported(dir: &Path, file: &Path) {
                 else {
                     unreachable!()
                 };
-                assert_eq!((*found, *supported), (99, 1), "{how}");
+                assert_eq!(
+                    (*found, *supported),
+                    (99, baldur_journal::codec::FORMAT_VERSION),
+                    "{how}"
+                );
                 assert_eq!(path, file, "{how}");
                 let message = e.to_string();
                 assert!(
@@ -277,7 +281,8 @@ fn expect_unsupported(dir: &Path, file: &Path) {
                 );
                 assert!(message.contains("99"), "{how}: {message}");
                 assert!(message.contains("version"), "{how}: {message}");
-                assert!(message.contains(" 1 "), "{how}: {message}");
+                let supported = format!(" {} ", baldur_journal::codec::FORMAT_VERSION);
+                assert!(message.contains(&supported), "{how}: {message}");
             }
             other => panic!("{how}: expected UnsupportedVersion, got {other:?}"),
         }
@@ -459,7 +464,7 @@ fn damage_is_reported_with_its_path_and_offset() {
     let dir = closed_journal(10);
     let log = segment_logs(dir.path()).remove(0);
     let mut bytes = std::fs::read(&log).unwrap();
-    bytes[8] = 2;
+    bytes[8] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
     match DiskJournal::open_read_only(dir.path()) {
         Err(e @ Error::ChecksumMismatch { offset: 0, .. }) => {
