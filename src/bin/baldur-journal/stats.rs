@@ -174,6 +174,7 @@ enum StatsCommand {
 }
 
 #[derive(Args)]
+#[cfg_attr(not(feature = "sql"), allow(dead_code))]
 struct SyncArgs {
     /// The SQLite database to write (sqlite:///relative.db or
     /// sqlite:////absolute.db); created when missing
