@@ -453,6 +453,13 @@ pub fn project(
     url: &str,
     options: &ProjectOptions,
 ) -> Result<ProjectReport> {
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if postgres {
+        return Err(Error::Unsupported(format!(
+            "{}: the projector writes SQLite only in this release (docs/SQL.md)",
+            super::redacted(url)
+        )));
+    }
     let parsed = super::SqlUrl::parse(url)?;
     if parsed.dialect != super::Dialect::Sqlite {
         return Err(Error::Unsupported(format!(
@@ -522,6 +529,10 @@ pub fn project_sqlite(
         },
         hold_at,
     };
+    if mark == latest {
+        // Nothing new: nothing to fold or write.
+        return Ok(run.report);
+    }
     if mark > 0 {
         let projection = &mut run.projection;
         journal.for_each_ref(1, mark + 1, &mut |record| {
