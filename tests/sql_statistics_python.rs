@@ -381,8 +381,8 @@ fn reads_equal_the_reference_on_projected_tables() {
         let created = (i * 7919) % (90 * 24) + 2;
         // Uneven shares (4:3:2:1, 3:2:1): no ties in a distribution, whose
         // order the reference leaves to the database.
-        let domain = domains[[0, 0, 0, 0, 1, 1, 1, 2, 2, 3][(i % 10) as usize]];
-        let failure = failures[[0, 0, 0, 1, 1, 2][(i % 6) as usize]];
+        let domain = domains[[0, 0, 0, 0, 1, 1, 1, 2, 2, 3][usize::try_from(i % 10).unwrap()]];
+        let failure = failures[[0, 0, 0, 1, 1, 2][usize::try_from(i % 6).unwrap()]];
         let mut store = StoreEvent::new(&id, domain, failure);
         store.error_message = format!("failure {i}");
         events.push(store.to_entry(at(created)));
