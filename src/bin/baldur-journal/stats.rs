@@ -118,6 +118,7 @@ Examples:
   baldur-journal stats status --as-of 120000 --now 2025-01-01T00:00:00Z --json
   baldur-journal stats activity --now 2025-01-01T00:00:00Z
   baldur-journal stats status --stats-db sqlite:////var/lib/app/dlq.db --json
+  baldur-journal stats sync --to sqlite:////var/lib/app/dlq.db   # write the fold into those tables
 
 Windows are measured from now: the wall clock, --now TIME, or the TIME of
 --as-of TIME. `entry ID` exits 1 when no entry has that id (unknown or
