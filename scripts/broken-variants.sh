@@ -35,6 +35,7 @@ variants=(
   "break-redis-skip-cas|redis_backend|concurrent_chain_appends_with_append_if_latest_never_fork|redis"
   "break-redis-skip-wait|redis_cluster|with_min_replicas_a_replica_cut_off_before_the_kill_lacks_nothing_acknowledged|redis"
   "break-sql-skip-lock|cli|sql_postgres::an_append_waits_for_an_earlier_uncommitted_sequence|postgres"
+  "break-projector-mark-outside-transaction|cli|cli_stats_sync::a_projector_killed_mid_batch_resumes_to_the_rows_of_a_single_run|-"
 )
 
 # An environment switch as tests/skip reads it: set, and not empty, 0 or false.

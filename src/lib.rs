@@ -48,6 +48,7 @@
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
         feature = "break-sql-skip-lock",
+        feature = "break-projector-mark-outside-transaction",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");

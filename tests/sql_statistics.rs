@@ -266,3 +266,81 @@ fn a_database_that_cannot_answer_is_an_error_not_empty_data() {
     other.execute_batch("ROLLBACK").unwrap();
     assert_eq!(locked.get_status_counts().unwrap().total, 1);
 }
+
+/// The projector's library API (`sql::project`): integer ids keep their
+/// key, other ids get negative keys from the id map, a late purge deletes
+/// the row, a run with nothing new reports nothing, and bad options, a
+/// mark beyond the journal and another journal's database are errors.
+#[test]
+fn the_projector_keys_ids_and_refuses_what_it_cannot_resume() {
+    use baldur_journal::projection::events::{dlq_archive, dlq_purge};
+    use baldur_journal::projection::{LifecycleEvent, LifecycleKind, StoreEvent};
+    use baldur_journal::sql::{ProjectOptions, project};
+    use baldur_journal::{EventJournal, MemoryJournal};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}/dlq.db", dir.path().display());
+    let journal = MemoryJournal::new();
+    let t = at("2025-02-01T00:00:00Z");
+    for id in ["7", "017", "dlq-a", "9"] {
+        journal
+            .append(&StoreEvent::new(id, "payments", "timeout").to_entry(t))
+            .unwrap();
+    }
+    journal
+        .append(&LifecycleEvent::new(LifecycleKind::Resolve, "9").to_entry(t))
+        .unwrap();
+    let options = ProjectOptions {
+        batch_records: 2,
+        ..ProjectOptions::new("memory")
+    };
+    let report = project(&journal, &url, &options).unwrap();
+    assert_eq!((report.from_sequence, report.to_sequence), (0, 5));
+    assert_eq!((report.records, report.batches), (5, 3));
+    assert_eq!(
+        report.entries_written, 5,
+        "entry 9 twice: stored, then resolved"
+    );
+
+    let clock = ManualClock::new(at("2025-02-02T00:00:00Z"));
+    let stats = open(&dir, &clock);
+    assert_eq!(status_of(&stats, "7").as_deref(), Some("pending"));
+    assert_eq!(status_of(&stats, "9").as_deref(), Some("resolved"));
+    assert_eq!(status_of(&stats, "-1").as_deref(), Some("pending"), "017");
+    assert_eq!(status_of(&stats, "-2").as_deref(), Some("pending"), "dlq-a");
+    assert_eq!(status_of(&stats, "17"), None);
+
+    let again = project(&journal, &url, &options).unwrap();
+    assert_eq!((again.records, again.entries_written), (0, 0));
+
+    journal.append(&dlq_archive("9", None, None, t)).unwrap();
+    journal.append(&dlq_purge("9", None, None, t)).unwrap();
+    let tail = project(&journal, &url, &options).unwrap();
+    assert_eq!((tail.from_sequence, tail.records), (5, 2));
+    assert_eq!(tail.entries_deleted, 1);
+    assert_eq!(status_of(&stats, "9"), None, "purged: the row is gone");
+
+    let zero = ProjectOptions {
+        batch_records: 0,
+        ..ProjectOptions::new("memory")
+    };
+    assert!(matches!(
+        project(&journal, &url, &zero),
+        Err(Error::InvalidOption(_))
+    ));
+    let other = project(&journal, &url, &ProjectOptions::new("elsewhere")).unwrap_err();
+    assert!(other.to_string().contains("\"memory\""), "{other}");
+    let shorter = MemoryJournal::new();
+    shorter
+        .append(&StoreEvent::new("1", "payments", "timeout").to_entry(t))
+        .unwrap();
+    let beyond = project(&shorter, &url, &options).unwrap_err();
+    assert!(
+        beyond.to_string().contains("beyond the journal's latest 1"),
+        "{beyond}"
+    );
+    assert!(matches!(
+        project(&journal, "postgres://u:secret@h/db", &options),
+        Err(Error::Unsupported(m)) if !m.contains("secret")
+    ));
+}

@@ -281,12 +281,17 @@ fn differential(seed: u64, nows: &[&str]) {
         "",
     );
     assert!(written.trim().parse::<u64>().unwrap() > 9000, "{written}");
+    compare(&python, &db, nows);
+}
+
+/// Both read `db` at every "now": every answer equal as JSON.
+fn compare(python: &Path, db: &Path, nows: &[&str]) {
     let reads = reads();
     let requests: String = nows
         .iter()
         .map(|now| json!({"now": now, "reads": reads}).to_string() + "\n")
         .collect();
-    let answers = run(&python, &[db.to_str().unwrap(), "answer"], &requests);
+    let answers = run(python, &[db.to_str().unwrap(), "answer"], &requests);
     let answers: Vec<Value> = answers
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -297,7 +302,7 @@ fn differential(seed: u64, nows: &[&str]) {
     for (now, answer) in nows.iter().zip(&answers) {
         let clock = ManualClock::new(Timestamp::parse(now).unwrap());
         let stats = SqlStatistics::open_sqlite(
-            &db,
+            db,
             SqlStatisticsOptions {
                 read_only: true,
                 ..Default::default()
@@ -345,6 +350,92 @@ fn reads_equal_the_reference_on_a_held_out_history() {
         &[
             "2025-03-03T03:03:03+00:00",
             "2025-05-31T23:59:59.999999+00:00",
+        ],
+    );
+}
+
+/// The tables the projector (`stats sync`, `sql::project`) writes from a
+/// journal read by the reference as by us: the dashboard of a reference
+/// deployment sees the projected answers.
+#[test]
+fn reads_equal_the_reference_on_projected_tables() {
+    use LifecycleKind::*;
+    use baldur_journal::projection::events::{dlq_archive, dlq_purge};
+    use baldur_journal::projection::{
+        BreakerEvent, BreakerTransition, LifecycleEvent, LifecycleKind, StoreEvent,
+    };
+    use baldur_journal::sql::{ProjectOptions, project};
+    use baldur_journal::{EventJournal, JournalEntry, MemoryJournal};
+
+    let Some(python) = python() else {
+        return;
+    };
+    const HOUR: i64 = 3_600 * 1_000_000_000;
+    let base = Timestamp::parse("2025-03-01T00:00:00Z").unwrap();
+    let at = |hours: i64| Timestamp::from_unix_nanos(base.as_unix_nanos() - hours * HOUR);
+    let domains = ["payments", "orders", "shipping", ""];
+    let failures = ["timeout", "network", "validation"];
+    let mut events: Vec<JournalEntry> = Vec::new();
+    for i in 1..=600_i64 {
+        let id = i.to_string();
+        let created = (i * 7919) % (90 * 24) + 2;
+        // Uneven shares (4:3:2:1, 3:2:1): no ties in a distribution, whose
+        // order the reference leaves to the database.
+        let domain = domains[[0, 0, 0, 0, 1, 1, 1, 2, 2, 3][usize::try_from(i % 10).unwrap()]];
+        let failure = failures[[0, 0, 0, 1, 1, 2][usize::try_from(i % 6).unwrap()]];
+        let mut store = StoreEvent::new(&id, domain, failure);
+        store.error_message = format!("failure {i}");
+        events.push(store.to_entry(at(created)));
+        let step = |kind, hours: i64| LifecycleEvent::new(kind, &id).to_entry(at(hours));
+        match i % 7 {
+            0 => {
+                events.push(step(ReplayStart, created - 1));
+                events.push(step(ReplaySuccess, created - 2));
+                if created > 24 * 40 {
+                    events.push(dlq_archive(&id, None, None, at(created - 3)));
+                    if i % 14 == 0 {
+                        events.push(dlq_purge(&id, None, None, at(1)));
+                    }
+                }
+            }
+            1 => {
+                events.push(step(ReplayStart, created - 1));
+                events.push(step(ReplayFailed, created - 2));
+            }
+            2 => events.push(step(Escalate, created - 1)),
+            3 => events.push(step(Reject, created - 1)),
+            4 => events.push(step(Resolve, created / 2)),
+            5 => events.push(step(Expire, created - 1)),
+            _ => {}
+        }
+    }
+    for (k, service) in ["payments", "orders", "search"].iter().enumerate() {
+        let k = k as i64;
+        events.push(BreakerEvent::new(BreakerTransition::Opened, *service).to_entry(at(30 + k)));
+        if k != 1 {
+            events.push(
+                BreakerEvent::new(BreakerTransition::HalfOpened, *service).to_entry(at(20 + k)),
+            );
+        }
+    }
+    events.sort_by_key(|e| e.timestamp);
+    let journal = MemoryJournal::new();
+    journal.append_batch(&events).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dlq.db");
+    let url = format!("sqlite:///{}", db.display());
+    let options = ProjectOptions {
+        batch_records: 500,
+        ..ProjectOptions::new("memory")
+    };
+    project(&journal, &url, &options).unwrap();
+    compare(
+        &python,
+        &db,
+        &[
+            "2025-03-01T00:00:00+00:00",
+            "2025-02-10T12:00:00+00:00",
+            "2025-01-20T00:00:00.000001+00:00",
         ],
     );
 }

@@ -25,7 +25,7 @@ mod persister;
 mod reads;
 mod repository;
 mod snapshot;
-mod state;
+pub(crate) mod state;
 pub mod status;
 pub mod timeline;
 mod trail;

@@ -23,6 +23,7 @@ mod dialect;
 mod pg;
 #[cfg(feature = "postgres")]
 pub use pg::LOCK_KEY as POSTGRES_LOCK_KEY;
+pub mod projector;
 mod statistics;
 
 use std::collections::VecDeque;
@@ -35,6 +36,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use dialect::{Dialect, MAX_SEQUENCE, TABLE, parse_timestamp_text, timestamp_text};
+pub use projector::{ProjectOptions, ProjectReport, project};
 pub use statistics::{CB_TABLE, DLQ_TABLE, PURGED_TABLE, SqlStatistics, SqlStatisticsOptions};
 
 use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};

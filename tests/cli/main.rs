@@ -24,6 +24,7 @@ mod cli_sequence_max;
 mod cli_sql;
 mod cli_stats;
 mod cli_stats_db;
+mod cli_stats_sync;
 mod cli_tail;
 mod cli_usage;
 mod cli_verify;

@@ -118,6 +118,7 @@ Examples:
   baldur-journal stats status --as-of 120000 --now 2025-01-01T00:00:00Z --json
   baldur-journal stats activity --now 2025-01-01T00:00:00Z
   baldur-journal stats status --stats-db sqlite:////var/lib/app/dlq.db --json
+  baldur-journal stats sync --to sqlite:////var/lib/app/dlq.db   # write the fold into those tables
 
 Windows are measured from now: the wall clock, --now TIME, or the TIME of
 --as-of TIME. `entry ID` exits 1 when no entry has that id (unknown or
@@ -168,6 +169,22 @@ enum StatsCommand {
     Cleanup,
     /// Circuit breakers: a summary by state, then each one
     CircuitBreakers,
+    /// Keep the reference's SQL tables (baldur_dlq, baldur_cb_state) at URL
+    /// up to date from the fold: incremental and resumable (docs/SQL.md)
+    Sync(SyncArgs),
+}
+
+#[derive(Args)]
+#[cfg_attr(not(feature = "sql"), allow(dead_code))]
+struct SyncArgs {
+    /// The SQLite database to write (sqlite:///relative.db or
+    /// sqlite:////absolute.db); created when missing
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// Records folded per transaction (each commits its rows with the
+    /// high-water mark)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    batch: u64,
 }
 
 #[derive(Args)]
@@ -520,6 +537,9 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
     if let StatsCommand::List(list) = &args.command {
         check_order_by(&list.order_by)?;
     }
+    if let StatsCommand::Sync(sync) = &args.command {
+        return run_sync(globals, args, sync);
+    }
     let statistics = open_statistics(globals, &args.view, args.now.now)?;
     let repo = &*statistics.repository;
     let json = args.view.json;
@@ -581,6 +601,8 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
         )?,
         StatsCommand::Cleanup => render(o, json, &repo.get_cleanup_stats()?, write_cleanup)?,
         StatsCommand::CircuitBreakers => render(o, json, &breakers(repo)?, write_breakers_all)?,
+        // Answered before the statistics are opened (above).
+        StatsCommand::Sync(sync) => return run_sync(globals, args, sync),
     }
     if !json && (args.view.as_of.is_some() || args.now.now.is_some()) {
         writeln!(
@@ -592,6 +614,61 @@ pub fn run_stats(globals: &Globals, args: &StatsArgs) -> Result<Outcome> {
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// `stats sync --to URL`: projects the journal into the SQL tables.
+#[cfg(feature = "sql")]
+fn run_sync(globals: &Globals, args: &StatsArgs, sync: &SyncArgs) -> Result<Outcome> {
+    use anyhow::Context as _;
+    use baldur_journal::sql::{ProjectOptions, project};
+    if args.view.as_of.is_some() || args.view.stats_db.is_some() || args.now.now.is_some() {
+        bail!(
+            "`stats sync` projects the whole journal as it is: --as-of, --now and --stats-db do \
+             not apply (give the database with --to URL)"
+        );
+    }
+    let shown = baldur_journal::JournalUrl::parse(&sync.to)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| sync.to.clone());
+    if sync.to.starts_with("postgres://") || sync.to.starts_with("postgresql://") {
+        bail!("--to {shown}: the projector writes SQLite only in this release (docs/SQL.md)");
+    }
+    let opened = open::open_read(globals)?;
+    let name = match &globals.url {
+        Some(url) => url.to_string(),
+        None => std::fs::canonicalize(&globals.dir)
+            .unwrap_or_else(|_| globals.dir.clone())
+            .display()
+            .to_string(),
+    };
+    let mut options = ProjectOptions::new(name);
+    options.batch_records = sync.batch;
+    let report = project(opened.journal(), &sync.to, &options)
+        .with_context(|| format!("stats sync --to {shown}"))?;
+    let mut out = output::stdout();
+    if args.view.json {
+        print_json(&mut out, &report)?;
+    } else {
+        writeln!(
+            out,
+            "projected sequences {}..{} into {shown}: {} records in {} batches, {} entries \
+             written, {} deleted, {} circuit breakers written",
+            report.from_sequence,
+            report.to_sequence,
+            report.records,
+            report.batches,
+            report.entries_written,
+            report.entries_deleted,
+            report.breakers_written
+        )?;
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+#[cfg(not(feature = "sql"))]
+fn run_sync(_globals: &Globals, _args: &StatsArgs, _sync: &SyncArgs) -> Result<Outcome> {
+    bail!("stats sync: this build has no `sql` feature")
 }
 
 pub const RIGHT_2: &[bool] = &[false, true, true];
