@@ -501,7 +501,7 @@ impl Default for SparseIndex {
     fn default() -> Self {
         SparseIndex {
             entries: Vec::new(),
-            blocks: Some(BlockSource::Built(Blocks::default())),
+            blocks: Some(BlockSource::Built(Box::default())),
         }
     }
 }
@@ -520,7 +520,7 @@ impl Eq for SparseIndex {}
 /// decoded and checked on first use.
 #[derive(Clone, Debug)]
 enum BlockSource {
-    Built(Blocks),
+    Built(Box<Blocks>),
     Stored(Arc<StoredBlocks>),
 }
 
@@ -576,7 +576,7 @@ impl StoredBlocks {
 impl BlockSource {
     fn get(&self) -> Option<&Blocks> {
         match self {
-            BlockSource::Built(blocks) => Some(blocks),
+            BlockSource::Built(blocks) => Some(blocks.as_ref()),
             BlockSource::Stored(stored) => stored.get(),
         }
     }
@@ -592,7 +592,10 @@ impl SparseIndex {
             Some(last) => position >= last.position + INDEX_INTERVAL_BYTES,
         };
         if let Some(BlockSource::Stored(stored)) = &self.blocks {
-            self.blocks = stored.get().cloned().map(BlockSource::Built);
+            self.blocks = stored
+                .get()
+                .cloned()
+                .map(|b| BlockSource::Built(Box::new(b)));
         }
         if due {
             self.entries.push(IndexEntry {
@@ -660,12 +663,13 @@ impl SparseIndex {
     }
 
     /// The same index with canonical block dictionaries.
+    #[must_use]
     pub fn canonical(&self) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
             blocks: self
                 .blocks()
-                .map(|b| BlockSource::Built(Blocks::canonical(b))),
+                .map(|b| BlockSource::Built(Box::new(Blocks::canonical(b)))),
         }
     }
 
@@ -674,11 +678,12 @@ impl SparseIndex {
     pub fn with_blocks(&self, blocks: Blocks) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
-            blocks: Some(BlockSource::Built(blocks)),
+            blocks: Some(BlockSource::Built(Box::new(blocks))),
         }
     }
 
     /// What a version-1 index records of this one: no blocks.
+    #[must_use]
     pub fn as_version_1(&self) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
@@ -701,6 +706,10 @@ pub struct SealedIndex {
     /// The segment's footer (data end and digests).
     pub footer: Footer,
 }
+
+/// A decoded index file, its block summaries' offsets, and (when they
+/// are left undecoded) where they start and how many there are.
+type DecodedParts = (SealedIndex, Vec<u64>, Option<(usize, usize)>);
 
 /// Writes a field's value table: count, then (length, name, count) each.
 fn put_table(out: &mut Vec<u8>, counts: &ValueCounts) {
@@ -906,11 +915,7 @@ impl SealedIndex {
 
     /// Decodes an index file; with `eager` false, the block summaries
     /// are left out, and their start and count returned instead.
-    fn decode_parts(
-        bytes: &[u8],
-        path: &Path,
-        eager: bool,
-    ) -> Result<(SealedIndex, Vec<u64>, Option<(usize, usize)>)> {
+    fn decode_parts(bytes: &[u8], path: &Path, eager: bool) -> Result<DecodedParts> {
         let bad = |offset: usize, reason: &str| Error::corruption(path, offset as u64, reason);
         if bytes.len() < INDEX_FIXED_LEN + 4 {
             return Err(bad(0, "index file too short"));
@@ -1026,7 +1031,7 @@ impl SealedIndex {
             }
             if eager {
                 let decoded = decode_blocks(&mut reader, &summary, block_count, &mut offsets)?;
-                blocks = Some(BlockSource::Built(decoded));
+                blocks = Some(BlockSource::Built(Box::new(decoded)));
             } else {
                 deferred = Some((reader.at, block_count));
             }
@@ -1267,9 +1272,9 @@ mod tests {
         // skips and counts by no block.
         let first_block = INDEX_FIXED_LEN + 2 * 16;
         let (_, offsets) = SealedIndex::decode_with_offsets(&bytes, path).unwrap();
-        assert!(offsets[0] as usize > first_block);
+        assert!(usize::try_from(offsets[0]).unwrap() > first_block);
         let mut forged = bytes.clone();
-        let count_at = offsets[1] as usize;
+        let count_at = usize::try_from(offsets[1]).unwrap();
         forged[count_at] += 1;
         let body_len = forged.len() - 4;
         let crc = crc32fast::hash(&forged[..body_len]);
