@@ -6,7 +6,8 @@
 //! counts skip or answer whole segments.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::codec::{FORMAT_VERSION, Footer, SummaryKeys};
 use crate::codec::{u32_at, u64_at};
@@ -490,17 +491,93 @@ impl Blocks {
 
 /// The sparse index under construction or loaded, with its blocks'
 /// summaries (none for a version-1 index).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct SparseIndex {
     entries: Vec<IndexEntry>,
-    blocks: Option<Blocks>,
+    blocks: Option<BlockSource>,
 }
 
 impl Default for SparseIndex {
     fn default() -> Self {
         SparseIndex {
             entries: Vec::new(),
-            blocks: Some(Blocks::default()),
+            blocks: Some(BlockSource::Built(Box::default())),
+        }
+    }
+}
+
+impl PartialEq for SparseIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.blocks() == other.blocks()
+    }
+}
+
+impl Eq for SparseIndex {}
+
+/// Where a segment's block summaries come from: built in memory (the
+/// active segment, a rebuilt index, [`SealedIndex::decode`]) or still the
+/// bytes of an index file read by [`SealedIndex::decode_deferred`],
+/// decoded and checked on first use.
+#[derive(Clone, Debug)]
+enum BlockSource {
+    Built(Box<Blocks>),
+    Stored(Arc<StoredBlocks>),
+}
+
+/// The block summaries of an index file, kept as the file's bytes (their
+/// CRC already checked) until a query first needs them.
+struct StoredBlocks {
+    /// The whole index file.
+    bytes: Vec<u8>,
+    /// Where the first block summary starts.
+    at: usize,
+    /// How many there are.
+    count: usize,
+    /// The segment's summary the blocks must agree with.
+    summary: Summary,
+    /// The file, for messages.
+    path: PathBuf,
+    /// The decoded blocks; `None` when they break a rule of the format,
+    /// and then no block is skipped or counted.
+    decoded: OnceLock<Option<Blocks>>,
+}
+
+impl std::fmt::Debug for StoredBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredBlocks")
+            .field("path", &self.path)
+            .field("count", &self.count)
+            .field("decoded", &self.decoded.get().map(Option::is_some))
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredBlocks {
+    /// Decodes and checks the blocks as [`SealedIndex::decode`] does.
+    fn decode(&self) -> Result<Blocks> {
+        let body = &self.bytes[..self.bytes.len() - 4];
+        let mut reader = Reader {
+            body,
+            at: self.at,
+            path: &self.path,
+        };
+        let blocks = decode_blocks(&mut reader, &self.summary, self.count, &mut Vec::new())?;
+        if reader.at != body.len() {
+            return Err(reader.bad(reader.at, "trailing bytes after the index's tables"));
+        }
+        Ok(blocks)
+    }
+
+    fn get(&self) -> Option<&Blocks> {
+        self.decoded.get_or_init(|| self.decode().ok()).as_ref()
+    }
+}
+
+impl BlockSource {
+    fn get(&self) -> Option<&Blocks> {
+        match self {
+            BlockSource::Built(blocks) => Some(blocks.as_ref()),
+            BlockSource::Stored(stored) => stored.get(),
         }
     }
 }
@@ -514,16 +591,22 @@ impl SparseIndex {
             None => true,
             Some(last) => position >= last.position + INDEX_INTERVAL_BYTES,
         };
+        if let Some(BlockSource::Stored(stored)) = &self.blocks {
+            self.blocks = stored
+                .get()
+                .cloned()
+                .map(|b| BlockSource::Built(Box::new(b)));
+        }
         if due {
             self.entries.push(IndexEntry {
                 sequence: keys.sequence,
                 position,
             });
-            if let Some(blocks) = &mut self.blocks {
+            if let Some(BlockSource::Built(blocks)) = &mut self.blocks {
                 blocks.summaries.push(BlockSummary::new());
             }
         }
-        if let Some(blocks) = &mut self.blocks {
+        if let Some(BlockSource::Built(blocks)) = &mut self.blocks {
             blocks.add(keys);
         }
     }
@@ -555,16 +638,38 @@ impl SparseIndex {
         &self.entries
     }
 
-    /// The block summaries (`None` for a version-1 index).
+    /// The block summaries: `None` for a version-1 index, or for stored
+    /// summaries that break a rule of the format when first decoded here
+    /// (then no block is skipped or counted: queries read the records).
     pub fn blocks(&self) -> Option<&Blocks> {
-        self.blocks.as_ref()
+        self.blocks.as_ref().and_then(BlockSource::get)
+    }
+
+    /// Whether the index has block summaries (a version-2 index), without
+    /// decoding stored ones.
+    #[must_use]
+    pub fn has_blocks(&self) -> bool {
+        self.blocks.is_some()
+    }
+
+    /// Whether stored block summaries have been decoded yet (always true
+    /// for summaries built in memory or without any).
+    #[must_use]
+    pub fn blocks_decoded(&self) -> bool {
+        match &self.blocks {
+            Some(BlockSource::Stored(stored)) => stored.decoded.get().is_some(),
+            _ => true,
+        }
     }
 
     /// The same index with canonical block dictionaries.
+    #[must_use]
     pub fn canonical(&self) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
-            blocks: self.blocks.as_ref().map(Blocks::canonical),
+            blocks: self
+                .blocks()
+                .map(|b| BlockSource::Built(Box::new(Blocks::canonical(b)))),
         }
     }
 
@@ -573,11 +678,12 @@ impl SparseIndex {
     pub fn with_blocks(&self, blocks: Blocks) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
-            blocks: Some(blocks),
+            blocks: Some(BlockSource::Built(Box::new(blocks))),
         }
     }
 
     /// What a version-1 index records of this one: no blocks.
+    #[must_use]
     pub fn as_version_1(&self) -> SparseIndex {
         SparseIndex {
             entries: self.entries.clone(),
@@ -600,6 +706,10 @@ pub struct SealedIndex {
     /// The segment's footer (data end and digests).
     pub footer: Footer,
 }
+
+/// A decoded index file, its block summaries' offsets, and (when they
+/// are left undecoded) where they start and how many there are.
+type DecodedParts = (SealedIndex, Vec<u64>, Option<(usize, usize)>);
 
 /// Writes a field's value table: count, then (length, name, count) each.
 fn put_table(out: &mut Vec<u8>, counts: &ValueCounts) {
@@ -686,7 +796,7 @@ impl SealedIndex {
     /// the index has no block summaries).
     pub fn encode(&self) -> Vec<u8> {
         let s = &self.summary;
-        let blocks = self.index.blocks.as_ref().map(Blocks::canonical);
+        let blocks = self.index.blocks().map(Blocks::canonical);
         let version: u32 = if blocks.is_some() { FORMAT_VERSION } else { 1 };
         let mut out = Vec::with_capacity(INDEX_FIXED_LEN + self.index.entries.len() * 160 + 64);
         out.extend_from_slice(&INDEX_MAGIC);
@@ -779,6 +889,33 @@ impl SealedIndex {
     /// [`SealedIndex::decode`], also giving each block summary's offset in
     /// the file (empty for a version-1 index).
     pub fn decode_with_offsets(bytes: &[u8], path: &Path) -> Result<(SealedIndex, Vec<u64>)> {
+        let (index, offsets, _) = Self::decode_parts(bytes, path, true)?;
+        Ok((index, offsets))
+    }
+
+    /// [`SealedIndex::decode`] for opening a journal: every check of the
+    /// file's CRC, fixed part, entries and value tables is made now, but
+    /// the block summaries are kept as the file's bytes and decoded and
+    /// checked when a query first needs them ([`SparseIndex::blocks`]), so
+    /// opening costs no more than with a version-1 index.
+    pub fn decode_deferred(bytes: Vec<u8>, path: &Path) -> Result<SealedIndex> {
+        let (mut index, _, blocks) = Self::decode_parts(&bytes, path, false)?;
+        if let Some((at, count)) = blocks {
+            index.index.blocks = Some(BlockSource::Stored(Arc::new(StoredBlocks {
+                bytes,
+                at,
+                count,
+                summary: index.summary.clone(),
+                path: path.to_path_buf(),
+                decoded: OnceLock::new(),
+            })));
+        }
+        Ok(index)
+    }
+
+    /// Decodes an index file; with `eager` false, the block summaries
+    /// are left out, and their start and count returned instead.
+    fn decode_parts(bytes: &[u8], path: &Path, eager: bool) -> Result<DecodedParts> {
         let bad = |offset: usize, reason: &str| Error::corruption(path, offset as u64, reason);
         if bytes.len() < INDEX_FIXED_LEN + 4 {
             return Err(bad(0, "index file too short"));
@@ -869,6 +1006,7 @@ impl SealedIndex {
         };
         let mut offsets = Vec::new();
         let mut blocks = None;
+        let mut deferred = None;
         if with_blocks {
             let mut tables = Vec::new();
             for field in [Field::ServiceName, Field::Region] {
@@ -891,10 +1029,14 @@ impl SealedIndex {
             if block_count != entry_count {
                 return Err(bad(count_at, "block count differs from the entry count"));
             }
-            let decoded = decode_blocks(&mut reader, &summary, block_count, &mut offsets)?;
-            blocks = Some(decoded);
+            if eager {
+                let decoded = decode_blocks(&mut reader, &summary, block_count, &mut offsets)?;
+                blocks = Some(BlockSource::Built(Box::new(decoded)));
+            } else {
+                deferred = Some((reader.at, block_count));
+            }
         }
-        if reader.at != body.len() {
+        if eager && reader.at != body.len() {
             return Err(bad(reader.at, "trailing bytes after the index's tables"));
         }
         Ok((
@@ -913,6 +1055,7 @@ impl SealedIndex {
                 index: SparseIndex { entries, blocks },
             },
             offsets,
+            deferred,
         ))
     }
 }
@@ -1109,6 +1252,38 @@ mod tests {
                 SealedIndex::decode(&damaged, path).is_err(),
                 "byte {i} damage not caught"
             );
+            assert!(
+                SealedIndex::decode_deferred(damaged, path).is_err(),
+                "byte {i} damage not caught before the blocks are decoded"
+            );
         }
+        // Deferred: the blocks stay bytes until first asked for, then
+        // decode to the same.
+        let deferred = SealedIndex::decode_deferred(bytes.clone(), path).unwrap();
+        assert!(deferred.index.has_blocks());
+        assert!(!deferred.index.blocks_decoded());
+        assert_eq!(deferred.summary, decoded.summary);
+        assert_eq!(deferred.index.blocks(), decoded.index.blocks());
+        assert!(deferred.index.blocks_decoded());
+        assert_eq!(deferred, decoded);
+        assert_eq!(deferred.encode(), bytes);
+        // A block summary that breaks a rule, its CRC made right: the eager
+        // decode refuses the file; the deferred one opens it and then
+        // skips and counts by no block.
+        let first_block = INDEX_FIXED_LEN + 2 * 16;
+        let (_, offsets) = SealedIndex::decode_with_offsets(&bytes, path).unwrap();
+        assert!(usize::try_from(offsets[0]).unwrap() > first_block);
+        let mut forged = bytes.clone();
+        let count_at = usize::try_from(offsets[1]).unwrap();
+        forged[count_at] += 1;
+        let body_len = forged.len() - 4;
+        let crc = crc32fast::hash(&forged[..body_len]);
+        forged[body_len..].copy_from_slice(&crc.to_le_bytes());
+        assert!(SealedIndex::decode(&forged, path).is_err());
+        let deferred = SealedIndex::decode_deferred(forged, path).unwrap();
+        assert!(deferred.index.has_blocks());
+        assert_eq!(deferred.index.blocks(), None);
+        assert!(deferred.index.blocks_decoded());
+        assert_eq!(deferred.index.entries(), decoded.index.entries());
     }
 }

@@ -149,7 +149,7 @@ impl DiskJournal {
             let Some(old) = segment.sealed() else {
                 continue;
             };
-            if old.index.blocks().is_some() {
+            if old.index.has_blocks() {
                 continue;
             }
             let fresh = recovery::rebuild_from_log(dir, old, &maps, body_len_max)?;

@@ -283,7 +283,7 @@ fn load_sealed(
     let idx_path = dir.join(index_file_name(base));
     let from_index = std::fs::read(&idx_path)
         .ok()
-        .and_then(|bytes| SealedIndex::decode(&bytes, &idx_path).ok())
+        .and_then(|bytes| SealedIndex::decode_deferred(bytes, &idx_path).ok())
         .filter(|idx| {
             idx.journal_id == meta.journal_id
                 && idx.base_sequence == base
