@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baldur_journal::projection::audit::canonical_content;
-use baldur_journal::projection::chain::verify_chains;
+use baldur_journal::projection::chain::{verify_chains, verify_chains_sequential};
 use baldur_journal::projection::{AuditKeyring, AuditLink, JournalStatistics, StoreEvent};
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -96,6 +96,11 @@ fn verify_all_chains(c: &mut Criterion) {
         assert_eq!(report.chains, entities);
     };
     one_pass();
+    let sequential = || {
+        let report = verify_chains_sequential(&*journal, &keys).expect("verify");
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!(report.chained_records, records);
+    };
     let raw = || {
         for content in &contents {
             black_box(Sha256::digest(content.as_bytes()));
@@ -117,16 +122,25 @@ fn verify_all_chains(c: &mut Criterion) {
         f();
         started.elapsed().as_secs_f64()
     };
-    let (mut verify, mut sha) = (f64::INFINITY, f64::INFINITY);
+    let (mut verify, mut alone, mut sha) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     for _ in 0..10 {
         verify = verify.min(time(&one_pass));
+        alone = alone.min(time(&sequential));
         sha = sha.min(time(&raw));
     }
+    let threads = if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        "one thread"
+    } else {
+        "two threads"
+    };
     eprintln!(
-        "best of 10, alternating: verify_chains {:.0} records/s, raw SHA-256 {:.0} records/s: \
+        "best of 10, alternating: verify_chains_sequential {:.0} records/s (ratio {:.3}); \
+         raw SHA-256 {:.0} records/s (one thread); verify_chains ({threads}) {:.0} records/s: \
          ratio {:.3}",
-        records as f64 / verify,
+        records as f64 / alone,
+        sha / alone,
         records as f64 / sha,
+        records as f64 / verify,
         sha / verify
     );
     drop(statistics);
