@@ -1271,13 +1271,24 @@ impl Batch {
     }
 }
 
+/// The hash of each record of `batch`, as [`precompute_hash`] gives it.
+fn hash_batch(keys: &AuditKeyring, batch: &Batch, scratch: &mut Vec<u8>) -> Vec<Option<[u8; 32]>> {
+    batch
+        .slots
+        .iter()
+        .map(|slot| precompute_hash(keys, &batch.record(slot), scratch))
+        .collect()
+}
+
 /// Verifies every audit chain of `journal` in one pass on two threads: the
 /// calling thread reads the records and copies them into batches of
 /// `batch_records` (or about 256 KiB); a second thread computes each
 /// record's hash (which depends on the record and the keys only); the
 /// calling thread then pushes the records, in sequence order, with their
-/// hashes, to one [`ChainVerifier`], which makes every check. At most a
-/// few batches are in flight, so memory stays bounded. The report is the
+/// hashes, to one [`ChainVerifier`], which makes every check. When the
+/// second thread falls behind, the calling thread hashes the next batch
+/// itself rather than wait. At most a few batches are in flight, so memory
+/// stays bounded. The report is the
 /// one [`verify_chains_sequential`] gives.
 pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
     journal: &J,
@@ -1294,12 +1305,7 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
         scope.spawn(move || {
             let mut scratch = Vec::with_capacity(1024);
             for mut batch in hasher_in {
-                let hashes: Vec<Option<[u8; 32]>> = batch
-                    .slots
-                    .iter()
-                    .map(|slot| precompute_hash(keys, &batch.record(slot), &mut scratch))
-                    .collect();
-                batch.hashes = hashes;
+                batch.hashes = hash_batch(keys, &batch, &mut scratch);
                 if hasher_out.send(batch).is_err() {
                     return;
                 }
@@ -1311,25 +1317,41 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
                 note(&mut report, keys, step);
             }
         };
+        let mut scratch = Vec::with_capacity(1024);
         let mut in_flight = 0usize;
         let mut spare: Option<Batch> = None;
         let mut filling = Batch::default();
         let mut read = |entry: &EntryRef<'_>| -> Result<()> {
             filling.push(entry);
             if filling.is_full(batch_records) {
-                if in_flight == IN_FLIGHT {
-                    // The hasher answers in order; it ends only when the
-                    // sender is dropped, so an answer comes.
-                    let mut done = hashed.recv().expect("the hasher answers");
+                // Apply what the hasher has finished, in order.
+                while let Ok(mut done) = hashed.try_recv() {
                     apply(&done);
                     done.clear();
                     spare = Some(done);
                     in_flight -= 1;
                 }
-                let next = spare.take().unwrap_or_default();
-                let full = std::mem::replace(&mut filling, next);
-                to_hasher.send(full).expect("the hasher listens");
-                in_flight += 1;
+                if in_flight < IN_FLIGHT {
+                    let next = spare.take().unwrap_or_default();
+                    let full = std::mem::replace(&mut filling, next);
+                    to_hasher.send(full).expect("the hasher listens");
+                    in_flight += 1;
+                } else {
+                    // The hasher is behind (its core busy elsewhere): hash
+                    // this batch here rather than wait, then apply every
+                    // batch in order. The hasher answers in order and ends
+                    // only when the sender is dropped, so answers come.
+                    filling.hashes = hash_batch(keys, &filling, &mut scratch);
+                    for _ in 0..in_flight {
+                        let mut done = hashed.recv().expect("the hasher answers");
+                        apply(&done);
+                        done.clear();
+                        spare = Some(done);
+                    }
+                    in_flight = 0;
+                    apply(&filling);
+                    filling.clear();
+                }
             }
             Ok(())
         };
