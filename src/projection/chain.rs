@@ -1168,20 +1168,16 @@ fn note(report: &mut ChainsReport, keys: &AuditKeyring, step: Option<ChainStep<'
 }
 
 /// Verifies every audit chain of `journal` in one pass (see
-/// [`ChainVerifier`]). With two or more cores available it runs
-/// [`verify_chains_in_batches`] (two threads: one computes the records'
-/// hashes while the other applies them in sequence order); with one, it is
-/// [`verify_chains_sequential`]. Both give the same report.
+/// [`ChainVerifier`]), on the calling thread:
+/// [`verify_chains_sequential`]. The two-thread pass,
+/// [`verify_chains_in_batches`], gives the same report but measured slower
+/// on 2 vCPUs shared with other work (docs/PERFORMANCE.md, goal 8), so it
+/// is not the default.
 pub fn verify_chains<J: EventJournal + ?Sized>(
     journal: &J,
     keys: &AuditKeyring,
 ) -> Result<ChainsReport> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    if cores < 2 {
-        verify_chains_sequential(journal, keys)
-    } else {
-        verify_chains_in_batches(journal, keys, BATCH_RECORDS)
-    }
+    verify_chains_sequential(journal, keys)
 }
 
 /// Verifies every audit chain of `journal` in one pass on the calling
@@ -1285,87 +1281,80 @@ fn hash_batch(keys: &AuditKeyring, batch: &Batch, scratch: &mut Vec<u8>) -> Vec<
 /// `batch_records` (or about 256 KiB); a second thread computes each
 /// record's hash (which depends on the record and the keys only); the
 /// calling thread then pushes the records, in sequence order, with their
-/// hashes, to one [`ChainVerifier`], which makes every check. When the
-/// second thread falls behind, the calling thread hashes the next batch
-/// itself rather than wait. At most a few batches are in flight, so memory
-/// stays bounded. The report is the
+/// hashes, to one [`ChainVerifier`], which makes every check. A batch
+/// the second thread has not started on when its turn comes is hashed by
+/// the calling thread itself, so neither waits for a thread that has no
+/// core. At most a few batches are in flight, so memory stays bounded. The report is the
 /// one [`verify_chains_sequential`] gives.
 pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
     journal: &J,
     keys: &AuditKeyring,
     batch_records: usize,
 ) -> Result<ChainsReport> {
-    use std::sync::mpsc::sync_channel;
+    use std::collections::VecDeque;
+    use std::sync::mpsc::channel;
+    use std::sync::{Arc, Condvar, Mutex};
     let batch_records = batch_records.max(1);
     let mut verifier = ChainVerifier::new(keys);
     let mut report = ChainsReport::default();
-    let (to_hasher, hasher_in) = sync_channel::<Batch>(IN_FLIGHT);
-    let (hasher_out, hashed) = sync_channel::<Batch>(IN_FLIGHT);
+    let (to_hasher, hasher_in) = channel::<Arc<Job>>();
     let outcome = std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut scratch = Vec::with_capacity(1024);
-            for mut batch in hasher_in {
-                batch.hashes = hash_batch(keys, &batch, &mut scratch);
-                if hasher_out.send(batch).is_err() {
-                    return;
-                }
+            for job in hasher_in {
+                job.hash_unless_claimed(keys, &mut scratch);
             }
         });
-        let mut apply = |batch: &Batch| {
-            for (slot, &hash) in batch.slots.iter().zip(&batch.hashes) {
-                let step = verifier.push_hashed(&batch.record(slot), hash);
-                note(&mut report, keys, step);
-            }
-        };
         let mut scratch = Vec::with_capacity(1024);
-        let mut in_flight = 0usize;
+        // Sent, in sequence order, not yet applied.
+        let mut pending: VecDeque<Arc<Job>> = VecDeque::with_capacity(IN_FLIGHT);
         let mut spare: Option<Batch> = None;
         let mut filling = Batch::default();
+        let mut apply = |job: Arc<Job>, scratch: &mut Vec<u8>, spare: &mut Option<Batch>| {
+            let hashes = job.hashes(keys, scratch);
+            for (slot, &hash) in job.batch.slots.iter().zip(&hashes) {
+                let step = verifier.push_hashed(&job.batch.record(slot), hash);
+                note(&mut report, keys, step);
+            }
+            if let Ok(job) = Arc::try_unwrap(job) {
+                let mut batch = job.batch;
+                batch.clear();
+                *spare = Some(batch);
+            }
+        };
+        let send = move |batch: Batch, pending: &mut VecDeque<Arc<Job>>| {
+            let job = Arc::new(Job {
+                batch,
+                hashes: Mutex::new(None),
+                done: Condvar::new(),
+            });
+            pending.push_back(job.clone());
+            // The hasher stops only when the sender is dropped; were it
+            // gone, the calling thread hashes every batch itself.
+            let _ = to_hasher.send(job);
+        };
         let mut read = |entry: &EntryRef<'_>| -> Result<()> {
             filling.push(entry);
             if filling.is_full(batch_records) {
-                // Apply what the hasher has finished, in order.
-                while let Ok(mut done) = hashed.try_recv() {
-                    apply(&done);
-                    done.clear();
-                    spare = Some(done);
-                    in_flight -= 1;
+                if pending.len() == IN_FLIGHT {
+                    let oldest = pending.pop_front().expect("in flight");
+                    apply(oldest, &mut scratch, &mut spare);
                 }
-                if in_flight < IN_FLIGHT {
-                    let next = spare.take().unwrap_or_default();
-                    let full = std::mem::replace(&mut filling, next);
-                    to_hasher.send(full).expect("the hasher listens");
-                    in_flight += 1;
-                } else {
-                    // The hasher is behind (its core busy elsewhere): hash
-                    // this batch here rather than wait, then apply every
-                    // batch in order. The hasher answers in order and ends
-                    // only when the sender is dropped, so answers come.
-                    filling.hashes = hash_batch(keys, &filling, &mut scratch);
-                    for _ in 0..in_flight {
-                        let mut done = hashed.recv().expect("the hasher answers");
-                        apply(&done);
-                        done.clear();
-                        spare = Some(done);
-                    }
-                    in_flight = 0;
-                    apply(&filling);
-                    filling.clear();
-                }
+                let next = spare.take().unwrap_or_default();
+                send(std::mem::replace(&mut filling, next), &mut pending);
             }
             Ok(())
         };
         let outcome = journal.for_each_ref_from(0, &mut read);
-        if outcome.is_ok() && !filling.slots.is_empty() {
-            to_hasher.send(filling).expect("the hasher listens");
-            in_flight += 1;
-        }
-        drop(to_hasher);
         if outcome.is_ok() {
-            for _ in 0..in_flight {
-                apply(&hashed.recv().expect("the hasher answers"));
+            if !filling.slots.is_empty() {
+                send(filling, &mut pending);
+            }
+            while let Some(job) = pending.pop_front() {
+                apply(job, &mut scratch, &mut spare);
             }
         }
+        drop(send);
         outcome
     });
     outcome?;
@@ -1373,6 +1362,52 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
     report.chained_records = verifier.chained_records();
     report.chains = verifier.chains();
     Ok(report)
+}
+
+/// One batch between the two threads: whichever claims it first hashes it.
+struct Job {
+    batch: Batch,
+    /// `None` until claimed; `Some(None)` while being hashed, then the
+    /// hashes.
+    hashes: std::sync::Mutex<Option<Option<Vec<Option<[u8; 32]>>>>>,
+    done: std::sync::Condvar,
+}
+
+impl Job {
+    /// Claims the batch, or `false` when the other thread has.
+    fn claim(&self) -> bool {
+        let mut state = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        if state.is_some() {
+            return false;
+        }
+        *state = Some(None);
+        true
+    }
+
+    /// The hasher's side: hashes the batch unless the calling thread has
+    /// claimed it.
+    fn hash_unless_claimed(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) {
+        if self.claim() {
+            let hashes = hash_batch(keys, &self.batch, scratch);
+            *self.hashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(Some(hashes));
+            self.done.notify_all();
+        }
+    }
+
+    /// The hashes of the batch: computed here when the hasher has not
+    /// started on it, else waited for.
+    fn hashes(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) -> Vec<Option<[u8; 32]>> {
+        if self.claim() {
+            return hash_batch(keys, &self.batch, scratch);
+        }
+        let mut state = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(Some(hashes)) = state.as_mut() {
+                return std::mem::take(hashes);
+            }
+            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 #[cfg(test)]
