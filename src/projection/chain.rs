@@ -1364,12 +1364,15 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
     Ok(report)
 }
 
+/// The hashes of a batch's records, one per record.
+type Hashes = Vec<Option<[u8; 32]>>;
+
 /// One batch between the two threads: whichever claims it first hashes it.
 struct Job {
     batch: Batch,
     /// `None` until claimed; `Some(None)` while being hashed, then the
     /// hashes.
-    hashes: std::sync::Mutex<Option<Option<Vec<Option<[u8; 32]>>>>>,
+    hashes: std::sync::Mutex<Option<Option<Hashes>>>,
     done: std::sync::Condvar,
 }
 
@@ -1396,7 +1399,7 @@ impl Job {
 
     /// The hashes of the batch: computed here when the hasher has not
     /// started on it, else waited for.
-    fn hashes(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) -> Vec<Option<[u8; 32]>> {
+    fn hashes(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) -> Hashes {
         if self.claim() {
             return hash_batch(keys, &self.batch, scratch);
         }
