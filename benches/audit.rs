@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baldur_journal::projection::audit::canonical_content;
-use baldur_journal::projection::chain::verify_chains;
+use baldur_journal::projection::chain::{BATCH_RECORDS, verify_chains, verify_chains_in_batches};
 use baldur_journal::projection::{AuditKeyring, AuditLink, JournalStatistics, StoreEvent};
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -96,6 +96,11 @@ fn verify_all_chains(c: &mut Criterion) {
         assert_eq!(report.chains, entities);
     };
     one_pass();
+    let two_threads = || {
+        let report = verify_chains_in_batches(&*journal, &keys, BATCH_RECORDS).expect("verify");
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!(report.chained_records, records);
+    };
     let raw = || {
         for content in &contents {
             black_box(Sha256::digest(content.as_bytes()));
@@ -117,16 +122,20 @@ fn verify_all_chains(c: &mut Criterion) {
         f();
         started.elapsed().as_secs_f64()
     };
-    let (mut verify, mut sha) = (f64::INFINITY, f64::INFINITY);
+    let (mut verify, mut pair, mut sha) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     for _ in 0..10 {
         verify = verify.min(time(&one_pass));
+        pair = pair.min(time(&two_threads));
         sha = sha.min(time(&raw));
     }
     eprintln!(
-        "best of 10, alternating: verify_chains {:.0} records/s, raw SHA-256 {:.0} records/s: \
-         ratio {:.3}",
-        records as f64 / verify,
+        "best of 10, alternating: verify_chains_in_batches (two threads) {:.0} records/s \
+         (ratio {:.3}); raw SHA-256 {:.0} records/s (one thread); verify_chains (one thread) \
+         {:.0} records/s: ratio {:.3}",
+        records as f64 / pair,
+        sha / pair,
         records as f64 / sha,
+        records as f64 / verify,
         sha / verify
     );
     drop(statistics);

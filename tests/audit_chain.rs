@@ -694,24 +694,14 @@ fn replaced(mut record: JournalEntry, from: &str, to: &str) -> JournalEntry {
 
 type Edit = Box<dyn FnMut(JournalEntry) -> Option<JournalEntry>>;
 
-#[test]
-fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
-    use baldur_journal::projection::chain::{ChainFailure, verify_chains};
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let journal = disk(dir.path());
-        let stats = JournalStatistics::new(journal.clone());
-        life(&stats, "a", 0);
-        life(&stats, "b", 100);
-        journal.close().unwrap();
-    }
-    let clean = DiskJournal::open_read_only(dir.path()).unwrap();
-    let report = verify_chains(&clean, &AuditKeyring::new()).unwrap();
-    assert!(report.is_clean(), "{report:?}");
-    assert_eq!((report.chains, report.chained_records), (2, 12));
+/// A forgery: what it is, the forger's edit, and the first failure it
+/// makes (entity, failing sequence, position, check) in the journal of
+/// `life` "a" then `life` "b".
+type Forgery = (&'static str, Edit, &'static str, u64, u64, EntryCheck);
 
-    // (what, the forger's edit, entity, failing sequence, position, check)
-    let cases: Vec<(&str, Edit, &str, u64, u64, EntryCheck)> = vec![
+/// Every kind of keyless forgery `verify` must catch.
+fn forgeries() -> Vec<Forgery> {
+    vec![
         (
             "an edited event type",
             Box::new(|mut r: JournalEntry| {
@@ -772,8 +762,26 @@ fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
             6,
             EntryCheck::UnchainedAfterChain,
         ),
-    ];
-    for (what, edit, entity, sequence, position, check) in cases {
+    ]
+}
+
+#[test]
+fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
+    use baldur_journal::projection::chain::{ChainFailure, verify_chains};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = disk(dir.path());
+        let stats = JournalStatistics::new(journal.clone());
+        life(&stats, "a", 0);
+        life(&stats, "b", 100);
+        journal.close().unwrap();
+    }
+    let clean = DiskJournal::open_read_only(dir.path()).unwrap();
+    let report = verify_chains(&clean, &AuditKeyring::new()).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!((report.chains, report.chained_records), (2, 12));
+
+    for (what, edit, entity, sequence, position, check) in forgeries() {
         let forged = tempfile::tempdir().unwrap();
         rewrite(dir.path(), forged.path(), edit);
         assert!(verify(forged.path()).unwrap().is_clean(), "{what}");
@@ -814,5 +822,89 @@ fn forgeries_fail_the_one_pass_verifier_and_the_trail_alike() {
                 .is_chain_valid(),
             "{what}"
         );
+    }
+}
+
+/// The two-thread pass gives the sequential verifier's report, record for
+/// record, on journals with forgeries of every kind (one at a time and all
+/// at once), keyless and keyed, whatever the batch size.
+#[test]
+fn the_pipelined_pass_agrees_with_the_sequential_verifier() {
+    use baldur_journal::projection::chain::{
+        verify_chains, verify_chains_in_batches, verify_chains_sequential,
+    };
+    let key = AuditKey::new("k1", b"first secret".to_vec()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = disk(dir.path());
+        let stats = JournalStatistics::new(journal.clone());
+        life(&stats, "a", 0);
+        life(&stats, "b", 100);
+        for (i, id) in ["c", "d", "e"].into_iter().enumerate() {
+            life(&stats, id, 200 + 100 * i as i64);
+        }
+        drop(stats);
+        filler(&*journal, 5);
+        let keyed = JournalStatistics::builder(journal.clone())
+            .audit_key(key.clone())
+            .build()
+            .unwrap();
+        life(&keyed, "f", 600);
+        life(&keyed, "g", 700);
+        journal.close().unwrap();
+    }
+    let mut journals: Vec<(String, tempfile::TempDir)> = Vec::new();
+    let mut all: Vec<Edit> = Vec::new();
+    for (what, edit, ..) in forgeries() {
+        let forged = tempfile::tempdir().unwrap();
+        rewrite(dir.path(), forged.path(), edit);
+        journals.push((what.into(), forged));
+    }
+    for (_, edit, ..) in forgeries() {
+        all.push(edit);
+    }
+    // Every forgery at once, plus a keyed record edited without the key.
+    all.push(Box::new(|r: JournalEntry| {
+        Some(if names(&r, "g") {
+            replaced(r, "still down", "still d0wn")
+        } else {
+            r
+        })
+    }));
+    let forged = tempfile::tempdir().unwrap();
+    rewrite(dir.path(), forged.path(), |mut r| {
+        for edit in &mut all {
+            r = edit(r)?;
+        }
+        Some(r)
+    });
+    journals.push(("every forgery at once".into(), forged));
+    let keyrings = [
+        ("no key", AuditKeyring::new()),
+        ("the key", AuditKeyring::new().with(key.clone())),
+        (
+            "another key",
+            AuditKeyring::new().with(AuditKey::new("k2", b"other".to_vec()).unwrap()),
+        ),
+    ];
+    for (what, forged) in &journals {
+        let journal = DiskJournal::open_read_only(forged.path()).unwrap();
+        for (keyring, keys) in &keyrings {
+            let sequential = verify_chains_sequential(&journal, keys).unwrap();
+            assert!(!sequential.is_clean(), "{what}, {keyring}");
+            assert!(sequential.chains >= 7, "{what}, {keyring}: {sequential:?}");
+            for batch in [1, 2, 3, 7, 64, 512] {
+                assert_eq!(
+                    verify_chains_in_batches(&journal, keys, batch).unwrap(),
+                    sequential,
+                    "{what}, {keyring}, batches of {batch}"
+                );
+            }
+            assert_eq!(
+                verify_chains(&journal, keys).unwrap(),
+                sequential,
+                "{what}, {keyring}"
+            );
+        }
     }
 }

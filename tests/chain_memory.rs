@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use baldur_journal::projection::audit::seal;
-use baldur_journal::projection::chain::verify_chains;
+use baldur_journal::projection::chain::{BATCH_RECORDS, verify_chains, verify_chains_in_batches};
 use baldur_journal::projection::{AuditKeyring, AuditLink, JournalStatistics, StoreEvent};
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalEntry, Timestamp};
 use counting_alloc::{peak_during, serial};
@@ -101,6 +101,34 @@ fn verify_keeps_per_chain_state_not_records() {
     // Ten times the chains: at most 200 bytes more per chain.
     let per_entity = (more_entities.saturating_sub(small)) / 9_000;
     assert!(per_entity <= 200, "{per_entity} B per chained entity");
+}
+
+/// Peak heap of the two-thread pass over such a journal.
+fn pipelined_peak(entities: u64, per_entity: u64) -> usize {
+    let dir = tmp();
+    chained_journal(dir.path(), entities, per_entity);
+    let journal = DiskJournal::open_read_only(dir.path()).unwrap();
+    let keys = AuditKeyring::new();
+    let pass = || verify_chains_in_batches(&journal, &keys, BATCH_RECORDS).unwrap();
+    assert!(pass().is_clean());
+    let (report, peak) = peak_during(pass);
+    assert_eq!(report.chained_records, entities * per_entity);
+    println!("two threads: {entities} entities x {per_entity} records: peak heap {peak} B");
+    assert!(peak <= allowance(entities), "peak {peak} B");
+    peak
+}
+
+/// The two-thread pass holds a few batches (about 256 KiB each), not the
+/// journal: ten times the records take at most 2 MiB more.
+#[test]
+fn the_two_thread_pass_holds_batches_not_the_journal() {
+    let _serial = serial();
+    let small = pipelined_peak(1_000, 10);
+    let more_records = pipelined_peak(1_000, 100);
+    assert!(
+        more_records <= small + (2 << 20),
+        "records: {small} B -> {more_records} B"
+    );
 }
 
 #[test]

@@ -773,6 +773,65 @@ fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
     }
 }
 
+/// The key a chained record is hashed with: `Ok(None)` for keyless
+/// SHA-256, `Err` with the failure when it names no key given, or names
+/// none while keys are given.
+fn key_of<'k>(
+    keys: &'k AuditKeyring,
+    fields: &ContextFields<'_>,
+) -> std::result::Result<Option<&'k AuditKey>, EntryCheck> {
+    match fields.key_id.text() {
+        Some(id) => match keys.get(id) {
+            Some(key) => Ok(Some(key)),
+            None => Err(EntryCheck::UnknownKey(id.to_string())),
+        },
+        None if !keys.is_empty() => Err(EntryCheck::Unkeyed),
+        None => Ok(None),
+    }
+}
+
+/// The hash of a record's canonical content: HMAC-SHA-256 under `key`, or
+/// SHA-256 without one.
+fn record_hash(
+    key: Option<&AuditKey>,
+    record: &ChainRecord<'_>,
+    form: &Form<'_>,
+    scratch: &mut Vec<u8>,
+) -> [u8; 32] {
+    match key {
+        Some(key) => {
+            let mut mac = hmac_sha256_pieces(key.secret());
+            write_content(&mut mac, scratch, record, form);
+            hmac::Mac::finalize(mac).into_bytes().into()
+        }
+        None => {
+            let mut hash = Sha256::new();
+            write_content(&mut hash, scratch, record, form);
+            hash.finalize().into()
+        }
+    }
+}
+
+/// The hash [`EntityChain`]'s check would compute for `record`, computed
+/// ahead of the check: it depends on the record and the keys only, never
+/// on chain state. `None` when the check computes none (no chain field,
+/// an unreadable context, no stored hash, or no usable key).
+fn precompute_hash(
+    keys: &AuditKeyring,
+    record: &ChainRecord<'_>,
+    scratch: &mut Vec<u8>,
+) -> Option<[u8; 32]> {
+    if !may_be_chained(record.context) {
+        return None;
+    }
+    let fields = read_context(record.context).ok()?;
+    if !fields.is_chained() || fields.hash_chain.text().is_none() {
+        return None;
+    }
+    let key = key_of(keys, &fields).ok()?;
+    Some(record_hash(key, record, &fields.form, scratch))
+}
+
 /// One entity's chain as verification walks it: the state carried from one
 /// record to the next, and nothing else.
 #[derive(Clone, Debug, Default)]
@@ -799,13 +858,16 @@ impl EntityChain {
     }
 
     /// Checks the entity's next record, `record` with its context already
-    /// read as `fields` (or the reason it could not be). `scratch` is a
-    /// buffer reused between calls.
+    /// read as `fields` (or the reason it could not be). `precomputed` is
+    /// the record's hash as [`precompute_hash`] gives it, when it was
+    /// computed beforehand (on another thread); `scratch` is a buffer
+    /// reused between calls.
     fn check_fields(
         &mut self,
         keys: &AuditKeyring,
         record: &ChainRecord<'_>,
         fields: &std::result::Result<ContextFields<'_>, String>,
+        precomputed: Option<[u8; 32]>,
         scratch: &mut Vec<u8>,
     ) -> EntryCheck {
         self.checked += 1;
@@ -837,25 +899,13 @@ impl EntityChain {
         // Later links are checked against the stored hash, so one bad
         // record does not also fail the next.
         self.last = LastHash::of(stored);
-        let key: Option<&AuditKey> = match fields.key_id.text() {
-            Some(id) => match keys.get(id) {
-                Some(key) => Some(key),
-                None => return EntryCheck::UnknownKey(id.to_string()),
-            },
-            None if !keys.is_empty() => return EntryCheck::Unkeyed,
-            None => None,
+        let key = match key_of(keys, fields) {
+            Ok(key) => key,
+            Err(failure) => return failure,
         };
-        let computed: [u8; 32] = match key {
-            Some(key) => {
-                let mut mac = hmac_sha256_pieces(key.secret());
-                write_content(&mut mac, scratch, record, &fields.form);
-                hmac::Mac::finalize(mac).into_bytes().into()
-            }
-            None => {
-                let mut hash = Sha256::new();
-                write_content(&mut hash, scratch, record, &fields.form);
-                hash.finalize().into()
-            }
+        let computed = match precomputed {
+            Some(hash) => hash,
+            None => record_hash(key, record, &fields.form, scratch),
         };
         if !hash_matches(&computed, &self.last) {
             return EntryCheck::HashMismatch;
@@ -875,7 +925,7 @@ impl EntityChain {
         scratch: &mut Vec<u8>,
     ) -> EntryVerification {
         let fields = read_context(record.context);
-        let check = self.check_fields(keys, record, &fields, scratch);
+        let check = self.check_fields(keys, record, &fields, None, scratch);
         let key_id = fields
             .as_ref()
             .ok()
@@ -971,6 +1021,16 @@ impl<'k> ChainVerifier<'k> {
     /// when the record concerns no chain: no chain field, and not a DLQ
     /// event of an entity whose chain has started.
     pub fn push<'r>(&mut self, record: &ChainRecord<'r>) -> Option<ChainStep<'r>> {
+        self.push_hashed(record, None)
+    }
+
+    /// [`ChainVerifier::push`], with the record's hash computed beforehand
+    /// by [`precompute_hash`] (`None`: computed here, if needed).
+    fn push_hashed<'r>(
+        &mut self,
+        record: &ChainRecord<'r>,
+        precomputed: Option<[u8; 32]>,
+    ) -> Option<ChainStep<'r>> {
         self.records += 1;
         let chainless = |entity_type: Option<&str>| !concerns_entry(record, entity_type);
         let fields = if may_be_chained(record.context) {
@@ -1016,7 +1076,7 @@ impl<'k> ChainVerifier<'k> {
                     .or_default()
             }
         };
-        let check = state.check_fields(self.keys, record, &fields, &mut self.scratch);
+        let check = state.check_fields(self.keys, record, &fields, precomputed, &mut self.scratch);
         let first_failure = !check.is_ok() && !state.failed;
         state.failed |= !check.is_ok();
         Some(ChainStep {
@@ -1073,40 +1133,284 @@ pub struct ChainFailure {
 /// Failures [`verify_chains`] keeps in its report; the rest are counted.
 pub const FAILURES_KEPT: usize = 10_000;
 
+/// Records per batch of the two-thread pass.
+pub const BATCH_RECORDS: usize = 512;
+
+/// Text bytes after which a batch is sent even when it holds fewer than
+/// its records: a batch stays near 256 KiB whatever the record sizes.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Batches in flight between the two threads at most (sent, not yet
+/// applied): with the one being filled, the pass holds at most this many
+/// plus one.
+const IN_FLIGHT: usize = 3;
+
+/// Adds one record's step to the report.
+fn note(report: &mut ChainsReport, keys: &AuditKeyring, step: Option<ChainStep<'_>>) {
+    let Some(step) = step.filter(|step| step.first_failure) else {
+        return;
+    };
+    if matches!(step.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
+        // Given no key, a keyed chain cannot be vouched for; given keys, a
+        // key id outside them fails like any forgery.
+        report.unverifiable += 1;
+    } else {
+        report.failed_chains += 1;
+        if report.failures.len() < FAILURES_KEPT {
+            report.failures.push(ChainFailure {
+                entity: step.entity.map(Cow::into_owned),
+                sequence: step.sequence,
+                position: step.position,
+                check: step.check,
+            });
+        }
+    }
+}
+
 /// Verifies every audit chain of `journal` in one pass (see
-/// [`ChainVerifier`]).
+/// [`ChainVerifier`]), on the calling thread:
+/// [`verify_chains_sequential`]. The two-thread pass,
+/// [`verify_chains_in_batches`], gives the same report but measured slower
+/// on 2 vCPUs shared with other work (docs/PERFORMANCE.md, goal 8), so it
+/// is not the default.
 pub fn verify_chains<J: EventJournal + ?Sized>(
+    journal: &J,
+    keys: &AuditKeyring,
+) -> Result<ChainsReport> {
+    verify_chains_sequential(journal, keys)
+}
+
+/// Verifies every audit chain of `journal` in one pass on the calling
+/// thread, each record pushed to one [`ChainVerifier`].
+pub fn verify_chains_sequential<J: EventJournal + ?Sized>(
     journal: &J,
     keys: &AuditKeyring,
 ) -> Result<ChainsReport> {
     let mut verifier = ChainVerifier::new(keys);
     let mut report = ChainsReport::default();
     journal.for_each_ref_from(0, &mut |entry| {
-        if let Some(step) = verifier.push(&ChainRecord::from(entry))
-            && step.first_failure
-        {
-            if matches!(step.check, EntryCheck::UnknownKey(_)) && keys.is_empty() {
-                // Given no key, a keyed chain cannot be vouched for; given
-                // keys, a key id outside them fails like any forgery.
-                report.unverifiable += 1;
-            } else {
-                report.failed_chains += 1;
-                if report.failures.len() < FAILURES_KEPT {
-                    report.failures.push(ChainFailure {
-                        entity: step.entity.map(Cow::into_owned),
-                        sequence: step.sequence,
-                        position: step.position,
-                        check: step.check,
-                    });
-                }
-            }
-        }
+        note(&mut report, keys, verifier.push(&ChainRecord::from(entry)));
         Ok(())
     })?;
     report.records = verifier.records();
     report.chained_records = verifier.chained_records();
     report.chains = verifier.chains();
     Ok(report)
+}
+
+/// Where one record's fields lie in a [`Batch`]'s text.
+struct Slot {
+    sequence: u64,
+    timestamp: Timestamp,
+    /// The ends of `event_type`, `source`, `service_name`, `region`,
+    /// `tier_id` and `context`, written one after another from `start`.
+    start: usize,
+    ends: [usize; 6],
+}
+
+/// Records copied out of the journal, and their hashes once computed.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    slots: Vec<Slot>,
+    hashes: Vec<Option<[u8; 32]>>,
+}
+
+impl Batch {
+    fn push(&mut self, entry: &EntryRef<'_>) {
+        let start = self.text.len();
+        let mut ends = [0; 6];
+        for (end, field) in ends.iter_mut().zip([
+            entry.event_type,
+            entry.source,
+            entry.service_name,
+            entry.region,
+            entry.tier_id,
+            entry.context,
+        ]) {
+            self.text.push_str(field);
+            *end = self.text.len();
+        }
+        self.slots.push(Slot {
+            sequence: entry.sequence,
+            timestamp: entry.timestamp,
+            start,
+            ends,
+        });
+    }
+
+    fn record(&self, slot: &Slot) -> ChainRecord<'_> {
+        let field = |i: usize| {
+            let from = if i == 0 { slot.start } else { slot.ends[i - 1] };
+            &self.text[from..slot.ends[i]]
+        };
+        ChainRecord {
+            sequence: slot.sequence,
+            event_type: field(0),
+            source: field(1),
+            service_name: field(2),
+            region: field(3),
+            tier_id: field(4),
+            timestamp: slot.timestamp,
+            context: field(5),
+        }
+    }
+
+    fn is_full(&self, records: usize) -> bool {
+        self.slots.len() >= records || self.text.len() >= BATCH_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.slots.clear();
+        self.hashes.clear();
+    }
+}
+
+/// The hash of each record of `batch`, as [`precompute_hash`] gives it.
+fn hash_batch(keys: &AuditKeyring, batch: &Batch, scratch: &mut Vec<u8>) -> Vec<Option<[u8; 32]>> {
+    batch
+        .slots
+        .iter()
+        .map(|slot| precompute_hash(keys, &batch.record(slot), scratch))
+        .collect()
+}
+
+/// Verifies every audit chain of `journal` in one pass on two threads: the
+/// calling thread reads the records and copies them into batches of
+/// `batch_records` (or about 256 KiB); a second thread computes each
+/// record's hash (which depends on the record and the keys only); the
+/// calling thread then pushes the records, in sequence order, with their
+/// hashes, to one [`ChainVerifier`], which makes every check. A batch
+/// the second thread has not started on when its turn comes is hashed by
+/// the calling thread itself, so neither waits for a thread that has no
+/// core. At most a few batches are in flight, so memory stays bounded. The report is the
+/// one [`verify_chains_sequential`] gives.
+pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
+    journal: &J,
+    keys: &AuditKeyring,
+    batch_records: usize,
+) -> Result<ChainsReport> {
+    use std::collections::VecDeque;
+    use std::sync::mpsc::channel;
+    use std::sync::{Arc, Condvar, Mutex};
+    let batch_records = batch_records.max(1);
+    let mut verifier = ChainVerifier::new(keys);
+    let mut report = ChainsReport::default();
+    let (to_hasher, hasher_in) = channel::<Arc<Job>>();
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut scratch = Vec::with_capacity(1024);
+            for job in hasher_in {
+                job.hash_unless_claimed(keys, &mut scratch);
+            }
+        });
+        let mut scratch = Vec::with_capacity(1024);
+        // Sent, in sequence order, not yet applied.
+        let mut pending: VecDeque<Arc<Job>> = VecDeque::with_capacity(IN_FLIGHT);
+        let mut spare: Option<Batch> = None;
+        let mut filling = Batch::default();
+        let mut apply = |job: Arc<Job>, scratch: &mut Vec<u8>, spare: &mut Option<Batch>| {
+            let hashes = job.hashes(keys, scratch);
+            for (slot, &hash) in job.batch.slots.iter().zip(&hashes) {
+                let step = verifier.push_hashed(&job.batch.record(slot), hash);
+                note(&mut report, keys, step);
+            }
+            if let Ok(job) = Arc::try_unwrap(job) {
+                let mut batch = job.batch;
+                batch.clear();
+                *spare = Some(batch);
+            }
+        };
+        let send = move |batch: Batch, pending: &mut VecDeque<Arc<Job>>| {
+            let job = Arc::new(Job {
+                batch,
+                hashes: Mutex::new(None),
+                done: Condvar::new(),
+            });
+            pending.push_back(job.clone());
+            // The hasher stops only when the sender is dropped; were it
+            // gone, the calling thread hashes every batch itself.
+            let _ = to_hasher.send(job);
+        };
+        let mut read = |entry: &EntryRef<'_>| -> Result<()> {
+            filling.push(entry);
+            if filling.is_full(batch_records) {
+                if pending.len() == IN_FLIGHT {
+                    let oldest = pending.pop_front().expect("in flight");
+                    apply(oldest, &mut scratch, &mut spare);
+                }
+                let next = spare.take().unwrap_or_default();
+                send(std::mem::replace(&mut filling, next), &mut pending);
+            }
+            Ok(())
+        };
+        let outcome = journal.for_each_ref_from(0, &mut read);
+        if outcome.is_ok() {
+            if !filling.slots.is_empty() {
+                send(filling, &mut pending);
+            }
+            while let Some(job) = pending.pop_front() {
+                apply(job, &mut scratch, &mut spare);
+            }
+        }
+        drop(send);
+        outcome
+    });
+    outcome?;
+    report.records = verifier.records();
+    report.chained_records = verifier.chained_records();
+    report.chains = verifier.chains();
+    Ok(report)
+}
+
+/// The hashes of a batch's records, one per record.
+type Hashes = Vec<Option<[u8; 32]>>;
+
+/// One batch between the two threads: whichever claims it first hashes it.
+struct Job {
+    batch: Batch,
+    /// `None` until claimed; `Some(None)` while being hashed, then the
+    /// hashes.
+    hashes: std::sync::Mutex<Option<Option<Hashes>>>,
+    done: std::sync::Condvar,
+}
+
+impl Job {
+    /// Claims the batch, or `false` when the other thread has.
+    fn claim(&self) -> bool {
+        let mut state = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        if state.is_some() {
+            return false;
+        }
+        *state = Some(None);
+        true
+    }
+
+    /// The hasher's side: hashes the batch unless the calling thread has
+    /// claimed it.
+    fn hash_unless_claimed(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) {
+        if self.claim() {
+            let hashes = hash_batch(keys, &self.batch, scratch);
+            *self.hashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(Some(hashes));
+            self.done.notify_all();
+        }
+    }
+
+    /// The hashes of the batch: computed here when the hasher has not
+    /// started on it, else waited for.
+    fn hashes(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) -> Hashes {
+        if self.claim() {
+            return hash_batch(keys, &self.batch, scratch);
+        }
+        let mut state = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(Some(hashes)) = state.as_mut() {
+                return std::mem::take(hashes);
+            }
+            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 #[cfg(test)]
