@@ -39,35 +39,9 @@ const SCRIPT: &str = concat!(
     "/tests/python/baldur_sql_interop.py"
 );
 
-/// The interpreter, or `None` when the test is to skip.
+/// The reference's interpreter, or `None` when the test is to skip.
 fn python() -> Option<PathBuf> {
-    skip::needs("python", || {
-        let path = std::env::var_os("BALDUR_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp/baldur-venv/bin/python"));
-        if !path.exists() {
-            return Err(format!(
-                "no Python at {} (set BALDUR_PYTHON, or run .ci/run)",
-                path.display()
-            ));
-        }
-        let probe = Command::new(&path)
-            .args([
-                "-c",
-                "import sqlite3, baldur.adapters.sql.event_journal, importlib.metadata as m; assert m.version('baldur-framework') == '1.17.1', m.version('baldur-framework')",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
-        if probe.status.success() {
-            return Ok(path);
-        }
-        let stderr = String::from_utf8_lossy(&probe.stderr);
-        Err(format!(
-            "{} lacks baldur-framework==1.17.1: {}",
-            path.display(),
-            stderr.trim().lines().last().unwrap_or("")
-        ))
-    })
+    skip::reference_python("sqlite3, baldur.adapters.sql.event_journal")
 }
 
 /// Runs the driver script with `input` on its standard input.

@@ -31,37 +31,9 @@ const SCRIPT: &str = concat!(
     "/tests/python/baldur_sql_stats.py"
 );
 
+/// The reference's interpreter, or `None` when the test is to skip.
 fn python() -> Option<PathBuf> {
-    skip::needs("python", || {
-        let path = std::env::var_os("BALDUR_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp/baldur-venv/bin/python"));
-        if !path.exists() {
-            return Err(format!(
-                "no Python at {} (set BALDUR_PYTHON, or run .ci/run)",
-                path.display()
-            ));
-        }
-        let probe = Command::new(&path)
-            .args([
-                "-c",
-                "import sqlite3, baldur.adapters.sql.statistics, importlib.metadata as m; assert m.version('baldur-framework') == '1.17.1', m.version('baldur-framework')",
-            ])
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
-        if probe.status.success() {
-            return Ok(path);
-        }
-        Err(format!(
-            "{} lacks baldur-framework==1.17.1: {}",
-            path.display(),
-            String::from_utf8_lossy(&probe.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or("")
-        ))
-    })
+    skip::reference_python("sqlite3, baldur.adapters.sql.statistics")
 }
 
 fn run(python: &Path, args: &[&str], input: &str) -> String {

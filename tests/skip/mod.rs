@@ -67,3 +67,41 @@ fn record(dependency: &str, kind: &str, reason: &str) {
             .unwrap_or_else(|e| panic!("cannot write BALDUR_SKIP_LOG {path:?}: {e}"));
     }
 }
+
+/// The interpreter of the reference (`BALDUR_PYTHON`, else the venv that
+/// `.ci/run` makes) once it imports `modules` (comma-separated, as in a
+/// Python `import`) with baldur-framework 1.17.1; `None` when the test is
+/// to skip (dependency `python`, see [`needs`]).
+#[must_use]
+pub fn reference_python(modules: &str) -> Option<std::path::PathBuf> {
+    needs("python", || {
+        let path = std::env::var_os("BALDUR_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from("/tmp/baldur-venv/bin/python"));
+        if !path.exists() {
+            return Err(format!(
+                "no Python at {} (set BALDUR_PYTHON, or run .ci/run)",
+                path.display()
+            ));
+        }
+        let probe = std::process::Command::new(&path)
+            .args([
+                "-c",
+                &format!(
+                    "import {modules}, importlib.metadata as m; \
+                     assert m.version('baldur-framework') == '1.17.1', m.version('baldur-framework')"
+                ),
+            ])
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
+        if probe.status.success() {
+            return Ok(path);
+        }
+        let stderr = String::from_utf8_lossy(&probe.stderr);
+        Err(format!(
+            "{} cannot import {modules} with baldur-framework==1.17.1: {}",
+            path.display(),
+            stderr.trim().lines().last().unwrap_or("")
+        ))
+    })
+}
