@@ -13,6 +13,7 @@
 //! failure under `CI` unless turned off on purpose); they also need Redis.
 #![cfg(feature = "redis")]
 
+use baldur_test_support::interop_common::{normalise_python, our_answer};
 use baldur_test_support::redis_common;
 use baldur_test_support::skip;
 
@@ -20,9 +21,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use baldur_journal::{
-    EventJournal, JournalEntry, JournalQueryFilter, RedisJournal, RedisLayout, Timestamp,
-};
+use baldur_journal::{EventJournal, JournalEntry, RedisJournal, RedisLayout};
 use redis_common::{Server, unique_prefix};
 use serde_json::Value;
 
@@ -64,64 +63,6 @@ fn drive(python: &PathBuf, url: &str, prefix: &str, command: &str, input: &str) 
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap()
-}
-
-/// A vector's filter: `null` fields mean "no condition".
-fn parse_filter(value: &Value) -> JournalQueryFilter {
-    let mut object = value.as_object().cloned().unwrap_or_default();
-    object.retain(|_, v| !v.is_null());
-    JournalQueryFilter::from_json(&Value::Object(object).to_string()).unwrap()
-}
-
-/// Our answer to one case, in the driver's output form.
-fn our_answer(j: &RedisJournal, case: &Value) -> Value {
-    let id = case["id"].clone();
-    if case["kind"] == "range" {
-        let start = u64::try_from(case["start_sequence"].as_i64().unwrap().max(0)).unwrap();
-        let end = u64::try_from(case["end_sequence"].as_i64().unwrap().max(0)).unwrap();
-        let entries = j.get_sequence_range(start, end).unwrap();
-        serde_json::json!({
-            "id": id,
-            "sequences": entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-            "entries": entries.iter().map(entry_value).collect::<Vec<_>>(),
-        })
-    } else {
-        let filter = parse_filter(&case["filter"]);
-        let result = j.query(&filter).unwrap();
-        serde_json::json!({
-            "id": id,
-            "sequences": result.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-            "truncated": result.truncated,
-            "total_count": result.total_count,
-            "count": j.count(&filter).unwrap(),
-        })
-    }
-}
-
-/// An entry as comparable JSON: the timestamp as an instant, the context
-/// parsed.
-fn entry_value(e: &JournalEntry) -> Value {
-    serde_json::json!({
-        "sequence": e.sequence,
-        "event_type": e.event_type,
-        "source": e.source,
-        "timestamp": e.timestamp.as_unix_nanos(),
-        "service_name": e.service_name,
-        "context": serde_json::from_str::<Value>(e.context.as_str()).unwrap(),
-        "region": e.region,
-        "tier_id": e.tier_id,
-    })
-}
-
-/// The driver's entries with their timestamps turned into instants.
-fn normalise_python(mut answer: Value) -> Value {
-    if let Some(entries) = answer.get_mut("entries").and_then(Value::as_array_mut) {
-        for e in entries {
-            let ts = Timestamp::parse(e["timestamp"].as_str().unwrap()).unwrap();
-            e["timestamp"] = ts.as_unix_nanos().into();
-        }
-    }
-    answer
 }
 
 fn compare(ours: &RedisJournal, python_answers: &str, cases: &str) -> usize {

@@ -19,15 +19,14 @@
 //! direction is tested on SQLite only.
 #![cfg(feature = "sql")]
 
+use baldur_test_support::interop_common::{normalise_python, our_answer};
 use baldur_test_support::skip;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use baldur_journal::{
-    EventJournal, JournalEntry, JournalQueryFilter, SqlJournal, SqlJournalOptions, Timestamp,
-};
+use baldur_journal::{EventJournal, JournalEntry, SqlJournal, SqlJournalOptions, Timestamp};
 use serde_json::Value;
 
 const VECTORS: &str = concat!(
@@ -75,68 +74,6 @@ fn lines(text: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// A vector's filter: `null` fields mean "no condition".
-fn parse_filter(value: &Value) -> JournalQueryFilter {
-    let mut object = value.as_object().cloned().unwrap_or_default();
-    object.retain(|_, v| !v.is_null());
-    JournalQueryFilter::from_json(&Value::Object(object).to_string()).unwrap()
-}
-
-/// Our answer to one case, in the driver's output form.
-fn our_answer(j: &dyn EventJournal, case: &Value) -> Value {
-    let id = case["id"].clone();
-    if case["kind"] == "range" {
-        let start = case["start_sequence"]
-            .as_i64()
-            .unwrap()
-            .max(0)
-            .unsigned_abs();
-        let end = case["end_sequence"].as_i64().unwrap().max(0).unsigned_abs();
-        let entries = j.get_sequence_range(start, end).unwrap();
-        serde_json::json!({
-            "id": id,
-            "sequences": entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-            "entries": entries.iter().map(entry_value).collect::<Vec<_>>(),
-        })
-    } else {
-        let filter = parse_filter(&case["filter"]);
-        let result = j.query(&filter).unwrap();
-        serde_json::json!({
-            "id": id,
-            "sequences": result.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-            "truncated": result.truncated,
-            "total_count": result.total_count,
-            "count": j.count(&filter).unwrap(),
-        })
-    }
-}
-
-/// An entry as comparable JSON: the timestamp as an instant, the context
-/// parsed.
-fn entry_value(e: &JournalEntry) -> Value {
-    serde_json::json!({
-        "sequence": e.sequence,
-        "event_type": e.event_type,
-        "source": e.source,
-        "timestamp": e.timestamp.as_unix_nanos(),
-        "service_name": e.service_name,
-        "context": serde_json::from_str::<Value>(e.context.as_str()).unwrap(),
-        "region": e.region,
-        "tier_id": e.tier_id,
-    })
-}
-
-/// The driver's entries with their timestamps turned into instants.
-fn normalise_python(mut answer: Value) -> Value {
-    if let Some(entries) = answer.get_mut("entries").and_then(Value::as_array_mut) {
-        for e in entries {
-            let ts = Timestamp::parse(e["timestamp"].as_str().unwrap()).unwrap();
-            e["timestamp"] = ts.as_unix_nanos().into();
-        }
-    }
-    answer
 }
 
 /// Which of the reference SQL adapter's documented differences can apply

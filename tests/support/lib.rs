@@ -8,6 +8,8 @@
 pub mod common;
 #[path = "../crash_common/mod.rs"]
 pub mod crash_common;
+#[path = "../interop_common/mod.rs"]
+pub mod interop_common;
 #[path = "../pg_common/mod.rs"]
 pub mod pg_common;
 #[path = "../redis_common/mod.rs"]
