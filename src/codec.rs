@@ -42,6 +42,19 @@ const _: () = assert!(SEGMENT_HEADER_LEN_WORD as usize == SEGMENT_HEADER_LEN);
 const FOOTER_WORD: u32 = FOOTER_FLAG | FOOTER_BODY_LEN as u32;
 const _: () = assert!((FOOTER_WORD & !FOOTER_FLAG) as usize == FOOTER_BODY_LEN);
 const _: () = assert!(FOOTER_BODY_LEN == 32 + 2 * 32);
+/// Length of a retention mark's body (docs/FORMAT.md, "Retention mark").
+pub const MARK_BODY_LEN: usize = 80;
+/// Length of the whole retention-mark frame.
+pub const MARK_FRAME_LEN: usize = FRAME_HEADER_LEN + MARK_BODY_LEN;
+/// A retention mark's length word: the flag and the body length.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the mark body is 80 bytes (checked below)"
+)]
+const MARK_WORD: u32 = FOOTER_FLAG | MARK_BODY_LEN as u32;
+const _: () = assert!((MARK_WORD & !FOOTER_FLAG) as usize == MARK_BODY_LEN);
+const _: () = assert!(MARK_BODY_LEN == 6 * 8 + 32);
+const _: () = assert!(MARK_BODY_LEN != FOOTER_BODY_LEN);
 
 /// The little-endian `u32` at `bytes[at..at + 4]`.
 pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -251,6 +264,8 @@ pub enum Frame<'a> {
     Record(EntryRef<'a>),
     /// The sealing footer.
     Footer(Footer),
+    /// A retention mark: whole segments before it were dropped.
+    Mark(RetentionMark),
 }
 
 /// Reads the frame starting at `bytes[0]`, checking the length and CRC.
@@ -258,7 +273,9 @@ pub enum Frame<'a> {
 pub fn read_frame(bytes: &[u8], body_len_max: usize) -> Result<(Frame<'_>, usize), FrameError> {
     let checked = check_frame(bytes, body_len_max)?;
     let body = &bytes[FRAME_HEADER_LEN..checked.total_len];
-    let frame = if checked.is_footer {
+    let frame = if checked.is_mark {
+        Frame::Mark(RetentionMark::decode_body(body))
+    } else if checked.is_footer {
         Frame::Footer(Footer::decode_body(body))
     } else {
         Frame::Record(decode_body(body)?)
@@ -357,6 +374,79 @@ impl Footer {
     }
 }
 
+/// A retention mark: the record a drop of whole sealed segments appends to
+/// the active segment before it unlinks them (docs/FORMAT.md, "Retention
+/// mark"). It is part of the segment's bytes, so the digest chain covers
+/// it; it is not an entry and has no sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionMark {
+    /// The new low-water mark: the base sequence of the first retained
+    /// segment. Every sequence below it was dropped.
+    pub first_retained: u64,
+    /// The last sequence the dropped segments held (0 when they held none).
+    pub last_dropped_sequence: u64,
+    /// Segments this drop removed.
+    pub dropped_segments: u64,
+    /// Segments dropped since the journal was created, this drop included.
+    pub dropped_total: u64,
+    /// Bytes of `.log` files this drop removed.
+    pub dropped_bytes: u64,
+    /// When the drop happened, UTC nanoseconds since the epoch.
+    pub dropped_at_ns: i64,
+    /// The digest of the last dropped segment, which the first retained
+    /// segment's footer names as its previous digest.
+    pub last_dropped_digest: [u8; 32],
+}
+
+impl RetentionMark {
+    /// Encodes the whole mark frame.
+    #[must_use]
+    pub fn encode_frame(&self) -> [u8; MARK_FRAME_LEN] {
+        let mut body = [0u8; MARK_BODY_LEN];
+        body[0..8].copy_from_slice(&self.first_retained.to_le_bytes());
+        body[8..16].copy_from_slice(&self.last_dropped_sequence.to_le_bytes());
+        body[16..24].copy_from_slice(&self.dropped_segments.to_le_bytes());
+        body[24..32].copy_from_slice(&self.dropped_total.to_le_bytes());
+        body[32..40].copy_from_slice(&self.dropped_bytes.to_le_bytes());
+        body[40..48].copy_from_slice(&self.dropped_at_ns.to_le_bytes());
+        body[48..80].copy_from_slice(&self.last_dropped_digest);
+        let word = MARK_WORD.to_le_bytes();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&word);
+        hasher.update(&body);
+        let mut out = [0u8; MARK_FRAME_LEN];
+        out[0..4].copy_from_slice(&word);
+        out[4..8].copy_from_slice(&hasher.finalize().to_le_bytes());
+        out[8..].copy_from_slice(&body);
+        out
+    }
+
+    /// The body's 80 bytes (as the index file keeps them).
+    #[must_use]
+    pub fn encode_body(&self) -> [u8; MARK_BODY_LEN] {
+        let frame = self.encode_frame();
+        let mut body = [0u8; MARK_BODY_LEN];
+        body.copy_from_slice(&frame[FRAME_HEADER_LEN..]);
+        body
+    }
+
+    /// Decodes a mark body (80 bytes, checked by the caller).
+    #[must_use]
+    pub fn decode_body(body: &[u8]) -> RetentionMark {
+        let mut last_dropped_digest = [0u8; 32];
+        last_dropped_digest.copy_from_slice(&body[48..80]);
+        RetentionMark {
+            first_retained: u64_at(body, 0),
+            last_dropped_sequence: u64_at(body, 8),
+            dropped_segments: u64_at(body, 16),
+            dropped_total: u64_at(body, 24),
+            dropped_bytes: u64_at(body, 32),
+            dropped_at_ns: u64_at(body, 40).cast_signed(),
+            last_dropped_digest,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +515,39 @@ mod tests {
             (Frame::Footer(footer), FOOTER_FRAME_LEN)
         );
     }
+
+    #[test]
+    fn retention_mark_round_trips_and_is_told_from_a_footer() {
+        let mark = RetentionMark {
+            first_retained: 5001,
+            last_dropped_sequence: 4990,
+            dropped_segments: 3,
+            dropped_total: 7,
+            dropped_bytes: 3 << 20,
+            dropped_at_ns: -5,
+            last_dropped_digest: [9; 32],
+        };
+        let frame = mark.encode_frame();
+        assert_eq!(
+            read_frame(&frame, BODY_LEN_MAX).unwrap(),
+            (Frame::Mark(mark), MARK_FRAME_LEN)
+        );
+        let checked = check_frame(&frame, BODY_LEN_MAX).unwrap();
+        assert!(checked.is_mark && !checked.is_footer);
+        let mut bad = frame;
+        bad[20] ^= 1;
+        assert!(matches!(
+            check_frame(&bad, BODY_LEN_MAX),
+            Err(FrameError::BadCrc { .. })
+        ));
+        // A flagged length that is neither a footer's nor a mark's.
+        let mut odd = frame;
+        odd[0] = 81;
+        assert_eq!(
+            check_frame(&odd, BODY_LEN_MAX),
+            Err(FrameError::BadLength(FOOTER_FLAG | 81))
+        );
+    }
 }
 
 /// What [`check_frame`] found: the frame's kind, total length and (for a
@@ -433,6 +556,8 @@ mod tests {
 pub struct CheckedFrame {
     /// True for the sealing footer.
     pub is_footer: bool,
+    /// True for a retention mark (then `is_footer` is false).
+    pub is_mark: bool,
     /// Header plus body length.
     pub total_len: usize,
     /// The record's sequence (0 for a footer).
@@ -453,10 +578,14 @@ pub fn check_frame(bytes: &[u8], body_len_max: usize) -> Result<CheckedFrame, Fr
     if word == 0 {
         return Err(FrameError::End);
     }
-    let is_footer = word & FOOTER_FLAG != 0;
+    let flagged = word & FOOTER_FLAG != 0;
     let body_len = (word & !FOOTER_FLAG) as usize;
+    let is_mark = flagged && body_len == MARK_BODY_LEN;
+    let is_footer = flagged && !is_mark;
     let length_ok = if is_footer {
         body_len == FOOTER_BODY_LEN
+    } else if is_mark {
+        true
     } else {
         (BODY_FIXED_LEN..=body_len_max).contains(&body_len)
     };
@@ -476,13 +605,14 @@ pub fn check_frame(bytes: &[u8], body_len_max: usize) -> Result<CheckedFrame, Fr
     if expected != actual && !cfg!(feature = "break-skip-crc") {
         return Err(FrameError::BadCrc { expected, actual });
     }
-    let sequence = if is_footer {
+    let sequence = if flagged {
         0
     } else {
         u64_at(bytes, FRAME_HEADER_LEN)
     };
     Ok(CheckedFrame {
         is_footer,
+        is_mark,
         total_len,
         sequence,
     })

@@ -42,6 +42,16 @@ pub enum Error {
         /// How the loss was found.
         reason: String,
     },
+    /// A read needed a segment that a retention drop removed while the
+    /// read was under way (or after the handle last looked).
+    #[error(
+        "segment {path} was dropped by retention while this read was under way; \
+         the journal now starts at its retention mark: read again from there"
+    )]
+    DroppedByRetention {
+        /// The dropped `.log` file.
+        path: PathBuf,
+    },
     /// A stored checksum does not match the bytes it covers.
     #[error(
         "checksum mismatch in {path} at byte offset {offset}: stored {expected:#010x}, computed {actual:#010x}"

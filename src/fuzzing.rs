@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{
     self, BODY_LEN_MAX, EntryRef, FOOTER_BODY_LEN, FOOTER_FLAG, FOOTER_FRAME_LEN, FRAME_HEADER_LEN,
+    MARK_FRAME_LEN,
     Footer, Frame, FrameError, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use crate::disk::{Head, Meta, SealedIndex, SparseIndex, Summary};
@@ -277,8 +278,26 @@ fn record_properties(data: &[u8]) -> CheckResult {
                 ));
             }
         }
+        Ok((Frame::Mark(mark), len)) => {
+            let c = checked.map_err(|e| {
+                format!(
+                    "read_frame decoded a retention mark, check_frame refused it: {}",
+                    e.describe()
+                )
+            })?;
+            if !c.is_mark || c.is_footer || c.total_len != len || len != MARK_FRAME_LEN {
+                return Err(format!("check_frame says {c:?} of a {len}-byte mark"));
+            }
+            let frame = mark.encode_frame();
+            if frame[..] != data[..len] {
+                return Err(format!(
+                    "a retention mark re-encodes differently from byte {}",
+                    first_difference(&frame, &data[..len])
+                ));
+            }
+        }
         Err(FrameError::BadBody(why)) => match checked {
-            Ok(c) if !c.is_footer => {}
+            Ok(c) if !c.is_footer && !c.is_mark => {}
             other => {
                 return Err(format!(
                     "read_frame found a bad body ({why}), check_frame says {other:?}"
@@ -815,6 +834,7 @@ fn template() -> Result<Files, String> {
         published_end: active.len() as u64,
         synced_end: synced,
         latest: 51,
+        mark: 0,
     };
     files.insert(HEAD, head.encode().to_vec());
     files.insert(2, first);
@@ -904,6 +924,7 @@ fn apply_file_op(files: &mut Files, input: &mut Input<'_>) {
                 published_end: u64::from(input.u16()),
                 synced_end: u64::from(input.u16()),
                 latest: input.u64(),
+                mark: 0,
             };
             files.insert(HEAD, head.encode().to_vec());
         }

@@ -83,6 +83,10 @@ pub trait Storage: Send + Sync {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Creates a directory and its parents.
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Removes a file (retention's unlink of a dropped segment). A reader
+    /// that has the file mapped keeps reading it: Linux frees the blocks
+    /// when the last map goes.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
 }
 
 /// The real file system.
@@ -136,5 +140,8 @@ impl Storage for OsStorage {
     }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::create_dir_all(path)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
     }
 }

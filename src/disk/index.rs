@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::codec::{FORMAT_VERSION, Footer, SummaryKeys};
+use crate::codec::{self, FORMAT_VERSION, Footer, SummaryKeys};
 use crate::codec::{u32_at, u64_at};
 use crate::entry::EntryRef;
 use crate::error::{Error, Result};
@@ -111,6 +111,9 @@ pub struct Summary {
     pub services: ValueCounts,
     /// Regions present with their counts (as `services`).
     pub regions: ValueCounts,
+    /// The last retention mark in the segment, if it holds one
+    /// (docs/FORMAT.md, "Retention mark").
+    pub mark: Option<crate::codec::RetentionMark>,
 }
 
 impl Default for Summary {
@@ -147,6 +150,7 @@ impl Summary {
             event_types: Some(BTreeMap::new()),
             services: Some(BTreeMap::new()),
             regions: Some(BTreeMap::new()),
+            mark: None,
         }
     }
 
@@ -531,6 +535,8 @@ struct StoredBlocks {
     bytes: Vec<u8>,
     /// Where the first block summary starts.
     at: usize,
+    /// Where the last one ends (the CRC, or a retention mark, follows).
+    end: usize,
     /// How many there are.
     count: usize,
     /// The segment's summary the blocks must agree with.
@@ -555,7 +561,7 @@ impl std::fmt::Debug for StoredBlocks {
 impl StoredBlocks {
     /// Decodes and checks the blocks as [`SealedIndex::decode`] does.
     fn decode(&self) -> Result<Blocks> {
-        let body = &self.bytes[..self.bytes.len() - 4];
+        let body = &self.bytes[..self.end];
         let mut reader = Reader {
             body,
             at: self.at,
@@ -709,7 +715,7 @@ pub struct SealedIndex {
 
 /// A decoded index file, its block summaries' offsets, and (when they
 /// are left undecoded) where they start and how many there are.
-type DecodedParts = (SealedIndex, Vec<u64>, Option<(usize, usize)>);
+type DecodedParts = (SealedIndex, Vec<u64>, Option<(usize, usize, usize)>);
 
 /// Writes a field's value table: count, then (length, name, count) each.
 fn put_table(out: &mut Vec<u8>, counts: &ValueCounts) {
@@ -787,6 +793,10 @@ impl Reader<'_> {
 }
 
 /// The flag bit saying a field's table is complete.
+/// Index flag bit 4: the file ends (before its CRC) with the segment's
+/// last retention mark.
+const MARK_FLAG: u32 = 0b1_0000;
+
 fn complete_flag(field: Field) -> u32 {
     0b10 << (field as u32)
 }
@@ -811,6 +821,9 @@ impl SealedIndex {
             if s.counts(field).is_some() {
                 flags |= complete_flag(field);
             }
+        }
+        if s.mark.is_some() && blocks.is_some() {
+            flags |= MARK_FLAG;
         }
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&self.journal_id);
@@ -875,6 +888,9 @@ impl SealedIndex {
                 }
             }
         }
+        if let Some(mark) = s.mark.filter(|_| version >= INDEX_BLOCKS_VERSION) {
+            out.extend_from_slice(&mark.encode_body());
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -900,10 +916,11 @@ impl SealedIndex {
     /// opening costs no more than with a version-1 index.
     pub fn decode_deferred(bytes: Vec<u8>, path: &Path) -> Result<SealedIndex> {
         let (mut index, _, blocks) = Self::decode_parts(&bytes, path, false)?;
-        if let Some((at, count)) = blocks {
+        if let Some((at, count, end)) = blocks {
             index.index.blocks = Some(BlockSource::Stored(Arc::new(StoredBlocks {
                 bytes,
                 at,
+                end,
                 count,
                 summary: index.summary.clone(),
                 path: path.to_path_buf(),
@@ -920,7 +937,7 @@ impl SealedIndex {
         if bytes.len() < INDEX_FIXED_LEN + 4 {
             return Err(bad(0, "index file too short"));
         }
-        let body = &bytes[..bytes.len() - 4];
+        let mut body = &bytes[..bytes.len() - 4];
         let stored = u32_at(bytes, bytes.len() - 4);
         let actual = crc32fast::hash(body);
         if stored != actual {
@@ -950,10 +967,24 @@ impl SealedIndex {
         if flags & 1 == 0 {
             return Err(bad(12, "index is not of a sealed segment"));
         }
-        let known_flags = if with_blocks { 0b1111 } else { 0b11 };
+        let known_flags = if with_blocks { 0b1_1111 } else { 0b11 };
         if flags & !known_flags != 0 {
             return Err(bad(12, "unknown index flags"));
         }
+        // The retention mark, when flagged, is the last 80 bytes before
+        // the CRC; the tables end where it starts.
+        let mut mark = None;
+        if flags & MARK_FLAG != 0 {
+            let Some(start) = body.len().checked_sub(codec::MARK_BODY_LEN) else {
+                return Err(bad(12, "retention mark flagged but the file is too short"));
+            };
+            if start < INDEX_FIXED_LEN {
+                return Err(bad(12, "retention mark flagged but the file is too short"));
+            }
+            mark = Some(codec::RetentionMark::decode_body(&body[start..]));
+            body = &body[..start];
+        }
+        let tables_end = body.len();
         let complete = |field: Field| flags & complete_flag(field) != 0;
         let mut journal_id = [0u8; 16];
         journal_id.copy_from_slice(&body[16..32]);
@@ -1002,6 +1033,7 @@ impl SealedIndex {
             min_timestamp_ns: u64_at(body, 72) as i64,
             max_timestamp_ns: u64_at(body, 80) as i64,
             event_types: complete(Field::EventType).then_some(event_types),
+            mark,
             ..Summary::empty().as_version_1()
         };
         let mut offsets = Vec::new();
@@ -1033,7 +1065,7 @@ impl SealedIndex {
                 let decoded = decode_blocks(&mut reader, &summary, block_count, &mut offsets)?;
                 blocks = Some(BlockSource::Built(Box::new(decoded)));
             } else {
-                deferred = Some((reader.at, block_count));
+                deferred = Some((reader.at, block_count, tables_end));
             }
         }
         if eager && reader.at != body.len() {

@@ -19,6 +19,7 @@ use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
 use crate::disk::recovery::RecoveryReport;
 use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
 use crate::disk::skip::Conditions;
+use crate::disk::retention::{DropReport, RetentionPolicy};
 use crate::disk::writer::{Request, Shared};
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::{Error, Result};
@@ -58,6 +59,19 @@ pub struct DiskJournal {
     pub(super) reloads: AtomicU64,
     /// What a salvage open could not read (empty otherwise).
     pub(super) holes: Vec<crate::disk::Hole>,
+    /// The caller's retention floor, shared with the writer (`u64::MAX`:
+    /// none).
+    pub(super) retention_floor: Arc<AtomicU64>,
+}
+
+/// The answer of [`DiskJournal::range_checked`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedRange {
+    /// The entries of the range that remain.
+    pub entries: Vec<JournalEntry>,
+    /// The retention mark, when the range starts below it: sequences from
+    /// the range's start up to the mark were dropped, not absent.
+    pub below_mark: Option<u64>,
 }
 
 /// Counters of a writer, from [`DiskJournal::write_stats`].
@@ -198,6 +212,152 @@ impl DiskJournal {
             self.maps.clone(),
             self.body_len_max,
         )
+    }
+
+    /// The retention low-water mark: the first retained sequence once
+    /// whole segments were dropped, `None` while nothing was. Every
+    /// sequence below it is gone; a range that starts below it returns
+    /// what remains ([`DiskJournal::range_checked`] says so).
+    pub fn retention_mark(&self) -> Result<Option<u64>> {
+        self.refresh()?;
+        Ok(match self.shared.view().first_retained {
+            0 => None,
+            mark => Some(mark),
+        })
+    }
+
+    /// The first sequence the journal can still hold: the retention mark,
+    /// or 1 when nothing was dropped.
+    pub fn first_retained_sequence(&self) -> Result<u64> {
+        Ok(self.retention_mark()?.unwrap_or(1))
+    }
+
+    /// Sets the retention floor: no drop (by policy or by hand) removes a
+    /// segment holding a sequence at or above `floor` (`None`: no floor).
+    /// A statistics handle sets it to just past its newest valid snapshot,
+    /// so its statistics can always be rebuilt.
+    pub fn set_retention_floor(&self, floor: Option<u64>) {
+        self.retention_floor
+            .store(floor.unwrap_or(u64::MAX), Ordering::Release);
+    }
+
+    /// The retention floor set by [`DiskJournal::set_retention_floor`].
+    pub fn retention_floor(&self) -> Option<u64> {
+        match self.retention_floor.load(Ordering::Acquire) {
+            u64::MAX => None,
+            floor => Some(floor),
+        }
+    }
+
+    /// Drops the oldest sealed segments `policy` selects, behind a durable
+    /// retention mark (docs/DESIGN.md, "Retention"): the writer appends a
+    /// mark record naming the new low-water mark and the last dropped
+    /// segment's digest, syncs it, publishes it, then unlinks the files.
+    /// Never the active segment, never past the floor. Writers only.
+    pub fn drop_segments(&self, policy: &RetentionPolicy) -> Result<DropReport> {
+        self.submit_retain(policy, false)
+    }
+
+    /// What [`DiskJournal::drop_segments`] would drop, without writing or
+    /// removing anything. A read-only handle answers from its view (with
+    /// no floor).
+    pub fn plan_drop(&self, policy: &RetentionPolicy) -> Result<DropReport> {
+        if self.follower.is_none() {
+            return self.submit_retain(policy, true);
+        }
+        self.refresh()?;
+        let view = self.shared.view();
+        let sealed: Vec<_> = view
+            .segments
+            .iter()
+            .filter(|s| s.sealed().is_some())
+            .cloned()
+            .collect();
+        let facts: Vec<_> = sealed
+            .iter()
+            .filter_map(|s| crate::disk::retention::facts_of(s))
+            .collect();
+        let active_bytes = view
+            .segments
+            .last()
+            .filter(|s| s.sealed().is_none())
+            .and_then(|s| std::fs::metadata(&s.log_path).ok())
+            .map_or(0, |m| m.len());
+        let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
+        let newest = self.newest_append_ns()?;
+        let (count, held_by_floor) = crate::disk::retention::select(
+            &facts,
+            total,
+            newest,
+            policy,
+            self.retention_floor(),
+        );
+        let first_retained = match count {
+            0 => view.first_retained,
+            n => view.segments.get(n).map_or(0, |s| s.base),
+        };
+        Ok(DropReport {
+            dropped: sealed[..count]
+                .iter()
+                .zip(&facts)
+                .map(|(s, f)| crate::disk::retention::dropped_of(s, f))
+                .collect(),
+            first_retained,
+            dry_run: true,
+            held_by_floor,
+            leftovers: Vec::new(),
+        })
+    }
+
+    /// The newest append time of the journal's last record.
+    fn newest_append_ns(&self) -> Result<Option<i64>> {
+        let latest = self.shared.view().latest;
+        if latest == 0 {
+            return Ok(None);
+        }
+        let mut range = self.range_ref(latest, latest.saturating_add(1))?;
+        Ok(match range.next_entry() {
+            Some(entry) => Some(entry?.appended_at.as_unix_nanos()),
+            None => None,
+        })
+    }
+
+    fn submit_retain(&self, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
+        if self.follower.is_some() {
+            return Err(Error::ReadOnly);
+        }
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let (ack, reply) = crossbeam_channel::bounded(1);
+        {
+            let guard = self.sender.read().unwrap_or_else(|e| e.into_inner());
+            let Some(sender) = guard.as_ref() else {
+                return Err(Error::Closed);
+            };
+            sender
+                .send(Request::Retain {
+                    policy: policy.clone(),
+                    dry_run,
+                    ack,
+                })
+                .map_err(|_| self.writer_gone())?;
+        }
+        reply.recv().map_err(|_| self.writer_gone())?
+    }
+
+    /// A range read that says when it starts below the retention mark:
+    /// the entries `start <= sequence < end` that remain, and the mark
+    /// when `start` is below it (those sequences were dropped).
+    pub fn range_checked(&self, start: u64, end: u64) -> Result<CheckedRange> {
+        let below_mark = self
+            .retention_mark()?
+            .filter(|&mark| start < mark && end > start);
+        let entries = self.range_iter(start, end)?.collect::<Result<Vec<_>>>()?;
+        Ok(CheckedRange {
+            entries,
+            below_mark,
+        })
     }
 
     /// The journal's head, to record elsewhere and later compare (see
@@ -502,7 +662,9 @@ impl DiskJournal {
             .as_ref()
             // A writer that reopened may have zeroed a torn tail this
             // reader had read (without a live writer): start over then.
-            .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position);
+            .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position)
+            // A drop moved the mark: the segments below it leave the view.
+            && head.is_none_or(|h| h.mark == self.shared.view().first_retained);
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");
             if end > scanner.position {
@@ -519,11 +681,12 @@ impl DiskJournal {
                 f.latest
             };
             if active_end != self.shared.view().active_end || latest != f.latest {
-                let segments = self.shared.view().segments.clone();
+                let old = self.shared.view();
                 self.shared.publish(View {
-                    segments,
+                    segments: old.segments.clone(),
                     active_end,
                     latest,
+                    first_retained: old.first_retained,
                 });
             }
             f.latest = latest;

@@ -156,6 +156,9 @@ pub struct Head {
     pub synced_end: u64,
     /// Latest published sequence.
     pub latest: u64,
+    /// The retention low-water mark: the first retained sequence once
+    /// whole segments were dropped (0: nothing was ever dropped).
+    pub mark: u64,
 }
 
 impl Head {
@@ -169,6 +172,7 @@ impl Head {
         out[24..32].copy_from_slice(&self.published_end.to_le_bytes());
         out[32..40].copy_from_slice(&self.synced_end.to_le_bytes());
         out[40..48].copy_from_slice(&self.latest.to_le_bytes());
+        out[48..56].copy_from_slice(&self.mark.to_le_bytes());
         let crc = crc32fast::hash(&out[0..60]);
         out[60..64].copy_from_slice(&crc.to_le_bytes());
         out
@@ -189,6 +193,7 @@ impl Head {
             published_end: u64_at(bytes, 24),
             synced_end: u64_at(bytes, 32),
             latest: u64_at(bytes, 40),
+            mark: u64_at(bytes, 48),
         })
     }
 

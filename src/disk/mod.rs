@@ -13,6 +13,7 @@ mod mmap;
 mod open;
 mod options;
 mod recovery;
+mod retention;
 mod salvage;
 mod segment;
 mod skip;
@@ -29,7 +30,7 @@ pub use index::{
     SUMMARY_VALUES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats};
+pub use journal::{CheckedRange, DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats};
 pub use lock::{LOCK_FILE, writer_is_live};
 #[doc(hidden)]
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
@@ -38,6 +39,7 @@ pub use options::{
     DiskJournalOptions, Durability, RecoveryMode, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
 };
 pub use recovery::{RecoveryReport, TornTail};
+pub use retention::{DropReport, DroppedSegment, RetentionPolicy};
 pub use salvage::Hole;
 #[doc(hidden)]
 pub use segment::{RawRange, index_file_name, log_file_name};

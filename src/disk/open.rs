@@ -117,6 +117,7 @@ impl DiskJournal {
             }
         }
         let lock = WriterLock::acquire(dir)?;
+        let retention_floor = Arc::new(AtomicU64::new(u64::MAX));
         if !meta_path.exists() {
             Meta::new(dir, options.segment_bytes).write(storage.as_ref(), dir)?;
         }
@@ -130,6 +131,8 @@ impl DiskJournal {
             active,
             missing_active,
             mut report,
+            mark,
+            pending,
         } = recovery::load(dir, &maps, None)?;
         // A writer never appends to a journal with a segment missing.
         if let Some(error) = sealed
@@ -141,6 +144,22 @@ impl DiskJournal {
         }
         for (path, index) in &rebuilt {
             writer::write_index(storage.as_ref(), path, index)?;
+        }
+        // A drop interrupted after its mark was durable: finish its unlinks.
+        if !pending.is_empty() {
+            let mut leftovers = Vec::new();
+            for segment in &pending {
+                crate::disk::retention::unlink_segment(storage.as_ref(), segment, &mut leftovers);
+            }
+            if let Some((path, error)) = leftovers.first() {
+                return Err(Error::io(
+                    path,
+                    std::io::Error::other(format!(
+                        "cannot remove a segment below the retention mark: {error}"
+                    )),
+                ));
+            }
+            storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         }
         // Version-1 indexes become the current version: rebuilt from their
         // logs and written whole (temp file and rename), like any index.
@@ -270,6 +289,7 @@ impl DiskJournal {
                 segments,
                 active_end: active.end,
                 latest,
+                first_retained: mark.map_or(0, |m| m.first_retained),
             })),
             poisoned: Mutex::new(None),
             durable_latest: AtomicU64::new(latest),
@@ -296,6 +316,10 @@ impl DiskJournal {
             last_sync: Instant::now(),
             buffer: Vec::with_capacity(1 << 16),
             preallocate_bytes: options.preallocate_bytes,
+            mark: mark.map_or(0, |m| m.first_retained),
+            dropped_total: mark.map_or(0, |m| m.dropped_total),
+            retention: options.retention.clone().filter(|p| !p.is_empty()),
+            retention_floor: retention_floor.clone(),
         };
         writer.publish()?;
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_depth);
@@ -325,6 +349,7 @@ impl DiskJournal {
             blocks_passed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             holes: Vec::new(),
+            retention_floor,
         })
     }
 
@@ -383,6 +408,7 @@ impl DiskJournal {
             blocks_passed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             holes,
+            retention_floor: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
 }
@@ -429,6 +455,8 @@ pub(super) fn load_for_reading(
         active,
         missing_active,
         mut report,
+        mark,
+        pending: _,
     } = recovery::load(dir, maps, head)?;
     let mut latest = sealed_latest(&sealed);
     let mut follower = Follower {
@@ -493,6 +521,7 @@ pub(super) fn load_for_reading(
             segments: sealed,
             active_end,
             latest,
+            first_retained: mark.map_or(0, |m| m.first_retained),
         },
         follower,
         report,

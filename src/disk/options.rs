@@ -116,6 +116,9 @@ pub struct DiskJournalOptions {
     pub salvage: bool,
     /// The file-operation seam. Default: the real file system.
     pub storage: Arc<dyn Storage>,
+    /// The retention policy a writer applies after each roll (docs/DESIGN.md,
+    /// "Retention"). Default none: the journal only grows. Per open.
+    pub retention: Option<crate::disk::RetentionPolicy>,
 }
 
 /// What a writer's open does with damage at the end of the active segment.
@@ -161,6 +164,7 @@ impl Default for DiskJournalOptions {
             preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
             salvage: false,
             storage: OsStorage::shared(),
+            retention: None,
         }
     }
 }
@@ -177,6 +181,7 @@ impl std::fmt::Debug for DiskJournalOptions {
             .field("max_query_limit", &self.max_query_limit)
             .field("preallocate_bytes", &self.preallocate_bytes)
             .field("salvage", &self.salvage)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +201,7 @@ impl std::fmt::Debug for DiskJournalOptions {
 /// | `recovery` | `TolerateTornTail` | no |
 /// | `preallocate_bytes` | 4 MiB (0: off; unused under `Os`) | no |
 /// | `salvage` | false (needs `read_only`) | no |
+/// | `retention` | none (the journal only grows) | no |
 #[derive(Clone, Debug)]
 pub struct DiskJournalBuilder {
     pub(crate) dir: PathBuf,
@@ -269,6 +275,13 @@ impl DiskJournalBuilder {
     #[must_use]
     pub fn salvage(mut self, salvage: bool) -> Self {
         self.options.salvage = salvage;
+        self
+    }
+    /// The retention policy the writer applies after each roll: the oldest
+    /// sealed segments it selects are dropped (docs/DESIGN.md, "Retention").
+    #[must_use]
+    pub fn retention(mut self, policy: crate::disk::RetentionPolicy) -> Self {
+        self.options.retention = Some(policy);
         self
     }
     /// The file-operation seam (for tests that count or inject faults).

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::codec::{self, SEGMENT_HEADER_LEN, SegmentHeader};
+use crate::codec::{self, RetentionMark, SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::disk::index::SealedIndex;
 use crate::disk::meta::{Head, META_FILE, Meta};
 use crate::disk::mmap::MapCache;
@@ -53,6 +53,10 @@ pub struct RecoveryReport {
     /// Version-1 index files (no block summaries) that a writer rewrote as
     /// the current version, from their logs (docs/FORMAT.md, "Index").
     pub upgraded_indexes: Vec<PathBuf>,
+    /// Segment files below the retention mark that a drop had not yet
+    /// unlinked when it was interrupted: never read; a writer removes
+    /// them.
+    pub pending_drops: Vec<PathBuf>,
 }
 
 /// A torn tail: where it starts and how many bytes it spans.
@@ -97,6 +101,12 @@ pub(crate) struct Loaded {
     /// gone (records were synced to it).
     pub missing_active: Option<Arc<Segment>>,
     pub report: RecoveryReport,
+    /// The newest retention mark found (in a sealed index or the active
+    /// scan).
+    pub mark: Option<RetentionMark>,
+    /// Segments below the mark still on disk (a drop interrupted before
+    /// its unlinks finished); not in `sealed`.
+    pub pending: Vec<Arc<Segment>>,
 }
 
 /// The base sequences of the segments in `dir`, ascending.
@@ -502,6 +512,8 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             active: None,
             missing_active,
             report,
+            mark: None,
+            pending: Vec::new(),
         });
     };
     // False right after a missing segment: the next one's link to the
@@ -610,11 +622,12 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             (fresh, true)
         }
     };
-    let mut scanner = Scanner::new(last_base, &header, &previous_digest, body_len_max);
-    let mut later_commit_hint = 0;
-    let stop = if header_missing {
-        ScanStop::CleanEnd
-    } else {
+    let scan_active = |seed: &[u8; 32]| -> Result<(Scanner, ScanStop, u64)> {
+        let mut scanner = Scanner::new(last_base, &header, seed, body_len_max);
+        let mut later_commit_hint = 0;
+        if header_missing {
+            return Ok((scanner, ScanStop::CleanEnd, 0));
+        }
         let scan_limit = match limit {
             Some(head) if head.active_base == last_base => head.published_end,
             // The writer rolled after publishing `head`: nothing of the
@@ -632,8 +645,28 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             later_commit_hint =
                 commit_hint_after(readable, scanner.position, after, last_base, body_len_max);
         }
-        stop
+        Ok((scanner, stop, later_commit_hint))
     };
+    let (mut scanner, mut stop, mut later_commit_hint) = scan_active(&previous_digest)?;
+    let mark = sealed
+        .iter()
+        .filter_map(|s| s.sealed().and_then(|s| s.summary.mark))
+        .chain(scanner.summary.mark)
+        .next_back();
+    let mut pending = Vec::new();
+    if let Some(mark) = &mark {
+        pending = apply_mark(dir, &mut sealed, last_base, mark);
+        rebuilt.retain(|(path, _)| pending.iter().all(|p| p.index_path() != *path));
+        report.pending_drops = pending.iter().map(|p| p.log_path.clone()).collect();
+        if !sealed.iter().any(|s| s.sealed().is_some()) {
+            // No sealed segment is retained: the active one chains to
+            // the last dropped segment, whose digest the mark names.
+            if previous_digest != mark.last_dropped_digest {
+                previous_digest = mark.last_dropped_digest;
+                (scanner, stop, later_commit_hint) = scan_active(&previous_digest)?;
+            }
+        }
+    }
     report.active_records_scanned = scanner.summary.record_count;
     if scanner.summary.record_count > 0 && scanner.summary.first_sequence <= previous_last {
         return Err(Error::corruption(
@@ -648,6 +681,8 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         previous_digest,
         rebuilt,
         missing_active,
+        mark,
+        pending,
         active: Some(ActiveFound {
             base: last_base,
             path,
@@ -660,6 +695,57 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         }),
         report,
     })
+}
+
+/// Applies the newest retention mark to the loaded segments: segments
+/// wholly below it (a drop interrupted before its unlinks finished) leave
+/// `sealed` and are returned; stand-ins for missing segments below it go
+/// (what the mark dropped is not missing); and when the first retained
+/// segment starts above the mark, a stand-in covers the sequences between,
+/// since the mark says they were kept.
+fn apply_mark(
+    dir: &Path,
+    sealed: &mut Vec<Arc<Segment>>,
+    active_base: u64,
+    mark: &RetentionMark,
+) -> Vec<Arc<Segment>> {
+    let first_retained = mark.first_retained;
+    let mut pending = Vec::new();
+    let mut kept = Vec::with_capacity(sealed.len());
+    for segment in sealed.drain(..) {
+        match &segment.state {
+            SegmentState::Missing(span) if span.first < first_retained => {
+                if span.last >= first_retained
+                    && let Ok(placeholder) = missing_placeholder(Error::MissingSegment {
+                        path: dir.join(log_file_name(first_retained)),
+                        first: first_retained,
+                        last: span.last,
+                        reason: span.reason.clone(),
+                    })
+                {
+                    kept.push(placeholder);
+                }
+            }
+            _ if segment.base < first_retained => pending.push(segment),
+            _ => kept.push(segment),
+        }
+    }
+    let first_base = kept.first().map_or(active_base, |s| s.base);
+    if first_base > first_retained
+        && let Ok(placeholder) = missing_placeholder(Error::MissingSegment {
+            path: dir.join(log_file_name(first_retained)),
+            first: first_retained,
+            last: first_base - 1,
+            reason: format!(
+                "the retention mark keeps every sequence from {first_retained} on, \
+                 but the first segment starts at {first_base}"
+            ),
+        })
+    {
+        kept.insert(0, placeholder);
+    }
+    *sealed = kept;
+    pending
 }
 
 fn check_order(path: &Path, base: u64, previous_last: u64, first: u64, count: u64) -> Result<()> {

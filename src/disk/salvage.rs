@@ -133,6 +133,15 @@ fn scan(
                 }
                 format!("record sequence {} out of order", record.sequence)
             }
+            Ok((codec::Frame::Mark(_), len)) => {
+                // Not an entry: a run of records goes on past it.
+                if let Some(current) = run.as_mut() {
+                    current.end = (at + len) as u64;
+                }
+                at += len;
+                out.end = at as u64;
+                continue;
+            }
             Ok((codec::Frame::Footer(footer), _)) => {
                 out.footer = Some(footer);
                 out.end = at as u64;
@@ -472,6 +481,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             segments,
             active_end: 0,
             latest,
+            first_retained: 0,
         },
         holes,
     })

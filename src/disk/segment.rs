@@ -162,6 +162,8 @@ pub(crate) struct View {
     /// Readable end of the last segment when it is active.
     pub active_end: u64,
     pub latest: u64,
+    /// The retention low-water mark (0: nothing was dropped).
+    pub first_retained: u64,
 }
 
 impl View {
@@ -254,6 +256,11 @@ impl Scanner {
                     self.index.note_record(&record, self.position);
                     self.summary.add(&record);
                     self.max_commit_hint = self.max_commit_hint.max(record.commit_hint);
+                    self.hasher.update(&bytes[at..at + len]);
+                    self.position += len as u64;
+                }
+                Ok((codec::Frame::Mark(mark), len)) => {
+                    self.summary.mark = Some(mark);
                     self.hasher.update(&bytes[at..at + len]);
                     self.position += len as u64;
                 }
@@ -591,7 +598,22 @@ impl RawRange {
                 Some(_) => end + codec::FOOTER_FRAME_LEN as u64,
                 None => end,
             };
-            self.map = Some(self.maps.get(seg.base, &seg.log_path, needed)?);
+            self.map = Some(
+                self.maps
+                    .get(seg.base, &seg.log_path, needed)
+                    .map_err(|e| match e {
+                        // The file went after this read's view was taken:
+                        // a retention drop (the only thing that unlinks).
+                        Error::Io { source, .. }
+                            if source.kind() == std::io::ErrorKind::NotFound =>
+                        {
+                            Error::DroppedByRetention {
+                                path: seg.log_path.clone(),
+                            }
+                        }
+                        other => other,
+                    })?,
+            );
             (self.position, self.promise) = seg.seek(self.start);
             self.segment_end = end;
             self.floor = seg.base;
@@ -658,8 +680,13 @@ impl RawRange {
                 && !cfg!(feature = "break-trust-index-sequence")
             {
                 let found = match &checked {
-                    Ok(frame) if !frame.is_footer && frame.sequence == promise.sequence => None,
+                    Ok(frame)
+                        if !frame.is_footer && !frame.is_mark && frame.sequence == promise.sequence =>
+                    {
+                        None
+                    }
                     Ok(frame) if frame.is_footer => Some("the footer".to_string()),
+                    Ok(frame) if frame.is_mark => Some("a retention mark".to_string()),
                     Ok(frame) => Some(format!("sequence {}", frame.sequence)),
                     Err(problem) => Some(format!("no valid frame ({})", problem.describe())),
                 };
@@ -682,6 +709,8 @@ impl RawRange {
                 }
             }
             match checked {
+                // A retention mark is not an entry: step over it.
+                Ok(frame) if frame.is_mark => self.position += frame.total_len as u64,
                 Ok(frame) if !frame.is_footer => {
                     let in_order = frame.sequence >= self.floor
                         && self.ceiling.is_none_or(|c| frame.sequence < c)
@@ -821,7 +850,7 @@ pub(crate) fn resync(
                 }
             }
             Ok((codec::Frame::Footer(_), _)) => return None,
-            Err(_) => {}
+            Ok((codec::Frame::Mark(_), _)) | Err(_) => {}
         }
     }
     None

@@ -17,6 +17,7 @@ use crate::codec::{
 use crate::disk::Durability;
 use crate::disk::index::{SealedIndex, SparseIndex, Summary};
 use crate::disk::meta::Head;
+use crate::disk::retention::{DropReport, RetentionPolicy};
 use crate::disk::segment::{Segment, SegmentState, View, index_file_name, log_file_name};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
@@ -44,6 +45,28 @@ pub(crate) enum Request {
     },
     /// Reply once everything before this request is durable.
     Sync { ack: Sender<Result<u64>> },
+    /// Drop the oldest sealed segments a policy selects (or, dry run, say
+    /// which it would).
+    Retain {
+        policy: RetentionPolicy,
+        dry_run: bool,
+        ack: Sender<Result<DropReport>>,
+    },
+}
+
+impl Request {
+    /// Answers the request with `error` (or, for an append or sync in a
+    /// failed batch, `reply`).
+    fn refuse(self, error: impl Fn() -> Error) {
+        match self {
+            Request::Append { ack, .. } | Request::Sync { ack } => {
+                let _ = ack.send(Err(error()));
+            }
+            Request::Retain { ack, .. } => {
+                let _ = ack.send(Err(error()));
+            }
+        }
+    }
 }
 
 /// State shared by the writer, the journal handle and readers.
@@ -118,6 +141,15 @@ pub(crate) struct Writer {
     pub buffer: Vec<u8>,
     /// Zero-filled bytes to keep ahead of the end (0: off).
     pub preallocate_bytes: u64,
+    /// The retention low-water mark (0: nothing dropped yet).
+    pub mark: u64,
+    /// Segments dropped since the journal was created.
+    pub dropped_total: u64,
+    /// The policy applied after each roll, if any.
+    pub retention: Option<RetentionPolicy>,
+    /// The caller's floor: nothing at or above it is dropped (`u64::MAX`:
+    /// no floor).
+    pub retention_floor: Arc<AtomicU64>,
 }
 
 /// A reply owed to a caller once the batch is settled.
@@ -135,10 +167,16 @@ impl Writer {
                 Some(request) => request,
                 None => break,
             };
-            batch.push(first);
+            let mut retain = None;
+            match first {
+                Request::Retain { .. } => retain = Some(first),
+                other => batch.push(other),
+            }
             let mut bytes = 0;
-            while batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX {
+            while retain.is_none() && batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX
+            {
                 match requests.try_recv() {
+                    Ok(request @ Request::Retain { .. }) => retain = Some(request),
                     Ok(request) => {
                         if let Request::Append { bodies, .. } = &request {
                             bytes += bodies.len();
@@ -148,7 +186,23 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.process(&mut batch);
+            if !batch.is_empty() {
+                self.process(&mut batch);
+            }
+            if let Some(Request::Retain {
+                policy,
+                dry_run,
+                ack,
+            }) = retain
+            {
+                let reply = match self.shared.poison_reason() {
+                    Some(reason) => Err(Error::Poisoned(reason)),
+                    None => self.retain(&policy, dry_run).inspect_err(|e| {
+                        self.shared.poison(e.to_string());
+                    }),
+                };
+                let _ = ack.send(reply);
+            }
         }
         // IMPORTANT: closing syncs, so a clean close loses nothing under any policy.
         if self.shared.poison_reason().is_none()
@@ -190,10 +244,7 @@ impl Writer {
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         if let Some(reason) = self.shared.poison_reason() {
             for request in batch.drain(..) {
-                let ack = match request {
-                    Request::Append { ack, .. } | Request::Sync { ack } => ack,
-                };
-                let _ = ack.send(Err(Error::Poisoned(reason.clone())));
+                request.refuse(|| Error::Poisoned(reason.clone()));
             }
             return;
         }
@@ -240,16 +291,24 @@ impl Writer {
         for request in batch.drain(..) {
             if failure.is_some() {
                 // Keep collecting acks so every caller gets an answer.
-                let ack = match request {
-                    Request::Append { ack, .. } | Request::Sync { ack } => ack,
-                };
-                pending.push(Pending { ack, reply: Ok(0) });
+                match request {
+                    Request::Append { ack, .. } | Request::Sync { ack } => {
+                        pending.push(Pending { ack, reply: Ok(0) });
+                    }
+                    retain @ Request::Retain { .. } => {
+                        retain.refuse(|| Error::Poisoned("the batch failed".into()));
+                    }
+                }
                 continue;
             }
             match request {
                 Request::Sync { ack } => {
                     sync_asked = true;
                     pending.push(Pending { ack, reply: Ok(0) });
+                }
+                retain @ Request::Retain { .. } => {
+                    // `run` takes these out of batches.
+                    retain.refuse(|| Error::Poisoned("a drop inside a batch".into()));
                 }
                 Request::Append {
                     mut bodies,
@@ -353,6 +412,9 @@ impl Writer {
             if has_records && position + frame_len + FOOTER_FRAME_LEN as u64 > self.segment_bytes {
                 self.flush_buffer()?;
                 self.roll(sequence)?;
+                if let Some(policy) = self.retention.clone() {
+                    self.retain(&policy, false)?;
+                }
             }
             let position = self.active.end + self.buffer.len() as u64;
             let appended_at = if keep_time {
@@ -387,7 +449,7 @@ impl Writer {
     }
 
     /// Writes the buffered frames at the end of the active segment.
-    fn flush_buffer(&mut self) -> Result<()> {
+    pub(crate) fn flush_buffer(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
@@ -522,10 +584,12 @@ impl Writer {
             published_end: readable_end,
             synced_end: self.active.synced_end,
             latest: self.latest,
+            mark: self.mark,
         };
         if head.published_end != self.head.published_end
             || head.active_base != self.head.active_base
             || head.synced_end != self.head.synced_end
+            || head.mark != self.head.mark
         {
             let mut segments = self.sealed.clone();
             segments.push(self.active.segment.clone());
@@ -533,6 +597,7 @@ impl Writer {
                 segments,
                 active_end: readable_end,
                 latest: self.latest,
+                first_retained: self.mark,
             });
             head.write(self.head_file.as_ref())
                 .map_err(|e| Error::io(self.dir.join("head"), e))?;
@@ -545,7 +610,7 @@ impl Writer {
     /// Order (docs/FORMAT.md, "Sealing"): sync the records, write and sync
     /// the footer, write the index, create the next segment with its
     /// header, sync it, sync the directory.
-    fn roll(&mut self, next_sequence: u64) -> Result<()> {
+    pub(crate) fn roll(&mut self, next_sequence: u64) -> Result<()> {
         let path = self.active.segment.log_path.clone();
         let io = |e| Error::io(&path, e);
         self.active.file.sync_data().map_err(io)?;

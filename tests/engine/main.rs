@@ -17,6 +17,7 @@ mod open_cost;
 mod pystr_semantics;
 mod query_options;
 mod read_only_follow;
+mod retention;
 mod segment_skipping;
 mod verify_and_info;
 mod writer_queue_and_panics;

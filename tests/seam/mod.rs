@@ -50,6 +50,10 @@ pub trait Hooks: Send + Sync + 'static {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         OsStorage.create_dir_all(path)
     }
+    /// Removes a file (retention's unlink).
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        OsStorage.remove_file(path)
+    }
 }
 
 /// A [`Storage`] that runs every operation through `H`'s hooks.
@@ -101,5 +105,8 @@ impl<H: Hooks> Storage for Seam<H> {
     }
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         self.0.create_dir_all(path)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.0.remove_file(path)
     }
 }

@@ -1,0 +1,317 @@
+//! Retention: dropping whole sealed segments from the front of the
+//! journal, behind a tamper-evident low-water mark (docs/FORMAT.md,
+//! "Retention mark"; docs/DESIGN.md, "Retention").
+//!
+//! A drop writes a [`RetentionMark`] frame into the active segment and
+//! syncs it before it unlinks anything, so a crash at any step leaves the
+//! old mark with every segment, or the new mark (with, at worst, dropped
+//! segments not yet unlinked, which the next open ignores and a writer
+//! removes). The active segment is never dropped, and nothing at or above
+//! the caller's floor is.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::codec::{FOOTER_FRAME_LEN, MARK_FRAME_LEN, RetentionMark, SEGMENT_HEADER_LEN};
+use crate::disk::segment::Segment;
+use crate::disk::writer::Writer;
+use crate::entry::Timestamp;
+use crate::error::{Error, Result};
+
+/// Which sealed segments a drop selects, oldest first. A segment is
+/// selected when any set rule selects it; only a run of selected
+/// segments from the oldest on is dropped (the journal keeps a contiguous
+/// tail), never the active segment, and never a segment holding a
+/// sequence at or above the floor ([`crate::disk::DiskJournal::set_retention_floor`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Drop a segment whose newest append time is older than this, measured
+    /// back from `now`.
+    pub older_than: Option<Duration>,
+    /// Drop the oldest segments until the segment files' bytes (the active
+    /// one's included) are at most this.
+    pub max_bytes: Option<u64>,
+    /// Drop a segment whose every sequence is below this.
+    pub below: Option<u64>,
+    /// The time `older_than` is measured from. `None`: the newest append
+    /// time in the journal, so a journal imported with its append times
+    /// kept (or replayed) ages as it did when it was written, and an idle
+    /// journal does not age.
+    pub now: Option<Timestamp>,
+}
+
+impl RetentionPolicy {
+    /// True when no rule is set (nothing would ever be selected).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.older_than.is_none() && self.max_bytes.is_none() && self.below.is_none()
+    }
+}
+
+/// A segment a drop removed (or, for a dry run, would remove).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedSegment {
+    /// The segment's `.log` file.
+    pub path: PathBuf,
+    /// Its base sequence.
+    pub base_sequence: u64,
+    /// Its last sequence (0 when it held no record).
+    pub last_sequence: u64,
+    /// Records it held.
+    pub records: u64,
+    /// Its file's bytes.
+    pub bytes: u64,
+    /// Its newest append time (`None` when its index does not record it).
+    pub newest_append: Option<Timestamp>,
+}
+
+/// What a drop did, or (dry run) would do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DropReport {
+    /// The segments removed (or selected), oldest first.
+    pub dropped: Vec<DroppedSegment>,
+    /// The low-water mark after the drop: the first retained sequence
+    /// (0: nothing was ever dropped).
+    pub first_retained: u64,
+    /// True when nothing was written or removed.
+    pub dry_run: bool,
+    /// The floor that stopped the drop early, when it did: the first
+    /// segment the policy selected but the floor kept holds sequences at
+    /// or above it.
+    pub held_by_floor: Option<u64>,
+    /// Files that could not be removed after the mark was durable (the
+    /// drop still holds: the next writer's open removes them).
+    pub leftovers: Vec<(PathBuf, String)>,
+}
+
+/// The facts about one segment that selection needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Facts {
+    pub base: u64,
+    pub last_sequence: u64,
+    pub records: u64,
+    pub bytes: u64,
+    /// Newest append time in ns (`None`: unknown).
+    pub newest_append_ns: Option<i64>,
+}
+
+/// How many of `sealed` (oldest first) the policy drops, and the floor
+/// that stopped it, if one did. `total_bytes` counts every segment file,
+/// the active one's included; `newest_ns` is the journal's newest append
+/// time (for a policy without `now`).
+pub(crate) fn select(
+    sealed: &[Facts],
+    total_bytes: u64,
+    newest_ns: Option<i64>,
+    policy: &RetentionPolicy,
+    floor: Option<u64>,
+) -> (usize, Option<u64>) {
+    let now_ns = policy
+        .now
+        .map(|t| t.as_unix_nanos())
+        .or(newest_ns)
+        .unwrap_or(i64::MIN);
+    let cutoff_ns = policy.older_than.map(|age| {
+        let age = i64::try_from(age.as_nanos()).unwrap_or(i64::MAX);
+        now_ns.saturating_sub(age)
+    });
+    let mut remaining = total_bytes;
+    let mut count = 0;
+    for facts in sealed {
+        let by_age = cutoff_ns
+            .is_some_and(|cutoff| facts.newest_append_ns.is_some_and(|newest| newest < cutoff));
+        let by_size = policy.max_bytes.is_some_and(|max| remaining > max);
+        let by_sequence = policy.below.is_some_and(|below| {
+            if facts.records == 0 {
+                facts.base < below
+            } else {
+                facts.last_sequence < below
+            }
+        });
+        if !(by_age || by_size || by_sequence) {
+            break;
+        }
+        if let Some(floor) = floor {
+            let reaches = if facts.records == 0 {
+                facts.base >= floor
+            } else {
+                facts.last_sequence >= floor
+            };
+            if reaches {
+                return (count, Some(floor));
+            }
+        }
+        remaining = remaining.saturating_sub(facts.bytes);
+        count += 1;
+    }
+    (count, None)
+}
+
+/// The selection facts of a segment in a view.
+pub(crate) fn facts_of(segment: &Segment) -> Option<Facts> {
+    let sealed = segment.sealed()?;
+    let bytes = std::fs::metadata(&segment.log_path)
+        .map(|m| m.len())
+        .unwrap_or(sealed.footer.data_end + FOOTER_FRAME_LEN as u64);
+    let newest = sealed.summary.max_appended_ns;
+    // A version-1 index does not record append times (i64::MAX); an empty
+    // segment has none (i64::MIN): neither is aged out.
+    let newest_append_ns = (newest != i64::MAX && newest != i64::MIN).then_some(newest);
+    Some(Facts {
+        base: segment.base,
+        last_sequence: sealed.footer.last_sequence,
+        records: sealed.footer.record_count,
+        bytes,
+        newest_append_ns,
+    })
+}
+
+/// The report entry of a selected segment.
+pub(crate) fn dropped_of(segment: &Segment, facts: &Facts) -> DroppedSegment {
+    DroppedSegment {
+        path: segment.log_path.clone(),
+        base_sequence: facts.base,
+        last_sequence: facts.last_sequence,
+        records: facts.records,
+        bytes: facts.bytes,
+        newest_append: facts.newest_append_ns.map(Timestamp::from_unix_nanos),
+    }
+}
+
+/// Removes a dropped segment's index and log, index first (an index left
+/// behind by a crash is an orphan the next open ignores below the mark).
+pub(crate) fn unlink_segment(
+    storage: &dyn crate::storage::Storage,
+    segment: &Segment,
+    leftovers: &mut Vec<(PathBuf, String)>,
+) {
+    for path in [segment.index_path(), segment.log_path.clone()] {
+        match storage.remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => leftovers.push((path, e.to_string())),
+        }
+    }
+}
+
+impl Writer {
+    /// The selection facts of the sealed segments, the total bytes and the
+    /// newest append time.
+    fn retention_inputs(&self) -> (Vec<Facts>, u64, Option<i64>) {
+        let facts: Vec<Facts> = self.sealed.iter().filter_map(|s| facts_of(s)).collect();
+        let active_bytes = self.active.prefilled.max(self.active.end);
+        let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
+        let active_newest = self.active.summary.max_appended_ns;
+        let newest = facts
+            .iter()
+            .filter_map(|f| f.newest_append_ns)
+            .chain((self.active.summary.record_count > 0).then_some(active_newest))
+            .max();
+        (facts, total, newest)
+    }
+
+    /// Applies `policy`: selects the oldest sealed segments, writes and
+    /// syncs the retention mark, publishes it, then unlinks them.
+    pub(crate) fn retain(&mut self, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
+        let floor = match self.retention_floor.load(Ordering::Acquire) {
+            u64::MAX => None,
+            floor => Some(floor),
+        };
+        let (facts, total, newest) = self.retention_inputs();
+        let (count, held_by_floor) = select(&facts, total, newest, policy, floor);
+        let mut report = DropReport {
+            dropped: self.sealed[..count]
+                .iter()
+                .zip(&facts)
+                .map(|(s, f)| dropped_of(s, f))
+                .collect(),
+            first_retained: self.mark,
+            dry_run,
+            held_by_floor,
+            leftovers: Vec::new(),
+        };
+        if count == 0 || dry_run {
+            if dry_run && count > 0 {
+                report.first_retained = self.first_base_after(count);
+            }
+            return Ok(report);
+        }
+        let victims: Vec<_> = self.sealed[..count].to_vec();
+        let last = victims
+            .last()
+            .and_then(|s| s.sealed())
+            .expect("the victims are sealed");
+        let first_retained = self.first_base_after(count);
+        let mark = RetentionMark {
+            first_retained,
+            last_dropped_sequence: victims
+                .iter()
+                .filter_map(|s| s.sealed())
+                .filter(|s| s.footer.record_count > 0)
+                .map(|s| s.footer.last_sequence)
+                .max()
+                .unwrap_or(0),
+            dropped_segments: count as u64,
+            dropped_total: self.dropped_total + count as u64,
+            dropped_bytes: report.dropped.iter().map(|d| d.bytes).sum(),
+            dropped_at_ns: Timestamp::now().as_unix_nanos(),
+            last_dropped_digest: last.footer.digest,
+        };
+        // Test-only break: unlink before the mark is durable
+        // (docs/RELIABILITY.md).
+        if cfg!(feature = "break-retention-unlink-before-mark") {
+            for segment in &victims {
+                unlink_segment(self.storage.as_ref(), segment, &mut report.leftovers);
+            }
+        }
+        self.write_mark(&mark)?;
+        // Test-only break: the active segment goes too (docs/RELIABILITY.md).
+        if cfg!(feature = "break-retention-drop-active") {
+            let _ = self.storage.remove_file(&self.active.segment.log_path);
+        }
+        self.sealed.drain(..count);
+        self.mark = first_retained;
+        self.dropped_total = mark.dropped_total;
+        self.publish()?;
+        if !cfg!(feature = "break-retention-unlink-before-mark") {
+            for segment in &victims {
+                unlink_segment(self.storage.as_ref(), segment, &mut report.leftovers);
+            }
+        }
+        if let Err(e) = self.storage.sync_dir(&self.dir) {
+            report.leftovers.push((self.dir.clone(), e.to_string()));
+        }
+        report.first_retained = first_retained;
+        Ok(report)
+    }
+
+    /// The base of the segment that follows the first `count` sealed ones.
+    fn first_base_after(&self, count: usize) -> u64 {
+        self.sealed
+            .get(count)
+            .map_or(self.active.segment.base, |s| s.base)
+    }
+
+    /// Appends the mark frame to the active segment and syncs it (whatever
+    /// the durability policy: nothing is unlinked before the mark is
+    /// durable). Rolls first when the frame would not fit.
+    fn write_mark(&mut self, mark: &RetentionMark) -> Result<()> {
+        self.flush_buffer()?;
+        let needed = self.active.end + (MARK_FRAME_LEN + FOOTER_FRAME_LEN) as u64;
+        if needed > self.segment_bytes && self.active.end > SEGMENT_HEADER_LEN as u64 {
+            let next = self
+                .latest
+                .checked_add(1)
+                .ok_or(Error::SequenceOverflow {
+                    latest: self.latest,
+                })?
+                .max(self.active.segment.base + 1);
+            self.roll(next)?;
+        }
+        self.buffer.extend_from_slice(&mark.encode_frame());
+        self.flush_buffer()?;
+        self.active.summary.mark = Some(*mark);
+        self.sync_and_publish()
+    }
+}

@@ -1,0 +1,281 @@
+//! Retention: whole sealed segments dropped from the front behind a
+//! durable, tamper-evident low-water mark (docs/DESIGN.md, "Retention").
+
+use std::time::Duration;
+
+use baldur_test_support::common;
+
+use baldur_journal::disk::{RetentionPolicy, verify};
+use baldur_journal::{DiskJournal, Durability, EventJournal, JournalQueryFilter};
+use common::{all_sequences, copy_dir, entry, segment_files};
+
+const SEGMENT: u64 = 64 << 10;
+
+fn journal_with(n: u64) -> (tempfile::TempDir, DiskJournal) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = DiskJournal::builder(dir.path())
+        .segment_bytes(SEGMENT)
+        .durability(Durability::Os)
+        .open()
+        .unwrap();
+    let all: Vec<_> = (1..=n).map(entry).collect();
+    journal.append_batch(&all).unwrap();
+    (dir, journal)
+}
+
+fn below(sequence: u64) -> RetentionPolicy {
+    RetentionPolicy {
+        below: Some(sequence),
+        ..RetentionPolicy::default()
+    }
+}
+
+fn count_all(journal: &DiskJournal) -> u64 {
+    journal.count(&JournalQueryFilter::default()).unwrap()
+}
+
+#[test]
+fn a_drop_removes_the_oldest_segments_behind_a_mark_that_survives_reopen() {
+    let (dir, journal) = journal_with(3000);
+    let before = segment_files(dir.path());
+    assert!(before.len() > 4, "the test needs several segments");
+    let plan = journal.plan_drop(&below(1500)).unwrap();
+    assert!(plan.dry_run && !plan.dropped.is_empty());
+    assert_eq!(
+        segment_files(dir.path()),
+        before,
+        "a dry run removes nothing"
+    );
+    let report = journal.drop_segments(&below(1500)).unwrap();
+    assert_eq!(report.dropped, plan.dropped, "the dry run said what the drop did");
+    let mark = report.first_retained;
+    let last_dropped = report.dropped.last().unwrap().last_sequence;
+    assert!(last_dropped < 1500 && mark == last_dropped + 1, "{report:?}");
+    for gone in &report.dropped {
+        assert!(!gone.path.exists(), "{} was not removed", gone.path.display());
+        assert!(!gone.path.with_extension("idx").exists());
+    }
+    assert_eq!(journal.retention_mark().unwrap(), Some(mark));
+    let remaining: Vec<u64> = (mark..=3000).collect();
+    assert_eq!(all_sequences(&journal), remaining);
+    assert_eq!(count_all(&journal), remaining.len() as u64);
+    let checked = journal.range_checked(1, 10_000).unwrap();
+    assert_eq!(checked.below_mark, Some(mark), "a range below the mark says so");
+    assert_eq!(checked.entries.len(), remaining.len());
+    assert_eq!(journal.range_checked(mark, 10_000).unwrap().below_mark, None);
+    // Appends go on, and everything holds after a reopen (writer and reader).
+    journal.append(&entry(3001)).unwrap();
+    journal.close().unwrap();
+    let reader = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.retention_mark().unwrap(), Some(mark));
+    assert_eq!(all_sequences(&reader), (mark..=3001).collect::<Vec<_>>());
+    drop(reader);
+    let writer = DiskJournal::builder(dir.path())
+        .durability(Durability::Os)
+        .open()
+        .unwrap();
+    assert_eq!(writer.first_retained_sequence().unwrap(), mark);
+    let more: Vec<_> = (3002..=4500).map(entry).collect();
+    writer.append_batch(&more).unwrap();
+    writer.close().unwrap();
+    let report = verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[test]
+fn the_active_segment_is_never_dropped_and_the_chain_goes_on_from_the_mark() {
+    let (dir, journal) = journal_with(2000);
+    let active = segment_files(dir.path()).pop().unwrap();
+    let report = journal.drop_segments(&below(u64::MAX)).unwrap();
+    assert!(active.exists(), "the active segment was dropped");
+    assert_eq!(segment_files(dir.path()), vec![active.clone()]);
+    let mark = report.first_retained;
+    assert_eq!(all_sequences(&journal), (mark..=2000).collect::<Vec<_>>());
+    // The active segment, first of the journal now, is sealed later: its
+    // footer must chain to the last dropped segment's digest.
+    let more: Vec<_> = (2001..=4000).map(entry).collect();
+    journal.append_batch(&more).unwrap();
+    journal.close().unwrap();
+    let report = verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let journal = DiskJournal::builder(dir.path())
+        .durability(Durability::Os)
+        .open()
+        .unwrap();
+    assert_eq!(all_sequences(&journal), (mark..=4000).collect::<Vec<_>>());
+    // A second drop moves the mark again.
+    let second = journal.drop_segments(&below(3000)).unwrap();
+    assert!(second.first_retained > mark);
+    journal.close().unwrap();
+    let report = verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[test]
+fn the_floor_keeps_what_the_caller_still_needs() {
+    let (_dir, journal) = journal_with(3000);
+    journal.set_retention_floor(Some(1000));
+    let report = journal.drop_segments(&below(2500)).unwrap();
+    assert_eq!(report.held_by_floor, Some(1000));
+    assert!(report.dropped.iter().all(|d| d.last_sequence < 1000));
+    assert!(journal.first_retained_sequence().unwrap() <= 1000);
+    assert!(all_sequences(&journal).contains(&1000));
+    journal.set_retention_floor(None);
+    let report = journal.drop_segments(&below(2500)).unwrap();
+    assert_eq!(report.held_by_floor, None);
+    assert!(report.first_retained > 1000);
+}
+
+#[test]
+fn a_policy_on_the_writer_keeps_the_journal_under_its_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 5 * SEGMENT;
+    let journal = DiskJournal::builder(dir.path())
+        .segment_bytes(SEGMENT)
+        .durability(Durability::Os)
+        .preallocate_bytes(0)
+        .retention(RetentionPolicy {
+            max_bytes: Some(budget),
+            ..RetentionPolicy::default()
+        })
+        .open()
+        .unwrap();
+    for chunk in (1..=20_000u64).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<_> = chunk.iter().map(|&i| entry(i)).collect();
+        journal.append_batch(&batch).unwrap();
+        let bytes: u64 = segment_files(dir.path())
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        // Applied on roll: one segment's worth of slack at most.
+        assert!(bytes <= budget + SEGMENT, "{bytes} bytes on disk");
+    }
+    let mark = journal.first_retained_sequence().unwrap();
+    assert!(mark > 1, "nothing was dropped");
+    assert_eq!(all_sequences(&journal), (mark..=20_000).collect::<Vec<_>>());
+    journal.close().unwrap();
+    assert!(verify(dir.path()).unwrap().is_clean());
+}
+
+#[test]
+fn age_is_measured_from_the_newest_append_time_unless_now_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = DiskJournal::builder(dir.path())
+        .segment_bytes(SEGMENT)
+        .durability(Durability::Os)
+        .open()
+        .unwrap();
+    // Ten "days" of appends with kept append times, one day apart.
+    let day = 86_400_000_000_000i64;
+    let start = 1_700_000_000_000_000_000i64;
+    let mut sequence = 0;
+    for d in 0..10 {
+        for k in 0..150 {
+            sequence += 1;
+            let mut e = entry(sequence);
+            e.appended_at = Some(baldur_journal::Timestamp::from_unix_nanos(
+                start + d * day + k * 1_000_000,
+            ));
+            journal.append_at(sequence, &e).unwrap();
+        }
+    }
+    let policy = RetentionPolicy {
+        older_than: Some(Duration::from_secs(3 * 86_400)),
+        ..RetentionPolicy::default()
+    };
+    let report = journal.drop_segments(&policy).unwrap();
+    let cutoff = start + 9 * day - 3 * day;
+    assert!(!report.dropped.is_empty());
+    for gone in &report.dropped {
+        assert!(gone.newest_append.unwrap().as_unix_nanos() < cutoff);
+    }
+    // What remains starts no later than the cutoff's day.
+    let first = journal
+        .range_iter(report.first_retained, u64::MAX)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(first.appended_at.unwrap().as_unix_nanos() <= cutoff + day);
+    // With `now` far in the future every sealed segment is old.
+    let report = journal
+        .drop_segments(&RetentionPolicy {
+            now: Some(baldur_journal::Timestamp::from_unix_nanos(start + 100 * day)),
+            ..policy
+        })
+        .unwrap();
+    let files = segment_files(dir.path());
+    assert_eq!(files.len(), 1, "only the active segment remains: {report:?}");
+}
+
+#[test]
+fn an_interrupted_drop_keeps_the_new_mark_and_the_next_writer_finishes_it() {
+    let (dir, journal) = journal_with(3000);
+    let before = copy_dir(dir.path());
+    let report = journal.drop_segments(&below(2000)).unwrap();
+    journal.close().unwrap();
+    // Put the dropped segments back, as a crash before the unlinks leaves them.
+    for gone in &report.dropped {
+        let name = gone.path.file_name().unwrap();
+        std::fs::copy(before.path().join(name), &gone.path).unwrap();
+    }
+    let reader = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.retention_mark().unwrap(), Some(report.first_retained));
+    assert_eq!(
+        reader.recovery_report().pending_drops.len(),
+        report.dropped.len()
+    );
+    assert_eq!(
+        all_sequences(&reader),
+        (report.first_retained..=3000).collect::<Vec<_>>()
+    );
+    drop(reader);
+    let writer = DiskJournal::open(dir.path()).unwrap();
+    assert_eq!(writer.recovery_report().pending_drops.len(), report.dropped.len());
+    for gone in &report.dropped {
+        assert!(!gone.path.exists(), "the writer's open did not finish the drop");
+    }
+    writer.close().unwrap();
+    assert!(verify(dir.path()).unwrap().is_clean());
+}
+
+#[test]
+fn a_reader_that_mapped_a_segment_keeps_reading_it_after_the_drop() {
+    let (dir, journal) = journal_with(3000);
+    let reader = DiskJournal::open_read_only(dir.path()).unwrap();
+    let mut range = reader.range_ref(1, 3001).unwrap();
+    let first = range.next_entry().unwrap().unwrap().sequence;
+    assert_eq!(first, 1);
+    let report = journal.drop_segments(&below(2000)).unwrap();
+    assert!(!report.dropped[0].path.exists());
+    // The range holds the first segment's map: it reads on through it,
+    // and a segment it had not mapped yet is a clear error, never a
+    // silent gap.
+    let mut seen = vec![first];
+    let mut error = None;
+    while let Some(entry) = range.next_entry() {
+        match entry {
+            Ok(entry) => seen.push(entry.sequence),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<_>>());
+    let first_segment_last = report.dropped[0].last_sequence;
+    assert!(seen.len() as u64 >= first_segment_last);
+    match error {
+        None => assert_eq!(seen.len(), 3000),
+        Some(e) => assert!(
+            matches!(e, baldur_journal::Error::DroppedByRetention { .. }),
+            "{e}"
+        ),
+    }
+    // A new read sees the mark.
+    assert_eq!(reader.retention_mark().unwrap(), Some(report.first_retained));
+    let checked = reader.range_checked(1, 3001).unwrap();
+    assert_eq!(checked.below_mark, Some(report.first_retained));
+    assert_eq!(checked.entries[0].sequence, report.first_retained);
+    drop(dir);
+}
