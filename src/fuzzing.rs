@@ -36,8 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{
     self, BODY_LEN_MAX, EntryRef, FOOTER_BODY_LEN, FOOTER_FLAG, FOOTER_FRAME_LEN, FRAME_HEADER_LEN,
-    MARK_FRAME_LEN,
-    Footer, Frame, FrameError, SEGMENT_HEADER_LEN, SegmentHeader,
+    Footer, Frame, FrameError, MARK_FRAME_LEN, SEGMENT_HEADER_LEN, SegmentHeader,
 };
 use crate::disk::{Head, Meta, SealedIndex, SparseIndex, Summary};
 use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};

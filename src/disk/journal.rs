@@ -17,9 +17,9 @@ use crate::disk::mmap::MapCache;
 use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
 use crate::disk::recovery::RecoveryReport;
+use crate::disk::retention::{DropReport, RetentionPolicy};
 use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
 use crate::disk::skip::Conditions;
-use crate::disk::retention::{DropReport, RetentionPolicy};
 use crate::disk::writer::{Request, Shared};
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::{Error, Result};
@@ -285,13 +285,8 @@ impl DiskJournal {
             .map_or(0, |m| m.len());
         let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
         let newest = self.newest_append_ns()?;
-        let (count, held_by_floor) = crate::disk::retention::select(
-            &facts,
-            total,
-            newest,
-            policy,
-            self.retention_floor(),
-        );
+        let (count, held_by_floor) =
+            crate::disk::retention::select(&facts, total, newest, policy, self.retention_floor());
         let first_retained = match count {
             0 => view.first_retained,
             n => view.segments.get(n).map_or(0, |s| s.base),

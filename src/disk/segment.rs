@@ -598,22 +598,18 @@ impl RawRange {
                 Some(_) => end + codec::FOOTER_FRAME_LEN as u64,
                 None => end,
             };
-            self.map = Some(
-                self.maps
-                    .get(seg.base, &seg.log_path, needed)
-                    .map_err(|e| match e {
-                        // The file went after this read's view was taken:
-                        // a retention drop (the only thing that unlinks).
-                        Error::Io { source, .. }
-                            if source.kind() == std::io::ErrorKind::NotFound =>
-                        {
-                            Error::DroppedByRetention {
-                                path: seg.log_path.clone(),
-                            }
+            self.map = Some(self.maps.get(seg.base, &seg.log_path, needed).map_err(
+                |e| match e {
+                    // The file went after this read's view was taken:
+                    // a retention drop (the only thing that unlinks).
+                    Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                        Error::DroppedByRetention {
+                            path: seg.log_path.clone(),
                         }
-                        other => other,
-                    })?,
-            );
+                    }
+                    other => other,
+                },
+            )?);
             (self.position, self.promise) = seg.seek(self.start);
             self.segment_end = end;
             self.floor = seg.base;
@@ -681,7 +677,9 @@ impl RawRange {
             {
                 let found = match &checked {
                     Ok(frame)
-                        if !frame.is_footer && !frame.is_mark && frame.sequence == promise.sequence =>
+                        if !frame.is_footer
+                            && !frame.is_mark
+                            && frame.sequence == promise.sequence =>
                     {
                         None
                     }

@@ -134,6 +134,12 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
     let mut previous_digest: Option<[u8; 32]> = Some([0u8; 32]);
     let mut previous_last: Option<(u64, PathBuf)> = None;
     let mut records = 0u64;
+    // Retention: every sealed segment's digest, the newest mark and where
+    // it is, and the first segment's claimed link when it is not the
+    // start of the journal (judged once the newest mark is known).
+    let mut digests: Vec<(u64, [u8; 32])> = Vec::new();
+    let mut newest_mark: Option<(crate::codec::RetentionMark, PathBuf)> = None;
+    let mut start_link: Option<(PathBuf, u64, [u8; 32])> = None;
     for (i, &base) in bases.iter().enumerate() {
         // `head` naming a later active segment (gone) proves this one was
         // sealed: it is read as one, up to that segment's base.
@@ -229,6 +235,18 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         let mut scanner = Scanner::new(base, header_bytes, &seed, limit);
         let stop = scanner.scan(bytes, u64::MAX);
         records += scanner.summary.record_count;
+        if let Some(mark) = scanner.summary.mark {
+            newest_mark = Some((mark, path.clone()));
+        }
+        // The first segment present may start after a retention drop: its
+        // link is judged against the newest mark at the end.
+        if i == 0
+            && let ScanStop::Footer(footer) = stop
+            && footer.previous_digest != [0u8; 32]
+        {
+            start_link = Some((path.clone(), scanner.position, footer.previous_digest));
+            previous_digest = None;
+        }
         if scanner.summary.record_count > 0 {
             previous_last = Some((scanner.summary.last_sequence, path.clone()));
         }
@@ -293,6 +311,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     &mut note,
                 );
                 previous_digest = Some(footer.digest);
+                digests.push((base, footer.digest));
                 previous_sealed = Some((scanner.summary.last_sequence.max(base), path.clone()));
             }
             ScanStop::Damage(frame_problem) => {
@@ -365,9 +384,138 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
             }
         }
     }
+    check_retention(
+        dir,
+        &bases,
+        head,
+        newest_mark,
+        start_link,
+        &digests,
+        &mut problem,
+        &mut note,
+    );
     report.records = records;
     report.notes = notes;
     Ok(report)
+}
+
+/// The retention checks (docs/FORMAT.md, "Retention mark"): a journal
+/// whose first segment does not start the chain needs a mark that names
+/// the digest it links to; the first segment at or above the mark starts
+/// exactly there; segments below it are a drop's unfinished unlinks; and
+/// `head` does not claim a later mark than the log records.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "what the segment walk found, each distinct, and the two report sinks"
+)]
+fn check_retention(
+    dir: &Path,
+    bases: &[u64],
+    head: Option<Head>,
+    newest_mark: Option<(crate::codec::RetentionMark, PathBuf)>,
+    start_link: Option<(PathBuf, u64, [u8; 32])>,
+    digests: &[(u64, [u8; 32])],
+    problem: &mut impl FnMut(&Path, u64, String),
+    note: &mut impl FnMut(&Path, u64, String),
+) {
+    let head_mark = head.map_or(0, |h| h.mark);
+    let Some((mark, mark_path)) = newest_mark else {
+        if let Some((path, offset, _)) = start_link {
+            let first = bases.first().copied().unwrap_or(1);
+            problem(
+                &path,
+                offset,
+                format!(
+                    "footer disagrees with the previous segment's digest: a segment is missing \
+                     between the start of the journal and this one (sequences 1..={}; its file \
+                     would be named {}), and no retention mark records a drop",
+                    first.saturating_sub(1),
+                    log_file_name(1)
+                ),
+            );
+        }
+        if head_mark != 0 {
+            problem(
+                &dir.join(HEAD_FILE),
+                48,
+                format!(
+                    "`head` records retention mark {head_mark}, but no segment holds a \
+                     retention mark"
+                ),
+            );
+        }
+        return;
+    };
+    let m = mark.first_retained;
+    for &base in bases.iter().filter(|&&b| b < m) {
+        note(
+            &dir.join(log_file_name(base)),
+            0,
+            format!(
+                "below the retention mark {m}: a drop was interrupted before removing it \
+                 (never read; a writer's open removes it)"
+            ),
+        );
+    }
+    match bases.iter().copied().find(|&b| b >= m) {
+        Some(first) if first != m => problem(
+            &dir.join(log_file_name(m)),
+            0,
+            format!(
+                "missing: the retention mark in {} keeps every sequence from {m} on, but the \
+                 first segment at or above it starts at {first}",
+                mark_path.display()
+            ),
+        ),
+        _ => {}
+    }
+    // The digest the first retained segment links to: the last pending
+    // segment's, or the link the first segment claims.
+    let linked = digests
+        .iter()
+        .rev()
+        .find(|(base, _)| *base < m)
+        .map(|(_, d)| *d)
+        .or_else(|| {
+            start_link
+                .as_ref()
+                .filter(|_| bases.first() == Some(&m))
+                .map(|(_, _, d)| *d)
+        });
+    if let Some(linked) = linked
+        && linked != mark.last_dropped_digest
+    {
+        problem(
+            &mark_path,
+            0,
+            format!(
+                "the retention mark names {} as the last dropped segment's digest, but the \
+                 first retained segment {} links to {}",
+                crate::hex::hex(&mark.last_dropped_digest),
+                log_file_name(m),
+                crate::hex::hex(&linked)
+            ),
+        );
+    }
+    if head_mark > m {
+        problem(
+            &dir.join(HEAD_FILE),
+            48,
+            format!(
+                "`head` records retention mark {head_mark}, later than {m}, the newest mark \
+                 the segments hold"
+            ),
+        );
+    } else if head.is_some() && head_mark < m {
+        note(
+            &dir.join(HEAD_FILE),
+            48,
+            format!(
+                "`head` records retention mark {head_mark}, older than {m} in the log (a \
+                 crash right after a drop; a writer's open rewrites it)"
+            ),
+        );
+    }
 }
 
 /// The synced end of the active segment `base` as recovery computes it:

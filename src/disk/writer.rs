@@ -173,8 +173,7 @@ impl Writer {
                 other => batch.push(other),
             }
             let mut bytes = 0;
-            while retain.is_none() && batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX
-            {
+            while retain.is_none() && batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX {
                 match requests.try_recv() {
                     Ok(request @ Request::Retain { .. }) => retain = Some(request),
                     Ok(request) => {

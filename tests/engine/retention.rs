@@ -47,12 +47,22 @@ fn a_drop_removes_the_oldest_segments_behind_a_mark_that_survives_reopen() {
         "a dry run removes nothing"
     );
     let report = journal.drop_segments(&below(1500)).unwrap();
-    assert_eq!(report.dropped, plan.dropped, "the dry run said what the drop did");
+    assert_eq!(
+        report.dropped, plan.dropped,
+        "the dry run said what the drop did"
+    );
     let mark = report.first_retained;
     let last_dropped = report.dropped.last().unwrap().last_sequence;
-    assert!(last_dropped < 1500 && mark == last_dropped + 1, "{report:?}");
+    assert!(
+        last_dropped < 1500 && mark == last_dropped + 1,
+        "{report:?}"
+    );
     for gone in &report.dropped {
-        assert!(!gone.path.exists(), "{} was not removed", gone.path.display());
+        assert!(
+            !gone.path.exists(),
+            "{} was not removed",
+            gone.path.display()
+        );
         assert!(!gone.path.with_extension("idx").exists());
     }
     assert_eq!(journal.retention_mark().unwrap(), Some(mark));
@@ -60,9 +70,16 @@ fn a_drop_removes_the_oldest_segments_behind_a_mark_that_survives_reopen() {
     assert_eq!(all_sequences(&journal), remaining);
     assert_eq!(count_all(&journal), remaining.len() as u64);
     let checked = journal.range_checked(1, 10_000).unwrap();
-    assert_eq!(checked.below_mark, Some(mark), "a range below the mark says so");
+    assert_eq!(
+        checked.below_mark,
+        Some(mark),
+        "a range below the mark says so"
+    );
     assert_eq!(checked.entries.len(), remaining.len());
-    assert_eq!(journal.range_checked(mark, 10_000).unwrap().below_mark, None);
+    assert_eq!(
+        journal.range_checked(mark, 10_000).unwrap().below_mark,
+        None
+    );
     // Appends go on, and everything holds after a reopen (writer and reader).
     journal.append(&entry(3001)).unwrap();
     journal.close().unwrap();
@@ -200,12 +217,18 @@ fn age_is_measured_from_the_newest_append_time_unless_now_is_given() {
     // With `now` far in the future every sealed segment is old.
     let report = journal
         .drop_segments(&RetentionPolicy {
-            now: Some(baldur_journal::Timestamp::from_unix_nanos(start + 100 * day)),
+            now: Some(baldur_journal::Timestamp::from_unix_nanos(
+                start + 100 * day,
+            )),
             ..policy
         })
         .unwrap();
     let files = segment_files(dir.path());
-    assert_eq!(files.len(), 1, "only the active segment remains: {report:?}");
+    assert_eq!(
+        files.len(),
+        1,
+        "only the active segment remains: {report:?}"
+    );
 }
 
 #[test]
@@ -220,7 +243,10 @@ fn an_interrupted_drop_keeps_the_new_mark_and_the_next_writer_finishes_it() {
         std::fs::copy(before.path().join(name), &gone.path).unwrap();
     }
     let reader = DiskJournal::open_read_only(dir.path()).unwrap();
-    assert_eq!(reader.retention_mark().unwrap(), Some(report.first_retained));
+    assert_eq!(
+        reader.retention_mark().unwrap(),
+        Some(report.first_retained)
+    );
     assert_eq!(
         reader.recovery_report().pending_drops.len(),
         report.dropped.len()
@@ -231,9 +257,15 @@ fn an_interrupted_drop_keeps_the_new_mark_and_the_next_writer_finishes_it() {
     );
     drop(reader);
     let writer = DiskJournal::open(dir.path()).unwrap();
-    assert_eq!(writer.recovery_report().pending_drops.len(), report.dropped.len());
+    assert_eq!(
+        writer.recovery_report().pending_drops.len(),
+        report.dropped.len()
+    );
     for gone in &report.dropped {
-        assert!(!gone.path.exists(), "the writer's open did not finish the drop");
+        assert!(
+            !gone.path.exists(),
+            "the writer's open did not finish the drop"
+        );
     }
     writer.close().unwrap();
     assert!(verify(dir.path()).unwrap().is_clean());
@@ -273,9 +305,98 @@ fn a_reader_that_mapped_a_segment_keeps_reading_it_after_the_drop() {
         ),
     }
     // A new read sees the mark.
-    assert_eq!(reader.retention_mark().unwrap(), Some(report.first_retained));
+    assert_eq!(
+        reader.retention_mark().unwrap(),
+        Some(report.first_retained)
+    );
     let checked = reader.range_checked(1, 3001).unwrap();
     assert_eq!(checked.below_mark, Some(report.first_retained));
     assert_eq!(checked.entries[0].sequence, report.first_retained);
     drop(dir);
+}
+
+/// Rewrites the retention mark frame in `path` (the last one), setting its
+/// first retained sequence, and fixes its CRC: what a forger who knows
+/// docs/FORMAT.md does.
+fn forge_mark(path: &std::path::Path, first_retained: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let word = (0x8000_0000u32 | 80).to_le_bytes();
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == word)
+        .expect("a mark frame");
+    bytes[at + 8..at + 16].copy_from_slice(&first_retained.to_le_bytes());
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes[at..at + 4]);
+    hasher.update(&bytes[at + 8..at + 88]);
+    bytes[at + 4..at + 8].copy_from_slice(&hasher.finalize().to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn dropped_journal() -> (tempfile::TempDir, u64) {
+    let (dir, journal) = journal_with(4000);
+    let report = journal.drop_segments(&below(1500)).unwrap();
+    journal.close().unwrap();
+    assert!(verify(dir.path()).unwrap().is_clean());
+    (dir, report.first_retained)
+}
+
+#[test]
+fn verify_catches_segments_deleted_past_the_mark() {
+    let (dir, mark) = dropped_journal();
+    let first = segment_files(dir.path())[0].clone();
+    assert!(first.ends_with(format!("{mark:020}.log")));
+    std::fs::remove_file(&first).unwrap();
+    let _ = std::fs::remove_file(first.with_extension("idx"));
+    let report = verify(dir.path()).unwrap();
+    assert!(
+        report.problems.iter().any(|p| p
+            .message
+            .contains(&format!("keeps every sequence from {mark} on"))),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn verify_catches_a_moved_mark_in_the_log_or_in_head() {
+    let (dir, mark) = dropped_journal();
+    let files = segment_files(dir.path());
+    let second_base: u64 = files[1]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The mark record moved one segment on, hiding segment `mark`.
+    let forged = copy_dir(dir.path());
+    forge_mark(&segment_files(forged.path()).pop().unwrap(), second_base);
+    let report = verify(forged.path()).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.message.contains("last dropped segment's digest")),
+        "{:?}",
+        report.problems
+    );
+    // `head` claiming a later mark than the log.
+    let forged = copy_dir(dir.path());
+    let head_path = forged.path().join("head");
+    let mut head = std::fs::read(&head_path).unwrap();
+    assert_eq!(u64::from_le_bytes(head[48..56].try_into().unwrap()), mark);
+    head[48..56].copy_from_slice(&second_base.to_le_bytes());
+    let crc = crc32fast::hash(&head[0..60]);
+    head[60..64].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&head_path, head).unwrap();
+    let report = verify(forged.path()).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.message.contains("`head` records retention mark")),
+        "{:?}",
+        report.problems
+    );
 }
