@@ -232,15 +232,6 @@ impl DiskJournal {
         Ok(self.retention_mark()?.unwrap_or(1))
     }
 
-    /// Sets the retention floor: no drop (by policy or by hand) removes a
-    /// segment holding a sequence at or above `floor` (`None`: no floor).
-    /// A statistics handle sets it to just past its newest valid snapshot,
-    /// so its statistics can always be rebuilt.
-    pub fn set_retention_floor(&self, floor: Option<u64>) {
-        self.retention_floor
-            .store(floor.unwrap_or(u64::MAX), Ordering::Release);
-    }
-
     /// The retention floor set by [`DiskJournal::set_retention_floor`].
     pub fn retention_floor(&self) -> Option<u64> {
         match self.retention_floor.load(Ordering::Acquire) {
@@ -1030,6 +1021,13 @@ impl EventJournal for DiskJournal {
             visit(&record?)?;
         }
         Ok(())
+    }
+
+    /// No drop (by policy or by hand) removes a segment holding a sequence
+    /// at or above `floor` (`None`: no floor).
+    fn set_retention_floor(&self, floor: Option<u64>) {
+        self.retention_floor
+            .store(floor.unwrap_or(u64::MAX), Ordering::Release);
     }
 
     fn sync(&self) -> Result<()> {

@@ -194,6 +194,15 @@ pub trait EventJournal: Send + Sync {
     /// Waits until everything acknowledged so far is durable (a no-op for
     /// backends without durability).
     fn sync(&self) -> Result<()>;
+
+    /// Sets the retention floor: the journal never drops a record at or
+    /// above `floor` (`None`: no floor). A statistics handle sets it to its
+    /// newest snapshot's sequence, so its statistics can always be rebuilt
+    /// from the snapshot and what remains. A no-op for backends without
+    /// retention.
+    fn set_retention_floor(&self, floor: Option<u64>) {
+        let _ = floor;
+    }
 }
 
 /// The entry at `sequence`, if the journal holds one (`u64::MAX`

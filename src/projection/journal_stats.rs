@@ -147,6 +147,10 @@ impl<J: EventJournal + ?Sized> Shared<J> {
         snapshot::store(config, projection, &*self.journal)?;
         self.snapshot_records
             .store(projection.summary.records, Ordering::Relaxed);
+        if config.write {
+            self.journal
+                .set_retention_floor(Some(projection.summary.last_sequence.max(1)));
+        }
         Ok(())
     }
 
@@ -356,6 +360,12 @@ impl<J: EventJournal + ?Sized + 'static> JournalStatisticsBuilder<J> {
             && let Some(restored) = snapshot::load(&config.path, &*self.journal, config.journal_id)?
         {
             projection = restored;
+        }
+        if self.snapshot.is_some() {
+            // The floor: the snapshot's record (1 before any snapshot), so
+            // the statistics stay rebuildable from it and what remains.
+            let floor = projection.summary.last_sequence.max(1);
+            self.journal.set_retention_floor(Some(floor));
         }
         let restored_records = projection.summary.records;
         let snapshot_config = self.snapshot.clone();

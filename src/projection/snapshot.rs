@@ -359,6 +359,46 @@ fn intern<'p>(strings: &mut HashMap<&'p str, Arc<str>>, text: &'p str) -> Arc<st
     kept
 }
 
+/// The fields a snapshot's payload starts with.
+#[derive(Deserialize)]
+struct SnapshotPrefix {
+    journal_id: [u8; 16],
+    sequence: u64,
+    anchor: [u8; 32],
+}
+
+/// The sequence of the snapshot `config` names, when it is valid for
+/// `journal` as it is now (its checksum, journal id and anchor record
+/// hold), without decoding the folded state: the retention floor a
+/// statistics handle would set.
+pub fn snapshot_sequence<J: EventJournal + ?Sized>(
+    config: &SnapshotConfig,
+    journal: &J,
+) -> Result<Option<u64>> {
+    let Ok(bytes) = std::fs::read(&config.path) else {
+        return Ok(None);
+    };
+    if bytes.len() < HEADER_LEN
+        || &bytes[..8] != MAGIC
+        || bytes[8..12] != SNAPSHOT_FORMAT_VERSION.to_le_bytes()
+    {
+        return Ok(None);
+    }
+    let payload = &bytes[HEADER_LEN..];
+    if crc32fast::hash(payload).to_le_bytes() != bytes[12..16] {
+        return Ok(None);
+    }
+    let Ok((prefix, _)) = postcard::take_from_bytes::<SnapshotPrefix>(payload) else {
+        return Ok(None);
+    };
+    if prefix.journal_id != config.journal_id
+        || anchor(journal, prefix.sequence)? != Some(prefix.anchor)
+    {
+        return Ok(None);
+    }
+    Ok(Some(prefix.sequence))
+}
+
 /// Reads the snapshot at `path`; `None` when missing or not usable.
 pub(crate) fn load<J: EventJournal + ?Sized>(
     path: &Path,

@@ -23,6 +23,7 @@ mod open;
 mod output;
 mod read;
 mod report;
+mod segments;
 mod stats;
 mod tail;
 
@@ -135,6 +136,7 @@ enum Command {
     Demo(demo::DemoArgs),
     Bench(bench::BenchArgs),
     Copy(copy::CopyArgs),
+    Segments(segments::SegmentsArgs),
 }
 
 /// A usage mistake clap cannot see alone: `--now` with `--as-of TIME`, an
@@ -159,6 +161,7 @@ fn salvage_conflict(cli: &Cli) -> Option<String> {
         Command::Append(_) => "append",
         Command::Import(_) => "import",
         Command::Archive(_) => "archive",
+        Command::Segments(_) => "segments",
         Command::Purge(_) => "purge",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
@@ -229,6 +232,7 @@ fn run_command(globals: &Globals, command: Command) -> anyhow::Result<Outcome> {
         Command::Report(args) => report::run_report(globals, &args),
         Command::Audit(args) => audit::run_audit(globals, &args),
         Command::Archive(args) => lifecycle::run_archive(globals, &args),
+        Command::Segments(args) => segments::run_segments(globals, &args),
         Command::Purge(args) => lifecycle::run_purge(globals, &args),
         Command::Demo(args) => demo::run_demo(globals, &args),
         Command::Bench(args) => bench::run_bench(globals, &args),

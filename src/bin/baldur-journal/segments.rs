@@ -1,0 +1,284 @@
+//! `segments drop`: retention by hand. It drops the oldest sealed segments
+//! a selection names (by age, by total size, by sequence) behind a durable
+//! retention mark, as a writer configured with a policy does on each roll
+//! (docs/DESIGN.md, "Retention").
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use baldur_journal::disk::{DropReport, RetentionPolicy};
+use baldur_journal::projection::{JournalStatistics, SnapshotConfig};
+use baldur_journal::{DiskJournal, Durability, EventJournal, Timestamp};
+use clap::{Args, Subcommand};
+
+use crate::Outcome;
+use crate::open::{self, Globals};
+use crate::output;
+
+#[derive(Args)]
+#[command(
+    about = "Drop the oldest sealed segments (retention)",
+    long_about = "Work on whole segment files. `drop` removes the oldest sealed segments the \
+selection names, behind a durable retention mark: the journal then starts at the mark, which \
+`info` and `verify` report, and a range that starts below it says so."
+)]
+pub struct SegmentsArgs {
+    #[command(subcommand)]
+    command: SegmentsCommand,
+}
+
+#[derive(Subcommand)]
+enum SegmentsCommand {
+    Drop(DropArgs),
+}
+
+/// Which sealed segments, oldest first: any rule selects a segment.
+#[derive(Args, Clone)]
+pub struct Selection {
+    /// Segments whose newest append is older than this (30d, 12h, 90m, 45s, 2w), measured
+    /// from --now
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    older_than: Option<Duration>,
+    /// The oldest segments until the segment files take at most this (K, M, G suffixes)
+    #[arg(long, value_name = "BYTES", value_parser = open::parse_size)]
+    max_bytes: Option<u64>,
+    /// Segments whose every sequence is below SEQ
+    #[arg(long, value_name = "SEQ")]
+    below: Option<u64>,
+    /// Measure --older-than from TIME (RFC 3339) [default: the wall clock]; `latest`: from
+    /// the journal's newest append time, as a writer's policy does
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    now: Option<Now>,
+}
+
+#[derive(Args)]
+#[command(
+    about = "Drop the oldest sealed segments a selection names, behind a durable retention mark",
+    long_about = "Drops the oldest sealed segments that --older-than, --max-bytes or --below \
+select (any of them), never the active segment, and says what it removed. First it brings the \
+statistics snapshot up to date, and it never drops the segment holding the snapshot's record, \
+so the statistics can always be rebuilt from the snapshot and what remains (the floor); \
+--force drops past the floor and says which statistics can then no longer be rebuilt. It takes \
+the writer's lock: while a writer runs, it refuses (configure the policy on that writer: \
+DiskJournalBuilder::retention). The drop appends a retention mark (the new first sequence and \
+the last dropped segment's digest) and syncs it before it unlinks anything, so a crash leaves \
+the old mark or the new one.",
+    after_help = "Examples:
+  baldur-journal segments drop --older-than 30d --dry-run
+  baldur-journal segments drop --max-bytes 10G
+  baldur-journal segments drop --below 5000000"
+)]
+pub struct DropArgs {
+    #[command(flatten)]
+    selection: Selection,
+    /// Say what would be dropped; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Drop past the statistics snapshot's floor (the statistics before the mark can then
+    /// no longer be rebuilt)
+    #[arg(long)]
+    force: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--now`: a time, or the journal's newest append.
+#[derive(Clone, Copy)]
+enum Now {
+    At(Timestamp),
+    Latest,
+}
+
+fn parse_now(text: &str) -> Result<Now, String> {
+    if text == "latest" {
+        return Ok(Now::Latest);
+    }
+    crate::stats::parse_time(text).map(Now::At)
+}
+
+/// An age: a number and a unit, `s`, `m`, `h`, `d` or `w` (`30d`, `12h`).
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let seconds: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "expected an age like 30d, 12h, 90m, 45s or 2w, got {text:?}"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected an age like 30d, 12h, 90m, 45s or 2w, got {text:?}"))?;
+    n.checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+impl Selection {
+    fn policy(&self) -> Result<RetentionPolicy> {
+        if self.older_than.is_none() && self.max_bytes.is_none() && self.below.is_none() {
+            bail!("say which segments: give --older-than, --max-bytes or --below");
+        }
+        Ok(RetentionPolicy {
+            older_than: self.older_than,
+            max_bytes: self.max_bytes,
+            below: self.below,
+            now: match self.now {
+                None => Some(Timestamp::now()),
+                Some(Now::At(t)) => Some(t),
+                Some(Now::Latest) => None,
+            },
+        })
+    }
+}
+
+pub fn run_segments(globals: &Globals, args: &SegmentsArgs) -> Result<Outcome> {
+    match &args.command {
+        SegmentsCommand::Drop(args) => run_drop(globals, args),
+    }
+}
+
+fn run_drop(globals: &Globals, args: &DropArgs) -> Result<Outcome> {
+    if globals.url.is_some() {
+        bail!("segments works on a file journal's directory (--dir or --journal file://...)");
+    }
+    open::require_dir(&globals.dir)?;
+    let policy = args.selection.policy()?;
+    if baldur_journal::disk::writer_is_live(&globals.dir) {
+        bail!(
+            "a writer is running on {}: segments drop needs the writer's lock; configure the \
+             retention policy on that writer instead (DiskJournalBuilder::retention)",
+            globals.dir.display()
+        );
+    }
+    let journal = Arc::new(open::open_writer(globals, Durability::Always, None)?);
+    // The floor: the statistics snapshot, brought up to date first, so the
+    // statistics stay rebuildable from it and what remains.
+    let floor = if args.force {
+        None
+    } else {
+        statistics_floor(&journal)?
+    };
+    journal.set_retention_floor(floor);
+    let report = if args.dry_run {
+        journal.plan_drop(&policy)?
+    } else {
+        journal.drop_segments(&policy)?
+    };
+    let forced_past = if args.force {
+        snapshot_sequence(&journal)
+            .filter(|&s| report.dropped.iter().any(|d| d.last_sequence >= s))
+    } else {
+        None
+    };
+    journal.close()?;
+    print_report(&report, floor, forced_past, args.json)?;
+    Ok(Outcome::Success)
+}
+
+/// Brings the statistics snapshot up to date and returns its sequence (the
+/// floor): `None` for an empty journal.
+fn statistics_floor(journal: &Arc<DiskJournal>) -> Result<Option<u64>> {
+    let statistics = JournalStatistics::builder(journal.clone())
+        .snapshot(SnapshotConfig::for_disk(&**journal))
+        .build()?;
+    statistics.snapshot_now()?;
+    Ok(snapshot_sequence(journal).or(Some(journal.get_latest_sequence()?.max(1))))
+}
+
+/// The sequence of the journal's valid statistics snapshot, if any.
+fn snapshot_sequence(journal: &DiskJournal) -> Option<u64> {
+    baldur_journal::projection::snapshot_sequence(&SnapshotConfig::for_disk(journal), journal)
+        .ok()
+        .flatten()
+}
+
+fn print_report(
+    report: &DropReport,
+    floor: Option<u64>,
+    forced_past: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    let mut out = output::stdout();
+    let verb = if report.dry_run {
+        "would drop"
+    } else {
+        "dropped"
+    };
+    if json {
+        let dropped: Vec<_> = report
+            .dropped
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "file": d.path.display().to_string(),
+                    "base_sequence": d.base_sequence,
+                    "last_sequence": d.last_sequence,
+                    "records": d.records,
+                    "bytes": d.bytes,
+                    "newest_append": d.newest_append.map(|t| t.to_string()),
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "dry_run": report.dry_run,
+            "dropped": dropped,
+            "first_retained_sequence": report.first_retained,
+            "floor": floor,
+            "held_by_floor": report.held_by_floor,
+        });
+        serde_json::to_writer(&mut out, &value)?;
+        writeln!(out)?;
+    } else {
+        for d in &report.dropped {
+            writeln!(
+                out,
+                "{verb} {} (sequences {}..={}, {} records, {} bytes)",
+                d.path.display(),
+                d.base_sequence,
+                d.last_sequence,
+                d.records,
+                d.bytes
+            )?;
+        }
+        let bytes: u64 = report.dropped.iter().map(|d| d.bytes).sum();
+        writeln!(
+            out,
+            "{verb} {} segments, {bytes} bytes; the journal starts at sequence {}",
+            report.dropped.len(),
+            report.first_retained.max(1)
+        )?;
+    }
+    out.flush()?;
+    if let Some(floor) = report.held_by_floor {
+        eprintln!(
+            "note: stopped at the statistics floor, sequence {floor} (the snapshot's record): \
+             --force drops past it"
+        );
+    }
+    if let Some(sequence) = forced_past {
+        eprintln!(
+            "warning: --force dropped the statistics snapshot's record (sequence {sequence}): \
+             the statistics of the dropped records can no longer be rebuilt; `stats` now folds \
+             from sequence {} on",
+            report.first_retained
+        );
+    }
+    for (path, error) in &report.leftovers {
+        eprintln!(
+            "warning: could not remove {} ({error}); the next writer's open removes it",
+            path.display()
+        );
+    }
+    Ok(())
+}
