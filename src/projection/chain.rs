@@ -842,6 +842,9 @@ pub struct EntityChain {
     checked: u64,
     /// Whether a record has failed (its first failure was reported).
     failed: bool,
+    /// The chain's first links were dropped by retention: it was taken up
+    /// from its first retained link (or the snapshot's head).
+    below_mark: bool,
 }
 
 impl EntityChain {
@@ -978,9 +981,126 @@ pub struct ChainVerifier<'k> {
     chains: u64,
     records: u64,
     chained: u64,
+    retention: Retention,
+}
+
+/// What the chain pass knows of a journal whose oldest segments were
+/// dropped (docs/AUDIT.md, "Retention"): the retention mark, and the
+/// statistics snapshot's chain heads that anchor the chains begun below
+/// it.
+#[derive(Clone, Debug, Default)]
+pub struct ChainAnchors {
+    /// The retention mark (the first retained sequence), if any dropped.
+    pub mark: Option<u64>,
+    /// The snapshot's sequence and the chain head (the last link's stored
+    /// hash) of every entity it records, at that sequence.
+    pub snapshot: Option<(u64, std::collections::HashMap<Box<str>, Box<str>>)>,
+    /// Entities the snapshot knows without a head (chained records of no
+    /// entry): their chains may begin below the mark, unanchored.
+    pub known: std::collections::HashSet<Box<str>>,
+}
+
+/// The verifier's retention state.
+#[derive(Debug, Default)]
+struct Retention {
+    anchors: ChainAnchors,
+    /// The snapshot's heads were compared (the pass went past its sequence).
+    anchored: bool,
+    /// Failures found comparing with the snapshot's heads.
+    failures: Vec<ChainStep<'static>>,
+    /// Chains taken up below the mark.
+    taken_up: u64,
 }
 
 impl<'k> ChainVerifier<'k> {
+    /// A verifier for a journal whose oldest segments were dropped:
+    /// a chain first met at or above the mark whose first link names a
+    /// predecessor is taken up from there when the snapshot knows the
+    /// entity (or there is no snapshot), and at the snapshot's sequence
+    /// every such chain must be at the snapshot's head (a chain with no
+    /// link between the mark and the snapshot then goes on from that
+    /// head). Anything else is a `broken_link`, as without retention.
+    #[must_use]
+    pub fn with_anchors(keys: &'k AuditKeyring, anchors: ChainAnchors) -> Self {
+        let mut verifier = ChainVerifier::new(keys);
+        verifier.retention.anchors = anchors;
+        verifier
+    }
+
+    /// Chains whose first links were dropped, taken up at the mark.
+    #[must_use]
+    pub fn chains_below_mark(&self) -> u64 {
+        self.retention.taken_up
+    }
+
+    /// Compares the chains taken up below the mark with the snapshot's
+    /// heads, once, when the pass goes past the snapshot's sequence (or
+    /// ends); seeds the chains with no link since.
+    fn anchor_at_snapshot(&mut self) {
+        if self.retention.anchored {
+            return;
+        }
+        self.retention.anchored = true;
+        let Some((at, heads)) = self.retention.anchors.snapshot.take() else {
+            return;
+        };
+        let below = self.retention.anchors.mark.unwrap_or(0);
+        for (entity, head) in &heads {
+            let shard = self.shard(entity);
+            match self.shards[shard].get_mut(&**entity) {
+                Some(state) if state.below_mark => {
+                    if !state.last.is(Some(head)) && !state.failed {
+                        state.failed = true;
+                        self.retention.failures.push(ChainStep {
+                            entity: Some(Cow::Owned(entity.to_string())),
+                            sequence: at,
+                            position: state.checked,
+                            check: EntryCheck::BrokenLink,
+                            first_failure: true,
+                        });
+                    }
+                }
+                Some(_) => {}
+                None if below > 0 => {
+                    // No link between the mark and the snapshot: the next
+                    // one must follow the snapshot's head.
+                    self.chains += 1;
+                    self.retention.taken_up += 1;
+                    self.shards[shard].insert(
+                        entity.clone(),
+                        EntityChain {
+                            last: LastHash::of(head),
+                            started: true,
+                            below_mark: true,
+                            ..EntityChain::default()
+                        },
+                    );
+                }
+                None => {}
+            }
+        }
+        self.retention.anchors.snapshot = Some((at, heads));
+    }
+
+    /// The failures found against the snapshot's heads (after the pass).
+    fn finish(&mut self) -> Vec<ChainStep<'static>> {
+        self.anchor_at_snapshot();
+        std::mem::take(&mut self.retention.failures)
+    }
+
+    /// Whether a chain first met at `record`, whose first link names a
+    /// predecessor, began below the mark.
+    fn begins_below_mark(&self, record: &ChainRecord<'_>, entity: &str) -> bool {
+        let anchors = &self.retention.anchors;
+        let Some(mark) = anchors.mark else {
+            return false;
+        };
+        record.sequence >= mark
+            && match &anchors.snapshot {
+                None => true,
+                Some((_, heads)) => heads.contains_key(entity) || anchors.known.contains(entity),
+            }
+    }
     /// A verifier holding `keys` (none: keyless chains only).
     #[must_use]
     pub fn new(keys: &'k AuditKeyring) -> Self {
@@ -992,6 +1112,7 @@ impl<'k> ChainVerifier<'k> {
             chains: 0,
             records: 0,
             chained: 0,
+            retention: Retention::default(),
         }
     }
 
@@ -1032,6 +1153,12 @@ impl<'k> ChainVerifier<'k> {
         precomputed: Option<[u8; 32]>,
     ) -> Option<ChainStep<'r>> {
         self.records += 1;
+        if !self.retention.anchored
+            && let Some((at, _)) = &self.retention.anchors.snapshot
+            && record.sequence > *at
+        {
+            self.anchor_at_snapshot();
+        }
         let chainless = |entity_type: Option<&str>| !concerns_entry(record, entity_type);
         let fields = if may_be_chained(record.context) {
             read_context(record.context)
@@ -1071,9 +1198,27 @@ impl<'k> ChainVerifier<'k> {
             None if !chained => return None,
             None => {
                 self.chains += 1;
+                // A first link naming a predecessor the retention mark
+                // dropped: the chain is taken up from it.
+                let previous = fields
+                    .as_ref()
+                    .ok()
+                    .and_then(|f| f.previous_hash.text().map(LastHash::of));
+                let taken_up = match previous {
+                    Some(previous) if self.begins_below_mark(record, &entity) => {
+                        self.retention.taken_up += 1;
+                        EntityChain {
+                            last: previous,
+                            started: true,
+                            below_mark: true,
+                            ..EntityChain::default()
+                        }
+                    }
+                    _ => EntityChain::default(),
+                };
                 self.shards[shard]
                     .entry(entity.as_ref().into())
-                    .or_default()
+                    .or_insert(taken_up)
             }
         };
         let check = state.check_fields(self.keys, record, &fields, precomputed, &mut self.scratch);
@@ -1107,6 +1252,9 @@ pub struct ChainsReport {
     /// (`unknown_key`): not verified, not counted as failed. With keys
     /// given, an unknown key id is a failure.
     pub unverifiable: u64,
+    /// Chains whose first links were dropped by retention, verified from
+    /// their first retained link (and against the snapshot's heads).
+    pub chains_below_mark: u64,
 }
 
 impl ChainsReport {
@@ -1192,10 +1340,38 @@ pub fn verify_chains_sequential<J: EventJournal + ?Sized>(
         note(&mut report, keys, verifier.push(&ChainRecord::from(entry)));
         Ok(())
     })?;
+    finish_report(&mut report, keys, &mut verifier);
+    Ok(report)
+}
+
+/// [`verify_chains_sequential`] of a journal whose oldest segments were
+/// dropped, with the retention mark and the snapshot's chain heads
+/// ([`ChainAnchors`]): chains begun below the mark are taken up at their
+/// first retained link and checked against the snapshot's heads.
+pub fn verify_chains_anchored<J: EventJournal + ?Sized>(
+    journal: &J,
+    keys: &AuditKeyring,
+    anchors: ChainAnchors,
+) -> Result<ChainsReport> {
+    let mut verifier = ChainVerifier::with_anchors(keys, anchors);
+    let mut report = ChainsReport::default();
+    journal.for_each_ref_from(0, &mut |entry| {
+        note(&mut report, keys, verifier.push(&ChainRecord::from(entry)));
+        Ok(())
+    })?;
+    finish_report(&mut report, keys, &mut verifier);
+    Ok(report)
+}
+
+/// The verifier's counts, and the failures against the snapshot's heads.
+fn finish_report(report: &mut ChainsReport, keys: &AuditKeyring, verifier: &mut ChainVerifier<'_>) {
+    for step in verifier.finish() {
+        note(report, keys, Some(step));
+    }
     report.records = verifier.records();
     report.chained_records = verifier.chained_records();
     report.chains = verifier.chains();
-    Ok(report)
+    report.chains_below_mark = verifier.chains_below_mark();
 }
 
 /// Where one record's fields lie in a [`Batch`]'s text.
@@ -1358,9 +1534,7 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
         outcome
     });
     outcome?;
-    report.records = verifier.records();
-    report.chained_records = verifier.chained_records();
-    report.chains = verifier.chains();
+    finish_report(&mut report, keys, &mut verifier);
     Ok(report)
 }
 

@@ -57,7 +57,7 @@ pub use repository::{
 };
 pub use snapshot::{
     DEFAULT_SNAPSHOT_INTERVAL, SNAPSHOT_FILE, SNAPSHOT_FORMAT_VERSION, SnapshotConfig,
-    snapshot_sequence,
+    chain_anchors, snapshot_sequence,
 };
 pub use state::FoldSummary;
 pub use timeline::{Timeline, TimelineOptions};

@@ -399,6 +399,34 @@ pub fn snapshot_sequence<J: EventJournal + ?Sized>(
     Ok(Some(prefix.sequence))
 }
 
+/// What the audit-chain pass needs of a journal whose oldest segments
+/// were dropped: the retention mark `mark`, and the chain head of every
+/// entity in the snapshot `config` names, when it is valid for `journal`
+/// (docs/AUDIT.md, "Retention"). Without a mark, nothing.
+pub fn chain_anchors<J: EventJournal + ?Sized>(
+    config: &SnapshotConfig,
+    journal: &J,
+    mark: Option<u64>,
+) -> Result<crate::projection::chain::ChainAnchors> {
+    let mut anchors = crate::projection::chain::ChainAnchors {
+        mark,
+        ..Default::default()
+    };
+    if mark.is_none() {
+        return Ok(anchors);
+    }
+    if let Some(projection) = load(&config.path, journal, config.journal_id)? {
+        let heads = projection
+            .entries
+            .iter()
+            .filter_map(|e| e.last_hash.clone().map(|h| (Box::<str>::from(&*e.id), h)))
+            .collect();
+        anchors.snapshot = Some((projection.summary.last_sequence, heads));
+        anchors.known = projection.chain_strays.keys().cloned().collect();
+    }
+    Ok(anchors)
+}
+
 /// Reads the snapshot at `path`; `None` when missing or not usable.
 pub(crate) fn load<J: EventJournal + ?Sized>(
     path: &Path,

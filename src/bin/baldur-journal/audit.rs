@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use baldur_journal::EventJournal;
-use baldur_journal::projection::chain::verify_chains;
+use baldur_journal::projection::chain::{ChainAnchors, verify_chains, verify_chains_anchored};
 use baldur_journal::projection::{
     AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
 };
@@ -267,6 +267,19 @@ pub struct ChainsReport {
     pub chains: u64,
     /// Chains whose first failure is a key the verifier was not given.
     pub unverifiable: u64,
+    /// Chains whose first links were dropped by retention, verified from
+    /// their first retained link.
+    pub below_mark: u64,
+}
+
+/// The retention mark of a disk journal and its snapshot's chain heads,
+/// for [`check_all_chains`] (nothing when no segment was dropped).
+pub fn anchors_of(journal: &baldur_journal::DiskJournal) -> Result<ChainAnchors> {
+    let mark = journal.retention_mark()?;
+    let config = baldur_journal::projection::SnapshotConfig::for_disk(journal);
+    Ok(baldur_journal::projection::chain_anchors(
+        &config, journal, mark,
+    )?)
 }
 
 /// Verifies every audit chain of the journal in one pass with the
@@ -277,8 +290,13 @@ pub struct ChainsReport {
 pub fn check_all_chains(
     journal: Arc<dyn EventJournal>,
     keys: AuditKeyring,
+    anchors: ChainAnchors,
 ) -> Result<ChainsReport> {
-    let report = verify_chains(&*journal, &keys)?;
+    let report = if anchors.mark.is_some() {
+        verify_chains_anchored(&*journal, &keys, anchors)?
+    } else {
+        verify_chains(&*journal, &keys)?
+    };
     let mut problems: Vec<String> = report
         .failures
         .iter()
@@ -304,5 +322,6 @@ pub fn check_all_chains(
         problems,
         chains: report.chains,
         unverifiable: report.unverifiable,
+        below_mark: report.chains_below_mark,
     })
 }

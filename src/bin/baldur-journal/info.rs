@@ -213,7 +213,8 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     if problems.is_empty() {
         let journal = std::sync::Arc::new(open::open_read_only(globals)?);
         let bar = output::progress(None, "verifying audit chains", "");
-        let checked = check_all_chains(journal.clone(), keys);
+        let anchors = crate::audit::anchors_of(&journal)?;
+        let checked = check_all_chains(journal.clone(), keys, anchors);
         bar.finish_and_clear();
         let checked = checked?;
         problems.extend(checked.problems.iter().cloned());
@@ -297,6 +298,12 @@ fn check_recorded_heads(
 /// are keyed with keys not given.
 fn note_chains(chains: &ChainsReport, summary: &mut String) {
     summary.push_str(&format!(", {} audit chains", chains.chains));
+    if chains.below_mark > 0 {
+        summary.push_str(&format!(
+            " ({} begun below the retention mark, verified from their first retained link)",
+            chains.below_mark
+        ));
+    }
     if chains.unverifiable > 0 {
         eprintln!(
             "verify: {} audit chains are keyed with keys not given (--key-file ID=PATH): \
@@ -377,7 +384,7 @@ fn verify_other(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
         previous = entry.sequence;
         records += 1;
     }
-    let chains = check_all_chains(journal, keys);
+    let chains = check_all_chains(journal, keys, Default::default());
     bar.finish_and_clear();
     let chains = chains?;
     problems.extend(chains.problems.iter().cloned());

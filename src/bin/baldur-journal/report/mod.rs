@@ -261,13 +261,14 @@ fn window(days: &[DayRow], since: Option<Timestamp>, until: Option<Timestamp>) -
 }
 
 /// `verify`'s checks of the directory, then of every audit chain.
-fn verify(dir: &Path, journal: Arc<dyn EventJournal>) -> Result<Verified> {
+fn verify(dir: &Path, journal: Arc<baldur_journal::DiskJournal>) -> Result<Verified> {
     let started = Instant::now();
     let report = verify_with(dir, &VerifyOptions::default())?;
     let mut problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
     let mut chains = 0;
     if problems.is_empty() {
-        let checked = check_all_chains(journal, AuditKeyring::new())?;
+        let anchors = crate::audit::anchors_of(&journal)?;
+        let checked = check_all_chains(journal, AuditKeyring::new(), anchors)?;
         problems.extend(checked.problems);
         chains = checked.chains;
     }
