@@ -400,3 +400,171 @@ fn verify_catches_a_moved_mark_in_the_log_or_in_head() {
         report.problems
     );
 }
+
+mod chains {
+    //! Audit chains begun below the mark: verified from their first
+    //! retained link, anchored by the snapshot's chain heads.
+
+    use std::sync::Arc;
+
+    use baldur_journal::projection::chain::{
+        ChainAnchors, ChainsReport, verify_chains, verify_chains_anchored,
+    };
+    use baldur_journal::projection::{
+        AuditKeyring, AuditLink, JournalStatistics, SnapshotConfig, StatisticsRepository,
+        StoreEvent, chain_anchors,
+    };
+    use baldur_journal::{
+        Context, DiskJournal, EventJournal, JournalEntry, MemoryJournal, Timestamp,
+    };
+
+    use super::below;
+
+    fn at(i: i64) -> Timestamp {
+        Timestamp::from_unix_nanos(1_700_000_000_000_000_000 + i * 1_000_000_000)
+    }
+
+    fn filler(journal: &dyn EventJournal, n: usize) {
+        let pad = "x".repeat(2000);
+        let events: Vec<JournalEntry> = (0..n)
+            .map(|i| {
+                JournalEntry::new("noise", "test", at(i as i64), "svc").with_context(
+                    Context::from_json(&format!(r#"{{"pad":"{pad}","i":{i}}}"#)).unwrap(),
+                )
+            })
+            .collect();
+        journal.append_batch(&events).unwrap();
+    }
+
+    fn link(stats: &JournalStatistics<DiskJournal>, id: &str, what: &str) {
+        let mut link = AuditLink::new(id, what);
+        link.audit_record_hash = Some("ab12".into());
+        assert!(stats.link_audit_entry(&link).unwrap());
+    }
+
+    /// A journal of chained entities whose first links were dropped:
+    /// `e0..e9` have links between the mark and the snapshot, `e10..e19`
+    /// only before the mark and after the snapshot, and `late` begins after
+    /// the snapshot.
+    struct Dropped {
+        _dir: tempfile::TempDir,
+        journal: Arc<DiskJournal>,
+        anchors: ChainAnchors,
+        snapshot: u64,
+    }
+
+    fn dropped() -> Dropped {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Arc::new(
+            DiskJournal::builder(dir.path())
+                .segment_bytes(64 << 10)
+                .open()
+                .unwrap(),
+        );
+        let stats = JournalStatistics::builder(journal.clone())
+            .audit_chain(true)
+            .snapshot(SnapshotConfig::for_disk(&*journal))
+            .build()
+            .unwrap();
+        for i in 0..20 {
+            stats
+                .record(vec![
+                    StoreEvent::new(format!("e{i}"), "payments", "timeout").to_entry(at(i)),
+                ])
+                .unwrap();
+            link(&stats, &format!("e{i}"), "first look");
+        }
+        filler(&*journal, 120);
+        let kept_from = journal.get_latest_sequence().unwrap() + 1;
+        for i in 0..10 {
+            link(&stats, &format!("e{i}"), "between the mark and the snapshot");
+        }
+        assert!(stats.snapshot_now().unwrap());
+        let snapshot = journal.get_latest_sequence().unwrap();
+        stats
+            .record(vec![
+                StoreEvent::new("late", "payments", "timeout").to_entry(at(500)),
+            ])
+            .unwrap();
+        link(&stats, "late", "after the snapshot");
+        for i in 0..20 {
+            link(&stats, &format!("e{i}"), "after the snapshot");
+        }
+        let report = journal.drop_segments(&below(kept_from)).unwrap();
+        assert!(!report.dropped.is_empty());
+        let mark = journal.retention_mark().unwrap();
+        assert!(mark.is_some_and(|m| m <= kept_from));
+        let anchors =
+            chain_anchors(&SnapshotConfig::for_disk(&*journal), &*journal, mark).unwrap();
+        assert_eq!(anchors.snapshot.as_ref().map(|s| s.0), Some(snapshot));
+        drop(stats);
+        Dropped {
+            _dir: dir,
+            journal,
+            anchors,
+            snapshot,
+        }
+    }
+
+    fn failing(report: &ChainsReport) -> Vec<String> {
+        report
+            .failures
+            .iter()
+            .map(|f| f.entity.clone().unwrap_or_default())
+            .collect()
+    }
+
+    /// The retained records in a memory journal, without those `skip` names.
+    fn copy_without(journal: &DiskJournal, skip: impl Fn(&JournalEntry) -> bool) -> MemoryJournal {
+        let copy = MemoryJournal::new();
+        for record in journal.range_iter(0, u64::MAX).unwrap() {
+            let record = record.unwrap();
+            if !skip(&record) {
+                copy.append_at(record.sequence, &record).unwrap();
+            }
+        }
+        copy
+    }
+
+    #[test]
+    fn chains_begun_below_the_mark_verify_from_their_first_retained_link() {
+        let d = dropped();
+        let keys = AuditKeyring::new();
+        let report = verify_chains_anchored(&*d.journal, &keys, d.anchors.clone()).unwrap();
+        assert!(report.is_clean(), "{:?}", report.failures);
+        assert_eq!(report.chains_below_mark, 20, "{report:?}");
+        // Without the mark, every one of them is a broken first link.
+        let plain = verify_chains(&*d.journal, &keys).unwrap();
+        assert_eq!(plain.failed_chains, 20, "{:?}", plain.failures);
+    }
+
+    #[test]
+    fn a_deleted_first_link_after_the_mark_is_still_a_broken_link() {
+        let d = dropped();
+        let late_store = d
+            .journal
+            .range_iter(0, u64::MAX)
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|r| r.context.as_str().contains(r#""entry_id":"late""#))
+            .unwrap()
+            .sequence;
+        assert!(late_store > d.snapshot);
+        let forged = copy_without(&d.journal, |r| r.sequence == late_store);
+        let report =
+            verify_chains_anchored(&forged, &AuditKeyring::new(), d.anchors.clone()).unwrap();
+        assert_eq!(failing(&report), vec!["late".to_string()]);
+    }
+
+    #[test]
+    fn a_chain_that_disagrees_with_the_snapshots_head_fails() {
+        let d = dropped();
+        for entity in ["e3", "e15"] {
+            let mut anchors = d.anchors.clone();
+            let heads = &mut anchors.snapshot.as_mut().unwrap().1;
+            *heads.get_mut(entity).unwrap() = "0".repeat(64).into();
+            let report = verify_chains_anchored(&*d.journal, &AuditKeyring::new(), anchors).unwrap();
+            assert_eq!(failing(&report), vec![entity.to_string()], "{entity}");
+        }
+    }
+}
