@@ -30,8 +30,12 @@ pub struct JournalInfo {
     pub latest_sequence: u64,
     /// Records stored.
     pub record_count: u64,
-    /// Sequences in `1..=latest` that no record has (gaps from `append_at`).
+    /// Sequences in `first_retained..=latest` that no record has (gaps
+    /// from `append_at`).
     pub missing_sequences: u64,
+    /// The retention low-water mark: the first retained sequence once
+    /// segments were dropped (`None`: nothing was dropped).
+    pub retention_mark: Option<u64>,
     /// Bytes of every file in the directory.
     pub disk_bytes: u64,
     /// Every segment, ascending.
@@ -144,7 +148,11 @@ pub(crate) fn collect(
         created_at: meta.created_at,
         latest_sequence: view.latest,
         record_count,
-        missing_sequences: view.latest.saturating_sub(record_count),
+        missing_sequences: view
+            .latest
+            .saturating_sub(view.first_retained.saturating_sub(1))
+            .saturating_sub(record_count),
+        retention_mark: (view.first_retained > 0).then_some(view.first_retained),
         disk_bytes,
         segments,
     })

@@ -650,7 +650,9 @@ impl DiskJournal {
             // reader had read (without a live writer): start over then.
             .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position)
             // A drop moved the mark: the segments below it leave the view.
-            && head.is_none_or(|h| h.mark == self.shared.view().first_retained);
+            && head
+                .or_else(|| Head::read(&self.dir))
+                .is_none_or(|h| h.mark <= self.shared.view().first_retained);
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");
             if end > scanner.position {

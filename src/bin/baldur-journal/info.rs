@@ -110,16 +110,22 @@ pub fn write_info(out: &mut impl Write, info: &JournalInfo, writer: &str) -> std
     )?;
     writeln!(out, "created     {}", info.created_at)?;
     writeln!(out, "writer      {writer}")?;
-    let sequences = if info.latest_sequence == 0 {
-        "none".to_string()
-    } else {
-        format!("up to {}", info.latest_sequence)
+    let sequences = match (info.latest_sequence, info.retention_mark) {
+        (0, _) => "none".to_string(),
+        (latest, Some(mark)) => format!("{mark}..={latest}"),
+        (latest, None) => format!("up to {latest}"),
     };
     writeln!(
         out,
         "entries     {} (sequences {sequences}, {} missing)",
         info.record_count, info.missing_sequences
     )?;
+    if let Some(mark) = info.retention_mark {
+        writeln!(
+            out,
+            "retention   sequences below {mark} were dropped (the retention mark)"
+        )?;
+    }
     if let (Some(min), Some(max)) = (min_time, max_time) {
         writeln!(
             out,

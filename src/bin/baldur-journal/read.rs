@@ -225,6 +225,25 @@ pub fn run_export(globals: &Globals, args: &ExportArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Says on stderr when a read starting at `start` begins below the
+/// retention mark: those sequences were dropped, not absent.
+pub fn note_below_mark(
+    journal: &baldur_journal::DiskJournal,
+    start: u64,
+    end: Option<u64>,
+) -> Result<()> {
+    if let Some(mark) = journal.retention_mark()?
+        && start < mark
+        && end.is_none_or(|end| end > start)
+    {
+        eprintln!(
+            "note: sequences below {mark} were dropped by retention: the journal starts at \
+             {mark}, and the entries from there are shown"
+        );
+    }
+    Ok(())
+}
+
 /// Writes `start <= sequence < end` (to the end of the journal, `u64::MAX`
 /// included, when `end` is `None`) as export lines, calling `progress`
 /// with each sequence: borrowed from the disk journal's maps, owned from
@@ -238,6 +257,7 @@ pub fn for_each_line(
 ) -> Result<()> {
     match opened {
         open::Opened::Disk(journal) => {
+            note_below_mark(journal, start, end)?;
             let mut range = match end {
                 Some(end) => journal.range_ref(start, end)?,
                 None => journal.range_ref_from(start)?,

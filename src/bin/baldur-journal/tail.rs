@@ -64,6 +64,18 @@ pub fn run_tail(globals: &Globals, args: &TailArgs) -> Result<Outcome> {
     loop {
         let mut progressed = false;
         if let Some(from) = next {
+            // A drop moved the mark past what this follower had read: the
+            // entries between were never shown. Say so; never skip them.
+            if let Some(mark) = journal.retention_mark()?
+                && mark > from
+            {
+                anyhow::bail!(
+                    "tail -f fell behind retention: sequences {from}..={} were dropped before \
+                     they were shown (the journal now starts at {mark}; `tail -f` again to \
+                     follow from there)",
+                    mark - 1
+                );
+            }
             let mut range = journal.range_ref_from(from)?;
             while let Some(entry) = range.next_entry() {
                 let entry = entry?;
