@@ -47,8 +47,11 @@
         feature = "break-chain-text-search",
         feature = "break-redis-skip-cas",
         feature = "break-redis-split-append",
+        feature = "break-redis-skip-wait",
         feature = "break-sql-skip-lock",
         feature = "break-projector-mark-outside-transaction",
+        feature = "break-retention-unlink-before-mark",
+        feature = "break-retention-drop-active",
     )
 ))]
 compile_error!("the break-* features exist to prove the tests bite; never build them in release");

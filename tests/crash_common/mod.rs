@@ -34,6 +34,10 @@ pub enum Op {
         from: String,
         to: String,
     },
+    /// A name removed (retention's unlink).
+    Remove {
+        name: String,
+    },
     Ack {
         sequence: u64,
     },
@@ -104,6 +108,13 @@ impl Hooks for Recorder {
         });
         Ok(())
     }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        OsStorage.remove_file(path)?;
+        self.push(Op::Remove {
+            name: name_of(path),
+        });
+        Ok(())
+    }
 }
 
 /// One inode's contents: writes in order, each marked durable or not.
@@ -119,7 +130,12 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
     let namespace_ops: Vec<usize> = ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| matches!(op, Op::Create { .. } | Op::Rename { .. }))
+        .filter(|(_, op)| {
+            matches!(
+                op,
+                Op::Create { .. } | Op::Rename { .. } | Op::Remove { .. }
+            )
+        })
         .map(|(i, _)| i)
         .collect();
     let volatile: Vec<usize> = namespace_ops
@@ -156,6 +172,12 @@ pub fn crash_state(ops: &[Op], rng: &mut Rng, dir: &Path) -> u64 {
                     {
                         names.insert(to.clone(), durable);
                     }
+                }
+            }
+            Op::Remove { name } => {
+                live_names.remove(name);
+                if !dropped.contains(&i) {
+                    names.remove(name);
                 }
             }
             Op::Write { name, .. } => write_targets.push((i, live_names[name])),
