@@ -382,6 +382,7 @@ fn crash_states_the_writer_repairs_are_notes_not_damage() {
         published_end: data_end,
         synced_end: data_end,
         latest: offsets.last().unwrap().0,
+        mark: 0,
     };
     std::fs::write(copy.join("head"), head.encode()).unwrap();
     let output = run_code(cli(&copy).arg("verify"), 0);

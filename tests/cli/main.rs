@@ -20,6 +20,7 @@ mod cli_query;
 mod cli_range_latest;
 mod cli_read_only;
 mod cli_report;
+mod cli_segments;
 mod cli_sequence_max;
 mod cli_sql;
 mod cli_stats;

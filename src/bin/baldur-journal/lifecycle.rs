@@ -23,17 +23,22 @@ use crate::output;
 #[command(
     about = "Archive the resolved DLQ entries resolved more than N days ago",
     long_about = "Appends one dlq_archive event for each entry with status resolved whose \
-resolved_at is more than --older-than-days days ago (default 30), each acknowledged after \
+resolved_at is older than --older-than (default 30d; --older-than-days N is the same), each acknowledged after \
 its fdatasync, and prints how many it archived. Archived entries keep counting as resolved \
 in the resolution rate; `purge` removes them from the statistics later.",
     after_help = "Examples:
   baldur-journal archive
+  baldur-journal archive --older-than 90d
   baldur-journal archive --older-than-days 90"
 )]
 pub struct ArchiveArgs {
-    /// Archive entries resolved more than this many days ago
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_ARCHIVE_DAYS)]
-    older_than_days: u32,
+    /// Archive entries resolved longer ago than this, in whole days (30d, 2w; the one age
+    /// syntax of `segments drop`) [default: 30d]
+    #[arg(long, value_name = "AGE", value_parser = parse_days, conflicts_with = "older_than_days")]
+    older_than: Option<u32>,
+    /// The same in days (kept as an alias of --older-than Nd)
+    #[arg(long, value_name = "N")]
+    older_than_days: Option<u32>,
     #[command(flatten)]
     sign: SignArgs,
 }
@@ -67,11 +72,11 @@ impl SignArgs {
     about = "Purge archived DLQ entries from the statistics, by id, by age, or both",
     long_about = "Appends one dlq_purge event for each archived entry the selection names and \
 prints how many it purged. Give --ids (only those that are archived are purged), \
---older-than-days (archived more than N days ago; 0: before now), or both (both conditions). \
+--older-than (archived longer ago than AGE, whole days; 0d: before now; --older-than-days N is the same), or both (both conditions). \
 Giving neither is refused: purge never takes every archived entry by default. Purged entries \
 leave every statistic but keep their audit trail.",
     after_help = "Examples:
-  baldur-journal purge --older-than-days 90
+  baldur-journal purge --older-than 90d
   baldur-journal purge --ids dlq-17,dlq-18
   baldur-journal purge --ids dlq-17 --older-than-days 7"
 )]
@@ -79,11 +84,27 @@ pub struct PurgeArgs {
     /// Archived entries to purge (comma-separated or repeated)
     #[arg(long, value_name = "ID", value_delimiter = ',', num_args = 1..)]
     ids: Vec<String>,
-    /// Only entries archived more than this many days ago
+    /// Only entries archived longer ago than this, in whole days (90d, 2w)
+    #[arg(long, value_name = "AGE", value_parser = parse_days, conflicts_with = "older_than_days")]
+    older_than: Option<u32>,
+    /// The same in days (kept as an alias of --older-than Nd)
     #[arg(long, value_name = "N")]
     older_than_days: Option<u32>,
     #[command(flatten)]
     sign: SignArgs,
+}
+
+/// An age in whole days, in the one age syntax (`30d`, `2w`, `48h`): the
+/// statistics archive and purge by whole days.
+fn parse_days(text: &str) -> Result<u32, String> {
+    let age = crate::segments::parse_age(text)?;
+    let seconds = age.as_secs();
+    if seconds % 86_400 != 0 {
+        return Err(format!(
+            "{text:?} is not a whole number of days: archive and purge count whole days (30d, 2w)"
+        ));
+    }
+    u32::try_from(seconds / 86_400).map_err(|_| format!("{text:?} is too long"))
 }
 
 /// The journal as its writer, and statistics that chain every event they
@@ -116,14 +137,17 @@ fn close(journal: Arc<DiskJournal>, statistics: JournalStatistics<DiskJournal>) 
 pub fn run_archive(globals: &Globals, args: &ArchiveArgs) -> Result<Outcome> {
     globals.require_file("archive")?;
     let (journal, statistics) = open_statistics(globals, &args.sign)?;
-    let archived = statistics.archive_old_entries(args.older_than_days)?;
+    let days = args
+        .older_than
+        .or(args.older_than_days)
+        .unwrap_or(DEFAULT_ARCHIVE_DAYS);
+    let archived = statistics.archive_old_entries(days)?;
     close(journal, statistics)?;
     let mut out = output::stdout();
     writeln!(
         out,
-        "archived {archived} {} resolved more than {} days ago",
+        "archived {archived} {} resolved more than {days} days ago",
         entries(archived),
-        args.older_than_days
     )?;
     out.flush()?;
     Ok(Outcome::Success)
@@ -137,13 +161,14 @@ pub fn run_purge(globals: &Globals, args: &PurgeArgs) -> Result<Outcome> {
         .map(|id| id.trim().to_string())
         .filter(|id| !id.is_empty())
         .collect();
-    if ids.is_empty() && args.older_than_days.is_none() {
+    let older_than_days = args.older_than.or(args.older_than_days);
+    if ids.is_empty() && older_than_days.is_none() {
         bail!(
-            "purge needs --ids, --older-than-days, or both: it never purges every archived \
-             entry by default"
+            "purge needs --ids, --older-than (or --older-than-days), or both: it never purges \
+             every archived entry by default"
         );
     }
-    let selection = PurgeSelection::from_options(Some(ids), args.older_than_days)?;
+    let selection = PurgeSelection::from_options(Some(ids), older_than_days)?;
     let (journal, statistics) = open_statistics(globals, &args.sign)?;
     let purged = statistics.purge_archived(&selection)?;
     close(journal, statistics)?;

@@ -1,0 +1,136 @@
+//! `segments drop`: retention by hand, through the binary.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use baldur_journal::projection::{
+    AuditLink, JournalStatistics, LifecycleEvent, LifecycleKind, StatisticsRepository, StoreEvent,
+};
+use baldur_journal::{DiskJournal, EventJournal, Timestamp};
+
+use crate::cli_common::*;
+
+const T0: i64 = 1_700_000_000_000_000_000;
+
+/// A chained DLQ journal in 64 KiB segments: 300 entries stored, linked
+/// and (two in three) resolved, their steps interleaved so that most
+/// chains span segments.
+fn chained_journal(dir: &Path) {
+    let journal = Arc::new(
+        DiskJournal::builder(dir)
+            .segment_bytes(64 << 10)
+            .open()
+            .unwrap(),
+    );
+    let stats = JournalStatistics::builder(journal.clone())
+        .audit_chain(true)
+        .build()
+        .unwrap();
+    let at = |i: i64| Timestamp::from_unix_nanos(T0 + i * 60_000_000_000);
+    for i in 0..300 {
+        let id = format!("dlq-{i}");
+        stats
+            .record(vec![StoreEvent::new(&id, ["payments", "orders"][i % 2], "timeout")
+                .to_entry(at(i as i64))])
+            .unwrap();
+    }
+    for i in 0..300 {
+        let id = format!("dlq-{i}");
+        let mut link = AuditLink::new(&id, "review");
+        link.details = Some(format!("looked at {i}"));
+        assert!(stats.link_audit_entry(&link).unwrap());
+    }
+    for i in (0..300).filter(|i| i % 3 != 0) {
+        let id = format!("dlq-{i}");
+        stats
+            .record(vec![
+                LifecycleEvent::new(LifecycleKind::Resolve, &id).to_entry(at(400 + i as i64)),
+            ])
+            .unwrap();
+    }
+    drop(stats);
+    Arc::try_unwrap(journal).ok().unwrap().close().unwrap();
+}
+
+fn first_base(dir: &Path) -> u64 {
+    segment_files(dir)[0]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_drop_by_hand_keeps_statistics_audit_and_verify_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    chained_journal(dir.path());
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 4, "{} segments", files.len());
+    let now = ["--now", "2023-11-20T00:00:00Z"];
+    let stats_before: Vec<String> = ["status", "domains", "cleanup"]
+        .iter()
+        .map(|what| stdout(&run_ok(cli(dir.path()).args(["stats", what, "--json"]).args(now))))
+        .collect();
+    let latest: u64 = stdout(&run_ok(cli(dir.path()).arg("latest"))).trim().parse().unwrap();
+    // A dry run names what would go and removes nothing.
+    let below = (latest / 2).to_string();
+    let dry = run_ok(cli(dir.path()).args(["segments", "drop", "--below", &below, "--dry-run"]));
+    assert!(stdout(&dry).contains("would drop"), "{}", stdout(&dry));
+    assert_eq!(segment_files(dir.path()), files);
+    let done = run_ok(cli(dir.path()).args(["segments", "drop", "--below", &below]));
+    let said = stdout(&done);
+    assert!(said.contains("dropped"), "{said}");
+    let mark = first_base(dir.path());
+    assert!(mark > 1 && mark <= latest / 2 + 1, "mark {mark}");
+    assert!(
+        said.contains(&format!("the journal starts at sequence {mark}")),
+        "{said}"
+    );
+    assert!(files.len() > segment_files(dir.path()).len());
+    // Info and reads say where the journal starts now.
+    let info = stdout(&run_ok(cli(dir.path()).arg("info")));
+    assert!(info.contains(&format!("sequences below {mark} were dropped")), "{info}");
+    let range = run_ok(cli(dir.path()).args(["range", "1", &(mark + 2).to_string()]));
+    assert!(stderr(&range).contains(&format!("sequences below {mark} were dropped")));
+    let sequences: Vec<u64> = stdout(&range).lines().map(sequence_of).collect();
+    assert_eq!(sequences, vec![mark, mark + 1]);
+    // Statistics from the snapshot, audit chains from their first retained
+    // link, and the bytes: all as before the drop.
+    let stats_after: Vec<String> = ["status", "domains", "cleanup"]
+        .iter()
+        .map(|what| stdout(&run_ok(cli(dir.path()).args(["stats", what, "--json"]).args(now))))
+        .collect();
+    assert_eq!(stats_after, stats_before);
+    let verified = run_ok(cli(dir.path()).args(["verify", "--verbose"]));
+    let summary = stderr(&verified) + &stdout(&verified);
+    assert!(summary.contains("begun below the retention mark"), "{summary}");
+    // A second drop moves the mark on.
+    let more = (latest - 10).to_string();
+    run_ok(cli(dir.path()).args(["segments", "drop", "--below", &more]));
+    assert!(first_base(dir.path()) > mark);
+    run_ok(cli(dir.path()).arg("verify"));
+}
+
+#[test]
+fn a_drop_refuses_while_a_writer_runs_and_without_a_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    make_journal(dir.path(), 50);
+    let output = run_code(cli(dir.path()).args(["segments", "drop"]), 2);
+    assert!(stderr(&output).contains("give --older-than, --max-bytes or --below"));
+    let output = run_code(cli(dir.path()).args(["segments", "drop", "--older-than", "3x"]), 2);
+    assert!(stderr(&output).contains("expected an age like 30d"));
+    let writer = DiskJournal::open(dir.path()).unwrap();
+    writer.append(&entry(51)).unwrap();
+    let output = run_code(
+        cli(dir.path()).args(["segments", "drop", "--below", "10"]),
+        2,
+    );
+    let message = assert_one_line_error(&output);
+    assert!(
+        message.contains("a writer is running") && message.contains("retention"),
+        "{message}"
+    );
+    writer.close().unwrap();
+}
