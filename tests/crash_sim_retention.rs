@@ -37,11 +37,9 @@ const SEGMENT: u64 = 64 << 10;
 /// Entry `i` with about 1 KiB of context, so segments fill in about 50.
 fn big(i: u64) -> baldur_journal::JournalEntry {
     let mut e = entry(i);
-    e.context = baldur_journal::Context::from_json(&format!(
-        r#"{{"i":{i},"pad":"{}"}}"#,
-        "p".repeat(1000)
-    ))
-    .unwrap();
+    e.context =
+        baldur_journal::Context::from_json(&format!(r#"{{"i":{i},"pad":"{}"}}"#, "p".repeat(1000)))
+            .unwrap();
     e
 }
 
@@ -106,7 +104,10 @@ fn check(dir: &Path, acked: u64, marks: &BTreeSet<u64>, why: &str) {
     let sequences = all_sequences(&reader);
     let first = mark.max(1);
     if let Some(&lowest) = sequences.first() {
-        assert!(lowest >= first, "{why}: sequence {lowest} is below the mark {mark}");
+        assert!(
+            lowest >= first,
+            "{why}: sequence {lowest} is below the mark {mark}"
+        );
     }
     let expected: Vec<u64> = (first..=acked).collect();
     assert!(
@@ -154,7 +155,10 @@ fn every_crash_point_of_a_drop_leaves_the_old_mark_or_the_new_one() {
         .iter()
         .filter(|op| matches!(op, Op::Remove { .. }))
         .count();
-    assert!(marks.len() > 3, "the workload dropped too little: {marks:?}");
+    assert!(
+        marks.len() > 3,
+        "the workload dropped too little: {marks:?}"
+    );
     assert!(unlinks > 10, "the workload unlinked {unlinks} files");
     let checked = for_each_crash_state(&ops, points, seed, |dir, acked, context| {
         check(dir, acked, &marks, context);

@@ -287,7 +287,10 @@ fn week(events_per_day: u64, segment_bytes: u64) {
             chains.failures.first()
         );
         if day >= 2 {
-            assert!(chains.chains_below_mark > 0, "{why}: no chain begun below the mark");
+            assert!(
+                chains.chains_below_mark > 0,
+                "{why}: no chain begun below the mark"
+            );
         }
         let report = verify(dir.path()).unwrap();
         assert!(report.is_clean(), "{why}: verify: {:?}", report.problems);

@@ -860,6 +860,21 @@ impl EntityChain {
         self.started
     }
 
+    /// Takes the chain up at `record`, its first retained link after a
+    /// retention drop: the predecessor it names is accepted (it was
+    /// dropped). A record that names none, or is not chained, changes
+    /// nothing.
+    pub fn take_up(&mut self, record: &ChainRecord<'_>) {
+        if let Ok(fields) = read_context(record.context)
+            && fields.is_chained()
+            && let Some(previous) = fields.previous_hash.text()
+        {
+            self.last = LastHash::of(previous);
+            self.started = true;
+            self.below_mark = true;
+        }
+    }
+
     /// Checks the entity's next record, `record` with its context already
     /// read as `fields` (or the reason it could not be). `precomputed` is
     /// the record's hash as [`precompute_hash`] gives it, when it was

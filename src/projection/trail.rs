@@ -87,6 +87,18 @@ fn build<J: EventJournal + ?Sized>(
     // over all of them (docs/AUDIT.md, chain membership).
     let (mut f, mut s) = (0, 0);
     let mut own = Projection::default();
+    // Records of the entity the journal no longer holds before its first
+    // checked one (dropped by retention): the chain is taken up at its
+    // first retained link (docs/AUDIT.md, "Retention").
+    let mut dropped_before = false;
+    let mut check =
+        |chain: &mut EntityChain, record: &crate::entry::JournalEntry, dropped: bool| {
+            let record = ChainRecord::from(record);
+            if dropped && !chain.is_started() {
+                chain.take_up(&record);
+            }
+            chain.check(keys, &record, &mut scratch)
+        };
     loop {
         let (sequence, is_folded) = match (folded.get(f), strays.get(s)) {
             (Some(&a), Some(&b)) if a <= b => {
@@ -106,10 +118,11 @@ fn build<J: EventJournal + ?Sized>(
         // A record the journal no longer holds (a bounded MemoryJournal
         // evicts) is left out of the trail.
         let Some(record) = crate::journal::entry_at(journal, sequence)? else {
+            dropped_before |= !chain.is_started();
             continue;
         };
         if !is_folded {
-            checks.push(chain.check(keys, &ChainRecord::from(&record), &mut scratch));
+            checks.push(check(&mut chain, &record, dropped_before));
             let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
             trail.entries.push(AuditTrailEntry {
                 timestamp: record.timestamp,
@@ -123,9 +136,24 @@ fn build<J: EventJournal + ?Sized>(
             continue;
         }
         let Some((index, outcome)) = own.apply(&Record::of(&record)) else {
+            if dropped_before {
+                // The entry's first records were dropped, so its own fold
+                // cannot place this one: shown and checked, without status.
+                checks.push(check(&mut chain, &record, dropped_before));
+                let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
+                trail.entries.push(AuditTrailEntry {
+                    timestamp: record.timestamp,
+                    action: base_action(&record.event_type, non_empty(&shown.action)),
+                    actor_id: shown.actor_id.as_deref().map(String::from),
+                    status: None,
+                    details: Some(DROPPED_DETAILS.into()),
+                    hash_chain: shown.hash_chain.as_deref().map(String::from),
+                    previous_hash: shown.previous_hash.as_deref().map(String::from),
+                });
+            }
             continue;
         };
-        checks.push(chain.check(keys, &ChainRecord::from(&record), &mut scratch));
+        checks.push(check(&mut chain, &record, dropped_before));
         // The fold read this context already, so it parses.
         let shown: TrailWire<'_> = wire::parse(record.context.as_str()).unwrap_or_default();
         let is_link = record.event_type == events::AUDIT_LINK;
@@ -160,6 +188,11 @@ fn build<J: EventJournal + ?Sized>(
     }
     Ok((trail, checks))
 }
+
+/// The details a trail shows for a record whose entry's first records were
+/// dropped by retention (so the trail's own fold cannot give its status).
+pub const DROPPED_DETAILS: &str =
+    "the entry's earlier records were dropped by retention (its chain is checked from here)";
 
 /// The details a trail shows for a chained record the fold did not read:
 /// its action is its event type as stored.

@@ -30,8 +30,10 @@ fn chained_journal(dir: &Path) {
     for i in 0..300 {
         let id = format!("dlq-{i}");
         stats
-            .record(vec![StoreEvent::new(&id, ["payments", "orders"][i % 2], "timeout")
-                .to_entry(at(i as i64))])
+            .record(vec![
+                StoreEvent::new(&id, ["payments", "orders"][i % 2], "timeout")
+                    .to_entry(at(i as i64)),
+            ])
             .unwrap();
     }
     for i in 0..300 {
@@ -71,9 +73,16 @@ fn a_drop_by_hand_keeps_statistics_audit_and_verify_whole() {
     let now = ["--now", "2023-11-20T00:00:00Z"];
     let stats_before: Vec<String> = ["status", "domains", "cleanup"]
         .iter()
-        .map(|what| stdout(&run_ok(cli(dir.path()).args(["stats", what, "--json"]).args(now))))
+        .map(|what| {
+            stdout(&run_ok(
+                cli(dir.path()).args(["stats", what, "--json"]).args(now),
+            ))
+        })
         .collect();
-    let latest: u64 = stdout(&run_ok(cli(dir.path()).arg("latest"))).trim().parse().unwrap();
+    let latest: u64 = stdout(&run_ok(cli(dir.path()).arg("latest")))
+        .trim()
+        .parse()
+        .unwrap();
     // A dry run names what would go and removes nothing.
     let below = (latest / 2).to_string();
     let dry = run_ok(cli(dir.path()).args(["segments", "drop", "--below", &below, "--dry-run"]));
@@ -91,7 +100,10 @@ fn a_drop_by_hand_keeps_statistics_audit_and_verify_whole() {
     assert!(files.len() > segment_files(dir.path()).len());
     // Info and reads say where the journal starts now.
     let info = stdout(&run_ok(cli(dir.path()).arg("info")));
-    assert!(info.contains(&format!("sequences below {mark} were dropped")), "{info}");
+    assert!(
+        info.contains(&format!("sequences below {mark} were dropped")),
+        "{info}"
+    );
     let range = run_ok(cli(dir.path()).args(["range", "1", &(mark + 2).to_string()]));
     assert!(stderr(&range).contains(&format!("sequences below {mark} were dropped")));
     let sequences: Vec<u64> = stdout(&range).lines().map(sequence_of).collect();
@@ -100,12 +112,30 @@ fn a_drop_by_hand_keeps_statistics_audit_and_verify_whole() {
     // link, and the bytes: all as before the drop.
     let stats_after: Vec<String> = ["status", "domains", "cleanup"]
         .iter()
-        .map(|what| stdout(&run_ok(cli(dir.path()).args(["stats", what, "--json"]).args(now))))
+        .map(|what| {
+            stdout(&run_ok(
+                cli(dir.path()).args(["stats", what, "--json"]).args(now),
+            ))
+        })
         .collect();
     assert_eq!(stats_after, stats_before);
     let verified = run_ok(cli(dir.path()).args(["verify", "--verbose"]));
     let summary = stderr(&verified) + &stdout(&verified);
-    assert!(summary.contains("begun below the retention mark"), "{summary}");
+    assert!(
+        summary.contains("begun below the retention mark"),
+        "{summary}"
+    );
+    // The trail of an entry whose first records were dropped verifies
+    // from its first retained link.
+    // Stores are sequences 1..=300 and links 301..=600: this entry's store
+    // is gone and its link is kept.
+    let id = if mark > 301 { mark - 301 } else { mark - 2 };
+    let audit = run_ok(cli(dir.path()).args(["audit", &format!("dlq-{id}")]));
+    let trail = stdout(&audit);
+    assert!(
+        trail.contains("dropped by retention") && trail.contains("VALID ("),
+        "{trail}"
+    );
     // A second drop moves the mark on.
     let more = (latest - 10).to_string();
     run_ok(cli(dir.path()).args(["segments", "drop", "--below", &more]));
@@ -119,7 +149,10 @@ fn a_drop_refuses_while_a_writer_runs_and_without_a_selection() {
     make_journal(dir.path(), 50);
     let output = run_code(cli(dir.path()).args(["segments", "drop"]), 2);
     assert!(stderr(&output).contains("give --older-than, --max-bytes or --below"));
-    let output = run_code(cli(dir.path()).args(["segments", "drop", "--older-than", "3x"]), 2);
+    let output = run_code(
+        cli(dir.path()).args(["segments", "drop", "--older-than", "3x"]),
+        2,
+    );
     assert!(stderr(&output).contains("expected an age like 30d"));
     let writer = DiskJournal::open(dir.path()).unwrap();
     writer.append(&entry(51)).unwrap();

@@ -477,7 +477,11 @@ mod chains {
         filler(&*journal, 120);
         let kept_from = journal.get_latest_sequence().unwrap() + 1;
         for i in 0..10 {
-            link(&stats, &format!("e{i}"), "between the mark and the snapshot");
+            link(
+                &stats,
+                &format!("e{i}"),
+                "between the mark and the snapshot",
+            );
         }
         assert!(stats.snapshot_now().unwrap());
         let snapshot = journal.get_latest_sequence().unwrap();
@@ -494,8 +498,7 @@ mod chains {
         assert!(!report.dropped.is_empty());
         let mark = journal.retention_mark().unwrap();
         assert!(mark.is_some_and(|m| m <= kept_from));
-        let anchors =
-            chain_anchors(&SnapshotConfig::for_disk(&*journal), &*journal, mark).unwrap();
+        let anchors = chain_anchors(&SnapshotConfig::for_disk(&*journal), &*journal, mark).unwrap();
         assert_eq!(anchors.snapshot.as_ref().map(|s| s.0), Some(snapshot));
         drop(stats);
         Dropped {
@@ -563,7 +566,8 @@ mod chains {
             let mut anchors = d.anchors.clone();
             let heads = &mut anchors.snapshot.as_mut().unwrap().1;
             *heads.get_mut(entity).unwrap() = "0".repeat(64).into();
-            let report = verify_chains_anchored(&*d.journal, &AuditKeyring::new(), anchors).unwrap();
+            let report =
+                verify_chains_anchored(&*d.journal, &AuditKeyring::new(), anchors).unwrap();
             assert_eq!(failing(&report), vec![entity.to_string()], "{entity}");
         }
     }

@@ -13,6 +13,7 @@ use baldur_journal::EventJournal;
 use baldur_journal::projection::chain::{ChainAnchors, verify_chains, verify_chains_anchored};
 use baldur_journal::projection::{
     AuditKey, AuditKeyring, AuditVerification, EntityAuditTrail, EntryCheck, JournalStatistics,
+    SnapshotConfig,
 };
 use clap::Args;
 
@@ -95,16 +96,21 @@ impl KeyArgs {
     }
 }
 
-/// Read-only statistics that verify with `keys`. Chaining is set off
+/// Read-only statistics that verify with `keys`, restored from the snapshot
+/// `snapshot` names when it is valid. Chaining is set off
 /// explicitly: nothing is written through them.
-pub fn verifier<J: EventJournal + ?Sized + 'static>(
+pub fn verifier_with<J: EventJournal + ?Sized + 'static>(
     journal: Arc<J>,
     keys: AuditKeyring,
+    snapshot: Option<SnapshotConfig>,
 ) -> Result<JournalStatistics<J>> {
-    Ok(JournalStatistics::builder(journal)
+    let mut builder = JournalStatistics::builder(journal)
         .audit_chain(false)
-        .audit_verification_keys(keys)
-        .build()?)
+        .audit_verification_keys(keys);
+    if let Some(config) = snapshot {
+        builder = builder.snapshot(config);
+    }
+    Ok(builder.build()?)
 }
 
 /// How an entry's check reads: VALID, or its reason.
@@ -132,9 +138,17 @@ fn short(hash: &Option<String>) -> String {
 
 pub fn run_audit(globals: &Globals, args: &AuditArgs) -> Result<Outcome> {
     let keys = args.keys.keyring()?;
-    let journal = open::open_read(globals)?.shared();
+    let opened = open::open_read(globals)?;
+    // A disk journal's valid snapshot is read (never written), so only the
+    // records after it are folded, and an entry whose first records were
+    // dropped by retention is still known.
+    let snapshot = match &opened {
+        open::Opened::Disk(journal) => Some(SnapshotConfig::for_disk(journal)),
+        open::Opened::Other(_) => None,
+    };
+    let journal = opened.shared();
     let bar = output::progress(None, "folding the journal", "");
-    let verified = verifier(journal.clone(), keys)
+    let verified = verifier_with(journal.clone(), keys, snapshot)
         .and_then(|lib| Ok(lib.verify_audit_trail(&args.entity_id, &args.entity_type)?));
     bar.finish_and_clear();
     let mut verified = verified?;

@@ -176,8 +176,7 @@ fn run_drop(globals: &Globals, args: &DropArgs) -> Result<Outcome> {
         journal.drop_segments(&policy)?
     };
     let forced_past = if args.force {
-        snapshot_sequence(&journal)
-            .filter(|&s| report.dropped.iter().any(|d| d.last_sequence >= s))
+        snapshot_sequence(&journal).filter(|&s| report.dropped.iter().any(|d| d.last_sequence >= s))
     } else {
         None
     };
