@@ -98,8 +98,9 @@ begin "skips: BALDUR_NO_* turns a dependency off, an unexpected skip fails under
 bash scripts/test-skip-path.sh
 begin "every test docs/RELIABILITY.md names exists"
 bash scripts/check-reliability-doc.sh
-begin "release: peak heap of count and replay (1 M vs 10 M entries), $crash_points crash points each for appends, snapshots and retention drops"
+begin "release: peak heap of count and replay (1 M vs 10 M entries), a week of 50 k events a day through a two-day retention policy, $crash_points crash points each for appends, snapshots and retention drops"
 cargo test --locked --release --test memory_peak -- --ignored --nocapture
+cargo test --locked --release --test retention_week -- --ignored
 BALDUR_CRASH_POINTS=$crash_points cargo test --locked --release --test crash_sim --test crash_sim_snapshot --test crash_sim_retention -- --nocapture
 if [ "$broken_variants" = yes ]; then
   begin "the safety tests bite: broken variants"
