@@ -356,16 +356,64 @@ impl DiskJournal {
             .iter()
             .filter_map(|s| s.sealed())
             .collect::<Vec<_>>();
+        let dropped = view.mark_record.map_or(0, |m| m.dropped_total);
+        let active = match view.segments.last() {
+            Some(segment)
+                if matches!(segment.state, SegmentState::Active(_))
+                    && view.active_end > crate::codec::SEGMENT_HEADER_LEN as u64 =>
+            {
+                Some(ActiveHead {
+                    base_sequence: segment.base,
+                    end: view.active_end,
+                    digest: hex(&self.prefix_digest(&view, segment.base, view.active_end)?),
+                })
+            }
+            _ => None,
+        };
         Ok(JournalHead {
             journal_id: hex(&self.meta.journal_id),
             last_sequence: view.latest,
-            sealed_segments: sealed.len() as u64,
+            sealed_segments: dropped + sealed.len() as u64,
+            first_retained: view.first_retained,
             last_sealed: sealed.last().map(|index| SealedHead {
                 base_sequence: index.base_sequence,
                 last_sequence: index.footer.last_sequence,
                 digest: hex(&index.footer.digest),
             }),
+            active,
         })
+    }
+
+    /// The running digest of segment `base` over its first `end` bytes, as
+    /// the segment digest is computed (the previous digest, the header,
+    /// the frames): what a recorded head pins of the active segment.
+    fn prefix_digest(&self, view: &View, base: u64, end: u64) -> Result<[u8; 32]> {
+        use sha2::{Digest, Sha256};
+        let place = view
+            .segments
+            .iter()
+            .position(|s| s.base == base)
+            .ok_or_else(|| Error::corruption(&self.dir, 0, format!("no segment at {base}")))?;
+        let previous = match place.checked_sub(1).and_then(|p| view.segments[p].sealed()) {
+            Some(sealed) => sealed.footer.digest,
+            None => view.mark_record.map_or([0; 32], |m| m.last_dropped_digest),
+        };
+        let segment = &view.segments[place];
+        let map = self.maps.get(segment.base, &segment.log_path, end)?;
+        let bytes = map.bytes();
+        let end = usize::try_from(end)
+            .map_err(|_| Error::corruption(&segment.log_path, end, "too far"))?;
+        if bytes.len() < end {
+            return Err(Error::corruption(
+                &segment.log_path,
+                bytes.len() as u64,
+                format!("the segment ends before byte {end}"),
+            ));
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(previous);
+        hasher.update(&bytes[..end]);
+        Ok(hasher.finalize().into())
     }
 
     /// Compares a head recorded earlier with this journal: `None` when
@@ -390,10 +438,42 @@ impl DiskJournal {
                 now.last_sequence, recorded.last_sequence
             )));
         }
+        let view = self.shared.view();
+        if view.first_retained < recorded.first_retained {
+            return Ok(Some(format!(
+                "the retention mark {} is before the recorded {}",
+                view.first_retained, recorded.first_retained
+            )));
+        }
+        if let Some(active) = &recorded.active
+            && let Some(differs) = self.check_active(&view, active)?
+        {
+            return Ok(Some(differs));
+        }
         let Some(want) = &recorded.last_sealed else {
             return Ok(None);
         };
-        let view = self.shared.view();
+        let dropped = view.mark_record.map_or(0, |m| m.dropped_total);
+        if want.base_sequence < view.first_retained {
+            // Dropped since: checkable only when it was the last segment
+            // the newest drop removed (the mark names its digest).
+            let last_dropped = view.mark_record.map(|m| hex(&m.last_dropped_digest));
+            return Ok(
+                if last_dropped.as_deref() == Some(want.digest.as_str())
+                    && dropped == recorded.sealed_segments
+                {
+                    None
+                } else {
+                    Some(format!(
+                        "the recorded head's last sealed segment (base sequence {}) was dropped \
+                         by retention since it was recorded (the journal now starts at {}): it \
+                         can no longer be checked; record a new head with `verify --head` after \
+                         each drop",
+                        want.base_sequence, view.first_retained
+                    ))
+                },
+            );
+        }
         let sealed: Vec<_> = view.segments.iter().filter_map(|s| s.sealed()).collect();
         let Some(place) = sealed
             .iter()
@@ -416,16 +496,55 @@ impl DiskJournal {
                 "sealed segment at base sequence {} ends at sequence {}, recorded {}",
                 want.base_sequence, index.footer.last_sequence, want.last_sequence
             ))
-        } else if place as u64 + 1 != recorded.sealed_segments {
+        } else if dropped + place as u64 + 1 != recorded.sealed_segments {
             Some(format!(
                 "sealed segment at base sequence {} is sealed segment {} of the chain, recorded {}",
                 want.base_sequence,
-                place + 1,
+                dropped + place as u64 + 1,
                 recorded.sealed_segments
             ))
         } else {
             None
         })
+    }
+
+    /// Compares the recorded active segment's prefix with this journal's
+    /// bytes of that segment (active still, or sealed since).
+    fn check_active(&self, view: &View, want: &ActiveHead) -> Result<Option<String>> {
+        if want.base_sequence < view.first_retained {
+            return Ok(Some(format!(
+                "the recorded head's active segment (base sequence {}) was dropped by retention \
+                 since it was recorded (the journal now starts at {}): it can no longer be \
+                 checked; record a new head with `verify --head` after each drop",
+                want.base_sequence, view.first_retained
+            )));
+        }
+        let Some(i) = view
+            .segments
+            .iter()
+            .position(|s| s.base == want.base_sequence)
+        else {
+            return Ok(Some(format!(
+                "no segment at base sequence {} (the recorded head's active segment)",
+                want.base_sequence
+            )));
+        };
+        if view.readable_end(i) < want.end {
+            return Ok(Some(format!(
+                "segment at base sequence {} holds {} bytes, fewer than the recorded {}",
+                want.base_sequence,
+                view.readable_end(i),
+                want.end
+            )));
+        }
+        let digest = hex(&self.prefix_digest(view, want.base_sequence, want.end)?);
+        Ok((digest != want.digest).then(|| {
+            format!(
+                "the first {} bytes of segment at base sequence {} have digest {digest}, \
+                 recorded {} (its records up to the recorded head changed)",
+                want.end, want.base_sequence, want.digest
+            )
+        }))
     }
 
     /// Appends waiting in the write queue right now (for monitoring).
@@ -675,6 +794,7 @@ impl DiskJournal {
                     active_end,
                     latest,
                     first_retained: old.first_retained,
+                    mark_record: old.mark_record,
                 });
             }
             f.latest = latest;
@@ -1051,10 +1171,38 @@ pub struct JournalHead {
     pub journal_id: String,
     /// The latest sequence (0 when empty).
     pub last_sequence: u64,
-    /// Sealed segments.
+    /// Sealed segments since the journal was created, those dropped by
+    /// retention included.
     pub sealed_segments: u64,
+    /// The retention mark: the first retained sequence (0: nothing was
+    /// dropped). Absent from heads recorded before retention existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first_retained: u64,
     /// The last sealed segment, if any.
     pub last_sealed: Option<SealedHead>,
+    /// The active segment's readable prefix, when it holds records: so a
+    /// recorded head pins the records after the last sealed segment too
+    /// (a retention mark among them included). Absent from heads recorded
+    /// by older builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveHead>,
+}
+
+/// The active segment of a [`JournalHead`]: its first `end` bytes, as
+/// the digest chain hashes them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ActiveHead {
+    /// Its first possible sequence (its file name).
+    pub base_sequence: u64,
+    /// The readable end recorded (bytes from the start of the file).
+    pub end: u64,
+    /// SHA-256 of the previous segment's digest and the segment's first
+    /// `end` bytes, 64 hex digits.
+    pub digest: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The last sealed segment of a [`JournalHead`].

@@ -30,7 +30,9 @@ pub use index::{
     SUMMARY_VALUES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{CheckedRange, DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats};
+pub use journal::{
+    ActiveHead, CheckedRange, DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats,
+};
 pub use lock::{LOCK_FILE, writer_is_live};
 #[doc(hidden)]
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};

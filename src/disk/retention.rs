@@ -253,7 +253,7 @@ impl Writer {
                 .max()
                 .unwrap_or(0),
             dropped_segments: count as u64,
-            dropped_total: self.dropped_total + count as u64,
+            dropped_total: self.mark_record.map_or(0, |m| m.dropped_total) + count as u64,
             dropped_bytes: report.dropped.iter().map(|d| d.bytes).sum(),
             dropped_at_ns: Timestamp::now().as_unix_nanos(),
             last_dropped_digest: last.footer.digest,
@@ -272,7 +272,7 @@ impl Writer {
         }
         self.sealed.drain(..count);
         self.mark = first_retained;
-        self.dropped_total = mark.dropped_total;
+        self.mark_record = Some(mark);
         self.publish()?;
         if !cfg!(feature = "break-retention-unlink-before-mark") {
             for segment in &victims {

@@ -482,6 +482,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             active_end: 0,
             latest,
             first_retained: 0,
+            mark_record: None,
         },
         holes,
     })

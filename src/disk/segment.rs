@@ -164,6 +164,8 @@ pub(crate) struct View {
     pub latest: u64,
     /// The retention low-water mark (0: nothing was dropped).
     pub first_retained: u64,
+    /// The newest retention mark record, when one exists.
+    pub mark_record: Option<crate::codec::RetentionMark>,
 }
 
 impl View {

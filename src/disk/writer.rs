@@ -143,8 +143,8 @@ pub(crate) struct Writer {
     pub preallocate_bytes: u64,
     /// The retention low-water mark (0: nothing dropped yet).
     pub mark: u64,
-    /// Segments dropped since the journal was created.
-    pub dropped_total: u64,
+    /// The newest retention mark record (`None`: nothing dropped yet).
+    pub mark_record: Option<crate::codec::RetentionMark>,
     /// The policy applied after each roll, if any.
     pub retention: Option<RetentionPolicy>,
     /// The caller's floor: nothing at or above it is dropped (`u64::MAX`:
@@ -597,6 +597,7 @@ impl Writer {
                 active_end: readable_end,
                 latest: self.latest,
                 first_retained: self.mark,
+                mark_record: self.mark_record,
             });
             head.write(self.head_file.as_ref())
                 .map_err(|e| Error::io(self.dir.join("head"), e))?;

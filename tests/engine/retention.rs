@@ -572,3 +572,95 @@ mod chains {
         }
     }
 }
+
+/// What a forger who knows docs/FORMAT.md does to hide the oldest retained
+/// segment: deletes it, rewrites the mark record (the next base, the
+/// deleted segment's digest, one more segment dropped, its CRC) and
+/// `head`'s mark. Only an anchored head can tell.
+fn hide_first_retained_segment(dir: &std::path::Path) {
+    let files = segment_files(dir);
+    let (hidden, next) = (&files[0], &files[1]);
+    let bytes = std::fs::read(hidden).unwrap();
+    let index = baldur_journal::disk::SealedIndex::decode(
+        &std::fs::read(hidden.with_extension("idx")).unwrap(),
+        &hidden.with_extension("idx"),
+    )
+    .unwrap();
+    let digest = index.footer.digest;
+    assert_eq!(bytes.len() as u64 >= index.footer.data_end, true);
+    let next_base: u64 = next.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    std::fs::remove_file(hidden).unwrap();
+    std::fs::remove_file(hidden.with_extension("idx")).unwrap();
+    let active = files.last().unwrap();
+    let mut log = std::fs::read(active).unwrap();
+    let word = (0x8000_0000u32 | 80).to_le_bytes();
+    let at = log
+        .windows(4)
+        .rposition(|w| w == word)
+        .expect("a mark frame");
+    let body = at + 8;
+    log[body..body + 8].copy_from_slice(&next_base.to_le_bytes());
+    let total = u64::from_le_bytes(log[body + 24..body + 32].try_into().unwrap()) + 1;
+    log[body + 24..body + 32].copy_from_slice(&total.to_le_bytes());
+    log[body + 48..body + 80].copy_from_slice(&digest);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&log[at..at + 4]);
+    hasher.update(&log[body..body + 80]);
+    log[at + 4..at + 8].copy_from_slice(&hasher.finalize().to_le_bytes());
+    std::fs::write(active, log).unwrap();
+    let head_path = dir.join("head");
+    let mut head = std::fs::read(&head_path).unwrap();
+    head[48..56].copy_from_slice(&next_base.to_le_bytes());
+    let crc = crc32fast::hash(&head[0..60]);
+    head[60..64].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&head_path, head).unwrap();
+}
+
+#[test]
+fn a_consistently_forged_mark_passes_verify_but_not_an_anchored_head() {
+    let (dir, mark) = dropped_journal();
+    let anchored = DiskJournal::open_read_only(dir.path())
+        .unwrap()
+        .head()
+        .unwrap();
+    assert_eq!(anchored.first_retained, mark);
+    assert!(
+        anchored.active.is_some(),
+        "the head pins the active segment"
+    );
+    // The head, as `verify --head` prints it, reads back.
+    let text = serde_json::to_string(&anchored).unwrap();
+    let anchored: baldur_journal::disk::JournalHead = serde_json::from_str(&text).unwrap();
+    let honest = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert_eq!(honest.check_head(&anchored).unwrap(), None);
+    drop(honest);
+    let forged = copy_dir(dir.path());
+    hide_first_retained_segment(forged.path());
+    // Without a key and without the anchor, nothing tells.
+    let report = verify(forged.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let journal = DiskJournal::open_read_only(forged.path()).unwrap();
+    assert!(journal.retention_mark().unwrap().unwrap() > mark);
+    let differs = journal.check_head(&anchored).unwrap();
+    assert!(
+        differs
+            .as_deref()
+            .is_some_and(|d| d.contains("bytes of segment")),
+        "{differs:?}"
+    );
+    // A later genuine drop is not a forgery: the anchor still holds.
+    let (dir, _) = dropped_journal();
+    let anchored = DiskJournal::open_read_only(dir.path())
+        .unwrap()
+        .head()
+        .unwrap();
+    let writer = DiskJournal::open(dir.path()).unwrap();
+    let more: Vec<_> = (4001..=4400).map(entry).collect();
+    writer.append_batch(&more).unwrap();
+    let keep = anchored.last_sealed.as_ref().unwrap().base_sequence;
+    let report = writer.drop_segments(&below(keep)).unwrap();
+    assert!(!report.dropped.is_empty());
+    writer.close().unwrap();
+    let journal = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert_eq!(journal.check_head(&anchored).unwrap(), None);
+}

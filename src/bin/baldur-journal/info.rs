@@ -360,6 +360,9 @@ fn head_line(head: &baldur_journal::disk::JournalHead) -> String {
         )),
         None => line.push_str(" last_sealed=none"),
     }
+    if head.first_retained > 0 {
+        line.push_str(&format!(" first_retained={}", head.first_retained));
+    }
     line
 }
 
