@@ -64,6 +64,20 @@ pub struct DiskJournal {
     pub(super) retention_floor: Arc<AtomicU64>,
 }
 
+/// Sealed segments of the digest chain before the first one in `view`:
+/// those retention dropped, less those a tier directory still serves.
+fn chain_offset(view: &View) -> u64 {
+    let Some(mark) = view.mark_record else {
+        return 0;
+    };
+    let served_below = view
+        .segments
+        .iter()
+        .filter(|s| s.sealed().is_some() && s.base < mark.first_retained)
+        .count() as u64;
+    mark.dropped_total.saturating_sub(served_below)
+}
+
 /// The answer of [`DiskJournal::range_checked`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckedRange {
@@ -246,7 +260,20 @@ impl DiskJournal {
     /// segment's digest, syncs it, publishes it, then unlinks the files.
     /// Never the active segment, never past the floor. Writers only.
     pub fn drop_segments(&self, policy: &RetentionPolicy) -> Result<DropReport> {
-        self.submit_retain(policy, false)
+        self.submit_retain(policy, false, None)
+    }
+
+    /// Moves the oldest sealed segments `policy` selects to the tier
+    /// directory `tier` instead of deleting them: each segment's log and
+    /// index are copied there, synced, and the copy proven (read back, it
+    /// hashes to the segment's digest) before the drop writes its mark and
+    /// unlinks the originals. A read-only open with
+    /// [`DiskJournalBuilder::tier_dir`] reads both as one journal. Writers
+    /// only.
+    ///
+    /// [`DiskJournalBuilder::tier_dir`]: crate::disk::DiskJournalBuilder::tier_dir
+    pub fn move_segments(&self, policy: &RetentionPolicy, tier: &Path) -> Result<DropReport> {
+        self.submit_retain(policy, false, Some(tier.to_path_buf()))
     }
 
     /// What [`DiskJournal::drop_segments`] would drop, without writing or
@@ -254,7 +281,7 @@ impl DiskJournal {
     /// no floor).
     pub fn plan_drop(&self, policy: &RetentionPolicy) -> Result<DropReport> {
         if self.follower.is_none() {
-            return self.submit_retain(policy, true);
+            return self.submit_retain(policy, true, None);
         }
         self.refresh()?;
         let view = self.shared.view();
@@ -308,7 +335,12 @@ impl DiskJournal {
         })
     }
 
-    fn submit_retain(&self, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
+    fn submit_retain(
+        &self,
+        policy: &RetentionPolicy,
+        dry_run: bool,
+        tier: Option<PathBuf>,
+    ) -> Result<DropReport> {
         if self.follower.is_some() {
             return Err(Error::ReadOnly);
         }
@@ -325,6 +357,7 @@ impl DiskJournal {
                 .send(Request::Retain {
                     policy: policy.clone(),
                     dry_run,
+                    tier,
                     ack,
                 })
                 .map_err(|_| self.writer_gone())?;
@@ -356,7 +389,7 @@ impl DiskJournal {
             .iter()
             .filter_map(|s| s.sealed())
             .collect::<Vec<_>>();
-        let dropped = view.mark_record.map_or(0, |m| m.dropped_total);
+        let dropped = chain_offset(&view);
         let active = match view.segments.last() {
             Some(segment)
                 if matches!(segment.state, SegmentState::Active(_))
@@ -445,15 +478,23 @@ impl DiskJournal {
                 view.first_retained, recorded.first_retained
             )));
         }
-        if let Some(active) = &recorded.active
-            && let Some(differs) = self.check_active(&view, active)?
-        {
-            return Ok(Some(differs));
+        // The sealed chain first (older records), then the active prefix.
+        let sealed = self.check_sealed(&view, recorded)?;
+        if sealed.is_some() {
+            return Ok(sealed);
         }
+        match &recorded.active {
+            Some(active) => self.check_active(&view, active),
+            None => Ok(None),
+        }
+    }
+
+    /// Compares the recorded last sealed segment with this journal's.
+    fn check_sealed(&self, view: &View, recorded: &JournalHead) -> Result<Option<String>> {
         let Some(want) = &recorded.last_sealed else {
             return Ok(None);
         };
-        let dropped = view.mark_record.map_or(0, |m| m.dropped_total);
+        let dropped = chain_offset(&view);
         if want.base_sequence < view.first_retained {
             // Dropped since: checkable only when it was the last segment
             // the newest drop removed (the mark names its digest).
@@ -801,7 +842,12 @@ impl DiskJournal {
         } else {
             self.maps.clear();
             self.reloads.fetch_add(1, Ordering::AcqRel);
-            let (view, fresh, _, _) = load_for_reading(&self.dir, &self.maps, head)?;
+            let (view, fresh, _, _) = load_for_reading(
+                &self.dir,
+                self.options.tier_dir.as_deref(),
+                &self.maps,
+                head,
+            )?;
             self.shared.publish(view);
             *f = fresh;
         }

@@ -133,7 +133,8 @@ impl DiskJournal {
             mut report,
             mark,
             pending,
-        } = recovery::load(dir, &maps, None)?;
+            tiered: _,
+        } = recovery::load(dir, None, &maps, None)?;
         // A writer never appends to a journal with a segment missing.
         if let Some(error) = sealed
             .iter()
@@ -320,6 +321,7 @@ impl DiskJournal {
             mark: mark.map_or(0, |m| m.first_retained),
             mark_record: mark,
             retention: options.retention.clone().filter(|p| !p.is_empty()),
+            retention_tier: options.tier_dir.clone(),
             retention_floor: retention_floor.clone(),
         };
         writer.publish()?;
@@ -380,7 +382,8 @@ impl DiskJournal {
             } else {
                 None
             };
-            let (view, follower, report, meta) = load_for_reading(dir, &maps, head)?;
+            let (view, follower, report, meta) =
+                load_for_reading(dir, options.tier_dir.as_deref(), &maps, head)?;
             (view, follower, report, meta, Vec::new())
         };
         let body_len_max = recovery::body_len_max(meta.segment_bytes);
@@ -445,6 +448,7 @@ fn zero_range(
 /// is reported and the intact prefix served.
 pub(super) fn load_for_reading(
     dir: &Path,
+    tier: Option<&Path>,
     maps: &MapCache,
     head: Option<Head>,
 ) -> Result<(View, Follower, RecoveryReport, Meta)> {
@@ -458,7 +462,8 @@ pub(super) fn load_for_reading(
         mut report,
         mark,
         pending: _,
-    } = recovery::load(dir, maps, head)?;
+        tiered,
+    } = recovery::load(dir, tier, maps, head)?;
     let mut latest = sealed_latest(&sealed);
     let mut follower = Follower {
         generation: head.map_or(0, |h| h.generation),
@@ -517,18 +522,35 @@ pub(super) fn load_for_reading(
     // gone fails naming it.
     sealed.extend(missing_active);
     follower.latest = latest;
+    // Read with its tier, the journal starts where the tier does.
+    let first_retained = if tiered {
+        tier_start(&sealed)
+    } else {
+        mark.map_or(0, |m| m.first_retained)
+    };
     Ok((
         View {
             segments: sealed,
             active_end,
             latest,
-            first_retained: mark.map_or(0, |m| m.first_retained),
+            // Read with its tier, the journal starts where the tier does.
+            first_retained,
             mark_record: mark,
         },
         follower,
         report,
         meta,
     ))
+}
+
+/// Where a journal read with its tier starts: 0 when its first segment
+/// starts the digest chain, else that segment's base (segments were
+/// dropped before the oldest one moved to the tier).
+fn tier_start(segments: &[Arc<Segment>]) -> u64 {
+    match segments.first().and_then(|s| s.sealed()) {
+        Some(first) if first.footer.previous_digest != [0; 32] => first.base_sequence,
+        _ => 0,
+    }
 }
 
 /// The latest sequence of the sealed segments (0 when none holds a record).

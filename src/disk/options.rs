@@ -119,6 +119,11 @@ pub struct DiskJournalOptions {
     /// The retention policy a writer applies after each roll (docs/DESIGN.md,
     /// "Retention"). Default none: the journal only grows. Per open.
     pub retention: Option<crate::disk::RetentionPolicy>,
+    /// A writer: where its retention policy moves sealed segments instead
+    /// of deleting them. A read-only open: the tier directory whose
+    /// segments are read together with the live ones, as one journal
+    /// ("Tiered storage" in docs/DESIGN.md). Default none. Per open.
+    pub tier_dir: Option<std::path::PathBuf>,
 }
 
 /// What a writer's open does with damage at the end of the active segment.
@@ -165,6 +170,7 @@ impl Default for DiskJournalOptions {
             salvage: false,
             storage: OsStorage::shared(),
             retention: None,
+            tier_dir: None,
         }
     }
 }
@@ -182,6 +188,7 @@ impl std::fmt::Debug for DiskJournalOptions {
             .field("preallocate_bytes", &self.preallocate_bytes)
             .field("salvage", &self.salvage)
             .field("retention", &self.retention)
+            .field("tier_dir", &self.tier_dir)
             .finish_non_exhaustive()
     }
 }
@@ -202,6 +209,7 @@ impl std::fmt::Debug for DiskJournalOptions {
 /// | `preallocate_bytes` | 4 MiB (0: off; unused under `Os`) | no |
 /// | `salvage` | false (needs `read_only`) | no |
 /// | `retention` | none (the journal only grows) | no |
+/// | `tier_dir` | none (a writer's policy deletes; a reader reads the live directory only) | no |
 #[derive(Clone, Debug)]
 pub struct DiskJournalBuilder {
     pub(crate) dir: PathBuf,
@@ -284,6 +292,14 @@ impl DiskJournalBuilder {
         self.options.retention = Some(policy);
         self
     }
+    /// The tier directory: a writer's retention policy moves sealed
+    /// segments there instead of deleting them; a read-only open reads its
+    /// segments together with the live ones, as one journal.
+    #[must_use]
+    pub fn tier_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.tier_dir = Some(dir.into());
+        self
+    }
     /// The file-operation seam (for tests that count or inject faults).
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.options.storage = storage;
@@ -322,6 +338,11 @@ pub(crate) fn validate(options: &DiskJournalOptions) -> Result<()> {
     if options.max_record_bytes < (codec::FRAME_HEADER_LEN + codec::BODY_FIXED_LEN) as u64 {
         return Err(Error::InvalidOption(
             "max_record_bytes is smaller than an empty record".into(),
+        ));
+    }
+    if options.salvage && options.tier_dir.is_some() {
+        return Err(Error::InvalidOption(
+            "salvage reads the live directory only: give no tier directory".into(),
         ));
     }
     if options.salvage && !options.read_only {

@@ -107,6 +107,8 @@ pub(crate) struct Loaded {
     /// Segments below the mark still on disk (a drop interrupted before
     /// its unlinks finished); not in `sealed`.
     pub pending: Vec<Arc<Segment>>,
+    /// Segments of a tier directory were read with the live ones.
+    pub tiered: bool,
 }
 
 /// The base sequences of the segments in `dir`, ascending.
@@ -464,12 +466,46 @@ fn summary_agrees_with_footer(idx: &SealedIndex) -> bool {
 
 /// Loads the directory. `limit` bounds the active segment's scan for a
 /// read-only open while a writer is live (the published end).
-pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<Loaded> {
+pub(crate) fn load(
+    dir: &Path,
+    tier: Option<&Path>,
+    maps: &MapCache,
+    limit: Option<Head>,
+) -> Result<Loaded> {
     let meta = read_meta(dir)?;
     let body_len_max = body_len_max(meta.segment_bytes);
     // Read before listing: a segment `head` names was created before it.
     let head_now = Head::read(dir);
-    let bases = list_segments(dir)?;
+    let live_bases = list_segments(dir)?;
+    // Tiered segments: those of the tier directory below the first live
+    // segment (a copy left in both by an interrupted move is read live).
+    let tier_bases = match tier {
+        Some(tier) => {
+            let tier_meta = read_meta(tier)?;
+            if tier_meta.journal_id != meta.journal_id {
+                return Err(Error::corruption(
+                    tier.join(META_FILE),
+                    16,
+                    "the tier directory belongs to another journal (journal id differs)",
+                ));
+            }
+            let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
+            list_segments(tier)?
+                .into_iter()
+                .filter(|&b| b < first_live)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let tiered = |base: u64| tier_bases.binary_search(&base).is_ok();
+    let dir_of = |base: u64| -> &Path {
+        match tier {
+            Some(tier) if tiered(base) => tier,
+            _ => dir,
+        }
+    };
+    let mut bases = tier_bases.clone();
+    bases.extend(&live_bases);
     let missing_active = match head_now {
         Some(head)
             if bases.last().is_none_or(|&last| head.active_base > last)
@@ -514,6 +550,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             report,
             mark: None,
             pending: Vec::new(),
+            tiered: !tier_bases.is_empty(),
         });
     };
     // False right after a missing segment: the next one's link to the
@@ -533,7 +570,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         }
         let mut load = |link: Option<&[u8; 32]>| {
             load_sealed(
-                dir,
+                dir_of(base),
                 &meta,
                 base,
                 previous,
@@ -551,7 +588,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
             other => other?,
         };
         link_known = true;
-        let log_path = dir.join(log_file_name(base));
+        let log_path = dir_of(base).join(log_file_name(base));
         check_order(
             &log_path,
             base,
@@ -565,8 +602,12 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         previous = Some((base, previous_last.max(base)));
         previous_digest = idx.footer.digest;
         if was_rebuilt {
-            report.rebuilt_indexes.push(dir.join(index_file_name(base)));
-            rebuilt.push((dir.join(index_file_name(base)), idx.clone()));
+            report
+                .rebuilt_indexes
+                .push(dir_of(base).join(index_file_name(base)));
+            if !tiered(base) {
+                rebuilt.push((dir.join(index_file_name(base)), idx.clone()));
+            }
         }
         sealed.push(Arc::new(Segment {
             base,
@@ -655,7 +696,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         .next_back();
     let mut pending = Vec::new();
     if let Some(mark) = &mark {
-        pending = apply_mark(dir, &mut sealed, last_base, mark);
+        pending = apply_mark(dir, &mut sealed, last_base, mark, &tiered);
         rebuilt.retain(|(path, _)| pending.iter().all(|p| p.index_path() != *path));
         report.pending_drops = pending.iter().map(|p| p.log_path.clone()).collect();
         if !sealed.iter().any(|s| s.sealed().is_some()) {
@@ -683,6 +724,7 @@ pub(crate) fn load(dir: &Path, maps: &MapCache, limit: Option<Head>) -> Result<L
         missing_active,
         mark,
         pending,
+        tiered: !tier_bases.is_empty(),
         active: Some(ActiveFound {
             base: last_base,
             path,
@@ -708,6 +750,7 @@ fn apply_mark(
     sealed: &mut Vec<Arc<Segment>>,
     active_base: u64,
     mark: &RetentionMark,
+    tiered: &dyn Fn(u64) -> bool,
 ) -> Vec<Arc<Segment>> {
     let first_retained = mark.first_retained;
     let mut pending = Vec::new();
@@ -726,12 +769,24 @@ fn apply_mark(
                     kept.push(placeholder);
                 }
             }
+            // Moved to the tier, read from there.
+            _ if tiered(segment.base) => kept.push(segment),
             _ if segment.base < first_retained => pending.push(segment),
             _ => kept.push(segment),
         }
     }
-    let first_base = kept.first().map_or(active_base, |s| s.base);
+    let first_base = kept
+        .iter()
+        .find(|s| !tiered(s.base))
+        .map_or(active_base, |s| s.base);
+    let tier_reaches = kept
+        .iter()
+        .rev()
+        .find(|s| tiered(s.base))
+        .and_then(|s| s.sealed())
+        .is_some_and(|s| s.footer.last_sequence.saturating_add(1) >= first_retained);
     if first_base > first_retained
+        && !tier_reaches
         && let Ok(placeholder) = missing_placeholder(Error::MissingSegment {
             path: dir.join(log_file_name(first_retained)),
             first: first_retained,

@@ -9,7 +9,7 @@
 //! removes). The active segment is never dropped, and nothing at or above
 //! the caller's floor is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -195,6 +195,104 @@ pub(crate) fn unlink_segment(
     }
 }
 
+/// Copies a sealed segment's log (and index, when there is one) into the
+/// tier directory `tier`, through the storage seam (a temporary name,
+/// fsync, rename, then the directory's fsync), and proves the copy: its
+/// bytes, read back, hash to the segment's digest and end with its footer.
+/// Only then may the original go. The tier holds a copy of `journal.meta`
+/// (written the first time), so it belongs to one journal.
+pub(crate) fn copy_to_tier(
+    storage: &dyn crate::storage::Storage,
+    live_dir: &Path,
+    segment: &Segment,
+    tier: &Path,
+) -> Result<()> {
+    use crate::storage::OpenMode;
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::FileExt;
+    const CHUNK: usize = 1 << 20;
+    let sealed = segment
+        .sealed()
+        .ok_or_else(|| Error::corruption(&segment.log_path, 0, "only sealed segments move"))?;
+    storage
+        .create_dir_all(tier)
+        .map_err(|e| Error::io(tier, e))?;
+    let live_meta = crate::disk::meta::Meta::read(&live_dir.join(crate::disk::META_FILE))?;
+    let tier_meta_path = tier.join(crate::disk::META_FILE);
+    if tier_meta_path.exists() {
+        let tier_meta = crate::disk::meta::Meta::read(&tier_meta_path)?;
+        if tier_meta.journal_id != live_meta.journal_id {
+            return Err(Error::corruption(
+                &tier_meta_path,
+                16,
+                "the tier directory belongs to another journal (journal id differs)",
+            ));
+        }
+    } else {
+        live_meta.write(storage, tier)?;
+    }
+    let copy = |from: &Path, to: &Path, len: u64| -> Result<()> {
+        let source = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+        let tmp = to.with_extension(format!(
+            "{}.tmp",
+            to.extension().and_then(|x| x.to_str()).unwrap_or("")
+        ));
+        let file = storage
+            .open(&tmp, OpenMode::Truncate)
+            .map_err(|e| Error::io(&tmp, e))?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut at = 0u64;
+        while at < len {
+            let n = usize::try_from(len - at).map_or(CHUNK, |n| n.min(CHUNK));
+            source
+                .read_exact_at(&mut buf[..n], at)
+                .map_err(|e| Error::io(from, e))?;
+            file.write_all_at(&buf[..n], at)
+                .map_err(|e| Error::io(&tmp, e))?;
+            at += n as u64;
+        }
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        drop(file);
+        storage.rename(&tmp, to).map_err(|e| Error::io(to, e))
+    };
+    let log_len = sealed.footer.data_end + FOOTER_FRAME_LEN as u64;
+    let tier_log = tier.join(crate::disk::segment::log_file_name(segment.base));
+    copy(&segment.log_path, &tier_log, log_len)?;
+    let index = segment.index_path();
+    if let Ok(meta) = std::fs::metadata(&index) {
+        let tier_index = tier.join(crate::disk::segment::index_file_name(segment.base));
+        copy(&index, &tier_index, meta.len())?;
+    }
+    storage.sync_dir(tier).map_err(|e| Error::io(tier, e))?;
+    // The proof: the copy, read back, is the segment.
+    let copied = std::fs::File::open(&tier_log).map_err(|e| Error::io(&tier_log, e))?;
+    let mut hasher = Sha256::new();
+    hasher.update(sealed.footer.previous_digest);
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0u64;
+    while at < sealed.footer.data_end {
+        let n = usize::try_from(sealed.footer.data_end - at).map_or(CHUNK, |n| n.min(CHUNK));
+        copied
+            .read_exact_at(&mut buf[..n], at)
+            .map_err(|e| Error::io(&tier_log, e))?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    let mut footer = [0u8; FOOTER_FRAME_LEN];
+    copied
+        .read_exact_at(&mut footer, sealed.footer.data_end)
+        .map_err(|e| Error::io(&tier_log, e))?;
+    let digest: [u8; 32] = hasher.finalize().into();
+    if digest != sealed.footer.digest || footer != sealed.footer.encode_frame() {
+        return Err(Error::corruption(
+            &tier_log,
+            0,
+            "the copy in the tier does not hash to the segment's digest: nothing was removed",
+        ));
+    }
+    Ok(())
+}
+
 impl Writer {
     /// The selection facts of the sealed segments, the total bytes and the
     /// newest append time.
@@ -213,7 +311,12 @@ impl Writer {
 
     /// Applies `policy`: selects the oldest sealed segments, writes and
     /// syncs the retention mark, publishes it, then unlinks them.
-    pub(crate) fn retain(&mut self, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
+    pub(crate) fn retain(
+        &mut self,
+        policy: &RetentionPolicy,
+        dry_run: bool,
+        tier: Option<&Path>,
+    ) -> Result<DropReport> {
         let floor = match self.retention_floor.load(Ordering::Acquire) {
             u64::MAX => None,
             floor => Some(floor),
@@ -238,6 +341,12 @@ impl Writer {
             return Ok(report);
         }
         let victims: Vec<_> = self.sealed[..count].to_vec();
+        // Moving: every victim copied to the tier and proven first.
+        if let Some(tier) = tier {
+            for segment in &victims {
+                copy_to_tier(self.storage.as_ref(), &self.dir, segment, tier)?;
+            }
+        }
         let last = victims
             .last()
             .and_then(|s| s.sealed())
@@ -265,7 +374,12 @@ impl Writer {
                 unlink_segment(self.storage.as_ref(), segment, &mut report.leftovers);
             }
         }
-        self.write_mark(&mark)?;
+        // From the mark on, a failure poisons the journal (as a failed
+        // append does): the mark may or may not be durable.
+        if let Err(e) = self.write_mark(&mark) {
+            self.shared.poison(e.to_string());
+            return Err(e);
+        }
         // Test-only break: the active segment goes too (docs/RELIABILITY.md).
         if cfg!(feature = "break-retention-drop-active") {
             let _ = self.storage.remove_file(&self.active.segment.log_path);
@@ -273,7 +387,10 @@ impl Writer {
         self.sealed.drain(..count);
         self.mark = first_retained;
         self.mark_record = Some(mark);
-        self.publish()?;
+        if let Err(e) = self.publish() {
+            self.shared.poison(e.to_string());
+            return Err(e);
+        }
         if !cfg!(feature = "break-retention-unlink-before-mark") {
             for segment in &victims {
                 unlink_segment(self.storage.as_ref(), segment, &mut report.leftovers);

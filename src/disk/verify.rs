@@ -66,12 +66,15 @@ pub struct VerifyReport {
 }
 
 /// What [`verify_with`] demands beyond the defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyOptions {
     /// A missing or unreadable `head` is a problem, not a note: without it
     /// the end of the active segment cannot be checked against what was
     /// synced.
     pub require_head: bool,
+    /// A tier directory whose segments (moved there by retention) are
+    /// checked with the live ones, as one digest chain.
+    pub tier_dir: Option<PathBuf>,
 }
 
 impl VerifyReport {
@@ -95,7 +98,35 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
     let meta = read_meta(dir)?;
     let head = Head::read(dir);
     let limit = body_len_max(meta.segment_bytes);
-    let bases = list_segments(dir)?;
+    let live_bases = list_segments(dir)?;
+    // A tier's segments below the first live one come first, read there.
+    let tier = options.tier_dir.as_deref();
+    let tier_bases: Vec<u64> = match tier {
+        Some(tier) => {
+            let tier_meta = read_meta(tier)?;
+            if tier_meta.journal_id != meta.journal_id {
+                return Err(Error::corruption(
+                    tier.join(crate::disk::META_FILE),
+                    16,
+                    "the tier directory belongs to another journal (journal id differs)",
+                ));
+            }
+            let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
+            list_segments(tier)?
+                .into_iter()
+                .filter(|&b| b < first_live)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let dir_of = |base: u64| -> &Path {
+        match tier {
+            Some(tier) if tier_bases.binary_search(&base).is_ok() => tier,
+            _ => dir,
+        }
+    };
+    let mut bases = tier_bases.clone();
+    bases.extend(&live_bases);
     let mut report = VerifyReport {
         segments: bases.len(),
         ..VerifyReport::default()
@@ -148,7 +179,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
             .filter(|&active| i + 1 == bases.len() && active > base);
         let is_last = i + 1 == bases.len() && beyond.is_none();
         let ceiling = bases.get(i + 1).copied().or(beyond);
-        let path = dir.join(log_file_name(base));
+        let path = dir_of(base).join(log_file_name(base));
         let map = match crate::disk::mmap::map_whole(&path) {
             Ok(map) => map,
             Err(e) => {
@@ -302,7 +333,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
                 check_index(
-                    dir,
+                    dir_of(base),
                     base,
                     &meta.journal_id,
                     &scanner,
@@ -350,7 +381,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                 }
                 // The index is not compared with an unreadable log, but its
                 // own checksum still is.
-                let index_path = dir.join(index_file_name(base));
+                let index_path = dir_of(base).join(index_file_name(base));
                 if let Ok(index_bytes) = std::fs::read(&index_path)
                     && let Err(e) = SealedIndex::decode(&index_bytes, &index_path)
                 {
@@ -387,6 +418,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
     check_retention(
         dir,
         &bases,
+        &tier_bases,
         head,
         newest_mark,
         start_link,
@@ -411,6 +443,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
 fn check_retention(
     dir: &Path,
     bases: &[u64],
+    tier_bases: &[u64],
     head: Option<Head>,
     newest_mark: Option<(crate::codec::RetentionMark, PathBuf)>,
     start_link: Option<(PathBuf, u64, [u8; 32])>,
@@ -447,7 +480,10 @@ fn check_retention(
         return;
     };
     let m = mark.first_retained;
-    for &base in bases.iter().filter(|&&b| b < m) {
+    for &base in bases
+        .iter()
+        .filter(|&&b| b < m && tier_bases.binary_search(&b).is_err())
+    {
         note(
             &dir.join(log_file_name(base)),
             0,

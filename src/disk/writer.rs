@@ -50,6 +50,8 @@ pub(crate) enum Request {
     Retain {
         policy: RetentionPolicy,
         dry_run: bool,
+        /// Move to this tier directory instead of deleting.
+        tier: Option<PathBuf>,
         ack: Sender<Result<DropReport>>,
     },
 }
@@ -147,6 +149,8 @@ pub(crate) struct Writer {
     pub mark_record: Option<crate::codec::RetentionMark>,
     /// The policy applied after each roll, if any.
     pub retention: Option<RetentionPolicy>,
+    /// Where the policy moves segments (`None`: it deletes them).
+    pub retention_tier: Option<PathBuf>,
     /// The caller's floor: nothing at or above it is dropped (`u64::MAX`:
     /// no floor).
     pub retention_floor: Arc<AtomicU64>,
@@ -191,14 +195,15 @@ impl Writer {
             if let Some(Request::Retain {
                 policy,
                 dry_run,
+                tier,
                 ack,
             }) = retain
             {
                 let reply = match self.shared.poison_reason() {
                     Some(reason) => Err(Error::Poisoned(reason)),
-                    None => self.retain(&policy, dry_run).inspect_err(|e| {
-                        self.shared.poison(e.to_string());
-                    }),
+                    // A failed copy to the tier removed nothing: the journal
+                    // goes on; a failure from the mark on poisons it.
+                    None => self.retain(&policy, dry_run, tier.as_deref()),
                 };
                 let _ = ack.send(reply);
             }
@@ -412,7 +417,8 @@ impl Writer {
                 self.flush_buffer()?;
                 self.roll(sequence)?;
                 if let Some(policy) = self.retention.clone() {
-                    self.retain(&policy, false)?;
+                    let tier = self.retention_tier.clone();
+                    self.retain(&policy, false, tier.as_deref())?;
                 }
             }
             let position = self.active.end + self.buffer.len() as u64;

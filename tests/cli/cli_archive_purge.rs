@@ -102,7 +102,7 @@ fn purge_refuses_to_select_nothing() {
         let output = cli(tmp.path()).args(args).output().unwrap();
         let err = assert_one_line_error(&output);
         assert!(
-            err.contains("purge needs --ids, --older-than-days, or both"),
+            err.contains("purge needs --ids, --older-than (or --older-than-days), or both"),
             "{args:?}: {err}"
         );
     }

@@ -664,3 +664,166 @@ fn a_consistently_forged_mark_passes_verify_but_not_an_anchored_head() {
     let journal = DiskJournal::open_read_only(dir.path()).unwrap();
     assert_eq!(journal.check_head(&anchored).unwrap(), None);
 }
+
+mod tier {
+    //! Tiered storage: moving sealed segments to another directory, and
+    //! reading both as one journal.
+
+    use std::path::Path;
+
+    use baldur_journal::EventJournal;
+    use baldur_journal::disk::{DiskJournal, RetentionPolicy, StorageFile, VerifyOptions};
+    use baldur_test_support::common::{all_sequences, entry, segment_files};
+    use baldur_test_support::seam::{Hooks, seam};
+
+    use super::{below, journal_with};
+
+    fn tiered(live: &Path, tier: &Path) -> DiskJournal {
+        DiskJournal::builder(live)
+            .read_only(true)
+            .tier_dir(tier)
+            .open()
+            .unwrap()
+    }
+
+    fn verify_tiered(live: &Path, tier: &Path) -> baldur_journal::disk::VerifyReport {
+        baldur_journal::disk::verify_with(
+            live,
+            &VerifyOptions {
+                tier_dir: Some(tier.to_path_buf()),
+                ..VerifyOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn moved_segments_read_with_the_live_ones_as_one_journal() {
+        let (dir, journal) = journal_with(3000);
+        let tier = tempfile::tempdir().unwrap();
+        let report = journal.move_segments(&below(2000), tier.path()).unwrap();
+        assert!(!report.dropped.is_empty());
+        for moved in &report.dropped {
+            assert!(!moved.path.exists());
+            assert!(tier.path().join(moved.path.file_name().unwrap()).exists());
+        }
+        journal.close().unwrap();
+        // Live alone starts at the mark; with the tier, at 1.
+        let live = DiskJournal::open_read_only(dir.path()).unwrap();
+        assert_eq!(
+            live.first_retained_sequence().unwrap(),
+            report.first_retained
+        );
+        let both = tiered(dir.path(), tier.path());
+        assert_eq!(both.retention_mark().unwrap(), None);
+        assert_eq!(all_sequences(&both), (1..=3000).collect::<Vec<_>>());
+        assert!(verify_tiered(dir.path(), tier.path()).is_clean());
+        assert!(baldur_journal::disk::verify(dir.path()).unwrap().is_clean());
+        // A moved segment changed in the tier breaks the chain across both.
+        let moved = tier
+            .path()
+            .join(report.dropped[1].path.file_name().unwrap());
+        let mut bytes = std::fs::read(&moved).unwrap();
+        bytes[200] ^= 1;
+        std::fs::write(&moved, bytes).unwrap();
+        let checked = verify_tiered(dir.path(), tier.path());
+        assert!(!checked.is_clean());
+        assert!(
+            checked.problems.iter().any(|p| p.path == moved),
+            "{:?}",
+            checked.problems
+        );
+    }
+
+    #[test]
+    fn a_writer_policy_moves_instead_of_deleting() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = tempfile::tempdir().unwrap();
+        let journal = DiskJournal::builder(dir.path())
+            .segment_bytes(64 << 10)
+            .durability(baldur_journal::Durability::Os)
+            .tier_dir(tier.path())
+            .retention(RetentionPolicy {
+                max_bytes: Some(3 * (64 << 10)),
+                ..RetentionPolicy::default()
+            })
+            .open()
+            .unwrap();
+        let all: Vec<_> = (1..=6000).map(entry).collect();
+        for chunk in all.chunks(300) {
+            journal.append_batch(chunk).unwrap();
+        }
+        journal.close().unwrap();
+        assert!(segment_files(tier.path()).len() >= 3);
+        let both = tiered(dir.path(), tier.path());
+        assert_eq!(all_sequences(&both), (1..=6000).collect::<Vec<_>>());
+        assert!(verify_tiered(dir.path(), tier.path()).is_clean());
+    }
+
+    /// Flips a byte of every write into the tier directory.
+    struct CorruptTier(std::path::PathBuf);
+
+    impl Hooks for CorruptTier {
+        fn write(
+            &self,
+            path: &Path,
+            inner: &dyn StorageFile,
+            buf: &[u8],
+            offset: u64,
+        ) -> std::io::Result<()> {
+            if path.starts_with(&self.0) && path.to_string_lossy().contains(".log") {
+                let mut bad = buf.to_vec();
+                let last = bad.len() - 1;
+                bad[last / 2] ^= 0x40;
+                return inner.write_all_at(&bad, offset);
+            }
+            inner.write_all_at(buf, offset)
+        }
+    }
+
+    #[test]
+    fn a_copy_that_does_not_hash_to_the_segment_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = tempfile::tempdir().unwrap();
+        let journal = DiskJournal::builder(dir.path())
+            .segment_bytes(64 << 10)
+            .storage(seam(CorruptTier(tier.path().to_path_buf())))
+            .open()
+            .unwrap();
+        let all: Vec<_> = (1..=3000).map(entry).collect();
+        journal.append_batch(&all).unwrap();
+        let before = segment_files(dir.path());
+        let error = journal
+            .move_segments(&below(2000), tier.path())
+            .unwrap_err();
+        assert!(error.to_string().contains("does not hash"), "{error}");
+        assert_eq!(segment_files(dir.path()), before, "something was removed");
+        assert_eq!(journal.retention_mark().unwrap(), None);
+        // The journal goes on.
+        journal.append(&entry(3001)).unwrap();
+        journal.close().unwrap();
+        assert!(baldur_journal::disk::verify(dir.path()).unwrap().is_clean());
+    }
+
+    #[test]
+    fn a_tier_of_another_journal_is_refused() {
+        let (dir, journal) = journal_with(3000);
+        let tier = tempfile::tempdir().unwrap();
+        journal.move_segments(&below(1000), tier.path()).unwrap();
+        journal.close().unwrap();
+        let (other, other_journal) = journal_with(3000);
+        let error = other_journal
+            .move_segments(&below(1000), tier.path())
+            .unwrap_err();
+        assert!(error.to_string().contains("another journal"), "{error}");
+        other_journal.close().unwrap();
+        let error = DiskJournal::builder(other.path())
+            .read_only(true)
+            .tier_dir(tier.path())
+            .open()
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("another journal"), "{error}");
+        drop(dir);
+    }
+}

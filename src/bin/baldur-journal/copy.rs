@@ -51,7 +51,7 @@ pub fn run_copy(globals: &crate::open::Globals, args: &CopyArgs) -> Result<Outco
     }
     let source: Box<dyn EventJournal> = match &from {
         JournalUrl::File(dir) if globals.salvage => Box::new(
-            crate::open::open_dir_read_only(dir, true)
+            crate::open::open_dir_read_only(dir, true, None)
                 .with_context(|| format!("opening {from}"))?,
         ),
         _ if globals.salvage => {

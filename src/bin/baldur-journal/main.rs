@@ -111,6 +111,16 @@ struct Cli {
     /// source, range, query, count, latest, stats, dashboard, report, audit, info, tail without -f)
     #[arg(long, global = true, help_heading = "Global options")]
     salvage: bool,
+    /// Read the journal together with the tier directory its old segments were moved to
+    /// (`segments move --to DIR`), as one journal, for forensic work and replay; `verify`
+    /// checks the digest chain across both. For the commands that only read
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
+    tier_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -150,6 +160,25 @@ fn usage_conflict(command: &Command) -> Option<String> {
         Command::Report(args) => args.conflict(),
         _ => None,
     }
+}
+
+/// `--tier-dir` with a command that writes.
+fn tier_conflict(cli: &Cli) -> Option<String> {
+    cli.tier_dir.as_ref()?;
+    let name = match &cli.command {
+        Command::Append(_) => "append",
+        Command::Import(_) => "import",
+        Command::Archive(_) => "archive",
+        Command::Purge(_) => "purge",
+        Command::Demo(_) => "demo",
+        Command::Bench(_) => "bench",
+        Command::Segments(_) => "segments",
+        _ => return None,
+    };
+    Some(format!(
+        "--tier-dir reads a journal together with its tier, and `{name}` writes to the journal \
+         (segments move takes its tier as --to)"
+    ))
 }
 
 /// `--salvage` with a command that writes, follows or verifies.
@@ -195,6 +224,7 @@ pub enum Outcome {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let mut globals = Globals::from_flags(cli.dir, cli.journal.as_deref(), cli.segment_bytes)?;
     globals.salvage = cli.salvage;
+    globals.tier_dir = cli.tier_dir.clone();
     let outcome = run_command(&globals, cli.command);
     if !globals.salvage {
         return outcome;
@@ -308,7 +338,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(message) = usage_conflict(&cli.command).or_else(|| salvage_conflict(&cli)) {
+    if let Some(message) = usage_conflict(&cli.command)
+        .or_else(|| salvage_conflict(&cli))
+        .or_else(|| tier_conflict(&cli))
+    {
         let error = Cli::command().error(ErrorKind::ArgumentConflict, message);
         eprintln!("error: {}", usage_error_line(&error));
         return ExitCode::from(2);

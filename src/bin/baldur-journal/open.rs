@@ -24,6 +24,9 @@ pub struct Globals {
     /// `--salvage`: read what can be read of a damaged journal, list the
     /// holes, exit 1 when there is one.
     pub salvage: bool,
+    /// `--tier-dir`: read the segments retention moved there with the live
+    /// ones, as one journal.
+    pub tier_dir: Option<PathBuf>,
 }
 
 /// The holes salvage opens found, printed when the command ends.
@@ -91,6 +94,7 @@ impl Globals {
             dir_given,
             url: None,
             salvage: false,
+            tier_dir: None,
         }
     }
 }
@@ -288,16 +292,19 @@ pub fn refuse_non_directory(dir: &Path) -> Result<()> {
 /// and the holes are kept for the end of the command.
 pub fn open_read_only(globals: &Globals) -> Result<DiskJournal> {
     require_dir(&globals.dir)?;
-    open_dir_read_only(&globals.dir, globals.salvage)
+    open_dir_read_only(&globals.dir, globals.salvage, globals.tier_dir.as_deref())
 }
 
 /// [`open_read_only`] of a directory.
-pub fn open_dir_read_only(dir: &Path, salvage: bool) -> Result<DiskJournal> {
-    let journal = DiskJournal::builder(dir)
+pub fn open_dir_read_only(dir: &Path, salvage: bool, tier: Option<&Path>) -> Result<DiskJournal> {
+    let mut builder = DiskJournal::builder(dir)
         .read_only(true)
         .create_if_missing(false)
-        .salvage(salvage)
-        .open()?;
+        .salvage(salvage);
+    if let Some(tier) = tier {
+        builder = builder.tier_dir(tier);
+    }
+    let journal = builder.open()?;
     if salvage {
         note_holes(&journal);
     } else {

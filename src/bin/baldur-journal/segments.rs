@@ -4,6 +4,7 @@
 //! (docs/DESIGN.md, "Retention").
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,39 @@ pub struct SegmentsArgs {
 #[derive(Subcommand)]
 enum SegmentsCommand {
     Drop(DropArgs),
+    Move(MoveArgs),
+}
+
+#[derive(Args)]
+#[command(
+    about = "Move the oldest sealed segments a selection names to a tier directory",
+    long_about = "Tiered storage: like `drop` (the same selection, floor, lock and retention \
+mark), but each selected segment's log and index are first copied to DIR (another disk, \
+another file system, a mounted bucket), synced, and the copy proven (read back, it hashes to \
+the segment's digest); only then is the original removed. Read the journal together with its \
+tier with the global --tier-dir DIR (any command that only reads; `verify` checks the digest \
+chain across both).",
+    after_help = "Examples:
+  baldur-journal segments move --to /mnt/cold/journal --older-than 30d
+  baldur-journal --tier-dir /mnt/cold/journal range 1 100
+  baldur-journal --tier-dir /mnt/cold/journal verify"
+)]
+pub struct MoveArgs {
+    /// The tier directory (created if missing; it keeps a copy of journal.meta and belongs to
+    /// this journal only)
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    #[command(flatten)]
+    selection: Selection,
+    /// Say what would be moved; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Move past the statistics snapshot's floor
+    #[arg(long)]
+    force: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 /// Which sealed segments, oldest first: any rule selects a segment.
@@ -144,11 +178,40 @@ impl Selection {
 
 pub fn run_segments(globals: &Globals, args: &SegmentsArgs) -> Result<Outcome> {
     match &args.command {
-        SegmentsCommand::Drop(args) => run_drop(globals, args),
+        SegmentsCommand::Drop(args) => run_retain(
+            globals,
+            &Request {
+                selection: &args.selection,
+                dry_run: args.dry_run,
+                force: args.force,
+                json: args.json,
+                tier: None,
+            },
+        ),
+        SegmentsCommand::Move(args) => run_retain(
+            globals,
+            &Request {
+                selection: &args.selection,
+                dry_run: args.dry_run,
+                force: args.force,
+                json: args.json,
+                tier: Some(&args.to),
+            },
+        ),
     }
 }
 
-fn run_drop(globals: &Globals, args: &DropArgs) -> Result<Outcome> {
+/// A drop or a move, as asked.
+struct Request<'a> {
+    selection: &'a Selection,
+    dry_run: bool,
+    force: bool,
+    json: bool,
+    /// Move there instead of deleting.
+    tier: Option<&'a Path>,
+}
+
+fn run_retain(globals: &Globals, args: &Request<'_>) -> Result<Outcome> {
     if globals.url.is_some() {
         bail!("segments works on a file journal's directory (--dir or --journal file://...)");
     }
@@ -170,10 +233,10 @@ fn run_drop(globals: &Globals, args: &DropArgs) -> Result<Outcome> {
         statistics_floor(&journal)?
     };
     journal.set_retention_floor(floor);
-    let report = if args.dry_run {
-        journal.plan_drop(&policy)?
-    } else {
-        journal.drop_segments(&policy)?
+    let report = match (args.dry_run, args.tier) {
+        (true, _) => journal.plan_drop(&policy)?,
+        (false, None) => journal.drop_segments(&policy)?,
+        (false, Some(tier)) => journal.move_segments(&policy, tier)?,
     };
     let forced_past = if args.force {
         snapshot_sequence(&journal).filter(|&s| report.dropped.iter().any(|d| d.last_sequence >= s))
@@ -181,7 +244,7 @@ fn run_drop(globals: &Globals, args: &DropArgs) -> Result<Outcome> {
         None
     };
     journal.close()?;
-    print_report(&report, floor, forced_past, args.json)?;
+    print_report(&report, floor, forced_past, args.json, args.tier)?;
     Ok(Outcome::Success)
 }
 
@@ -207,13 +270,16 @@ fn print_report(
     floor: Option<u64>,
     forced_past: Option<u64>,
     json: bool,
+    tier: Option<&Path>,
 ) -> Result<()> {
     let mut out = output::stdout();
-    let verb = if report.dry_run {
-        "would drop"
-    } else {
-        "dropped"
+    let verb = match (report.dry_run, tier) {
+        (true, None) => "would drop",
+        (false, None) => "dropped",
+        (true, Some(_)) => "would move",
+        (false, Some(_)) => "moved",
     };
+    let whither = tier.map_or_else(String::new, |t| format!(" to {}", t.display()));
     if json {
         let dropped: Vec<_> = report
             .dropped
@@ -235,6 +301,7 @@ fn print_report(
             "first_retained_sequence": report.first_retained,
             "floor": floor,
             "held_by_floor": report.held_by_floor,
+            "tier": tier.map(|t| t.display().to_string()),
         });
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
@@ -242,7 +309,7 @@ fn print_report(
         for d in &report.dropped {
             writeln!(
                 out,
-                "{verb} {} (sequences {}..={}, {} records, {} bytes)",
+                "{verb} {}{whither} (sequences {}..={}, {} records, {} bytes)",
                 d.path.display(),
                 d.base_sequence,
                 d.last_sequence,
@@ -253,7 +320,7 @@ fn print_report(
         let bytes: u64 = report.dropped.iter().map(|d| d.bytes).sum();
         writeln!(
             out,
-            "{verb} {} segments, {bytes} bytes; the journal starts at sequence {}",
+            "{verb} {} segments, {bytes} bytes{whither}; the journal starts at sequence {}",
             report.dropped.len(),
             report.first_retained.max(1)
         )?;
