@@ -494,7 +494,7 @@ impl DiskJournal {
         let Some(want) = &recorded.last_sealed else {
             return Ok(None);
         };
-        let dropped = chain_offset(&view);
+        let dropped = chain_offset(view);
         if want.base_sequence < view.first_retained {
             // Dropped since: checkable only when it was the last segment
             // the newest drop removed (the mark names its digest).

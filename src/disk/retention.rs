@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 /// selected when any set rule selects it; only a run of selected
 /// segments from the oldest on is dropped (the journal keeps a contiguous
 /// tail), never the active segment, and never a segment holding a
-/// sequence at or above the floor ([`crate::disk::DiskJournal::set_retention_floor`]).
+/// sequence at or above the floor ([`crate::EventJournal::set_retention_floor`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
     /// Drop a segment whose newest append time is older than this, measured

@@ -999,6 +999,9 @@ pub struct ChainVerifier<'k> {
     retention: Retention,
 }
 
+/// Each entity's chain head (the last link's stored hash), by entity id.
+pub type ChainHeads = std::collections::HashMap<Box<str>, Box<str>>;
+
 /// What the chain pass knows of a journal whose oldest segments were
 /// dropped (docs/AUDIT.md, "Retention"): the retention mark, and the
 /// statistics snapshot's chain heads that anchor the chains begun below
@@ -1009,7 +1012,7 @@ pub struct ChainAnchors {
     pub mark: Option<u64>,
     /// The snapshot's sequence and the chain head (the last link's stored
     /// hash) of every entity it records, at that sequence.
-    pub snapshot: Option<(u64, std::collections::HashMap<Box<str>, Box<str>>)>,
+    pub snapshot: Option<(u64, ChainHeads)>,
     /// Entities the snapshot knows without a head (chained records of no
     /// entry): their chains may begin below the mark, unanchored.
     pub known: std::collections::HashSet<Box<str>>,
@@ -1063,17 +1066,15 @@ impl<'k> ChainVerifier<'k> {
         for (entity, head) in &heads {
             let shard = self.shard(entity);
             match self.shards[shard].get_mut(&**entity) {
-                Some(state) if state.below_mark => {
-                    if !state.last.is(Some(head)) && !state.failed {
-                        state.failed = true;
-                        self.retention.failures.push(ChainStep {
-                            entity: Some(Cow::Owned(entity.to_string())),
-                            sequence: at,
-                            position: state.checked,
-                            check: EntryCheck::BrokenLink,
-                            first_failure: true,
-                        });
-                    }
+                Some(state) if state.below_mark && !state.last.is(Some(head)) && !state.failed => {
+                    state.failed = true;
+                    self.retention.failures.push(ChainStep {
+                        entity: Some(Cow::Owned(entity.to_string())),
+                        sequence: at,
+                        position: state.checked,
+                        check: EntryCheck::BrokenLink,
+                        first_failure: true,
+                    });
                 }
                 Some(_) => {}
                 None if below > 0 => {

@@ -46,7 +46,7 @@ fn chained_journal(dir: &Path) {
         let id = format!("dlq-{i}");
         stats
             .record(vec![
-                LifecycleEvent::new(LifecycleKind::Resolve, &id).to_entry(at(400 + i as i64)),
+                LifecycleEvent::new(LifecycleKind::Resolve, &id).to_entry(at(400 + i64::from(i))),
             ])
             .unwrap();
     }

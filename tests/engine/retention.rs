@@ -587,7 +587,7 @@ fn hide_first_retained_segment(dir: &std::path::Path) {
     )
     .unwrap();
     let digest = index.footer.digest;
-    assert_eq!(bytes.len() as u64 >= index.footer.data_end, true);
+    assert!(bytes.len() as u64 >= index.footer.data_end);
     let next_base: u64 = next.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     std::fs::remove_file(hidden).unwrap();
     std::fs::remove_file(hidden.with_extension("idx")).unwrap();
