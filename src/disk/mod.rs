@@ -41,7 +41,7 @@ pub use options::{
     DiskJournalOptions, Durability, RecoveryMode, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
 };
 pub use recovery::{RecoveryReport, TornTail};
-pub use retention::{DropReport, DroppedSegment, RetentionPolicy};
+pub use retention::{DropReport, DroppedSegment, RetentionPolicy, purge_tier};
 pub use salvage::Hole;
 #[doc(hidden)]
 pub use segment::{RawRange, index_file_name, log_file_name};

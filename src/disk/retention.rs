@@ -293,6 +293,56 @@ pub(crate) fn copy_to_tier(
     Ok(())
 }
 
+/// Deletes the oldest segments of a tier directory that `policy` selects
+/// (by age: their newest append older than `now` minus the age, which
+/// defaults to the tier's newest append; by size; by sequence): the
+/// reference's `purge_archived`. The live journal is not touched and needs
+/// no lock; a tier's segments are all below its journal's retention mark,
+/// so what remains still chains to it (`verify --tier-dir`). Unlike a drop
+/// from the live directory this leaves no mark in the tier: the tier is
+/// cold storage, and its first segment simply starts later.
+pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
+    crate::disk::recovery::read_meta(tier)?;
+    let mut segments = Vec::new();
+    for base in crate::disk::recovery::list_segments(tier)? {
+        let log_path = tier.join(crate::disk::segment::log_file_name(base));
+        let index_path = tier.join(crate::disk::segment::index_file_name(base));
+        let Ok(bytes) = std::fs::read(&index_path) else {
+            break;
+        };
+        let index = crate::disk::index::SealedIndex::decode(&bytes, &index_path)?;
+        segments.push(Segment {
+            base,
+            log_path,
+            state: crate::disk::segment::SegmentState::Sealed(Box::new(index)),
+        });
+    }
+    let facts: Vec<Facts> = segments.iter().filter_map(facts_of).collect();
+    let total = facts.iter().map(|f| f.bytes).sum();
+    let newest = facts.iter().filter_map(|f| f.newest_append_ns).max();
+    let (count, _) = select(&facts, total, newest, policy, None);
+    let mut report = DropReport {
+        dropped: segments[..count]
+            .iter()
+            .zip(&facts)
+            .map(|(s, f)| dropped_of(s, f))
+            .collect(),
+        first_retained: segments.get(count).map_or(0, |s| s.base),
+        dry_run,
+        held_by_floor: None,
+        leftovers: Vec::new(),
+    };
+    if dry_run || count == 0 {
+        return Ok(report);
+    }
+    let storage = crate::storage::OsStorage;
+    for segment in &segments[..count] {
+        unlink_segment(&storage, segment, &mut report.leftovers);
+    }
+    crate::storage::Storage::sync_dir(&storage, tier).map_err(|e| Error::io(tier, e))?;
+    Ok(report)
+}
+
 impl Writer {
     /// The selection facts of the sealed segments, the total bytes and the
     /// newest append time.

@@ -167,3 +167,55 @@ fn a_drop_refuses_while_a_writer_runs_and_without_a_selection() {
     );
     writer.close().unwrap();
 }
+
+#[test]
+fn segments_move_to_a_tier_and_read_both_as_one_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("live");
+    let tier = tmp.path().join("cold");
+    let journal = DiskJournal::builder(&dir)
+        .segment_bytes(64 << 10)
+        .open()
+        .unwrap();
+    let all: Vec<_> = (1..=3000).map(entry).collect();
+    journal.append_batch(&all).unwrap();
+    journal.close().unwrap();
+    let tier_arg = tier.to_str().unwrap();
+    let moved = run_ok(cli(&dir).args(["segments", "move", "--to", tier_arg, "--below", "2000"]));
+    assert!(stdout(&moved).contains(&format!("to {tier_arg}")), "{}", stdout(&moved));
+    let mark = first_base(&dir);
+    assert!(mark > 1);
+    assert!(!segment_files(&tier).is_empty());
+    // Alone, the live directory starts at the mark; with its tier, at 1.
+    let live: u64 = stdout(&run_ok(cli(&dir).arg("count"))).trim().parse().unwrap();
+    assert_eq!(live, 3001 - mark);
+    let both = run_ok(cli(&dir).args(["--tier-dir", tier_arg, "range", "1"]));
+    let sequences: Vec<u64> = stdout(&both).lines().map(sequence_of).collect();
+    assert_eq!(sequences, (1..=3000).collect::<Vec<_>>());
+    assert!(stderr(&both).is_empty(), "{}", stderr(&both));
+    run_ok(cli(&dir).args(["--tier-dir", tier_arg, "verify"]));
+    // A writer command refuses the tier.
+    let output = run_code(cli(&dir).args(["--tier-dir", tier_arg, "append"]), 2);
+    assert!(assert_one_line_error(&output).contains("--tier-dir"));
+    // A changed byte in the tier is found by verify across both.
+    let first_moved = segment_files(&tier)[1].clone();
+    let mut bytes = std::fs::read(&first_moved).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&first_moved, &bytes).unwrap();
+    let output = run_code(cli(&dir).args(["--tier-dir", tier_arg, "verify"]), 1);
+    assert!(stdout(&output).contains(first_moved.to_str().unwrap()));
+    bytes[100] ^= 1;
+    std::fs::write(&first_moved, &bytes).unwrap();
+    // Purging the tier's oldest keeps the rest chained to the mark.
+    let purged = run_ok(cli(&dir).args([
+        "segments", "purge", "--tier", tier_arg, "--below", "900", "--now", "latest",
+    ]));
+    assert!(stdout(&purged).contains("dropped"), "{}", stdout(&purged));
+    run_ok(cli(&dir).args(["--tier-dir", tier_arg, "verify"]));
+    let first = stdout(&run_ok(cli(&dir).args(["--tier-dir", tier_arg, "range", "1", "2000"])))
+        .lines()
+        .map(sequence_of)
+        .next()
+        .unwrap();
+    assert!(first > 1 && first < mark, "{first}");
+}

@@ -34,6 +34,32 @@ pub struct SegmentsArgs {
 enum SegmentsCommand {
     Drop(DropArgs),
     Move(MoveArgs),
+    Purge(PurgeTierArgs),
+}
+
+#[derive(Args)]
+#[command(
+    about = "Delete the oldest segments of a tier directory (moved there by `segments move`)",
+    long_about = "Deletes the oldest segments of the tier directory that the selection names \
+(--older-than measures from the wall clock, or --now). The live \
+journal is not touched and no lock is needed; what remains of the tier still chains to the \
+journal's retention mark (`--tier-dir DIR verify`). The reference's \
+EventJournalLifecycle.purge_archived maps onto this; `segments move` is its archive_older_than.",
+    after_help = "Examples:
+  baldur-journal segments purge --tier /mnt/cold/journal --older-than 365d --dry-run"
+)]
+pub struct PurgeTierArgs {
+    /// The tier directory
+    #[arg(long, value_name = "DIR")]
+    tier: PathBuf,
+    #[command(flatten)]
+    selection: Selection,
+    /// Say what would be deleted; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -188,6 +214,12 @@ pub fn run_segments(globals: &Globals, args: &SegmentsArgs) -> Result<Outcome> {
                 tier: None,
             },
         ),
+        SegmentsCommand::Purge(args) => {
+            let policy = args.selection.policy()?;
+            let report = baldur_journal::disk::purge_tier(&args.tier, &policy, args.dry_run)?;
+            print_report(&report, None, None, args.json, None)?;
+            Ok(Outcome::Success)
+        }
         SegmentsCommand::Move(args) => run_retain(
             globals,
             &Request {
