@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use baldur_journal::disk::DiskJournal;
 use baldur_journal::projection::{
-    EntryListQuery, JournalStatistics, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
+    JournalStatistics, ManualClock, PurgeSelection, SNAPSHOT_FILE, SnapshotConfig,
     StatisticsRepository,
 };
 use baldur_journal::{EventJournal, JournalEntry, Timestamp};
@@ -93,85 +93,6 @@ fn record_workload(seed: u64) -> Vec<Op> {
     recorder.ops.lock().unwrap().clone()
 }
 
-/// Every read of `got` equals the same read of `want`.
-fn assert_same(got: &impl StatisticsRepository, want: &impl StatisticsRepository, why: &str) {
-    assert_eq!(
-        got.get_status_counts().unwrap(),
-        want.get_status_counts().unwrap(),
-        "{why}: status counts"
-    );
-    assert_eq!(
-        got.get_domain_distribution(10).unwrap(),
-        want.get_domain_distribution(10).unwrap(),
-        "{why}: domains"
-    );
-    assert_eq!(
-        got.get_failure_type_distribution(10).unwrap(),
-        want.get_failure_type_distribution(10).unwrap(),
-        "{why}: failure types"
-    );
-    assert_eq!(
-        got.get_recent_activity(24, 7).unwrap(),
-        want.get_recent_activity(24, 7).unwrap(),
-        "{why}: activity"
-    );
-    assert_eq!(
-        got.get_resolution_rate(30).unwrap().to_bits(),
-        want.get_resolution_rate(30).unwrap().to_bits(),
-        "{why}: resolution rate"
-    );
-    assert_eq!(
-        got.get_avg_retry_count().unwrap().to_bits(),
-        want.get_avg_retry_count().unwrap().to_bits(),
-        "{why}: retries"
-    );
-    for order_by in ["-created_at", "retry_count", "domain"] {
-        let query = EntryListQuery {
-            page_size: 100,
-            order_by: order_by.into(),
-            ..EntryListQuery::default()
-        };
-        assert_eq!(
-            got.list_entries(&query).unwrap(),
-            want.list_entries(&query).unwrap(),
-            "{why}: list_entries by {order_by}"
-        );
-    }
-    assert_eq!(
-        got.get_sla_breaches(4, None).unwrap(),
-        want.get_sla_breaches(4, None).unwrap(),
-        "{why}: SLA"
-    );
-    assert_eq!(
-        got.get_cleanup_stats().unwrap(),
-        want.get_cleanup_stats().unwrap(),
-        "{why}: cleanup"
-    );
-    assert_eq!(
-        got.list_circuit_breakers().unwrap(),
-        want.list_circuit_breakers().unwrap(),
-        "{why}: circuit breakers"
-    );
-    assert_eq!(
-        got.get_circuit_breaker_summary().unwrap(),
-        want.get_circuit_breaker_summary().unwrap(),
-        "{why}: breaker summary"
-    );
-    for i in 0..IDS {
-        let id = format!("e{i}");
-        assert_eq!(
-            got.get_entry_detail(&id).unwrap(),
-            want.get_entry_detail(&id).unwrap(),
-            "{why}: entry {id}"
-        );
-        assert_eq!(
-            got.get_audit_trail_by_entity(&id, "dlq_entry").unwrap(),
-            want.get_audit_trail_by_entity(&id, "dlq_entry").unwrap(),
-            "{why}: audit trail of {id}"
-        );
-    }
-}
-
 /// What one crash state showed.
 struct Outcome {
     snapshot_file: bool,
@@ -208,7 +129,8 @@ fn check_state(dir: &Path, acked: u64, context: &str) -> Outcome {
         full_summary,
         "{context}: fold summary"
     );
-    assert_same(&restored, &full, context);
+    let ids: Vec<String> = (0..IDS).map(|i| format!("e{i}")).collect();
+    common::assert_same_statistics(&restored, &full, &ids, context);
     let used = restored.folded_records() < full.folded_records();
     drop(restored);
     drop(full);

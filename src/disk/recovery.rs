@@ -130,6 +130,32 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(bases)
 }
 
+/// The segments of the tier directory `tier` read with the live ones:
+/// those below the first live segment (a copy left in both by an
+/// interrupted move is read live). A tier of another journal is refused.
+pub(crate) fn tier_segments(
+    tier: Option<&Path>,
+    meta: &Meta,
+    live_bases: &[u64],
+) -> Result<Vec<u64>> {
+    let Some(tier) = tier else {
+        return Ok(Vec::new());
+    };
+    let tier_meta = read_meta(tier)?;
+    if tier_meta.journal_id != meta.journal_id {
+        return Err(Error::corruption(
+            tier.join(META_FILE),
+            16,
+            "the tier directory belongs to another journal (journal id differs)",
+        ));
+    }
+    let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
+    Ok(list_segments(tier)?
+        .into_iter()
+        .filter(|&b| b < first_live)
+        .collect())
+}
+
 /// The base sequences of the `.idx` files in `dir` whose `.log` is gone:
 /// a segment deleted, its index left behind.
 pub(crate) fn orphan_indexes(dir: &Path) -> Result<Vec<u64>> {
@@ -477,26 +503,7 @@ pub(crate) fn load(
     // Read before listing: a segment `head` names was created before it.
     let head_now = Head::read(dir);
     let live_bases = list_segments(dir)?;
-    // Tiered segments: those of the tier directory below the first live
-    // segment (a copy left in both by an interrupted move is read live).
-    let tier_bases = match tier {
-        Some(tier) => {
-            let tier_meta = read_meta(tier)?;
-            if tier_meta.journal_id != meta.journal_id {
-                return Err(Error::corruption(
-                    tier.join(META_FILE),
-                    16,
-                    "the tier directory belongs to another journal (journal id differs)",
-                ));
-            }
-            let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
-            list_segments(tier)?
-                .into_iter()
-                .filter(|&b| b < first_live)
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let tier_bases = tier_segments(tier, &meta, &live_bases)?;
     let tiered = |base: u64| tier_bases.binary_search(&base).is_ok();
     let dir_of = |base: u64| -> &Path {
         match tier {

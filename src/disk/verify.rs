@@ -101,24 +101,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
     let live_bases = list_segments(dir)?;
     // A tier's segments below the first live one come first, read there.
     let tier = options.tier_dir.as_deref();
-    let tier_bases: Vec<u64> = match tier {
-        Some(tier) => {
-            let tier_meta = read_meta(tier)?;
-            if tier_meta.journal_id != meta.journal_id {
-                return Err(Error::corruption(
-                    tier.join(crate::disk::META_FILE),
-                    16,
-                    "the tier directory belongs to another journal (journal id differs)",
-                ));
-            }
-            let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
-            list_segments(tier)?
-                .into_iter()
-                .filter(|&b| b < first_live)
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let tier_bases = crate::disk::recovery::tier_segments(tier, &meta, &live_bases)?;
     let dir_of = |base: u64| -> &Path {
         match tier {
             Some(tier) if tier_bases.binary_search(&base).is_ok() => tier,

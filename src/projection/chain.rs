@@ -1350,14 +1350,7 @@ pub fn verify_chains_sequential<J: EventJournal + ?Sized>(
     journal: &J,
     keys: &AuditKeyring,
 ) -> Result<ChainsReport> {
-    let mut verifier = ChainVerifier::new(keys);
-    let mut report = ChainsReport::default();
-    journal.for_each_ref_from(0, &mut |entry| {
-        note(&mut report, keys, verifier.push(&ChainRecord::from(entry)));
-        Ok(())
-    })?;
-    finish_report(&mut report, keys, &mut verifier);
-    Ok(report)
+    verify_chains_anchored(journal, keys, ChainAnchors::default())
 }
 
 /// [`verify_chains_sequential`] of a journal whose oldest segments were

@@ -182,12 +182,19 @@ fn segments_move_to_a_tier_and_read_both_as_one_journal() {
     journal.close().unwrap();
     let tier_arg = tier.to_str().unwrap();
     let moved = run_ok(cli(&dir).args(["segments", "move", "--to", tier_arg, "--below", "2000"]));
-    assert!(stdout(&moved).contains(&format!("to {tier_arg}")), "{}", stdout(&moved));
+    assert!(
+        stdout(&moved).contains(&format!("to {tier_arg}")),
+        "{}",
+        stdout(&moved)
+    );
     let mark = first_base(&dir);
     assert!(mark > 1);
     assert!(!segment_files(&tier).is_empty());
     // Alone, the live directory starts at the mark; with its tier, at 1.
-    let live: u64 = stdout(&run_ok(cli(&dir).arg("count"))).trim().parse().unwrap();
+    let live: u64 = stdout(&run_ok(cli(&dir).arg("count")))
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(live, 3001 - mark);
     let both = run_ok(cli(&dir).args(["--tier-dir", tier_arg, "range", "1"]));
     let sequences: Vec<u64> = stdout(&both).lines().map(sequence_of).collect();
@@ -212,10 +219,16 @@ fn segments_move_to_a_tier_and_read_both_as_one_journal() {
     ]));
     assert!(stdout(&purged).contains("dropped"), "{}", stdout(&purged));
     run_ok(cli(&dir).args(["--tier-dir", tier_arg, "verify"]));
-    let first = stdout(&run_ok(cli(&dir).args(["--tier-dir", tier_arg, "range", "1", "2000"])))
-        .lines()
-        .map(sequence_of)
-        .next()
-        .unwrap();
+    let first = stdout(&run_ok(cli(&dir).args([
+        "--tier-dir",
+        tier_arg,
+        "range",
+        "1",
+        "2000",
+    ])))
+    .lines()
+    .map(sequence_of)
+    .next()
+    .unwrap();
     assert!(first > 1 && first < mark, "{first}");
 }

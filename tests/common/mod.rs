@@ -193,3 +193,86 @@ pub fn closed_journal(n: u64, batch: usize) -> tempfile::TempDir {
     journal.close().unwrap();
     dir
 }
+
+/// Every read of `got` equals the same read of `want`.
+pub fn assert_same_statistics(
+    got: &impl baldur_journal::projection::StatisticsRepository,
+    want: &impl baldur_journal::projection::StatisticsRepository,
+    ids: &[String],
+    why: &str,
+) {
+    assert_eq!(
+        got.get_status_counts().unwrap(),
+        want.get_status_counts().unwrap(),
+        "{why}: status counts"
+    );
+    assert_eq!(
+        got.get_domain_distribution(10).unwrap(),
+        want.get_domain_distribution(10).unwrap(),
+        "{why}: domains"
+    );
+    assert_eq!(
+        got.get_failure_type_distribution(10).unwrap(),
+        want.get_failure_type_distribution(10).unwrap(),
+        "{why}: failure types"
+    );
+    assert_eq!(
+        got.get_recent_activity(24, 7).unwrap(),
+        want.get_recent_activity(24, 7).unwrap(),
+        "{why}: activity"
+    );
+    assert_eq!(
+        got.get_resolution_rate(30).unwrap().to_bits(),
+        want.get_resolution_rate(30).unwrap().to_bits(),
+        "{why}: resolution rate"
+    );
+    assert_eq!(
+        got.get_avg_retry_count().unwrap().to_bits(),
+        want.get_avg_retry_count().unwrap().to_bits(),
+        "{why}: retries"
+    );
+    for order_by in ["-created_at", "retry_count", "domain"] {
+        let query = baldur_journal::projection::EntryListQuery {
+            page_size: 100,
+            order_by: order_by.into(),
+            ..baldur_journal::projection::EntryListQuery::default()
+        };
+        assert_eq!(
+            got.list_entries(&query).unwrap(),
+            want.list_entries(&query).unwrap(),
+            "{why}: list_entries by {order_by}"
+        );
+    }
+    assert_eq!(
+        got.get_sla_breaches(4, None).unwrap(),
+        want.get_sla_breaches(4, None).unwrap(),
+        "{why}: SLA"
+    );
+    assert_eq!(
+        got.get_cleanup_stats().unwrap(),
+        want.get_cleanup_stats().unwrap(),
+        "{why}: cleanup"
+    );
+    assert_eq!(
+        got.list_circuit_breakers().unwrap(),
+        want.list_circuit_breakers().unwrap(),
+        "{why}: circuit breakers"
+    );
+    assert_eq!(
+        got.get_circuit_breaker_summary().unwrap(),
+        want.get_circuit_breaker_summary().unwrap(),
+        "{why}: breaker summary"
+    );
+    for id in ids {
+        assert_eq!(
+            got.get_entry_detail(id).unwrap(),
+            want.get_entry_detail(id).unwrap(),
+            "{why}: entry {id}"
+        );
+        assert_eq!(
+            got.get_audit_trail_by_entity(id, "dlq_entry").unwrap(),
+            want.get_audit_trail_by_entity(id, "dlq_entry").unwrap(),
+            "{why}: audit trail of {id}"
+        );
+    }
+}
