@@ -129,13 +129,7 @@ fn check(dir: &Path, acked: u64, marks: &BTreeSet<u64>, why: &str) {
     writer.close().unwrap();
     let files = segment_files(dir);
     if mark > 0 {
-        let first_base: u64 = files[0]
-            .file_stem()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let first_base = common::base_of(&files[0]);
         assert_eq!(
             first_base, mark,
             "{why}: the first segment does not start at the mark"

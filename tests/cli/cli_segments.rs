@@ -55,13 +55,7 @@ fn chained_journal(dir: &Path) {
 }
 
 fn first_base(dir: &Path) -> u64 {
-    segment_files(dir)[0]
-        .file_stem()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    baldur_test_support::common::base_of(&segment_files(dir)[0])
 }
 
 #[test]

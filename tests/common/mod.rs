@@ -276,3 +276,27 @@ pub fn assert_same_statistics(
         );
     }
 }
+
+/// The base sequence a segment file's name spells.
+#[must_use]
+pub fn base_of(path: &std::path::Path) -> u64 {
+    path.file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| stem.parse().ok())
+        .unwrap_or_else(|| panic!("{} is not a segment file", path.display()))
+}
+
+/// Opens `dir` as a writer under `Durability::Os`.
+#[must_use]
+pub fn os_writer(dir: &std::path::Path) -> baldur_journal::DiskJournal {
+    baldur_journal::DiskJournal::builder(dir)
+        .durability(baldur_journal::Durability::Os)
+        .open()
+        .unwrap()
+}
+
+/// Asserts `verify` finds nothing wrong with `dir`.
+pub fn assert_verifies(dir: &std::path::Path) {
+    let report = baldur_journal::disk::verify(dir).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}

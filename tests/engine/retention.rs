@@ -7,7 +7,7 @@ use baldur_test_support::common;
 
 use baldur_journal::disk::{RetentionPolicy, verify};
 use baldur_journal::{DiskJournal, Durability, EventJournal, JournalQueryFilter};
-use common::{all_sequences, copy_dir, entry, segment_files};
+use common::{all_sequences, assert_verifies, base_of, copy_dir, entry, os_writer, segment_files};
 
 const SEGMENT: u64 = 64 << 10;
 
@@ -87,16 +87,12 @@ fn a_drop_removes_the_oldest_segments_behind_a_mark_that_survives_reopen() {
     assert_eq!(reader.retention_mark().unwrap(), Some(mark));
     assert_eq!(all_sequences(&reader), (mark..=3001).collect::<Vec<_>>());
     drop(reader);
-    let writer = DiskJournal::builder(dir.path())
-        .durability(Durability::Os)
-        .open()
-        .unwrap();
+    let writer = os_writer(dir.path());
     assert_eq!(writer.first_retained_sequence().unwrap(), mark);
     let more: Vec<_> = (3002..=4500).map(entry).collect();
     writer.append_batch(&more).unwrap();
     writer.close().unwrap();
-    let report = verify(dir.path()).unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_verifies(dir.path());
 }
 
 #[test]
@@ -113,19 +109,14 @@ fn the_active_segment_is_never_dropped_and_the_chain_goes_on_from_the_mark() {
     let more: Vec<_> = (2001..=4000).map(entry).collect();
     journal.append_batch(&more).unwrap();
     journal.close().unwrap();
-    let report = verify(dir.path()).unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
-    let journal = DiskJournal::builder(dir.path())
-        .durability(Durability::Os)
-        .open()
-        .unwrap();
+    assert_verifies(dir.path());
+    let journal = os_writer(dir.path());
     assert_eq!(all_sequences(&journal), (mark..=4000).collect::<Vec<_>>());
     // A second drop moves the mark again.
     let second = journal.drop_segments(&below(3000)).unwrap();
     assert!(second.first_retained > mark);
     journal.close().unwrap();
-    let report = verify(dir.path()).unwrap();
-    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_verifies(dir.path());
 }
 
 #[test]
@@ -362,13 +353,7 @@ fn verify_catches_segments_deleted_past_the_mark() {
 fn verify_catches_a_moved_mark_in_the_log_or_in_head() {
     let (dir, mark) = dropped_journal();
     let files = segment_files(dir.path());
-    let second_base: u64 = files[1]
-        .file_stem()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let second_base = base_of(&files[1]);
     // The mark record moved one segment on, hiding segment `mark`.
     let forged = copy_dir(dir.path());
     forge_mark(&segment_files(forged.path()).pop().unwrap(), second_base);
@@ -588,7 +573,7 @@ fn hide_first_retained_segment(dir: &std::path::Path) {
     .unwrap();
     let digest = index.footer.digest;
     assert!(bytes.len() as u64 >= index.footer.data_end);
-    let next_base: u64 = next.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let next_base = base_of(next);
     std::fs::remove_file(hidden).unwrap();
     std::fs::remove_file(hidden.with_extension("idx")).unwrap();
     let active = files.last().unwrap();
