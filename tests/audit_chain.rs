@@ -908,3 +908,31 @@ fn the_pipelined_pass_agrees_with_the_sequential_verifier() {
         }
     }
 }
+
+/// The statistics chain every DLQ event they write after the last chained
+/// record naming its entry, as the verifier walks the chain: events of an
+/// entry never stored (which the fold does not attach to an entry), then a
+/// store, then more, still make one valid chain per entry.
+#[test]
+fn chains_written_for_entries_the_fold_does_not_know_verify() {
+    use baldur_journal::projection::chain::verify_chains;
+    let journal = Arc::new(MemoryJournal::new());
+    let stats = JournalStatistics::builder(journal.clone())
+        .audit_chain(true)
+        .build()
+        .unwrap();
+    let mut rng = common::Rng(18);
+    for k in 0..600 {
+        let event = common::random_dlq_event(&mut rng, at(k), 20, 3, k);
+        stats.record(vec![event]).unwrap();
+    }
+    let report = verify_chains(&*journal, &AuditKeyring::new()).unwrap();
+    assert!(report.chains >= 15, "{report:?}");
+    assert!(report.is_clean(), "{:?}", report.failures);
+    // And the trail of each says the same.
+    for i in 0..20 {
+        let id = format!("e{i}");
+        let trail = stats.verify_audit_trail(&id, "dlq_entry").unwrap();
+        assert!(trail.is_chain_valid(), "{id}: {trail:#?}");
+    }
+}

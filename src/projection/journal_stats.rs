@@ -273,14 +273,41 @@ impl<J: EventJournal + ?Sized> Shared<J> {
             };
             let previous = match pending.get(&id) {
                 Some(hash) => Some(hash.clone()),
-                None => projection
-                    .get(&id)
-                    .and_then(|entry| entry.last_hash.as_deref().map(String::from)),
+                None => self.chain_head(projection, &id)?,
             };
             let hash = audit::seal(event, previous.as_deref(), key.as_ref())?;
             pending.insert(id, hash);
         }
         Ok(events)
+    }
+}
+
+impl<J: EventJournal + ?Sized> Shared<J> {
+    /// The hash of the last chained record naming entry `id`, as the
+    /// verifier walks its chain (docs/AUDIT.md, "Chain membership"): the
+    /// entry's own last link, or a later chained record the fold did not
+    /// attach to it (an event of an entry never stored, say), read back
+    /// from the journal.
+    fn chain_head(&self, projection: &Projection, id: &str) -> Result<Option<String>> {
+        let entry = projection.get(id);
+        let folded_last = entry.and_then(|entry| entry.events.last().copied());
+        let stray_last = projection
+            .chain_strays
+            .get(id)
+            .and_then(|sequences| sequences.last().copied());
+        match stray_last {
+            Some(sequence) if folded_last.is_none_or(|folded| sequence > folded) => {
+                let Some(record) = crate::journal::entry_at(&*self.journal, sequence)? else {
+                    return Ok(None);
+                };
+                Ok(
+                    crate::projection::chain::read_context(record.context.as_str())
+                        .ok()
+                        .and_then(|fields| fields.hash_chain_text().map(String::from)),
+                )
+            }
+            _ => Ok(entry.and_then(|entry| entry.last_hash.as_deref().map(String::from))),
+        }
     }
 }
 
