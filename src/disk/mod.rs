@@ -1,5 +1,9 @@
 //! `DiskJournal`: the durable, segmented, single-writer engine.
 
+mod count;
+mod follow;
+mod handle_retention;
+mod head;
 mod index;
 mod info;
 mod journal;
@@ -30,9 +34,10 @@ pub use index::{
     SUMMARY_VALUES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use journal::{
-    ActiveHead, CheckedRange, DiskJournal, JournalHead, ReadStats, SealedHead, WriteStats,
-};
+pub use count::ReadStats;
+pub use handle_retention::CheckedRange;
+pub use head::{ActiveHead, JournalHead, SealedHead};
+pub use journal::{DiskJournal, WriteStats};
 pub use lock::{LOCK_FILE, writer_is_live};
 #[doc(hidden)]
 pub use meta::{HEAD_FILE, Head, META_FILE, Meta};
