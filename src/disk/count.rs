@@ -2,31 +2,15 @@
 //! rule a query out are passed by, those that can count their matches are
 //! counted, and the active segment's summary is kept as a cache.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{SendTimeoutError, Sender};
-
-use crate::codec::{self, EntryRef};
-use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{Head, Meta};
-use crate::disk::mmap::MapCache;
-use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::DiskJournal;
-use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
-use crate::disk::recovery::RecoveryReport;
-use crate::disk::retention::{DropReport, RetentionPolicy};
-use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
+use crate::disk::segment::{RawRange, SegmentState, View};
 use crate::disk::skip::Conditions;
-use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
-use crate::error::{Error, Result};
-use crate::filter::{self, ResultBuilder};
-use crate::hex::hex;
-use crate::journal::{EntryIter, EventJournal};
+use crate::entry::{JournalQueryFilter, QueryOptions};
+use crate::error::Result;
+use crate::filter;
 
 /// Counters of a handle's queries and counts, from
 /// [`DiskJournal::read_stats`].
@@ -193,7 +177,10 @@ impl DiskJournal {
 
     /// The first sequence a query with `options` reads from, or `None`
     /// when nothing can match.
-    pub(super) fn first_sequence(query: &JournalQueryFilter, options: &QueryOptions) -> Option<u64> {
+    pub(super) fn first_sequence(
+        query: &JournalQueryFilter,
+        options: &QueryOptions,
+    ) -> Option<u64> {
         if filter::matches_nothing(query) {
             return None;
         }

@@ -3,31 +3,14 @@
 //! active segment, or reloading the directory after a roll, a drop or a
 //! writer that came or went.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{SendTimeoutError, Sender};
-
-use crate::codec::{self, EntryRef};
-use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{Head, Meta};
-use crate::disk::mmap::MapCache;
-use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::DiskJournal;
-use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
-use crate::disk::recovery::RecoveryReport;
-use crate::disk::retention::{DropReport, RetentionPolicy};
-use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
-use crate::disk::skip::Conditions;
-use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
+use crate::disk::lock::writer_is_live;
+use crate::disk::meta::Head;
+use crate::disk::open::load_for_reading;
+use crate::disk::segment::{SegmentState, View};
 use crate::error::{Error, Result};
-use crate::filter::{self, ResultBuilder};
-use crate::hex::hex;
-use crate::journal::{EntryIter, EventJournal};
 
 impl DiskJournal {
     /// For a read-only handle: catches up with what a live writer has

@@ -3,30 +3,14 @@
 //! when they start below the mark (docs/DESIGN.md, "Retention").
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{SendTimeoutError, Sender};
-
-use crate::codec::{self, EntryRef};
-use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{Head, Meta};
-use crate::disk::mmap::MapCache;
-use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::DiskJournal;
-use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
-use crate::disk::recovery::RecoveryReport;
 use crate::disk::retention::{DropReport, RetentionPolicy};
-use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
-use crate::disk::skip::Conditions;
-use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
+use crate::disk::writer::Request;
+use crate::entry::JournalEntry;
 use crate::error::{Error, Result};
-use crate::filter::{self, ResultBuilder};
-use crate::hex::hex;
-use crate::journal::{EntryIter, EventJournal};
+use crate::journal::EventJournal;
 
 /// The answer of [`DiskJournal::range_checked`].
 #[derive(Clone, Debug, PartialEq)]

@@ -2,31 +2,10 @@
 //! how a recorded head is checked against the journal later (the sealed
 //! digest chain, the active segment's prefix, the retention mark).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use crossbeam_channel::{SendTimeoutError, Sender};
-
-use crate::codec::{self, EntryRef};
-use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{Head, Meta};
-use crate::disk::mmap::MapCache;
-use crate::disk::open::{Follower, load_for_reading};
 use crate::disk::DiskJournal;
-use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
-use crate::disk::recovery::RecoveryReport;
-use crate::disk::retention::{DropReport, RetentionPolicy};
-use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
-use crate::disk::skip::Conditions;
-use crate::disk::writer::{Request, Shared};
-use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
+use crate::disk::segment::{SegmentState, View};
 use crate::error::{Error, Result};
-use crate::filter::{self, ResultBuilder};
 use crate::hex::hex;
-use crate::journal::{EntryIter, EventJournal};
 
 /// Sealed segments of the digest chain before the first one in `view`:
 /// those retention dropped, less those a tier directory still serves.
@@ -210,7 +189,11 @@ impl DiskJournal {
     }
 
     /// Compares the recorded last sealed segment with this journal's.
-    pub(super) fn check_sealed(&self, view: &View, recorded: &JournalHead) -> Result<Option<String>> {
+    pub(super) fn check_sealed(
+        &self,
+        view: &View,
+        recorded: &JournalHead,
+    ) -> Result<Option<String>> {
         let Some(want) = &recorded.last_sealed else {
             return Ok(None);
         };

@@ -1,6 +1,8 @@
-//! The [`DiskJournal`] handle: the [`EventJournal`] implementation, the
-//! writer queue, closing, and following a live writer from a read-only
-//! handle. Opening is in `open.rs`, options in `options.rs`.
+//! The [`DiskJournal`] handle (the facade): opening, the writer queue and
+//! appends, closing, and the [`EventJournal`] implementation. Following a
+//! live writer is `follow.rs`; counting and filtered reads `count.rs`; the
+//! head and anchoring `head.rs`; the retention API `handle_retention.rs`;
+//! opening `open.rs`, options `options.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,20 +14,18 @@ use crossbeam_channel::{SendTimeoutError, Sender};
 
 use crate::codec::{self, EntryRef};
 use crate::disk::count::ActiveSummary;
-use crate::disk::lock::{WriterLock, writer_is_live};
-use crate::disk::meta::{Head, Meta};
+use crate::disk::lock::WriterLock;
+use crate::disk::meta::Meta;
 use crate::disk::mmap::MapCache;
-use crate::disk::open::{Follower, load_for_reading};
+use crate::disk::open::Follower;
 use crate::disk::options::{DiskJournalBuilder, DiskJournalOptions, validate};
 use crate::disk::recovery::RecoveryReport;
-use crate::disk::retention::{DropReport, RetentionPolicy};
-use crate::disk::segment::{OwnedRange, RawRange, SegmentState, View};
+use crate::disk::segment::{OwnedRange, RawRange};
 use crate::disk::skip::Conditions;
 use crate::disk::writer::{Request, Shared};
 use crate::entry::{JournalEntry, JournalQueryFilter, JournalQueryResult, QueryOptions};
 use crate::error::{Error, Result};
 use crate::filter::{self, ResultBuilder};
-use crate::hex::hex;
 use crate::journal::{EntryIter, EventJournal};
 
 /// A durable journal in a directory of segment files.
@@ -378,7 +378,6 @@ impl DiskJournal {
         }
         reply.recv().map_err(|_| self.writer_gone())?
     }
-
 }
 
 impl Drop for DiskJournal {

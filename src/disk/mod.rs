@@ -28,15 +28,15 @@ mod writer;
 pub use crate::storage;
 /// The storage seam, which lives below both the engine and the projection.
 pub use crate::storage::{JournalFiles, OpenMode, OsStorage, Storage, StorageFile};
+pub use count::ReadStats;
+pub use handle_retention::CheckedRange;
+pub use head::{ActiveHead, JournalHead, SealedHead};
 #[doc(hidden)]
 pub use index::{
     BlockSummary, Blocks, Field, INDEX_INTERVAL_BYTES, IndexEntry, SUMMARY_EVENT_TYPES_MAX,
     SUMMARY_VALUES_MAX, SealedIndex, SparseIndex, Summary,
 };
 pub use info::{JournalInfo, SegmentInfo};
-pub use count::ReadStats;
-pub use handle_retention::CheckedRange;
-pub use head::{ActiveHead, JournalHead, SealedHead};
 pub use journal::{DiskJournal, WriteStats};
 pub use lock::{LOCK_FILE, writer_is_live};
 #[doc(hidden)]
