@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod db;
 mod dialect;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -37,7 +38,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use dialect::{Dialect, MAX_SEQUENCE, TABLE, parse_timestamp_text, timestamp_text};
 pub use projector::{ProjectOptions, ProjectReport, project};
-pub use statistics::{CB_TABLE, DLQ_TABLE, PURGED_TABLE, SqlStatistics, SqlStatisticsOptions};
+pub use statistics::{
+    CB_TABLE, DJANGO_COLUMNS, DLQ_TABLE, DjangoTable, Flavor, PURGED_TABLE, SqlStatistics,
+    SqlStatisticsOptions,
+};
 
 use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 use crate::error::{Error, Result};
@@ -159,6 +163,12 @@ enum Backend {
     Sqlite(Mutex<Connection>),
     #[cfg(feature = "postgres")]
     Postgres(Box<pg::PgJournal>),
+}
+
+/// `url` with any password replaced by `***`, for messages.
+#[must_use]
+pub fn redacted_url(url: &str) -> String {
+    redacted(url)
 }
 
 /// `url` with any password replaced by `***`.

@@ -487,6 +487,7 @@ pub fn project_sqlite(
         SqlStatisticsOptions {
             busy_timeout: options.busy_timeout,
             read_only: false,
+            ..SqlStatisticsOptions::default()
         },
     )?);
     let target = Target {
