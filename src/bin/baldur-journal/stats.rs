@@ -621,10 +621,7 @@ fn run_sync(globals: &Globals, args: &StatsArgs, sync: &SyncArgs) -> Result<Outc
     }
     let shown = baldur_journal::JournalUrl::parse(&sync.to)
         .map(|u| u.to_string())
-        .unwrap_or_else(|_| sync.to.clone());
-    if sync.to.starts_with("postgres://") || sync.to.starts_with("postgresql://") {
-        bail!("--to {shown}: the projector writes SQLite only in this release (docs/SQL.md)");
-    }
+        .unwrap_or_else(|_| baldur_journal::sql::redacted_url(&sync.to));
     let opened = open::open_read(globals)?;
     let name = match &globals.url {
         Some(url) => url.to_string(),
