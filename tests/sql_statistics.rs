@@ -594,3 +594,202 @@ fn projector_api(url: &str) {
         "{unreachable}"
     );
 }
+
+/// Runs `statements` on the database at `url` (SQLite or PostgreSQL).
+fn run_sql(url: &str, statements: &[String]) {
+    if let Some(path) = url.strip_prefix("sqlite:///") {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        for statement in statements {
+            conn.execute_batch(statement).unwrap();
+        }
+        return;
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        for statement in statements {
+            client.batch_execute(statement).unwrap();
+        }
+    }
+}
+
+/// The Django flavour (`?flavor=django&table=NAME`, columns renamable):
+/// a Django application's DLQ table, as Django's migrations create it,
+/// read with the Django adapter's rules: every row for status counts,
+/// distributions and the average retry count (not the SQLAlchemy
+/// flavour's 30 days), a previous activity window of 7 days whatever
+/// `days` is, entry details from the model's own `error_message`,
+/// `snapshot_data` and `metadata` columns. Writes are refused (the
+/// application owns its table), and so are bad parameters.
+#[test]
+fn the_django_flavour_reads_a_django_table_with_the_django_windows() {
+    on_both(django_flavour);
+}
+
+fn django_flavour(url: &str) {
+    let postgres = url.starts_with("postgres");
+    let (ts, json, key, zone) = if postgres {
+        ("timestamp with time zone", "jsonb", "bigint", "+00")
+    } else {
+        ("datetime", "text", "integer", "")
+    };
+    // Django's own DDL for AbstractFailedOperation (a subset of its
+    // columns, with `created_at` renamed by the model to `created`).
+    let mut statements = vec![format!(
+        "CREATE TABLE ops_failedop (id {key} NOT NULL PRIMARY KEY, domain varchar(64) NOT NULL, \
+         failure_type varchar(64) NOT NULL, status varchar(32) NOT NULL, \
+         entity_type varchar(64) NOT NULL, entity_id varchar(128) NOT NULL, \
+         snapshot_data {json} NOT NULL, error_code varchar(64) NOT NULL, \
+         error_message text NOT NULL, retry_count integer NOT NULL, \
+         max_retries integer NOT NULL, last_retry_at {ts} NULL, metadata {json} NOT NULL, \
+         resolved_at {ts} NULL, created {ts} NOT NULL, updated_at {ts} NOT NULL, \
+         expires_at {ts} NULL)"
+    )];
+    // now = 2025-03-01: ids 1-3 created 40 days before (outside the
+    // SQLAlchemy window), 4-5 two days before, 6 ten days before, 7 twenty
+    // days before, 8-10 seven days before.
+    let rows = [
+        (1, "payments", "pending", 4, "2025-01-20 00:00:00", None),
+        (2, "payments", "pending", 2, "2025-01-20 00:00:00", None),
+        (
+            3,
+            "orders",
+            "resolved",
+            0,
+            "2025-01-20 00:00:00",
+            Some("2025-01-21 00:00:00"),
+        ),
+        (
+            4,
+            "orders",
+            "resolved",
+            1,
+            "2025-02-27 00:00:00",
+            Some("2025-02-28 12:00:00"),
+        ),
+        (5, "", "requires_review", 3, "2025-02-27 00:00:00", None),
+        (6, "shipping", "pending", 0, "2025-02-19 00:00:00", None),
+        (7, "shipping", "pending", 0, "2025-02-09 00:00:00", None),
+        (8, "billing", "pending", 0, "2025-02-22 00:00:00", None),
+        (9, "billing", "pending", 0, "2025-02-22 00:00:00", None),
+        (10, "billing", "pending", 0, "2025-02-22 00:00:00", None),
+    ];
+    for (id, domain, status, retries, created, resolved) in rows {
+        let resolved = resolved.map_or("NULL".to_string(), |r| format!("'{r}{zone}'"));
+        statements.push(format!(
+            "INSERT INTO ops_failedop VALUES ({id}, '{domain}', 'timeout', '{status}', 'order', \
+             'o-{id}', '{{\"order\": {id}}}', 'E{id}', 'boom {id}', {retries}, 5, NULL, \
+             '{{\"team\": \"core\"}}', {resolved}, '{created}.250000{zone}', '{created}{zone}', NULL)"
+        ));
+    }
+    run_sql(url, &statements);
+    let clock = ManualClock::new(at("2025-03-01T00:00:00Z"));
+    let django_url = |params: &str| {
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}flavor=django&table=ops_failedop&created_at=created{params}")
+    };
+    let stats = SqlStatistics::open_url(&django_url(""))
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()));
+
+    let counts = stats.get_status_counts().unwrap();
+    assert_eq!(
+        (
+            counts.total,
+            counts.pending,
+            counts.resolved,
+            counts.requires_review
+        ),
+        (10, 7, 2, 1),
+        "every row, not the last 30 days"
+    );
+    let domains = stats.get_domain_distribution(10).unwrap();
+    let shown: Vec<(&str, u64, f64)> = domains
+        .iter()
+        .map(|d| (d.domain.as_str(), d.count, d.percentage))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("billing", 3, 30.0),
+            ("orders", 2, 20.0),
+            ("payments", 2, 20.0),
+            ("shipping", 2, 20.0),
+            ("unknown", 1, 10.0)
+        ]
+    );
+    assert_eq!(
+        stats.get_avg_retry_count().unwrap(),
+        1.0,
+        "10 / 10, every row"
+    );
+    // days = 7: new = 4, 5, 8, 9, 10; previous [now - 14 d, now - 7 d) = 6.
+    let week = stats.get_recent_activity(24, 7).unwrap();
+    assert_eq!(
+        (week.new_in_7d, week.resolved_in_7d, week.trend.as_str()),
+        (5, 1, "up")
+    );
+    assert_eq!((week.new_in_24h, week.resolved_in_24h), (0, 1));
+    // days = 2: new = 4, 5; the previous window is [now - 9 d, now - 2 d)
+    // (7 days, not 2): 8, 9, 10, so "down". The SQLAlchemy flavour's
+    // [now - 4 d, now - 2 d) holds none and would say "up".
+    let short = stats.get_recent_activity(24, 2).unwrap();
+    assert_eq!((short.new_in_7d, short.trend.as_str()), (2, "down"));
+    assert_eq!(
+        stats.get_resolution_rate(30).unwrap(),
+        0.1429,
+        "1 of 7 created in 30 days"
+    );
+    let sla = stats.get_sla_breaches(4, None).unwrap();
+    assert_eq!(sla.get("payments"), Some(&2));
+    assert_eq!(sla.get("billing"), Some(&3));
+    assert_eq!(sla.get(""), Some(&1));
+
+    let detail = stats.get_entry_detail("4").unwrap().unwrap();
+    assert_eq!(detail.error_message, "boom 4");
+    assert_eq!(detail.snapshot_data, json!({"order": 4}));
+    assert_eq!(detail.metadata, json!({"team": "core"}));
+    assert_eq!(detail.created_at, at("2025-02-27T00:00:00.25Z"));
+    assert_eq!(detail.user_id, None, "the model has no user_id column");
+    let page = stats
+        .list_entries(&EntryListQuery {
+            order_by: "-created_at".into(),
+            page_size: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["5", "4", "10"], "ties broken by id, descending");
+    assert_eq!((page.total, page.has_next), (10, true));
+
+    assert!(matches!(
+        stats.archive_old_entries(1),
+        Err(Error::Unsupported(_))
+    ));
+    assert_eq!(
+        stats.get_entry_detail("3").unwrap().unwrap().status,
+        "resolved"
+    );
+    assert_eq!(stats.get_circuit_breaker_summary().unwrap().total, 0);
+
+    for (params, names) in [
+        ("&created_at=created;drop", "created_at"),
+        ("&flavor=odd", "flavor"),
+        ("&id=", "id"),
+    ] {
+        let err = SqlStatistics::open_url(&django_url(params)).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption(_)), "{params}: {err}");
+        assert!(err.to_string().contains(names), "{params}: {err}");
+    }
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    for params in ["flavor=django", "table=ops_failedop"] {
+        let err = SqlStatistics::open_url(&format!("{url}{joiner}{params}")).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption(_)), "{params}: {err}");
+    }
+    // A renamed column that does not exist: an error, not empty data.
+    let err = SqlStatistics::open_url(&django_url("&status=state"))
+        .unwrap()
+        .get_status_counts()
+        .unwrap_err();
+    assert!(matches!(err, Error::Sql { .. }), "{err}");
+}
