@@ -36,6 +36,7 @@ variants=(
   "break-redis-skip-wait|redis_cluster|with_min_replicas_a_replica_cut_off_before_the_kill_lacks_nothing_acknowledged|redis"
   "break-sql-skip-lock|cli|sql_postgres::an_append_waits_for_an_earlier_uncommitted_sequence|postgres"
   "break-projector-mark-outside-transaction|cli|cli_stats_sync::a_projector_killed_mid_batch_resumes_to_the_rows_of_a_single_run|-"
+  "break-projector-mark-outside-transaction|cli|cli_stats_sync::a_projector_killed_mid_batch_on_postgres_resumes_to_the_rows_of_a_single_run|postgres"
 )
 
 # An environment switch as tests/skip reads it: set, and not empty, 0 or false.

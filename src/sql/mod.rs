@@ -23,6 +23,8 @@ mod dialect;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
+pub use db::LOCK_KEY as POSTGRES_STATS_LOCK_KEY;
+#[cfg(feature = "postgres")]
 pub use pg::LOCK_KEY as POSTGRES_LOCK_KEY;
 pub mod projector;
 mod statistics;
