@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use baldur_journal::projection::{EntryListQuery, ManualClock, StatisticsRepository};
-use baldur_journal::{SqlStatistics, SqlStatisticsOptions, Timestamp};
+use baldur_journal::{SqlStatistics, Timestamp};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(
@@ -253,17 +253,23 @@ fn differential(seed: u64, nows: &[&str]) {
         "",
     );
     assert!(written.trim().parse::<u64>().unwrap() > 9000, "{written}");
-    compare(&python, &db, nows);
+    compare(&python, db.to_str().unwrap(), &sqlite_url(&db), nows);
 }
 
-/// Both read `db` at every "now": every answer equal as JSON.
-fn compare(python: &Path, db: &Path, nows: &[&str]) {
+fn sqlite_url(db: &Path) -> String {
+    format!("sqlite:///{}", db.display())
+}
+
+/// Both read the same tables at every "now" (the reference given `db`, a
+/// SQLite path or a PostgreSQL URL; we `url`): every answer equal as
+/// JSON.
+fn compare(python: &Path, db: &str, url: &str, nows: &[&str]) {
     let reads = reads();
     let requests: String = nows
         .iter()
         .map(|now| json!({"now": now, "reads": reads}).to_string() + "\n")
         .collect();
-    let answers = run(python, &[db.to_str().unwrap(), "answer"], &requests);
+    let answers = run(python, &[db, "answer"], &requests);
     let answers: Vec<Value> = answers
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -273,15 +279,9 @@ fn compare(python: &Path, db: &Path, nows: &[&str]) {
     let mut non_empty = 0;
     for (now, answer) in nows.iter().zip(&answers) {
         let clock = ManualClock::new(Timestamp::parse(now).unwrap());
-        let stats = SqlStatistics::open_sqlite(
-            db,
-            SqlStatisticsOptions {
-                read_only: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .with_clock(Arc::new(clock));
+        let stats = SqlStatistics::open_url_with(url, true)
+            .unwrap()
+            .with_clock(Arc::new(clock));
         for (read, theirs) in reads.iter().zip(answer["answers"].as_array().unwrap()) {
             let theirs = comparable(read, normalise(theirs.clone()), true);
             let mine = comparable(read, ours(&stats, read), false);
@@ -403,11 +403,40 @@ fn reads_equal_the_reference_on_projected_tables() {
     project(&journal, &url, &options).unwrap();
     compare(
         &python,
-        &db,
+        db.to_str().unwrap(),
+        &url,
         &[
             "2025-03-01T00:00:00+00:00",
             "2025-02-10T12:00:00+00:00",
             "2025-01-20T00:00:00.000001+00:00",
+        ],
+    );
+}
+
+/// On PostgreSQL: the reference (through `psycopg2`, as it connects)
+/// creates its tables with its PostgreSQL DDL and writes a generated
+/// history of 3,000 entries; both read the same database at several
+/// "now"s. Skips visibly without PostgreSQL or without `psycopg2` in the
+/// reference's environment (`.ci/run` installs both).
+#[cfg(feature = "postgres")]
+#[test]
+fn reads_equal_the_reference_on_postgres() {
+    let Some(python) = skip::reference_python("psycopg2, baldur.adapters.sql.statistics") else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    let written = run(&python, &[&server.url, "generate", "11", "3000"], "");
+    assert!(written.trim().parse::<u64>().unwrap() > 9000, "{written}");
+    compare(
+        &python,
+        &server.url,
+        &server.url,
+        &[
+            "2025-02-10T00:00:00+00:00",
+            "2025-04-15T12:00:00+00:00",
+            "2025-06-01T00:00:00.000001+00:00",
         ],
     );
 }
