@@ -331,6 +331,32 @@ fn reads_equal_the_reference_on_a_held_out_history() {
 /// deployment sees the projected answers.
 #[test]
 fn reads_equal_the_reference_on_projected_tables() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dlq.db");
+    projected(&python, db.to_str().unwrap(), &sqlite_url(&db));
+}
+
+/// [`reads_equal_the_reference_on_projected_tables`] on PostgreSQL: the
+/// projector writes the tables with PostgreSQL's types, and the
+/// reference reads them through `psycopg2`.
+#[cfg(feature = "postgres")]
+#[test]
+fn reads_equal_the_reference_on_tables_projected_into_postgres() {
+    let Some(python) = skip::reference_python("psycopg2, baldur.adapters.sql.statistics") else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    projected(&python, &server.url, &server.url);
+}
+
+/// Projects a generated journal into `url`, then compares the reference
+/// (given `db`) and us reading it.
+fn projected(python: &Path, db: &str, url: &str) {
     use LifecycleKind::*;
     use baldur_journal::projection::events::{dlq_archive, dlq_purge};
     use baldur_journal::projection::{
@@ -339,9 +365,6 @@ fn reads_equal_the_reference_on_projected_tables() {
     use baldur_journal::sql::{ProjectOptions, project};
     use baldur_journal::{EventJournal, JournalEntry, MemoryJournal};
 
-    let Some(python) = python() else {
-        return;
-    };
     const HOUR: i64 = 3_600 * 1_000_000_000;
     let base = Timestamp::parse("2025-03-01T00:00:00Z").unwrap();
     let at = |hours: i64| Timestamp::from_unix_nanos(base.as_unix_nanos() - hours * HOUR);
@@ -393,18 +416,15 @@ fn reads_equal_the_reference_on_projected_tables() {
     events.sort_by_key(|e| e.timestamp);
     let journal = MemoryJournal::new();
     journal.append_batch(&events).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("dlq.db");
-    let url = format!("sqlite:///{}", db.display());
     let options = ProjectOptions {
         batch_records: 500,
         ..ProjectOptions::new("memory")
     };
-    project(&journal, &url, &options).unwrap();
+    project(&journal, url, &options).unwrap();
     compare(
-        &python,
-        db.to_str().unwrap(),
-        &url,
+        python,
+        db,
+        url,
         &[
             "2025-03-01T00:00:00+00:00",
             "2025-02-10T12:00:00+00:00",
