@@ -261,7 +261,9 @@ fn a_database_that_cannot_answer_is_an_error_not_empty_data() {
     assert!(matches!(err, Error::Sql { .. }), "{err}");
     // A server that does not answer: an error, never the password.
     let err = SqlStatistics::open_url("postgresql://app:s3cret@127.0.0.1:1/dlq").unwrap_err();
-    assert!(matches!(err, Error::Sql { .. }), "{err}");
+    if cfg!(feature = "postgres") {
+        assert!(matches!(err, Error::Sql { .. }), "{err}");
+    }
     assert!(!err.to_string().contains("s3cret"), "{err}");
     let clock = ManualClock::new(at("2025-01-10T00:00:00Z"));
     let stats = open(&dir, &clock);
