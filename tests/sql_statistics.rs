@@ -16,6 +16,7 @@ use baldur_journal::projection::{
     AuditLink, EntryListQuery, ManualClock, PurgeSelection, StatisticsRepository,
 };
 use baldur_journal::{Error, SqlStatistics, SqlStatisticsOptions, Timestamp};
+#[cfg(feature = "postgres")]
 use baldur_test_support::pg_common;
 use serde_json::{Map, Value, json};
 
@@ -344,6 +345,7 @@ fn a_postgres_server_that_cannot_answer_is_an_error_not_empty_data() {
 }
 
 /// Every read the statistics answer, as JSON, at the clock's now.
+#[cfg(feature = "postgres")]
 fn all_reads(stats: &SqlStatistics, ids: &[u64]) -> Value {
     let mut out = vec![
         serde_json::to_value(stats.get_status_counts().unwrap()).unwrap(),
@@ -604,13 +606,13 @@ fn run_sql(url: &str, statements: &[String]) {
         for statement in statements {
             conn.execute_batch(statement).unwrap();
         }
-        return;
-    }
-    #[cfg(feature = "postgres")]
-    {
-        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
-        for statement in statements {
-            client.batch_execute(statement).unwrap();
+    } else {
+        #[cfg(feature = "postgres")]
+        {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            for statement in statements {
+                client.batch_execute(statement).unwrap();
+            }
         }
     }
 }
