@@ -1,8 +1,10 @@
 //! `SqlJournal`: the journal in the reference's SQL table
 //! `baldur_event_journal`, so that Rust and Python services running
-//! baldur-framework share one journal in one database. SQLite for now,
-//! through the bundled library. Tables, URLs, semantics and every
-//! difference from the reference: docs/SQL.md.
+//! baldur-framework share one journal in one database, on SQLite (the
+//! bundled library) or PostgreSQL (feature `postgres`); and
+//! `SqlStatistics` and the projector over the reference's DLQ tables on
+//! both. Tables, URLs, semantics and every difference from the reference:
+//! docs/SQL.md.
 //!
 //! ```
 //! use baldur_journal::{EventJournal, JournalEntry, Timestamp};
