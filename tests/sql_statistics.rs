@@ -775,6 +775,35 @@ fn django_flavour(url: &str) {
         "resolved"
     );
     assert_eq!(stats.get_circuit_breaker_summary().unwrap().total, 0);
+    // Circuit breakers from `cb_table` (the columns of baldur_cb_state).
+    run_sql(
+        url,
+        &[
+            format!(
+                "CREATE TABLE ops_breakers (service_name varchar(64) PRIMARY KEY, \
+                 state varchar(16), failure_count integer, success_count integer, \
+                 last_failure_at {ts} NULL, updated_at {ts} NULL)"
+            ),
+            format!(
+                "INSERT INTO ops_breakers VALUES ('payments', 'open', 3, NULL, \
+                 '2025-02-28 10:00:00{zone}', '2025-02-28 10:00:01{zone}'), \
+                 ('orders', 'closed', 0, 9, NULL, NULL)"
+            ),
+        ],
+    );
+    let with_breakers = SqlStatistics::open_url(&django_url("&cb_table=ops_breakers")).unwrap();
+    let summary = with_breakers.get_circuit_breaker_summary().unwrap();
+    assert_eq!((summary.total, summary.open, summary.closed), (2, 1, 1));
+    let breakers = with_breakers.list_circuit_breakers().unwrap();
+    let shown: Vec<(&str, i64, i64)> = breakers
+        .iter()
+        .map(|b| (b.service_name.as_str(), b.failure_count, b.success_count))
+        .collect();
+    assert_eq!(shown, [("orders", 0, 9), ("payments", 3, 0)]);
+    assert_eq!(
+        breakers[1].last_failure_time,
+        Some(at("2025-02-28T10:00:00Z"))
+    );
 
     for (params, names) in [
         ("&created_at=created;drop", "created_at"),
