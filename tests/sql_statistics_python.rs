@@ -561,12 +561,34 @@ fn the_django_flavour_reads_equal_the_django_adapter() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
-    let written = run_script(
+    django_differential(
         &python,
-        DJANGO_SCRIPT,
-        &[db.to_str().unwrap(), "generate", "7", "3000"],
-        "",
+        db.to_str().unwrap(),
+        &format!("sqlite:///{}", db.display()),
     );
+}
+
+/// [`the_django_flavour_reads_equal_the_django_adapter`] on PostgreSQL:
+/// Django's postgresql backend (through `psycopg2`) creates and writes
+/// the table.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_django_flavour_reads_equal_the_django_adapter_on_postgres() {
+    let Some(python) =
+        skip::reference_python("django, psycopg2, baldur.adapters.django.statistics")
+    else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    django_differential(&python, &server.url, &server.url);
+}
+
+/// The Django application (tests/python/baldur_django_stats.py) writes
+/// its history into `db`; the adapter and we (at `url`) read it.
+fn django_differential(python: &Path, db: &str, url: &str) {
+    let written = run_script(python, DJANGO_SCRIPT, &[db, "generate", "7", "3000"], "");
     let written: u64 = written.trim().lines().last().unwrap().parse().unwrap();
     assert!(written > 9000, "{written}");
     let nows = [
@@ -579,21 +601,14 @@ fn the_django_flavour_reads_equal_the_django_adapter() {
         .iter()
         .map(|now| json!({"now": now, "reads": reads}).to_string() + "\n")
         .collect();
-    let answers = run_script(
-        &python,
-        DJANGO_SCRIPT,
-        &[db.to_str().unwrap(), "answer"],
-        &requests,
-    );
+    let answers = run_script(python, DJANGO_SCRIPT, &[db, "answer"], &requests);
     let answers: Vec<Value> = answers
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(answers.len(), nows.len());
-    let url = format!(
-        "sqlite:///{}?flavor=django&table=ops_failedop",
-        db.display()
-    );
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{joiner}flavor=django&table=ops_failedop");
     let mut non_empty = 0;
     for (now, answer) in nows.iter().zip(&answers) {
         let stats = SqlStatistics::open_url(&url)

@@ -1,6 +1,8 @@
 """Drives the reference's DjangoStatisticsAdapter (baldur-framework 1.17.1,
-Django 5.2) over a Django application's DLQ table in a SQLite file, for
-tests/sql_statistics_python.rs (the Django flavour of SqlStatistics).
+Django 5.2) over a Django application's DLQ table in a SQLite file, or in
+a PostgreSQL database when DB_PATH is a postgres:// URL (Django's
+postgresql backend, through psycopg2), for tests/sql_statistics_python.rs
+(the Django flavour of SqlStatistics).
 
 The application is one model, ``ops.FailedOp`` (table ``ops_failedop``),
 deriving from the reference's AbstractFailedOperation as its docs say;
@@ -32,16 +34,30 @@ from django.conf import settings
 CLOCK = [datetime(2025, 1, 1, tzinfo=timezone.utc)]
 
 
+def database(path):
+    if path.startswith("postgres://") or path.startswith("postgresql://"):
+        from urllib.parse import urlparse
+
+        url = urlparse(path)
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": url.path.lstrip("/"),
+            "USER": url.username or "",
+            "PASSWORD": url.password or "",
+            "HOST": url.hostname or "",
+            "PORT": str(url.port or ""),
+        }
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # A generated test history: no need to sync each commit.
+        "OPTIONS": {"init_command": "PRAGMA synchronous = OFF"},
+    }
+
+
 def setup(path):
     settings.configure(
-        DATABASES={
-            "default": {
-                "ENGINE": "django.db.backends.sqlite3",
-                "NAME": path,
-                # A generated test history: no need to sync each commit.
-                "OPTIONS": {"init_command": "PRAGMA synchronous = OFF"},
-            }
-        },
+        DATABASES={"default": database(path)},
         INSTALLED_APPS=["django.contrib.contenttypes", "baldur.adapters.django"],
         USE_TZ=True,
         TIME_ZONE="UTC",
