@@ -42,7 +42,11 @@ fn run(python: &Path, args: &[&str], input: &str) -> String {
 
 fn run_script(python: &Path, script: &str, args: &[&str], input: &str) -> String {
     use std::io::Write;
+    // The reference's Django app writes state files under its working
+    // directory: a throwaway one.
+    let cwd = tempfile::tempdir().unwrap();
     let mut child = Command::new(python)
+        .current_dir(cwd.path())
         .arg(script)
         .args(args)
         .stdin(Stdio::piped())
