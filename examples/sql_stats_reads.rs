@@ -6,8 +6,13 @@
 //! warm-up call). Needs the reference in a virtual environment
 //! (`BALDUR_PYTHON`, else `/tmp/baldur-venv/bin/python`).
 //!
+//! With `--postgres`, the same on a throwaway PostgreSQL server
+//! (tests/pg_common: Debian's `postgresql`; the reference connects
+//! through `psycopg2`, our side through the `postgres` crate).
+//!
 //! ```sh
 //! cargo run --release --example sql_stats_reads
+//! cargo run --release --example sql_stats_reads -- --postgres
 //! ```
 
 use std::process::Command;
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baldur_journal::projection::{EntryListQuery, ManualClock, StatisticsRepository};
-use baldur_journal::{SqlStatistics, SqlStatisticsOptions, Timestamp};
+use baldur_journal::{SqlStatistics, Timestamp};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -32,7 +37,20 @@ fn main() {
         std::env::var("BALDUR_PYTHON").unwrap_or_else(|_| "/tmp/baldur-venv/bin/python".into());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dlq.db");
-    let db_text = db.to_str().unwrap();
+    let server = if std::env::args().any(|a| a == "--postgres") {
+        Some(baldur_test_support::pg_common::Server::start().expect("PostgreSQL to start"))
+    } else {
+        None
+    };
+    // The reference's target (a path or a URL), and ours (a URL).
+    let (db_text, url) = match &server {
+        Some(server) => (server.url.clone(), server.url.clone()),
+        None => (
+            db.to_str().unwrap().to_string(),
+            format!("sqlite:///{}", db.display()),
+        ),
+    };
+    let db_text = db_text.as_str();
     let run = |args: &[&str]| {
         let out = Command::new(&python)
             .arg(SCRIPT)
@@ -49,15 +67,9 @@ fn main() {
     run(&[db_text, "generate", "7", "3000"]);
     let theirs: serde_json::Value =
         serde_json::from_str(run(&[db_text, "time", NOW, &REPS.to_string()]).trim()).unwrap();
-    let stats = SqlStatistics::open_sqlite(
-        &db,
-        SqlStatisticsOptions {
-            read_only: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .with_clock(Arc::new(ManualClock::new(Timestamp::parse(NOW).unwrap())));
+    let stats = SqlStatistics::open_url_with(&url, true)
+        .unwrap()
+        .with_clock(Arc::new(ManualClock::new(Timestamp::parse(NOW).unwrap())));
     let page = EntryListQuery {
         page: 3,
         ..Default::default()

@@ -36,6 +36,7 @@ variants=(
   "break-redis-skip-wait|redis_cluster|with_min_replicas_a_replica_cut_off_before_the_kill_lacks_nothing_acknowledged|redis"
   "break-sql-skip-lock|cli|sql_postgres::an_append_waits_for_an_earlier_uncommitted_sequence|postgres"
   "break-projector-mark-outside-transaction|cli|cli_stats_sync::a_projector_killed_mid_batch_resumes_to_the_rows_of_a_single_run|-"
+  "break-projector-mark-outside-transaction|cli|cli_stats_sync::a_projector_killed_mid_batch_on_postgres_resumes_to_the_rows_of_a_single_run|postgres"
   "break-retention-unlink-before-mark|crash_sim_retention|every_crash_point_of_a_drop_leaves_the_old_mark_or_the_new_one|-"
   "break-retention-drop-active|engine|retention::the_active_segment_is_never_dropped_and_the_chain_goes_on_from_the_mark|-"
   "break-retention-drop-active|crash_sim_retention|every_crash_point_of_a_drop_leaves_the_old_mark_or_the_new_one|-"

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use baldur_journal::projection::{EntryListQuery, ManualClock, StatisticsRepository};
-use baldur_journal::{SqlStatistics, SqlStatisticsOptions, Timestamp};
+use baldur_journal::{SqlStatistics, Timestamp};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(
@@ -37,9 +37,17 @@ fn python() -> Option<PathBuf> {
 }
 
 fn run(python: &Path, args: &[&str], input: &str) -> String {
+    run_script(python, SCRIPT, args, input)
+}
+
+fn run_script(python: &Path, script: &str, args: &[&str], input: &str) -> String {
     use std::io::Write;
+    // The reference's Django app writes state files under its working
+    // directory: a throwaway one.
+    let cwd = tempfile::tempdir().unwrap();
     let mut child = Command::new(python)
-        .arg(SCRIPT)
+        .current_dir(cwd.path())
+        .arg(script)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -253,17 +261,23 @@ fn differential(seed: u64, nows: &[&str]) {
         "",
     );
     assert!(written.trim().parse::<u64>().unwrap() > 9000, "{written}");
-    compare(&python, &db, nows);
+    compare(&python, db.to_str().unwrap(), &sqlite_url(&db), nows);
 }
 
-/// Both read `db` at every "now": every answer equal as JSON.
-fn compare(python: &Path, db: &Path, nows: &[&str]) {
+fn sqlite_url(db: &Path) -> String {
+    format!("sqlite:///{}", db.display())
+}
+
+/// Both read the same tables at every "now" (the reference given `db`, a
+/// SQLite path or a PostgreSQL URL; we `url`): every answer equal as
+/// JSON.
+fn compare(python: &Path, db: &str, url: &str, nows: &[&str]) {
     let reads = reads();
     let requests: String = nows
         .iter()
         .map(|now| json!({"now": now, "reads": reads}).to_string() + "\n")
         .collect();
-    let answers = run(python, &[db.to_str().unwrap(), "answer"], &requests);
+    let answers = run(python, &[db, "answer"], &requests);
     let answers: Vec<Value> = answers
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -273,15 +287,9 @@ fn compare(python: &Path, db: &Path, nows: &[&str]) {
     let mut non_empty = 0;
     for (now, answer) in nows.iter().zip(&answers) {
         let clock = ManualClock::new(Timestamp::parse(now).unwrap());
-        let stats = SqlStatistics::open_sqlite(
-            db,
-            SqlStatisticsOptions {
-                read_only: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .with_clock(Arc::new(clock));
+        let stats = SqlStatistics::open_url_with(url, true)
+            .unwrap()
+            .with_clock(Arc::new(clock));
         for (read, theirs) in reads.iter().zip(answer["answers"].as_array().unwrap()) {
             let theirs = comparable(read, normalise(theirs.clone()), true);
             let mine = comparable(read, ours(&stats, read), false);
@@ -331,6 +339,32 @@ fn reads_equal_the_reference_on_a_held_out_history() {
 /// deployment sees the projected answers.
 #[test]
 fn reads_equal_the_reference_on_projected_tables() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dlq.db");
+    projected(&python, db.to_str().unwrap(), &sqlite_url(&db));
+}
+
+/// [`reads_equal_the_reference_on_projected_tables`] on PostgreSQL: the
+/// projector writes the tables with PostgreSQL's types, and the
+/// reference reads them through `psycopg2`.
+#[cfg(feature = "postgres")]
+#[test]
+fn reads_equal_the_reference_on_tables_projected_into_postgres() {
+    let Some(python) = skip::reference_python("psycopg2, baldur.adapters.sql.statistics") else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    projected(&python, &server.url, &server.url);
+}
+
+/// Projects a generated journal into `url`, then compares the reference
+/// (given `db`) and us reading it.
+fn projected(python: &Path, db: &str, url: &str) {
     use LifecycleKind::*;
     use baldur_journal::projection::events::{dlq_archive, dlq_purge};
     use baldur_journal::projection::{
@@ -339,9 +373,6 @@ fn reads_equal_the_reference_on_projected_tables() {
     use baldur_journal::sql::{ProjectOptions, project};
     use baldur_journal::{EventJournal, JournalEntry, MemoryJournal};
 
-    let Some(python) = python() else {
-        return;
-    };
     const HOUR: i64 = 3_600 * 1_000_000_000;
     let base = Timestamp::parse("2025-03-01T00:00:00Z").unwrap();
     let at = |hours: i64| Timestamp::from_unix_nanos(base.as_unix_nanos() - hours * HOUR);
@@ -393,21 +424,222 @@ fn reads_equal_the_reference_on_projected_tables() {
     events.sort_by_key(|e| e.timestamp);
     let journal = MemoryJournal::new();
     journal.append_batch(&events).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("dlq.db");
-    let url = format!("sqlite:///{}", db.display());
     let options = ProjectOptions {
         batch_records: 500,
         ..ProjectOptions::new("memory")
     };
-    project(&journal, &url, &options).unwrap();
+    project(&journal, url, &options).unwrap();
     compare(
-        &python,
-        &db,
+        python,
+        db,
+        url,
         &[
             "2025-03-01T00:00:00+00:00",
             "2025-02-10T12:00:00+00:00",
             "2025-01-20T00:00:00.000001+00:00",
         ],
+    );
+}
+
+/// On PostgreSQL: the reference (through `psycopg2`, as it connects)
+/// creates its tables with its PostgreSQL DDL and writes a generated
+/// history of 3,000 entries; both read the same database at several
+/// "now"s. Skips visibly without PostgreSQL or without `psycopg2` in the
+/// reference's environment (`.ci/run` installs both).
+#[cfg(feature = "postgres")]
+#[test]
+fn reads_equal_the_reference_on_postgres() {
+    let Some(python) = skip::reference_python("psycopg2, baldur.adapters.sql.statistics") else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    let written = run(&python, &[&server.url, "generate", "11", "3000"], "");
+    assert!(written.trim().parse::<u64>().unwrap() > 9000, "{written}");
+    compare(
+        &python,
+        &server.url,
+        &server.url,
+        &[
+            "2025-02-10T00:00:00+00:00",
+            "2025-04-15T12:00:00+00:00",
+            "2025-06-01T00:00:00.000001+00:00",
+        ],
+    );
+}
+
+const DJANGO_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/python/baldur_django_stats.py"
+);
+
+/// The reads asked of the Django flavour: every read but the circuit
+/// breakers (the Django adapter reads those from the runtime store, not
+/// from a table).
+fn django_reads() -> Vec<Value> {
+    let mut reads: Vec<Value> = reads()
+        .into_iter()
+        .filter(|r| {
+            !matches!(
+                r[0].as_str(),
+                Some("get_circuit_breaker_summary" | "list_circuit_breakers")
+            ) && r[1]["limit"] != json!(2)
+        })
+        .collect();
+    // A previous window where the two flavours differ (7 days, not 3).
+    reads.push(json!(["get_recent_activity", {"hours": 24, "days": 3}]));
+    reads
+}
+
+/// The keys of an item that both sides have: the Django adapter returns
+/// every model field, we the seed's fields (`user_id` is no field of the
+/// model).
+fn django_projection(read: &Value, value: Value) -> Value {
+    const SUMMARY: [&str; 11] = [
+        "id",
+        "domain",
+        "failure_type",
+        "status",
+        "entity_type",
+        "entity_id",
+        "retry_count",
+        "error_code",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+    ];
+    const DETAIL: [&str; 17] = [
+        "id",
+        "domain",
+        "failure_type",
+        "status",
+        "entity_type",
+        "entity_id",
+        "retry_count",
+        "max_retries",
+        "error_code",
+        "last_retry_at",
+        "resolved_at",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "error_message",
+        "snapshot_data",
+        "metadata",
+    ];
+    let keep = |item: &Value, keys: &[&str]| -> Value {
+        Value::Object(
+            keys.iter()
+                .map(|k| (k.to_string(), item.get(*k).cloned().unwrap_or(Value::Null)))
+                .collect(),
+        )
+    };
+    match read[0].as_str().unwrap() {
+        "list_entries" => {
+            let mut value = value;
+            if let Some(items) = value["items"].as_array_mut() {
+                for item in items.iter_mut() {
+                    *item = keep(item, &SUMMARY);
+                }
+            }
+            value
+        }
+        "get_entry_detail" if !value.is_null() => keep(&value, &DETAIL),
+        _ => value,
+    }
+}
+
+/// The Django flavour against the reference's own `DjangoStatisticsAdapter`
+/// (Django 5.2, an application model deriving from the reference's
+/// `AbstractFailedOperation`, its table created by Django's schema
+/// editor): the application writes a generated history of 3,000 entries
+/// through the ORM (about 12,000 saves, with Django's clock at each
+/// event's time) and the adapter archives and purges; then both read the
+/// SQLite file at several "now"s. Skips visibly without Django in the
+/// reference's environment (`.ci/run` installs it).
+#[test]
+fn the_django_flavour_reads_equal_the_django_adapter() {
+    let Some(python) = skip::reference_python("django, baldur.adapters.django.statistics") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    django_differential(
+        &python,
+        db.to_str().unwrap(),
+        &format!("sqlite:///{}", db.display()),
+    );
+}
+
+/// [`the_django_flavour_reads_equal_the_django_adapter`] on PostgreSQL:
+/// Django's postgresql backend (through `psycopg2`) creates and writes
+/// the table.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_django_flavour_reads_equal_the_django_adapter_on_postgres() {
+    let Some(python) =
+        skip::reference_python("django, psycopg2, baldur.adapters.django.statistics")
+    else {
+        return;
+    };
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    django_differential(&python, &server.url, &server.url);
+}
+
+/// The Django application (tests/python/baldur_django_stats.py) writes
+/// its history into `db`; the adapter and we (at `url`) read it.
+fn django_differential(python: &Path, db: &str, url: &str) {
+    let written = run_script(python, DJANGO_SCRIPT, &[db, "generate", "7", "3000"], "");
+    let written: u64 = written.trim().lines().last().unwrap().parse().unwrap();
+    assert!(written > 9000, "{written}");
+    let nows = [
+        "2025-02-10T00:00:00+00:00",
+        "2025-04-15T12:00:00+00:00",
+        "2025-06-01T00:00:00.000001+00:00",
+    ];
+    let reads = django_reads();
+    let requests: String = nows
+        .iter()
+        .map(|now| json!({"now": now, "reads": reads}).to_string() + "\n")
+        .collect();
+    let answers = run_script(python, DJANGO_SCRIPT, &[db, "answer"], &requests);
+    let answers: Vec<Value> = answers
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), nows.len());
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{joiner}flavor=django&table=ops_failedop");
+    let mut non_empty = 0;
+    for (now, answer) in nows.iter().zip(&answers) {
+        let stats = SqlStatistics::open_url(&url)
+            .unwrap()
+            .with_clock(Arc::new(ManualClock::new(Timestamp::parse(now).unwrap())));
+        for (read, theirs) in reads.iter().zip(answer["answers"].as_array().unwrap()) {
+            let theirs = comparable(
+                read,
+                django_projection(read, normalise(theirs.clone())),
+                true,
+            );
+            let mut mine = ours(&stats, read);
+            if let Some(detail) = mine.as_object_mut() {
+                detail.remove("user_id");
+            }
+            let mine = comparable(read, django_projection(read, mine), false);
+            assert_eq!(mine, theirs, "at {now}: {read}");
+            non_empty += usize::from(
+                !matches!(&mine, Value::Null)
+                    && mine != json!([])
+                    && mine != json!({})
+                    && mine != json!(0.0),
+            );
+        }
+    }
+    assert!(
+        non_empty * 3 > nows.len() * reads.len() * 2,
+        "only {non_empty} answers hold data"
     );
 }

@@ -1,8 +1,10 @@
 //! `SqlJournal`: the journal in the reference's SQL table
 //! `baldur_event_journal`, so that Rust and Python services running
-//! baldur-framework share one journal in one database. SQLite for now,
-//! through the bundled library. Tables, URLs, semantics and every
-//! difference from the reference: docs/SQL.md.
+//! baldur-framework share one journal in one database, on SQLite (the
+//! bundled library) or PostgreSQL (feature `postgres`); and
+//! `SqlStatistics` and the projector over the reference's DLQ tables on
+//! both. Tables, URLs, semantics and every difference from the reference:
+//! docs/SQL.md.
 //!
 //! ```
 //! use baldur_journal::{EventJournal, JournalEntry, Timestamp};
@@ -18,9 +20,12 @@
 //! # }
 //! ```
 
+mod db;
 mod dialect;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+pub use db::LOCK_KEY as POSTGRES_STATS_LOCK_KEY;
 #[cfg(feature = "postgres")]
 pub use pg::LOCK_KEY as POSTGRES_LOCK_KEY;
 pub mod projector;
@@ -37,7 +42,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use dialect::{Dialect, MAX_SEQUENCE, TABLE, parse_timestamp_text, timestamp_text};
 pub use projector::{ProjectOptions, ProjectReport, project};
-pub use statistics::{CB_TABLE, DLQ_TABLE, PURGED_TABLE, SqlStatistics, SqlStatisticsOptions};
+pub use statistics::{
+    CB_TABLE, DJANGO_COLUMNS, DLQ_TABLE, DjangoTable, Flavor, PURGED_TABLE, SqlStatistics,
+    SqlStatisticsOptions,
+};
 
 use crate::entry::{Context, JournalEntry, JournalQueryFilter, JournalQueryResult, Timestamp};
 use crate::error::{Error, Result};
@@ -159,6 +167,12 @@ enum Backend {
     Sqlite(Mutex<Connection>),
     #[cfg(feature = "postgres")]
     Postgres(Box<pg::PgJournal>),
+}
+
+/// `url` with any password replaced by `***`, for messages.
+#[must_use]
+pub fn redacted_url(url: &str) -> String {
+    redacted(url)
 }
 
 /// `url` with any password replaced by `***`.

@@ -61,7 +61,7 @@ pub(crate) struct PgJournal {
 
 /// `url` without our own parameters (which the driver does not know), and
 /// the maximum query limit they set.
-fn split_url(url: &str) -> Result<(String, usize)> {
+pub(crate) fn split_url(url: &str) -> Result<(String, usize)> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut kept = Vec::new();
     let mut max_query_limit = DEFAULT_MAX_QUERY_LIMIT;
@@ -86,7 +86,7 @@ fn split_url(url: &str) -> Result<(String, usize)> {
 }
 
 /// `host:port/db` of a URL, for messages: never the credentials.
-fn label(url: &str) -> String {
+pub(crate) fn label(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
     rest.rsplit_once('@').map_or(rest, |(_, r)| r).to_string()
@@ -432,7 +432,7 @@ impl PgJournal {
     }
 }
 
-fn pg_error(database: &str, operation: &str, e: &postgres::Error) -> Error {
+pub(crate) fn pg_error(database: &str, operation: &str, e: &postgres::Error) -> Error {
     let reason = match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => e.to_string(),

@@ -15,16 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde_json::value::RawValue;
 
 use crate::entry::{EntryRef, Timestamp};
 use crate::error::{Error, Result};
 use crate::journal::EventJournal;
 use crate::projection::state::{BreakerState, EntryState, Projection, Record};
-use crate::sql::statistics::{CB_TABLE, DLQ_TABLE, PURGED_TABLE};
-use crate::sql::{SqlStatistics, SqlStatisticsOptions, connect, timestamp_text};
+use crate::sql::Dialect;
+use crate::sql::db::{Db, Param, Tx};
+use crate::sql::statistics::{self, CB_TABLE, DLQ_TABLE, PURGED_TABLE};
 
 /// Our table of the projector's high-water mark: one row, the journal
 /// projected and the last sequence folded into the tables.
@@ -81,8 +80,13 @@ pub struct ProjectReport {
 }
 
 /// The `baldur_cb_state` table the projector fills when missing (the
-/// reference reads one and never creates it): the columns it reads.
-fn create_statements() -> [String; 3] {
+/// reference reads one and never creates it): the columns it reads; and
+/// our mark and id-map tables.
+fn create_statements(dialect: Dialect) -> [String; 3] {
+    let ts = match dialect {
+        Dialect::Sqlite => "TEXT",
+        Dialect::Postgres => "TIMESTAMPTZ",
+    };
     [
         format!(
             "CREATE TABLE IF NOT EXISTS {CB_TABLE} (
@@ -90,21 +94,21 @@ fn create_statements() -> [String; 3] {
             state VARCHAR(32) NOT NULL,
             failure_count INTEGER NOT NULL DEFAULT 0,
             success_count INTEGER NOT NULL DEFAULT 0,
-            last_failure_at TEXT,
-            updated_at TEXT
+            last_failure_at {ts},
+            updated_at {ts}
         )"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {MARK_TABLE} (
             journal TEXT PRIMARY KEY,
-            last_sequence INTEGER NOT NULL,
-            updated_at TEXT NOT NULL
+            last_sequence BIGINT NOT NULL,
+            updated_at {ts} NOT NULL
         )"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {IDS_TABLE} (
             entry_id TEXT PRIMARY KEY,
-            id INTEGER NOT NULL UNIQUE
+            id BIGINT NOT NULL UNIQUE
         )"
         ),
     ]
@@ -120,37 +124,35 @@ pub fn integer_key(id: &str) -> Option<i64> {
         .filter(|n| *n >= 1 && n.to_string() == id)
 }
 
-struct Target {
-    conn: Connection,
-    database: String,
+/// The database written, as messages name it.
+struct Target<'a> {
+    database: &'a str,
 }
 
-impl Target {
-    fn error(&self, operation: &str, e: rusqlite::Error) -> Error {
-        Error::Sql {
-            database: self.database.clone(),
-            operation: operation.to_string(),
-            reason: e.to_string(),
-        }
-    }
-
+impl Target<'_> {
     /// The mark of `journal`, refusing a database that holds another's.
-    fn mark(&self, journal: &str) -> Result<u64> {
-        let rows: Vec<(String, i64)> = {
-            let mut statement = self
-                .conn
-                .prepare(&format!("SELECT journal, last_sequence FROM {MARK_TABLE}"))
-                .map_err(|e| self.error("reading the mark", e))?;
-            statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .and_then(|rows| rows.collect())
-                .map_err(|e| self.error("reading the mark", e))?
+    fn mark(&self, tx: &mut Tx<'_>, journal: &str) -> Result<u64> {
+        let rows = tx.query(
+            "reading the mark",
+            &format!("SELECT journal, last_sequence FROM {MARK_TABLE}"),
+            &[],
+        )?;
+        let bad = |reason: String| Error::Sql {
+            database: self.database.to_string(),
+            operation: "reading the mark".into(),
+            reason,
         };
-        match rows.as_slice() {
+        let mut marks = Vec::new();
+        for row in rows {
+            let name = row[0].text().map_err(bad)?.unwrap_or_default();
+            let sequence = row[1].int().map_err(bad)?.unwrap_or(0);
+            marks.push((name, sequence));
+        }
+        match marks.as_slice() {
             [] => Ok(0),
             [(name, sequence)] if name == journal => Ok(super::unsigned(*sequence)),
             [(name, _), ..] => Err(Error::Sql {
-                database: self.database.clone(),
+                database: self.database.to_string(),
                 operation: "projecting".into(),
                 reason: format!(
                     "its tables hold the projection of journal {name:?}, not of {journal:?} \
@@ -162,74 +164,86 @@ impl Target {
 
     /// The `baldur_dlq` key of `id`, allocating one in [`IDS_TABLE`] when
     /// it is not an integer.
-    fn key(&self, id: &str) -> Result<i64> {
+    fn key(&self, tx: &mut Tx<'_>, id: &str) -> Result<i64> {
         if let Some(key) = integer_key(id) {
             return Ok(key);
         }
-        let known: Option<i64> = self
-            .conn
-            .query_row(
-                &format!("SELECT id FROM {IDS_TABLE} WHERE entry_id = ?1"),
-                [id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.error("reading the id map", e))?;
-        if let Some(key) = known {
+        let bad = |reason: String| Error::Sql {
+            database: self.database.to_string(),
+            operation: "reading the id map".into(),
+            reason,
+        };
+        let known = tx.query_value(
+            "reading the id map",
+            &format!("SELECT id FROM {IDS_TABLE} WHERE entry_id = ?"),
+            &[Param::Text(id.to_string())],
+        )?;
+        if let Some(key) = known.map(|k| k.int()).transpose().map_err(bad)?.flatten() {
             return Ok(key);
         }
-        let key: i64 = self
-            .conn
-            .query_row(
-                &format!("SELECT MIN(0, COALESCE(MIN(id), 0)) - 1 FROM {IDS_TABLE}"),
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.error("allocating a key", e))?;
-        self.conn
-            .execute(
-                &format!("INSERT INTO {IDS_TABLE} (entry_id, id) VALUES (?1, ?2)"),
-                rusqlite::params![id, key],
-            )
-            .map_err(|e| self.error("writing the id map", e))?;
+        let lowest = tx
+            .query_value(
+                "allocating a key",
+                &format!("SELECT COALESCE(MIN(id), 0) FROM {IDS_TABLE}"),
+                &[],
+            )?
+            .map(|k| k.int())
+            .transpose()
+            .map_err(bad)?
+            .flatten()
+            .unwrap_or(0);
+        let key = lowest.min(0) - 1;
+        tx.execute(
+            "writing the id map",
+            &format!("INSERT INTO {IDS_TABLE} (entry_id, id) VALUES (?, ?)"),
+            &[Param::Text(id.to_string()), Param::Int(key)],
+        )?;
         Ok(key)
     }
 
-    fn write_mark(&self, journal: &str, sequence: u64) -> Result<()> {
+    fn write_mark(&self, tx: &mut Tx<'_>, journal: &str, sequence: u64) -> Result<()> {
         let sequence = i64::try_from(sequence).map_err(|_| {
             Error::Unsupported(format!(
-                "{}: sequence {sequence} is beyond SQLite's integers",
+                "{}: sequence {sequence} is beyond SQL's 64-bit integers",
                 self.database
             ))
         })?;
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO {MARK_TABLE} (journal, last_sequence, updated_at) \
-                     VALUES (?1, ?2, ?3) ON CONFLICT(journal) DO UPDATE SET \
-                     last_sequence = excluded.last_sequence, updated_at = excluded.updated_at"
-                ),
-                rusqlite::params![journal, sequence, timestamp_text(Timestamp::now())],
-            )
-            .map_err(|e| self.error("writing the mark", e))?;
+        tx.execute(
+            "writing the mark",
+            &format!(
+                "INSERT INTO {MARK_TABLE} (journal, last_sequence, updated_at) \
+                 VALUES (?, ?, ?) ON CONFLICT(journal) DO UPDATE SET \
+                 last_sequence = excluded.last_sequence, updated_at = excluded.updated_at"
+            ),
+            &[
+                Param::Text(journal.to_string()),
+                Param::Int(sequence),
+                Param::Time(Timestamp::now()),
+            ],
+        )?;
         Ok(())
     }
 
     /// Writes one entry's row, or deletes it when purged.
-    fn write_entry(&self, entry: &EntryState, report: &mut ProjectReport) -> Result<()> {
-        let key = self.key(&entry.id)?;
+    fn write_entry(
+        &self,
+        tx: &mut Tx<'_>,
+        entry: &EntryState,
+        report: &mut ProjectReport,
+    ) -> Result<()> {
+        let key = self.key(tx, &entry.id)?;
         if entry.purged {
-            let deleted = self
-                .conn
-                .execute(&format!("DELETE FROM {DLQ_TABLE} WHERE id = ?1"), [key])
-                .map_err(|e| self.error("deleting a purged entry", e))?;
-            self.conn
-                .execute(
-                    &format!("INSERT OR IGNORE INTO {PURGED_TABLE} (id) VALUES (?1)"),
-                    [key],
-                )
-                .map_err(|e| self.error("deleting a purged entry", e))?;
-            report.entries_deleted += deleted as u64;
+            let deleted = tx.execute(
+                "deleting a purged entry",
+                &format!("DELETE FROM {DLQ_TABLE} WHERE id = ?"),
+                &[Param::Int(key)],
+            )?;
+            tx.execute(
+                "deleting a purged entry",
+                &format!("INSERT INTO {PURGED_TABLE} (id) VALUES (?) ON CONFLICT DO NOTHING"),
+                &[Param::Int(key)],
+            )?;
+            report.entries_deleted += deleted;
             return Ok(());
         }
         let raw_or_empty = |raw: &Option<Box<str>>| -> String {
@@ -243,72 +257,81 @@ impl Target {
             raw_or_empty(&entry.snapshot_data),
             raw_or_empty(&entry.metadata),
         );
-        let time =
-            |t: Option<Timestamp>| t.map_or(SqlValue::Null, |t| SqlValue::Text(timestamp_text(t)));
         let values = vec![
-            SqlValue::Integer(key),
-            SqlValue::Text(entry.domain.to_string()),
-            SqlValue::Text(entry.failure_type.to_string()),
-            SqlValue::Text(entry.status.as_str().to_string()),
-            entry
-                .entity_type
-                .as_ref()
-                .map_or(SqlValue::Null, |t| SqlValue::Text(t.to_string())),
-            entry
-                .entity_id
-                .as_ref()
-                .map_or(SqlValue::Null, |t| SqlValue::Text(t.to_string())),
-            entry.user_id.map_or(SqlValue::Null, SqlValue::Integer),
-            SqlValue::Integer(entry.retry_count),
-            SqlValue::Integer(entry.max_retries),
-            SqlValue::Text(entry.error_code.to_string()),
-            time(entry.last_retry_at),
-            time(entry.resolved_at),
-            SqlValue::Text(timestamp_text(entry.created_at)),
-            SqlValue::Text(timestamp_text(entry.updated_at)),
-            time(entry.expires_at),
-            SqlValue::Text(data),
+            Param::Int(key),
+            Param::Text(entry.domain.to_string()),
+            Param::Text(entry.failure_type.to_string()),
+            Param::Text(entry.status.as_str().to_string()),
+            Param::text(entry.entity_type.as_deref()),
+            Param::text(entry.entity_id.as_deref()),
+            entry.user_id.map_or(Param::Null, Param::Int),
+            Param::Int(entry.retry_count),
+            Param::Int(entry.max_retries),
+            Param::Text(entry.error_code.to_string()),
+            Param::time(entry.last_retry_at),
+            Param::time(entry.resolved_at),
+            Param::Time(entry.created_at),
+            Param::Time(entry.updated_at),
+            Param::time(entry.expires_at),
+            Param::Text(data),
         ];
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT OR REPLACE INTO {DLQ_TABLE} (id, domain, failure_type, status, \
-                     entity_type, entity_id, user_id, retry_count, max_retries, error_code, \
-                     last_retry_at, resolved_at, created_at, updated_at, expires_at, data) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                rusqlite::params_from_iter(values.iter()),
-            )
-            .map_err(|e| self.error("writing an entry", e))?;
+        let columns = [
+            "id",
+            "domain",
+            "failure_type",
+            "status",
+            "entity_type",
+            "entity_id",
+            "user_id",
+            "retry_count",
+            "max_retries",
+            "error_code",
+            "last_retry_at",
+            "resolved_at",
+            "created_at",
+            "updated_at",
+            "expires_at",
+            "data",
+        ];
+        let updates = columns[1..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.execute(
+            "writing an entry",
+            &format!(
+                "INSERT INTO {DLQ_TABLE} ({}) VALUES ({}) ON CONFLICT(id) DO UPDATE SET {updates}",
+                columns.join(", "),
+                vec!["?"; columns.len()].join(", ")
+            ),
+            &values,
+        )?;
         report.entries_written += 1;
         Ok(())
     }
 
-    fn write_breaker(&self, name: &str, breaker: &BreakerState) -> Result<()> {
-        let time =
-            |t: Option<Timestamp>| t.map_or(SqlValue::Null, |t| SqlValue::Text(timestamp_text(t)));
-        self.conn
-            .execute(
-                &format!("DELETE FROM {CB_TABLE} WHERE service_name = ?1"),
-                [name],
-            )
-            .map_err(|e| self.error("writing a breaker", e))?;
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO {CB_TABLE} (service_name, state, failure_count, success_count, \
-                     last_failure_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-                ),
-                rusqlite::params_from_iter([
-                    SqlValue::Text(name.to_string()),
-                    SqlValue::Text(breaker.state.to_string()),
-                    SqlValue::Integer(breaker.failure_count),
-                    SqlValue::Integer(breaker.success_count),
-                    time(breaker.last_failure_time),
-                    time(breaker.last_state_change),
-                ]),
-            )
-            .map_err(|e| self.error("writing a breaker", e))?;
+    fn write_breaker(&self, tx: &mut Tx<'_>, name: &str, breaker: &BreakerState) -> Result<()> {
+        tx.execute(
+            "writing a breaker",
+            &format!("DELETE FROM {CB_TABLE} WHERE service_name = ?"),
+            &[Param::Text(name.to_string())],
+        )?;
+        tx.execute(
+            "writing a breaker",
+            &format!(
+                "INSERT INTO {CB_TABLE} (service_name, state, failure_count, success_count, \
+                 last_failure_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+            ),
+            &[
+                Param::Text(name.to_string()),
+                Param::Text(breaker.state.to_string()),
+                Param::Int(breaker.failure_count),
+                Param::Int(breaker.success_count),
+                Param::time(breaker.last_failure_time),
+                Param::time(breaker.last_state_change),
+            ],
+        )?;
         Ok(())
     }
 }
@@ -324,7 +347,8 @@ struct Batch {
 
 /// The projector's state during a run.
 struct Run<'a> {
-    target: &'a Target,
+    db: &'a Db,
+    target: Target<'a>,
     options: &'a ProjectOptions,
     projection: Projection,
     mark: u64,
@@ -355,9 +379,7 @@ impl Run<'_> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let target = self.target;
-        let conn = &target.conn;
-        let changed: Vec<(&Box<str>, &BreakerState)> = self
+        let changed: Vec<(Box<str>, BreakerState)> = self
             .projection
             .breakers
             .iter()
@@ -367,39 +389,42 @@ impl Run<'_> {
                     .get(*name)
                     .is_none_or(|before| !same_breaker(before, now))
             })
+            .map(|(name, state)| (name.clone(), state.clone()))
             .collect();
+        let journal = self.options.journal.as_str();
         // The deliberately broken build commits the mark on its own first,
         // so a kill before the rows' commit loses them for good.
         #[cfg(feature = "break-projector-mark-outside-transaction")]
-        {
-            check_mark(target, &self.options.journal, self.mark)?;
-            target.write_mark(&self.options.journal, batch.last_sequence)?;
-        }
-        let transaction =
-            rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
-                .map_err(|e| target.error("beginning a batch", e))?;
-        #[cfg(not(feature = "break-projector-mark-outside-transaction"))]
-        {
-            check_mark(target, &self.options.journal, self.mark)?;
-            target.write_mark(&self.options.journal, batch.last_sequence)?;
-        }
-        let half = batch.entries.len() / 2;
-        for (n, &index) in batch.entries.iter().enumerate() {
-            if n == half {
-                self.maybe_hold();
+        self.db.write(|tx| {
+            check_mark(&self.target, tx, journal, self.mark)?;
+            self.target.write_mark(tx, journal, batch.last_sequence)
+        })?;
+        let mut report = std::mem::take(&mut self.report);
+        let outcome = self.db.write(|tx| {
+            #[cfg(not(feature = "break-projector-mark-outside-transaction"))]
+            {
+                check_mark(&self.target, tx, journal, self.mark)?;
+                self.target.write_mark(tx, journal, batch.last_sequence)?;
             }
-            target.write_entry(&self.projection.entries[index], &mut self.report)?;
-        }
-        if batch.entries.is_empty() {
-            self.maybe_hold();
-        }
-        for (name, breaker) in &changed {
-            target.write_breaker(name, breaker)?;
-            self.report.breakers_written += 1;
-        }
-        transaction
-            .commit()
-            .map_err(|e| target.error("committing a batch", e))?;
+            let half = batch.entries.len() / 2;
+            for (n, &index) in batch.entries.iter().enumerate() {
+                if n == half {
+                    self.maybe_hold(&report);
+                }
+                self.target
+                    .write_entry(tx, &self.projection.entries[index], &mut report)?;
+            }
+            if batch.entries.is_empty() {
+                self.maybe_hold(&report);
+            }
+            for (name, breaker) in &changed {
+                self.target.write_breaker(tx, name, breaker)?;
+                report.breakers_written += 1;
+            }
+            Ok(())
+        });
+        self.report = report;
+        outcome?;
         self.mark = batch.last_sequence;
         self.report.records += batch.records;
         self.report.batches += 1;
@@ -407,9 +432,9 @@ impl Run<'_> {
     }
 
     /// The test hook of [`HOLD_ENV`] (debug builds only).
-    fn maybe_hold(&self) {
-        if self.hold_at == Some(self.report.batches + 1) {
-            eprintln!("projector: holding in batch {}", self.report.batches + 1);
+    fn maybe_hold(&self, report: &ProjectReport) {
+        if self.hold_at == Some(report.batches + 1) {
+            eprintln!("projector: holding in batch {}", report.batches + 1);
             loop {
                 std::thread::park();
             }
@@ -419,11 +444,11 @@ impl Run<'_> {
 
 /// The mark must still be where this run left it (another projector on
 /// the same database moved it otherwise).
-fn check_mark(target: &Target, journal: &str, expected: u64) -> Result<()> {
-    let found = target.mark(journal)?;
+fn check_mark(target: &Target<'_>, tx: &mut Tx<'_>, journal: &str, expected: u64) -> Result<()> {
+    let found = target.mark(tx, journal)?;
     if found != expected {
         return Err(Error::Sql {
-            database: target.database.clone(),
+            database: target.database.to_string(),
             operation: "projecting".into(),
             reason: format!(
                 "the projection's mark moved from {expected} to {found} during this run \
@@ -442,32 +467,34 @@ fn same_breaker(a: &BreakerState, b: &BreakerState) -> bool {
         && a.last_state_change == b.last_state_change
 }
 
-/// Projects `journal` into the SQLite database at `url`
-/// (`sqlite:///relative.db`, `sqlite:////absolute.db`): creates the tables
-/// when missing, folds the journal up to the stored mark in memory, then
-/// folds the rest in batches of `options.batch_records` records, each
-/// batch's touched entries and breakers written with the new mark in one
-/// transaction. PostgreSQL is refused, as by [`SqlStatistics`].
+/// Projects `journal` into the database at `url`: SQLite
+/// (`sqlite:///relative.db`, `sqlite:////absolute.db`) or, with the
+/// `postgres` feature, PostgreSQL (`postgres://…`, `postgresql://…`).
+/// Creates the tables when missing, folds the journal up to the stored
+/// mark in memory, then folds the rest in batches of
+/// `options.batch_records` records, each batch's touched entries and
+/// breakers written with the new mark in one transaction. The Django
+/// flavour's parameters are refused: the projector writes the reference's
+/// own tables.
 pub fn project(
     journal: &dyn EventJournal,
     url: &str,
     options: &ProjectOptions,
 ) -> Result<ProjectReport> {
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if postgres {
-        return Err(Error::Unsupported(format!(
-            "{}: the projector writes SQLite only in this release (docs/SQL.md)",
-            super::redacted(url)
-        )));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if url.contains("flavor=") {
+            return Err(Error::Unsupported(format!(
+                "{}: the projector writes the reference's baldur_dlq and baldur_cb_state only \
+                 (no flavor parameter)",
+                super::redacted(url)
+            )));
+        }
+        let db = Db::open_postgres(url, false)?;
+        return project_into(journal, &db, options);
     }
     let parsed = super::SqlUrl::parse(url)?;
-    if parsed.dialect != super::Dialect::Sqlite {
-        return Err(Error::Unsupported(format!(
-            "{}: the projector writes SQLite only in this release (docs/SQL.md)",
-            super::redacted(url)
-        )));
-    }
-    project_sqlite(journal, &parsed.path, options)
+    let db = Db::open_sqlite(&parsed.path, false, options.busy_timeout)?;
+    project_into(journal, &db, options)
 }
 
 /// [`project`] into the SQLite file at `path`.
@@ -476,34 +503,38 @@ pub fn project_sqlite(
     path: &Path,
     options: &ProjectOptions,
 ) -> Result<ProjectReport> {
+    let db = Db::open_sqlite(path, false, options.busy_timeout)?;
+    project_into(journal, &db, options)
+}
+
+fn project_into(
+    journal: &dyn EventJournal,
+    db: &Db,
+    options: &ProjectOptions,
+) -> Result<ProjectReport> {
     if options.batch_records == 0 {
         return Err(Error::InvalidOption(
             "the projector's batch size must be at least 1 record".into(),
         ));
     }
-    // The reference's baldur_dlq and our purged-ids table.
-    drop(SqlStatistics::open_sqlite(
-        path,
-        SqlStatisticsOptions {
-            busy_timeout: options.busy_timeout,
-            read_only: false,
-        },
-    )?);
     let target = Target {
-        conn: connect(path, false, options.busy_timeout)?,
-        database: path.display().to_string(),
+        database: db.database(),
     };
-    for statement in create_statements() {
-        target
-            .conn
-            .execute(&statement, [])
-            .map_err(|e| target.error("creating the tables", e))?;
-    }
-    let mark = target.mark(&options.journal)?;
+    let dialect = db.dialect();
+    let mark = db.write(|tx| {
+        // The reference's baldur_dlq and our purged-ids table, then ours.
+        for statement in statistics::create_statements(dialect)
+            .into_iter()
+            .chain(create_statements(dialect))
+        {
+            tx.batch("creating the tables", &statement)?;
+        }
+        target.mark(tx, &options.journal)
+    })?;
     let latest = journal.get_latest_sequence()?;
     if mark > latest {
         return Err(Error::Sql {
-            database: target.database.clone(),
+            database: db.database().to_string(),
             operation: "projecting".into(),
             reason: format!(
                 "the projection's mark is sequence {mark}, beyond the journal's latest {latest} \
@@ -517,7 +548,8 @@ pub fn project_sqlite(
         None
     };
     let mut run = Run {
-        target: &target,
+        db,
+        target,
         options,
         projection: Projection::with_bodies(),
         mark,

@@ -1,16 +1,24 @@
-//! `SqlStatistics`: the seed's statistics repository over the reference's
-//! own tables, `baldur_dlq` and `baldur_cb_state` (the SQLAlchemy
-//! flavour), on SQLite. Reads give the reference's
-//! `SQLStatisticsRepository` answers on the same rows; writes keep its
-//! terminal guard and close its holes. docs/SQL.md lists every difference.
+//! `SqlStatistics`: the seed's statistics repository over a DLQ table in
+//! SQLite or PostgreSQL, in one of two flavours:
+//!
+//! - **SQLAlchemy** (the default): the reference's own tables,
+//!   `baldur_dlq` and `baldur_cb_state`. Reads give the reference's
+//!   `SQLStatisticsRepository` answers on the same rows; writes keep its
+//!   terminal guard and close its holes.
+//! - **Django** (`?flavor=django&table=NAME`): a Django application's DLQ
+//!   table (the reference's `AbstractFailedOperation` columns, each
+//!   renamable by a parameter), read with the reference's
+//!   `DjangoStatisticsAdapter` windows. Read-only: the application owns
+//!   its table.
+//!
+//! Both databases run the same statements through the connection layer
+//! of `db.rs`. docs/SQL.md lists every difference from the reference.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use crate::entry::Timestamp;
@@ -22,7 +30,8 @@ use crate::projection::{
     FailureTypeDistribution, ORDER_BY_COLUMNS, PAGE_SIZE_MAX, PaginatedResult, PurgeSelection,
     RecentActivity, StatisticsRepository, StatusCounts, SystemClock,
 };
-use crate::sql::{SqlUrl, connect, parse_timestamp_text, timestamp_text};
+use crate::sql::db::{Cell, Db, Param, Tx};
+use crate::sql::{Dialect, SqlUrl};
 
 /// The reference's DLQ table.
 pub const DLQ_TABLE: &str = "baldur_dlq";
@@ -32,21 +41,39 @@ pub const CB_TABLE: &str = "baldur_cb_state";
 /// entry back (the reference has none).
 pub const PURGED_TABLE: &str = "baldur_journal_dlq_purged";
 
-/// The window of status counts, distributions and the average retry count.
+/// The window of status counts, distributions and the average retry
+/// count (SQLAlchemy flavour).
 const WINDOW_DAYS: u32 = 30;
+/// The Django adapter's fixed length of the previous window of recent
+/// activity.
+const DJANGO_PREVIOUS_DAYS: u32 = 7;
 const NANOS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
 const NANOS_PER_DAY: i64 = 24 * NANOS_PER_HOUR;
-/// The margin of the text pre-filter of a time condition (see
+/// The margin of SQLite's text pre-filter of a time condition (see
 /// `dialect::text_window`).
 const TEXT_MARGIN: i64 = 2 * NANOS_PER_DAY;
 
 /// The reference's `baldur_dlq` DDL (`baldur/adapters/sql/failed_operation.py`,
-/// SQLite types), and our purged-ids table.
-fn create_statements() -> Vec<String> {
+/// with the database's types), and our purged-ids table.
+pub(crate) fn create_statements(dialect: Dialect) -> Vec<String> {
+    let (key, ts, json, int_key) = match dialect {
+        Dialect::Sqlite => (
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "TEXT",
+            "TEXT",
+            "INTEGER PRIMARY KEY",
+        ),
+        Dialect::Postgres => (
+            "BIGSERIAL PRIMARY KEY",
+            "TIMESTAMPTZ",
+            "JSONB",
+            "BIGINT PRIMARY KEY",
+        ),
+    };
     vec![
         format!(
             "CREATE TABLE IF NOT EXISTS {DLQ_TABLE} (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id {key},
             domain VARCHAR(128) NOT NULL,
             failure_type VARCHAR(128) NOT NULL,
             status VARCHAR(32) NOT NULL,
@@ -56,12 +83,12 @@ fn create_statements() -> Vec<String> {
             retry_count INTEGER NOT NULL DEFAULT 0,
             max_retries INTEGER NOT NULL DEFAULT 2,
             error_code VARCHAR(128) NOT NULL DEFAULT '',
-            last_retry_at TEXT,
-            resolved_at TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            expires_at TEXT,
-            data TEXT NOT NULL
+            last_retry_at {ts},
+            resolved_at {ts},
+            created_at {ts} NOT NULL,
+            updated_at {ts} NOT NULL,
+            expires_at {ts},
+            data {json} NOT NULL
         )"
         ),
         format!(
@@ -70,7 +97,7 @@ fn create_statements() -> Vec<String> {
         format!(
             "CREATE INDEX IF NOT EXISTS idx_{DLQ_TABLE}_created_at ON {DLQ_TABLE} (created_at)"
         ),
-        format!("CREATE TABLE IF NOT EXISTS {PURGED_TABLE} (id INTEGER PRIMARY KEY)"),
+        format!("CREATE TABLE IF NOT EXISTS {PURGED_TABLE} (id {int_key})"),
     ]
 }
 
@@ -94,14 +121,87 @@ const COLUMN_KEYS: [&str; 15] = [
     "expires_at",
 ];
 
+/// The columns of a Django DLQ table that a URL parameter of the same
+/// name renames (`?flavor=django&table=app_failedop&created_at=created`);
+/// an empty value (`user_id=`) says the table has no such column.
+pub const DJANGO_COLUMNS: [&str; 18] = [
+    "id",
+    "domain",
+    "failure_type",
+    "status",
+    "entity_type",
+    "entity_id",
+    "user_id",
+    "retry_count",
+    "max_retries",
+    "error_code",
+    "error_message",
+    "last_retry_at",
+    "resolved_at",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "snapshot_data",
+    "metadata",
+];
+
+/// Which adapter's table and rules a [`SqlStatistics`] follows.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// The reference's `SQLStatisticsRepository`: its `baldur_dlq` and
+    /// `baldur_cb_state` tables, the 30-day window of counts,
+    /// distributions and the average retry count.
+    #[default]
+    SqlAlchemy,
+    /// The reference's `DjangoStatisticsAdapter` over a Django
+    /// application's DLQ table: every row for counts, distributions and
+    /// the average, a previous activity window of 7 days. Read-only.
+    Django(DjangoTable),
+}
+
+/// A Django application's DLQ table: its name, its column names (the
+/// model's field names unless renamed), and an optional circuit-breaker
+/// table with `baldur_cb_state`'s columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DjangoTable {
+    /// The table (`app_label_modelname` as Django names it).
+    pub table: String,
+    /// Logical column (one of [`DJANGO_COLUMNS`]) to the
+    /// table's column; `None` when the table has no such column (read as
+    /// NULL).
+    pub columns: BTreeMap<String, Option<String>>,
+    /// The circuit-breaker table (`cb_table=NAME`), if any.
+    pub cb_table: Option<String>,
+}
+
+impl DjangoTable {
+    /// The table `table` with the model's own column names
+    /// (`AbstractFailedOperation`; it has no `user_id`).
+    pub fn new(table: impl Into<String>) -> DjangoTable {
+        let mut columns: BTreeMap<String, Option<String>> = DJANGO_COLUMNS
+            .iter()
+            .map(|c| (c.to_string(), Some(c.to_string())))
+            .collect();
+        columns.insert("user_id".into(), None);
+        DjangoTable {
+            table: table.into(),
+            columns,
+            cb_table: None,
+        }
+    }
+}
+
 /// Options of a [`SqlStatistics`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlStatisticsOptions {
-    /// How long a statement waits for another writer's lock (default 5 s).
+    /// How long a statement waits for another writer's lock (default 5 s;
+    /// SQLite).
     pub busy_timeout: Duration,
     /// Open without writing anything: the DLQ table must exist, and the
     /// write methods fail with [`Error::ReadOnly`].
     pub read_only: bool,
+    /// The table and rules followed (default: the SQLAlchemy flavour).
+    pub flavor: Flavor,
 }
 
 impl Default for SqlStatisticsOptions {
@@ -109,65 +209,162 @@ impl Default for SqlStatisticsOptions {
         SqlStatisticsOptions {
             busy_timeout: Duration::from_secs(5),
             read_only: false,
+            flavor: Flavor::SqlAlchemy,
         }
+    }
+}
+
+/// An identifier given on a URL: letters, digits and `_`, not starting
+/// with a digit (a table may be `schema.table`).
+fn identifier(url: &str, parameter: &str, value: &str, dotted: bool) -> Result<String> {
+    let part_ok = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let ok = if dotted {
+        let parts: Vec<&str> = value.split('.').collect();
+        parts.len() <= 2 && parts.iter().all(|p| part_ok(p))
+    } else {
+        part_ok(value)
+    };
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Error::InvalidOption(format!(
+            "{}: {parameter}={value:?} is not a plain SQL name (letters, digits, _)",
+            crate::sql::redacted(url)
+        )))
+    }
+}
+
+/// Splits the statistics' own parameters (`flavor`, `table`, `cb_table`
+/// and the Django column names) off `url`: the flavour they name, and the
+/// URL the database is opened with.
+fn split_flavor(url: &str) -> Result<(Flavor, String)> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let bad = |why: String| Error::InvalidOption(format!("{}: {why}", crate::sql::redacted(url)));
+    let mut kept = Vec::new();
+    let mut flavor = None;
+    let mut table = None;
+    let mut cb_table = None;
+    let mut renames = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "flavor" => flavor = Some(value.to_string()),
+            "table" => table = Some(identifier(url, name, value, true)?),
+            "cb_table" => cb_table = Some(identifier(url, name, value, true)?),
+            column if DJANGO_COLUMNS.contains(&column) => {
+                let renamed = if value.is_empty() {
+                    None
+                } else {
+                    Some(identifier(url, name, value, false)?)
+                };
+                renames.push((column.to_string(), renamed));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    match flavor.as_deref() {
+        None | Some("sqlalchemy") => {
+            if table.is_some() || cb_table.is_some() || !renames.is_empty() {
+                return Err(bad(
+                    "table, cb_table and column names apply to flavor=django only (the \
+                     SQLAlchemy flavour reads the reference's baldur_dlq and baldur_cb_state)"
+                        .into(),
+                ));
+            }
+            Ok((Flavor::SqlAlchemy, rest))
+        }
+        Some("django") => {
+            let table = table.ok_or_else(|| {
+                bad("flavor=django needs table=NAME (the Django model's table)".into())
+            })?;
+            let mut django = DjangoTable::new(table);
+            django.cb_table = cb_table;
+            for (column, renamed) in renames {
+                if column == "id" && renamed.is_none() {
+                    return Err(bad("id= cannot be empty: the table needs its key".into()));
+                }
+                django.columns.insert(column, renamed);
+            }
+            Ok((Flavor::Django(django), rest))
+        }
+        Some(other) => Err(bad(format!(
+            "flavor={other:?}: expected sqlalchemy (the default) or django"
+        ))),
     }
 }
 
 /// A condition with its parameters, in `?` order.
-#[derive(Default)]
 struct Where {
+    dialect: Dialect,
     clauses: Vec<String>,
-    params: Vec<SqlValue>,
+    params: Vec<Param>,
 }
 
 impl Where {
+    fn new(dialect: Dialect) -> Where {
+        Where {
+            dialect,
+            clauses: Vec::new(),
+            params: Vec::new(),
+        }
+    }
     fn eq(mut self, column: &str, value: &str) -> Self {
         self.clauses.push(format!("{column} = ?"));
-        self.params.push(SqlValue::Text(value.into()));
+        self.params.push(Param::Text(value.into()));
         self
     }
-    /// `column >= t`, as instants (NULL never qualifies).
-    fn at_or_after(mut self, column: &str, t: Timestamp) -> Self {
-        match t.as_unix_nanos().checked_sub(TEXT_MARGIN) {
-            Some(low) => {
+    /// `column >= t` (`at_or_after`) or `column < t`, as instants (NULL
+    /// never qualifies). On SQLite, a text pre-filter with margin on the
+    /// indexed column, then the instant through `baldur_instant_ns`; on
+    /// PostgreSQL, the TIMESTAMPTZ column against the bound.
+    fn time(mut self, column: &str, t: Timestamp, at_or_after: bool) -> Self {
+        let op = if at_or_after { ">=" } else { "<" };
+        if self.dialect == Dialect::Postgres {
+            self.clauses.push(format!("{column} {op} ?"));
+            self.params.push(Param::Bound(t));
+            return self;
+        }
+        let margin = if at_or_after {
+            t.as_unix_nanos().checked_sub(TEXT_MARGIN)
+        } else {
+            t.as_unix_nanos().checked_add(TEXT_MARGIN)
+        };
+        match margin {
+            Some(text_bound) => {
                 self.clauses.push(format!(
-                    "{column} >= ? AND baldur_instant_ns({column}) >= ?"
+                    "{column} {op} ? AND baldur_instant_ns({column}) {op} ?"
                 ));
                 self.params
-                    .push(SqlValue::Text(timestamp_text(Timestamp::from_unix_nanos(
-                        low,
-                    ))));
+                    .push(Param::Time(Timestamp::from_unix_nanos(text_bound)));
             }
             None => self
                 .clauses
-                .push(format!("baldur_instant_ns({column}) >= ?")),
+                .push(format!("baldur_instant_ns({column}) {op} ?")),
         }
-        self.params.push(SqlValue::Integer(t.as_unix_nanos()));
+        self.params.push(Param::Int(t.as_unix_nanos()));
         self
     }
-    /// `column < t`, as instants (NULL never qualifies).
-    fn before(mut self, column: &str, t: Timestamp) -> Self {
-        match t.as_unix_nanos().checked_add(TEXT_MARGIN) {
-            Some(high) => {
-                self.clauses
-                    .push(format!("{column} < ? AND baldur_instant_ns({column}) < ?"));
-                self.params
-                    .push(SqlValue::Text(timestamp_text(Timestamp::from_unix_nanos(
-                        high,
-                    ))));
-            }
-            None => self
-                .clauses
-                .push(format!("baldur_instant_ns({column}) < ?")),
-        }
-        self.params.push(SqlValue::Integer(t.as_unix_nanos()));
-        self
+    fn at_or_after(self, column: &str, t: Timestamp) -> Self {
+        self.time(column, t, true)
+    }
+    fn before(self, column: &str, t: Timestamp) -> Self {
+        self.time(column, t, false)
     }
     fn any_of(mut self, column: &str, values: &[&str]) -> Self {
         let marks = vec!["?"; values.len()].join(", ");
         self.clauses.push(format!("{column} IN ({marks})"));
         self.params
-            .extend(values.iter().map(|v| SqlValue::Text(v.to_string())));
+            .extend(values.iter().map(|v| Param::Text(v.to_string())));
         self
     }
     fn sql(&self) -> String {
@@ -179,19 +376,60 @@ impl Where {
     }
 }
 
-/// The seed's [`StatisticsRepository`] over the reference's `baldur_dlq`
-/// and `baldur_cb_state` tables (module docs, docs/SQL.md).
+/// The table a [`SqlStatistics`] reads, with its column names.
+struct Layout {
+    table: String,
+    cb_table: Option<String>,
+    /// Logical column to the table's column (`NULL` when absent).
+    columns: BTreeMap<String, String>,
+    django: bool,
+}
+
+impl Layout {
+    fn of(flavor: &Flavor) -> Layout {
+        match flavor {
+            Flavor::SqlAlchemy => Layout {
+                table: DLQ_TABLE.into(),
+                cb_table: Some(CB_TABLE.into()),
+                columns: COLUMN_KEYS
+                    .iter()
+                    .chain(&["data"])
+                    .map(|c| (c.to_string(), c.to_string()))
+                    .collect(),
+                django: false,
+            },
+            Flavor::Django(django) => Layout {
+                table: django.table.clone(),
+                cb_table: django.cb_table.clone(),
+                columns: django
+                    .columns
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| "NULL".into())))
+                    .collect(),
+                django: true,
+            },
+        }
+    }
+
+    /// The table's column of logical column `name` (`NULL` when absent).
+    fn col(&self, name: &str) -> &str {
+        self.columns.get(name).map_or("NULL", String::as_str)
+    }
+}
+
+/// The seed's [`StatisticsRepository`] over a DLQ table (module docs,
+/// docs/SQL.md).
 pub struct SqlStatistics {
-    conn: Mutex<Connection>,
-    database: String,
-    read_only: bool,
+    db: Db,
+    layout: Layout,
     clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for SqlStatistics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlStatistics")
-            .field("database", &self.database)
+            .field("database", &self.db.database())
+            .field("table", &self.layout.table)
             .finish()
     }
 }
@@ -217,182 +455,205 @@ fn python_round(x: f64, digits: usize) -> f64 {
     format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts far below 2^53, as Python's int / int"
+)]
+fn ratio(n: u64, total: u64) -> f64 {
+    n as f64 / total as f64
+}
+
 impl SqlStatistics {
-    /// Opens the tables a `sqlite://` URL names (docs/SQL.md), creating
-    /// `baldur_dlq` (the reference's DDL) when missing.
+    /// Opens the tables a URL names (docs/SQL.md): `sqlite:///…` or, with
+    /// the `postgres` feature, `postgres://…` and `postgresql://…`,
+    /// creating `baldur_dlq` (the reference's DDL) when missing. The
+    /// parameters `flavor=django&table=NAME` (and column names) select
+    /// the Django flavour, which is opened read-only.
     pub fn open_url(url: &str) -> Result<SqlStatistics> {
-        refuse_postgres(url)?;
-        let parsed = SqlUrl::parse(url)?;
+        SqlStatistics::open_url_with(url, false)
+    }
+
+    /// [`SqlStatistics::open_url`], read-only when asked.
+    pub fn open_url_with(url: &str, read_only: bool) -> Result<SqlStatistics> {
+        let (flavor, rest) = split_flavor(url)?;
+        let read_only = read_only || matches!(flavor, Flavor::Django(_));
+        if rest.starts_with("postgres://") || rest.starts_with("postgresql://") {
+            let db = Db::open_postgres(&rest, read_only)?;
+            return SqlStatistics::on(db, flavor);
+        }
+        let parsed = SqlUrl::parse(&rest)?;
         SqlStatistics::open_sqlite(
             &parsed.path,
             SqlStatisticsOptions {
                 busy_timeout: parsed.options.busy_timeout,
-                read_only: parsed.options.read_only,
+                read_only,
+                flavor,
             },
         )
     }
 
     /// Opens the SQLite database at `path`.
     pub fn open_sqlite(path: &Path, options: SqlStatisticsOptions) -> Result<SqlStatistics> {
-        let mut conn = connect(path, options.read_only, options.busy_timeout)?;
-        let database = path.display().to_string();
-        let error = |operation: &str, e: rusqlite::Error| Error::Sql {
-            database: database.clone(),
-            operation: operation.into(),
-            reason: e.to_string(),
-        };
-        if options.read_only {
-            if !table_exists(&conn, DLQ_TABLE).map_err(|e| error("reading the schema", e))? {
+        let read_only = options.read_only || matches!(options.flavor, Flavor::Django(_));
+        let db = Db::open_sqlite(path, read_only, options.busy_timeout)?;
+        SqlStatistics::on(db, options.flavor)
+    }
+
+    /// The statistics over `db`: checks (read-only, or the Django flavour)
+    /// or creates (SQLAlchemy flavour, writable) the tables.
+    pub(crate) fn on(db: Db, flavor: Flavor) -> Result<SqlStatistics> {
+        let layout = Layout::of(&flavor);
+        if db.read_only() {
+            let exists = db.read(|tx| tx.table_exists(&layout.table))?;
+            if !exists {
                 return Err(Error::Sql {
-                    database,
+                    database: db.database().to_string(),
                     operation: "opening read-only".into(),
-                    reason: format!("the database has no {DLQ_TABLE} table"),
+                    reason: format!("the database has no {} table", layout.table),
                 });
             }
         } else {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| error("creating the tables", e))?;
-            for statement in create_statements() {
-                tx.execute_batch(&statement)
-                    .map_err(|e| error("creating the tables", e))?;
-            }
-            tx.commit().map_err(|e| error("creating the tables", e))?;
+            let dialect = db.dialect();
+            db.write(|tx| {
+                for statement in create_statements(dialect) {
+                    tx.batch("creating the tables", &statement)?;
+                }
+                Ok(())
+            })?;
         }
         Ok(SqlStatistics {
-            conn: Mutex::new(conn),
-            database,
-            read_only: options.read_only,
+            db,
+            layout,
             clock: Arc::new(SystemClock),
         })
     }
 
     /// Reads "now" from `clock` instead of the system clock (the CLI's
     /// `--now`, tests).
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// The database, as messages name it.
+    /// The database, as messages name it (never credentials).
     pub fn database(&self) -> &str {
-        &self.database
+        self.db.database()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The database kind.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
-    fn error(&self, operation: &str, e: rusqlite::Error) -> Error {
-        if let rusqlite::Error::UserFunctionError(inner) = &e
-            && let Some(Error::InvalidTimestamp { input, reason }) = inner.downcast_ref::<Error>()
-        {
-            return Error::SqlData {
-                database: self.database.clone(),
-                table: DLQ_TABLE.into(),
-                row: "a row".into(),
-                reason: format!("timestamp {input:?}: {reason}"),
-            };
-        }
-        Error::Sql {
-            database: self.database.clone(),
-            operation: operation.into(),
-            reason: e.to_string(),
-        }
+    fn col(&self, name: &str) -> &str {
+        self.layout.col(name)
+    }
+
+    fn table(&self) -> &str {
+        &self.layout.table
+    }
+
+    fn cond(&self) -> Where {
+        Where::new(self.db.dialect())
     }
 
     fn bad_row(&self, table: &str, id: &str, reason: String) -> Error {
         Error::SqlData {
-            database: self.database.clone(),
+            database: self.db.database().to_string(),
             table: table.into(),
             row: format!("id {id}"),
             reason,
         }
     }
 
-    fn count(&self, conn: &Connection, condition: &Where) -> Result<u64> {
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM {DLQ_TABLE}{}", condition.sql()),
-                rusqlite::params_from_iter(condition.params.iter()),
-                |row| row.get(0),
-            )
-            .map_err(|e| self.error("count", e))?;
-        Ok(super::unsigned(n))
+    fn count(&self, tx: &mut Tx<'_>, condition: &Where) -> Result<u64> {
+        tx.count(
+            "count",
+            &format!("SELECT COUNT(*) FROM {}{}", self.table(), condition.sql()),
+            &condition.params,
+        )
     }
 
-    /// `(group value, count)` of `column` over the rows of `condition`,
-    /// by count descending, ties by value.
+    /// `(group value, count)` of logical `column` over the rows of
+    /// `condition`, by count descending, ties by value.
     fn group(
         &self,
-        conn: &Connection,
+        tx: &mut Tx<'_>,
         column: &str,
         condition: &Where,
         limit: Option<usize>,
     ) -> Result<Vec<(Option<String>, u64)>> {
+        let column = self.col(column);
         let limit = limit.map_or(String::new(), |l| format!(" LIMIT {l}"));
         let sql = format!(
-            "SELECT {column}, COUNT(*) AS cnt FROM {DLQ_TABLE}{} GROUP BY {column} \
+            "SELECT {column}, COUNT(*) AS cnt FROM {}{} GROUP BY {column} \
              ORDER BY cnt DESC, {column} ASC{limit}",
+            self.table(),
             condition.sql()
         );
-        let mut statement = conn.prepare(&sql).map_err(|e| self.error("group", e))?;
-        let rows = statement
-            .query_map(rusqlite::params_from_iter(condition.params.iter()), |row| {
-                Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?))
+        tx.query("group", &sql, &condition.params)?
+            .into_iter()
+            .map(|row| {
+                let name = row[0].text().map_err(|e| self.group_error(column, e))?;
+                let n = row[1].int().map_err(|e| self.group_error(column, e))?;
+                Ok((name, super::unsigned(n.unwrap_or(0))))
             })
-            .map_err(|e| self.error("group", e))?;
-        rows.map(|r| {
-            r.map(|(name, n)| (name, super::unsigned(n)))
-                .map_err(|e| self.error("group", e))
-        })
-        .collect()
+            .collect()
+    }
+
+    fn group_error(&self, column: &str, reason: String) -> Error {
+        Error::SqlData {
+            database: self.db.database().to_string(),
+            table: self.table().into(),
+            row: format!("a group of {column}"),
+            reason,
+        }
     }
 
     fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
+    /// The rows of counts, distributions and the average retry count:
+    /// created in the last 30 days (SQLAlchemy), all (Django).
     fn window(&self) -> Where {
-        Where::default().at_or_after("created_at", days_before(self.now(), WINDOW_DAYS))
-    }
-
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| self.error("begin", e))?;
-        let out = read(&tx)?;
-        tx.commit().map_err(|e| self.error("commit", e))?;
-        Ok(out)
-    }
-
-    fn write<T>(&self, write: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        if self.read_only {
-            return Err(Error::ReadOnly);
+        if self.layout.django {
+            self.cond()
+        } else {
+            self.cond()
+                .at_or_after(self.col("created_at"), days_before(self.now(), WINDOW_DAYS))
         }
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.error("begin", e))?;
-        let out = write(&tx)?;
-        tx.commit().map_err(|e| self.error("commit", e))?;
-        Ok(out)
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.db.read(read)
+    }
+
+    fn write<T>(&self, write: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        if self.layout.django {
+            return Err(Error::Unsupported(format!(
+                "{}: the Django flavour is read-only (the Django application owns table {})",
+                self.db.database(),
+                self.table()
+            )));
+        }
+        self.db.write(write)
     }
 
     fn distribution(&self, column: &str, limit: usize) -> Result<Vec<(String, u64, f64)>> {
         let window = self.window();
-        self.read(|conn| {
-            let total = self.count(conn, &window)?;
+        self.read(|tx| {
+            let total = self.count(tx, &window)?;
             if total == 0 {
                 return Ok(Vec::new());
             }
             Ok(self
-                .group(conn, column, &window, Some(limit))?
+                .group(tx, column, &window, Some(limit))?
                 .into_iter()
                 .map(|(name, n)| {
                     let name = name.filter(|n| !n.is_empty()).unwrap_or("unknown".into());
-                    (name, n, python_round(n as f64 / total as f64 * 100.0, 2))
+                    (name, n, python_round(ratio(n, total) * 100.0, 2))
                 })
                 .collect())
         })
@@ -403,60 +664,77 @@ impl SqlStatistics {
         table: &str,
         id: &str,
         column: &str,
-        text: Option<String>,
+        cell: &Cell,
     ) -> Result<Option<Timestamp>> {
-        text.map(|t| {
-            parse_timestamp_text(&t).map_err(|e| self.bad_row(table, id, format!("{column}: {e}")))
-        })
-        .transpose()
+        cell.time()
+            .map_err(|e| self.bad_row(table, id, format!("{column}: {e}")))
     }
 
-    fn required_timestamp(
-        &self,
-        id: &str,
-        column: &str,
-        text: Option<String>,
-    ) -> Result<Timestamp> {
-        self.timestamp(DLQ_TABLE, id, column, text)?
-            .ok_or_else(|| self.bad_row(DLQ_TABLE, id, format!("{column} is NULL")))
+    fn required_timestamp(&self, id: &str, column: &str, cell: &Cell) -> Result<Timestamp> {
+        self.timestamp(self.table(), id, column, cell)?
+            .ok_or_else(|| self.bad_row(self.table(), id, format!("{column} is NULL")))
     }
 
-    fn data_of(&self, id: &str, text: Option<String>) -> Result<Map<String, Value>> {
-        match text.as_deref().map(str::trim) {
-            None | Some("") | Some("null") => Ok(Map::new()),
-            Some(json) => match serde_json::from_str::<Value>(json) {
-                Ok(Value::Object(map)) => Ok(map),
-                Ok(_) => Err(self.bad_row(DLQ_TABLE, id, "data is not a JSON object".into())),
-                Err(e) => Err(self.bad_row(DLQ_TABLE, id, format!("data is not JSON: {e}"))),
-            },
+    fn text(&self, id: &str, column: &str, cell: &Cell) -> Result<Option<String>> {
+        cell.text()
+            .map_err(|e| self.bad_row(self.table(), id, format!("{column}: {e}")))
+    }
+
+    fn integer(&self, id: &str, column: &str, cell: &Cell) -> Result<Option<i64>> {
+        cell.int()
+            .map_err(|e| self.bad_row(self.table(), id, format!("{column}: {e}")))
+    }
+
+    /// A JSON column's value (`None` for NULL or empty text).
+    fn json_of(&self, id: &str, column: &str, cell: &Cell) -> Result<Option<Value>> {
+        match self.text(id, column, cell)?.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(json) => serde_json::from_str::<Value>(json)
+                .map(Some)
+                .map_err(|e| self.bad_row(self.table(), id, format!("{column} is not JSON: {e}"))),
         }
     }
 
-    fn cb_table_exists(&self, conn: &Connection) -> Result<bool> {
-        table_exists(conn, CB_TABLE).map_err(|e| self.error("reading the schema", e))
+    fn data_of(&self, id: &str, cell: &Cell) -> Result<Map<String, Value>> {
+        match self.json_of(id, "data", cell)? {
+            None | Some(Value::Null) => Ok(Map::new()),
+            Some(Value::Object(map)) => Ok(map),
+            Some(_) => Err(self.bad_row(self.table(), id, "data is not a JSON object".into())),
+        }
     }
-}
 
-/// A PostgreSQL URL, which the statistics do not read yet: an error
-/// saying so (the password redacted).
-fn refuse_postgres(url: &str) -> Result<()> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(Error::Unsupported(format!(
-            "{}: SqlStatistics reads SQLite only in this release (docs/SQL.md); the journal \
-             (SqlJournal) runs on PostgreSQL",
-            crate::sql::redacted(url)
-        )));
+    /// The id column's value as text (an integer key, or a text key of a
+    /// Django table).
+    fn id_of(&self, cell: &Cell) -> Result<String> {
+        match cell {
+            Cell::Int(n) => Ok(n.to_string()),
+            Cell::Text(t) => Ok(t.clone()),
+            other => Err(self.bad_row(self.table(), "?", format!("id: {other:?}"))),
+        }
     }
-    Ok(())
-}
 
-fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        [table],
-        |row| row.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
+    fn cb_table_exists(&self, tx: &mut Tx<'_>) -> Result<bool> {
+        match &self.layout.cb_table {
+            Some(table) => tx.table_exists(table),
+            None => Ok(false),
+        }
+    }
+
+    fn cb_table(&self) -> &str {
+        self.layout.cb_table.as_deref().unwrap_or(CB_TABLE)
+    }
+
+    /// The SQL ordering key of a sortable column: instants on SQLite for
+    /// time columns (whatever their text's offset).
+    fn order_key(&self, logical: &str) -> String {
+        let column = self.col(logical);
+        match (self.db.dialect(), logical) {
+            (Dialect::Sqlite, "created_at" | "updated_at" | "resolved_at") => {
+                format!("baldur_instant_ns({column})")
+            }
+            _ => column.to_string(),
+        }
+    }
 }
 
 /// An integer id as `baldur_dlq` keys it, or `None` for text that is not
@@ -466,24 +744,22 @@ fn integer_id(id: &str) -> Option<i64> {
 }
 
 /// A JSON value as a column value: strings, integers and null.
-fn text_or_null(data: &Map<String, Value>, key: &str, default: Option<&str>) -> Result<SqlValue> {
+fn text_or_null(data: &Map<String, Value>, key: &str, default: Option<&str>) -> Result<Param> {
     match data.get(key) {
-        None => Ok(default.map_or(SqlValue::Null, |d| SqlValue::Text(d.into()))),
-        Some(Value::Null) => Ok(SqlValue::Null),
-        Some(Value::String(s)) => Ok(SqlValue::Text(s.clone())),
+        None => Ok(Param::text(default)),
+        Some(Value::Null) => Ok(Param::Null),
+        Some(Value::String(s)) => Ok(Param::Text(s.clone())),
         Some(other) => Err(Error::InvalidEntry(format!(
             "{key} must be a string, got {other}"
         ))),
     }
 }
 
-fn integer_or_null(data: &Map<String, Value>, key: &str, default: Option<i64>) -> Result<SqlValue> {
+fn integer_or_null(data: &Map<String, Value>, key: &str, default: Option<i64>) -> Result<Param> {
     match data.get(key) {
-        None => Ok(default.map_or(SqlValue::Null, SqlValue::Integer)),
-        Some(Value::Null) => Ok(SqlValue::Null),
-        Some(Value::Number(n)) if n.as_i64().is_some() => {
-            Ok(SqlValue::Integer(n.as_i64().unwrap_or(0)))
-        }
+        None => Ok(default.map_or(Param::Null, Param::Int)),
+        Some(Value::Null) => Ok(Param::Null),
+        Some(Value::Number(n)) if n.as_i64().is_some() => Ok(Param::Int(n.as_i64().unwrap_or(0))),
         Some(other) => Err(Error::InvalidEntry(format!(
             "{key} must be an integer, got {other}"
         ))),
@@ -505,7 +781,7 @@ fn time_or_null(data: &Map<String, Value>, key: &str) -> Result<Option<Timestamp
 impl StatisticsRepository for SqlStatistics {
     fn get_status_counts(&self) -> Result<StatusCounts> {
         let window = self.window();
-        let groups = self.read(|conn| self.group(conn, "status", &window, None))?;
+        let groups = self.read(|tx| self.group(tx, "status", &window, None))?;
         let mut counts = StatusCounts::default();
         for (name, n) in groups {
             counts.total += n;
@@ -528,7 +804,7 @@ impl StatisticsRepository for SqlStatistics {
 
     fn get_status_breakdown(&self) -> Result<BTreeMap<String, u64>> {
         let window = self.window();
-        let groups = self.read(|conn| self.group(conn, "status", &window, None))?;
+        let groups = self.read(|tx| self.group(tx, "status", &window, None))?;
         Ok(groups
             .into_iter()
             .map(|(name, n)| (name.unwrap_or_default(), n))
@@ -565,28 +841,32 @@ impl StatisticsRepository for SqlStatistics {
         let now = self.now();
         let hours_ago = hours_before(now, hours);
         let days_ago = days_before(now, days);
-        let previous_start = days_before(days_ago, days);
-        self.read(|conn| {
-            let new_in_24h =
-                self.count(conn, &Where::default().at_or_after("created_at", hours_ago))?;
-            let resolved_in_24h = self.count(
-                conn,
-                &Where::default().at_or_after("resolved_at", hours_ago),
-            )?;
-            let new_in_7d =
-                self.count(conn, &Where::default().at_or_after("created_at", days_ago))?;
-            let resolved_in_7d =
-                self.count(conn, &Where::default().at_or_after("resolved_at", days_ago))?;
+        let previous_start = if self.layout.django {
+            days_before(days_ago, DJANGO_PREVIOUS_DAYS)
+        } else {
+            days_before(days_ago, days)
+        };
+        let (created, resolved) = (self.col("created_at"), self.col("resolved_at"));
+        self.read(|tx| {
+            let new_in_24h = self.count(tx, &self.cond().at_or_after(created, hours_ago))?;
+            let resolved_in_24h = self.count(tx, &self.cond().at_or_after(resolved, hours_ago))?;
+            let new_in_7d = self.count(tx, &self.cond().at_or_after(created, days_ago))?;
+            let resolved_in_7d = self.count(tx, &self.cond().at_or_after(resolved, days_ago))?;
             let previous = self.count(
-                conn,
-                &Where::default()
-                    .at_or_after("created_at", previous_start)
-                    .before("created_at", days_ago),
+                tx,
+                &self
+                    .cond()
+                    .at_or_after(created, previous_start)
+                    .before(created, days_ago),
             )?;
-            let recent = new_in_7d as f64;
-            let trend = if recent > previous as f64 * 1.1 {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "counts far below 2^53, compared as Python compares int and float"
+            )]
+            let (recent, previous) = (new_in_7d as f64, previous as f64);
+            let trend = if recent > previous * 1.1 {
                 "up"
-            } else if recent < previous as f64 * 0.9 {
+            } else if recent < previous * 0.9 {
                 "down"
             } else {
                 "stable"
@@ -603,31 +883,37 @@ impl StatisticsRepository for SqlStatistics {
 
     fn get_resolution_rate(&self, days: u32) -> Result<f64> {
         let since = days_before(self.now(), days);
-        self.read(|conn| {
-            let total = self.count(conn, &Where::default().at_or_after("created_at", since))?;
+        let created = self.col("created_at");
+        self.read(|tx| {
+            let total = self.count(tx, &self.cond().at_or_after(created, since))?;
             if total == 0 {
                 return Ok(0.0);
             }
             let resolved = self.count(
-                conn,
-                &Where::default()
-                    .at_or_after("created_at", since)
-                    .eq("status", status::RESOLVED),
+                tx,
+                &self
+                    .cond()
+                    .at_or_after(created, since)
+                    .eq(self.col("status"), status::RESOLVED),
             )?;
-            Ok(python_round(resolved as f64 / total as f64, 4))
+            Ok(python_round(ratio(resolved, total), 4))
         })
     }
 
     fn get_avg_retry_count(&self) -> Result<f64> {
         let window = self.window();
-        self.read(|conn| {
-            let avg: Option<f64> = conn
-                .query_row(
-                    &format!("SELECT AVG(retry_count) FROM {DLQ_TABLE}{}", window.sql()),
-                    rusqlite::params_from_iter(window.params.iter()),
-                    |row| row.get(0),
-                )
-                .map_err(|e| self.error("average", e))?;
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT CAST(AVG({}) AS DOUBLE PRECISION) FROM {}{}",
+                self.col("retry_count"),
+                self.table(),
+                window.sql()
+            );
+            let avg = tx
+                .query_value("average", &sql, &window.params)?
+                .unwrap_or(Cell::Null)
+                .real()
+                .map_err(|e| self.group_error("retry_count", e))?;
             Ok(python_round(avg.unwrap_or(0.0), 2))
         })
     }
@@ -656,58 +942,59 @@ impl StatisticsRepository for SqlStatistics {
                 ORDER_BY_COLUMNS.join(", ")
             )));
         }
-        let key = match column {
-            "created_at" | "updated_at" | "resolved_at" => format!("baldur_instant_ns({column})"),
-            other => other.to_string(),
-        };
+        let key = self.order_key(column);
         let direction = if descending { "DESC" } else { "ASC" };
-        let mut condition = Where::default();
+        let mut condition = self.cond();
         for (column, value) in [
             ("status", &query.status),
             ("domain", &query.domain),
             ("failure_type", &query.failure_type),
         ] {
             if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                condition = condition.eq(column, value);
+                condition = condition.eq(self.col(column), value);
             }
         }
         let offset = (query.page - 1).saturating_mul(query.page_size);
-        self.read(|conn| {
-            let total = self.count(conn, &condition)?;
+        let selected = [
+            "id",
+            "domain",
+            "failure_type",
+            "status",
+            "entity_type",
+            "entity_id",
+            "retry_count",
+            "error_code",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+        ]
+        .map(|c| self.col(c))
+        .join(", ");
+        self.read(|tx| {
+            let total = self.count(tx, &condition)?;
             let sql = format!(
-                "SELECT id, domain, failure_type, status, entity_type, entity_id, retry_count, \
-                 error_code, created_at, updated_at, resolved_at FROM {DLQ_TABLE}{} \
-                 ORDER BY {key} {direction}, id {direction} LIMIT {} OFFSET {}",
+                "SELECT {selected} FROM {}{} ORDER BY {key} {direction}, {} {direction} \
+                 LIMIT {} OFFSET {}",
+                self.table(),
                 condition.sql(),
+                self.col("id"),
                 query.page_size,
                 offset.min(i64::MAX as u64)
             );
-            let mut statement = conn.prepare(&sql).map_err(|e| self.error("list", e))?;
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(condition.params.iter()))
-                .map_err(|e| self.error("list", e))?;
             let mut items = Vec::new();
-            while let Some(row) = rows.next().map_err(|e| self.error("list", e))? {
-                let id: i64 = row.get(0).map_err(|e| self.error("list", e))?;
-                let id = id.to_string();
-                let text = |i: usize| -> Result<Option<String>> {
-                    row.get::<_, Option<String>>(i)
-                        .map_err(|e| self.bad_row(DLQ_TABLE, &id, e.to_string()))
-                };
+            for row in tx.query("list", &sql, &condition.params)? {
+                let id = self.id_of(&row[0])?;
                 items.push(EntrySummary {
-                    domain: text(1)?.unwrap_or_default(),
-                    failure_type: text(2)?.unwrap_or_default(),
-                    status: text(3)?.unwrap_or_default(),
-                    entity_type: text(4)?,
-                    entity_id: text(5)?,
-                    retry_count: row
-                        .get::<_, Option<i64>>(6)
-                        .map_err(|e| self.bad_row(DLQ_TABLE, &id, e.to_string()))?
-                        .unwrap_or(0),
-                    error_code: text(7)?.unwrap_or_default(),
-                    created_at: self.required_timestamp(&id, "created_at", text(8)?)?,
-                    updated_at: self.required_timestamp(&id, "updated_at", text(9)?)?,
-                    resolved_at: self.timestamp(DLQ_TABLE, &id, "resolved_at", text(10)?)?,
+                    domain: self.text(&id, "domain", &row[1])?.unwrap_or_default(),
+                    failure_type: self.text(&id, "failure_type", &row[2])?.unwrap_or_default(),
+                    status: self.text(&id, "status", &row[3])?.unwrap_or_default(),
+                    entity_type: self.text(&id, "entity_type", &row[4])?,
+                    entity_id: self.text(&id, "entity_id", &row[5])?,
+                    retry_count: self.integer(&id, "retry_count", &row[6])?.unwrap_or(0),
+                    error_code: self.text(&id, "error_code", &row[7])?.unwrap_or_default(),
+                    created_at: self.required_timestamp(&id, "created_at", &row[8])?,
+                    updated_at: self.required_timestamp(&id, "updated_at", &row[9])?,
+                    resolved_at: self.timestamp(self.table(), &id, "resolved_at", &row[10])?,
                     id,
                 });
             }
@@ -726,61 +1013,94 @@ impl StatisticsRepository for SqlStatistics {
         let Some(key) = integer_id(entry_id) else {
             return Ok(None);
         };
-        self.read(|conn| {
-            let mut statement = conn
-                .prepare(&format!(
-                    "SELECT id, domain, failure_type, status, entity_type, entity_id, user_id, \
-                     retry_count, max_retries, error_code, last_retry_at, resolved_at, \
-                     created_at, updated_at, expires_at, data FROM {DLQ_TABLE} WHERE id = ?1"
-                ))
-                .map_err(|e| self.error("detail", e))?;
-            let mut rows = statement
-                .query([key])
-                .map_err(|e| self.error("detail", e))?;
-            let Some(row) = rows.next().map_err(|e| self.error("detail", e))? else {
-                return Ok(None);
-            };
-            let id = key.to_string();
-            let text = |i: usize| -> Result<Option<String>> {
-                row.get::<_, Option<String>>(i)
-                    .map_err(|e| self.bad_row(DLQ_TABLE, &id, e.to_string()))
-            };
-            let integer = |i: usize| -> Result<Option<i64>> {
-                row.get::<_, Option<i64>>(i)
-                    .map_err(|e| self.bad_row(DLQ_TABLE, &id, e.to_string()))
-            };
-            let data = self.data_of(&id, text(15)?)?;
-            Ok(Some(EntryDetail {
-                domain: text(1)?.unwrap_or_default(),
-                failure_type: text(2)?.unwrap_or_default(),
-                status: text(3)?.unwrap_or_default(),
-                entity_type: text(4)?,
-                entity_id: text(5)?,
-                user_id: integer(6)?,
-                retry_count: integer(7)?.unwrap_or(0),
-                max_retries: integer(8)?.unwrap_or(2),
-                error_code: text(9)?.unwrap_or_default(),
-                last_retry_at: self.timestamp(DLQ_TABLE, &id, "last_retry_at", text(10)?)?,
-                resolved_at: self.timestamp(DLQ_TABLE, &id, "resolved_at", text(11)?)?,
-                created_at: self.required_timestamp(&id, "created_at", text(12)?)?,
-                updated_at: self.required_timestamp(&id, "updated_at", text(13)?)?,
-                expires_at: self.timestamp(DLQ_TABLE, &id, "expires_at", text(14)?)?,
-                error_message: match data.get("error_message") {
-                    Some(Value::String(s)) => s.clone(),
-                    None => String::new(),
-                    Some(other) => other.to_string(),
-                },
-                snapshot_data: data
-                    .get("snapshot_data")
-                    .cloned()
-                    .unwrap_or_else(|| Value::Object(Map::new())),
-                metadata: data
-                    .get("metadata")
-                    .cloned()
-                    .unwrap_or_else(|| Value::Object(Map::new())),
-                id,
-            }))
-        })
+        let django = self.layout.django;
+        let mut names = vec![
+            "id",
+            "domain",
+            "failure_type",
+            "status",
+            "entity_type",
+            "entity_id",
+            "user_id",
+            "retry_count",
+            "max_retries",
+            "error_code",
+            "last_retry_at",
+            "resolved_at",
+            "created_at",
+            "updated_at",
+            "expires_at",
+        ];
+        if django {
+            names.extend(["error_message", "snapshot_data", "metadata"]);
+        } else {
+            names.push("data");
+        }
+        let selected = names
+            .iter()
+            .map(|c| self.col(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = self.read(|tx| {
+            tx.query(
+                "detail",
+                &format!(
+                    "SELECT {selected} FROM {} WHERE {} = ?",
+                    self.table(),
+                    self.col("id")
+                ),
+                &[Param::Int(key)],
+            )
+        })?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let id = self.id_of(&row[0])?;
+        let (error_message, snapshot_data, metadata) = if django {
+            (
+                self.text(&id, "error_message", &row[15])?
+                    .map(Value::String),
+                self.json_of(&id, "snapshot_data", &row[16])?,
+                self.json_of(&id, "metadata", &row[17])?,
+            )
+        } else {
+            let data = self.data_of(&id, &row[15])?;
+            (
+                data.get("error_message").cloned(),
+                data.get("snapshot_data").cloned(),
+                data.get("metadata").cloned(),
+            )
+        };
+        let table = self.table();
+        Ok(Some(EntryDetail {
+            domain: self.text(&id, "domain", &row[1])?.unwrap_or_default(),
+            failure_type: self.text(&id, "failure_type", &row[2])?.unwrap_or_default(),
+            status: self.text(&id, "status", &row[3])?.unwrap_or_default(),
+            entity_type: self.text(&id, "entity_type", &row[4])?,
+            entity_id: self.text(&id, "entity_id", &row[5])?,
+            user_id: self.integer(&id, "user_id", &row[6])?,
+            retry_count: self.integer(&id, "retry_count", &row[7])?.unwrap_or(0),
+            max_retries: self.integer(&id, "max_retries", &row[8])?.unwrap_or(2),
+            error_code: self.text(&id, "error_code", &row[9])?.unwrap_or_default(),
+            last_retry_at: self.timestamp(table, &id, "last_retry_at", &row[10])?,
+            resolved_at: self.timestamp(table, &id, "resolved_at", &row[11])?,
+            created_at: self.required_timestamp(&id, "created_at", &row[12])?,
+            updated_at: self.required_timestamp(&id, "updated_at", &row[13])?,
+            expires_at: self.timestamp(table, &id, "expires_at", &row[14])?,
+            error_message: match error_message {
+                Some(Value::String(s)) => s,
+                None | Some(Value::Null) if django => String::new(),
+                None => String::new(),
+                Some(other) => other.to_string(),
+            },
+            snapshot_data: snapshot_data
+                .filter(|v| !v.is_null())
+                .unwrap_or_else(|| Value::Object(Map::new())),
+            metadata: metadata
+                .filter(|v| !v.is_null())
+                .unwrap_or_else(|| Value::Object(Map::new())),
+            id,
+        }))
     }
 
     fn get_sla_breaches(
@@ -792,10 +1112,11 @@ impl StatisticsRepository for SqlStatistics {
         if statuses.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let condition = Where::default()
-            .any_of("status", statuses)
-            .before("created_at", hours_before(self.now(), sla_threshold_hours));
-        let groups = self.read(|conn| self.group(conn, "domain", &condition, None))?;
+        let condition = self.cond().any_of(self.col("status"), statuses).before(
+            self.col("created_at"),
+            hours_before(self.now(), sla_threshold_hours),
+        );
+        let groups = self.read(|tx| self.group(tx, "domain", &condition, None))?;
         Ok(groups
             .into_iter()
             .map(|(domain, n)| (domain.unwrap_or_default(), n))
@@ -804,24 +1125,27 @@ impl StatisticsRepository for SqlStatistics {
 
     fn get_cleanup_stats(&self) -> Result<CleanupStats> {
         let now = self.now();
-        self.read(|conn| {
-            let total = self.count(conn, &Where::default())?;
+        let status = self.col("status");
+        self.read(|tx| {
+            let total = self.count(tx, &self.cond())?;
             let by_status = self
-                .group(conn, "status", &Where::default(), None)?
+                .group(tx, "status", &self.cond(), None)?
                 .into_iter()
                 .map(|(name, n)| (name.unwrap_or_default(), n))
                 .collect();
             let resolved_old = self.count(
-                conn,
-                &Where::default()
-                    .eq("status", status::RESOLVED)
-                    .before("resolved_at", days_before(now, 30)),
+                tx,
+                &self
+                    .cond()
+                    .eq(status, status::RESOLVED)
+                    .before(self.col("resolved_at"), days_before(now, 30)),
             )?;
             let archived_old = self.count(
-                conn,
-                &Where::default()
-                    .eq("status", status::ARCHIVED)
-                    .before("updated_at", days_before(now, 90)),
+                tx,
+                &self
+                    .cond()
+                    .eq(status, status::ARCHIVED)
+                    .before(self.col("updated_at"), days_before(now, 90)),
             )?;
             Ok(CleanupStats {
                 total,
@@ -834,25 +1158,21 @@ impl StatisticsRepository for SqlStatistics {
 
     fn archive_old_entries(&self, older_than_days: u32) -> Result<u64> {
         let now = self.now();
-        let condition = Where::default()
+        let condition = self
+            .cond()
             .eq("status", status::RESOLVED)
             .before("resolved_at", days_before(now, older_than_days));
-        self.write(|conn| {
-            let mut params = vec![
-                SqlValue::Text(status::ARCHIVED.into()),
-                SqlValue::Text(timestamp_text(now)),
-            ];
+        self.write(|tx| {
+            let mut params = vec![Param::Text(status::ARCHIVED.into()), Param::Time(now)];
             params.extend(condition.params.iter().cloned());
-            let changed = conn
-                .execute(
-                    &format!(
-                        "UPDATE {DLQ_TABLE} SET status = ?, updated_at = ?{}",
-                        condition.sql()
-                    ),
-                    rusqlite::params_from_iter(params.iter()),
-                )
-                .map_err(|e| self.error("archive", e))?;
-            Ok(changed as u64)
+            tx.execute(
+                "archive",
+                &format!(
+                    "UPDATE {DLQ_TABLE} SET status = ?, updated_at = ?{}",
+                    condition.sql()
+                ),
+                &params,
+            )
         })
     }
 
@@ -866,7 +1186,7 @@ impl StatisticsRepository for SqlStatistics {
                 older_than_days,
             } => (Some(ids.as_slice()), Some(*older_than_days)),
         };
-        let mut condition = Where::default().eq("status", status::ARCHIVED);
+        let mut condition = self.cond().eq("status", status::ARCHIVED);
         if let Some(ids) = ids {
             let keys: Vec<i64> = ids.iter().filter_map(|id| integer_id(id)).collect();
             if keys.is_empty() {
@@ -875,51 +1195,48 @@ impl StatisticsRepository for SqlStatistics {
             condition
                 .clauses
                 .push(format!("id IN ({})", vec!["?"; keys.len()].join(", ")));
-            condition
-                .params
-                .extend(keys.into_iter().map(SqlValue::Integer));
+            condition.params.extend(keys.into_iter().map(Param::Int));
         }
         if let Some(days) = days {
             condition = condition.before("updated_at", days_before(now, days));
         }
-        self.write(|conn| {
-            conn.execute(
+        self.write(|tx| {
+            tx.execute(
+                "purge",
                 &format!(
-                    "INSERT OR IGNORE INTO {PURGED_TABLE} (id) SELECT id FROM {DLQ_TABLE}{}",
+                    "INSERT INTO {PURGED_TABLE} (id) SELECT id FROM {DLQ_TABLE}{} \
+                     ON CONFLICT DO NOTHING",
                     condition.sql()
                 ),
-                rusqlite::params_from_iter(condition.params.iter()),
+                &condition.params,
+            )?;
+            tx.execute(
+                "purge",
+                &format!("DELETE FROM {DLQ_TABLE}{}", condition.sql()),
+                &condition.params,
             )
-            .map_err(|e| self.error("purge", e))?;
-            let purged = conn
-                .execute(
-                    &format!("DELETE FROM {DLQ_TABLE}{}", condition.sql()),
-                    rusqlite::params_from_iter(condition.params.iter()),
-                )
-                .map_err(|e| self.error("purge", e))?;
-            Ok(purged as u64)
         })
     }
 
     fn get_circuit_breaker_summary(&self) -> Result<CircuitBreakerSummary> {
-        self.read(|conn| {
+        self.read(|tx| {
             let mut summary = CircuitBreakerSummary::default();
-            if !self.cb_table_exists(conn)? {
+            if !self.cb_table_exists(tx)? {
                 return Ok(summary);
             }
-            let mut statement = conn
-                .prepare(&format!(
-                    "SELECT state, COUNT(*) FROM {CB_TABLE} GROUP BY state"
-                ))
-                .map_err(|e| self.error("circuit breakers", e))?;
-            let rows = statement
-                .query_map([], |row| {
-                    Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(|e| self.error("circuit breakers", e))?;
+            let rows = tx.query(
+                "circuit breakers",
+                &format!(
+                    "SELECT state, COUNT(*) FROM {} GROUP BY state",
+                    self.cb_table()
+                ),
+                &[],
+            )?;
             for row in rows {
-                let (state, n) = row.map_err(|e| self.error("circuit breakers", e))?;
-                let n = super::unsigned(n);
+                let state = row[0]
+                    .text()
+                    .map_err(|e| self.bad_row(self.cb_table(), "?", format!("state: {e}")))?;
+                let n = super::unsigned(row[1].int().ok().flatten().unwrap_or(0));
                 summary.total += n;
                 match state.as_deref() {
                     Some("closed") => summary.closed = n,
@@ -933,49 +1250,42 @@ impl StatisticsRepository for SqlStatistics {
     }
 
     fn list_circuit_breakers(&self) -> Result<Vec<CircuitBreakerInfo>> {
-        self.read(|conn| {
-            if !self.cb_table_exists(conn)? {
+        self.read(|tx| {
+            if !self.cb_table_exists(tx)? {
                 return Ok(Vec::new());
             }
-            let mut statement = conn
-                .prepare(&format!(
+            let table = self.cb_table();
+            let rows = tx.query(
+                "circuit breakers",
+                &format!(
                     "SELECT service_name, state, failure_count, success_count, last_failure_at, \
-                     updated_at FROM {CB_TABLE} ORDER BY service_name"
-                ))
-                .map_err(|e| self.error("circuit breakers", e))?;
-            let mut rows = statement
-                .query([])
-                .map_err(|e| self.error("circuit breakers", e))?;
+                     updated_at FROM {table} ORDER BY service_name"
+                ),
+                &[],
+            )?;
             let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(|e| self.error("circuit breakers", e))? {
-                let name: String = row
-                    .get::<_, Option<String>>(0)
-                    .map_err(|e| self.error("circuit breakers", e))?
+            for row in rows {
+                let name = row[0]
+                    .text()
+                    .map_err(|e| self.bad_row(table, "?", format!("service_name: {e}")))?
                     .unwrap_or_default();
-                let get_text = |i: usize| {
-                    row.get::<_, Option<String>>(i)
-                        .map_err(|e| self.bad_row(CB_TABLE, &name, e.to_string()))
-                };
-                let get_int = |i: usize| {
-                    row.get::<_, Option<i64>>(i)
-                        .map_err(|e| self.bad_row(CB_TABLE, &name, e.to_string()))
-                };
+                let bad =
+                    |column: &str, e: String| self.bad_row(table, &name, format!("{column}: {e}"));
                 out.push(CircuitBreakerInfo {
-                    state: get_text(1)?.unwrap_or_default(),
-                    failure_count: get_int(2)?.unwrap_or(0),
-                    success_count: get_int(3)?.unwrap_or(0),
-                    last_failure_time: self.timestamp(
-                        CB_TABLE,
-                        &name,
-                        "last_failure_at",
-                        get_text(4)?,
-                    )?,
-                    last_state_change: self.timestamp(
-                        CB_TABLE,
-                        &name,
-                        "updated_at",
-                        get_text(5)?,
-                    )?,
+                    state: row[1]
+                        .text()
+                        .map_err(|e| bad("state", e))?
+                        .unwrap_or_default(),
+                    failure_count: row[2]
+                        .int()
+                        .map_err(|e| bad("failure_count", e))?
+                        .unwrap_or(0),
+                    success_count: row[3]
+                        .int()
+                        .map_err(|e| bad("success_count", e))?
+                        .unwrap_or(0),
+                    last_failure_time: self.timestamp(table, &name, "last_failure_at", &row[4])?,
+                    last_state_change: self.timestamp(table, &name, "updated_at", &row[5])?,
                     service_name: name.clone(),
                 });
             }
@@ -1003,7 +1313,7 @@ impl StatisticsRepository for SqlStatistics {
         let created_at = time_or_null(entry_data, "created_at")?.unwrap_or(now);
         let resolved_at = time_or_null(entry_data, "resolved_at")?;
         let values = vec![
-            SqlValue::Integer(id),
+            Param::Int(id),
             text_or_null(entry_data, "domain", Some(""))?,
             text_or_null(entry_data, "failure_type", Some(""))?,
             text_or_null(entry_data, "status", Some(status::PENDING))?,
@@ -1013,28 +1323,27 @@ impl StatisticsRepository for SqlStatistics {
             integer_or_null(entry_data, "retry_count", Some(0))?,
             integer_or_null(entry_data, "max_retries", Some(2))?,
             text_or_null(entry_data, "error_code", Some(""))?,
-            resolved_at.map_or(SqlValue::Null, |t| SqlValue::Text(timestamp_text(t))),
-            SqlValue::Text(timestamp_text(created_at)),
-            SqlValue::Text(timestamp_text(now)),
-            SqlValue::Text(Value::Object(data).to_string()),
+            Param::time(resolved_at),
+            Param::Time(created_at),
+            Param::Time(now),
+            Param::Text(Value::Object(data).to_string()),
         ];
         let guarded = GUARDED_STATUSES
             .iter()
             .map(|s| format!("'{s}'"))
             .collect::<Vec<_>>()
             .join(", ");
-        self.write(|conn| {
-            let purged: i64 = conn
-                .query_row(
-                    &format!("SELECT COUNT(*) FROM {PURGED_TABLE} WHERE id = ?1"),
-                    [id],
-                    |row| row.get(0),
-                )
-                .map_err(|e| self.error("persist", e))?;
+        self.write(|tx| {
+            let purged = tx.count(
+                "persist",
+                &format!("SELECT COUNT(*) FROM {PURGED_TABLE} WHERE id = ?"),
+                &[Param::Int(id)],
+            )?;
             if purged > 0 {
                 return Ok(());
             }
-            conn.execute(
+            tx.execute(
+                "persist",
                 &format!(
                     "INSERT INTO {DLQ_TABLE} (id, domain, failure_type, status, entity_type, \
                      entity_id, user_id, retry_count, max_retries, error_code, resolved_at, \
@@ -1045,9 +1354,8 @@ impl StatisticsRepository for SqlStatistics {
                      data = excluded.data, status = excluded.status \
                      WHERE {DLQ_TABLE}.status NOT IN ({guarded}) OR excluded.status IN ({guarded})"
                 ),
-                rusqlite::params_from_iter(values.iter()),
-            )
-            .map_err(|e| self.error("persist", e))?;
+                &values,
+            )?;
             Ok(())
         })?;
         Ok(Some(id.to_string()))
@@ -1070,39 +1378,42 @@ impl StatisticsRepository for SqlStatistics {
         let Some(key) = integer_id(entity_id).filter(|_| entity_type == "dlq_entry") else {
             return Ok(trail);
         };
-        let row = self.read(|conn| {
-            conn.query_row(
+        // The Django adapter never reads the stored references.
+        let data = if self.layout.django {
+            "NULL"
+        } else {
+            self.col("data")
+        };
+        let rows = self.read(|tx| {
+            tx.query(
+                "audit trail",
                 &format!(
-                    "SELECT domain, status, created_at, resolved_at, data FROM {DLQ_TABLE} WHERE id = ?1"
+                    "SELECT {}, {}, {}, {}, {data} FROM {} WHERE {} = ?",
+                    self.col("domain"),
+                    self.col("status"),
+                    self.col("created_at"),
+                    self.col("resolved_at"),
+                    self.table(),
+                    self.col("id"),
                 ),
-                [key],
-                |row| {
-                    Ok((
-                        row.get::<_, Option<String>>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                    ))
-                },
+                &[Param::Int(key)],
             )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(self.error("audit trail", e)),
-            })
         })?;
-        let Some((domain, current, created, resolved, data)) = row else {
+        let Some(row) = rows.into_iter().next() else {
             return Ok(trail);
         };
         let id = key.to_string();
-        trail.domain = domain.filter(|d| !d.is_empty()).unwrap_or("unknown".into());
-        trail.current_status = current
+        trail.domain = self
+            .text(&id, "domain", &row[0])?
+            .filter(|d| !d.is_empty())
+            .unwrap_or("unknown".into());
+        trail.current_status = self
+            .text(&id, "status", &row[1])?
             .filter(|s| !s.is_empty())
             .unwrap_or("unknown".into());
-        trail.created_at = self.timestamp(DLQ_TABLE, &id, "created_at", created)?;
-        trail.resolved_at = self.timestamp(DLQ_TABLE, &id, "resolved_at", resolved)?;
-        let data = self.data_of(&id, data)?;
+        trail.created_at = self.timestamp(self.table(), &id, "created_at", &row[2])?;
+        trail.resolved_at = self.timestamp(self.table(), &id, "resolved_at", &row[3])?;
+        let data = self.data_of(&id, &row[4])?;
         let references = data
             .get("metadata")
             .and_then(|m| m.get("audit_references"))
@@ -1132,22 +1443,16 @@ impl StatisticsRepository for SqlStatistics {
             return Ok(false);
         };
         let now = self.now();
-        self.write(|conn| {
-            let data: Option<Option<String>> = conn
-                .query_row(
-                    &format!("SELECT data FROM {DLQ_TABLE} WHERE id = ?1"),
-                    [key],
-                    |row| row.get(0),
-                )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(self.error("link audit entry", e)),
-                })?;
-            let Some(data) = data else {
+        self.write(|tx| {
+            let rows = tx.query(
+                "link audit entry",
+                &format!("SELECT data FROM {DLQ_TABLE} WHERE id = ?"),
+                &[Param::Int(key)],
+            )?;
+            let Some(row) = rows.into_iter().next() else {
                 return Ok(false);
             };
-            let mut data = self.data_of(&key.to_string(), data)?;
+            let mut data = self.data_of(&key.to_string(), &row[0])?;
             let metadata = data
                 .entry("metadata")
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -1172,11 +1477,15 @@ impl StatisticsRepository for SqlStatistics {
                     }));
                 }
             }
-            conn.execute(
-                &format!("UPDATE {DLQ_TABLE} SET data = ?1, updated_at = ?2 WHERE id = ?3"),
-                rusqlite::params![Value::Object(data).to_string(), timestamp_text(now), key],
-            )
-            .map_err(|e| self.error("link audit entry", e))?;
+            tx.execute(
+                "link audit entry",
+                &format!("UPDATE {DLQ_TABLE} SET data = ?, updated_at = ? WHERE id = ?"),
+                &[
+                    Param::Text(Value::Object(data).to_string()),
+                    Param::Time(now),
+                    Param::Int(key),
+                ],
+            )?;
             Ok(true)
         })
     }

@@ -136,7 +136,7 @@ fn as_of_is_refused_and_a_missing_database_is_an_error() {
     );
     let shown = stderr(&output);
     assert!(
-        shown.contains("SQLite only") && !shown.contains("s3cret"),
+        shown.contains("127.0.0.1:1/dlq") && !shown.contains("s3cret"),
         "{shown}"
     );
 }

@@ -353,8 +353,85 @@ fn a_projector_killed_mid_batch_resumes_to_the_rows_of_a_single_run() {
     );
 }
 
+/// Every row of the projected tables and of ours on PostgreSQL (the mark
+/// without its wall-clock time), in key order.
+#[cfg(feature = "postgres")]
+fn dump_postgres(url: &str) -> Vec<String> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut rows = Vec::new();
+    for query in [
+        "SELECT t::text FROM baldur_dlq t ORDER BY id",
+        "SELECT t::text FROM baldur_cb_state t ORDER BY service_name",
+        "SELECT t::text FROM baldur_journal_dlq_ids t ORDER BY entry_id",
+        "SELECT t::text FROM baldur_journal_dlq_purged t ORDER BY id",
+        "SELECT journal || ' ' || last_sequence FROM baldur_journal_projection",
+    ] {
+        for row in client.query(query, &[]).unwrap() {
+            rows.push(format!("{query}: {}", row.get::<_, String>(0)));
+        }
+    }
+    rows
+}
+
+/// On PostgreSQL too: a projector killed with SIGKILL in the middle of
+/// its third batch, then rerun, ends with exactly the rows (and mark) of
+/// a single run; and `--stats-db` reads the projected tables as it reads
+/// the same projection on SQLite.
+#[cfg(feature = "postgres")]
 #[test]
-fn sync_refuses_postgres_past_views_and_a_foreign_journal() {
+fn a_projector_killed_mid_batch_on_postgres_resumes_to_the_rows_of_a_single_run() {
+    let Some(server) = baldur_test_support::pg_common::Server::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    append(&journal, &history(1, 300));
+    let base = server.url.strip_suffix("/postgres").unwrap();
+    let mut admin = postgres::Client::connect(&server.url, postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE single").unwrap();
+    admin.batch_execute("CREATE DATABASE killed").unwrap();
+    let (single, killed) = (format!("{base}/single"), format!("{base}/killed"));
+    sync(&journal, &single, 50);
+
+    let mut child = std_cli(&journal)
+        .args(["stats", "sync", "--to", &killed, "--batch", "50"])
+        .env("BALDUR_JOURNAL_PROJECT_HOLD_AT_BATCH", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains("holding in batch 3"),
+        "the projector reached the middle of batch 3: {line:?}"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let resumed = sync(&journal, &killed, 50);
+    assert!(resumed["from_sequence"].as_u64().unwrap() > 0, "{resumed}");
+    let rows = dump_postgres(&single);
+    assert!(rows.len() > 300, "{} rows", rows.len());
+    assert_eq!(
+        dump_postgres(&killed),
+        rows,
+        "the rerun ends with the rows of a single run"
+    );
+
+    let lite = format!("sqlite:///{}", dir.path().join("lite.db").display());
+    sync(&journal, &lite, 50);
+    for args in READS {
+        let on_postgres = read(&journal, args, Some(&single));
+        assert_ne!(on_postgres, Value::Null, "{args:?}");
+        assert_eq!(on_postgres, read(&journal, args, Some(&lite)), "{args:?}");
+    }
+}
+
+#[test]
+fn sync_refuses_an_unreachable_server_past_views_and_a_foreign_journal() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     let b = dir.path().join("b");
@@ -368,11 +445,18 @@ fn sync_refuses_postgres_past_views_and_a_foreign_journal() {
         "{}",
         stderr(&out)
     );
+    // A PostgreSQL server that does not answer: an error naming it, never
+    // the password.
     let out = run_code(
-        cli(&a).args(["stats", "sync", "--to", "postgres://u:secret@h/db"]),
+        cli(&a).args([
+            "stats",
+            "sync",
+            "--to",
+            "postgres://u:secret@127.0.0.1:1/db",
+        ]),
         2,
     );
-    assert!(stderr(&out).contains("SQLite only"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1:1/db"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("secret"));
     let out = run_code(
         cli(&a).args(["stats", "sync", "--to", &url, "--as-of", "3"]),

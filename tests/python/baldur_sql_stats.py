@@ -1,5 +1,7 @@
 """Drives the reference's SQLStatisticsRepository (baldur-framework 1.17.1)
-on a SQLite file, for tests/sql_statistics_python.rs.
+on a SQLite file, or on a PostgreSQL database when DB_PATH is a
+postgres:// URL (through psycopg2, as the reference connects), for
+tests/sql_statistics_python.rs.
 
     python baldur_sql_stats.py DB_PATH generate SEED ENTRIES
         creates baldur_dlq with the reference's own DDL and writes a
@@ -42,17 +44,29 @@ TYPES = ["timeout", "validation_error", "connection_error", "rate_limited", "unk
 TYPE_WEIGHTS = [37, 19, 13, 7, 5]
 
 
+def is_postgres(path):
+    return path.startswith("postgres://") or path.startswith("postgresql://")
+
+
 def repository(path):
+    if is_postgres(path):
+        import psycopg2
+
+        conn = psycopg2.connect(path)
+        return conn, SQLStatisticsRepository(lambda: conn, dialect=SQLDialect.POSTGRESQL)
     conn = sqlite3.connect(path)
     return conn, SQLStatisticsRepository(lambda: conn, dialect=SQLDialect.SQLITE)
 
 
 def generate(path, seed, entries):
     conn, repo = repository(path)
-    # A generated test history: no need to sync each commit to disk.
-    conn.execute("PRAGMA synchronous = OFF")
-    for statement in _ddl(SQLDialect.SQLITE):
-        conn.execute(statement)
+    postgres = is_postgres(path)
+    cursor = conn.cursor()
+    if not postgres:
+        # A generated test history: no need to sync each commit to disk.
+        cursor.execute("PRAGMA synchronous = OFF")
+    for statement in _ddl(SQLDialect.POSTGRESQL if postgres else SQLDialect.SQLITE):
+        cursor.execute(statement)
     conn.commit()
     rng = random.Random(seed)
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -121,15 +135,17 @@ def generate(path, seed, entries):
             repo.purge_archived(older_than_days=payload)
         else:
             repo.purge_archived(ids=[str(x) for x in payload])
-    conn.execute(
+    ts, mark = ("TIMESTAMPTZ", "%s") if postgres else ("TEXT", "?")
+    cursor = conn.cursor()
+    cursor.execute(
         "CREATE TABLE baldur_cb_state (service_name VARCHAR(256) PRIMARY KEY, state VARCHAR(32), "
-        "failure_count INTEGER, success_count INTEGER, last_failure_at TEXT, updated_at TEXT)"
+        f"failure_count INTEGER, success_count INTEGER, last_failure_at {ts}, updated_at {ts})"
     )
     for n in range(25):
         state = rng.choice(["closed", "open", "half_open", "forced_open"])
         failed = start + timedelta(hours=rng.randrange(0, 3000))
-        conn.execute(
-            "INSERT INTO baldur_cb_state VALUES (?, ?, ?, ?, ?, ?)",
+        cursor.execute(
+            f"INSERT INTO baldur_cb_state VALUES ({', '.join([mark] * 6)})",
             (f"svc-{n:02d}", state, rng.choice([None, rng.randrange(50)]), rng.randrange(50),
              failed if rng.random() < 0.7 else None, failed + timedelta(minutes=3)),
         )

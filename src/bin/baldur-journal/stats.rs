@@ -322,19 +322,11 @@ pub fn open_statistics(
 #[cfg(feature = "sql")]
 fn open_sql_statistics(url: &str, now: Option<Timestamp>) -> Result<Statistics> {
     use anyhow::Context as _;
-    use baldur_journal::{SqlStatistics, SqlStatisticsOptions, sql::SqlUrl};
+    use baldur_journal::SqlStatistics;
     let shown = baldur_journal::JournalUrl::parse(url)
         .map(|u| u.to_string())
-        .unwrap_or_else(|_| url.to_string());
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("--stats-db {shown}: the statistics read SQLite only in this release (docs/SQL.md)");
-    }
-    let parsed = SqlUrl::parse(url).with_context(|| format!("--stats-db {shown}"))?;
-    let options = SqlStatisticsOptions {
-        busy_timeout: parsed.options.busy_timeout,
-        read_only: true,
-    };
-    let mut stats = SqlStatistics::open_sqlite(&parsed.path, options)
+        .unwrap_or_else(|_| baldur_journal::sql::redacted_url(url));
+    let mut stats = SqlStatistics::open_url_with(url, true)
         .with_context(|| format!("opening --stats-db {shown}"))?;
     if let Some(now) = now {
         stats = stats.with_clock(Arc::new(ManualClock::new(now)));
@@ -629,10 +621,7 @@ fn run_sync(globals: &Globals, args: &StatsArgs, sync: &SyncArgs) -> Result<Outc
     }
     let shown = baldur_journal::JournalUrl::parse(&sync.to)
         .map(|u| u.to_string())
-        .unwrap_or_else(|_| sync.to.clone());
-    if sync.to.starts_with("postgres://") || sync.to.starts_with("postgresql://") {
-        bail!("--to {shown}: the projector writes SQLite only in this release (docs/SQL.md)");
-    }
+        .unwrap_or_else(|_| baldur_journal::sql::redacted_url(&sync.to));
     let opened = open::open_read(globals)?;
     let name = match &globals.url {
         Some(url) => url.to_string(),
