@@ -221,13 +221,19 @@ impl SqlStatistics {
     /// Opens the tables a `sqlite://` URL names (docs/SQL.md), creating
     /// `baldur_dlq` (the reference's DDL) when missing.
     pub fn open_url(url: &str) -> Result<SqlStatistics> {
+        SqlStatistics::open_url_with(url, false)
+    }
+
+    /// [`SqlStatistics::open_url`], read-only when asked (the DLQ table
+    /// must exist then, and nothing is written).
+    pub fn open_url_with(url: &str, read_only: bool) -> Result<SqlStatistics> {
         refuse_postgres(url)?;
         let parsed = SqlUrl::parse(url)?;
         SqlStatistics::open_sqlite(
             &parsed.path,
             SqlStatisticsOptions {
                 busy_timeout: parsed.options.busy_timeout,
-                read_only: parsed.options.read_only,
+                read_only: parsed.options.read_only || read_only,
             },
         )
     }
