@@ -107,6 +107,26 @@ def test_timestamps_keep_their_instant(journal):
     assert got.timestamp.tzinfo is not None and got.timestamp.utcoffset() == timedelta(0)
 
 
+
+def test_timestamps_come_back_on_their_calendar_day(journal):
+    """Every day of 1968 to 1972 (leap years, the epoch), century and
+    400-year boundaries, and the engine's extremes, each at the first and
+    last microsecond of its day, and a batch big enough to be built with
+    the collector paused."""
+    days = [datetime(1968, 1, 1, tzinfo=UTC) + timedelta(days=n) for n in range(5 * 366)]
+    days += [datetime(y, m, d, tzinfo=UTC) for y, m, d in [
+        (1677, 9, 22), (1700, 2, 28), (1700, 3, 1), (1899, 12, 31), (1900, 3, 1),
+        (2000, 2, 29), (2000, 3, 1), (2100, 2, 28), (2100, 3, 1), (2262, 4, 10),
+    ]]
+    times = []
+    for day in days:
+        times += [day, day + timedelta(days=1, microseconds=-1)]
+    first = journal.append_batch([entry(timestamp=t) for t in times])[0]
+    got = journal.get_sequence_range(first, first + len(times))
+    assert [e.timestamp for e in got] == times
+    assert all(e.timestamp.tzinfo is UTC for e in got)
+
+
 @pytest.mark.parametrize(
     ("fields", "error", "named"),
     [
