@@ -95,6 +95,14 @@ impl NativeJournal {
         Ok(self.backend(py)?.journal())
     }
 
+    /// Whether `close` ran.
+    fn is_closed(&self) -> bool {
+        self.backend
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
     fn new(backend: Backend) -> Self {
         NativeJournal {
             backend: RwLock::new(Some(backend)),
@@ -118,7 +126,8 @@ const WAIT_SIGNAL_SLICE: Duration = Duration::from_millis(100);
 /// looks at its own journal and sleeps again.
 static APPENDED: (Mutex<u64>, Condvar) = (Mutex::new(0), Condvar::new());
 
-/// Wakes the followers waiting in this process (after an append).
+/// Wakes the followers waiting in this process (after an append or a
+/// close).
 pub fn notify_appended() {
     let (generation, condition) = &APPENDED;
     *generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
@@ -126,9 +135,12 @@ pub fn notify_appended() {
 }
 
 /// Waits, without the GIL, until `journal` holds a sequence above `after`
-/// or `until` comes; returns the latest sequence then. An append in this
-/// process wakes it at once; other writers are seen within [`WAIT_POLL`].
+/// or `until` comes; returns the latest sequence then, or
+/// [`Error::Closed`](baldur_journal::Error::Closed) once `handle` is
+/// closed. An append (or a close) in this process wakes it at once; other
+/// writers are seen within [`WAIT_POLL`].
 fn wait_above(
+    handle: &NativeJournal,
     journal: &dyn EventJournal,
     after: u64,
     until: Instant,
@@ -136,8 +148,12 @@ fn wait_above(
     let (generation, condition) = &APPENDED;
     loop {
         // The generation first, then the journal: an append acknowledged
-        // after this read bumps the generation, so the wait below returns.
+        // (or a close) after this read bumps the generation, so the wait
+        // below returns.
         let seen = *generation.lock().unwrap_or_else(|e| e.into_inner());
+        if handle.is_closed() {
+            return Err(baldur_journal::Error::Closed);
+        }
         let latest = journal.get_latest_sequence()?;
         let now = Instant::now();
         if latest > after || now >= until {
@@ -419,7 +435,8 @@ impl NativeJournal {
         loop {
             let slice_end = Instant::now() + WAIT_SIGNAL_SLICE;
             let until = deadline.map_or(slice_end, |d| d.min(slice_end));
-            let latest = release_gil(py, || wait_above(&*journal, after, until)).py_err(py)?;
+            let latest =
+                release_gil(py, || wait_above(self, &*journal, after, until)).py_err(py)?;
             if latest > after || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(latest);
             }
@@ -448,10 +465,7 @@ impl NativeJournal {
     /// Whether `close` ran.
     #[getter]
     fn closed(&self) -> bool {
-        self.backend
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
+        self.is_closed()
     }
 
     /// Drains, syncs and releases the journal (the writer lock of a disk
@@ -467,6 +481,8 @@ impl NativeJournal {
             std::mem::forget(taken);
             return Ok(());
         }
+        // Followers waiting on this handle raise `JournalClosedError`.
+        notify_appended();
         match taken {
             Some(Backend::Disk(disk)) => py.detach(|| disk.close()).py_err(py),
             Some(Backend::Other(other)) => py.detach(|| other.sync()).py_err(py),

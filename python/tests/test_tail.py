@@ -65,7 +65,7 @@ def test_a_blocking_tail_follows_a_writer_thread(journal):
         except BaseException as e:  # reported by the main thread
             errors.append(e)
 
-    thread = threading.Thread(target=writer)
+    thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
         # Nothing is there yet: the first tail can only return by waiting.
@@ -97,7 +97,7 @@ def test_a_wait_releases_the_gil(journal):
         ready.set()
         returned.append(journal.wait(1, timeout=GIL_PATIENCE))
 
-    thread = threading.Thread(target=waiter)
+    thread = threading.Thread(target=waiter, daemon=True)
     thread.start()
     assert ready.wait(PATIENCE)
     sequence = journal.append(entry(1))
@@ -107,6 +107,26 @@ def test_a_wait_releases_the_gil(journal):
     assert returned == [sequence], (
         f"GIL held while waiting: the wait returned {returned} before the append of {sequence}"
     )
+
+
+def test_closing_the_journal_ends_a_wait_without_limit(journal):
+    ready = threading.Event()
+    raised: list[BaseException] = []
+
+    def waiter() -> None:
+        ready.set()
+        try:
+            journal.wait(0, timeout=None)
+        except BaseException as e:  # checked by the main thread
+            raised.append(e)
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    assert ready.wait(PATIENCE)
+    journal.close()
+    thread.join(PATIENCE)
+    assert not thread.is_alive(), "the wait outlived the close"
+    assert len(raised) == 1 and isinstance(raised[0], bj.JournalClosedError), raised
 
 
 WRITER = textwrap.dedent(
