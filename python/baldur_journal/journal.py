@@ -173,7 +173,8 @@ class DiskEventJournalRepository(EventJournalRepository):
         Python): an append through any handle of this process wakes it at
         once, and a writer in another process is seen within about 10 ms
         (the native core looks at the journal that often). Ctrl-C ends it
-        (``KeyboardInterrupt``) within about 0.1 s."""
+        (``KeyboardInterrupt``) within about 0.1 s, and closing the journal
+        from another thread with ``JournalClosedError``."""
         after = _clamp_sequence(after, "after")
         return self._native.wait(after, _check_timeout(timeout))
 
