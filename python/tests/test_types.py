@@ -261,6 +261,25 @@ def test_open_by_url(journal_dir):
         bj.open("ftp://nowhere")
 
 
+def test_open_a_sqlite_journal_the_reference_reads(tmp_path):
+    """`sqlite://` opens the reference's `baldur_event_journal` table, which
+    its SQLEventJournalRepository reads; a follower's wait works there too."""
+    sqlite3 = pytest.importorskip("sqlite3")
+    sql_journal = pytest.importorskip("baldur.adapters.sql.event_journal")
+    from baldur.settings.sql import SQLDialect
+
+    db = tmp_path / "journal.db"
+    with bj.open(f"sqlite:///{db}") as journal:
+        assert journal.append_batch([entry(context={"n": 1}), entry(context={"n": 2})]) == [1, 2]
+        assert journal.wait(1, timeout=0) == 2
+        assert journal.wait(2, timeout=0.01) == 2
+        assert [e.context["n"] for e in journal.tail(1, timeout=1)] == [2]
+    conn = sqlite3.connect(db)
+    theirs = sql_journal.SQLEventJournalRepository(lambda: conn, dialect=SQLDialect.SQLITE)
+    assert theirs.get_latest_sequence() == 2
+    assert [e.context for e in theirs.get_sequence_range(1, 3)] == [{"n": 1}, {"n": 2}]
+
+
 def test_replay_and_tail_are_lazy_and_page(journal):
     journal.append_batch([entry(context={"n": n}) for n in range(5000)])
     replay = journal.replay(10, 4010)
