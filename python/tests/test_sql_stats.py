@@ -234,6 +234,16 @@ def test_the_reference_reads_what_ours_writes(tmp_path, clock):
     assert answers(ours, reads) == answers(theirs, reads)
     assert ours.get_entry_detail("500")["error_message"] == "late"
     assert theirs.get_entry_detail("502")["status"] == "archived"
+    # An audit link, then a purge of the archived entry, through ours.
+    assert ours.link_audit_entry("500", "dlq_entry", "review", actor_id="alice",
+                                 status="reviewing", audit_record_hash="ab" * 32)
+    assert ours.purge_archived(ids=["502"]) == 1
+    more = reads + [("get_audit_trail_by_entity", {"entity_id": "500"}),
+                    ("should_persist_async", {}), ("get_async_persist_task_name", {})]
+    assert answers(ours, more) == answers(theirs, more)
+    trail = ours.get_audit_trail_by_entity("500")
+    assert [(e.action, e.actor_id) for e in trail.entries] == [("review", "alice")]
+    assert ours.get_entry_detail("502") is None
 
 
 def test_errors_name_the_database_and_the_argument(tmp_path):
