@@ -147,6 +147,11 @@ def run(root: Path, args) -> None:
         ),
         "context filter (14%)": JournalQueryFilter(context_filters={"failure_count": "3"}, limit=100),
     }
+    # What 100 result objects cost without a search: a range of 100
+    # consecutive entries (read sequentially, then built).
+    middle = count // 2
+    t_objects = timed(lambda: ours.get_sequence_range(middle, middle + 100), repeat=20)
+    row("100 result objects alone (get_sequence_range of 100)", t_objects, None, "ms/call", 1e3, "")
     for name, f in shapes.items():
         want = reference.query(f)
         got = ours.query(f)

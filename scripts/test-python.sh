@@ -73,7 +73,9 @@ cd "$work"
 
 # The threads test bites: with the test-only `break-hold-gil` (appends keep
 # the GIL through the engine's sync) it must fail, finding one record per
-# sync. With the broken variants only (CI, or BALDUR_BROKEN_VARIANTS=1).
+# sync; and so must python/tests/test_tail.py's test of a wait that
+# releases the GIL. With the broken variants only (CI, or
+# BALDUR_BROKEN_VARIANTS=1).
 if is_set CI || is_set BALDUR_BROKEN_VARIANTS; then
   echo "broken variant break-hold-gil: python/tests/test_threads.py must fail"
   (cd "$OLDPWD" && MATURIN_PEP517_ARGS="--features break-hold-gil" \
@@ -90,4 +92,18 @@ if is_set CI || is_set BALDUR_BROKEN_VARIANTS; then
     exit 1
   }
   echo "break-hold-gil: caught (one record per sync)"
+  # The same build keeps the GIL while a follower waits.
+  gil_test="$OLDPWD/python/tests/test_tail.py::test_a_wait_releases_the_gil"
+  if "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$gil_test" \
+    >"$work/broken-tail.log" 2>&1; then
+    cat "$work/broken-tail.log" >&2
+    echo "break-hold-gil: test_a_wait_releases_the_gil passed on the broken build" >&2
+    exit 1
+  fi
+  grep -q "GIL held while waiting" "$work/broken-tail.log" || {
+    cat "$work/broken-tail.log" >&2
+    echo "break-hold-gil: test_a_wait_releases_the_gil failed, but not on the wait" >&2
+    exit 1
+  }
+  echo "break-hold-gil: caught (a waiting follower held the GIL)"
 fi

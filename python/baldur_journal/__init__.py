@@ -5,7 +5,10 @@ baldur-framework.
   durable, append-only journal directory.
 - :class:`JournalStatisticsRepository`: the ``StatisticsRepositoryInterface``
   folded over any of these journals.
-- :func:`open`: a journal by URL (``file:``, ``memory:``, ``redis://``).
+- :class:`SqlStatisticsRepository`: the same interface over the reference's
+  own DLQ tables in SQLite (the answers of its ``SQLStatisticsRepository``).
+- :func:`open`: a journal by URL (``file:``, ``memory:``, ``redis://``,
+  ``sqlite://``).
 
 With baldur-framework installed the classes subclass its interfaces and take
 and return its own ``JournalEntry``, ``JournalQueryFilter`` and
@@ -29,7 +32,7 @@ from .errors import (
     JournalReadOnlyError,
 )
 from .journal import DiskEventJournalRepository, open
-from .stats import JournalStatisticsRepository
+from .stats import JournalStatisticsRepository, SqlStatisticsRepository
 
 __all__ = [
     "REFERENCE",
@@ -44,6 +47,7 @@ __all__ = [
     "JournalQueryResult",
     "JournalReadOnlyError",
     "JournalStatisticsRepository",
+    "SqlStatisticsRepository",
     "errors",
     "open",
 ]

@@ -3,6 +3,7 @@ the baldur-journal disk engine."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -23,6 +24,17 @@ def _clamp_sequence(value: int, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{field} must be an int, got {type(value).__name__}")
     return min(max(value, 0), SEQUENCE_MAX)
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    """A timeout in seconds: ``None`` (no limit) or a number, 0 or more."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
+    return None if math.isinf(timeout) else float(timeout)
 
 
 class DiskEventJournalRepository(EventJournalRepository):
@@ -129,15 +141,42 @@ class DiskEventJournalRepository(EventJournalRepository):
             end = _clamp_sequence(end, "end")
         return self._chunks(start, end)
 
-    def tail(self, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
-        """Lazily yields the entries after sequence ``after`` that the journal
-        holds now (at most ``limit``). A follower calls it again with the last
-        sequence it saw; on a read-only handle it sees what the writer has
-        synced."""
+    def tail(
+        self, after: int = 0, limit: int | None = None, timeout: float | None = 0.0
+    ) -> Iterator[JournalEntry]:
+        """Lazily yields the entries after sequence ``after`` (at most
+        ``limit``). A follower calls it again with the last sequence it saw;
+        on a read-only handle it sees what the writer has synced.
+
+        ``timeout``: how long, in seconds, to wait for a first entry when
+        there is none after ``after`` yet (see :meth:`wait`): ``0`` (the
+        default) yields what the journal holds now, ``None`` waits without
+        limit. The wait starts at the first ``next()`` and releases the GIL;
+        when it times out the iterator is empty."""
         after = _clamp_sequence(after, "after")
+        timeout = _check_timeout(timeout)
         if after == SEQUENCE_MAX:
             return iter(())
-        return self._chunks(after + 1, None, limit)
+        return self._tail(after, limit, timeout)
+
+    def _tail(self, after: int, limit: int | None, timeout: float | None) -> Iterator[JournalEntry]:
+        if timeout != 0 and self._native.wait(after, timeout) <= after:
+            return
+        yield from self._chunks(after + 1, None, limit)
+
+    def wait(self, after: int, timeout: float | None = None) -> int:
+        """Blocks until the journal holds an entry after sequence ``after``,
+        or ``timeout`` seconds pass (``None``: no limit); returns the latest
+        sequence, ``after`` or below when the time ran out.
+
+        The wait sleeps in the native core without the GIL (no polling in
+        Python): an append through any handle of this process wakes it at
+        once, and a writer in another process is seen within about 10 ms
+        (the native core looks at the journal that often). Ctrl-C ends it
+        (``KeyboardInterrupt``) within about 0.1 s, and closing the journal
+        from another thread with ``JournalClosedError``."""
+        after = _clamp_sequence(after, "after")
+        return self._native.wait(after, _check_timeout(timeout))
 
     def _chunks(self, start: int, end: int | None, limit: int | None = None) -> Iterator[JournalEntry]:
         left = limit
@@ -203,9 +242,12 @@ class DiskEventJournalRepository(EventJournalRepository):
 def open(url: str, read_only: bool = False) -> DiskEventJournalRepository:  # noqa: A001
     """Opens the journal ``url`` names, as the Rust ``open`` and the CLI's
     ``--journal``: ``file:///path`` or a bare path (a disk journal),
-    ``memory:`` (a new, empty in-memory journal), or
-    ``redis://host:6379/0?prefix=NAME[&layout=baldur]``. The result has the
-    same methods whatever the backend."""
+    ``memory:`` (a new, empty in-memory journal),
+    ``redis://host:6379/0?prefix=NAME[&layout=baldur]``, or
+    ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` (the reference's
+    ``baldur_event_journal`` table, docs/SQL.md; PostgreSQL URLs are refused
+    by this package's build). The result has the same methods whatever the
+    backend."""
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, got {type(url).__name__}")
     return DiskEventJournalRepository(

@@ -1,16 +1,22 @@
-"""JournalStatisticsRepository: baldur-framework's
-StatisticsRepositoryInterface folded over a journal (docs/STATISTICS.md).
+"""baldur-framework's StatisticsRepositoryInterface, twice:
 
-Every read catches up with the journal first, so entries appended by any
-process are counted. Writes (``persist_entry``, ``link_audit_entry``,
-``archive_old_entries``, ...) append events to the journal. Unlike the
-reference's adapters, which answered every failure with empty data, a
-method that cannot answer raises.
+- :class:`JournalStatisticsRepository` folds a journal (docs/STATISTICS.md).
+  Every read catches up with the journal first, so entries appended by any
+  process are counted. Writes (``persist_entry``, ``link_audit_entry``,
+  ``archive_old_entries``, ...) append events to the journal.
+- :class:`SqlStatisticsRepository` reads and writes the reference's own DLQ
+  tables (``baldur_dlq``, ``baldur_cb_state``) in a SQLite database, as the
+  reference's ``SQLStatisticsRepository`` does (docs/SQL.md).
+
+Unlike the reference's adapters, which answered every failure with empty
+data, a method that cannot answer raises.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +37,9 @@ from ._types import (
     StatusCounts,
 )
 
+#: A URL's scheme (anything else is a path).
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
 #: Fields of list items and entry details that hold times.
 _TIME_FIELDS = ("created_at", "updated_at", "resolved_at", "last_retry_at", "expires_at")
 
@@ -42,72 +51,11 @@ def _times(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-class JournalStatisticsRepository(StatisticsRepositoryInterface):
-    """The DLQ statistics of ``journal`` (a ``DiskEventJournalRepository``
-    or anything ``baldur_journal.open`` returned).
+class _NativeStatisticsRepository(StatisticsRepositoryInterface):
+    """The interface's 20 methods over a native statistics object
+    (``self._native``), shared by both repositories."""
 
-    ``keys``: a mapping of key id to secret (bytes or str) that verifies
-    keyed audit chains; ``signing_key``: the id among them that chains the
-    DLQ events written through this repository (default: keyless SHA-256
-    chains). ``now``: a fixed aware datetime that every time window is
-    measured from, as the CLI's ``--now``; default the wall clock.
-    """
-
-    def __init__(
-        self,
-        journal: Any,
-        keys: Mapping[str, bytes | str] | None = None,
-        now: datetime | None = None,
-        *,
-        signing_key: str | None = None,
-        _native_stats: Any = None,
-    ) -> None:
-        self.journal = journal
-        if _native_stats is not None:
-            self._native = _native_stats
-            return
-        native_journal = getattr(journal, "_native", None)
-        if not isinstance(native_journal, _native.NativeJournal):
-            raise TypeError(
-                "journal must be a baldur_journal journal (DiskEventJournalRepository or "
-                f"baldur_journal.open(...)), got {type(journal).__name__}"
-            )
-        pairs = []
-        if keys is not None:
-            if not isinstance(keys, Mapping):
-                raise TypeError(f"keys must be a mapping of id to secret, got {type(keys).__name__}")
-            for key_id, secret in keys.items():
-                if not isinstance(key_id, str):
-                    raise TypeError(f"keys: a key id must be a str, got {type(key_id).__name__}")
-                if isinstance(secret, str):
-                    secret = secret.encode()
-                if not isinstance(secret, (bytes, bytearray)):
-                    raise TypeError(
-                        f"keys[{key_id!r}] must be bytes or str, got {type(secret).__name__}"
-                    )
-                pairs.append((key_id, bytes(secret)))
-        now_ns = None if now is None else to_nanos(now, "now")
-        self._native = _native.NativeStatistics(native_journal, pairs, signing_key, now_ns)
-
-    def as_of(
-        self,
-        sequence: int | None = None,
-        time: datetime | None = None,
-        now: datetime | None = None,
-    ) -> JournalStatisticsRepository:
-        """The statistics as they were: up to ``sequence``, or of the entries
-        appended at or before ``time`` (windows then measured from ``time``).
-        ``now`` sets the clock of a view by sequence. The view is read-only."""
-        if (sequence is None) == (time is None):
-            raise ValueError("as_of takes sequence or time, exactly one")
-        if sequence is not None and (isinstance(sequence, bool) or not isinstance(sequence, int)):
-            raise TypeError(f"sequence must be an int, got {type(sequence).__name__}")
-        if sequence is not None and sequence < 0:
-            raise ValueError(f"sequence must be 0 or more, got {sequence}")
-        time_ns = None if time is None else to_nanos(time, "time")
-        now_ns = None if now is None else to_nanos(now, "now")
-        view = self._native.as_of(sequence, time_ns, now_ns)
-        return JournalStatisticsRepository(self.journal, _native_stats=view)
+    _native: Any
 
     def _call(self, method: str, **arguments: Any) -> Any:
         # Values beyond JSON (datetimes, Decimal, ...) as the reference's SQL
@@ -258,3 +206,143 @@ class JournalStatisticsRepository(StatisticsRepositoryInterface):
 
     def get_async_persist_task_name(self) -> str | None:
         return self._call("get_async_persist_task_name")
+
+
+class JournalStatisticsRepository(_NativeStatisticsRepository):
+    """The DLQ statistics of ``journal`` (a ``DiskEventJournalRepository``
+    or anything ``baldur_journal.open`` returned).
+
+    ``keys``: a mapping of key id to secret (bytes or str) that verifies
+    keyed audit chains; ``signing_key``: the id among them that chains the
+    DLQ events written through this repository (default: keyless SHA-256
+    chains). ``now``: a fixed aware datetime that every time window is
+    measured from, as the CLI's ``--now``; default the wall clock.
+    """
+
+    def __init__(
+        self,
+        journal: Any,
+        keys: Mapping[str, bytes | str] | None = None,
+        now: datetime | None = None,
+        *,
+        signing_key: str | None = None,
+        _native_stats: Any = None,
+    ) -> None:
+        self.journal = journal
+        if _native_stats is not None:
+            self._native = _native_stats
+            return
+        native_journal = getattr(journal, "_native", None)
+        if not isinstance(native_journal, _native.NativeJournal):
+            raise TypeError(
+                "journal must be a baldur_journal journal (DiskEventJournalRepository or "
+                f"baldur_journal.open(...)), got {type(journal).__name__}"
+            )
+        pairs = []
+        if keys is not None:
+            if not isinstance(keys, Mapping):
+                raise TypeError(f"keys must be a mapping of id to secret, got {type(keys).__name__}")
+            for key_id, secret in keys.items():
+                if not isinstance(key_id, str):
+                    raise TypeError(f"keys: a key id must be a str, got {type(key_id).__name__}")
+                if isinstance(secret, str):
+                    secret = secret.encode()
+                if not isinstance(secret, (bytes, bytearray)):
+                    raise TypeError(
+                        f"keys[{key_id!r}] must be bytes or str, got {type(secret).__name__}"
+                    )
+                pairs.append((key_id, bytes(secret)))
+        now_ns = None if now is None else to_nanos(now, "now")
+        self._native = _native.NativeStatistics(native_journal, pairs, signing_key, now_ns)
+
+    def as_of(
+        self,
+        sequence: int | None = None,
+        time: datetime | None = None,
+        now: datetime | None = None,
+    ) -> JournalStatisticsRepository:
+        """The statistics as they were: up to ``sequence``, or of the entries
+        appended at or before ``time`` (windows then measured from ``time``).
+        ``now`` sets the clock of a view by sequence. The view is read-only."""
+        if (sequence is None) == (time is None):
+            raise ValueError("as_of takes sequence or time, exactly one")
+        if sequence is not None and (isinstance(sequence, bool) or not isinstance(sequence, int)):
+            raise TypeError(f"sequence must be an int, got {type(sequence).__name__}")
+        if sequence is not None and sequence < 0:
+            raise ValueError(f"sequence must be 0 or more, got {sequence}")
+        time_ns = None if time is None else to_nanos(time, "time")
+        now_ns = None if now is None else to_nanos(now, "now")
+        view = self._native.as_of(sequence, time_ns, now_ns)
+        return JournalStatisticsRepository(self.journal, _native_stats=view)
+
+
+class SqlStatisticsRepository(_NativeStatisticsRepository):
+    """The DLQ statistics in the reference's own tables, ``baldur_dlq`` and
+    ``baldur_cb_state``, of a SQLite database: the answers of the reference's
+    ``SQLStatisticsRepository`` on the same rows (docs/SQL.md lists where
+    they differ: failures raise instead of reading as "no data", ties are
+    broken by id, timestamps are compared as instants, ...). Named apart
+    from the reference's class so that both can be imported together.
+
+    ``url``: ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` (with
+    ``busy_timeout_ms=N``), or a path to the database file (a str without a
+    scheme, or a path object). ``baldur_dlq``
+    is created with the reference's DDL when missing, unless ``read_only``
+    (then it must exist, and the writes raise ``JournalReadOnlyError``).
+    ``now``: a fixed aware datetime that every time window is measured
+    from, as the CLI's ``--now``; default the wall clock. The tables hold
+    only the present, so there is no ``as_of``; a PostgreSQL URL is refused
+    in this release.
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        now: datetime | None = None,
+        read_only: bool = False,
+    ) -> None:
+        if isinstance(url, os.PathLike):
+            url = os.fspath(url)
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str or a path, got {type(url).__name__}")
+        if not _URL_SCHEME.match(url):
+            # A path to the database file.
+            if "?" in url:
+                raise ValueError(f"url: the path {url!r} holds '?': give a sqlite:/// URL")
+            url = "sqlite:///" + url
+        self.url = url
+        now_ns = None if now is None else to_nanos(now, "now")
+        self._native = _native.NativeStatistics.open_sql(url, bool(read_only), now_ns)
+
+    # The table's key is an INTEGER, which the reference returns as an int
+    # in listings and entry details (the journal's fold has str ids).
+
+    def list_entries(
+        self,
+        page: int = 1,
+        page_size: int = 20,
+        status: str | None = None,
+        domain: str | None = None,
+        failure_type: str | None = None,
+        order_by: str = "-created_at",
+    ) -> PaginatedResult:
+        result = super().list_entries(page, page_size, status, domain, failure_type, order_by)
+        for item in result.items:
+            _integer_id(item)
+        return result
+
+    def get_entry_detail(self, entry_id: str) -> dict[str, Any] | None:
+        detail = super().get_entry_detail(str(entry_id))
+        return None if detail is None else _integer_id(detail)
+
+    def __repr__(self) -> str:
+        return f"SqlStatisticsRepository({self.url!r})"
+
+
+def _integer_id(item: dict[str, Any]) -> dict[str, Any]:
+    """``id`` as the int the table holds."""
+    try:
+        item["id"] = int(item["id"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    return item

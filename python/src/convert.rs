@@ -18,7 +18,7 @@ use baldur_journal::{Context, JournalEntry, JournalQueryFilter, Timestamp};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDelta, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{Kind, raise};
 
@@ -62,6 +62,15 @@ pub struct Codec {
     /// reference's `JournalEntry` and ours), filled directly, which skips
     /// a frozen dataclass's eight `object.__setattr__` calls.
     pub fill_entry_dict: bool,
+    /// `entry_class.__new__`, looked up once.
+    entry_new: Py<PyAny>,
+    /// The eight field names, interned once.
+    field_names: [Py<PyString>; 8],
+    /// `epoch.tzinfo`: `timezone.utc`.
+    utc: Py<PyAny>,
+    /// `gc.isenabled`, `gc.disable` and `gc.enable`: the cyclic collector
+    /// is paused while a batch of entries is built (see [`entries_to_py`]).
+    gc: [Py<PyAny>; 3],
 }
 
 static CODEC: PyOnceLock<Codec> = PyOnceLock::new();
@@ -104,7 +113,20 @@ pub fn configure(
             .map(Bound::unbind)
             .ok_or_else(|| PyValueError::new_err(format!("errors: missing {name:?}")))
     };
+    let entry_new = entry_class.bind(py).getattr("__new__")?.unbind();
+    let field_names = ENTRY_FIELDS.map(|name| PyString::intern(py, name).unbind());
+    let utc = epoch.bind(py).getattr("tzinfo")?.unbind();
+    let gc_module = py.import("gc")?;
+    let gc = [
+        gc_module.getattr("isenabled")?.unbind(),
+        gc_module.getattr("disable")?.unbind(),
+        gc_module.getattr("enable")?.unbind(),
+    ];
     let codec = Codec {
+        entry_new,
+        field_names,
+        utc,
+        gc,
         entry_class,
         datetime_type,
         epoch,
@@ -180,21 +202,42 @@ pub fn timestamp_from_py(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Time
         })
 }
 
-/// A [`Timestamp`] as an aware UTC `datetime`, to the microsecond below.
+/// The proleptic Gregorian `(year, month, day)` of a day number counted
+/// from 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A [`Timestamp`] as an aware UTC `datetime`, to the microsecond below:
+/// `datetime(y, m, d, H, M, S, us, timezone.utc)`, one call (about half
+/// the cost of `epoch + timedelta(...)` under the limited API, which
+/// builds the `timedelta` through Python integers). Every `i64` of
+/// nanoseconds lies within 1677..=2262, inside `datetime`'s years.
 pub fn timestamp_to_py<'py>(py: Python<'py>, timestamp: Timestamp) -> PyResult<Bound<'py, PyAny>> {
     let codec = require(py)?;
     let micros = timestamp.as_unix_nanos().div_euclid(1_000);
-    let days = micros.div_euclid(86_400_000_000);
+    let (year, month, day) = civil_from_days(micros.div_euclid(86_400_000_000));
     let rest = micros.rem_euclid(86_400_000_000);
-    // |days| < 110,000 for any i64 of nanoseconds: fits an i32.
-    let delta = PyDelta::new(
-        py,
-        i32::try_from(days).unwrap_or(i32::MAX),
-        (rest / 1_000_000) as i32,
-        (rest % 1_000_000) as i32,
-        false,
-    )?;
-    codec.epoch.bind(py).add(delta)
+    let seconds = rest / 1_000_000;
+    codec.datetime_type.bind(py).call1((
+        year,
+        month,
+        day,
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60,
+        rest % 1_000_000,
+        codec.utc.bind(py),
+    ))
 }
 
 /// The JSON text of a context dict.
@@ -345,13 +388,17 @@ const ENTRY_FIELDS: [&str; 8] = [
 ];
 
 /// An engine entry as the configured entry class.
-pub fn entry_to_py<'py>(py: Python<'py>, entry: &JournalEntry) -> PyResult<Bound<'py, PyAny>> {
+pub fn entry_to_py<'py>(
+    py: Python<'py>,
+    entry: &JournalEntry,
+    keys: &crate::json::KeyCache,
+) -> PyResult<Bound<'py, PyAny>> {
     let codec = require(py)?;
     let text = entry.context.as_str();
     let context = if crate::json::needs_python(text) {
         codec.json_loads.bind(py).call1((text,))?
     } else {
-        crate::json::loads(py, text)?
+        crate::json::loads(py, text, keys)?
     };
     let values = [
         entry.sequence.into_pyobject(py)?.into_any(),
@@ -365,11 +412,11 @@ pub fn entry_to_py<'py>(py: Python<'py>, entry: &JournalEntry) -> PyResult<Bound
     ];
     let class = codec.entry_class.bind(py);
     if codec.fill_entry_dict {
-        let instance = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;
+        let instance = codec.entry_new.bind(py).call1((class,))?;
         let dict = instance.getattr(pyo3::intern!(py, "__dict__"))?;
         let dict = dict.cast::<PyDict>()?;
-        for (name, value) in ENTRY_FIELDS.iter().zip(values) {
-            dict.set_item(PyString::intern(py, name), value)?;
+        for (name, value) in codec.field_names.iter().zip(values) {
+            dict.set_item(name.bind(py), value)?;
         }
         Ok(instance)
     } else {
@@ -377,16 +424,64 @@ pub fn entry_to_py<'py>(py: Python<'py>, entry: &JournalEntry) -> PyResult<Bound
     }
 }
 
+/// Pauses Python's cyclic garbage collector while it lives, if it was on.
+///
+/// Building a batch allocates three tracked objects per entry, none of
+/// them garbage; with the collector on, each 700 allocations start a
+/// collection, and the growing batch makes the older generations'
+/// collections scan every live object of the process (about a quarter of
+/// the time of a 10,000-entry range in the profile of docs/PERFORMANCE.md).
+/// The GIL is held throughout, so no other thread runs while it is off
+/// (unless the entry class's own Python code lets one run).
+struct GcPause<'py> {
+    py: Python<'py>,
+    resume: bool,
+}
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>, codec: &Codec) -> PyResult<Self> {
+        let [is_enabled, disable, _] = &codec.gc;
+        let resume = is_enabled.bind(py).call0()?.is_truthy()?;
+        if resume {
+            disable.bind(py).call0()?;
+        }
+        Ok(GcPause { py, resume })
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if self.resume
+            && let Some(codec) = codec(self.py)
+            && let Err(e) = codec.gc[2].bind(self.py).call0()
+        {
+            // Cannot happen (gc.enable takes no argument and never fails):
+            // reported rather than lost.
+            e.write_unraisable(self.py, None);
+        }
+    }
+}
+
+/// Batches smaller than this are built without pausing the collector.
+const GC_PAUSE_ENTRIES_MIN: usize = 64;
+
 /// Engine entries as a Python list.
 pub fn entries_to_py<'py>(
     py: Python<'py>,
     entries: &[JournalEntry],
 ) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
+    let codec = require(py)?;
+    let _pause = if entries.len() >= GC_PAUSE_ENTRIES_MIN {
+        Some(GcPause::new(py, codec)?)
+    } else {
+        None
+    };
+    let keys = crate::json::KeyCache::default();
+    let mut built = Vec::with_capacity(entries.len());
     for entry in entries {
-        list.append(entry_to_py(py, entry)?)?;
+        built.push(entry_to_py(py, entry, &keys)?);
     }
-    Ok(list)
+    PyList::new(py, built)
 }
 
 /// A filter object (any object with the seed's fields) as an engine

@@ -5,7 +5,8 @@
 //! the answer is converted back with the GIL held again.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use baldur_journal::{
     DiskJournal, Durability, EventJournal, JournalEntry, JournalQueryFilter, RawRange,
@@ -94,6 +95,14 @@ impl NativeJournal {
         Ok(self.backend(py)?.journal())
     }
 
+    /// Whether `close` ran.
+    fn is_closed(&self) -> bool {
+        self.backend
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
     fn new(backend: Backend) -> Self {
         NativeJournal {
             backend: RwLock::new(Some(backend)),
@@ -102,9 +111,70 @@ impl NativeJournal {
     }
 }
 
-/// Runs an append without the GIL (with it under the test-only
-/// `break-hold-gil`, which the threads test must catch).
-fn release_for_append<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+/// How often a waiting follower looks at the journal when nothing in this
+/// process appended: the latency for a writer in another process (or on a
+/// Redis or SQL journal another program writes).
+const WAIT_POLL: Duration = Duration::from_millis(10);
+
+/// How long a wait runs without the GIL before it takes the GIL back to let
+/// Python handle signals (Ctrl-C ends a wait without a timeout).
+const WAIT_SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+/// Appends made in this process: a generation that every append bumps
+/// once it is acknowledged, and the condition waiting followers sleep on.
+/// One for the whole process: a follower woken by another journal's append
+/// looks at its own journal and sleeps again.
+static APPENDED: (Mutex<u64>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Wakes the followers waiting in this process (after an append or a
+/// close).
+pub fn notify_appended() {
+    let (generation, condition) = &APPENDED;
+    *generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    condition.notify_all();
+}
+
+/// Waits, without the GIL, until `journal` holds a sequence above `after`
+/// or `until` comes; returns the latest sequence then, or
+/// [`Error::Closed`](baldur_journal::Error::Closed) once `handle` is
+/// closed. An append (or a close) in this process wakes it at once; other
+/// writers are seen within [`WAIT_POLL`].
+fn wait_above(
+    handle: &NativeJournal,
+    journal: &dyn EventJournal,
+    after: u64,
+    until: Instant,
+) -> baldur_journal::Result<u64> {
+    let (generation, condition) = &APPENDED;
+    loop {
+        // The generation first, then the journal: an append acknowledged
+        // (or a close) after this read bumps the generation, so the wait
+        // below returns.
+        let seen = *generation.lock().unwrap_or_else(|e| e.into_inner());
+        if handle.is_closed() {
+            return Err(baldur_journal::Error::Closed);
+        }
+        let latest = journal.get_latest_sequence()?;
+        let now = Instant::now();
+        if latest > after || now >= until {
+            return Ok(latest);
+        }
+        let guard = generation.lock().unwrap_or_else(|e| e.into_inner());
+        if *guard == seen {
+            let nap = (until - now).min(WAIT_POLL);
+            drop(
+                condition
+                    .wait_timeout(guard, nap)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        }
+    }
+}
+
+/// Runs an append or a follower's wait without the GIL (with it under the
+/// test-only `break-hold-gil`, which tests/test_threads.py and
+/// tests/test_tail.py must catch).
+fn release_gil<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
     #[cfg(feature = "break-hold-gil")]
     {
         let _ = py;
@@ -250,7 +320,9 @@ impl NativeJournal {
     fn append(&self, py: Python<'_>, entry: &Bound<'_, PyAny>) -> PyResult<u64> {
         let entry = entry_from_py(entry)?;
         let journal = self.journal(py)?;
-        release_for_append(py, || journal.append(&entry)).py_err(py)
+        let sequence = release_gil(py, || journal.append(&entry)).py_err(py)?;
+        notify_appended();
+        Ok(sequence)
     }
 
     /// Appends entries as one batch (one sync); returns their sequences.
@@ -273,7 +345,9 @@ impl NativeJournal {
             return Ok(Vec::new());
         }
         let journal = self.journal(py)?;
-        release_for_append(py, || journal.append_batch(&batch)).py_err(py)
+        let sequences = release_gil(py, || journal.append_batch(&batch)).py_err(py)?;
+        notify_appended();
+        Ok(sequences)
     }
 
     /// `(entries, truncated, total_count)` for a filter object.
@@ -336,6 +410,40 @@ impl NativeJournal {
         py.detach(|| journal.get_latest_sequence()).py_err(py)
     }
 
+    /// Waits until the journal holds a sequence above `after`, or
+    /// `timeout_s` seconds pass (None: no limit); returns the latest
+    /// sequence (`after` or below when the time ran out). The GIL is
+    /// released while it waits, and taken back every
+    /// [`WAIT_SIGNAL_SLICE`] to let Python raise for a signal.
+    #[pyo3(signature = (after, timeout_s))]
+    fn wait(&self, py: Python<'_>, after: u64, timeout_s: Option<f64>) -> PyResult<u64> {
+        let journal = self.journal(py)?;
+        let deadline = match timeout_s {
+            None => None,
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                // A timeout beyond what `Instant` can hold is no limit.
+                Instant::now().checked_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
+            }
+            Some(t) => {
+                return Err(raise(
+                    py,
+                    Kind::Input,
+                    format!("timeout must be a number of seconds, 0 or more, got {t}"),
+                ));
+            }
+        };
+        loop {
+            let slice_end = Instant::now() + WAIT_SIGNAL_SLICE;
+            let until = deadline.map_or(slice_end, |d| d.min(slice_end));
+            let latest =
+                release_gil(py, || wait_above(self, &*journal, after, until)).py_err(py)?;
+            if latest > after || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(latest);
+            }
+            py.check_signals()?;
+        }
+    }
+
     /// Waits until everything acknowledged is durable.
     fn sync(&self, py: Python<'_>) -> PyResult<()> {
         let journal = self.journal(py)?;
@@ -357,10 +465,7 @@ impl NativeJournal {
     /// Whether `close` ran.
     #[getter]
     fn closed(&self) -> bool {
-        self.backend
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
+        self.is_closed()
     }
 
     /// Drains, syncs and releases the journal (the writer lock of a disk
@@ -376,6 +481,8 @@ impl NativeJournal {
             std::mem::forget(taken);
             return Ok(());
         }
+        // Followers waiting on this handle raise `JournalClosedError`.
+        notify_appended();
         match taken {
             Some(Backend::Disk(disk)) => py.detach(|| disk.close()).py_err(py),
             Some(Backend::Other(other)) => py.detach(|| other.sync()).py_err(py),

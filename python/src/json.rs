@@ -7,6 +7,7 @@
 //! hand over exactly, so a text with a run of 19 or more digits is left to
 //! `json.loads` ([`needs_python`]).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use pyo3::prelude::*;
@@ -33,10 +34,42 @@ pub fn needs_python(text: &str) -> bool {
     false
 }
 
-/// Parses `text` into Python objects.
-pub fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+/// Keys longer than this are not kept by a [`KeyCache`].
+const CACHED_KEY_BYTES_MAX: usize = 48;
+/// The most keys a [`KeyCache`] keeps.
+const CACHED_KEYS_MAX: usize = 64;
+
+/// The dict keys met while parsing a batch of contexts, each made a `str`
+/// once: the contexts of one journal repeat a few keys, and a shared `str`
+/// saves an allocation per key and its hashing (Python caches a `str`'s
+/// hash in the object). Short keys only, a bounded number, searched in
+/// order (a handful in practice).
+#[derive(Default)]
+pub struct KeyCache {
+    keys: RefCell<Vec<(Box<str>, Py<PyString>)>>,
+}
+
+impl KeyCache {
+    fn get<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+        if key.len() > CACHED_KEY_BYTES_MAX {
+            return PyString::new(py, key);
+        }
+        let mut keys = self.keys.borrow_mut();
+        if let Some((_, found)) = keys.iter().find(|(k, _)| &**k == key) {
+            return found.bind(py).clone();
+        }
+        let made = PyString::new(py, key);
+        if keys.len() < CACHED_KEYS_MAX {
+            keys.push((key.into(), made.clone().unbind()));
+        }
+        made
+    }
+}
+
+/// Parses `text` into Python objects, taking dict keys from `keys`.
+pub fn loads<'py>(py: Python<'py>, text: &str, keys: &KeyCache) -> PyResult<Bound<'py, PyAny>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Seed { py }
+    let value = Seed { py, keys }
         .deserialize(&mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value))
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("stored context: {e}")))?;
@@ -45,11 +78,12 @@ pub fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
 
 /// Builds one value.
 #[derive(Clone, Copy)]
-struct Seed<'py> {
+struct Seed<'a, 'py> {
     py: Python<'py>,
+    keys: &'a KeyCache,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for Seed<'py> {
+impl<'de, 'py> DeserializeSeed<'de> for Seed<'_, 'py> {
     type Value = Bound<'py, PyAny>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -62,7 +96,7 @@ fn py_error<E: serde::de::Error>(error: PyErr) -> E {
     E::custom(error)
 }
 
-impl<'de, 'py> Visitor<'de> for Seed<'py> {
+impl<'de, 'py> Visitor<'de> for Seed<'_, 'py> {
     type Value = Bound<'py, PyAny>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,7 +137,10 @@ impl<'de, 'py> Visitor<'de> for Seed<'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
-        while let Some(key) = map.next_key_seed(Key { py: self.py })? {
+        while let Some(key) = map.next_key_seed(Key {
+            py: self.py,
+            keys: self.keys,
+        })? {
             let value = map.next_value_seed(self)?;
             dict.set_item(key, value).map_err(py_error)?;
         }
@@ -111,13 +148,15 @@ impl<'de, 'py> Visitor<'de> for Seed<'py> {
     }
 }
 
-/// Builds a dict key: a `str`, without an intermediate `String`.
+/// Builds a dict key: a `str` from the cache, or without an intermediate
+/// `String`.
 #[derive(Clone, Copy)]
-struct Key<'py> {
+struct Key<'a, 'py> {
     py: Python<'py>,
+    keys: &'a KeyCache,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for Key<'py> {
+impl<'de, 'py> DeserializeSeed<'de> for Key<'_, 'py> {
     type Value = Bound<'py, PyString>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -125,7 +164,7 @@ impl<'de, 'py> DeserializeSeed<'de> for Key<'py> {
     }
 }
 
-impl<'de, 'py> Visitor<'de> for Key<'py> {
+impl<'de, 'py> Visitor<'de> for Key<'_, 'py> {
     type Value = Bound<'py, PyString>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,6 +172,6 @@ impl<'de, 'py> Visitor<'de> for Key<'py> {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.py, v))
+        Ok(self.keys.get(self.py, v))
     }
 }

@@ -1,5 +1,6 @@
 //! `NativeStatistics`: the DLQ statistics folded over a journal, live or
-//! as of a past sequence or time.
+//! as of a past sequence or time, or read from the reference's SQL tables
+//! (`SqlStatistics`).
 //!
 //! One entry point, `call(method, arguments)`: the arguments and the answer
 //! are JSON text with the seed's field names (the CLI's `stats --json`
@@ -11,7 +12,8 @@ use baldur_journal::projection::{
     AuditLink, EntryListQuery, ManualClock, PurgeSelection, StatisticsView,
 };
 use baldur_journal::{
-    AuditKey, AuditKeyring, EventJournal, JournalStatistics, StatisticsRepository, Timestamp,
+    AuditKey, AuditKeyring, EventJournal, JournalStatistics, SqlStatistics, StatisticsRepository,
+    Timestamp,
 };
 use pyo3::prelude::*;
 use serde_json::{Map, Value};
@@ -19,10 +21,11 @@ use serde_json::{Map, Value};
 use crate::errors::{IntoPy, Kind, raise};
 use crate::journal::NativeJournal;
 
-/// The live fold, or a fixed view of the past.
+/// The live fold, a fixed view of the past, or the SQL tables.
 enum Repository {
     Live(JournalStatistics<dyn EventJournal>),
     View(Box<StatisticsView<dyn EventJournal>>),
+    Sql(SqlStatistics),
 }
 
 impl Repository {
@@ -30,6 +33,7 @@ impl Repository {
         match self {
             Repository::Live(live) => live,
             Repository::View(view) => &**view,
+            Repository::Sql(sql) => sql,
         }
     }
 }
@@ -260,6 +264,22 @@ impl NativeStatistics {
         )))
     }
 
+    /// The statistics in the reference's DLQ tables (`baldur_dlq`,
+    /// `baldur_cb_state`) of the SQLite database a `sqlite://` URL names,
+    /// creating `baldur_dlq` when missing unless `read_only`; `now_ns`: a
+    /// fixed clock for the time windows, in UTC nanoseconds.
+    #[staticmethod]
+    #[pyo3(signature = (url, read_only, now_ns))]
+    fn open_sql(py: Python<'_>, url: &str, read_only: bool, now_ns: Option<i64>) -> PyResult<Self> {
+        let mut sql = py
+            .detach(|| SqlStatistics::open_url_with(url, read_only))
+            .py_err(py)?;
+        if let Some(now) = now_ns {
+            sql = sql.with_clock(Arc::new(ManualClock::new(Timestamp::from_unix_nanos(now))));
+        }
+        Ok(NativeStatistics::new_in_this_process(Repository::Sql(sql)))
+    }
+
     /// The statistics as of a sequence (`sequence`) or an append time
     /// (`time_ns`, UTC nanoseconds), read-only; `now_ns` sets the view's
     /// clock (by default the live clock for a sequence, the time itself
@@ -272,12 +292,24 @@ impl NativeStatistics {
         time_ns: Option<i64>,
         now_ns: Option<i64>,
     ) -> PyResult<Self> {
-        let Repository::Live(live) = self.repository(py)? else {
-            return Err(raise(
-                py,
-                Kind::Input,
-                "as_of of a view: take it from the live statistics".into(),
-            ));
+        let live = match self.repository(py)? {
+            Repository::Live(live) => live,
+            Repository::View(_) => {
+                return Err(raise(
+                    py,
+                    Kind::Input,
+                    "as_of of a view: take it from the live statistics".into(),
+                ));
+            }
+            Repository::Sql(_) => {
+                return Err(raise(
+                    py,
+                    Kind::Input,
+                    "as_of of SQL statistics: the tables hold only the present; fold a journal \
+                     (JournalStatisticsRepository) for the past"
+                        .into(),
+                ));
+            }
         };
         let view = py
             .detach(|| match (sequence, time_ns) {
@@ -299,11 +331,26 @@ impl NativeStatistics {
     fn call(&self, py: Python<'_>, method: &str, arguments: &str) -> PyResult<String> {
         let arguments: Map<String, Value> = serde_json::from_str(arguments)
             .map_err(|e| raise(py, Kind::Input, format!("{method}: arguments: {e}")))?;
-        let repository = self.repository(py)?.get();
-        py.detach(|| answer(repository, method, &arguments))
-            .map_err(|e| raise(py, error_kind(&e), format!("{method}: {e}")))
+        let repository = self.repository(py)?;
+        let answered = py
+            .detach(|| answer(repository.get(), method, &arguments))
+            .map_err(|e| raise(py, error_kind(&e), format!("{method}: {e}")))?;
+        if matches!(repository, Repository::Live(_)) && WRITES.contains(&method) {
+            // The write appended to the journal: wake its followers.
+            crate::journal::notify_appended();
+        }
+        Ok(answered)
     }
 }
+
+/// The methods that append to a folded journal.
+const WRITES: [&str; 5] = [
+    "archive_old_entries",
+    "purge_archived",
+    "persist_entry",
+    "sync_from_runtime",
+    "link_audit_entry",
+];
 
 /// Input errors stay input errors; the rest keep their class.
 fn error_kind(error: &baldur_journal::Error) -> Kind {

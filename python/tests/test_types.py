@@ -107,6 +107,26 @@ def test_timestamps_keep_their_instant(journal):
     assert got.timestamp.tzinfo is not None and got.timestamp.utcoffset() == timedelta(0)
 
 
+
+def test_timestamps_come_back_on_their_calendar_day(journal):
+    """Every day of 1968 to 1972 (leap years, the epoch), century and
+    400-year boundaries, and the engine's extremes, each at the first and
+    last microsecond of its day, and a batch big enough to be built with
+    the collector paused."""
+    days = [datetime(1968, 1, 1, tzinfo=UTC) + timedelta(days=n) for n in range(5 * 366)]
+    days += [datetime(y, m, d, tzinfo=UTC) for y, m, d in [
+        (1677, 9, 22), (1700, 2, 28), (1700, 3, 1), (1899, 12, 31), (1900, 3, 1),
+        (2000, 2, 29), (2000, 3, 1), (2100, 2, 28), (2100, 3, 1), (2262, 4, 10),
+    ]]
+    times = []
+    for day in days:
+        times += [day, day + timedelta(days=1, microseconds=-1)]
+    first = journal.append_batch([entry(timestamp=t) for t in times])[0]
+    got = journal.get_sequence_range(first, first + len(times))
+    assert [e.timestamp for e in got] == times
+    assert all(e.timestamp.tzinfo is UTC for e in got)
+
+
 @pytest.mark.parametrize(
     ("fields", "error", "named"),
     [
@@ -239,6 +259,25 @@ def test_open_by_url(journal_dir):
         assert got.context == {"n": 1}
     with pytest.raises(bj.JournalInputError):
         bj.open("ftp://nowhere")
+
+
+def test_open_a_sqlite_journal_the_reference_reads(tmp_path):
+    """`sqlite://` opens the reference's `baldur_event_journal` table, which
+    its SQLEventJournalRepository reads; a follower's wait works there too."""
+    sqlite3 = pytest.importorskip("sqlite3")
+    sql_journal = pytest.importorskip("baldur.adapters.sql.event_journal")
+    from baldur.settings.sql import SQLDialect
+
+    db = tmp_path / "journal.db"
+    with bj.open(f"sqlite:///{db}") as journal:
+        assert journal.append_batch([entry(context={"n": 1}), entry(context={"n": 2})]) == [1, 2]
+        assert journal.wait(1, timeout=0) == 2
+        assert journal.wait(2, timeout=0.01) == 2
+        assert [e.context["n"] for e in journal.tail(1, timeout=1)] == [2]
+    conn = sqlite3.connect(db)
+    theirs = sql_journal.SQLEventJournalRepository(lambda: conn, dialect=SQLDialect.SQLITE)
+    assert theirs.get_latest_sequence() == 2
+    assert [e.context for e in theirs.get_sequence_range(1, 3)] == [{"n": 1}, {"n": 2}]
 
 
 def test_replay_and_tail_are_lazy_and_page(journal):

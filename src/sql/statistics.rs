@@ -473,7 +473,8 @@ impl SqlStatistics {
         SqlStatistics::open_url_with(url, false)
     }
 
-    /// [`SqlStatistics::open_url`], read-only when asked.
+    /// [`SqlStatistics::open_url`], read-only when asked (the DLQ table
+    /// must exist then, and nothing is written).
     pub fn open_url_with(url: &str, read_only: bool) -> Result<SqlStatistics> {
         let (flavor, rest) = split_flavor(url)?;
         let read_only = read_only || matches!(flavor, Flavor::Django(_));
@@ -486,7 +487,7 @@ impl SqlStatistics {
             &parsed.path,
             SqlStatisticsOptions {
                 busy_timeout: parsed.options.busy_timeout,
-                read_only,
+                read_only: parsed.options.read_only || read_only,
                 flavor,
             },
         )
