@@ -7,6 +7,9 @@ baldur-framework.
   folded over any of these journals.
 - :class:`SqlStatisticsRepository`: the same interface over the reference's
   own DLQ tables in SQLite (the answers of its ``SQLStatisticsRepository``).
+- :class:`EventJournalLifecycle`: the reference's lifecycle interface on
+  the engine's tiered storage (archive moves whole old segments to a tier
+  directory, purge deletes the tier's oldest).
 - :func:`open`: a journal by URL (``file:``, ``memory:``, ``redis://``,
   ``sqlite://``).
 
@@ -31,12 +34,13 @@ from .errors import (
     JournalLockedError,
     JournalReadOnlyError,
 )
-from .journal import DiskEventJournalRepository, open
+from .journal import DiskEventJournalRepository, EventJournalLifecycle, open
 from .stats import JournalStatisticsRepository, SqlStatisticsRepository
 
 __all__ = [
     "REFERENCE",
     "DiskEventJournalRepository",
+    "EventJournalLifecycle",
     "JournalClosedError",
     "JournalCorruptionError",
     "JournalEntry",

@@ -10,6 +10,7 @@ from typing import Any
 
 try:
     from baldur.interfaces.event_journal import (
+        EventJournalLifecycle,
         EventJournalRepository,
         JournalEntry,
         JournalQueryFilter,
@@ -34,6 +35,9 @@ except ImportError:  # baldur-framework is not installed
     REFERENCE = False
 
     class EventJournalRepository(ABC):  # type: ignore[no-redef]
+        """Stands in for baldur-framework's interface of the same name."""
+
+    class EventJournalLifecycle(ABC):  # type: ignore[no-redef]
         """Stands in for baldur-framework's interface of the same name."""
 
     class StatisticsRepositoryInterface(ABC):  # type: ignore[no-redef]
@@ -212,6 +216,7 @@ __all__ = [
     "CleanupStats",
     "DomainDistribution",
     "EntityAuditTrail",
+    "EventJournalLifecycle",
     "EventJournalRepository",
     "FailureTypeDistribution",
     "JournalEntry",

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import _native
 from ._codec import EPOCH  # noqa: F401  (configures the native core first)
+from ._types import EventJournalLifecycle as _EventJournalLifecycleBase
 from ._types import EventJournalRepository, JournalEntry, JournalQueryFilter, JournalQueryResult
 
 #: The reference's default ``max_query_limit``.
@@ -237,6 +238,38 @@ class DiskEventJournalRepository(EventJournalRepository):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"DiskEventJournalRepository({self.path!r}, {state})"
+
+
+class EventJournalLifecycle(_EventJournalLifecycleBase):
+    """baldur-framework's ``EventJournalLifecycle`` on the engine's tiered
+    storage (docs/DESIGN.md, "Retention" and "Tiered storage").
+
+    ``archive_older_than(cutoff)`` moves every sealed segment whose entries
+    were all appended before ``cutoff`` to ``tier_dir`` (copied, synced and
+    proven against the segment's digest before the originals go; the
+    journal then starts at its retention mark, and ``open(dir,
+    tier_dir=...)``-style reads are the command line's ``--tier-dir``).
+    ``purge_archived(before)`` deletes the tier's segments whose entries were
+    all appended before ``before``. Both work on whole segments, never on
+    single entries (the active segment always stays), and return how many
+    entries they moved or deleted.
+    """
+
+    def __init__(self, journal: DiskEventJournalRepository, tier_dir: str | os.PathLike[str]) -> None:
+        if not isinstance(journal, DiskEventJournalRepository):
+            raise TypeError(f"journal must be a DiskEventJournalRepository, got {type(journal).__name__}")
+        self._journal = journal
+        self._tier = os.fspath(tier_dir)
+
+    def archive_older_than(self, cutoff: Any) -> int:
+        return self._journal._native.archive_older_than(cutoff, self._tier)
+
+    def purge_archived(self, before: Any) -> int:
+        return self._journal._native.purge_archived(before, self._tier)
+
+    def retention_mark(self) -> int | None:
+        """The first retained sequence of the live journal (None: nothing moved)."""
+        return self._journal._native.retention_mark()
 
 
 def open(url: str, read_only: bool = False) -> DiskEventJournalRepository:  # noqa: A001

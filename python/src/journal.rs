@@ -95,6 +95,18 @@ impl NativeJournal {
         Ok(self.backend(py)?.journal())
     }
 
+    /// The disk journal, or an error naming `what` for other backends.
+    fn disk(&self, py: Python<'_>, what: &str) -> PyResult<Arc<DiskJournal>> {
+        match self.backend(py)? {
+            Backend::Disk(disk) => Ok(disk),
+            Backend::Other(_) => Err(raise(
+                py,
+                Kind::Journal,
+                format!("{what} works on a journal directory (segments), not on this backend"),
+            )),
+        }
+    }
+
     /// Whether `close` ran.
     fn is_closed(&self) -> bool {
         self.backend
@@ -108,6 +120,15 @@ impl NativeJournal {
             backend: RwLock::new(Some(backend)),
             opened_by: std::process::id(),
         }
+    }
+}
+
+/// Every sealed segment whose newest append is before `cutoff`.
+fn older_than(cutoff: baldur_journal::Timestamp) -> baldur_journal::disk::RetentionPolicy {
+    baldur_journal::disk::RetentionPolicy {
+        older_than: Some(Duration::ZERO),
+        now: Some(cutoff),
+        ..Default::default()
     }
 }
 
@@ -442,6 +463,50 @@ impl NativeJournal {
             }
             py.check_signals()?;
         }
+    }
+
+    /// Moves the sealed segments whose every append is older than `cutoff`
+    /// to the tier directory `tier` (the engine's `move_segments`: copied,
+    /// synced and proven before the originals go). Returns the entries
+    /// moved.
+    fn archive_older_than(
+        &self,
+        py: Python<'_>,
+        cutoff: &Bound<'_, PyAny>,
+        tier: PathBuf,
+    ) -> PyResult<u64> {
+        let cutoff = crate::convert::timestamp_from_py(cutoff, "cutoff")?;
+        let disk = self.disk(py, "archive_older_than")?;
+        let policy = older_than(cutoff);
+        let report = py
+            .detach(|| disk.move_segments(&policy, &tier))
+            .py_err(py)?;
+        Ok(report.dropped.iter().map(|d| d.records).sum())
+    }
+
+    /// Deletes the tier's segments whose every append is older than
+    /// `before` (the engine's `purge_tier`; the journal itself is not
+    /// needed). Returns the entries deleted.
+    fn purge_archived(
+        &self,
+        py: Python<'_>,
+        before: &Bound<'_, PyAny>,
+        tier: PathBuf,
+    ) -> PyResult<u64> {
+        let before = crate::convert::timestamp_from_py(before, "before")?;
+        // The tier alone: the journal may be closed (or another process's).
+        let policy = older_than(before);
+        let report = py
+            .detach(|| baldur_journal::disk::purge_tier(&tier, &policy, false))
+            .py_err(py)?;
+        Ok(report.dropped.iter().map(|d| d.records).sum())
+    }
+
+    /// The retention mark (the first retained sequence), None while nothing
+    /// was dropped or moved.
+    fn retention_mark(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        let disk = self.disk(py, "retention_mark")?;
+        py.detach(|| disk.retention_mark()).py_err(py)
     }
 
     /// Waits until everything acknowledged is durable.

@@ -253,7 +253,7 @@ def test_errors_name_the_database_and_the_argument(tmp_path):
     repo = bj.SqlStatisticsRepository(tmp_path / "dlq.db")
     with pytest.raises(bj.JournalInputError, match="order_by"):
         repo.list_entries(order_by="no_such_column")
-    with pytest.raises(bj.JournalError, match="SQLite only"):
+    with pytest.raises(bj.JournalError, match="postgres"):
         bj.SqlStatisticsRepository("postgres://user@localhost/db")
     with pytest.raises(bj.JournalInputError, match="sqlite"):
         bj.SqlStatisticsRepository("sqlite:/x.db")
