@@ -368,28 +368,32 @@ impl Projection {
             self.summary.malformed += 1;
             None
         });
-        // Chain membership is structural (docs/AUDIT.md): any spelling of
-        // the chain keys, any event type.
-        if chain::may_be_chained(record.context)
-            && let Ok(fields) = chain::read_context(record.context)
-            && fields.is_chained()
-        {
+        // Chain membership is the verifier's (docs/AUDIT.md, "Chain
+        // membership"): one reading, `chain::chain_link`, for both.
+        let link = chain::chain_link(&chain::ChainRecord {
+            sequence: record.sequence,
+            event_type: record.event_type,
+            source: "",
+            service_name: record.service_name,
+            region: "",
+            tier_id: "",
+            timestamp: record.timestamp,
+            context: record.context,
+        });
+        if let Some(link) = link {
             match outcome {
-                Some((index, _)) => {
-                    if let Some(hash) = fields.hash_chain_text() {
-                        self.entries[index].last_hash = Some(hash.into());
+                Some((index, _)) if *self.entries[index].id == *link.entity => {
+                    if let Some(hash) = link.hash_chain {
+                        self.entries[index].last_hash = Some(hash.as_ref().into());
                     }
                 }
-                None => {
-                    if let Some(id) = fields.entry_id.as_deref().filter(|id| !id.is_empty()) {
-                        match self.chain_strays.get_mut(id) {
-                            Some(sequences) => sequences.push(record.sequence),
-                            None => {
-                                self.chain_strays.insert(id.into(), vec![record.sequence]);
-                            }
-                        }
+                _ => match self.chain_strays.get_mut(link.entity.as_ref()) {
+                    Some(sequences) => sequences.push(record.sequence),
+                    None => {
+                        self.chain_strays
+                            .insert(link.entity.as_ref().into(), vec![record.sequence]);
                     }
-                }
+                },
             }
         }
         outcome
