@@ -1,11 +1,13 @@
-//! The file-operation seam. Every write, sync, create and rename of the
-//! engine, and of the projection's snapshot, goes through [`Storage`], so
-//! tests can count operations and inject faults (a full disk, EIO on write
-//! or fsync, short writes). It stands below both the disk engine and the
+//! The file-operation seam. Every write, sync, create, rename and unlink of
+//! the engine, and of the projection's snapshot, and every read of the
+//! disk engine (the metadata, `head`, indexes, directory listings, segment
+//! headers and footers, and the files its read-only maps are made of) goes
+//! through [`Storage`], so tests can count operations and inject faults (a
+//! full disk, EIO on write, fsync or read, short writes). It stands below both the disk engine and the
 //! projection; [`JournalFiles`] is how the projection finds a journal's
 //! directory and seam without knowing the engine.
-//! Reads of segment data go through read-only maps of the real files
-//! (see `mmap.rs`).
+//! Reads of segment data go through read-only maps of files opened with
+//! [`Storage::open_read`] (see `mmap.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -87,6 +89,26 @@ pub trait Storage: Send + Sync {
     /// that has the file mapped keeps reading it: Linux frees the blocks
     /// when the last map goes.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// Reads a whole small file (`journal.meta`, `head`, an index).
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+    /// Opens a file for reading only: a segment's header and footer, or
+    /// the file a read-only map is made of.
+    fn open_read(&self, path: &Path) -> io::Result<File> {
+        File::open(path)
+    }
+    /// A file's length in bytes.
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        std::fs::metadata(path).map(|m| m.len())
+    }
+    /// The names of a directory's entries.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        std::fs::read_dir(path)?
+            .map(|item| item.map(|item| item.file_name()))
+            .collect()
+    }
 }
 
 /// The real file system.

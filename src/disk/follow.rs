@@ -26,20 +26,24 @@ impl DiskJournal {
         // With a live writer, follow what it published after its syncs;
         // without one, what is on disk (the writer may have exited since).
         let live = writer_is_live(&self.dir);
-        let head = if live { Head::read(&self.dir) } else { None };
+        let storage = self.options.storage.as_ref();
+        let head = if live {
+            Head::read_from(storage, &self.dir)
+        } else {
+            None
+        };
         if live && head.is_none() {
             return Ok(());
         }
         let (base, end) = match head {
             Some(head) => (head.active_base, head.published_end),
             None => {
-                let Some(&base) = crate::disk::recovery::list_segments(&self.dir)?.last() else {
+                let Some(&base) = crate::disk::recovery::list_segments(storage, &self.dir)?.last()
+                else {
                     return Ok(());
                 };
                 let path = self.dir.join(crate::disk::segment::log_file_name(base));
-                let len = std::fs::metadata(&path)
-                    .map_err(|e| Error::io(&path, e))?
-                    .len();
+                let len = storage.file_len(&path).map_err(|e| Error::io(&path, e))?;
                 (base, len)
             }
         };
@@ -55,7 +59,7 @@ impl DiskJournal {
             .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position)
             // A drop moved the mark: the segments below it leave the view.
             && head
-                .or_else(|| Head::read(&self.dir))
+                .or_else(|| Head::read_from(storage, &self.dir))
                 .is_none_or(|h| h.mark <= self.shared.view().first_retained);
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");

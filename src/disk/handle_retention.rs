@@ -88,14 +88,14 @@ impl DiskJournal {
             .collect();
         let facts: Vec<_> = sealed
             .iter()
-            .filter_map(|s| crate::disk::retention::facts_of(s))
+            .filter_map(|s| crate::disk::retention::facts_of(self.options.storage.as_ref(), s))
             .collect();
         let active_bytes = view
             .segments
             .last()
             .filter(|s| s.sealed().is_none())
-            .and_then(|s| std::fs::metadata(&s.log_path).ok())
-            .map_or(0, |m| m.len());
+            .and_then(|s| self.options.storage.file_len(&s.log_path).ok())
+            .unwrap_or(0);
         let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
         let newest = self.newest_append_ns()?;
         let (count, held_by_floor) =

@@ -69,13 +69,8 @@ pub struct SegmentInfo {
     pub missing_sequences: u64,
 }
 
-fn file_len(path: &std::path::Path) -> Result<u64> {
-    Ok(std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len())
-}
-
 fn segment_info(
+    storage: &dyn crate::storage::Storage,
     base: u64,
     log_path: PathBuf,
     sealed: bool,
@@ -85,8 +80,10 @@ fn segment_info(
     let index_path = log_path.with_file_name(index_file_name(base));
     Ok(SegmentInfo {
         base_sequence: base,
-        log_bytes: file_len(&log_path)?,
-        index_bytes: std::fs::metadata(&index_path).ok().map(|m| m.len()),
+        log_bytes: storage
+            .file_len(&log_path)
+            .map_err(|e| Error::io(&log_path, e))?,
+        index_bytes: storage.file_len(&index_path).ok(),
         log_path,
         sealed,
         record_count: summary.record_count,
@@ -114,6 +111,7 @@ pub(crate) fn collect(
     for (i, segment) in view.segments.iter().enumerate() {
         let info = match segment.sealed() {
             Some(sealed) => segment_info(
+                maps.storage(),
                 segment.base,
                 segment.log_path.clone(),
                 true,
@@ -126,18 +124,22 @@ pub(crate) fn collect(
                 while let Some(record) = range.next_entry() {
                     summary.add(&record?);
                 }
-                segment_info(segment.base, segment.log_path.clone(), false, &summary)?
+                segment_info(
+                    maps.storage(),
+                    segment.base,
+                    segment.log_path.clone(),
+                    false,
+                    &summary,
+                )?
             }
         };
         segments.push(info);
     }
     let mut disk_bytes = 0;
-    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let item = item.map_err(|e| Error::io(dir, e))?;
-        disk_bytes += item
-            .metadata()
-            .map_err(|e| Error::io(item.path(), e))?
-            .len();
+    let storage = maps.storage();
+    for name in storage.list_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = dir.join(name);
+        disk_bytes += storage.file_len(&path).map_err(|e| Error::io(&path, e))?;
     }
     let record_count: u64 = segments.iter().map(|s| s.record_count).sum();
     Ok(JournalInfo {

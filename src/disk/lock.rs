@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 /// File name of the lock file.
 pub const LOCK_FILE: &str = "LOCK";
 
+/// How long [`WriterLock::acquire`] waits for a lock another writer holds.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A held writer lock; released on drop.
 #[derive(Debug)]
 pub struct WriterLock {
@@ -17,7 +20,10 @@ pub struct WriterLock {
 }
 
 impl WriterLock {
-    /// Takes the exclusive lock, or fails with [`Error::Locked`].
+    /// Takes the exclusive lock, or fails with [`Error::Locked`]. A lock
+    /// held a moment longer than its writer (a process forked while the
+    /// writer had the lock file open keeps the lock until it execs) is
+    /// waited for, up to [`LOCK_WAIT`].
     pub fn acquire(dir: &Path) -> Result<WriterLock> {
         let path = dir.join(LOCK_FILE);
         let file = OpenOptions::new()
@@ -27,10 +33,18 @@ impl WriterLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(WriterLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked { path: dir.into() }),
-            Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriterLock { _file: file }),
+                Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::Locked { path: dir.into() });
+                }
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
         }
     }
 }

@@ -78,7 +78,12 @@ impl Meta {
 
     /// Reads and checks the file at `path`.
     pub fn read(path: &Path) -> Result<Meta> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Meta::read_from(&crate::storage::OsStorage, path)
+    }
+
+    /// [`Meta::read`] through a storage seam.
+    pub fn read_from(storage: &dyn Storage, path: &Path) -> Result<Meta> {
+        let bytes = storage.read(path).map_err(|e| Error::io(path, e))?;
         if bytes.len() != META_LEN {
             return Err(Error::corruption(
                 path,
@@ -201,9 +206,15 @@ impl Head {
     /// times (the writer rewrites it in place).
     #[must_use]
     pub fn read(dir: &Path) -> Option<Head> {
+        Head::read_from(&crate::storage::OsStorage, dir)
+    }
+
+    /// [`Head::read`] through a storage seam.
+    #[must_use]
+    pub fn read_from(storage: &dyn Storage, dir: &Path) -> Option<Head> {
         use std::os::unix::fs::FileExt;
         const HEAD_READ_ATTEMPTS_MAX: usize = 8;
-        let file = std::fs::File::open(dir.join(HEAD_FILE)).ok()?;
+        let file = storage.open_read(&dir.join(HEAD_FILE)).ok()?;
         let mut buf = [0u8; HEAD_LEN];
         for _ in 0..HEAD_READ_ATTEMPTS_MAX {
             if file.read_exact_at(&mut buf, 0).is_ok()

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
+use crate::storage::Storage;
 
 /// A read-only map of a segment file's first `len` bytes.
 pub(crate) struct SegmentMap {
@@ -41,8 +42,8 @@ impl SegmentMap {
     }
 }
 
-fn map_file(path: &Path, needed: u64) -> Result<SegmentMap> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+fn map_file(storage: &dyn Storage, path: &Path, needed: u64) -> Result<SegmentMap> {
+    let file: File = storage.open_read(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if len < needed {
         return Err(Error::corruption(
@@ -73,8 +74,8 @@ fn map_file(path: &Path, needed: u64) -> Result<SegmentMap> {
 /// `verify` and salvage, which read every byte of a segment once, so that
 /// their memory is the kernel's page cache, never a heap copy of the
 /// segment.
-pub(crate) fn map_whole(path: &Path) -> Result<SegmentMap> {
-    map_file(path, 0)
+pub(crate) fn map_whole(storage: &dyn Storage, path: &Path) -> Result<SegmentMap> {
+    map_file(storage, path, 0)
 }
 
 /// A bounded set of segment maps, least recently used evicted first, so
@@ -83,6 +84,8 @@ pub(crate) fn map_whole(path: &Path) -> Result<SegmentMap> {
 pub(crate) struct MapCache {
     capacity: usize,
     inner: Mutex<CacheInner>,
+    /// The seam files are opened through.
+    storage: Arc<dyn Storage>,
 }
 
 #[derive(Default)]
@@ -95,11 +98,17 @@ struct CacheInner {
 pub(crate) const MAP_CACHE_CAPACITY: usize = 64;
 
 impl MapCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, storage: Arc<dyn Storage>) -> Self {
         MapCache {
             capacity: capacity.max(1),
             inner: Mutex::default(),
+            storage,
         }
+    }
+
+    /// The seam the journal reads (and writes) through.
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
     }
 
     /// A map of segment `key` at `path` covering at least `needed` bytes.
@@ -115,7 +124,7 @@ impl MapCache {
                 return Ok(map.clone());
             }
         }
-        let map = Arc::new(map_file(path, needed)?);
+        let map = Arc::new(map_file(self.storage.as_ref(), path, needed)?);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let tick = inner.tick;
         inner.maps.insert(key, (map.clone(), tick));

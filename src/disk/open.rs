@@ -96,16 +96,17 @@ impl DiskJournal {
             let leftover = |name: &std::ffi::OsStr| {
                 name == crate::disk::lock::LOCK_FILE || name == format!("{META_FILE}.tmp").as_str()
             };
-            let foreign = std::fs::read_dir(dir)
+            let foreign = storage
+                .list_dir(dir)
                 .map_err(|e| Error::io(dir, e))?
-                .filter_map(|e| e.ok())
-                .find(|e| !leftover(&e.file_name()));
+                .into_iter()
+                .find(|name| !leftover(name));
             if let Some(foreign) = foreign {
                 return Err(Error::NotAJournal {
                     path: dir.into(),
                     reason: format!(
                         "no {META_FILE}, and the directory holds other files ({})",
-                        foreign.file_name().to_string_lossy()
+                        foreign.to_string_lossy()
                     ),
                 });
             }
@@ -121,8 +122,11 @@ impl DiskJournal {
         if !meta_path.exists() {
             Meta::new(dir, options.segment_bytes).write(storage.as_ref(), dir)?;
         }
-        let old_head = Head::read(dir);
-        let maps = Arc::new(MapCache::new(options.map_cache_capacity));
+        let old_head = Head::read_from(storage.as_ref(), dir);
+        let maps = Arc::new(MapCache::new(
+            options.map_cache_capacity,
+            options.storage.clone(),
+        ));
         let Loaded {
             meta,
             mut sealed,
@@ -357,16 +361,20 @@ impl DiskJournal {
     }
 
     pub(super) fn open_reader(dir: &Path, options: DiskJournalOptions) -> Result<DiskJournal> {
-        let maps = Arc::new(MapCache::new(options.map_cache_capacity));
+        let maps = Arc::new(MapCache::new(
+            options.map_cache_capacity,
+            options.storage.clone(),
+        ));
         let (loaded_view, follower, report, meta, holes) = if options.salvage {
-            let salvaged = crate::disk::salvage::load(dir)?;
+            let salvaged = crate::disk::salvage::load(options.storage.as_ref(), dir)?;
             let follower = Follower {
                 generation: 0,
                 active: None,
                 latest: salvaged.view.latest,
             };
             let report = RecoveryReport {
-                segments: crate::disk::recovery::list_segments(dir)?.len(),
+                segments: crate::disk::recovery::list_segments(options.storage.as_ref(), dir)?
+                    .len(),
                 ..RecoveryReport::default()
             };
             (
@@ -378,7 +386,7 @@ impl DiskJournal {
             )
         } else {
             let head = if writer_is_live(dir) {
-                Head::read(dir)
+                Head::read_from(options.storage.as_ref(), dir)
             } else {
                 None
             };
@@ -485,7 +493,10 @@ pub(super) fn load_for_reading(
                     footer,
                 });
             }
-            _ => match classify_tail(&found, head.or_else(|| Head::read(dir))) {
+            _ => match classify_tail(
+                &found,
+                head.or_else(|| Head::read_from(maps.storage(), dir)),
+            ) {
                 Tail::Clean(_) => {}
                 Tail::Corrupt { error, .. } => report.corruption = Some(error.to_string()),
                 Tail::Torn { at, reason } => {

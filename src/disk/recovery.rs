@@ -21,6 +21,7 @@ use crate::disk::segment::{
     index_file_name, log_file_name,
 };
 use crate::error::{Error, Result};
+use crate::storage::Storage;
 
 /// What opening a journal found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -112,11 +113,9 @@ pub(crate) struct Loaded {
 }
 
 /// The base sequences of the segments in `dir`, ascending.
-pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+pub(crate) fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u64>> {
     let mut bases = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let item = item.map_err(|e| Error::io(dir, e))?;
-        let name = item.file_name();
+    for name in storage.list_dir(dir).map_err(|e| Error::io(dir, e))? {
         let Some(name) = name.to_str() else { continue };
         if let Some(stem) = name.strip_suffix(".log")
             && stem.len() == 20
@@ -134,6 +133,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 /// those below the first live segment (a copy left in both by an
 /// interrupted move is read live). A tier of another journal is refused.
 pub(crate) fn tier_segments(
+    storage: &dyn Storage,
     tier: Option<&Path>,
     meta: &Meta,
     live_bases: &[u64],
@@ -141,7 +141,7 @@ pub(crate) fn tier_segments(
     let Some(tier) = tier else {
         return Ok(Vec::new());
     };
-    let tier_meta = read_meta(tier)?;
+    let tier_meta = read_meta(storage, tier)?;
     if tier_meta.journal_id != meta.journal_id {
         return Err(Error::corruption(
             tier.join(META_FILE),
@@ -150,7 +150,7 @@ pub(crate) fn tier_segments(
         ));
     }
     let first_live = live_bases.first().copied().unwrap_or(u64::MAX);
-    Ok(list_segments(tier)?
+    Ok(list_segments(storage, tier)?
         .into_iter()
         .filter(|&b| b < first_live)
         .collect())
@@ -158,17 +158,15 @@ pub(crate) fn tier_segments(
 
 /// The base sequences of the `.idx` files in `dir` whose `.log` is gone:
 /// a segment deleted, its index left behind.
-pub(crate) fn orphan_indexes(dir: &Path) -> Result<Vec<u64>> {
+pub(crate) fn orphan_indexes(storage: &dyn Storage, dir: &Path) -> Result<Vec<u64>> {
     let mut bases = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let item = item.map_err(|e| Error::io(dir, e))?;
-        let name = item.file_name();
+    for name in storage.list_dir(dir).map_err(|e| Error::io(dir, e))? {
         let Some(name) = name.to_str() else { continue };
         if let Some(stem) = name.strip_suffix(".idx")
             && stem.len() == 20
             && stem.bytes().all(|b| b.is_ascii_digit())
             && let Ok(base) = stem.parse::<u64>()
-            && !dir.join(log_file_name(base)).exists()
+            && storage.file_len(&dir.join(log_file_name(base))).is_err()
         {
             bases.push(base);
         }
@@ -180,6 +178,7 @@ pub(crate) fn orphan_indexes(dir: &Path) -> Result<Vec<u64>> {
 /// The error for a segment gone from before `next` (`None`: the end),
 /// after the segment ending at `previous_last` (0: the start).
 pub(crate) fn missing_segment(
+    storage: &dyn Storage,
     dir: &Path,
     previous: Option<(u64, u64)>,
     next: Option<u64>,
@@ -190,7 +189,8 @@ pub(crate) fn missing_segment(
     let mut last = next.map_or(u64::MAX, |n| n.saturating_sub(1));
     if let Some(base) = orphan {
         let idx_path = dir.join(index_file_name(base));
-        if let Some(idx) = std::fs::read(&idx_path)
+        if let Some(idx) = storage
+            .read(&idx_path)
             .ok()
             .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
             && idx.summary.record_count > 0
@@ -247,7 +247,7 @@ pub(crate) fn is_unwritten_header(bytes: &[u8], journal_id: [u8; 16], base: u64)
 
 /// Reads the metadata, with clear errors for a directory that is not a
 /// journal.
-pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
+pub(crate) fn read_meta(storage: &dyn Storage, dir: &Path) -> Result<Meta> {
     let path = dir.join(META_FILE);
     if !path.exists() {
         let reason = if dir.exists() {
@@ -260,7 +260,7 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta> {
             reason,
         });
     }
-    Meta::read(&path)
+    Meta::read_from(storage, &path)
 }
 
 /// The largest body this journal's segments can hold.
@@ -319,7 +319,9 @@ fn load_sealed(
 ) -> Result<(SealedIndex, bool)> {
     let log_path = dir.join(log_file_name(base));
     let idx_path = dir.join(index_file_name(base));
-    let from_index = std::fs::read(&idx_path)
+    let storage = maps.storage();
+    let from_index = storage
+        .read(&idx_path)
         .ok()
         .and_then(|bytes| SealedIndex::decode_deferred(bytes, &idx_path).ok())
         .filter(|idx| {
@@ -333,7 +335,9 @@ fn load_sealed(
         // Two positional reads, no map: opening costs the same whatever
         // the segments hold.
         use std::os::unix::fs::FileExt;
-        let file = std::fs::File::open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        let file = storage
+            .open_read(&log_path)
+            .map_err(|e| Error::io(&log_path, e))?;
         let mut header = [0u8; SEGMENT_HEADER_LEN];
         let mut footer = [0u8; codec::FOOTER_FRAME_LEN];
         let read = file
@@ -356,6 +360,7 @@ fn load_sealed(
             |(previous_base, _)| log_file_name(previous_base),
         );
         missing_segment(
+            storage,
             dir,
             previous,
             Some(base),
@@ -498,12 +503,13 @@ pub(crate) fn load(
     maps: &MapCache,
     limit: Option<Head>,
 ) -> Result<Loaded> {
-    let meta = read_meta(dir)?;
+    let storage = maps.storage();
+    let meta = read_meta(storage, dir)?;
     let body_len_max = body_len_max(meta.segment_bytes);
     // Read before listing: a segment `head` names was created before it.
-    let head_now = Head::read(dir);
-    let live_bases = list_segments(dir)?;
-    let tier_bases = tier_segments(tier, &meta, &live_bases)?;
+    let head_now = Head::read_from(storage, dir);
+    let live_bases = list_segments(storage, dir)?;
+    let tier_bases = tier_segments(storage, tier, &meta, &live_bases)?;
     let tiered = |base: u64| tier_bases.binary_search(&base).is_ok();
     let dir_of = |base: u64| -> &Path {
         match tier {
@@ -539,7 +545,7 @@ pub(crate) fn load(
     let mut previous_digest = [0u8; 32];
     let mut previous_last = 0u64;
     let mut previous: Option<(u64, u64)> = None;
-    let orphans = orphan_indexes(dir)?;
+    let orphans = orphan_indexes(storage, dir)?;
     let orphan_before = |previous: Option<(u64, u64)>, base: u64| {
         orphans
             .iter()
@@ -566,6 +572,7 @@ pub(crate) fn load(
     for &base in sealed_bases {
         if let Some(orphan) = orphan_before(previous, base) {
             let error = missing_segment(
+                storage,
                 dir,
                 previous,
                 Some(base),
@@ -624,6 +631,7 @@ pub(crate) fn load(
     }
     if let Some(orphan) = orphan_before(previous, last_base) {
         let error = missing_segment(
+            storage,
             dir,
             previous,
             Some(last_base),
@@ -634,9 +642,7 @@ pub(crate) fn load(
     }
     // The last segment: scanned frame by frame.
     let path = dir.join(log_file_name(last_base));
-    let file_len = std::fs::metadata(&path)
-        .map_err(|e| Error::io(&path, e))?
-        .len();
+    let file_len = storage.file_len(&path).map_err(|e| Error::io(&path, e))?;
     if previous_last >= last_base && previous_last > 0 {
         return Err(Error::corruption(
             &path,
@@ -649,7 +655,7 @@ pub(crate) fn load(
             .bytes()[..SEGMENT_HEADER_LEN]
             .to_vec()
     } else {
-        std::fs::read(&path).map_err(|e| Error::io(&path, e))?
+        storage.read(&path).map_err(|e| Error::io(&path, e))?
     };
     let (header, header_missing) = match read_header(&header_bytes, &path, &meta, last_base) {
         Ok(h) => (h, false),

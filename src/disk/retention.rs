@@ -149,10 +149,10 @@ pub(crate) fn select(
 }
 
 /// The selection facts of a segment in a view.
-pub(crate) fn facts_of(segment: &Segment) -> Option<Facts> {
+pub(crate) fn facts_of(storage: &dyn crate::storage::Storage, segment: &Segment) -> Option<Facts> {
     let sealed = segment.sealed()?;
-    let bytes = std::fs::metadata(&segment.log_path)
-        .map(|m| m.len())
+    let bytes = storage
+        .file_len(&segment.log_path)
         .unwrap_or(sealed.footer.data_end + FOOTER_FRAME_LEN as u64);
     let newest = sealed.summary.max_appended_ns;
     // A version-1 index does not record append times (i64::MAX); an empty
@@ -217,10 +217,11 @@ pub(crate) fn copy_to_tier(
     storage
         .create_dir_all(tier)
         .map_err(|e| Error::io(tier, e))?;
-    let live_meta = crate::disk::meta::Meta::read(&live_dir.join(crate::disk::META_FILE))?;
+    let live_meta =
+        crate::disk::meta::Meta::read_from(storage, &live_dir.join(crate::disk::META_FILE))?;
     let tier_meta_path = tier.join(crate::disk::META_FILE);
     if tier_meta_path.exists() {
-        let tier_meta = crate::disk::meta::Meta::read(&tier_meta_path)?;
+        let tier_meta = crate::disk::meta::Meta::read_from(storage, &tier_meta_path)?;
         if tier_meta.journal_id != live_meta.journal_id {
             return Err(Error::corruption(
                 &tier_meta_path,
@@ -232,7 +233,7 @@ pub(crate) fn copy_to_tier(
         live_meta.write(storage, tier)?;
     }
     let copy = |from: &Path, to: &Path, len: u64| -> Result<()> {
-        let source = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+        let source = storage.open_read(from).map_err(|e| Error::io(from, e))?;
         let tmp = to.with_extension(format!(
             "{}.tmp",
             to.extension().and_then(|x| x.to_str()).unwrap_or("")
@@ -259,13 +260,15 @@ pub(crate) fn copy_to_tier(
     let tier_log = tier.join(crate::disk::segment::log_file_name(segment.base));
     copy(&segment.log_path, &tier_log, log_len)?;
     let index = segment.index_path();
-    if let Ok(meta) = std::fs::metadata(&index) {
+    if let Ok(len) = storage.file_len(&index) {
         let tier_index = tier.join(crate::disk::segment::index_file_name(segment.base));
-        copy(&index, &tier_index, meta.len())?;
+        copy(&index, &tier_index, len)?;
     }
     storage.sync_dir(tier).map_err(|e| Error::io(tier, e))?;
     // The proof: the copy, read back, is the segment.
-    let copied = std::fs::File::open(&tier_log).map_err(|e| Error::io(&tier_log, e))?;
+    let copied = storage
+        .open_read(&tier_log)
+        .map_err(|e| Error::io(&tier_log, e))?;
     let mut hasher = Sha256::new();
     hasher.update(sealed.footer.previous_digest);
     let mut buf = vec![0u8; CHUNK];
@@ -302,12 +305,13 @@ pub(crate) fn copy_to_tier(
 /// from the live directory this leaves no mark in the tier: the tier is
 /// cold storage, and its first segment simply starts later.
 pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Result<DropReport> {
-    crate::disk::recovery::read_meta(tier)?;
+    let storage = crate::storage::OsStorage;
+    crate::disk::recovery::read_meta(&storage, tier)?;
     let mut segments = Vec::new();
-    for base in crate::disk::recovery::list_segments(tier)? {
+    for base in crate::disk::recovery::list_segments(&storage, tier)? {
         let log_path = tier.join(crate::disk::segment::log_file_name(base));
         let index_path = tier.join(crate::disk::segment::index_file_name(base));
-        let Ok(bytes) = std::fs::read(&index_path) else {
+        let Ok(bytes) = crate::storage::Storage::read(&storage, &index_path) else {
             break;
         };
         let index = crate::disk::index::SealedIndex::decode(&bytes, &index_path)?;
@@ -317,7 +321,10 @@ pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Resul
             state: crate::disk::segment::SegmentState::Sealed(Box::new(index)),
         });
     }
-    let facts: Vec<Facts> = segments.iter().filter_map(facts_of).collect();
+    let facts: Vec<Facts> = segments
+        .iter()
+        .filter_map(|s| facts_of(&storage, s))
+        .collect();
     let total = facts.iter().map(|f| f.bytes).sum();
     let newest = facts.iter().filter_map(|f| f.newest_append_ns).max();
     let (count, _) = select(&facts, total, newest, policy, None);
@@ -335,7 +342,6 @@ pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Resul
     if dry_run || count == 0 {
         return Ok(report);
     }
-    let storage = crate::storage::OsStorage;
     for segment in &segments[..count] {
         unlink_segment(&storage, segment, &mut report.leftovers);
     }
@@ -347,7 +353,11 @@ impl Writer {
     /// The selection facts of the sealed segments, the total bytes and the
     /// newest append time.
     fn retention_inputs(&self) -> (Vec<Facts>, u64, Option<i64>) {
-        let facts: Vec<Facts> = self.sealed.iter().filter_map(|s| facts_of(s)).collect();
+        let facts: Vec<Facts> = self
+            .sealed
+            .iter()
+            .filter_map(|s| facts_of(self.storage.as_ref(), s))
+            .collect();
         let active_bytes = self.active.prefilled.max(self.active.end);
         let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
         let active_newest = self.active.summary.max_appended_ns;

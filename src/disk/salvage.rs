@@ -27,6 +27,7 @@ use crate::disk::segment::{
     SalvagedRun, Segment, SegmentState, View, index_file_name, log_file_name, resync,
 };
 use crate::error::{Error, Result};
+use crate::storage::Storage;
 
 /// Records a salvage open could not read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -179,12 +180,12 @@ fn scan(
 }
 
 /// Loads `dir` for salvage reading.
-pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
-    let meta = read_meta(dir)?;
+pub(crate) fn load(storage: &dyn Storage, dir: &Path) -> Result<Salvaged> {
+    let meta = read_meta(storage, dir)?;
     let body_len_max = body_len_max(meta.segment_bytes);
-    let bases = list_segments(dir)?;
-    let orphans = orphan_indexes(dir)?;
-    let head = Head::read(dir);
+    let bases = list_segments(storage, dir)?;
+    let orphans = orphan_indexes(storage, dir)?;
+    let head = Head::read_from(storage, dir);
     let mut holes = Vec::new();
     let mut segments: Vec<Arc<Segment>> = Vec::new();
     // The last sequence served (or known to end the previous segment),
@@ -205,7 +206,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
         while orphan_at < orphans.len() && orphans[orphan_at] < base {
             let orphan = orphans[orphan_at];
             orphan_at += 1;
-            let (hole, index) = orphan_hole(dir, orphan, base);
+            let (hole, index) = orphan_hole(storage, dir, orphan, base);
             // The index left behind carries the footer: its link to the
             // segment before it is checked like a footer's.
             let gap = span(
@@ -235,7 +236,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
             previous_digest = index.map(|index| index.footer.digest);
             holes.push(hole);
         }
-        let map = match crate::disk::mmap::map_whole(&path) {
+        let map = match crate::disk::mmap::map_whole(storage, &path) {
             Ok(map) => map,
             Err(e) => {
                 holes.push(Hole {
@@ -458,7 +459,7 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
     }
     let last_base = bases.last().copied();
     for &orphan in &orphans[orphan_at..] {
-        holes.push(orphan_hole(dir, orphan, u64::MAX).0);
+        holes.push(orphan_hole(storage, dir, orphan, u64::MAX).0);
     }
     if let Some(head) = head
         && last_base.is_none_or(|b| head.active_base > b)
@@ -489,9 +490,15 @@ pub(crate) fn load(dir: &Path) -> Result<Salvaged> {
 }
 
 /// The hole of a segment whose `.log` is gone but whose index remains.
-fn orphan_hole(dir: &Path, base: u64, next: u64) -> (Hole, Option<SealedIndex>) {
+fn orphan_hole(
+    storage: &dyn Storage,
+    dir: &Path,
+    base: u64,
+    next: u64,
+) -> (Hole, Option<SealedIndex>) {
     let idx_path = dir.join(index_file_name(base));
-    let index = std::fs::read(&idx_path)
+    let index = storage
+        .read(&idx_path)
         .ok()
         .and_then(|b| SealedIndex::decode(&b, &idx_path).ok())
         .filter(|idx| idx.base_sequence == base);

@@ -66,7 +66,7 @@ pub struct VerifyReport {
 }
 
 /// What [`verify_with`] demands beyond the defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct VerifyOptions {
     /// A missing or unreadable `head` is a problem, not a note: without it
     /// the end of the active segment cannot be checked against what was
@@ -75,6 +75,19 @@ pub struct VerifyOptions {
     /// A tier directory whose segments (moved there by retention) are
     /// checked with the live ones, as one digest chain.
     pub tier_dir: Option<PathBuf>,
+    /// The storage seam every read goes through (default: the real file
+    /// system), so tests can inject read faults.
+    pub storage: Option<std::sync::Arc<dyn crate::storage::Storage>>,
+}
+
+impl std::fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("require_head", &self.require_head)
+            .field("tier_dir", &self.tier_dir)
+            .field("storage", &self.storage.as_ref().map(|_| "seam"))
+            .finish()
+    }
 }
 
 impl VerifyReport {
@@ -95,13 +108,15 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
 /// Verifies the journal in `dir` without writing anything. Errs only when
 /// the directory is not a journal (no readable `journal.meta`).
 pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> {
-    let meta = read_meta(dir)?;
-    let head = Head::read(dir);
+    let os = crate::storage::OsStorage;
+    let storage: &dyn crate::storage::Storage = options.storage.as_deref().unwrap_or(&os);
+    let meta = read_meta(storage, dir)?;
+    let head = Head::read_from(storage, dir);
     let limit = body_len_max(meta.segment_bytes);
-    let live_bases = list_segments(dir)?;
+    let live_bases = list_segments(storage, dir)?;
     // A tier's segments below the first live one come first, read there.
     let tier = options.tier_dir.as_deref();
-    let tier_bases = crate::disk::recovery::tier_segments(tier, &meta, &live_bases)?;
+    let tier_bases = crate::disk::recovery::tier_segments(storage, tier, &meta, &live_bases)?;
     let dir_of = |base: u64| -> &Path {
         match tier {
             Some(tier) if tier_bases.binary_search(&base).is_ok() => tier,
@@ -130,7 +145,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         });
     };
     check_head_file(dir, head, &bases, options, &mut problem, &mut note);
-    for orphan in crate::disk::recovery::orphan_indexes(dir)? {
+    for orphan in crate::disk::recovery::orphan_indexes(storage, dir)? {
         problem(
             &dir.join(log_file_name(orphan)),
             0,
@@ -163,7 +178,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
         let is_last = i + 1 == bases.len() && beyond.is_none();
         let ceiling = bases.get(i + 1).copied().or(beyond);
         let path = dir_of(base).join(log_file_name(base));
-        let map = match crate::disk::mmap::map_whole(&path) {
+        let map = match crate::disk::mmap::map_whole(storage, &path) {
             Ok(map) => map,
             Err(e) => {
                 problem(&path, 0, format!("cannot read: {e}"));
@@ -316,6 +331,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                     problem(&path, footer_end, "bytes after the sealing footer".into());
                 }
                 check_index(
+                    storage,
                     dir_of(base),
                     base,
                     &meta.journal_id,
@@ -365,7 +381,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport> 
                 // The index is not compared with an unreadable log, but its
                 // own checksum still is.
                 let index_path = dir_of(base).join(index_file_name(base));
-                if let Ok(index_bytes) = std::fs::read(&index_path)
+                if let Ok(index_bytes) = storage.read(&index_path)
                     && let Err(e) = SealedIndex::decode(&index_bytes, &index_path)
                 {
                     problem(&index_path, error_offset(&e), strip_location(&e));
@@ -657,7 +673,12 @@ fn relinked(
     again
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the seam, the segment's place, what its scan found, and the two report sinks"
+)]
 fn check_index(
+    storage: &dyn crate::storage::Storage,
     dir: &Path,
     base: u64,
     journal_id: &[u8; 16],
@@ -667,7 +688,7 @@ fn check_index(
     note: &mut impl FnMut(&Path, u64, String),
 ) {
     let path = dir.join(index_file_name(base));
-    let bytes = match std::fs::read(&path) {
+    let bytes = match storage.read(&path) {
         Ok(bytes) if bytes.iter().all(|&b| b == 0) => {
             // Renamed into place but never synced: what a power cut leaves.
             note(

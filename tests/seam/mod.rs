@@ -54,6 +54,22 @@ pub trait Hooks: Send + Sync + 'static {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         OsStorage.remove_file(path)
     }
+    /// Reads a whole small file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        OsStorage.read(path)
+    }
+    /// Opens a file for reading (and mapping).
+    fn open_read(&self, path: &Path) -> io::Result<std::fs::File> {
+        OsStorage.open_read(path)
+    }
+    /// A file's length.
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        OsStorage.file_len(path)
+    }
+    /// A directory's entry names.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        OsStorage.list_dir(path)
+    }
 }
 
 /// A [`Storage`] that runs every operation through `H`'s hooks.
@@ -108,5 +124,17 @@ impl<H: Hooks> Storage for Seam<H> {
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.0.remove_file(path)
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.0.read(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<std::fs::File> {
+        self.0.open_read(path)
+    }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        self.0.file_len(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        self.0.list_dir(path)
     }
 }

@@ -201,6 +201,7 @@ pub fn run_verify(globals: &Globals, args: &VerifyArgs) -> Result<Outcome> {
     let options = VerifyOptions {
         require_head: args.require_head,
         tier_dir: globals.tier_dir.clone(),
+        storage: None,
     };
     let report = verify_with(&globals.dir, &options);
     bar.finish_and_clear();
