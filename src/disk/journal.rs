@@ -63,6 +63,10 @@ pub struct DiskJournal {
     /// The caller's retention floor, shared with the writer (`u64::MAX`:
     /// none).
     pub(super) retention_floor: Arc<AtomicU64>,
+    /// The writer itself, for appends written on the calling thread under
+    /// `Os` and `EveryRecords` (`None`: every request goes to the writer
+    /// thread).
+    pub(super) direct: Option<crate::disk::writer::SharedWriter>,
 }
 
 /// Counters of a writer, from [`DiskJournal::write_stats`].
@@ -362,6 +366,25 @@ impl DiskJournal {
         }
         let (ack, reply) = crossbeam_channel::bounded(1);
         let request = make(ack);
+        if let Some(writer) = &self.direct {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            // Written on this thread: the reply is sent before `direct`
+            // returns. A panic poisons the journal, as the writer thread's
+            // would.
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::disk::writer::lock_writer(writer).direct(request);
+            }));
+            if written.is_err() {
+                self.shared
+                    .poison("the writer panicked during an append".into());
+                return Err(Error::Poisoned(
+                    self.shared.poison_reason().unwrap_or_default(),
+                ));
+            }
+            return reply.recv().map_err(|_| self.writer_gone())?;
+        }
         {
             let guard = self.sender.read().unwrap_or_else(|e| e.into_inner());
             let Some(sender) = guard.as_ref() else {

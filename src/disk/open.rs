@@ -13,7 +13,7 @@ use crate::disk::index::SealedIndex;
 use crate::disk::lock::{WriterLock, writer_is_live};
 use crate::disk::meta::{HEAD_FILE, Head, META_FILE, Meta};
 use crate::disk::mmap::MapCache;
-use crate::disk::options::{DiskJournalOptions, RecoveryMode};
+use crate::disk::options::{DiskJournalOptions, Durability, RecoveryMode};
 use crate::disk::recovery::{self, ActiveFound, Loaded, RecoveryReport, TornTail};
 use crate::disk::segment::{
     ScanStop, Scanner, Segment, SegmentState, View, check_footer, index_file_name,
@@ -327,12 +327,22 @@ impl DiskJournal {
             retention: options.retention.clone().filter(|p| !p.is_empty()),
             retention_tier: options.tier_dir.clone(),
             retention_floor: retention_floor.clone(),
+            closed: false,
         };
         writer.publish()?;
+        let writer = Arc::new(Mutex::new(writer));
+        // Policies that never sync on a timer let appending threads write
+        // directly (no hand-off to the writer thread); `Always` keeps one
+        // writer thread for group commit, `Interval` for its timer.
+        let direct = matches!(
+            options.durability,
+            Durability::Os | Durability::EveryRecords(_)
+        )
+        .then(|| writer.clone());
         let (sender, receiver) = crossbeam_channel::bounded(options.queue_depth);
         let handle = std::thread::Builder::new()
             .name("baldur-journal-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || writer::run(writer, receiver))
             .map_err(|e| Error::io(dir, e))?;
         let body_len_max = recovery::body_len_max(meta.segment_bytes);
         Ok(DiskJournal {
@@ -357,6 +367,7 @@ impl DiskJournal {
             reloads: AtomicU64::new(0),
             holes: Vec::new(),
             retention_floor,
+            direct,
         })
     }
 
@@ -421,6 +432,7 @@ impl DiskJournal {
             reloads: AtomicU64::new(0),
             holes,
             retention_floor: Arc::new(AtomicU64::new(u64::MAX)),
+            direct: None,
         })
     }
 }

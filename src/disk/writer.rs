@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -151,6 +151,9 @@ pub(crate) struct Writer {
     pub retention: Option<RetentionPolicy>,
     /// Where the policy moves segments (`None`: it deletes them).
     pub retention_tier: Option<PathBuf>,
+    /// The writer thread has ended (the journal closed): direct appends
+    /// are refused.
+    pub closed: bool,
     /// The caller's floor: nothing at or above it is dropped (`u64::MAX`:
     /// no floor).
     pub retention_floor: Arc<AtomicU64>,
@@ -162,86 +165,116 @@ struct Pending {
     reply: Result<u64>,
 }
 
-impl Writer {
-    /// Runs until every sender is gone, then syncs and returns.
-    pub(crate) fn run(mut self, requests: Receiver<Request>) {
-        let mut batch: Vec<Request> = Vec::with_capacity(64);
-        loop {
-            let first = match self.wait_for_request(&requests) {
-                Some(request) => request,
-                None => break,
-            };
-            let mut retain = None;
-            match first {
-                Request::Retain { .. } => retain = Some(first),
-                other => batch.push(other),
-            }
-            let mut bytes = 0;
-            while retain.is_none() && batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX {
-                match requests.try_recv() {
-                    Ok(request @ Request::Retain { .. }) => retain = Some(request),
-                    Ok(request) => {
-                        if let Request::Append { bodies, .. } = &request {
-                            bytes += bodies.len();
-                        }
-                        batch.push(request);
+/// The writer, shared by its thread and, under a policy that never syncs
+/// on a timer, by appending threads that write directly.
+pub(crate) type SharedWriter = Arc<Mutex<Writer>>;
+
+/// Locks the writer (a panic while it was held left it as it was: the
+/// journal was poisoned then, and every later write is refused).
+pub(crate) fn lock_writer(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    writer.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The writer thread: runs until every sender is gone, then syncs and
+/// returns. It takes the writer's lock only to process what it received
+/// (or to sync when an interval elapses), never while it waits.
+pub(crate) fn run(writer: SharedWriter, requests: Receiver<Request>) {
+    let mut batch: Vec<Request> = Vec::with_capacity(64);
+    loop {
+        let first = match wait_for_request(&writer, &requests) {
+            Some(request) => request,
+            None => break,
+        };
+        let mut retain = None;
+        match first {
+            Request::Retain { .. } => retain = Some(first),
+            other => batch.push(other),
+        }
+        let mut bytes = 0;
+        while retain.is_none() && batch.len() < BATCH_REQUESTS_MAX && bytes < BATCH_BYTES_MAX {
+            match requests.try_recv() {
+                Ok(request @ Request::Retain { .. }) => retain = Some(request),
+                Ok(request) => {
+                    if let Request::Append { bodies, .. } = &request {
+                        bytes += bodies.len();
                     }
-                    Err(_) => break,
+                    batch.push(request);
                 }
-            }
-            if !batch.is_empty() {
-                self.process(&mut batch);
-            }
-            if let Some(Request::Retain {
-                policy,
-                dry_run,
-                tier,
-                ack,
-            }) = retain
-            {
-                let reply = match self.shared.poison_reason() {
-                    Some(reason) => Err(Error::Poisoned(reason)),
-                    // A failed copy to the tier removed nothing: the journal
-                    // goes on; a failure from the mark on poisons it.
-                    None => self.retain(&policy, dry_run, tier.as_deref()),
-                };
-                let _ = ack.send(reply);
+                Err(_) => break,
             }
         }
-        // IMPORTANT: closing syncs, so a clean close loses nothing under any policy.
-        if self.shared.poison_reason().is_none()
-            && let Err(e) = self.sync_and_publish()
+        let mut w = lock_writer(&writer);
+        if !batch.is_empty() {
+            w.process(&mut batch);
+        }
+        if let Some(Request::Retain {
+            policy,
+            dry_run,
+            tier,
+            ack,
+        }) = retain
         {
-            self.shared.poison(e.to_string());
+            let reply = match w.shared.poison_reason() {
+                Some(reason) => Err(Error::Poisoned(reason)),
+                // A failed copy to the tier removed nothing: the journal
+                // goes on; a failure from the mark on poisons it.
+                None => w.retain(&policy, dry_run, tier.as_deref()),
+            };
+            let _ = ack.send(reply);
         }
     }
+    let mut w = lock_writer(&writer);
+    // No direct append after this: they get `Closed`.
+    w.closed = true;
+    // IMPORTANT: closing syncs, so a clean close loses nothing under any policy.
+    if w.shared.poison_reason().is_none()
+        && let Err(e) = w.sync_and_publish()
+    {
+        w.shared.poison(e.to_string());
+    }
+}
 
-    /// The next request; under an interval policy, syncs when the interval
-    /// elapses while waiting. `None` once every sender is gone.
-    fn wait_for_request(&mut self, requests: &Receiver<Request>) -> Option<Request> {
-        loop {
-            let due = match self.durability {
-                Durability::Interval(every) if self.unsynced_records > 0 => {
-                    Some(self.last_sync + every)
-                }
+/// The next request; under an interval policy, syncs when the interval
+/// elapses while waiting. `None` once every sender is gone.
+fn wait_for_request(writer: &Mutex<Writer>, requests: &Receiver<Request>) -> Option<Request> {
+    loop {
+        let due = {
+            let w = lock_writer(writer);
+            match w.durability {
+                Durability::Interval(every) if w.unsynced_records > 0 => Some(w.last_sync + every),
                 _ => None,
-            };
-            let Some(due) = due else {
-                return requests.recv().ok();
-            };
-            let wait = due.saturating_duration_since(Instant::now());
-            match requests.recv_timeout(wait) {
-                Ok(request) => return Some(request),
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.shared.poison_reason().is_none()
-                        && let Err(e) = self.sync_and_publish()
-                    {
-                        self.shared.poison(e.to_string());
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => return None,
             }
+        };
+        let Some(due) = due else {
+            return requests.recv().ok();
+        };
+        let wait = due.saturating_duration_since(Instant::now());
+        match requests.recv_timeout(wait) {
+            Ok(request) => return Some(request),
+            Err(RecvTimeoutError::Timeout) => {
+                let mut w = lock_writer(writer);
+                if w.shared.poison_reason().is_none()
+                    && let Err(e) = w.sync_and_publish()
+                {
+                    w.shared.poison(e.to_string());
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return None,
         }
+    }
+}
+
+impl Writer {
+    /// Processes one request on the calling thread (a direct append under
+    /// a policy that never syncs on a timer: no hand-off to the writer
+    /// thread). After the writer thread ended, the request gets `Closed`.
+    pub(crate) fn direct(&mut self, request: Request) {
+        if self.closed {
+            request.refuse(|| Error::Closed);
+            return;
+        }
+        let mut batch = vec![request];
+        self.process(&mut batch);
     }
 
     fn process(&mut self, batch: &mut Vec<Request>) {

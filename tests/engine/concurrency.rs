@@ -12,7 +12,8 @@ use std::thread;
 use std::time::Duration;
 
 use baldur_journal::{
-    Context, DiskJournal, Error, EventJournal, JournalEntry, JournalQueryFilter, Timestamp,
+    Context, DiskJournal, Durability, Error, EventJournal, JournalEntry, JournalQueryFilter,
+    Timestamp,
 };
 
 const THREADS: u64 = 8;
@@ -49,21 +50,31 @@ fn tag_of(e: &JournalEntry) -> (u64, u64) {
     )
 }
 
-fn open(dir: &Path) -> DiskJournal {
+fn open(dir: &Path, durability: Durability) -> DiskJournal {
     DiskJournal::builder(dir)
         .segment_bytes(64 << 10)
+        .durability(durability)
         .open()
         .unwrap()
 }
 
 #[test]
 fn eight_threads_get_unique_increasing_sequences_and_everything_survives_reopen() {
-    within(Duration::from_secs(300), eight_threads);
+    within(Duration::from_secs(300), || {
+        eight_threads(Durability::Always)
+    });
 }
 
-fn eight_threads() {
+/// Under `Os` the threads write on their own threads (no hand-off to the
+/// writer thread): the same guarantees.
+#[test]
+fn eight_threads_writing_directly_under_os_get_the_same() {
+    within(Duration::from_secs(300), || eight_threads(Durability::Os));
+}
+
+fn eight_threads(durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
-    let journal = Arc::new(open(dir.path()));
+    let journal = Arc::new(open(dir.path(), durability));
     let barrier = Arc::new(Barrier::new(usize::try_from(THREADS).unwrap()));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -125,13 +136,17 @@ fn eight_threads() {
         (1..=total).collect::<Vec<_>>()
     );
     assert_eq!(journal.get_latest_sequence().unwrap(), total);
-    // Default durability: everything acknowledged is durable.
+    // Under `Always` everything acknowledged is durable; under `Os`, after
+    // `sync`.
+    if durability != Durability::Always {
+        journal.sync().unwrap();
+    }
     assert_eq!(journal.durable_sequence(), total);
     let live: Vec<JournalEntry> = journal.get_sequence_range(1, total + 1).unwrap();
 
     journal.close().unwrap();
     drop(journal);
-    let journal = open(dir.path());
+    let journal = open(dir.path(), durability);
     let report = journal.recovery_report();
     assert!(
         report.segments > 2,
@@ -161,11 +176,11 @@ fn eight_threads() {
 }
 
 /// One run of appenders racing one or more closers.
-fn appends_race_close(closers: usize, seed: u64) {
+fn appends_race_close(closers: usize, seed: u64, durability: Durability) {
     const APPENDERS: u64 = 6;
     const APPENDS: u64 = 150;
     let dir = tempfile::tempdir().unwrap();
-    let journal = Arc::new(open(dir.path()));
+    let journal = Arc::new(open(dir.path(), durability));
     let barrier = Arc::new(Barrier::new(usize::try_from(APPENDERS).unwrap() + closers));
     let finished = Arc::new(AtomicU64::new(0));
     // Close at different points of the run: right away, or once this many
@@ -285,7 +300,7 @@ fn appends_race_close(closers: usize, seed: u64) {
     }
     drop(journal);
 
-    let reopened = open(dir.path());
+    let reopened = open(dir.path(), durability);
     let report = reopened.recovery_report();
     assert!(
         report.torn_tail.is_none() && report.corruption.is_none(),
@@ -328,7 +343,8 @@ fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
 fn appends_racing_close_are_acknowledged_and_kept_or_refused_as_closed() {
     within(Duration::from_secs(120), || {
         for seed in 0..10 {
-            appends_race_close(1, seed);
+            appends_race_close(1, seed, Durability::Always);
+            appends_race_close(1, seed, Durability::Os);
         }
     });
 }
@@ -337,7 +353,8 @@ fn appends_racing_close_are_acknowledged_and_kept_or_refused_as_closed() {
 fn appends_racing_several_concurrent_closes() {
     within(Duration::from_secs(120), || {
         for seed in 0..10 {
-            appends_race_close(3, seed);
+            appends_race_close(3, seed, Durability::Always);
+            appends_race_close(3, seed, Durability::EveryRecords(7));
         }
     });
 }
