@@ -408,7 +408,10 @@ fn find_special(b: &[u8], mut i: usize) -> usize {
 /// quote and has no escape. Two passes that the compiler and `memchr`
 /// vectorise, cheaper than looking for three kinds of byte in every string.
 fn is_plain(b: &[u8]) -> bool {
-    b.iter().copied().fold(u8::MAX, u8::min) >= 0x20 && memchr::memchr(b'\\', b).is_none()
+    let (lowest, backslashes) = b.iter().fold((u8::MAX, 0u8), |(lowest, backslashes), &c| {
+        (lowest.min(c), backslashes | u8::from(c == b'\\'))
+    });
+    lowest >= 0x20 && backslashes == 0
 }
 
 /// The first quote at or after `i` (or `b.len()`), a word at a time.
@@ -416,6 +419,24 @@ fn is_plain(b: &[u8]) -> bool {
 fn find_quote(b: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
+    let quotes = |at: usize| {
+        let w =
+            u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes")) ^ (LO * u64::from(b'"'));
+        // Nonzero when a byte is a quote; its lowest flag is exact
+        // (borrows only flag bytes above it).
+        w.wrapping_sub(LO) & !w & HI
+    };
+    // Two words a step: one branch per 16 bytes.
+    while i + 16 <= b.len() {
+        let (low, high) = (quotes(i), quotes(i + 8));
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        if high != 0 {
+            return i + 8 + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 16;
+    }
     while i + 8 <= b.len() {
         let w =
             u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")) ^ (LO * u64::from(b'"'));
@@ -1145,7 +1166,9 @@ impl LastHash {
     fn is(&self, previous: Option<&str>) -> bool {
         match (self, previous) {
             (LastHash::None, None) => true,
-            (LastHash::Hex(bytes), Some(text)) => hex64(bytes) == text.as_bytes(),
+            (LastHash::Hex(bytes), Some(text)) => {
+                <&[u8; 64]>::try_from(text.as_bytes()).is_ok_and(|text| hex64(bytes) == *text)
+            }
             (LastHash::Text(kept), Some(text)) => **kept == *text,
             _ => false,
         }
