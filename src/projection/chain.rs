@@ -2018,6 +2018,339 @@ mod tests {
         assert_eq!(link(r#"{"entry_id":"","hash_chain":"h"}"#), None);
     }
 
+    /// A chain field as the full parser reads it, owned.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Owned {
+        Absent,
+        Text(String),
+        NotString,
+    }
+
+    fn owned(field: FieldRef<'_>) -> Owned {
+        match field {
+            FieldRef::Absent => Owned::Absent,
+            FieldRef::Text(text) => Owned::Text(text.to_string()),
+            FieldRef::NotString => Owned::NotString,
+        }
+    }
+
+    /// What verification must read of `text`, by the full parser
+    /// (`serde_json` and the canonical writer): the three chain fields,
+    /// `entry_id`, `entity_type`, the canonical context without
+    /// `hash_chain`, and the whole context written canonically. `None`
+    /// when it is not a JSON object.
+    #[expect(clippy::type_complexity, reason = "a test's tuple of answers")]
+    fn full_reading(
+        text: &str,
+    ) -> Option<([Owned; 3], Option<String>, Option<String>, String, String)> {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+            return None;
+        };
+        let field = |key: &str| match map.get(key) {
+            None | Some(Value::Null) => Owned::Absent,
+            Some(Value::String(text)) => Owned::Text(text.clone()),
+            Some(_) => Owned::NotString,
+        };
+        let string = |key: &str| match map.get(key) {
+            Some(Value::String(text)) => Some(text.clone()),
+            _ => None,
+        };
+        let mut whole = String::new();
+        canonical_json(&Value::Object(map.clone()), &mut whole);
+        let mut without = map.clone();
+        without.remove(HASH_CHAIN);
+        let mut context = String::new();
+        canonical_json(&Value::Object(without), &mut context);
+        Some((
+            [field(HASH_CHAIN), field(PREVIOUS_HASH), field(HASH_KEY_ID)],
+            string("entry_id"),
+            string("entity_type"),
+            context,
+            whole,
+        ))
+    }
+
+    /// The same answers from a fast reading.
+    #[expect(clippy::type_complexity, reason = "a test's tuple of answers")]
+    fn reading<'a>(
+        fields: &impl ReadFields<'a>,
+    ) -> ([Owned; 3], Option<String>, Option<String>, String) {
+        let context = match fields.form() {
+            FormRef::Canonical { text, cut } => format!("{}{}", &text[..cut.0], &text[cut.1..]),
+            FormRef::Parsed(map) => {
+                let mut map = map.clone();
+                map.remove(HASH_CHAIN);
+                let mut out = String::new();
+                canonical_json(&Value::Object(map), &mut out);
+                out
+            }
+        };
+        (
+            [
+                owned(fields.hash_chain()),
+                owned(fields.previous_hash()),
+                owned(fields.key_id()),
+            ],
+            fields.entry_id().map(Cow::into_owned),
+            fields.entity_type().map(String::from),
+            context,
+        )
+    }
+
+    /// Adversarial contexts: the chain keys and look-alikes (escaped
+    /// spellings included) in any order, duplicated, with strings that
+    /// need escapes, numbers the canonical form writes differently, nested
+    /// values, whitespace, and a third of them then damaged by one byte.
+    fn adversarial_contexts(seed: u64, count: usize) -> Vec<String> {
+        let mut state = seed | 1;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        let keys = [
+            "entry_id",
+            "hash_chain",
+            "previous_hash",
+            "hash_key_id",
+            "entity_type",
+            "a",
+            "zz",
+            "hash",
+            "hash_chain2",
+            "entry_i",
+            "hash\\u005fchain",
+            "entry\\u005fid",
+            "\\u0068ash_key_id",
+            "\u{e9}",
+            "A",
+        ];
+        let hex = format!("\"{}\"", "0123456789abcdef".repeat(4));
+        let values = [
+            "\"e1\"",
+            "\"\"",
+            "\"h\\\"q\"",
+            "\"tab\\t\"",
+            "\"\\u00e9\"",
+            "\"\\/\"",
+            "\"\u{e9}\u{2028}\u{7f}\"",
+            "\"\\u001f\"",
+            "\"\\u000a\"",
+            "null",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "12",
+            "-7",
+            "1.5",
+            "1e3",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890123",
+            "{}",
+            "[]",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":{\"b\":[1,\"x\",null]}}",
+            "[1,[2,[3]],{\"a\":\"\"}]",
+            &hex,
+        ];
+        let damage = ["\"", "\\", "\n", " ", ",", "}", "{", ":", "\u{1}", "]"];
+        (0..count)
+            .map(|_| {
+                let mut members: Vec<(String, String)> = (0..next(7))
+                    .map(|_| {
+                        (
+                            keys[next(keys.len())].to_string(),
+                            values[next(values.len())].to_string(),
+                        )
+                    })
+                    .collect();
+                if next(10) < 7 {
+                    members.sort();
+                }
+                let (comma, colon) = match next(8) {
+                    0 => (", ", ":"),
+                    1 => (",", " : "),
+                    _ => (",", ":"),
+                };
+                let body: Vec<String> = members
+                    .iter()
+                    .map(|(key, value)| format!("\"{key}\"{colon}{value}"))
+                    .collect();
+                let mut text = format!("{{{}}}", body.join(comma));
+                if next(20) == 0 {
+                    text = format!(" {text}\n");
+                }
+                if next(3) == 0 {
+                    let boundaries: Vec<usize> = (0..=text.len())
+                        .filter(|&i| text.is_char_boundary(i))
+                        .collect();
+                    let at = boundaries[next(boundaries.len())];
+                    match next(3) {
+                        0 => text.insert_str(at, damage[next(damage.len())]),
+                        1 if at < text.len() => {
+                            text.remove(at);
+                        }
+                        _ => text.truncate(at),
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_plain_scan_reads_what_the_full_parser_reads() {
+        let seed = 0x5eed_c0de_2026_1206;
+        let (mut plain, mut other, mut invalid) = (0, 0, 0);
+        for text in adversarial_contexts(seed, 20_000) {
+            let full = full_reading(&text);
+            let fast = scan_plain(&text);
+            if let Some(fields) = &fast {
+                plain += 1;
+                let (chain, entry_id, entity_type, context, whole) = full
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("seed {seed:#x}: plain but not JSON: {text}"));
+                // Accepted only when the text is already canonical.
+                assert_eq!(&text, whole, "seed {seed:#x}: not canonical");
+                assert_eq!(
+                    reading(fields),
+                    (
+                        chain.clone(),
+                        entry_id.clone(),
+                        entity_type.clone(),
+                        context.clone()
+                    ),
+                    "seed {seed:#x}: {text}"
+                );
+            }
+            // The reader the verifier falls back to agrees too.
+            match (read_context(&text), full) {
+                (Ok(fields), Some((chain, entry_id, entity_type, context, _))) => {
+                    if fast.is_none() {
+                        other += 1;
+                    }
+                    assert_eq!(
+                        reading(&fields),
+                        (chain, entry_id, entity_type, context),
+                        "seed {seed:#x}: {text}"
+                    );
+                }
+                (Err(_), None) => invalid += 1,
+                (read, full) => panic!(
+                    "seed {seed:#x}: {text}: read {:?}, full parser {}",
+                    read.err(),
+                    full.is_some()
+                ),
+            }
+        }
+        // The generator reaches all three kinds of context.
+        assert!(plain > 2_000, "{plain} plain");
+        assert!(other > 2_000, "{other} JSON but not plain");
+        assert!(invalid > 1_000, "{invalid} not JSON objects");
+    }
+
+    /// A journal of 30 chained entities (four links each), a fifth of them
+    /// left alone and the rest forged in four ways; `respell` rewrites each
+    /// stored context before it is appended.
+    fn forged_journal(
+        key: Option<&AuditKey>,
+        respell: impl Fn(&str) -> String,
+    ) -> crate::journal::MemoryJournal {
+        use crate::journal::{EventJournal, MemoryJournal};
+        use crate::projection::audit::seal;
+        use crate::projection::events::AuditLink;
+        let journal = MemoryJournal::new();
+        for entity in 0..30u64 {
+            let id = format!("e{entity}");
+            let mut previous: Option<String> = None;
+            for link in 0..4i64 {
+                let mut event = AuditLink::new(id.clone(), format!("step {link}"))
+                    .to_entry(Timestamp::from_unix_nanos(link));
+                previous = Some(seal(&mut event, previous.as_deref(), key).unwrap());
+                match (entity % 5, link) {
+                    // An edited field, the hashes left alone.
+                    (1, 1) => event.region = "edited".into(),
+                    // A deleted first link.
+                    (2, 0) => continue,
+                    // The chain fields stripped.
+                    (3, 2) => {
+                        event.context =
+                            crate::entry::Context::from_json(&format!(r#"{{"entry_id":"{id}"}}"#))
+                                .unwrap()
+                    }
+                    // An edited event type.
+                    (4, 3) => event.event_type = "dlq_stora".into(),
+                    _ => {}
+                }
+                event.context =
+                    crate::entry::Context::from_json(&respell(event.context.as_str())).unwrap();
+                journal.append(&event).unwrap();
+            }
+        }
+        journal
+    }
+
+    #[test]
+    fn plain_and_other_spellings_of_the_same_contexts_give_the_same_report() {
+        let key = AuditKey::new("k1", b"secret".to_vec()).unwrap();
+        for (key, keys) in [
+            (None, AuditKeyring::new()),
+            (Some(&key), AuditKeyring::new().with(key.clone())),
+        ] {
+            let plain = forged_journal(key, str::to_string);
+            let report = verify_chains(&plain, &keys).unwrap();
+            assert_eq!(report.chains, 30);
+            assert_eq!(report.failed_chains, 24, "{report:?}");
+            // The same objects spelled with a space (not canonical: read by
+            // the full parser), and with an escape (not plain).
+            let spaced = forged_journal(key, |text| format!("{{ {}", &text[1..]));
+            let escaped = forged_journal(key, |text| text.replace("\"step", "\"\\u0073tep"));
+            assert_eq!(verify_chains(&spaced, &keys).unwrap(), report);
+            assert_eq!(verify_chains(&escaped, &keys).unwrap(), report);
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_their_decimal_digits() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            1_700_000_000_000_000_000,
+            -5,
+            -10,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut digits = [0u8; 21];
+            let used = write_integer(&mut digits, n);
+            assert_eq!(&digits[20 - used..20], n.to_string().as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
+    fn quotes_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = b'"';
+                }
+                for start in 0..=len {
+                    let expected = (start..len).find(|&k| bytes[k] == b'"').unwrap_or(len);
+                    assert_eq!(find_quote(&bytes, start), expected, "{len} {at} {start}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn escaped_chain_keys_are_chain_fields() {
         let fields = read_context(r#"{"entry\u005fid":"e","hash\u005fchain":"h"}"#).unwrap();
