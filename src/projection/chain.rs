@@ -929,10 +929,11 @@ impl Sink for hmac::Hmac<Sha256> {
 fn write_integer(out: &mut [u8; 21], n: i64) -> usize {
     /// The two digits of each number below 100.
     const PAIRS: [[u8; 2]; 100] = {
+        const DIGITS: &[u8; 10] = b"0123456789";
         let mut table = [[0u8; 2]; 100];
         let mut i = 0;
         while i < 100 {
-            table[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            table[i] = [DIGITS[i / 10], DIGITS[i % 10]];
             i += 1;
         }
         table
@@ -946,10 +947,10 @@ fn write_integer(out: &mut [u8; 21], n: i64) -> usize {
     }
     if rest >= 10 {
         at -= 2;
-        out[at..at + 2].copy_from_slice(&PAIRS[rest as usize]);
+        out[at..at + 2].copy_from_slice(&PAIRS[(rest % 100) as usize]);
     } else {
         at -= 1;
-        out[at] = b'0' + rest as u8;
+        out[at] = b'0' + (rest % 10) as u8;
     }
     if n < 0 {
         at -= 1;
@@ -2071,7 +2072,6 @@ mod tests {
     }
 
     /// The same answers from a fast reading.
-    #[expect(clippy::type_complexity, reason = "a test's tuple of answers")]
     fn reading<'a>(
         fields: &impl ReadFields<'a>,
     ) -> ([Owned; 3], Option<String>, Option<String>, String) {
@@ -2107,7 +2107,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            (state % below as u64) as usize
+            usize::try_from(state % below as u64).expect("below a usize")
         };
         let keys = [
             "entry_id",
