@@ -368,7 +368,7 @@ mod tests {
         let mut second = AuditLink::new("e", "resolve").to_entry(at);
         seal(&mut second, Some(&h1), None).unwrap();
         let keys = AuditKeyring::new();
-        let mut scratch = Vec::new();
+        let mut scratch = crate::projection::chain::ContentScratch::new();
         let mut chain = EntityChain::new();
         let mut check = |chain: &mut EntityChain, keys: &AuditKeyring, event: &JournalEntry| {
             chain

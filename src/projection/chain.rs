@@ -18,12 +18,15 @@
 //! the stored text into a reused buffer; any other context goes through a
 //! full `serde_json` parse and the canonical writer of
 //! [`canonical_json`]. Both give the
-//! same bytes.
+//! same bytes. The common case, a canonical context without a backslash or
+//! control character (checked in one vectorised pass), is read as spans by
+//! `scan_plain`: each string ends at the next quote, found a word at a
+//! time. Tests compare it with the full parser on adversarial contexts.
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -99,9 +102,14 @@ enum Field<'a> {
 
 impl Field<'_> {
     fn text(&self) -> Option<&str> {
+        self.as_ref().text()
+    }
+
+    fn as_ref(&self) -> FieldRef<'_> {
         match self {
-            Field::Text(text) => Some(text),
-            _ => None,
+            Field::Absent => FieldRef::Absent,
+            Field::Text(text) => FieldRef::Text(text),
+            Field::NotString => FieldRef::NotString,
         }
     }
 }
@@ -136,17 +144,7 @@ impl ContextFields<'_> {
     /// Whether the context carries any chain field: the record is part of
     /// its entry's chain.
     pub(crate) fn is_chained(&self) -> bool {
-        if cfg!(feature = "break-chain-text-search") {
-            // The weakness this build exists to show: membership decided by
-            // the keys as spelled without escapes (see `read_context`).
-            return matches!(self.form, Form::Canonical { .. })
-                && !(self.hash_chain == Field::Absent
-                    && self.previous_hash == Field::Absent
-                    && self.key_id == Field::Absent);
-        }
-        !(self.hash_chain == Field::Absent
-            && self.previous_hash == Field::Absent
-            && self.key_id == Field::Absent)
+        self.carries_chain()
     }
 }
 
@@ -157,6 +155,151 @@ pub(crate) fn may_be_chained(context: &str) -> bool {
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"hash"));
     let bytes = context.as_bytes();
     HASH.find(bytes).is_some() || memchr::memchr(b'\\', bytes).is_some()
+}
+
+/// A chain field as verification reads it, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldRef<'s> {
+    Absent,
+    Text(&'s str),
+    NotString,
+}
+
+impl<'s> FieldRef<'s> {
+    fn text(self) -> Option<&'s str> {
+        match self {
+            FieldRef::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// How the canonical context is written, borrowed (see [`Form`]).
+#[derive(Clone, Copy)]
+enum FormRef<'s> {
+    Canonical { text: &'s str, cut: (usize, usize) },
+    Parsed(&'s Map<String, Value>),
+}
+
+/// What verification reads of a context, however it was read: by the
+/// full reader ([`ContextFields`]) or by the scan of plain canonical text
+/// ([`PlainFields`]), which gives the same answers for the contexts it
+/// accepts.
+trait ReadFields<'a> {
+    fn hash_chain(&self) -> FieldRef<'_>;
+    fn previous_hash(&self) -> FieldRef<'_>;
+    fn key_id(&self) -> FieldRef<'_>;
+    /// The top-level `entry_id`, when it is a string.
+    fn entry_id(&self) -> Option<Cow<'a, str>>;
+    /// The top-level `entity_type`, when it is a string.
+    fn entity_type(&self) -> Option<&str>;
+    fn form(&self) -> FormRef<'_>;
+    /// Whether the context was read as canonical text.
+    fn is_canonical(&self) -> bool;
+
+    /// Whether the context carries any chain field: the record is part of
+    /// its entry's chain.
+    fn carries_chain(&self) -> bool {
+        let any = !(self.hash_chain() == FieldRef::Absent
+            && self.previous_hash() == FieldRef::Absent
+            && self.key_id() == FieldRef::Absent);
+        if cfg!(feature = "break-chain-text-search") {
+            // The weakness this build exists to show: membership decided by
+            // the keys as spelled without escapes (see `read_context`).
+            return self.is_canonical() && any;
+        }
+        any
+    }
+}
+
+impl<'a> ReadFields<'a> for ContextFields<'a> {
+    fn hash_chain(&self) -> FieldRef<'_> {
+        self.hash_chain.as_ref()
+    }
+    fn previous_hash(&self) -> FieldRef<'_> {
+        self.previous_hash.as_ref()
+    }
+    fn key_id(&self) -> FieldRef<'_> {
+        self.key_id.as_ref()
+    }
+    fn entry_id(&self) -> Option<Cow<'a, str>> {
+        self.entry_id.clone()
+    }
+    fn entity_type(&self) -> Option<&str> {
+        self.entity_type.as_deref()
+    }
+    fn form(&self) -> FormRef<'_> {
+        match &self.form {
+            Form::Canonical { text, cut } => FormRef::Canonical { text, cut: *cut },
+            Form::Parsed(map) => FormRef::Parsed(map),
+        }
+    }
+    fn is_canonical(&self) -> bool {
+        matches!(self.form, Form::Canonical { .. })
+    }
+}
+
+/// Where a value lies in a plain canonical context: absent (or `null`, for
+/// the chain fields), a string's content, or another value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum ValueAt {
+    #[default]
+    Absent,
+    Text(usize, usize),
+    NotString,
+}
+
+/// The fields of a plain canonical context (no backslash, no control
+/// character), as spans of its text: what [`scan_plain`] reads.
+#[derive(Clone, Copy, Debug)]
+struct PlainFields<'a> {
+    text: &'a str,
+    hash_chain: ValueAt,
+    previous_hash: ValueAt,
+    key_id: ValueAt,
+    /// Only a string value is kept.
+    entry_id: ValueAt,
+    /// Only a string value is kept.
+    entity_type: ValueAt,
+    /// `hash_chain`'s member and one comma (empty when there is none).
+    cut: (usize, usize),
+}
+
+impl<'a> PlainFields<'a> {
+    fn field(&self, slot: ValueAt) -> FieldRef<'a> {
+        match slot {
+            ValueAt::Absent => FieldRef::Absent,
+            ValueAt::Text(start, end) => FieldRef::Text(&self.text[start..end]),
+            ValueAt::NotString => FieldRef::NotString,
+        }
+    }
+}
+
+impl<'a> ReadFields<'a> for PlainFields<'a> {
+    fn hash_chain(&self) -> FieldRef<'_> {
+        self.field(self.hash_chain)
+    }
+    fn previous_hash(&self) -> FieldRef<'_> {
+        self.field(self.previous_hash)
+    }
+    fn key_id(&self) -> FieldRef<'_> {
+        self.field(self.key_id)
+    }
+    fn entry_id(&self) -> Option<Cow<'a, str>> {
+        self.field(self.entry_id).text().map(Cow::Borrowed)
+    }
+    fn entity_type(&self) -> Option<&str> {
+        self.field(self.entity_type).text()
+    }
+    fn form(&self) -> FormRef<'_> {
+        FormRef::Canonical {
+            text: self.text,
+            cut: self.cut,
+        }
+    }
+    fn is_canonical(&self) -> bool {
+        true
+    }
 }
 
 /// A chained record's place in its chain, as verification reads it.
@@ -199,8 +342,8 @@ pub fn chain_link<'a>(record: &ChainRecord<'a>) -> Option<ChainLink<'a>> {
 
 /// Whether `record`, its context read as `fields`, is part of its entry's
 /// chain.
-fn is_member(record: &ChainRecord<'_>, fields: &ContextFields<'_>) -> bool {
-    fields.is_chained()
+fn is_member<'a>(record: &ChainRecord<'_>, fields: &impl ReadFields<'a>) -> bool {
+    fields.carries_chain()
         && (!cfg!(feature = "break-chain-text-search") || is_chained_event_type(record.event_type))
 }
 
@@ -263,6 +406,56 @@ fn find_special(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Whether `b` holds no backslash and no control character (below
+/// U+0020), so that each of its strings, if it is JSON, ends at the next
+/// quote and has no escape. Two passes that the compiler and `memchr`
+/// vectorise, cheaper than looking for three kinds of byte in every string.
+fn is_plain(b: &[u8]) -> bool {
+    let (lowest, backslashes) = b.iter().fold((u8::MAX, 0u8), |(lowest, backslashes), &c| {
+        (lowest.min(c), backslashes | u8::from(c == b'\\'))
+    });
+    lowest >= 0x20 && backslashes == 0
+}
+
+/// The first quote at or after `i` (or `b.len()`), a word at a time.
+#[inline]
+fn find_quote(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let quotes = |at: usize| {
+        let w =
+            u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes")) ^ (LO * u64::from(b'"'));
+        // Nonzero when a byte is a quote; its lowest flag is exact
+        // (borrows only flag bytes above it).
+        w.wrapping_sub(LO) & !w & HI
+    };
+    // Two words a step: one branch per 16 bytes.
+    while i + 16 <= b.len() {
+        let (low, high) = (quotes(i), quotes(i + 8));
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        if high != 0 {
+            return i + 8 + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 16;
+    }
+    while i + 8 <= b.len() {
+        let w =
+            u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")) ^ (LO * u64::from(b'"'));
+        // The lowest flagged byte is exact (borrows only flag bytes above).
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return i + (zero.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] != b'"' {
+        i += 1;
+    }
+    i
+}
+
 /// The index of the first byte of `block` that is `"`, `\\` or a control
 /// (below U+0020), or `u32::MAX`: two words at a time, in safe code.
 #[inline]
@@ -311,16 +504,37 @@ const SCAN_DEPTH_MAX: usize = 64;
 struct Scan<'a> {
     b: &'a [u8],
     i: usize,
+    /// Whether `b` holds no backslash and no control character: then every
+    /// string ends at the next quote.
+    plain: bool,
 }
 
 impl<'a> Scan<'a> {
+    /// A scanner at the start of `b`.
+    fn new(b: &'a [u8]) -> Self {
+        Scan {
+            b,
+            i: 0,
+            plain: is_plain(b),
+        }
+    }
+
     /// A string at `i`; returns its content span and whether it has escapes.
     /// Only the escapes the canonical form writes are accepted.
+    #[inline]
     fn string(&mut self) -> Option<(usize, usize, bool)> {
         if self.b.get(self.i) != Some(&b'"') {
             return None;
         }
         let start = self.i + 1;
+        if self.plain {
+            let end = find_quote(self.b, start);
+            if end == self.b.len() {
+                return None;
+            }
+            self.i = end + 1;
+            return Some((start, end, false));
+        }
         let mut i = start;
         let mut escaped = false;
         loop {
@@ -478,10 +692,7 @@ fn string_at(text: &str, start: usize, end: usize, escaped: bool) -> Option<Cow<
 /// Reads a context in canonical form in one pass; `None` when it is not
 /// canonical (then it is parsed).
 fn scan_canonical(text: &str) -> Option<ContextFields<'_>> {
-    let mut scan = Scan {
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut scan = Scan::new(text.as_bytes());
     if scan.b.first() != Some(&b'{') {
         return None;
     }
@@ -569,6 +780,101 @@ fn scan_canonical(text: &str) -> Option<ContextFields<'_>> {
     Some(fields)
 }
 
+/// Reads a context that is canonical and plain (no backslash, no control
+/// character, so no string has an escape) in one pass; `None` for any other
+/// context, which [`read_context`] then reads. For the contexts it accepts
+/// it reads what [`scan_canonical`] reads (tested against it and against
+/// the full parser), keeping spans rather than strings.
+fn scan_plain(text: &str) -> Option<PlainFields<'_>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'{') || !is_plain(b) {
+        return None;
+    }
+    let mut fields = PlainFields {
+        text,
+        hash_chain: ValueAt::Absent,
+        previous_hash: ValueAt::Absent,
+        key_id: ValueAt::Absent,
+        entry_id: ValueAt::Absent,
+        entity_type: ValueAt::Absent,
+        cut: (0, 0),
+    };
+    if b.get(1) == Some(&b'}') {
+        return (b.len() == 2).then_some(fields);
+    }
+    let mut i = 1;
+    let mut previous: &[u8] = &[];
+    loop {
+        let member = i;
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = find_quote(b, i + 1);
+        let key = b.get(i + 1..key_end)?;
+        if member != 1 && !ascends(previous, key) {
+            return None;
+        }
+        previous = key;
+        if b.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        let value = key_end + 2;
+        let at = if b.get(value) == Some(&b'"') {
+            let end = find_quote(b, value + 1);
+            if end >= b.len() {
+                return None;
+            }
+            i = end + 1;
+            ValueAt::Text(value + 1, end)
+        } else {
+            let mut scan = Scan {
+                b,
+                i: value,
+                plain: true,
+            };
+            scan.value(0)?;
+            i = scan.i;
+            if &b[value..i] == b"null" {
+                ValueAt::Absent
+            } else {
+                ValueAt::NotString
+            }
+        };
+        match key {
+            b"hash_chain" => {
+                fields.hash_chain = at;
+                fields.cut = (member, i);
+            }
+            b"previous_hash" => fields.previous_hash = at,
+            b"hash_key_id" => fields.key_id = at,
+            b"entry_id" if matches!(at, ValueAt::Text(..)) => fields.entry_id = at,
+            b"entity_type" if matches!(at, ValueAt::Text(..)) => fields.entity_type = at,
+            _ => {}
+        }
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => {
+                if i + 1 != b.len() {
+                    return None;
+                }
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let cut = &mut fields.cut;
+    if *cut != (0, 0) {
+        // Take one comma with the member: the one before it, or else the
+        // one after it.
+        if b[cut.0 - 1] == b',' {
+            cut.0 -= 1;
+        } else if b[cut.1] == b',' {
+            cut.1 += 1;
+        }
+    }
+    Some(fields)
+}
+
 /// Appends `text` as a JSON string, escaped as the canonical form does.
 fn push_json_string(out: &mut Vec<u8>, text: &str) {
     let b = text.as_bytes();
@@ -598,7 +904,7 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Where canonical content goes: a buffer, or straight into a hash.
+/// Where canonical content goes (a reused buffer, hashed in one call).
 trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
@@ -609,52 +915,130 @@ impl Sink for Vec<u8> {
     }
 }
 
-impl Sink for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
-}
-
-impl Sink for hmac::Hmac<Sha256> {
-    fn put(&mut self, bytes: &[u8]) {
-        hmac::Mac::update(self, bytes);
-    }
-}
-
-/// Appends the decimal digits of `n`.
-fn push_integer(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
+/// Writes the decimal digits of `n` at the end of `out`, leaving its last
+/// byte free; returns how many bytes they take.
+fn write_integer(out: &mut [u8; 21], n: i64) -> usize {
+    /// The two digits of each number below 100.
+    const PAIRS: [[u8; 2]; 100] = {
+        const DIGITS: &[u8; 10] = b"0123456789";
+        let mut table = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            table[i] = [DIGITS[i / 10], DIGITS[i % 10]];
+            i += 1;
         }
+        table
+    };
+    let mut at = out.len() - 1;
+    let mut rest = n.unsigned_abs();
+    while rest >= 100 {
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[(rest % 100) as usize]);
+        rest /= 100;
+    }
+    if rest >= 10 {
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[(rest % 100) as usize]);
+    } else {
+        at -= 1;
+        out[at] = b'0' + (rest % 10) as u8;
     }
     if n < 0 {
-        out.push(b'-');
+        at -= 1;
+        out[at] = b'-';
     }
-    out.extend_from_slice(&digits[at..]);
+    out.len() - 1 - at
 }
 
-/// Writes the canonical content of `record` (docs/AUDIT.md) into `sink`;
-/// `tail` is a buffer reused for the fields after the context.
+/// Buffers reused from one record's content to the next: the encoded
+/// fields after the context, kept with the fields they encode, since
+/// consecutive records mostly share their type, source, service, region
+/// and tier.
+#[derive(Debug, Default)]
+pub struct ContentScratch {
+    /// The five fields `tail` encodes, one after another.
+    fields: Vec<u8>,
+    /// Where each of the five ends in `fields`.
+    ends: [usize; 5],
+    /// `,"event_type":...,"timestamp_ns":` for those fields.
+    tail: Vec<u8>,
+    /// Whether `tail` has been written at all.
+    filled: bool,
+    /// The content being hashed.
+    content: Vec<u8>,
+}
+
+impl ContentScratch {
+    /// Empty buffers.
+    #[must_use]
+    pub fn new() -> Self {
+        ContentScratch::default()
+    }
+
+    /// Whether `tail` encodes exactly `fields`.
+    fn holds(&self, fields: &[&str; 5]) -> bool {
+        if !self.filled {
+            return false;
+        }
+        let mut start = 0;
+        for (field, &end) in fields.iter().zip(&self.ends) {
+            if self.fields.get(start..end) != Some(field.as_bytes()) {
+                return false;
+            }
+            start = end;
+        }
+        true
+    }
+
+    /// The encoded fields after the context, up to the timestamp's digits.
+    fn tail_of(&mut self, record: &ChainRecord<'_>) -> &[u8] {
+        let fields = [
+            record.event_type,
+            record.region,
+            record.service_name,
+            record.source,
+            record.tier_id,
+        ];
+        if !self.holds(&fields) {
+            self.fields.clear();
+            self.tail.clear();
+            for ((name, field), end) in [
+                &b",\"event_type\":"[..],
+                b",\"region\":",
+                b",\"service_name\":",
+                b",\"source\":",
+                b",\"tier_id\":",
+            ]
+            .into_iter()
+            .zip(fields)
+            .zip(&mut self.ends)
+            {
+                self.fields.extend_from_slice(field.as_bytes());
+                *end = self.fields.len();
+                self.tail.extend_from_slice(name);
+                push_json_string(&mut self.tail, field);
+            }
+            self.tail.extend_from_slice(b",\"timestamp_ns\":");
+            self.filled = true;
+        }
+        &self.tail
+    }
+}
+
+/// Writes the canonical content of `record` (docs/AUDIT.md) into `sink`.
 fn write_content(
     sink: &mut impl Sink,
-    tail: &mut Vec<u8>,
+    scratch: &mut ContentScratch,
     record: &ChainRecord<'_>,
-    form: &Form<'_>,
+    form: FormRef<'_>,
 ) {
     sink.put(b"{\"context\":");
     match form {
-        Form::Canonical { text, cut } => {
+        FormRef::Canonical { text, cut } => {
             sink.put(&text.as_bytes()[..cut.0]);
             sink.put(&text.as_bytes()[cut.1..]);
         }
-        Form::Parsed(map) => {
+        FormRef::Parsed(map) => {
             let mut context = String::new();
             let mut map = map.clone();
             map.remove(HASH_CHAIN);
@@ -662,21 +1046,12 @@ fn write_content(
             sink.put(context.as_bytes());
         }
     }
-    tail.clear();
-    tail.extend_from_slice(b",\"event_type\":");
-    push_json_string(tail, record.event_type);
-    tail.extend_from_slice(b",\"region\":");
-    push_json_string(tail, record.region);
-    tail.extend_from_slice(b",\"service_name\":");
-    push_json_string(tail, record.service_name);
-    tail.extend_from_slice(b",\"source\":");
-    push_json_string(tail, record.source);
-    tail.extend_from_slice(b",\"tier_id\":");
-    push_json_string(tail, record.tier_id);
-    tail.extend_from_slice(b",\"timestamp_ns\":");
-    push_integer(tail, record.timestamp.as_unix_nanos());
-    tail.push(b'}');
-    sink.put(tail);
+    sink.put(scratch.tail_of(record));
+    let mut digits = [0u8; 21];
+    let used = write_integer(&mut digits, record.timestamp.as_unix_nanos());
+    let end = digits.len();
+    digits[end - 1] = b'}';
+    sink.put(&digits[end - 1 - used..]);
 }
 
 /// The canonical content of a record, the bytes that are hashed (the same
@@ -684,8 +1059,8 @@ fn write_content(
 /// JSON object.
 pub fn canonical_content_of(record: &ChainRecord<'_>) -> std::result::Result<Vec<u8>, String> {
     let fields = read_context(record.context)?;
-    let (mut out, mut tail) = (Vec::new(), Vec::new());
-    write_content(&mut out, &mut tail, record, &fields.form);
+    let mut out = Vec::new();
+    write_content(&mut out, &mut ContentScratch::new(), record, fields.form());
     Ok(out)
 }
 
@@ -723,13 +1098,42 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
 
 /// `bytes` as 64 lowercase hex digits.
 fn hex64(bytes: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    /// Each byte's two lowercase hex digits.
+    const PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut table = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            table[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+            i += 1;
+        }
+        table
+    };
     let mut out = [0u8; 64];
-    for (i, &b) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&PAIRS[usize::from(b)]);
     }
     out
+}
+
+/// Whether `stored` (a record's `hash_chain`) is `computed` as 64
+/// lowercase hex digits, compared in time independent of where they
+/// differ (eight words rather than 64 bytes: the same constant-time
+/// compare with an eighth of the optimisation barriers).
+fn hex_matches(computed: &[u8; 32], stored: &str) -> bool {
+    let Ok(stored) = <&[u8; 64]>::try_from(stored.as_bytes()) else {
+        // Not 64 digits: no hash this verifier computes.
+        return false;
+    };
+    let words = |b: &[u8; 64]| -> [u64; 8] {
+        std::array::from_fn(|i| {
+            u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+        })
+    };
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        &words(&hex64(computed))[..],
+        &words(stored)[..],
+    ))
 }
 
 /// An entity's last stored `hash_chain`: kept as 32 bytes when it is 64
@@ -754,33 +1158,33 @@ impl LastHash {
     fn is(&self, previous: Option<&str>) -> bool {
         match (self, previous) {
             (LastHash::None, None) => true,
-            (LastHash::Hex(bytes), Some(text)) => hex64(bytes) == text.as_bytes(),
+            (LastHash::Hex(bytes), Some(text)) => {
+                <&[u8; 64]>::try_from(text.as_bytes()).is_ok_and(|text| {
+                    // Word by word, inline: cheaper than a call to compare
+                    // 64 bytes.
+                    let hex = hex64(bytes);
+                    let word = |b: &[u8; 64], i: usize| {
+                        u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+                    };
+                    (0..8).fold(0, |difference, i| {
+                        difference | (word(&hex, i) ^ word(text, i))
+                    }) == 0
+                })
+            }
             (LastHash::Text(kept), Some(text)) => **kept == *text,
             _ => false,
         }
     }
 }
 
-/// Whether a computed hash is the stored one (`last`, the stored text as
-/// kept), compared in time independent of where they differ.
-fn hash_matches(computed: &[u8; 32], stored: &LastHash) -> bool {
-    match stored {
-        LastHash::Hex(bytes) => {
-            bool::from(subtle::ConstantTimeEq::ct_eq(&computed[..], &bytes[..]))
-        }
-        // Not 64 lowercase hex digits: no hash this verifier computes.
-        LastHash::Text(_) | LastHash::None => false,
-    }
-}
-
 /// The key a chained record is hashed with: `Ok(None)` for keyless
 /// SHA-256, `Err` with the failure when it names no key given, or names
 /// none while keys are given.
-fn key_of<'k>(
+fn key_of<'k, 'a>(
     keys: &'k AuditKeyring,
-    fields: &ContextFields<'_>,
+    fields: &impl ReadFields<'a>,
 ) -> std::result::Result<Option<&'k AuditKey>, EntryCheck> {
-    match fields.key_id.text() {
+    match fields.key_id().text() {
         Some(id) => match keys.get(id) {
             Some(key) => Ok(Some(key)),
             None => Err(EntryCheck::UnknownKey(id.to_string())),
@@ -795,21 +1199,24 @@ fn key_of<'k>(
 fn record_hash(
     key: Option<&AuditKey>,
     record: &ChainRecord<'_>,
-    form: &Form<'_>,
-    scratch: &mut Vec<u8>,
+    form: FormRef<'_>,
+    scratch: &mut ContentScratch,
 ) -> [u8; 32] {
-    match key {
+    // Written out whole and hashed in one call: cheaper than feeding the
+    // hash five pieces (0.49 against 0.47 of raw SHA-256, same run).
+    let mut content = std::mem::take(&mut scratch.content);
+    content.clear();
+    write_content(&mut content, scratch, record, form);
+    let hash = match key {
         Some(key) => {
             let mut mac = hmac_sha256_pieces(key.secret());
-            write_content(&mut mac, scratch, record, form);
+            hmac::Mac::update(&mut mac, &content);
             hmac::Mac::finalize(mac).into_bytes().into()
         }
-        None => {
-            let mut hash = Sha256::new();
-            write_content(&mut hash, scratch, record, form);
-            hash.finalize().into()
-        }
-    }
+        None => Sha256::digest(&content).into(),
+    };
+    scratch.content = content;
+    hash
 }
 
 /// The hash [`EntityChain`]'s check would compute for `record`, computed
@@ -819,7 +1226,7 @@ fn record_hash(
 fn precompute_hash(
     keys: &AuditKeyring,
     record: &ChainRecord<'_>,
-    scratch: &mut Vec<u8>,
+    scratch: &mut ContentScratch,
 ) -> Option<[u8; 32]> {
     if !may_be_chained(record.context) {
         return None;
@@ -829,7 +1236,7 @@ fn precompute_hash(
         return None;
     }
     let key = key_of(keys, &fields).ok()?;
-    Some(record_hash(key, record, &fields.form, scratch))
+    Some(record_hash(key, record, fields.form(), scratch))
 }
 
 /// One entity's chain as verification walks it: the state carried from one
@@ -880,29 +1287,25 @@ impl EntityChain {
     /// the record's hash as [`precompute_hash`] gives it, when it was
     /// computed beforehand (on another thread); `scratch` is a buffer
     /// reused between calls.
-    fn check_fields(
+    fn check_fields<'a>(
         &mut self,
         keys: &AuditKeyring,
         record: &ChainRecord<'_>,
-        fields: &std::result::Result<ContextFields<'_>, String>,
+        fields: &impl ReadFields<'a>,
         precomputed: Option<[u8; 32]>,
-        scratch: &mut Vec<u8>,
+        scratch: &mut ContentScratch,
     ) -> EntryCheck {
         self.checked += 1;
-        let fields = match fields {
-            Err(why) => return EntryCheck::Malformed(why.clone()),
-            Ok(fields) => fields,
-        };
         for (key, field) in [
-            (HASH_CHAIN, &fields.hash_chain),
-            (PREVIOUS_HASH, &fields.previous_hash),
-            (HASH_KEY_ID, &fields.key_id),
+            (HASH_CHAIN, fields.hash_chain()),
+            (PREVIOUS_HASH, fields.previous_hash()),
+            (HASH_KEY_ID, fields.key_id()),
         ] {
-            if *field == Field::NotString {
+            if field == FieldRef::NotString {
                 return EntryCheck::Malformed(format!("{key} is not a string"));
             }
         }
-        if !fields.is_chained() {
+        if !fields.carries_chain() {
             return if self.started {
                 EntryCheck::UnchainedAfterChain
             } else {
@@ -911,24 +1314,29 @@ impl EntityChain {
         }
         let expected_previous = std::mem::take(&mut self.last);
         self.started = true;
-        let Some(stored) = fields.hash_chain.text() else {
+        let Some(stored) = fields.hash_chain().text() else {
             return EntryCheck::MissingHash;
         };
         // Later links are checked against the stored hash, so one bad
         // record does not also fail the next.
-        self.last = LastHash::of(stored);
         let key = match key_of(keys, fields) {
             Ok(key) => key,
-            Err(failure) => return failure,
+            Err(failure) => {
+                self.last = LastHash::of(stored);
+                return failure;
+            }
         };
         let computed = match precomputed {
             Some(hash) => hash,
-            None => record_hash(key, record, &fields.form, scratch),
+            None => record_hash(key, record, fields.form(), scratch),
         };
-        if !hash_matches(&computed, &self.last) {
+        if !hex_matches(&computed, stored) {
+            self.last = LastHash::of(stored);
             return EntryCheck::HashMismatch;
         }
-        if !expected_previous.is(fields.previous_hash.text()) {
+        // The stored hash is the computed one: kept without decoding it.
+        self.last = LastHash::Hex(computed);
+        if !expected_previous.is(fields.previous_hash().text()) {
             return EntryCheck::BrokenLink;
         }
         EntryCheck::Valid
@@ -940,10 +1348,16 @@ impl EntityChain {
         &mut self,
         keys: &AuditKeyring,
         record: &ChainRecord<'_>,
-        scratch: &mut Vec<u8>,
+        scratch: &mut ContentScratch,
     ) -> EntryVerification {
         let fields = read_context(record.context);
-        let check = self.check_fields(keys, record, &fields, None, scratch);
+        let check = match &fields {
+            Err(why) => {
+                self.checked += 1;
+                EntryCheck::Malformed(why.clone())
+            }
+            Ok(read) => self.check_fields(keys, record, read, None, scratch),
+        };
         let key_id = fields
             .as_ref()
             .ok()
@@ -982,6 +1396,30 @@ pub struct ChainStep<'a> {
     pub first_failure: bool,
 }
 
+/// Where an entity id lies in [`ChainVerifier`]'s buffer of ids.
+#[derive(Clone, Copy, Debug)]
+struct IdSpan {
+    start: usize,
+    end: usize,
+}
+
+impl IdSpan {
+    /// Appends `id` to `ids`; its span there.
+    fn push(ids: &mut String, id: &str) -> IdSpan {
+        let start = ids.len();
+        ids.push_str(id);
+        IdSpan {
+            start,
+            end: ids.len(),
+        }
+    }
+
+    /// The id in `ids`.
+    fn of(self, ids: &str) -> &str {
+        &ids[self.start..self.end]
+    }
+}
+
 /// Shards of the per-chain map: each grows on its own, so growing never
 /// holds two copies of more than a small part of the state.
 const SHARDS: usize = 64;
@@ -990,9 +1428,14 @@ const SHARDS: usize = 64;
 /// in sequence order, keeping per chain only its [`EntityChain`] state.
 pub struct ChainVerifier<'k> {
     keys: &'k AuditKeyring,
-    shards: Vec<HashMap<Box<str>, EntityChain>>,
+    /// Per shard, each chain's state and where its entity id lies in
+    /// `ids`.
+    shards: Vec<HashTable<(IdSpan, EntityChain)>>,
+    /// Every entity id, one after another: one growing buffer rather than
+    /// an allocation per chain.
+    ids: String,
     hasher: hashbrown::DefaultHashBuilder,
-    scratch: Vec<u8>,
+    scratch: ContentScratch,
     chains: u64,
     records: u64,
     chained: u64,
@@ -1016,6 +1459,20 @@ pub struct ChainAnchors {
     /// Entities the snapshot knows without a head (chained records of no
     /// entry): their chains may begin below the mark, unanchored.
     pub known: std::collections::HashSet<Box<str>>,
+}
+
+/// Whether a chain first met at `record`, whose first link names a
+/// predecessor, began below the retention mark.
+fn begins_below_mark(retention: &Retention, record: &ChainRecord<'_>, entity: &str) -> bool {
+    let anchors = &retention.anchors;
+    let Some(mark) = anchors.mark else {
+        return false;
+    };
+    record.sequence >= mark
+        && match &anchors.snapshot {
+            None => true,
+            Some((_, heads)) => heads.contains_key(entity) || anchors.known.contains(entity),
+        }
 }
 
 /// The verifier's retention state.
@@ -1064,8 +1521,14 @@ impl<'k> ChainVerifier<'k> {
         };
         let below = self.retention.anchors.mark.unwrap_or(0);
         for (entity, head) in &heads {
-            let shard = self.shard(entity);
-            match self.shards[shard].get_mut(&**entity) {
+            let (hash, shard) = self.hash_and_shard(entity);
+            let hasher = &self.hasher;
+            let ids = &mut self.ids;
+            let table = &mut self.shards[shard];
+            match table
+                .find_mut(hash, |(id, _)| id.of(ids) == &**entity)
+                .map(|(_, state)| state)
+            {
                 Some(state) if state.below_mark && !state.last.is(Some(head)) && !state.failed => {
                     state.failed = true;
                     self.retention.failures.push(ChainStep {
@@ -1082,15 +1545,14 @@ impl<'k> ChainVerifier<'k> {
                     // one must follow the snapshot's head.
                     self.chains += 1;
                     self.retention.taken_up += 1;
-                    self.shards[shard].insert(
-                        entity.clone(),
-                        EntityChain {
-                            last: LastHash::of(head),
-                            started: true,
-                            below_mark: true,
-                            ..EntityChain::default()
-                        },
-                    );
+                    let id = IdSpan::push(ids, entity);
+                    let state = EntityChain {
+                        last: LastHash::of(head),
+                        started: true,
+                        below_mark: true,
+                        ..EntityChain::default()
+                    };
+                    table.insert_unique(hash, (id, state), |(id, _)| hasher.hash_one(id.of(ids)));
                 }
                 None => {}
             }
@@ -1104,27 +1566,15 @@ impl<'k> ChainVerifier<'k> {
         std::mem::take(&mut self.retention.failures)
     }
 
-    /// Whether a chain first met at `record`, whose first link names a
-    /// predecessor, began below the mark.
-    fn begins_below_mark(&self, record: &ChainRecord<'_>, entity: &str) -> bool {
-        let anchors = &self.retention.anchors;
-        let Some(mark) = anchors.mark else {
-            return false;
-        };
-        record.sequence >= mark
-            && match &anchors.snapshot {
-                None => true,
-                Some((_, heads)) => heads.contains_key(entity) || anchors.known.contains(entity),
-            }
-    }
     /// A verifier holding `keys` (none: keyless chains only).
     #[must_use]
     pub fn new(keys: &'k AuditKeyring) -> Self {
         ChainVerifier {
             keys,
-            shards: (0..SHARDS).map(|_| HashMap::new()).collect(),
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            ids: String::new(),
             hasher: Default::default(),
-            scratch: Vec::with_capacity(1024),
+            scratch: ContentScratch::new(),
             chains: 0,
             records: 0,
             chained: 0,
@@ -1150,8 +1600,13 @@ impl<'k> ChainVerifier<'k> {
         self.chained
     }
 
-    fn shard(&self, entity: &str) -> usize {
-        (self.hasher.hash_one(entity) >> 58) as usize % SHARDS
+    /// The hash of `entity`, and its shard: from bits of the hash that the
+    /// shard's table does not use for its buckets (the low bits) or its
+    /// tags (the top seven), so every shard spreads its entities as well as
+    /// one table would.
+    fn hash_and_shard(&self, entity: &str) -> (u64, usize) {
+        let hash = self.hasher.hash_one(entity);
+        (hash, (hash >> 40) as usize % SHARDS)
     }
 
     /// Checks the next record (records must come in sequence order). `None`
@@ -1175,25 +1630,37 @@ impl<'k> ChainVerifier<'k> {
         {
             self.anchor_at_snapshot();
         }
-        let chainless = |entity_type: Option<&str>| !concerns_entry(record, entity_type);
-        let fields = if may_be_chained(record.context) {
-            read_context(record.context)
-        } else if chainless(None) || self.chains == 0 {
-            return None;
-        } else {
-            read_context(record.context)
-        };
-        let (entity, chained) = match &fields {
-            // Unreadable: it carries no chain it could be checked against,
-            // but a DLQ event of a chained entity cannot be read either.
-            Err(_) => return None,
-            Ok(f) => (f.entry_id.clone(), is_member(record, f)),
-        };
-        if chained {
-            self.chained += 1;
-        } else if chainless(fields.as_ref().ok().and_then(|f| f.entity_type.as_deref())) {
+        // A DLQ event of a chained journal is read whatever it holds; any
+        // other record only when it may carry a chain field.
+        let read_anyway = self.chains != 0 && concerns_entry(record, None);
+        if !read_anyway && !may_be_chained(record.context) {
             return None;
         }
+        if let Some(plain) = scan_plain(record.context) {
+            return self.push_read(record, &plain, precomputed);
+        }
+        match read_context(record.context) {
+            // Unreadable: it carries no chain it could be checked against,
+            // but a DLQ event of a chained entity cannot be read either.
+            Err(_) => None,
+            Ok(fields) => self.push_read(record, &fields, precomputed),
+        }
+    }
+
+    /// [`ChainVerifier::push_hashed`] once the record's context is read.
+    fn push_read<'r>(
+        &mut self,
+        record: &ChainRecord<'r>,
+        fields: &impl ReadFields<'r>,
+        precomputed: Option<[u8; 32]>,
+    ) -> Option<ChainStep<'r>> {
+        let chained = is_member(record, fields);
+        if chained {
+            self.chained += 1;
+        } else if !concerns_entry(record, fields.entity_type()) {
+            return None;
+        }
+        let entity = fields.entry_id();
         let Some(entity) = entity.filter(|id| !id.is_empty()) else {
             if !chained {
                 return None;
@@ -1208,23 +1675,22 @@ impl<'k> ChainVerifier<'k> {
                 first_failure: true,
             });
         };
-        let shard = self.shard(&entity);
-        let state = match self.shards[shard].get_mut(&*entity) {
-            Some(state) => state,
+        let (hash, shard) = self.hash_and_shard(&entity);
+        let hasher = &self.hasher;
+        let ids = &mut self.ids;
+        let table = &mut self.shards[shard];
+        let state = match table.find_mut(hash, |(id, _)| id.of(ids) == &*entity) {
+            Some((_, state)) => state,
             None if !chained => return None,
             None => {
                 self.chains += 1;
                 // A first link naming a predecessor the retention mark
                 // dropped: the chain is taken up from it.
-                let previous = fields
-                    .as_ref()
-                    .ok()
-                    .and_then(|f| f.previous_hash.text().map(LastHash::of));
-                let taken_up = match previous {
-                    Some(previous) if self.begins_below_mark(record, &entity) => {
+                let taken_up = match fields.previous_hash().text() {
+                    Some(previous) if begins_below_mark(&self.retention, record, &entity) => {
                         self.retention.taken_up += 1;
                         EntityChain {
-                            last: previous,
+                            last: LastHash::of(previous),
                             started: true,
                             below_mark: true,
                             ..EntityChain::default()
@@ -1232,12 +1698,13 @@ impl<'k> ChainVerifier<'k> {
                     }
                     _ => EntityChain::default(),
                 };
-                self.shards[shard]
-                    .entry(entity.as_ref().into())
-                    .or_insert(taken_up)
+                let id = IdSpan::push(ids, &entity);
+                let entry = table
+                    .insert_unique(hash, (id, taken_up), |(id, _)| hasher.hash_one(id.of(ids)));
+                &mut entry.into_mut().1
             }
         };
-        let check = state.check_fields(self.keys, record, &fields, precomputed, &mut self.scratch);
+        let check = state.check_fields(self.keys, record, fields, precomputed, &mut self.scratch);
         let first_failure = !check.is_ok() && !state.failed;
         state.failed |= !check.is_ok();
         Some(ChainStep {
@@ -1453,7 +1920,11 @@ impl Batch {
 }
 
 /// The hash of each record of `batch`, as [`precompute_hash`] gives it.
-fn hash_batch(keys: &AuditKeyring, batch: &Batch, scratch: &mut Vec<u8>) -> Vec<Option<[u8; 32]>> {
+fn hash_batch(
+    keys: &AuditKeyring,
+    batch: &Batch,
+    scratch: &mut ContentScratch,
+) -> Vec<Option<[u8; 32]>> {
     batch
         .slots
         .iter()
@@ -1485,17 +1956,17 @@ pub fn verify_chains_in_batches<J: EventJournal + ?Sized>(
     let (to_hasher, hasher_in) = channel::<Arc<Job>>();
     let outcome = std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut scratch = Vec::with_capacity(1024);
+            let mut scratch = ContentScratch::new();
             for job in hasher_in {
                 job.hash_unless_claimed(keys, &mut scratch);
             }
         });
-        let mut scratch = Vec::with_capacity(1024);
+        let mut scratch = ContentScratch::new();
         // Sent, in sequence order, not yet applied.
         let mut pending: VecDeque<Arc<Job>> = VecDeque::with_capacity(IN_FLIGHT);
         let mut spare: Option<Batch> = None;
         let mut filling = Batch::default();
-        let mut apply = |job: Arc<Job>, scratch: &mut Vec<u8>, spare: &mut Option<Batch>| {
+        let mut apply = |job: Arc<Job>, scratch: &mut ContentScratch, spare: &mut Option<Batch>| {
             let hashes = job.hashes(keys, scratch);
             for (slot, &hash) in job.batch.slots.iter().zip(&hashes) {
                 let step = verifier.push_hashed(&job.batch.record(slot), hash);
@@ -1572,7 +2043,7 @@ impl Job {
 
     /// The hasher's side: hashes the batch unless the calling thread has
     /// claimed it.
-    fn hash_unless_claimed(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) {
+    fn hash_unless_claimed(&self, keys: &AuditKeyring, scratch: &mut ContentScratch) {
         if self.claim() {
             let hashes = hash_batch(keys, &self.batch, scratch);
             *self.hashes.lock().unwrap_or_else(|e| e.into_inner()) = Some(Some(hashes));
@@ -1582,7 +2053,7 @@ impl Job {
 
     /// The hashes of the batch: computed here when the hasher has not
     /// started on it, else waited for.
-    fn hashes(&self, keys: &AuditKeyring, scratch: &mut Vec<u8>) -> Hashes {
+    fn hashes(&self, keys: &AuditKeyring, scratch: &mut ContentScratch) -> Hashes {
         if self.claim() {
             return hash_batch(keys, &self.batch, scratch);
         }
@@ -1729,6 +2200,338 @@ mod tests {
         assert_eq!(link(r#"{"entry_id":"e","hash":"x"}"#), None);
         assert_eq!(link(r#"{"hash_chain":"h"}"#), None);
         assert_eq!(link(r#"{"entry_id":"","hash_chain":"h"}"#), None);
+    }
+
+    /// A chain field as the full parser reads it, owned.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Owned {
+        Absent,
+        Text(String),
+        NotString,
+    }
+
+    fn owned(field: FieldRef<'_>) -> Owned {
+        match field {
+            FieldRef::Absent => Owned::Absent,
+            FieldRef::Text(text) => Owned::Text(text.to_string()),
+            FieldRef::NotString => Owned::NotString,
+        }
+    }
+
+    /// What verification must read of `text`, by the full parser
+    /// (`serde_json` and the canonical writer): the three chain fields,
+    /// `entry_id`, `entity_type`, the canonical context without
+    /// `hash_chain`, and the whole context written canonically. `None`
+    /// when it is not a JSON object.
+    #[expect(clippy::type_complexity, reason = "a test's tuple of answers")]
+    fn full_reading(
+        text: &str,
+    ) -> Option<([Owned; 3], Option<String>, Option<String>, String, String)> {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+            return None;
+        };
+        let field = |key: &str| match map.get(key) {
+            None | Some(Value::Null) => Owned::Absent,
+            Some(Value::String(text)) => Owned::Text(text.clone()),
+            Some(_) => Owned::NotString,
+        };
+        let string = |key: &str| match map.get(key) {
+            Some(Value::String(text)) => Some(text.clone()),
+            _ => None,
+        };
+        let mut whole = String::new();
+        canonical_json(&Value::Object(map.clone()), &mut whole);
+        let mut without = map.clone();
+        without.remove(HASH_CHAIN);
+        let mut context = String::new();
+        canonical_json(&Value::Object(without), &mut context);
+        Some((
+            [field(HASH_CHAIN), field(PREVIOUS_HASH), field(HASH_KEY_ID)],
+            string("entry_id"),
+            string("entity_type"),
+            context,
+            whole,
+        ))
+    }
+
+    /// The same answers from a fast reading.
+    fn reading<'a>(
+        fields: &impl ReadFields<'a>,
+    ) -> ([Owned; 3], Option<String>, Option<String>, String) {
+        let context = match fields.form() {
+            FormRef::Canonical { text, cut } => format!("{}{}", &text[..cut.0], &text[cut.1..]),
+            FormRef::Parsed(map) => {
+                let mut map = map.clone();
+                map.remove(HASH_CHAIN);
+                let mut out = String::new();
+                canonical_json(&Value::Object(map), &mut out);
+                out
+            }
+        };
+        (
+            [
+                owned(fields.hash_chain()),
+                owned(fields.previous_hash()),
+                owned(fields.key_id()),
+            ],
+            fields.entry_id().map(Cow::into_owned),
+            fields.entity_type().map(String::from),
+            context,
+        )
+    }
+
+    /// Adversarial contexts: the chain keys and look-alikes (escaped
+    /// spellings included) in any order, duplicated, with strings that
+    /// need escapes, numbers the canonical form writes differently, nested
+    /// values, whitespace, and a third of them then damaged by one byte.
+    fn adversarial_contexts(seed: u64, count: usize) -> Vec<String> {
+        let mut state = seed | 1;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % below as u64).expect("below a usize")
+        };
+        let keys = [
+            "entry_id",
+            "hash_chain",
+            "previous_hash",
+            "hash_key_id",
+            "entity_type",
+            "a",
+            "zz",
+            "hash",
+            "hash_chain2",
+            "entry_i",
+            "hash\\u005fchain",
+            "entry\\u005fid",
+            "\\u0068ash_key_id",
+            "\u{e9}",
+            "A",
+        ];
+        let hex = format!("\"{}\"", "0123456789abcdef".repeat(4));
+        let values = [
+            "\"e1\"",
+            "\"\"",
+            "\"h\\\"q\"",
+            "\"tab\\t\"",
+            "\"\\u00e9\"",
+            "\"\\/\"",
+            "\"\u{e9}\u{2028}\u{7f}\"",
+            "\"\\u001f\"",
+            "\"\\u000a\"",
+            "null",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "12",
+            "-7",
+            "1.5",
+            "1e3",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890123",
+            "{}",
+            "[]",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":{\"b\":[1,\"x\",null]}}",
+            "[1,[2,[3]],{\"a\":\"\"}]",
+            &hex,
+        ];
+        let damage = ["\"", "\\", "\n", " ", ",", "}", "{", ":", "\u{1}", "]"];
+        (0..count)
+            .map(|_| {
+                let mut members: Vec<(String, String)> = (0..next(7))
+                    .map(|_| {
+                        (
+                            keys[next(keys.len())].to_string(),
+                            values[next(values.len())].to_string(),
+                        )
+                    })
+                    .collect();
+                if next(10) < 7 {
+                    members.sort();
+                }
+                let (comma, colon) = match next(8) {
+                    0 => (", ", ":"),
+                    1 => (",", " : "),
+                    _ => (",", ":"),
+                };
+                let body: Vec<String> = members
+                    .iter()
+                    .map(|(key, value)| format!("\"{key}\"{colon}{value}"))
+                    .collect();
+                let mut text = format!("{{{}}}", body.join(comma));
+                if next(20) == 0 {
+                    text = format!(" {text}\n");
+                }
+                if next(3) == 0 {
+                    let boundaries: Vec<usize> = (0..=text.len())
+                        .filter(|&i| text.is_char_boundary(i))
+                        .collect();
+                    let at = boundaries[next(boundaries.len())];
+                    match next(3) {
+                        0 => text.insert_str(at, damage[next(damage.len())]),
+                        1 if at < text.len() => {
+                            text.remove(at);
+                        }
+                        _ => text.truncate(at),
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_plain_scan_reads_what_the_full_parser_reads() {
+        let seed = 0x5eed_c0de_2026_1206;
+        let (mut plain, mut other, mut invalid) = (0, 0, 0);
+        for text in adversarial_contexts(seed, 20_000) {
+            let full = full_reading(&text);
+            let fast = scan_plain(&text);
+            if let Some(fields) = &fast {
+                plain += 1;
+                let (chain, entry_id, entity_type, context, whole) = full
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("seed {seed:#x}: plain but not JSON: {text}"));
+                // Accepted only when the text is already canonical.
+                assert_eq!(&text, whole, "seed {seed:#x}: not canonical");
+                assert_eq!(
+                    reading(fields),
+                    (
+                        chain.clone(),
+                        entry_id.clone(),
+                        entity_type.clone(),
+                        context.clone()
+                    ),
+                    "seed {seed:#x}: {text}"
+                );
+            }
+            // The reader the verifier falls back to agrees too.
+            match (read_context(&text), full) {
+                (Ok(fields), Some((chain, entry_id, entity_type, context, _))) => {
+                    if fast.is_none() {
+                        other += 1;
+                    }
+                    assert_eq!(
+                        reading(&fields),
+                        (chain, entry_id, entity_type, context),
+                        "seed {seed:#x}: {text}"
+                    );
+                }
+                (Err(_), None) => invalid += 1,
+                (read, full) => panic!(
+                    "seed {seed:#x}: {text}: read {:?}, full parser {}",
+                    read.err(),
+                    full.is_some()
+                ),
+            }
+        }
+        // The generator reaches all three kinds of context.
+        assert!(plain > 2_000, "{plain} plain");
+        assert!(other > 2_000, "{other} JSON but not plain");
+        assert!(invalid > 1_000, "{invalid} not JSON objects");
+    }
+
+    /// A journal of 30 chained entities (four links each), a fifth of them
+    /// left alone and the rest forged in four ways; `respell` rewrites each
+    /// stored context before it is appended.
+    fn forged_journal(
+        key: Option<&AuditKey>,
+        respell: impl Fn(&str) -> String,
+    ) -> crate::journal::MemoryJournal {
+        use crate::journal::{EventJournal, MemoryJournal};
+        use crate::projection::audit::seal;
+        use crate::projection::events::AuditLink;
+        let journal = MemoryJournal::new();
+        for entity in 0..30u64 {
+            let id = format!("e{entity}");
+            let mut previous: Option<String> = None;
+            for link in 0..4i64 {
+                let mut event = AuditLink::new(id.clone(), format!("step {link}"))
+                    .to_entry(Timestamp::from_unix_nanos(link));
+                previous = Some(seal(&mut event, previous.as_deref(), key).unwrap());
+                match (entity % 5, link) {
+                    // An edited field, the hashes left alone.
+                    (1, 1) => event.region = "edited".into(),
+                    // A deleted first link.
+                    (2, 0) => continue,
+                    // The chain fields stripped.
+                    (3, 2) => {
+                        event.context =
+                            crate::entry::Context::from_json(&format!(r#"{{"entry_id":"{id}"}}"#))
+                                .unwrap()
+                    }
+                    // An edited event type.
+                    (4, 3) => event.event_type = "dlq_stora".into(),
+                    _ => {}
+                }
+                event.context =
+                    crate::entry::Context::from_json(&respell(event.context.as_str())).unwrap();
+                journal.append(&event).unwrap();
+            }
+        }
+        journal
+    }
+
+    #[test]
+    fn plain_and_other_spellings_of_the_same_contexts_give_the_same_report() {
+        let key = AuditKey::new("k1", b"secret".to_vec()).unwrap();
+        for (key, keys) in [
+            (None, AuditKeyring::new()),
+            (Some(&key), AuditKeyring::new().with(key.clone())),
+        ] {
+            let plain = forged_journal(key, str::to_string);
+            let report = verify_chains(&plain, &keys).unwrap();
+            assert_eq!(report.chains, 30);
+            assert_eq!(report.failed_chains, 24, "{report:?}");
+            // The same objects spelled with a space (not canonical: read by
+            // the full parser), and with an escape (not plain).
+            let spaced = forged_journal(key, |text| format!("{{ {}", &text[1..]));
+            let escaped = forged_journal(key, |text| text.replace("\"step", "\"\\u0073tep"));
+            assert_eq!(verify_chains(&spaced, &keys).unwrap(), report);
+            assert_eq!(verify_chains(&escaped, &keys).unwrap(), report);
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_their_decimal_digits() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            1_700_000_000_000_000_000,
+            -5,
+            -10,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut digits = [0u8; 21];
+            let used = write_integer(&mut digits, n);
+            assert_eq!(&digits[20 - used..20], n.to_string().as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
+    fn quotes_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = b'"';
+                }
+                for start in 0..=len {
+                    let expected = (start..len).find(|&k| bytes[k] == b'"').unwrap_or(len);
+                    assert_eq!(find_quote(&bytes, start), expected, "{len} {at} {start}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn build<J: EventJournal + ?Sized>(
     let mut trail = EntityAuditTrail::unknown(entity_id, entity_type);
     let mut checks = Vec::new();
     let mut chain = EntityChain::new();
-    let mut scratch = Vec::new();
+    let mut scratch = crate::projection::chain::ContentScratch::new();
     if entity_type != events::DLQ_ENTRY_ENTITY_TYPE {
         return Ok((trail, checks));
     }
