@@ -100,9 +100,15 @@ impl DiskJournal {
         let newest = self.newest_append_ns()?;
         let (count, held_by_floor) =
             crate::disk::retention::select(&facts, total, newest, policy, self.retention_floor());
+        // The segment after the last selected one (a stand-in for a
+        // missing segment counts: it is not dropped).
         let first_retained = match count {
             0 => view.first_retained,
-            n => view.segments.get(n).map_or(0, |s| s.base),
+            n => view
+                .segments
+                .iter()
+                .find(|s| s.base > sealed[n - 1].base)
+                .map_or(0, |s| s.base),
         };
         Ok(DropReport {
             dropped: sealed[..count]

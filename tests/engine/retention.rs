@@ -41,6 +41,12 @@ fn a_drop_removes_the_oldest_segments_behind_a_mark_that_survives_reopen() {
     assert!(before.len() > 4, "the test needs several segments");
     let plan = journal.plan_drop(&below(1500)).unwrap();
     assert!(plan.dry_run && !plan.dropped.is_empty());
+    // A read-only handle plans the same from its view.
+    let reader_plan = DiskJournal::open_read_only(dir.path())
+        .unwrap()
+        .plan_drop(&below(1500))
+        .unwrap();
+    assert_eq!(reader_plan, plan);
     assert_eq!(
         segment_files(dir.path()),
         before,
