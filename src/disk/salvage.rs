@@ -84,6 +84,8 @@ struct Scanned {
     /// The clean end of the data (no footer, zeros or end of file after).
     end: u64,
     max_commit_hint: u64,
+    /// The last retention mark read in the segment.
+    mark: Option<codec::RetentionMark>,
 }
 
 /// Scans one segment file's bytes, resynchronising after damage.
@@ -100,6 +102,7 @@ fn scan(
         last: None,
         footer: None,
         stopped: None,
+        mark: None,
         end: SEGMENT_HEADER_LEN as u64,
         max_commit_hint: 0,
     };
@@ -134,7 +137,8 @@ fn scan(
                 }
                 format!("record sequence {} out of order", record.sequence)
             }
-            Ok((codec::Frame::Mark(_), len)) => {
+            Ok((codec::Frame::Mark(mark), len)) => {
+                out.mark = Some(mark);
                 // Not an entry: a run of records goes on past it.
                 if let Some(current) = run.as_mut() {
                     current.end = (at + len) as u64;
@@ -187,6 +191,9 @@ pub(crate) fn load(storage: &dyn Storage, dir: &Path) -> Result<Salvaged> {
     let orphans = orphan_indexes(storage, dir)?;
     let head = Head::read_from(storage, dir);
     let mut holes = Vec::new();
+    // The newest retention mark read: what lies wholly below it was
+    // dropped by retention, not lost.
+    let mut newest_mark: Option<codec::RetentionMark> = None;
     let mut segments: Vec<Arc<Segment>> = Vec::new();
     // The last sequence served (or known to end the previous segment),
     // and the digest the previous segment's footer records.
@@ -298,6 +305,9 @@ pub(crate) fn load(storage: &dyn Storage, dir: &Path) -> Result<Salvaged> {
             });
         }
         let scanned = scan(bytes, &path, base, ceiling, body_len_max);
+        if scanned.mark.is_some() {
+            newest_mark = scanned.mark;
+        }
         // In the active segment, damage at or after the synced end is a
         // torn tail (never acknowledged), not a hole.
         // Test-only break: ignore `head`'s synced end (docs/RELIABILITY.md).
@@ -476,14 +486,27 @@ pub(crate) fn load(storage: &dyn Storage, dir: &Path) -> Result<Salvaged> {
             ),
         });
     }
+    let first_retained = newest_mark.map_or(0, |m| m.first_retained);
+    if first_retained > 0 {
+        holes.retain(|hole| {
+            hole.sequences
+                .is_none_or(|(_, last)| last >= first_retained)
+        });
+        segments.retain(|segment| {
+            segment.base >= first_retained
+                || segment
+                    .summary()
+                    .is_some_and(|s| s.record_count > 0 && s.last_sequence >= first_retained)
+        });
+    }
     Ok(Salvaged {
         meta,
         view: View {
             segments,
             active_end: 0,
             latest,
-            first_retained: 0,
-            mark_record: None,
+            first_retained,
+            mark_record: newest_mark,
         },
         holes,
     })

@@ -119,6 +119,15 @@ fn a_drop_by_hand_keeps_statistics_audit_and_verify_whole() {
         summary.contains("begun below the retention mark"),
         "{summary}"
     );
+    // A salvage read knows the mark: what was dropped is no hole.
+    let salvaged = run_ok(cli(dir.path()).args(["--salvage", "count"]));
+    assert!(stderr(&salvaged).is_empty(), "{}", stderr(&salvaged));
+    let count: u64 = stdout(&salvaged).trim().parse().unwrap();
+    let live: u64 = stdout(&run_ok(cli(dir.path()).arg("count")))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(count, live);
     // The trail of an entry whose first records were dropped verifies
     // from its first retained link.
     // Stores are sequences 1..=300 and links 301..=600: this entry's store
