@@ -275,24 +275,11 @@ impl Target<'_> {
             Param::time(entry.expires_at),
             Param::Text(data),
         ];
-        let columns = [
-            "id",
-            "domain",
-            "failure_type",
-            "status",
-            "entity_type",
-            "entity_id",
-            "user_id",
-            "retry_count",
-            "max_retries",
-            "error_code",
-            "last_retry_at",
-            "resolved_at",
-            "created_at",
-            "updated_at",
-            "expires_at",
-            "data",
-        ];
+        let columns: Vec<&str> = crate::sql::statistics::COLUMN_KEYS
+            .iter()
+            .copied()
+            .chain(["data"])
+            .collect();
         let updates = columns[1..]
             .iter()
             .map(|c| format!("{c} = excluded.{c}"))

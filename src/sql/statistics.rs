@@ -103,7 +103,7 @@ pub(crate) fn create_statements(dialect: Dialect) -> Vec<String> {
 
 /// The columns `persist_entry` maps to columns; every other key goes to
 /// `data`.
-const COLUMN_KEYS: [&str; 15] = [
+pub(crate) const COLUMN_KEYS: [&str; 15] = [
     "id",
     "domain",
     "failure_type",
@@ -1015,23 +1015,7 @@ impl StatisticsRepository for SqlStatistics {
             return Ok(None);
         };
         let django = self.layout.django;
-        let mut names = vec![
-            "id",
-            "domain",
-            "failure_type",
-            "status",
-            "entity_type",
-            "entity_id",
-            "user_id",
-            "retry_count",
-            "max_retries",
-            "error_code",
-            "last_retry_at",
-            "resolved_at",
-            "created_at",
-            "updated_at",
-            "expires_at",
-        ];
+        let mut names = COLUMN_KEYS.to_vec();
         if django {
             names.extend(["error_message", "snapshot_data", "metadata"]);
         } else {
