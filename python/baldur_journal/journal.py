@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import _native
+from .errors import JournalError
 from ._codec import EPOCH  # noqa: F401  (configures the native core first)
 from ._types import EventJournalLifecycle as _EventJournalLifecycleBase
 from ._types import EventJournalRepository, JournalEntry, JournalQueryFilter, JournalQueryResult
@@ -161,9 +162,22 @@ class DiskEventJournalRepository(EventJournalRepository):
         return self._tail(after, limit, timeout)
 
     def _tail(self, after: int, limit: int | None, timeout: float | None) -> Iterator[JournalEntry]:
+        self._behind_retention(after)
         if timeout != 0 and self._native.wait(after, timeout) <= after:
             return
+        self._behind_retention(after)
         yield from self._chunks(after + 1, None, limit)
+
+    def _behind_retention(self, after: int) -> None:
+        """A follower that read up to ``after`` must not skip entries a
+        retention drop removed before it read them: it gets an error that
+        names them (``after`` 0, from the start, gets what remains)."""
+        mark = self._native.retention_mark()
+        if after > 0 and mark is not None and after + 1 < mark:
+            raise JournalError(
+                f"the follower fell behind retention: sequences {after + 1}..{mark - 1} were "
+                f"dropped before they were read (the journal now starts at {mark})"
+            )
 
     def wait(self, after: int, timeout: float | None = None) -> int:
         """Blocks until the journal holds an entry after sequence ``after``,

@@ -503,10 +503,12 @@ impl NativeJournal {
     }
 
     /// The retention mark (the first retained sequence), None while nothing
-    /// was dropped or moved.
+    /// was dropped or moved (and for backends without retention).
     fn retention_mark(&self, py: Python<'_>) -> PyResult<Option<u64>> {
-        let disk = self.disk(py, "retention_mark")?;
-        py.detach(|| disk.retention_mark()).py_err(py)
+        match self.backend(py)? {
+            Backend::Disk(disk) => py.detach(|| disk.retention_mark()).py_err(py),
+            Backend::Other(_) => Ok(None),
+        }
     }
 
     /// Waits until everything acknowledged is durable.

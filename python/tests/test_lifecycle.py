@@ -46,6 +46,12 @@ def test_archive_moves_old_segments_and_purge_deletes_them(tmp_path):
     assert journal.get_sequence_range(1, mark)[:1] == []
     assert [e.sequence for e in journal.get_sequence_range(mark, mark + 2)] == [mark, mark + 1]
     assert journal.append(_entry(1500)) == 1501
+    # A follower that had read up to 1 fell behind the mark: an error, never
+    # a silent jump; from the start, or from the mark, what remains.
+    with pytest.raises(bj.JournalError, match="fell behind retention"):
+        list(journal.tail(1))
+    assert next(iter(journal.tail(0))).sequence == mark
+    assert next(iter(journal.tail(mark - 1))).sequence == mark
     journal.close()
     # With its tier, the journal is whole, and verifies as one chain.
     count = run_cli("--dir", str(live), "--tier-dir", str(tier), "count")
