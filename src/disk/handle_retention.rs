@@ -86,20 +86,24 @@ impl DiskJournal {
             .filter(|s| s.sealed().is_some())
             .cloned()
             .collect();
-        let facts: Vec<_> = sealed
-            .iter()
-            .filter_map(|s| crate::disk::retention::facts_of(self.options.storage.as_ref(), s))
-            .collect();
         let active_bytes = view
             .segments
             .last()
             .filter(|s| s.sealed().is_none())
             .and_then(|s| self.options.storage.file_len(&s.log_path).ok())
             .unwrap_or(0);
-        let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
-        let newest = self.newest_append_ns()?;
-        let (count, held_by_floor) =
-            crate::disk::retention::select(&facts, total, newest, policy, self.retention_floor());
+        let crate::disk::retention::Plan {
+            count,
+            held_by_floor,
+            dropped,
+        } = crate::disk::retention::plan(
+            self.options.storage.as_ref(),
+            &sealed,
+            active_bytes,
+            self.newest_append_ns()?,
+            policy,
+            self.retention_floor(),
+        );
         // The segment after the last selected one (a stand-in for a
         // missing segment counts: it is not dropped).
         let first_retained = match count {
@@ -111,11 +115,7 @@ impl DiskJournal {
                 .map_or(0, |s| s.base),
         };
         Ok(DropReport {
-            dropped: sealed[..count]
-                .iter()
-                .zip(&facts)
-                .map(|(s, f)| crate::disk::retention::dropped_of(s, f))
-                .collect(),
+            dropped,
             first_retained,
             dry_run: true,
             held_by_floor,

@@ -322,7 +322,6 @@ impl DiskJournal {
             last_sync: Instant::now(),
             buffer: Vec::with_capacity(1 << 16),
             preallocate_bytes: options.preallocate_bytes,
-            mark: mark.map_or(0, |m| m.first_retained),
             mark_record: mark,
             retention: options.retention.clone().filter(|p| !p.is_empty()),
             retention_tier: options.tier_dir.clone(),

@@ -167,6 +167,47 @@ pub(crate) fn facts_of(storage: &dyn crate::storage::Storage, segment: &Segment)
     })
 }
 
+/// What a policy selects among sealed segments.
+pub(crate) struct Plan {
+    /// How many, from the oldest.
+    pub count: usize,
+    /// The floor that stopped the selection early, if one did.
+    pub held_by_floor: Option<u64>,
+    /// The report entries of the selected segments.
+    pub dropped: Vec<DroppedSegment>,
+}
+
+/// Applies `policy` to `sealed` (oldest first). `other_bytes` and
+/// `other_newest_ns` are what the rest of the journal adds to the total
+/// size and to the newest append time (the active segment).
+pub(crate) fn plan(
+    storage: &dyn crate::storage::Storage,
+    sealed: &[std::sync::Arc<Segment>],
+    other_bytes: u64,
+    other_newest_ns: Option<i64>,
+    policy: &RetentionPolicy,
+    floor: Option<u64>,
+) -> Plan {
+    let facts: Vec<Facts> = sealed.iter().filter_map(|s| facts_of(storage, s)).collect();
+    let total = facts.iter().map(|f| f.bytes).sum::<u64>() + other_bytes;
+    let newest = facts
+        .iter()
+        .filter_map(|f| f.newest_append_ns)
+        .chain(other_newest_ns)
+        .max();
+    let (count, held_by_floor) = select(&facts, total, newest, policy, floor);
+    Plan {
+        count,
+        held_by_floor,
+        dropped: sealed
+            .iter()
+            .zip(&facts)
+            .take(count)
+            .map(|(s, f)| dropped_of(s, f))
+            .collect(),
+    }
+}
+
 /// The report entry of a selected segment.
 pub(crate) fn dropped_of(segment: &Segment, facts: &Facts) -> DroppedSegment {
     DroppedSegment {
@@ -315,25 +356,15 @@ pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Resul
             break;
         };
         let index = crate::disk::index::SealedIndex::decode(&bytes, &index_path)?;
-        segments.push(Segment {
+        segments.push(std::sync::Arc::new(Segment {
             base,
             log_path,
             state: crate::disk::segment::SegmentState::Sealed(Box::new(index)),
-        });
+        }));
     }
-    let facts: Vec<Facts> = segments
-        .iter()
-        .filter_map(|s| facts_of(&storage, s))
-        .collect();
-    let total = facts.iter().map(|f| f.bytes).sum();
-    let newest = facts.iter().filter_map(|f| f.newest_append_ns).max();
-    let (count, _) = select(&facts, total, newest, policy, None);
+    let Plan { count, dropped, .. } = plan(&storage, &segments, 0, None, policy, None);
     let mut report = DropReport {
-        dropped: segments[..count]
-            .iter()
-            .zip(&facts)
-            .map(|(s, f)| dropped_of(s, f))
-            .collect(),
+        dropped,
         first_retained: segments.get(count).map_or(0, |s| s.base),
         dry_run,
         held_by_floor: None,
@@ -350,25 +381,6 @@ pub fn purge_tier(tier: &Path, policy: &RetentionPolicy, dry_run: bool) -> Resul
 }
 
 impl Writer {
-    /// The selection facts of the sealed segments, the total bytes and the
-    /// newest append time.
-    fn retention_inputs(&self) -> (Vec<Facts>, u64, Option<i64>) {
-        let facts: Vec<Facts> = self
-            .sealed
-            .iter()
-            .filter_map(|s| facts_of(self.storage.as_ref(), s))
-            .collect();
-        let active_bytes = self.active.prefilled.max(self.active.end);
-        let total = facts.iter().map(|f| f.bytes).sum::<u64>() + active_bytes;
-        let active_newest = self.active.summary.max_appended_ns;
-        let newest = facts
-            .iter()
-            .filter_map(|f| f.newest_append_ns)
-            .chain((self.active.summary.record_count > 0).then_some(active_newest))
-            .max();
-        (facts, total, newest)
-    }
-
     /// Applies `policy`: selects the oldest sealed segments, writes and
     /// syncs the retention mark, publishes it, then unlinks them.
     pub(crate) fn retain(
@@ -381,15 +393,23 @@ impl Writer {
             u64::MAX => None,
             floor => Some(floor),
         };
-        let (facts, total, newest) = self.retention_inputs();
-        let (count, held_by_floor) = select(&facts, total, newest, policy, floor);
+        let active_newest =
+            (self.active.summary.record_count > 0).then_some(self.active.summary.max_appended_ns);
+        let Plan {
+            count,
+            held_by_floor,
+            dropped,
+        } = plan(
+            self.storage.as_ref(),
+            &self.sealed,
+            self.active.prefilled.max(self.active.end),
+            active_newest,
+            policy,
+            floor,
+        );
         let mut report = DropReport {
-            dropped: self.sealed[..count]
-                .iter()
-                .zip(&facts)
-                .map(|(s, f)| dropped_of(s, f))
-                .collect(),
-            first_retained: self.mark,
+            dropped,
+            first_retained: self.mark(),
             dry_run,
             held_by_floor,
             leftovers: Vec::new(),
@@ -445,7 +465,6 @@ impl Writer {
             let _ = self.storage.remove_file(&self.active.segment.log_path);
         }
         self.sealed.drain(..count);
-        self.mark = first_retained;
         self.mark_record = Some(mark);
         if let Err(e) = self.publish() {
             self.shared.poison(e.to_string());

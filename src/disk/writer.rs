@@ -143,8 +143,6 @@ pub(crate) struct Writer {
     pub buffer: Vec<u8>,
     /// Zero-filled bytes to keep ahead of the end (0: off).
     pub preallocate_bytes: u64,
-    /// The retention low-water mark (0: nothing dropped yet).
-    pub mark: u64,
     /// The newest retention mark record (`None`: nothing dropped yet).
     pub mark_record: Option<crate::codec::RetentionMark>,
     /// The policy applied after each roll, if any.
@@ -265,6 +263,11 @@ fn wait_for_request(writer: &Mutex<Writer>, requests: &Receiver<Request>) -> Opt
 }
 
 impl Writer {
+    /// The retention low-water mark (0: nothing dropped yet).
+    pub(crate) fn mark(&self) -> u64 {
+        self.mark_record.map_or(0, |m| m.first_retained)
+    }
+
     /// Processes one request on the calling thread (a direct append under
     /// a policy that never syncs on a timer: no hand-off to the writer
     /// thread). After the writer thread ended, the request gets `Closed`.
@@ -622,7 +625,7 @@ impl Writer {
             published_end: readable_end,
             synced_end: self.active.synced_end,
             latest: self.latest,
-            mark: self.mark,
+            mark: self.mark(),
         };
         if head.published_end != self.head.published_end
             || head.active_base != self.head.active_base
@@ -635,7 +638,7 @@ impl Writer {
                 segments,
                 active_end: readable_end,
                 latest: self.latest,
-                first_retained: self.mark,
+                first_retained: self.mark(),
                 mark_record: self.mark_record,
             });
             head.write(self.head_file.as_ref())

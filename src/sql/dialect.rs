@@ -193,6 +193,36 @@ pub fn text_window(
     )
 }
 
+/// The conditions on event types, service and region that every SQL
+/// journal applies in the database; `mark` adds a text parameter and
+/// gives its placeholder (`?n` or `$n`).
+pub(crate) fn value_conditions(
+    filter: &crate::entry::JournalQueryFilter,
+    mut mark: impl FnMut(String) -> String,
+) -> Vec<String> {
+    let mut clauses = Vec::new();
+    if let Some(types) = &filter.event_types {
+        let marks: Vec<String> = types.iter().map(|t| mark(t.clone())).collect();
+        clauses.push(format!("event_type IN ({})", marks.join(", ")));
+    }
+    if let Some(service) = &filter.service_name {
+        clauses.push(format!("service_name = {}", mark(service.clone())));
+    }
+    if let Some(region) = &filter.region {
+        clauses.push(format!("region = {}", mark(region.clone())));
+    }
+    clauses
+}
+
+/// ` WHERE a AND b …`, or nothing without a clause.
+pub(crate) fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

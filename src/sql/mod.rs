@@ -417,27 +417,13 @@ impl SqlJournal {
     /// context filters are applied to the rows). Timestamps compare as
     /// instants whatever offset a row was written with.
     fn where_clause(&self, filter: &JournalQueryFilter) -> (String, Vec<Value>) {
-        let mut clauses = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         let param = |params: &mut Vec<Value>, value: Value| {
             params.push(value);
             format!("?{}", params.len())
         };
-        if let Some(types) = &filter.event_types {
-            let marks: Vec<String> = types
-                .iter()
-                .map(|t| param(&mut params, Value::Text(t.clone())))
-                .collect();
-            clauses.push(format!("event_type IN ({})", marks.join(", ")));
-        }
-        if let Some(service) = &filter.service_name {
-            let mark = param(&mut params, Value::Text(service.clone()));
-            clauses.push(format!("service_name = {mark}"));
-        }
-        if let Some(region) = &filter.region {
-            let mark = param(&mut params, Value::Text(region.clone()));
-            clauses.push(format!("region = {mark}"));
-        }
+        let mut clauses =
+            dialect::value_conditions(filter, |text| param(&mut params, Value::Text(text)));
         let (low, high) = dialect::text_window(filter.start_time, filter.end_time);
         if let Some(low) = low {
             let mark = param(&mut params, Value::Text(low));
@@ -455,12 +441,7 @@ impl SqlJournal {
             let mark = param(&mut params, Value::Integer(end.as_unix_nanos()));
             clauses.push(format!("baldur_instant_ns(timestamp) < {mark}"));
         }
-        let sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        (sql, params)
+        (dialect::where_sql(&clauses), params)
     }
 
     /// Visits every row passing the database-side conditions, in

@@ -198,27 +198,13 @@ impl PgJournal {
 
     /// The database-side conditions of a filter, with `$n` parameters.
     fn where_clause(&self, filter: &JournalQueryFilter) -> (String, Vec<Param>) {
-        let mut clauses = Vec::new();
         let mut params: Vec<Param> = Vec::new();
         let mark = |params: &mut Vec<Param>, p: Param| {
             params.push(p);
             format!("${}", params.len())
         };
-        if let Some(types) = &filter.event_types {
-            let marks: Vec<String> = types
-                .iter()
-                .map(|t| mark(&mut params, Param::Text(t.clone())))
-                .collect();
-            clauses.push(format!("event_type IN ({})", marks.join(", ")));
-        }
-        if let Some(service) = &filter.service_name {
-            let m = mark(&mut params, Param::Text(service.clone()));
-            clauses.push(format!("service_name = {m}"));
-        }
-        if let Some(region) = &filter.region {
-            let m = mark(&mut params, Param::Text(region.clone()));
-            clauses.push(format!("region = {m}"));
-        }
+        let mut clauses =
+            super::dialect::value_conditions(filter, |text| mark(&mut params, Param::Text(text)));
         if let Some(start) = filter.start_time {
             let nanos = start.as_unix_nanos();
             let micros = mark(&mut params, Param::Int(nanos.div_euclid(1000)));
@@ -238,12 +224,7 @@ impl PgJournal {
                  AND {NANOS} < {exact}"
             ));
         }
-        let sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        (sql, params)
+        (super::dialect::where_sql(&clauses), params)
     }
 
     fn latest(&self, tx: &mut Transaction<'_>) -> Result<u64> {

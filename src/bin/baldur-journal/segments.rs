@@ -82,16 +82,7 @@ pub struct MoveArgs {
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
     #[command(flatten)]
-    selection: Selection,
-    /// Say what would be moved; change nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// Move past the statistics snapshot's floor
-    #[arg(long)]
-    force: bool,
-    /// Print the report as JSON
-    #[arg(long)]
-    json: bool,
+    retain: RetainArgs,
 }
 
 /// Which sealed segments, oldest first: any rule selects a segment.
@@ -132,11 +123,18 @@ the old mark or the new one.",
 )]
 pub struct DropArgs {
     #[command(flatten)]
+    retain: RetainArgs,
+}
+
+/// What a drop and a move share: the selection and how to run it.
+#[derive(Args)]
+pub struct RetainArgs {
+    #[command(flatten)]
     selection: Selection,
-    /// Say what would be dropped; change nothing
+    /// Say what would be dropped or moved; change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Drop past the statistics snapshot's floor (the statistics before the mark can then
+    /// Go past the statistics snapshot's floor (the statistics before the mark can then
     /// no longer be rebuilt)
     #[arg(long)]
     force: bool,
@@ -204,46 +202,19 @@ impl Selection {
 
 pub fn run_segments(globals: &Globals, args: &SegmentsArgs) -> Result<Outcome> {
     match &args.command {
-        SegmentsCommand::Drop(args) => run_retain(
-            globals,
-            &Request {
-                selection: &args.selection,
-                dry_run: args.dry_run,
-                force: args.force,
-                json: args.json,
-                tier: None,
-            },
-        ),
+        SegmentsCommand::Drop(args) => run_retain(globals, &args.retain, None),
         SegmentsCommand::Purge(args) => {
             let policy = args.selection.policy()?;
             let report = baldur_journal::disk::purge_tier(&args.tier, &policy, args.dry_run)?;
             print_report(&report, None, None, args.json, None)?;
             Ok(Outcome::Success)
         }
-        SegmentsCommand::Move(args) => run_retain(
-            globals,
-            &Request {
-                selection: &args.selection,
-                dry_run: args.dry_run,
-                force: args.force,
-                json: args.json,
-                tier: Some(&args.to),
-            },
-        ),
+        SegmentsCommand::Move(args) => run_retain(globals, &args.retain, Some(&args.to)),
     }
 }
 
-/// A drop or a move, as asked.
-struct Request<'a> {
-    selection: &'a Selection,
-    dry_run: bool,
-    force: bool,
-    json: bool,
-    /// Move there instead of deleting.
-    tier: Option<&'a Path>,
-}
-
-fn run_retain(globals: &Globals, args: &Request<'_>) -> Result<Outcome> {
+/// A drop, or (with `tier`) a move there.
+fn run_retain(globals: &Globals, args: &RetainArgs, tier: Option<&Path>) -> Result<Outcome> {
     if globals.url.is_some() {
         bail!("segments works on a file journal's directory (--dir or --journal file://...)");
     }
@@ -265,7 +236,7 @@ fn run_retain(globals: &Globals, args: &Request<'_>) -> Result<Outcome> {
         statistics_floor(&journal)?
     };
     journal.set_retention_floor(floor);
-    let report = match (args.dry_run, args.tier) {
+    let report = match (args.dry_run, tier) {
         (true, _) => journal.plan_drop(&policy)?,
         (false, None) => journal.drop_segments(&policy)?,
         (false, Some(tier)) => journal.move_segments(&policy, tier)?,
@@ -276,7 +247,7 @@ fn run_retain(globals: &Globals, args: &Request<'_>) -> Result<Outcome> {
         None
     };
     journal.close()?;
-    print_report(&report, floor, forced_past, args.json, args.tier)?;
+    print_report(&report, floor, forced_past, args.json, tier)?;
     Ok(Outcome::Success)
 }
 
