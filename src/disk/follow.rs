@@ -51,16 +51,21 @@ impl DiskJournal {
         if head.is_some_and(|h| h.generation == f.generation) {
             return Ok(());
         }
+        let known_mark = self
+            .shared
+            .view()
+            .mark_record
+            .map_or(0, |m| m.first_retained);
         let same_segment = f
             .active
             .as_ref()
             // A writer that reopened may have zeroed a torn tail this
             // reader had read (without a live writer): start over then.
             .is_some_and(|(segment, scanner)| segment.base == base && end >= scanner.position)
-            // A drop moved the mark: the segments below it leave the view.
-            && head
-                .or_else(|| Head::read_from(storage, &self.dir))
-                .is_none_or(|h| h.mark <= self.shared.view().first_retained);
+            // A drop the live writer published moved the mark: the
+            // segments below it leave the view.
+            && head.is_none_or(|h| h.mark <= known_mark);
+        let mut reload = !same_segment;
         if same_segment {
             let (segment, scanner) = f.active.as_mut().expect("checked above");
             if end > scanner.position {
@@ -71,6 +76,9 @@ impl DiskJournal {
                 }
             }
             let active_end = scanner.position;
+            // A drop by a writer since gone: its mark is in what was just
+            // scanned.
+            let scanned_mark = scanner.summary.mark.map_or(0, |m| m.first_retained);
             let latest = if scanner.summary.record_count > 0 {
                 scanner.summary.last_sequence
             } else {
@@ -87,7 +95,9 @@ impl DiskJournal {
                 });
             }
             f.latest = latest;
-        } else {
+            reload = scanned_mark > known_mark;
+        }
+        if reload {
             self.maps.clear();
             self.reloads.fetch_add(1, Ordering::AcqRel);
             let (view, fresh, _, _) = load_for_reading(

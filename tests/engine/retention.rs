@@ -818,3 +818,22 @@ mod tier {
         drop(dir);
     }
 }
+
+#[test]
+fn a_reader_sees_a_drop_made_by_a_writer_that_has_gone() {
+    let (dir, journal) = journal_with(3000);
+    journal.close().unwrap();
+    let reader = DiskJournal::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.retention_mark().unwrap(), None);
+    let writer = os_writer(dir.path());
+    let report = writer.drop_segments(&below(2000)).unwrap();
+    writer.close().unwrap();
+    drop(writer);
+    assert_eq!(
+        reader.retention_mark().unwrap(),
+        Some(report.first_retained)
+    );
+    let checked = reader.range_checked(1, 3001).unwrap();
+    assert_eq!(checked.below_mark, Some(report.first_retained));
+    assert_eq!(checked.entries[0].sequence, report.first_retained);
+}
